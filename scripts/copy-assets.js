@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// Copies what Node-RED's loader needs next to the compiled node files:
+// each node's .html, the locales/ folder and the icons/ folder (the loader only
+// looks for icons beside the node .js files, not at the package root).
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+const root = path.resolve(__dirname, '..');
+const out = path.join(root, 'dist', 'nodes');
+fs.mkdirSync(out, { recursive: true });
+
+for (const f of fs.readdirSync(path.join(root, 'nodes'))) {
+  if (f.endsWith('.html')) fs.copyFileSync(path.join(root, 'nodes', f), path.join(out, f));
+}
+fs.cpSync(path.join(root, 'nodes', 'locales'), path.join(out, 'locales'), { recursive: true });
+fs.cpSync(path.join(root, 'icons'), path.join(out, 'icons'), { recursive: true });
