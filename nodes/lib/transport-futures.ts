@@ -1,0 +1,240 @@
+/**
+ * USDⓈ-M and COIN-M futures user data: listenKey + stream on the `/private` path.
+ *
+ * How futures keepalive works (all of it is in this file):
+ *  - `POST /fapi/v1/listenKey` (USDⓈ-M) or `/dapi/v1/listenKey` (COIN-M, see COINM_API_FAMILY),
+ *    API-key header only, returns `{listenKey}`. A key is valid for 60 minutes. A POST while a key
+ *    is active returns the same key and extends it, so every new connection (reconnect, rotation)
+ *    POSTs first: it gets the live key, or a new one if the old one died meanwhile.
+ *  - `PUT` on the same path every `keepaliveIntervalMs` (default 30 minutes) extends the key by
+ *    60 minutes. One timer per account (not per connection), started with the first key.
+ *  - A PUT failing with -1125 ("listenKey does not exist"), or a `listenKeyExpired` event on the
+ *    stream (its `E` may be a string or a number), means the key is gone: the connections using it
+ *    are ended with reason 'listenKeyExpired'; the manager reconnects (POST → new key → new stream)
+ *    and emits a gap once the new stream is open.
+ *  - Other PUT failures (network, 5xx) are retried after at most a minute; the key stays valid for
+ *    60 minutes, so a few failed PUTs do not lose it.
+ *  - On stop the key is DELETEd (bounded wait) and the timer cleared.
+ *
+ * Stream URL: <base>/private/ws?listenKey=<k>&events=<every type we handle> ('ws-query', default)
+ * or <base>/private/ws/<k> ('ws-path'), see futuresStreamUrl() / DEFAULT_FUTURES_PATH_FORM.
+ * Frames are the events themselves; a combined-stream envelope `{stream, data}` is removed.
+ */
+import { futuresStreamUrl } from './endpoints';
+import { BinanceApiError } from './rest';
+import { truncate } from './redact';
+import { withDeadline } from './timers';
+import {
+  CLOSE_WAIT_MS,
+  SHUTDOWN_REST_WAIT_MS,
+  errorMessage,
+  type Session,
+  type SessionEnd,
+  type SessionHandlers,
+  type Transport,
+  type TransportContext,
+} from './transport';
+import { WsConnection, type CloseInfo } from './ws-connection';
+
+export const DEFAULT_KEEPALIVE_INTERVAL_MS = 30 * 60_000;
+const KEEPALIVE_RETRY_MS = 60_000;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+class FuturesSession implements Session {
+  readonly id: number;
+  private conn!: WsConnection;
+  private ended = false;
+  private closing = false;
+  private failure: { reason: string; error?: Error; liveUntil?: number } | undefined;
+
+  constructor(
+    private readonly ctx: TransportContext,
+    private readonly handlers: SessionHandlers,
+    private readonly transport: FuturesTransport,
+    readonly listenKey: string,
+  ) {
+    this.id = ctx.nextSessionId();
+  }
+
+  get openedAt(): number {
+    return this.conn.openedAt;
+  }
+
+  get lastLiveAt(): number {
+    return this.conn.lastFrameAt;
+  }
+
+  private get label(): string {
+    return `${this.ctx.endpoints.market} stream#${this.id}`;
+  }
+
+  async start(signal: AbortSignal): Promise<this> {
+    const url = futuresStreamUrl(this.ctx.endpoints.wsUrl, this.listenKey, this.ctx.endpoints.futuresPathForm);
+    this.conn = await WsConnection.open({
+      url,
+      silenceTimeoutMs: this.ctx.silenceTimeoutMs,
+      pingIntervalMs: this.ctx.clientPingIntervalMs,
+      logger: this.ctx.logger,
+      label: this.label,
+      signal,
+    });
+    this.conn.onMessage = (text) => this.onFrame(text);
+    this.conn.onClose = (info) => this.onConnClose(info);
+    this.ctx.logger.debug(`${this.label}: stream open`);
+    return this;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.conn.close(CLOSE_WAIT_MS);
+  }
+
+  terminate(reason: string): void {
+    this.conn?.terminate(reason);
+  }
+
+  /** Ends the session because its key is gone. */
+  fail(reason: string, liveUntil?: number): void {
+    if (this.ended) return;
+    this.failure = { reason, liveUntil };
+    this.conn.terminate(reason);
+  }
+
+  private onFrame(text: string): void {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      this.ctx.logger.warn(`${this.label}: malformed frame ignored: ${truncate(this.ctx.redactor.apply(text), 200)}`);
+      return;
+    }
+    if (isObject(msg) && typeof msg.stream === 'string' && isObject(msg.data)) msg = msg.data;
+    if (!isObject(msg) || typeof msg.e !== 'string') {
+      this.ctx.logger.warn(`${this.label}: unexpected frame ignored: ${truncate(this.ctx.redactor.apply(text), 200)}`);
+      return;
+    }
+    if (this.ended) return;
+    if (msg.e === 'listenKeyExpired') {
+      if (this.closing) return;
+      const key = typeof msg.listenKey === 'string' ? msg.listenKey : undefined;
+      if (key !== undefined && key !== this.listenKey) {
+        this.ctx.logger.debug(`${this.label}: listenKeyExpired for another key ignored`);
+        return;
+      }
+      const e = Number(msg.E); // string or number
+      this.ctx.logger.info(`${this.label}: listenKeyExpired: getting a new key`);
+      this.transport.keyExpired(this.listenKey, Number.isFinite(e) ? e : undefined);
+      return;
+    }
+    this.handlers.onEvent(this, msg);
+  }
+
+  private onConnClose(info: CloseInfo): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.transport.forget(this);
+    const liveUntil = this.failure?.liveUntil;
+    const end: SessionEnd = {
+      reason: this.failure?.reason ?? info.reason,
+      error: this.failure?.error,
+      lastLiveAt: liveUntil !== undefined ? Math.min(liveUntil, info.lastFrameAt) : info.lastFrameAt,
+    };
+    this.ctx.logger.debug(`${this.label}: ended (${end.reason})`);
+    this.handlers.onEnded(this, end);
+  }
+}
+
+export class FuturesTransport implements Transport {
+  private listenKey: string | undefined;
+  private keepaliveTimer: ReturnType<typeof setInterval> | undefined;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly sessions = new Set<FuturesSession>();
+  private readonly keepaliveIntervalMs: number;
+  private stopped = false;
+
+  constructor(private readonly ctx: TransportContext) {
+    const k = ctx.config.keepaliveIntervalMs;
+    this.keepaliveIntervalMs = typeof k === 'number' && Number.isFinite(k) && k > 0 ? k : DEFAULT_KEEPALIVE_INTERVAL_MS;
+  }
+
+  private get path(): string {
+    return this.ctx.endpoints.listenKeyPath ?? '/fapi/v1/listenKey';
+  }
+
+  async openSession(handlers: SessionHandlers, signal: AbortSignal): Promise<Session> {
+    this.stopped = false;
+    const key = await this.obtainKey(signal);
+    const session = new FuturesSession(this.ctx, handlers, this, key);
+    await session.start(signal);
+    this.sessions.add(session);
+    return session;
+  }
+
+  /** POST: the active key (extended) or a new one. */
+  private async obtainKey(signal: AbortSignal): Promise<string> {
+    const r = await this.ctx.rest.request<{ listenKey?: unknown }>('POST', this.path, {}, { security: 'apiKey', weight: 1, signal });
+    if (typeof r?.listenKey !== 'string' || r.listenKey === '') {
+      throw new BinanceApiError(`POST ${this.path}: no listenKey in the response`, { kind: 'server' });
+    }
+    this.ctx.redactor.add(r.listenKey);
+    if (this.listenKey !== r.listenKey) this.ctx.logger.debug(`${this.ctx.endpoints.market}: new listenKey`);
+    this.listenKey = r.listenKey;
+    if (this.stopped) return r.listenKey;
+    this.keepaliveTimer ??= setInterval(() => void this.keepalive(), this.keepaliveIntervalMs);
+    return r.listenKey;
+  }
+
+  /** PUT; -1125 → the key is gone. */
+  private async keepalive(): Promise<void> {
+    const key = this.listenKey;
+    if (!key || this.stopped) return;
+    try {
+      await this.ctx.rest.request('PUT', this.path, {}, { security: 'apiKey', weight: 1 });
+      this.ctx.logger.debug(`${this.ctx.endpoints.market}: listenKey kept alive`);
+    } catch (err) {
+      if (this.stopped) return;
+      if (err instanceof BinanceApiError && err.code === -1125) {
+        this.ctx.logger.info(`${this.ctx.endpoints.market}: keepalive says the listenKey no longer exists (-1125)`);
+        this.keyExpired(key, undefined);
+        return;
+      }
+      this.ctx.logger.warn(`${this.ctx.endpoints.market}: listenKey keepalive failed: ${errorMessage(err)}`);
+      if (this.retryTimer === undefined) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          void this.keepalive();
+        }, Math.min(KEEPALIVE_RETRY_MS, Math.floor(this.keepaliveIntervalMs / 2)));
+      }
+    }
+  }
+
+  /** The key is gone: forget it and end every connection using it. */
+  keyExpired(key: string, expiredAt: number | undefined): void {
+    if (this.listenKey === key) this.listenKey = undefined;
+    for (const s of [...this.sessions]) if (s.listenKey === key) s.fail('listenKeyExpired', expiredAt);
+  }
+
+  forget(session: FuturesSession): void {
+    this.sessions.delete(session);
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.keepaliveTimer !== undefined) clearInterval(this.keepaliveTimer);
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.keepaliveTimer = undefined;
+    this.retryTimer = undefined;
+    const key = this.listenKey;
+    this.listenKey = undefined;
+    if (!key) return;
+    const ok = await withDeadline(
+      this.ctx.rest.request('DELETE', this.path, {}, { security: 'apiKey', weight: 1 }).then(() => true),
+      SHUTDOWN_REST_WAIT_MS,
+      false,
+    );
+    this.ctx.logger.debug(`${this.ctx.endpoints.market}: listenKey ${ok ? 'deleted' : 'not deleted (no answer)'}`);
+  }
+}

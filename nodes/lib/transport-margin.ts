@@ -1,0 +1,133 @@
+/**
+ * Margin user data (cross and isolated): listenToken on the WebSocket API.
+ *
+ *  1. `POST /sapi/v1/userListenToken` (signed; `isIsolated=TRUE&symbol=…` for isolated margin)
+ *     → `{token, expirationTime}`.
+ *  2. `userDataStream.subscribe.listenToken {listenToken}` on the WS API → `{subscriptionId, expirationTime}`.
+ *  3. Renewal, on the same connection and without a gap: before expiry (at 80 % of the validity or
+ *     5 minutes before it, whichever is earlier) a fresh token is fetched and subscribed; then the
+ *     old subscription is unsubscribed. Duplicates seen on both subscriptions meanwhile are
+ *     suppressed by the manager (onOverlap).
+ *  4. `eventStreamTerminated` on the current subscription → new token, subscribe again, report a gap.
+ */
+import { BinanceApiError } from './rest';
+import { errorMessage, type Session, type SessionHandlers, type Transport, type TransportContext } from './transport';
+import { WsApiSession } from './ws-api-session';
+
+const FIVE_MINUTES = 5 * 60_000;
+/** Retry delay of a failed renewal while the current token is still valid. */
+const RENEW_RETRY_MS = 30_000;
+
+/** When to renew a token valid for `validityMs`: 80 % of it or 5 min before expiry, whichever is earlier. */
+export function renewDelay(validityMs: number): number {
+  const v = Math.max(0, validityMs);
+  const d = v > FIVE_MINUTES ? Math.min(0.8 * v, v - FIVE_MINUTES) : 0.8 * v;
+  return Math.max(1_000, Math.floor(d));
+}
+
+interface ListenToken {
+  token: string;
+  expirationTime: number;
+}
+
+export async function fetchListenToken(ctx: TransportContext): Promise<ListenToken> {
+  const params: Record<string, string> = {};
+  if (ctx.endpoints.market === 'isolated-margin') {
+    params.isIsolated = 'TRUE';
+    params.symbol = String(ctx.config.symbol).trim().toUpperCase();
+  }
+  const path = ctx.endpoints.listenTokenPath ?? '/sapi/v1/userListenToken';
+  const r = await ctx.rest.request<{ token?: unknown; expirationTime?: unknown }>('POST', path, params, {
+    security: 'signed',
+    weight: 1,
+  });
+  if (typeof r?.token !== 'string' || r.token === '') {
+    throw new BinanceApiError(`POST ${path}: no token in the response`, { kind: 'server' });
+  }
+  ctx.redactor.add(r.token);
+  const exp = Number(r.expirationTime);
+  return { token: r.token, expirationTime: Number.isFinite(exp) ? exp : Date.now() + 24 * 3_600_000 };
+}
+
+class MarginSession extends WsApiSession {
+  private renewTimer: ReturnType<typeof setTimeout> | undefined;
+  private renewing = false;
+
+  protected async subscribeOnce(): Promise<number> {
+    const once = async (): Promise<number> => {
+      const t = await fetchListenToken(this.ctx);
+      const r = await this.request<{ subscriptionId?: unknown; expirationTime?: unknown }>(
+        'userDataStream.subscribe.listenToken',
+        { listenToken: t.token },
+      );
+      const id = Number(r?.subscriptionId);
+      if (!Number.isFinite(id)) {
+        throw new BinanceApiError('userDataStream.subscribe.listenToken: no subscriptionId in the response', { kind: 'server' });
+      }
+      const exp = Number(r?.expirationTime);
+      this.scheduleRenewal(Number.isFinite(exp) ? exp : t.expirationTime);
+      return id;
+    };
+    try {
+      return await once();
+    } catch (err) {
+      // -1209: the token was not accepted (expired in between); one more with a fresh token.
+      if (err instanceof BinanceApiError && err.code === -1209) return once();
+      throw err;
+    }
+  }
+
+  protected override onDispose(): void {
+    if (this.renewTimer !== undefined) clearTimeout(this.renewTimer);
+    this.renewTimer = undefined;
+  }
+
+  private scheduleRenewal(expiresAt: number, delayMs?: number): void {
+    if (this.renewTimer !== undefined) clearTimeout(this.renewTimer);
+    const delay = delayMs ?? renewDelay(expiresAt - Date.now());
+    this.renewTimer = setTimeout(() => {
+      this.renewTimer = undefined;
+      void this.renew(expiresAt);
+    }, delay);
+    this.ctx.logger.debug(`${this.label}: listenToken renewal in ${Math.round(delay / 1000)} s`);
+  }
+
+  /** Subscribes a fresh token on this connection, then drops the old subscription. */
+  private async renew(oldExpiresAt: number): Promise<void> {
+    if (this.renewing || this.isEnded) return;
+    this.renewing = true;
+    const oldId = this.currentSubscriptionId;
+    this.handlers.onOverlap(this, true);
+    try {
+      const newId = await this.subscribeOnce();
+      this.currentSubscriptionId = newId;
+      this.ctx.logger.debug(`${this.label}: listenToken renewed (subscription ${oldId} → ${newId})`);
+      if (oldId !== undefined && oldId !== newId && !this.isEnded) {
+        await this.request('userDataStream.unsubscribe', { subscriptionId: oldId }).catch((err: unknown) => {
+          this.ctx.logger.debug(`${this.label}: unsubscribe of ${oldId}: ${errorMessage(err)}`);
+        });
+      }
+    } catch (err) {
+      const left = oldExpiresAt - Date.now();
+      this.ctx.logger.warn(`${this.label}: listenToken renewal failed: ${errorMessage(err)}`);
+      if (!this.isEnded && left > 2_000) this.scheduleRenewal(oldExpiresAt, Math.min(RENEW_RETRY_MS, Math.floor(left / 2)));
+      // Otherwise the token expires: eventStreamTerminated → subscribe again (reported as a gap).
+    } finally {
+      this.renewing = false;
+      this.handlers.onOverlap(this, false);
+    }
+  }
+}
+
+export class MarginTransport implements Transport {
+  constructor(private readonly ctx: TransportContext) {}
+
+  async openSession(handlers: SessionHandlers, signal: AbortSignal): Promise<Session> {
+    this.ctx.rest.sign('probe');
+    return new MarginSession(this.ctx, handlers).start(signal);
+  }
+
+  async shutdown(): Promise<void> {
+    // Nothing account-wide: tokens expire on their own; sessions unsubscribe when closed.
+  }
+}

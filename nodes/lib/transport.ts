@@ -1,0 +1,74 @@
+/**
+ * The contract between the lifecycle (stream-manager.ts) and the per-venue transports
+ * (transport-spot.ts, transport-margin.ts, transport-futures.ts).
+ *
+ * A Transport opens Sessions. A Session is one live, subscribed connection: `openSession()`
+ * resolves only once the subscription is confirmed (WS API) or the stream socket is open (futures).
+ */
+import type { ResolvedEndpoints } from './endpoints';
+import type { Redactor } from './redact';
+import type { RestClient } from './rest';
+import type { AccountConfig, GapEvent, Logger } from './types';
+
+export interface SessionEnd {
+  /** 'watchdog', 'server-close', 'error', 'listenKeyExpired', 'eventStreamTerminated', 'closed' ... */
+  reason: string;
+  error?: Error;
+  /** Last moment the session was known to be live (last frame). */
+  lastLiveAt: number;
+}
+
+export interface SessionHandlers {
+  /** A user-data event with its envelope removed. */
+  onEvent(session: Session, raw: Record<string, unknown>): void;
+  /** The server announced a shutdown of this connection: rotate make-before-break. */
+  onRotateRequested(session: Session, reason: 'serverShutdown'): void;
+  /** The stream was down and is live again on the same connection. */
+  onGap(session: Session, gap: GapEvent): void;
+  /** Two subscriptions overlap on this connection (token renewal): suppress duplicates while true. */
+  onOverlap(session: Session, active: boolean): void;
+  /** The session is over. Called at most once, also after close()/terminate(). */
+  onEnded(session: Session, end: SessionEnd): void;
+}
+
+export interface Session {
+  readonly id: number;
+  readonly openedAt: number;
+  /** Last frame received (any kind). */
+  readonly lastLiveAt: number;
+  /** Graceful end: unsubscribe where the protocol has it, close the socket; bounded in time. */
+  close(): Promise<void>;
+  /** Drops the socket at once. */
+  terminate(reason: string): void;
+}
+
+export interface Transport {
+  /** Opens one more subscribed session (several may overlap during a rotation). */
+  openSession(handlers: SessionHandlers, signal: AbortSignal): Promise<Session>;
+  /** Account-level clean-up (futures: DELETE the listenKey, stop keepalive); bounded in time. */
+  shutdown(): Promise<void>;
+}
+
+export interface TransportContext {
+  config: AccountConfig;
+  endpoints: ResolvedEndpoints;
+  rest: RestClient;
+  redactor: Redactor;
+  logger: Logger;
+  /** Silence watchdog: venue ping interval + margin. */
+  silenceTimeoutMs: number;
+  /** Interval of our own WebSocket pings. */
+  clientPingIntervalMs: number;
+  /** Id generator for sessions (for logs). */
+  nextSessionId(): number;
+}
+
+/** Bounded waits used when closing. */
+export const CLOSE_WAIT_MS = 1_000;
+export const UNSUBSCRIBE_WAIT_MS = 1_500;
+export const SHUTDOWN_REST_WAIT_MS = 2_000;
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

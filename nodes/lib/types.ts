@@ -1,0 +1,147 @@
+/**
+ * Public types of the framework-agnostic stream core.
+ *
+ * This file is the contract between the core (`nodes/lib/*`) and its users
+ * (the Node-RED adapters in `nodes/*.ts`, the tests, the benchmarks). It imports
+ * nothing from Node-RED.
+ */
+
+export type Market = 'spot' | 'margin' | 'isolated-margin' | 'usdm-futures' | 'coinm-futures';
+export const MARKETS: readonly Market[] = ['spot', 'margin', 'isolated-margin', 'usdm-futures', 'coinm-futures'];
+
+export type Environment = 'production' | 'testnet' | 'demo' | 'custom';
+export const ENVIRONMENTS: readonly Environment[] = ['production', 'testnet', 'demo', 'custom'];
+
+export type KeyType = 'hmac' | 'ed25519' | 'rsa';
+export const KEY_TYPES: readonly KeyType[] = ['hmac', 'ed25519', 'rsa'];
+
+/** Secrets. Never logged, never put in a message, status or error text. */
+export interface Credentials {
+  apiKey: string;
+  /** HMAC secret (keyType `hmac`). */
+  apiSecret?: string;
+  /** PEM private key (keyType `ed25519` or `rsa`). */
+  privateKey?: string;
+  /** Optional passphrase of an encrypted PEM. */
+  passphrase?: string;
+}
+
+/**
+ * How a USDⓈ-M / COIN-M user-data stream URL is formed on the `/private` path.
+ * The reference (§4.2, open question 2) lists these forms; which one production
+ * needs is not settled, so it is one named setting.
+ *  - `ws-query`:  <base>/private/ws?listenKey=<k>&events=<e1>/<e2>/...
+ *  - `ws-path`:   <base>/private/ws/<k>
+ */
+export type FuturesPathForm = 'ws-query' | 'ws-path';
+
+export interface AccountConfig {
+  market: Market;
+  environment: Environment;
+  /** Isolated-margin symbol, e.g. BTCUSDT. Required for `isolated-margin`. */
+  symbol?: string;
+  /** Custom REST base, e.g. http://127.0.0.1:8090 (environment `custom`). */
+  restUrl?: string;
+  /**
+   * Custom WebSocket URL (environment `custom`): the WebSocket API URL for
+   * spot/margin (e.g. ws://127.0.0.1:8090/ws-api/v3), or the stream base for
+   * futures (e.g. ws://127.0.0.1:8090; `/private/...` is appended).
+   */
+  wsUrl?: string;
+  keyType: KeyType;
+  credentials: Credentials;
+  /** recvWindow in ms for signed requests. Default 5000, max 60000. */
+  recvWindow?: number;
+  /** Futures listenKey keepalive interval in ms. Default 30 minutes. */
+  keepaliveIntervalMs?: number;
+  /** Make-before-break rotation age in ms. Default 23 hours. */
+  rotateAfterMs?: number;
+  /** Futures stream URL form; default in endpoints.ts (DEFAULT_FUTURES_PATH_FORM). */
+  futuresPathForm?: FuturesPathForm;
+  /** Reconnect tuning (tests and advanced users). */
+  reconnect?: Partial<ReconnectOptions>;
+  /** Silence watchdog margin in ms added to the venue's ping interval. */
+  watchdogMarginMs?: number;
+}
+
+export interface ReconnectOptions {
+  /** Upper bound of the first retry's delay (full jitter). Default 1000 ms. */
+  initialDelayMs: number;
+  /** Cap of the backoff. Default 60 000 ms. */
+  maxDelayMs: number;
+  /** Delay between retries while the key is rejected (auth state). Default 5 minutes. */
+  authRetryDelayMs: number;
+}
+
+export type StreamState =
+  | 'idle'
+  | 'connecting'
+  | 'connected'
+  | 'reconnecting'
+  | 'auth-error'
+  | 'error'
+  | 'stopped';
+
+export interface StateChange {
+  state: StreamState;
+  previous: StreamState;
+  /** Epoch ms (local clock). */
+  at: number;
+  /** Reconnect attempt number (1-based) for `reconnecting` / `auth-error`. */
+  attempt?: number;
+  /** Delay before the next attempt, ms, for `reconnecting` / `auth-error`. */
+  delayMs?: number;
+  /** Exchange error code (e.g. -2015) or HTTP status, when there is one. */
+  code?: number;
+  /** Human-readable reason, already redacted (no secrets, keys or tokens). */
+  message?: string;
+}
+
+/** One user-data event as the exchange sent it (envelope removed). */
+export interface UserDataEvent {
+  market: Market;
+  /** The exchange's `e` field, e.g. executionReport, ORDER_TRADE_UPDATE. */
+  eventType: string;
+  /** The event object as received (`event` of the WS-API envelope, or the futures frame). */
+  raw: Record<string, unknown>;
+  /** Local receive time, epoch ms. */
+  receivedAt: number;
+  /**
+   * True when the event was rebuilt from REST history after a gap (see recovery.ts).
+   * Then `raw` is event-shaped but holds only the fields REST returns (others absent,
+   * never invented), and `restRecord` is the REST row it was built from.
+   */
+  recovered?: boolean;
+  restRecord?: Record<string, unknown>;
+}
+
+/** Emitted whenever the stream was (or may have been) down between two instants. */
+export interface GapEvent {
+  /** Epoch ms: last moment the stream was known to be live (last frame / subscribe). */
+  from: number;
+  /** Epoch ms: moment the stream was live again (subscription confirmed). */
+  to: number;
+  /** e.g. 'reconnect', 'watchdog', 'listenKeyExpired', 'rotation-failed', 'eventStreamTerminated'. */
+  reason: string;
+}
+
+export interface RotationEvent {
+  reason: 'max-age' | 'serverShutdown';
+  at: number;
+}
+
+/** Events a StreamManager emits (Node EventEmitter). */
+export interface StreamManagerEvents {
+  event: [UserDataEvent];
+  state: [StateChange];
+  gap: [GapEvent];
+  rotated: [RotationEvent];
+}
+
+/** Minimal logger interface; messages passed to it are already redacted. */
+export interface Logger {
+  debug(msg: string): void;
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { BinanceSimulator, type SimMarket } from '../../simulator/index';
+import { StreamManager } from '../../nodes/lib/stream-manager';
+import { waitFor } from '../support/fake-clock';
+import { LogCapture, attach, connKind, isFutures, seqs, simConfig, testEvent } from './helpers';
+
+const MARKETS: SimMarket[] = ['spot', 'margin', 'isolated-margin', 'usdm-futures', 'coinm-futures'];
+
+describe('core: every market subscribes and delivers events (real time, loopback simulator)', function () {
+  let sim: BinanceSimulator;
+  let manager: StreamManager | undefined;
+
+  beforeEach(async () => {
+    sim = await BinanceSimulator.start();
+  });
+  afterEach(async () => {
+    await manager?.stop();
+    manager = undefined;
+    await sim.stop();
+  });
+
+  for (const market of MARKETS) {
+    it(`${market}: subscribes, delivers injected events without envelope, stops cleanly`, async () => {
+      const { id: accountId } = sim.createAccount();
+      const { config, secrets } = simConfig(sim, accountId, market);
+      const log = new LogCapture();
+      manager = new StreamManager(config, { logger: log });
+      const rec = attach(manager);
+      manager.acquire('consumer-1');
+      await waitFor(() => manager!.state === 'connected', { message: `${market} connected` });
+      assert.equal(sim.openConnections({ accountId, market, kind: connKind(market) }), 1);
+
+      for (let i = 1; i <= 3; i++) assert.equal(sim.injectEvent(accountId, market, testEvent(market, i)), 1);
+      await waitFor(() => rec.events.length === 3, { message: 'three events' });
+      assert.deepEqual(seqs(rec.events), [1, 2, 3]);
+      for (const e of rec.events) {
+        assert.equal(e.market, market);
+        assert.equal(e.eventType, isFutures(market) ? 'ACCOUNT_CONFIG_UPDATE' : 'balanceUpdate');
+        assert.equal(e.raw.subscriptionId, undefined);
+        assert.equal(e.raw.event, undefined);
+      }
+      assert.deepEqual(rec.states.map((s) => s.state), ['connecting', 'connected']);
+      assert.equal(rec.gaps.length, 0);
+
+      await manager.release('consumer-1');
+      assert.equal(manager.state, 'stopped');
+      await waitFor(() => sim.openConnections({ accountId }) === 0, { message: 'no connection left' });
+      if (isFutures(market)) assert.equal(sim.listenKeys().filter((k) => k.accountId === accountId).length, 0, 'listenKey deleted');
+      else assert.ok(sim.requests.some((r) => r.kind === 'ws-api' && r.method === 'userDataStream.unsubscribe'), 'unsubscribed');
+      const text = log.text();
+      for (const s of secrets) assert.ok(!text.includes(s), 'no secret in logs');
+    });
+  }
+});
