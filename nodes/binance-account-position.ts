@@ -1,0 +1,190 @@
+/**
+ * `binance-account-position`: `outboundAccountPosition` (spot/margin) and futures `ACCOUNT_UPDATE`
+ * as balance / position changes (optionally futures `MARGIN_CALL` too), or (output 'snapshot') the whole balance sheet: loaded over REST
+ * (`manager.rest`) once the stream is connected, reloaded after every gap, kept current from the events.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { isAccountHandle, makeMatcher } from './lib/filters';
+import {
+  ACCOUNT_REQUESTS,
+  accountRequestParams,
+  applyToBalanceSheet,
+  balanceSheetFromAccount,
+  interpolate,
+  isZeroBalance,
+  lookupCatalog,
+  normalizeAccountPosition,
+  normalizeMarginCall,
+  renderBalanceSheet,
+  toNumbers,
+  type Balance,
+  type BalanceSheet,
+  type Payload,
+} from './lib/normalize';
+import type { StateChange, UserDataEvent } from './lib/types';
+
+const TYPE = 'binance-account-position';
+const EVENT_TYPES = new Set(['outboundAccountPosition', 'ACCOUNT_UPDATE']);
+/** Snapshot mode: retry a failed REST snapshot after this long (also retried on every gap). */
+const SNAPSHOT_RETRY_MS = 30_000;
+
+interface AccountPositionDef extends NodeDef {
+  account?: string;
+  output?: string;
+  assets?: string;
+  hideZero?: boolean;
+  includeMarginCall?: boolean;
+  numbers?: boolean;
+  showLastEvent?: boolean;
+}
+
+function loadCatalog(): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(__dirname, 'locales', 'en-US', `${TYPE}.json`), 'utf8')) as unknown;
+  } catch {
+    return {};
+  }
+}
+
+export = function register(RED: NodeAPI): void {
+  const catalog = loadCatalog();
+  const t = (key: string, vars: Record<string, string | number> = {}): string => {
+    const r: unknown = RED._(key, vars);
+    if (typeof r === 'string' && r !== '' && r !== key) return r;
+    return interpolate(lookupCatalog(catalog, key) ?? key, vars);
+  };
+
+  function BinanceAccountPositionNode(this: Node, def: AccountPositionDef): void {
+    RED.nodes.createNode(this, def);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const node = this;
+    const account: unknown = def.account ? RED.nodes.getNode(def.account) : null;
+    if (!isAccountHandle(account)) {
+      node.status({ fill: 'red', shape: 'ring', text: t(`${TYPE}.status.no-account`) });
+      node.error(t(`${TYPE}.errors.no-account`));
+      return;
+    }
+    const snapshotMode = def.output === 'snapshot';
+    const numbers = def.numbers === true;
+    const hideZero = def.hideZero === true;
+    const assetMatch = makeMatcher(def.assets);
+    const manager = account.getManager();
+    let closed = false;
+
+    const send = (topic: string, eventType: string, payload: Payload, raw: unknown): void => {
+      const msg: NodeMessage = {
+        topic,
+        payload: numbers ? toNumbers(payload) : payload,
+        eventType,
+        market: account.market,
+        account: account.accountLabel,
+        raw,
+      };
+      node.send(msg);
+    };
+
+    // ---- snapshot state
+    let sheet: BalanceSheet | undefined;
+    let loading = false;
+    let reloadWanted = false;
+    let buffered: Payload[] = [];
+    let retryTimer: ReturnType<typeof setTimeout> | undefined;
+
+    const render = (): Payload => renderBalanceSheet(sheet as BalanceSheet, { assetMatch: (a) => assetMatch(a), hideZero });
+
+    const load = (): void => {
+      if (!manager || closed) return;
+      if (retryTimer !== undefined) {
+        clearTimeout(retryTimer);
+        retryTimer = undefined;
+      }
+      if (loading) {
+        reloadWanted = true;
+        return;
+      }
+      loading = true;
+      buffered = [];
+      const req = ACCOUNT_REQUESTS[account.market];
+      manager.rest
+        .request<unknown>('GET', req.path, accountRequestParams(account.market, account.symbol), { security: 'signed', weight: req.weight })
+        .then((resp) => {
+          if (closed) return;
+          const fresh = balanceSheetFromAccount(account.market, resp);
+          for (const p of buffered) applyToBalanceSheet(fresh, p);
+          sheet = fresh;
+          send('snapshot', 'snapshot', render(), resp);
+        })
+        .catch((err: unknown) => {
+          if (closed) return;
+          node.error(t(`${TYPE}.errors.snapshot-failed`, { reason: account.redact(err instanceof Error ? err.message : String(err)) }));
+          if (!sheet && retryTimer === undefined) {
+            retryTimer = setTimeout(() => {
+              retryTimer = undefined;
+              load();
+            }, SNAPSHOT_RETRY_MS);
+          }
+        })
+        .finally(() => {
+          loading = false;
+          buffered = [];
+          if (reloadWanted && !closed) {
+            reloadWanted = false;
+            load();
+          }
+        });
+    };
+
+    const onEvent = (e: UserDataEvent): void => {
+      if (!EVENT_TYPES.has(e.eventType) && e.eventType !== 'MARGIN_CALL') return;
+      try {
+        if (e.eventType === 'MARGIN_CALL') {
+          if (def.includeMarginCall === true) send('MARGIN_CALL', 'MARGIN_CALL', normalizeMarginCall(e.raw), e.raw);
+          return;
+        }
+        const p = normalizeAccountPosition(e.raw);
+        if (snapshotMode) {
+          if (loading) buffered.push(p);
+          if (!sheet) return;
+          applyToBalanceSheet(sheet, p);
+          send('snapshot', e.eventType, render(), e.raw);
+          return;
+        }
+        const balances = (Array.isArray(p.balances) ? (p.balances as Balance[]) : [])
+          .filter((b) => assetMatch(b.asset))
+          .filter((b) => !hideZero || !isZeroBalance(b));
+        const positions = Array.isArray(p.positions) ? (p.positions as Payload[]) : undefined;
+        if (balances.length === 0 && (!positions || positions.length === 0)) return;
+        send(e.eventType, e.eventType, { ...p, balances }, e.raw);
+      } catch (err) {
+        node.error(account.redact(`cannot handle ${e.eventType}: ${err instanceof Error ? err.message : String(err)}`));
+      }
+    };
+    const onState = (s: StateChange): void => {
+      if (snapshotMode && s.state === 'connected' && !sheet) load();
+    };
+    const onGap = (): void => {
+      if (snapshotMode) load();
+    };
+
+    manager?.on('event', onEvent);
+    if (snapshotMode) {
+      manager?.on('state', onState);
+      manager?.on('gap', onGap);
+    }
+    account.register(node, { showLastEvent: def.showLastEvent === true });
+    if (snapshotMode && manager?.state === 'connected') load();
+
+    node.on('close', (removed: boolean, done: () => void) => {
+      closed = true;
+      if (retryTimer !== undefined) clearTimeout(retryTimer);
+      manager?.removeListener('event', onEvent);
+      manager?.removeListener('state', onState);
+      manager?.removeListener('gap', onGap);
+      account.deregister(node, done, removed);
+    });
+  }
+
+  RED.nodes.registerType(TYPE, BinanceAccountPositionNode);
+};

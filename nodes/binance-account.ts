@@ -1,0 +1,537 @@
+/**
+ * `binance-account` config node: one Binance API key + market. Holds the shared stream manager
+ * (core `getSharedManager`) and lets the data nodes register / deregister like core MQTT's broker
+ * node does: `users` map, status fanned out to every user, the stream closes only when the last
+ * user is removed.
+ *
+ * Also serves the editor's "Test connection" button:
+ * POST /binance-user-stream/test-connection (permission binance-account.write).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { isAccountHandle, type AccountHandle, type AccountUser, type RegisterOptions } from './lib/filters';
+import { resolveEndpoints } from './lib/endpoints';
+import {
+  ACCOUNT_REQUESTS,
+  accountRequestParams,
+  interpolate,
+  lookupCatalog,
+  normalizePem,
+  statusForState,
+  type StatusSpec,
+} from './lib/normalize';
+import { Redactor } from './lib/redact';
+import { getSharedManager } from './lib/registry';
+import { BinanceApiError, RestClient, type RestParams } from './lib/rest';
+import { createSigner, CredentialsError, type Signer } from './lib/signing';
+import type { StreamManager } from './lib/stream-manager';
+import {
+  ENVIRONMENTS,
+  KEY_TYPES,
+  MARKETS,
+  type AccountConfig,
+  type Environment,
+  type KeyType,
+  type Market,
+  type StateChange,
+  type UserDataEvent,
+} from './lib/types';
+
+const TYPE = 'binance-account';
+/** Password fields that were not changed in the editor are sent as this placeholder. */
+const UNCHANGED_PASSWORD = '__PWRD__';
+/** Close must finish well within Node-RED's 15 s. */
+const CLOSE_DEADLINE_MS = 12_000;
+
+interface AccountCredentials {
+  apiKey?: string;
+  apiSecret?: string;
+  privateKey?: string;
+  passphrase?: string;
+}
+
+interface AccountNodeDef extends NodeDef {
+  market?: string;
+  symbol?: string;
+  environment?: string;
+  restUrl?: string;
+  wsUrl?: string;
+  keyType?: string;
+  recvWindow?: string | number;
+  keepaliveInterval?: string | number;
+}
+
+type AccountNode = Node<AccountCredentials> & AccountHandle & { users: Record<string, AccountUser> };
+
+interface UserRecord {
+  user: AccountUser;
+  showLastEvent: boolean;
+  lastText?: string;
+}
+
+type Translate = (key: string, vars?: Record<string, string | number>) => string;
+
+/** Message catalog (en-US) next to this file, used when the runtime has no translation (tests). */
+function loadCatalog(basename: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(__dirname, 'locales', 'en-US', `${basename}.json`), 'utf8')) as unknown;
+  } catch {
+    return {};
+  }
+}
+
+function makeTranslate(RED: NodeAPI, catalog: unknown): Translate {
+  return (key, vars = {}) => {
+    let r: unknown;
+    try {
+      r = RED._(key, vars);
+    } catch {
+      r = undefined;
+    }
+    if (typeof r === 'string' && r !== '' && r !== key && !r.endsWith(`:${key}`)) return r;
+    const local = lookupCatalog(catalog, key);
+    return local !== undefined ? interpolate(local, vars) : key;
+  };
+}
+
+function optionalNumber(v: unknown): number | undefined {
+  if (v === undefined || v === null || (typeof v === 'string' && v.trim() === '')) return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : NaN;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+interface BuiltConfig {
+  config?: AccountConfig;
+  /** Catalog key (under binance-account.errors.) or a literal reason. */
+  errorKey?: string;
+  errorText?: string;
+}
+
+/** Builds the core AccountConfig from the node's properties and credentials, and validates it. */
+function buildAccountConfig(def: AccountNodeDef, creds: AccountCredentials): BuiltConfig {
+  const market = str(def.market) ?? 'spot';
+  const environment = str(def.environment) ?? 'production';
+  const keyType = str(def.keyType) ?? 'hmac';
+  if (!(MARKETS as readonly string[]).includes(market)) return { errorKey: 'bad-market' };
+  if (!(ENVIRONMENTS as readonly string[]).includes(environment)) return { errorText: `unknown environment "${environment}"` };
+  if (!(KEY_TYPES as readonly string[]).includes(keyType)) return { errorText: `unknown key type "${keyType}"` };
+  const apiKey = (creds.apiKey ?? '').trim();
+  if (!apiKey) return { errorKey: 'missing-api-key' };
+  const credentials = {
+    apiKey,
+    apiSecret: keyType === 'hmac' ? (creds.apiSecret ?? '').trim() : undefined,
+    privateKey: keyType === 'hmac' ? undefined : normalizePem(creds.privateKey),
+    passphrase: keyType === 'hmac' ? undefined : creds.passphrase || undefined,
+  };
+  if (keyType === 'hmac' && !credentials.apiSecret) return { errorKey: 'missing-secret' };
+  if (keyType !== 'hmac' && !credentials.privateKey) return { errorKey: 'missing-private-key' };
+  const symbol = (str(def.symbol) ?? '').trim().toUpperCase();
+  if (market === 'isolated-margin' && !symbol) return { errorKey: 'missing-symbol' };
+  if (environment === 'custom' && (!str(def.restUrl)?.trim() || !str(def.wsUrl)?.trim())) return { errorKey: 'missing-urls' };
+  const recvWindow = optionalNumber(def.recvWindow);
+  if (recvWindow !== undefined && !(recvWindow > 0 && recvWindow <= 60_000)) {
+    return { errorText: 'recvWindow must be between 1 and 60000 ms' };
+  }
+  const keepalive = optionalNumber(def.keepaliveInterval);
+  if (keepalive !== undefined && !(keepalive > 0 && keepalive < 60)) {
+    return { errorText: 'keepalive interval must be between 1 and 59 minutes' };
+  }
+  const config: AccountConfig = {
+    market: market as Market,
+    environment: environment as Environment,
+    keyType: keyType as KeyType,
+    credentials,
+    ...(market === 'isolated-margin' ? { symbol } : {}),
+    ...(environment === 'custom' ? { restUrl: str(def.restUrl)?.trim(), wsUrl: str(def.wsUrl)?.trim() } : {}),
+    ...(recvWindow !== undefined ? { recvWindow } : {}),
+    ...(keepalive !== undefined ? { keepaliveIntervalMs: Math.round(keepalive * 60_000) } : {}),
+  };
+  try {
+    resolveEndpoints(config);
+    createSigner(config.keyType, config.credentials); // a PEM that cannot be loaded, a wrong passphrase
+  } catch (err) {
+    return { errorText: err instanceof Error ? err.message : String(err) };
+  }
+  return { config };
+}
+
+// ---------------------------------------------------------------------------
+// Test connection
+
+type TestProblem =
+  | 'bad-key'
+  | 'bad-key-format'
+  | 'bad-signature'
+  | 'clock-skew'
+  | 'ip-or-permission'
+  | 'network'
+  | 'url'
+  | 'config'
+  | 'rate-limit'
+  | 'server'
+  | 'unknown';
+
+interface TestResult {
+  ok: boolean;
+  market?: string;
+  environment?: string;
+  problem?: TestProblem;
+  code?: number;
+  httpStatus?: number;
+  message?: string;
+  serverTime?: number;
+  clockOffsetMs?: number;
+  accountType?: string;
+  permissions?: Record<string, boolean | string[]>;
+  warnings?: string[];
+}
+
+function problemOf(err: unknown, stage: 'time' | 'account'): TestProblem {
+  if (err instanceof CredentialsError) return 'config';
+  if (!(err instanceof BinanceApiError)) return 'unknown';
+  switch (err.code) {
+    case -2014:
+      return 'bad-key-format';
+    case -2015:
+      return 'bad-key';
+    case -1022:
+      return 'bad-signature';
+    case -1021:
+      return 'clock-skew';
+    default:
+      break;
+  }
+  if (err.kind === 'network') return 'network';
+  if (err.kind === 'rate-limit' || err.kind === 'banned') return 'rate-limit';
+  if (err.httpStatus === 401) return 'bad-key';
+  if (err.httpStatus === 403) return 'ip-or-permission';
+  if (err.httpStatus === 404) return 'url';
+  if (err.kind === 'server') return stage === 'time' && err.httpStatus === undefined ? 'url' : 'server';
+  return 'unknown';
+}
+
+function permissionsOf(account: unknown): { accountType?: string; permissions: Record<string, boolean | string[]> } {
+  const permissions: Record<string, boolean | string[]> = {};
+  let accountType: string | undefined;
+  const visit = (o: unknown): void => {
+    if (o === null || typeof o !== 'object' || Array.isArray(o)) return;
+    for (const [k, v] of Object.entries(o as Record<string, unknown>)) {
+      if (typeof v === 'boolean' && (/^can[A-Z]/.test(k) || /Enabled$/.test(k))) permissions[k] = v;
+      if (k === 'permissions' && Array.isArray(v)) permissions.permissions = v.filter((x): x is string => typeof x === 'string');
+      if (k === 'accountType' && typeof v === 'string') accountType = v;
+    }
+  };
+  visit(account);
+  // isolated margin: the flags sit on the symbol's entry
+  const assets = (account as { assets?: unknown } | null)?.assets;
+  if (Array.isArray(assets) && assets.length > 0 && assets[0] && typeof assets[0] === 'object' && 'symbol' in assets[0]) {
+    visit(assets[0]);
+  }
+  return { accountType, permissions };
+}
+
+/**
+ * Checks the key: server time (clock offset), then one signed account request. Never throws and
+ * never returns a secret: every text goes through the redactor of the credentials used.
+ */
+async function testConnection(def: AccountNodeDef, creds: AccountCredentials): Promise<TestResult> {
+  const redactor = new Redactor([creds.apiKey, creds.apiSecret, creds.privateKey, normalizePem(creds.privateKey), creds.passphrase]);
+  const base: TestResult = { ok: false, market: str(def.market), environment: str(def.environment) };
+  const built = buildAccountConfig(def, creds);
+  if (!built.config) {
+    const reason = built.errorText ?? (built.errorKey ? CONFIG_REASONS[built.errorKey] ?? built.errorKey : 'invalid configuration');
+    const urlProblem = /URL/.test(reason);
+    return { ...base, problem: urlProblem ? 'url' : 'config', message: redactor.apply(reason) };
+  }
+  const cfg = built.config;
+  let signer: Signer | Error;
+  try {
+    signer = createSigner(cfg.keyType, cfg.credentials);
+  } catch (err) {
+    return { ...base, problem: 'config', message: redactor.apply(err instanceof Error ? err.message : String(err)) };
+  }
+  const endpoints = resolveEndpoints(cfg);
+  const rest = new RestClient({
+    baseUrl: endpoints.restUrl,
+    apiKey: cfg.credentials.apiKey,
+    signer,
+    recvWindow: cfg.recvWindow ?? 5000,
+    timePath: endpoints.timePath,
+    redactor,
+  });
+  const fail = (err: unknown, stage: 'time' | 'account', extra: Partial<TestResult> = {}): TestResult => {
+    const e = err instanceof BinanceApiError ? err : undefined;
+    return {
+      ...base,
+      ...extra,
+      problem: problemOf(err, stage),
+      code: e?.code,
+      httpStatus: e?.httpStatus,
+      message: redactor.apply(err instanceof Error ? err.message : String(err)),
+    };
+  };
+  let offset: number;
+  try {
+    offset = await rest.clock.sync();
+  } catch (err) {
+    return fail(err, 'time');
+  }
+  const timeInfo: Partial<TestResult> = { serverTime: rest.clock.now(), clockOffsetMs: Math.round(offset) };
+  const warnings: string[] = [];
+  if (Math.abs(offset) >= 1000) warnings.push('clock-skew');
+  const req = ACCOUNT_REQUESTS[cfg.market];
+  const params: RestParams = accountRequestParams(cfg.market, cfg.symbol);
+  try {
+    const account = await rest.request<unknown>('GET', req.path, params, { security: 'signed', weight: req.weight });
+    const { accountType, permissions } = permissionsOf(account);
+    return clean({ ...base, ...timeInfo, ok: true, accountType, permissions, warnings: warnings.length ? warnings : undefined });
+  } catch (err) {
+    return clean(fail(err, 'account', { ...timeInfo, warnings: warnings.length ? warnings : undefined }));
+  }
+}
+
+function clean<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as Array<keyof T>) if (o[k] === undefined) delete o[k];
+  return o;
+}
+
+/** English reasons for configuration errors (used in the test endpoint's response). */
+const CONFIG_REASONS: Record<string, string> = {
+  'missing-api-key': 'the API key is missing',
+  'missing-secret': 'the API secret is missing (HMAC key)',
+  'missing-private-key': 'the private key is missing (Ed25519/RSA key)',
+  'missing-symbol': 'the symbol is missing (isolated margin)',
+  'missing-urls': 'the REST and WebSocket URLs are required for a custom environment',
+  'bad-market': 'unknown market',
+};
+
+/** Credentials for the test: values typed in the dialog, else (placeholder / empty) the saved ones. */
+function mergeCredentials(given: unknown, saved: AccountCredentials | undefined): AccountCredentials {
+  const g = (given && typeof given === 'object' ? given : {}) as Record<string, unknown>;
+  const pick = (k: keyof AccountCredentials): string | undefined => {
+    const v = g[k];
+    if (typeof v === 'string' && v !== '' && v !== UNCHANGED_PASSWORD) return v;
+    const s = saved?.[k];
+    return typeof s === 'string' && s !== '' ? s : undefined;
+  };
+  return { apiKey: pick('apiKey'), apiSecret: pick('apiSecret'), privateKey: pick('privateKey'), passphrase: pick('passphrase') };
+}
+
+// ---------------------------------------------------------------------------
+
+export = function register(RED: NodeAPI): void {
+  const catalog = loadCatalog(TYPE);
+  const t = makeTranslate(RED, catalog);
+
+  function BinanceAccountNode(this: AccountNode, def: AccountNodeDef): void {
+    RED.nodes.createNode(this, def);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const node = this;
+    const creds: AccountCredentials = node.credentials ?? {};
+    const secrets = [creds.apiKey, creds.apiSecret, creds.privateKey, normalizePem(creds.privateKey), creds.passphrase];
+    const redactor = new Redactor(secrets);
+    const redact = (text: string): string => redactor.apply(text);
+    const built = buildAccountConfig(def, creds);
+    const configError = built.config
+      ? undefined
+      : redact(built.errorText ?? t(`${TYPE}.errors.${built.errorKey ?? 'invalid-config'}`));
+
+    const records = new Map<string, UserRecord>();
+    /** Consumers this node has acquired on the manager. */
+    const held = new Set<string>();
+    /** Consumers restarted (not removed): released if they do not register again after the deploy. */
+    const pending = new Set<string>();
+    let manager: StreamManager | undefined;
+    let closing = false;
+    let configErrorReported = false;
+
+    const users: Record<string, AccountUser> = {};
+
+    const statusOf = (rec: UserRecord): { fill: StatusSpec['fill']; shape: StatusSpec['shape']; text: string } => {
+      if (configError || !manager) {
+        return { fill: 'red', shape: 'ring', text: t(`${TYPE}.status.invalid-config`) };
+      }
+      const spec = statusForState(manager.currentState, rec.showLastEvent ? manager.lastEventAt : undefined);
+      const text = spec.text ?? t(`${TYPE}.status.${spec.key ?? 'error'}`, spec.vars);
+      return { fill: spec.fill, shape: spec.shape, text };
+    };
+
+    const push = (rec: UserRecord, force = true): void => {
+      const s = statusOf(rec);
+      if (!force && s.text === rec.lastText) return;
+      rec.lastText = s.text;
+      try {
+        rec.user.status(s);
+      } catch {
+        // a closed node: nothing to show
+      }
+    };
+
+    const onState = (_change: StateChange): void => {
+      for (const rec of records.values()) push(rec);
+    };
+    const onEvent = (_e: UserDataEvent): void => {
+      for (const rec of records.values()) if (rec.showLastEvent) push(rec, false);
+    };
+
+    const getManager = (): StreamManager | undefined => {
+      if (configError || !built.config || closing) return undefined;
+      if (!manager) {
+        manager = getSharedManager(built.config, {
+          logger: {
+            debug: (m) => node.debug(redact(m)),
+            info: (m) => node.log(redact(m)),
+            warn: (m) => node.warn(redact(m)),
+            error: (m) => node.error(redact(m)),
+          },
+        });
+        // one listener per consumer node (plus ours): more than the default 10 is normal
+        manager.setMaxListeners(0);
+        manager.on('state', onState);
+        manager.on('event', onEvent);
+      }
+      return manager;
+    };
+
+    const releaseIds = async (ids: string[]): Promise<void> => {
+      const m = manager;
+      if (!m) return;
+      await Promise.all(
+        ids.map((id) =>
+          m.release(id).catch((err: unknown) => node.warn(redact(`release failed: ${err instanceof Error ? err.message : String(err)}`))),
+        ),
+      );
+    };
+
+    const onFlowsStarted = (): void => {
+      const stale = [...pending].filter((id) => !records.has(id));
+      pending.clear();
+      for (const id of stale) held.delete(id);
+      if (stale.length) void releaseIds(stale);
+    };
+    RED.events.on('flows:started', onFlowsStarted);
+
+    Object.assign(node, {
+      isBinanceAccount: true as const,
+      market: (built.config?.market ?? def.market ?? 'spot') as Market,
+      symbol: built.config?.symbol,
+      accountLabel: def.name || node.id,
+      configError,
+      users,
+      getManager,
+      redact,
+      register(user: AccountUser, opts: RegisterOptions = {}): void {
+        const rec: UserRecord = { user, showLastEvent: opts.showLastEvent === true };
+        records.set(user.id, rec);
+        users[user.id] = user;
+        pending.delete(user.id);
+        const m = getManager();
+        if (!m) {
+          if (configError && !configErrorReported) {
+            configErrorReported = true;
+            node.error(t(`${TYPE}.errors.invalid-config`, { reason: configError }));
+          }
+          push(rec);
+          return;
+        }
+        if (!held.has(user.id)) {
+          held.add(user.id);
+          m.acquire(user.id);
+        }
+        push(rec);
+      },
+      deregister(user: AccountUser, done: () => void, removed: boolean): void {
+        records.delete(user.id);
+        delete users[user.id];
+        if (!held.has(user.id) || !manager) {
+          done();
+          return;
+        }
+        if (!removed) {
+          pending.add(user.id);
+          done();
+          return;
+        }
+        held.delete(user.id);
+        releaseIds([user.id]).finally(done);
+      },
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      closing = true;
+      RED.events.removeListener('flows:started', onFlowsStarted);
+      const m = manager;
+      const ids = [...held];
+      held.clear();
+      pending.clear();
+      records.clear();
+      if (!m) {
+        done();
+        return;
+      }
+      m.removeListener('state', onState);
+      m.removeListener('event', onEvent);
+      let finished = false;
+      const finish = (): void => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        done();
+      };
+      const timer = setTimeout(finish, CLOSE_DEADLINE_MS);
+      releaseIds(ids).finally(finish);
+    });
+  }
+
+  RED.nodes.registerType<AccountNode, AccountNodeDef, object, AccountCredentials>(TYPE, BinanceAccountNode, {
+    credentials: {
+      apiKey: { type: 'password' },
+      apiSecret: { type: 'password' },
+      privateKey: { type: 'password' },
+      passphrase: { type: 'password' },
+    },
+  });
+
+  RED.httpAdmin.post('/binance-user-stream/test-connection', RED.auth.needsPermission('binance-account.write'), (req, res) => {
+    const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
+    const id = typeof body.id === 'string' && body.id !== '' ? body.id : undefined;
+    let saved: AccountCredentials | undefined;
+    if (id) {
+      try {
+        saved = (RED.nodes.getCredentials(id) as AccountCredentials | undefined) ?? undefined;
+      } catch {
+        saved = undefined;
+      }
+      const n = RED.nodes.getNode(id) as unknown;
+      if (isAccountHandle(n)) {
+        const dn = n as unknown as Node<AccountCredentials>;
+        saved ??= dn.credentials;
+      }
+    }
+    const def: AccountNodeDef = {
+      id: id ?? '',
+      type: TYPE,
+      name: '',
+      z: '',
+      market: str(body.market),
+      symbol: str(body.symbol),
+      environment: str(body.environment),
+      restUrl: str(body.restUrl),
+      wsUrl: str(body.wsUrl),
+      keyType: str(body.keyType),
+      recvWindow: str(body.recvWindow) ?? (typeof body.recvWindow === 'number' ? body.recvWindow : undefined),
+    };
+    const creds = mergeCredentials(body.credentials, saved);
+    testConnection(def, creds)
+      .then((r) => res.json(r))
+      .catch((err: unknown) => {
+        const redactor = new Redactor([creds.apiKey, creds.apiSecret, creds.privateKey, creds.passphrase]);
+        res.json({ ok: false, problem: 'unknown', message: redactor.apply(err instanceof Error ? err.message : String(err)) });
+      });
+  });
+};

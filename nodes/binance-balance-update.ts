@@ -1,0 +1,120 @@
+/**
+ * `binance-balance-update`: `balanceUpdate` (deposits, withdrawals, transfers), `externalLockUpdate`
+ * and futures `ACCOUNT_UPDATE` with the reasons the user chose; one message per asset.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { isAccountHandle, makeMatcher } from './lib/filters';
+import {
+  FUTURES_REASON_GROUPS,
+  interpolate,
+  lookupCatalog,
+  normalizeBalanceUpdates,
+  toNumbers,
+  type BalanceReasonGroup,
+} from './lib/normalize';
+import type { UserDataEvent } from './lib/types';
+
+const TYPE = 'binance-balance-update';
+
+interface BalanceUpdateDef extends NodeDef {
+  account?: string;
+  balanceUpdate?: boolean;
+  externalLockUpdate?: boolean;
+  deposit?: boolean;
+  withdraw?: boolean;
+  transfer?: boolean;
+  fundingFee?: boolean;
+  assets?: string;
+  numbers?: boolean;
+  showLastEvent?: boolean;
+}
+
+function loadCatalog(): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(__dirname, 'locales', 'en-US', `${TYPE}.json`), 'utf8')) as unknown;
+  } catch {
+    return {};
+  }
+}
+
+export = function register(RED: NodeAPI): void {
+  const catalog = loadCatalog();
+  const t = (key: string, vars: Record<string, string | number> = {}): string => {
+    const r: unknown = RED._(key, vars);
+    if (typeof r === 'string' && r !== '' && r !== key) return r;
+    return interpolate(lookupCatalog(catalog, key) ?? key, vars);
+  };
+
+  function BinanceBalanceUpdateNode(this: Node, def: BalanceUpdateDef): void {
+    RED.nodes.createNode(this, def);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const node = this;
+    const account: unknown = def.account ? RED.nodes.getNode(def.account) : null;
+    if (!isAccountHandle(account)) {
+      node.status({ fill: 'red', shape: 'ring', text: t(`${TYPE}.status.no-account`) });
+      node.error(t(`${TYPE}.errors.no-account`));
+      return;
+    }
+    // Checkboxes default to on, except funding fees (frequent, usually not wanted).
+    const on = (v: boolean | undefined, dflt: boolean): boolean => (v === undefined ? dflt : v === true);
+    const groups: Record<BalanceReasonGroup, boolean> = {
+      deposit: on(def.deposit, true),
+      withdraw: on(def.withdraw, true),
+      transfer: on(def.transfer, true),
+      fundingFee: on(def.fundingFee, false),
+    };
+    const wantBalanceUpdate = on(def.balanceUpdate, true);
+    const wantExternalLock = on(def.externalLockUpdate, true);
+    const assetMatch = makeMatcher(def.assets);
+    const numbers = def.numbers === true;
+
+    const wanted = (e: UserDataEvent): boolean => {
+      switch (e.eventType) {
+        case 'balanceUpdate':
+          return wantBalanceUpdate;
+        case 'externalLockUpdate':
+          return wantExternalLock;
+        case 'ACCOUNT_UPDATE': {
+          const a = e.raw.a as { m?: unknown } | undefined;
+          const group = typeof a?.m === 'string' ? FUTURES_REASON_GROUPS[a.m] : undefined;
+          return group !== undefined && groups[group];
+        }
+        default:
+          return false;
+      }
+    };
+
+    const onEvent = (e: UserDataEvent): void => {
+      try {
+        if (!wanted(e)) return;
+        for (const { asset, payload } of normalizeBalanceUpdates(e.raw)) {
+          if (!assetMatch(asset)) continue;
+          const msg: NodeMessage = {
+            topic: asset,
+            payload: numbers ? toNumbers(payload) : payload,
+            eventType: e.eventType,
+            market: e.market,
+            account: account.accountLabel,
+            raw: e.raw,
+          };
+          node.send(msg);
+        }
+      } catch (err) {
+        node.error(account.redact(`cannot handle ${e.eventType}: ${err instanceof Error ? err.message : String(err)}`));
+      }
+    };
+
+    const manager = account.getManager();
+    manager?.on('event', onEvent);
+    account.register(node, { showLastEvent: def.showLastEvent === true });
+
+    node.on('close', (removed: boolean, done: () => void) => {
+      manager?.removeListener('event', onEvent);
+      account.deregister(node, done, removed);
+    });
+  }
+
+  RED.nodes.registerType(TYPE, BinanceBalanceUpdateNode);
+};

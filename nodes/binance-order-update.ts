@@ -1,0 +1,116 @@
+/**
+ * `binance-order-update`: spot/margin `executionReport` and futures `ORDER_TRADE_UPDATE`,
+ * normalised into one payload; optionally `listStatus`, `ALGO_UPDATE` and `TRADE_LITE`.
+ * Thin adapter: connection in the core (via the account node), normalisation in lib/normalize.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { isAccountHandle, makeOrderFilter } from './lib/filters';
+import {
+  interpolate,
+  lookupCatalog,
+  normalizeAlgoUpdate,
+  normalizeExecutionReport,
+  normalizeListStatus,
+  normalizeOrderTradeUpdate,
+  normalizeTradeLite,
+  toNumbers,
+  type Payload,
+} from './lib/normalize';
+import type { UserDataEvent } from './lib/types';
+
+const TYPE = 'binance-order-update';
+
+interface OrderUpdateDef extends NodeDef {
+  account?: string;
+  symbols?: string;
+  sides?: string;
+  executionTypes?: string;
+  orderStatuses?: string;
+  includeListStatus?: boolean;
+  includeAlgoUpdates?: boolean;
+  includeTradeLite?: boolean;
+  numbers?: boolean;
+  showLastEvent?: boolean;
+}
+
+function loadCatalog(): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(__dirname, 'locales', 'en-US', `${TYPE}.json`), 'utf8')) as unknown;
+  } catch {
+    return {};
+  }
+}
+
+export = function register(RED: NodeAPI): void {
+  const catalog = loadCatalog();
+  const t = (key: string, vars: Record<string, string | number> = {}): string => {
+    const r: unknown = RED._(key, vars);
+    if (typeof r === 'string' && r !== '' && r !== key) return r;
+    return interpolate(lookupCatalog(catalog, key) ?? key, vars);
+  };
+
+  function BinanceOrderUpdateNode(this: Node, def: OrderUpdateDef): void {
+    RED.nodes.createNode(this, def);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const node = this;
+    const account: unknown = def.account ? RED.nodes.getNode(def.account) : null;
+    if (!isAccountHandle(account)) {
+      node.status({ fill: 'red', shape: 'ring', text: t(`${TYPE}.status.no-account`) });
+      node.error(t(`${TYPE}.errors.no-account`));
+      return;
+    }
+    const filter = makeOrderFilter(def);
+    const numbers = def.numbers === true;
+
+    const build = (e: UserDataEvent): { payload: Payload; order: boolean } | undefined => {
+      switch (e.eventType) {
+        case 'executionReport':
+          return { payload: normalizeExecutionReport(e.raw), order: true };
+        case 'ORDER_TRADE_UPDATE':
+          return { payload: normalizeOrderTradeUpdate(e.raw), order: true };
+        case 'listStatus':
+          return def.includeListStatus ? { payload: normalizeListStatus(e.raw), order: false } : undefined;
+        case 'ALGO_UPDATE':
+          return def.includeAlgoUpdates ? { payload: normalizeAlgoUpdate(e.raw), order: false } : undefined;
+        case 'TRADE_LITE':
+          return def.includeTradeLite ? { payload: normalizeTradeLite(e.raw), order: false } : undefined;
+        default:
+          return undefined;
+      }
+    };
+
+    const onEvent = (e: UserDataEvent): void => {
+      try {
+        const built = build(e);
+        if (!built) return;
+        const p = built.payload as { symbol?: string; side?: string; executionType?: string; orderStatus?: string };
+        if (!filter.symbolAndSide(p)) return;
+        if (built.order && !filter.execution(p)) return;
+        const msg: NodeMessage = {
+          topic: typeof p.symbol === 'string' ? p.symbol : '',
+          payload: numbers ? toNumbers(built.payload) : built.payload,
+          eventType: e.eventType,
+          market: e.market,
+          account: account.accountLabel,
+          raw: e.raw,
+        };
+        node.send(msg);
+      } catch (err) {
+        node.error(account.redact(`cannot handle ${e.eventType}: ${err instanceof Error ? err.message : String(err)}`));
+      }
+    };
+
+    const manager = account.getManager();
+    manager?.on('event', onEvent);
+    account.register(node, { showLastEvent: def.showLastEvent === true });
+
+    node.on('close', (removed: boolean, done: () => void) => {
+      manager?.removeListener('event', onEvent);
+      account.deregister(node, done, removed);
+    });
+  }
+
+  RED.nodes.registerType(TYPE, BinanceOrderUpdateNode);
+};

@@ -1,0 +1,100 @@
+/**
+ * `binance-stream-status`: a message on every connection state change (`msg.topic` 'state') and
+ * every gap ('gap'), plus the current state once the flows have started after a deploy.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { isAccountHandle } from './lib/filters';
+import { interpolate, lookupCatalog } from './lib/normalize';
+import type { GapEvent, StateChange } from './lib/types';
+
+const TYPE = 'binance-stream-status';
+/** Fallback for the initial message if 'flows:started' is not seen (e.g. a node started on its own). */
+const INITIAL_FALLBACK_MS = 1000;
+
+interface StreamStatusDef extends NodeDef {
+  account?: string;
+}
+
+function loadCatalog(): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(__dirname, 'locales', 'en-US', `${TYPE}.json`), 'utf8')) as unknown;
+  } catch {
+    return {};
+  }
+}
+
+function statePayload(s: StateChange): Record<string, unknown> {
+  const p: Record<string, unknown> = { state: s.state, previous: s.previous };
+  if (s.attempt !== undefined) p.attempt = s.attempt;
+  if (s.delayMs !== undefined) p.delayMs = s.delayMs;
+  if (s.code !== undefined) p.code = s.code;
+  if (s.message !== undefined) p.message = s.message;
+  p.at = s.at;
+  return p;
+}
+
+export = function register(RED: NodeAPI): void {
+  const catalog = loadCatalog();
+  const t = (key: string, vars: Record<string, string | number> = {}): string => {
+    const r: unknown = RED._(key, vars);
+    if (typeof r === 'string' && r !== '' && r !== key) return r;
+    return interpolate(lookupCatalog(catalog, key) ?? key, vars);
+  };
+
+  function BinanceStreamStatusNode(this: Node, def: StreamStatusDef): void {
+    RED.nodes.createNode(this, def);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const node = this;
+    const account: unknown = def.account ? RED.nodes.getNode(def.account) : null;
+    if (!isAccountHandle(account)) {
+      node.status({ fill: 'red', shape: 'ring', text: t(`${TYPE}.status.no-account`) });
+      node.error(t(`${TYPE}.errors.no-account`));
+      return;
+    }
+    const base = (): { market: string; account: string } => ({ market: account.market, account: account.accountLabel });
+    const send = (msg: NodeMessage): void => {
+      try {
+        node.send(msg);
+      } catch (err) {
+        node.error(account.redact(err instanceof Error ? err.message : String(err)));
+      }
+    };
+    const onState = (s: StateChange): void => send({ ...base(), topic: 'state', payload: statePayload(s) });
+    const onGap = (g: GapEvent): void => send({ ...base(), topic: 'gap', payload: { from: g.from, to: g.to, reason: g.reason } });
+
+    const manager = account.getManager();
+    manager?.on('state', onState);
+    manager?.on('gap', onGap);
+    account.register(node);
+
+    // The current state, once the flows (and the nodes wired to this one) are running.
+    let initialSent = false;
+    const sendInitial = (): void => {
+      if (initialSent) return;
+      initialSent = true;
+      clearTimeout(fallback);
+      RED.events.removeListener('flows:started', sendInitial);
+      if (manager) {
+        onState(manager.currentState);
+      } else {
+        const message = account.configError ?? 'invalid configuration';
+        send({ ...base(), topic: 'state', payload: { state: 'error', previous: 'idle', message, at: Date.now() } });
+      }
+    };
+    const fallback = setTimeout(sendInitial, INITIAL_FALLBACK_MS);
+    RED.events.on('flows:started', sendInitial);
+
+    node.on('close', (removed: boolean, done: () => void) => {
+      initialSent = true;
+      clearTimeout(fallback);
+      RED.events.removeListener('flows:started', sendInitial);
+      manager?.removeListener('state', onState);
+      manager?.removeListener('gap', onGap);
+      account.deregister(node, done, removed);
+    });
+  }
+
+  RED.nodes.registerType(TYPE, BinanceStreamStatusNode);
+};

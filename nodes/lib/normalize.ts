@@ -1,0 +1,864 @@
+/**
+ * Normalisation of Binance user-data events into readable payloads.
+ *
+ * Pure functions: no Node-RED import, no I/O. Used by the Node-RED adapters
+ * (nodes/*.ts) and unit-tested on their own.
+ *
+ * Conventions:
+ *  - decimals stay strings exactly as the exchange sent them (a number that arrives
+ *    as a JSON number is turned into its string form); `toNumbers()` converts the
+ *    known decimal fields to numbers on request;
+ *  - ids and times stay numbers (epoch ms);
+ *  - absent fields are left out (no `undefined` keys in the payload);
+ *  - spot `averagePrice` = cumulativeQuoteQuantity / cumulativeFilledQuantity, computed
+ *    with exact integer arithmetic and rounded half-up to max(8, scale of Z) decimals,
+ *    trailing zeros trimmed; it is "0" when nothing is filled (z = 0), like the futures
+ *    `ap` field.
+ */
+
+import type { Market } from './types';
+
+export type Payload = Record<string, unknown>;
+type Raw = Record<string, unknown>;
+
+// ---------------------------------------------------------------------------
+// small field readers
+
+function dec(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return undefined;
+}
+
+function num(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
+  return undefined;
+}
+
+function text(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return undefined;
+}
+
+/** Like text() but "" becomes undefined. */
+function textNonEmpty(v: unknown): string | undefined {
+  const t = text(v);
+  return t === '' ? undefined : t;
+}
+
+function bool(v: unknown): boolean | undefined {
+  if (typeof v === 'boolean') return v;
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  return undefined;
+}
+
+function obj(v: unknown): Raw | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Raw) : undefined;
+}
+
+function arr(v: unknown): Raw[] {
+  return Array.isArray(v) ? v.filter((x): x is Raw => x !== null && typeof x === 'object') : [];
+}
+
+/** Drops keys whose value is undefined. */
+function clean<T extends Payload>(o: T): T {
+  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
+  return o;
+}
+
+export function isFutures(market: Market | string): boolean {
+  return market === 'usdm-futures' || market === 'coinm-futures';
+}
+
+// ---------------------------------------------------------------------------
+// exact decimal arithmetic on strings
+
+interface Dec {
+  int: bigint;
+  scale: number;
+}
+
+const DECIMAL_RE = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+
+function parseDec(s: string): Dec | undefined {
+  const m = DECIMAL_RE.exec(s.trim());
+  if (!m || (m[2] === '' && (m[3] === undefined || m[3] === ''))) return undefined;
+  const sign = m[1] === '-' ? -1n : 1n;
+  const frac = m[3] ?? '';
+  let int = BigInt((m[2] || '0') + frac) * sign;
+  let scale = frac.length;
+  const exp = m[4] ? Number(m[4]) : 0;
+  if (exp > 0) {
+    if (exp >= scale) {
+      int *= 10n ** BigInt(exp - scale);
+      scale = 0;
+    } else scale -= exp;
+  } else if (exp < 0) scale -= exp;
+  return { int, scale };
+}
+
+function formatDec(int: bigint, scale: number): string {
+  const neg = int < 0n;
+  let digits = (neg ? -int : int).toString();
+  if (scale > 0) {
+    digits = digits.padStart(scale + 1, '0');
+    let whole = digits.slice(0, digits.length - scale);
+    const frac = digits.slice(digits.length - scale).replace(/0+$/, '');
+    if (whole === '') whole = '0';
+    digits = frac ? `${whole}.${frac}` : whole;
+  }
+  return neg && digits !== '0' ? `-${digits}` : digits;
+}
+
+/**
+ * a / b as a decimal string, rounded half-up (away from zero) to `scale` decimals,
+ * trailing zeros trimmed. Returns undefined for unparsable input or b = 0.
+ */
+export function divideDecimals(a: string, b: string, scale = 8): string | undefined {
+  const x = parseDec(a);
+  const y = parseDec(b);
+  if (!x || !y || y.int === 0n) return undefined;
+  // a/b = (x.int / 10^x.scale) / (y.int / 10^y.scale) = x.int * 10^(y.scale - x.scale) / y.int
+  let numer = x.int * 10n ** BigInt(scale);
+  let denom = y.int;
+  const shift = y.scale - x.scale;
+  if (shift >= 0) numer *= 10n ** BigInt(shift);
+  else denom *= 10n ** BigInt(-shift);
+  if (denom < 0n) {
+    numer = -numer;
+    denom = -denom;
+  }
+  const neg = numer < 0n;
+  const absN = neg ? -numer : numer;
+  let q = absN / denom;
+  const r = absN % denom;
+  if (r * 2n >= denom) q += 1n;
+  return formatDec(neg ? -q : q, scale);
+}
+
+/** a * b as an exact decimal string. */
+export function multiplyDecimals(a: string, b: string): string | undefined {
+  const x = parseDec(a);
+  const y = parseDec(b);
+  if (!x || !y) return undefined;
+  return formatDec(x.int * y.int, x.scale + y.scale);
+}
+
+/** true when the string is a decimal equal to zero ("0", "0.00000000", "-0.0"). */
+export function isZeroDecimal(v: unknown): boolean {
+  const s = dec(v);
+  if (s === undefined) return false;
+  const d = parseDec(s);
+  return d !== undefined && d.int === 0n;
+}
+
+function scaleOf(s: string | undefined): number {
+  if (!s) return 0;
+  const d = parseDec(s);
+  return d ? Math.max(d.scale, 0) : 0;
+}
+
+/** Spot average price Z/z: "0" when z is 0 or absent. */
+export function spotAveragePrice(cumQuote: string | undefined, cumQty: string | undefined): string | undefined {
+  if (cumQty === undefined || isZeroDecimal(cumQty)) return '0';
+  if (cumQuote === undefined) return undefined;
+  return divideDecimals(cumQuote, cumQty, Math.max(8, scaleOf(cumQuote)));
+}
+
+// ---------------------------------------------------------------------------
+// order updates
+
+/** Futures `er` expiry reason codes (USDⓈ-M / COIN-M docs). */
+export const FUTURES_EXPIRY_REASONS: Readonly<Record<string, string>> = {
+  '0': 'NONE',
+  '1': 'SELF_TRADE_PREVENTION',
+  '2': 'IOC_REMAINDER',
+  '3': 'IOC_SELF_TRADE_PREVENTION',
+  '4': 'REDUCE_ONLY_OR_POSITION_REVERSAL',
+  '5': 'LIQUIDATION',
+  '6': 'GTE_UNSATISFIED',
+  '7': 'DELISTED',
+};
+
+/** Spot / margin `executionReport` → readable payload. */
+export function normalizeExecutionReport(raw: Raw): Payload {
+  const z = dec(raw.z);
+  const Z = dec(raw.Z);
+  return clean({
+    symbol: text(raw.s),
+    side: text(raw.S),
+    orderType: text(raw.o),
+    timeInForce: text(raw.f),
+    quantity: dec(raw.q),
+    price: dec(raw.p),
+    stopPrice: dec(raw.P),
+    icebergQuantity: dec(raw.F),
+    quoteOrderQuantity: dec(raw.Q),
+    executionType: text(raw.x),
+    orderStatus: text(raw.X),
+    rejectReason: text(raw.r),
+    expiryReason: text(raw.eR),
+    orderId: num(raw.i),
+    clientOrderId: text(raw.c),
+    originalClientOrderId: textNonEmpty(raw.C),
+    orderListId: num(raw.g),
+    lastFilledQuantity: dec(raw.l),
+    lastFilledPrice: dec(raw.L),
+    lastQuoteQuantity: dec(raw.Y),
+    cumulativeFilledQuantity: z,
+    cumulativeQuoteQuantity: Z,
+    averagePrice: spotAveragePrice(Z, z),
+    commission: dec(raw.n),
+    commissionAsset: raw.N === null ? null : text(raw.N),
+    tradeId: num(raw.t),
+    executionId: num(raw.I),
+    isMaker: bool(raw.m),
+    isOnBook: bool(raw.w),
+    eventTime: num(raw.E),
+    transactionTime: num(raw.T),
+    orderCreationTime: num(raw.O),
+    workingTime: num(raw.W),
+    selfTradePreventionMode: text(raw.V),
+    trailingDelta: num(raw.d),
+    trailingTime: num(raw.D),
+    strategyId: num(raw.j),
+    strategyType: num(raw.J),
+    preventedMatchId: num(raw.v),
+    preventedQuantity: dec(raw.A),
+    lastPreventedQuantity: dec(raw.B),
+    tradeGroupId: num(raw.u),
+    counterOrderId: num(raw.U),
+    counterSymbol: text(raw.Cs),
+    preventedExecutionQuantity: dec(raw.pl),
+    preventedExecutionPrice: dec(raw.pL),
+    preventedExecutionQuoteQuantity: dec(raw.pY),
+    matchType: text(raw.b),
+    allocationId: num(raw.a),
+    workingFloor: text(raw.k),
+    usedSor: bool(raw.uS),
+    pegPriceType: text(raw.gP),
+    pegOffsetType: text(raw.gOT),
+    pegOffsetValue: num(raw.gOV),
+    peggedPrice: dec(raw.gp),
+  });
+}
+
+/** USDⓈ-M / COIN-M `ORDER_TRADE_UPDATE` → readable payload (same names as spot where they mean the same). */
+export function normalizeOrderTradeUpdate(raw: Raw): Payload {
+  const o = obj(raw.o) ?? {};
+  const er = text(o.er);
+  const l = dec(o.l);
+  const L = dec(o.L);
+  return clean({
+    symbol: text(o.s),
+    side: text(o.S),
+    orderType: text(o.o),
+    timeInForce: text(o.f),
+    quantity: dec(o.q),
+    price: dec(o.p),
+    stopPrice: dec(o.sp),
+    executionType: text(o.x),
+    orderStatus: text(o.X),
+    expiryReason: er === undefined ? undefined : (FUTURES_EXPIRY_REASONS[er] ?? er),
+    orderId: num(o.i),
+    clientOrderId: text(o.c),
+    lastFilledQuantity: l,
+    lastFilledPrice: L,
+    lastQuoteQuantity: l !== undefined && L !== undefined ? multiplyDecimals(l, L) : undefined,
+    cumulativeFilledQuantity: dec(o.z),
+    averagePrice: dec(o.ap),
+    commission: dec(o.n),
+    commissionAsset: text(o.N),
+    tradeId: num(o.t),
+    isMaker: bool(o.m),
+    eventTime: num(raw.E),
+    transactionTime: num(raw.T),
+    orderTradeTime: num(o.T),
+    positionSide: text(o.ps),
+    reduceOnly: bool(o.R),
+    closePosition: bool(o.cp),
+    realizedProfit: dec(o.rp),
+    bidsNotional: dec(o.b),
+    asksNotional: dec(o.a),
+    stopPriceWorkingType: text(o.wt),
+    originalOrderType: text(o.ot),
+    activationPrice: dec(o.AP),
+    callbackRate: dec(o.cr),
+    priceProtect: bool(o.pP),
+    selfTradePreventionMode: text(o.V),
+    priceMatch: text(o.pm),
+    goodTillDate: num(o.gtd),
+    modifyId: num(o.M),
+    businessUnit: text(raw.fs),
+  });
+}
+
+/** Normalises an order update of any market (executionReport or ORDER_TRADE_UPDATE). */
+export function normalizeOrderUpdate(raw: Raw): Payload {
+  return raw.e === 'ORDER_TRADE_UPDATE' ? normalizeOrderTradeUpdate(raw) : normalizeExecutionReport(raw);
+}
+
+/** Spot `listStatus` (OCO/OTO list updates). */
+export function normalizeListStatus(raw: Raw): Payload {
+  return clean({
+    symbol: text(raw.s),
+    orderListId: num(raw.g),
+    contingencyType: text(raw.c),
+    listStatusType: text(raw.l),
+    listOrderStatus: text(raw.L),
+    listRejectReason: text(raw.r),
+    listClientOrderId: text(raw.C),
+    eventTime: num(raw.E),
+    transactionTime: num(raw.T),
+    orders: arr(raw.O).map((x) => clean({ symbol: text(x.s), orderId: num(x.i), clientOrderId: text(x.c) })),
+  });
+}
+
+/** Futures `ALGO_UPDATE` (conditional / algo orders). */
+export function normalizeAlgoUpdate(raw: Raw): Payload {
+  const o = obj(raw.o) ?? {};
+  return clean({
+    symbol: text(o.s),
+    side: text(o.S),
+    orderType: text(o.o),
+    algoType: text(o.at),
+    timeInForce: text(o.f),
+    quantity: dec(o.q),
+    price: dec(o.p),
+    triggerPrice: dec(o.tp),
+    algoStatus: text(o.X),
+    algoId: num(o.aid),
+    clientAlgoId: text(o.caid),
+    orderId: num(o.ai),
+    averagePrice: dec(o.ap),
+    executedQuantity: dec(o.aq),
+    actualOrderType: text(o.act),
+    positionSide: text(o.ps),
+    reduceOnly: bool(o.R),
+    closePosition: bool(o.cp),
+    priceProtect: bool(o.pP),
+    stopPriceWorkingType: text(o.wt),
+    selfTradePreventionMode: text(o.V),
+    priceMatch: text(o.pm),
+    triggerTime: num(o.tt),
+    goodTillDate: num(o.gtd),
+    failReason: textNonEmpty(o.rm),
+    eventTime: num(raw.E),
+    transactionTime: num(raw.T),
+  });
+}
+
+/** Futures `TRADE_LITE` (fast fill notice, no fee or PnL). */
+export function normalizeTradeLite(raw: Raw): Payload {
+  const l = dec(raw.l);
+  const L = dec(raw.L);
+  return clean({
+    symbol: text(raw.s),
+    side: text(raw.S),
+    quantity: dec(raw.q),
+    price: dec(raw.p),
+    lastFilledQuantity: l,
+    lastFilledPrice: L,
+    lastQuoteQuantity: l !== undefined && L !== undefined ? multiplyDecimals(l, L) : undefined,
+    isMaker: bool(raw.m),
+    orderId: num(raw.i),
+    clientOrderId: text(raw.c),
+    tradeId: num(raw.t),
+    eventTime: num(raw.E),
+    transactionTime: num(raw.T),
+  });
+}
+
+// ---------------------------------------------------------------------------
+// balances and positions
+
+export interface Balance extends Payload {
+  asset: string;
+}
+
+export interface Position extends Payload {
+  symbol: string;
+  positionSide: string;
+}
+
+function normalizeFuturesBalance(b: Raw): Balance {
+  return clean({
+    asset: text(b.a) ?? '',
+    walletBalance: dec(b.wb),
+    crossWalletBalance: dec(b.cw),
+    balanceChange: dec(b.bc),
+  });
+}
+
+function normalizeFuturesPosition(p: Raw): Position {
+  return clean({
+    symbol: text(p.s) ?? '',
+    positionSide: text(p.ps) ?? 'BOTH',
+    positionAmount: dec(p.pa),
+    entryPrice: dec(p.ep),
+    breakEvenPrice: dec(p.bep),
+    accumulatedRealized: dec(p.cr),
+    unrealizedPnl: dec(p.up),
+    marginType: text(p.mt),
+    isolatedWallet: dec(p.iw),
+    marginAsset: text(p.ma),
+  });
+}
+
+/**
+ * `outboundAccountPosition` (spot/margin) or futures `ACCOUNT_UPDATE` → payload with
+ * `balances` (and, for futures, `positions` and `reason`).
+ */
+export function normalizeAccountPosition(raw: Raw): Payload {
+  if (raw.e === 'ACCOUNT_UPDATE') {
+    const a = obj(raw.a) ?? {};
+    return clean({
+      reason: text(a.m),
+      balances: arr(a.B).map(normalizeFuturesBalance),
+      positions: arr(a.P).map(normalizeFuturesPosition),
+      accountAlias: text(raw.i),
+      eventTime: num(raw.E),
+      transactionTime: num(raw.T),
+    });
+  }
+  return clean({
+    balances: arr(raw.B).map((b) => clean({ asset: text(b.a) ?? '', free: dec(b.f), locked: dec(b.l) }) as Balance),
+    eventTime: num(raw.E),
+    lastUpdateTime: num(raw.u),
+  });
+}
+
+/** Futures `MARGIN_CALL` → { crossWalletBalance, positions[], eventTime }. */
+export function normalizeMarginCall(raw: Raw): Payload {
+  return clean({
+    crossWalletBalance: dec(raw.cw),
+    positions: arr(raw.p).map((p) =>
+      clean({
+        symbol: text(p.s) ?? '',
+        positionSide: text(p.ps) ?? 'BOTH',
+        positionAmount: dec(p.pa),
+        marginType: text(p.mt),
+        isolatedWallet: dec(p.iw),
+        markPrice: dec(p.mp),
+        unrealizedPnl: dec(p.up),
+        maintenanceMargin: dec(p.mm),
+      }),
+    ),
+    eventTime: num(raw.E),
+  });
+}
+
+/** Futures ACCOUNT_UPDATE reasons grouped into the balance node's choices. */
+export type BalanceReasonGroup = 'deposit' | 'withdraw' | 'transfer' | 'fundingFee';
+
+export const FUTURES_REASON_GROUPS: Readonly<Record<string, BalanceReasonGroup>> = {
+  DEPOSIT: 'deposit',
+  ADMIN_DEPOSIT: 'deposit',
+  WITHDRAW: 'withdraw',
+  ADMIN_WITHDRAW: 'withdraw',
+  WITHDRAW_REJECT: 'withdraw',
+  MARGIN_TRANSFER: 'transfer',
+  ASSET_TRANSFER: 'transfer',
+  COIN_SWAP_DEPOSIT: 'transfer',
+  COIN_SWAP_WITHDRAW: 'transfer',
+  FUNDING_FEE: 'fundingFee',
+};
+
+export interface BalanceMessage {
+  asset: string;
+  payload: Payload;
+}
+
+/**
+ * `balanceUpdate`, `externalLockUpdate` or futures `ACCOUNT_UPDATE` → one entry per asset.
+ * For ACCOUNT_UPDATE only the balances are reported (one entry per B item), with `reason`.
+ */
+export function normalizeBalanceUpdates(raw: Raw): BalanceMessage[] {
+  if (raw.e === 'ACCOUNT_UPDATE') {
+    const a = obj(raw.a) ?? {};
+    const reason = text(a.m);
+    return arr(a.B).map((b) => {
+      const asset = text(b.a) ?? '';
+      return {
+        asset,
+        payload: clean({
+          asset,
+          reason,
+          reasonGroup: reason === undefined ? undefined : FUTURES_REASON_GROUPS[reason],
+          delta: dec(b.bc),
+          walletBalance: dec(b.wb),
+          crossWalletBalance: dec(b.cw),
+          eventTime: num(raw.E),
+          transactionTime: num(raw.T),
+        }),
+      };
+    });
+  }
+  const asset = text(raw.a) ?? '';
+  if (raw.e === 'externalLockUpdate') {
+    return [{ asset, payload: clean({ asset, delta: dec(raw.d), eventTime: num(raw.E), transactionTime: num(raw.T) }) }];
+  }
+  return [{ asset, payload: clean({ asset, delta: dec(raw.d), eventTime: num(raw.E), clearTime: num(raw.T) }) }];
+}
+
+// ---------------------------------------------------------------------------
+// balance sheet (snapshot mode)
+
+export interface BalanceSheet {
+  market: Market;
+  balances: Map<string, Balance>;
+  positions: Map<string, Position>;
+  updatedAt?: number;
+  reason?: string;
+}
+
+function positionKey(p: { symbol: string; positionSide: string }): string {
+  return `${p.symbol}|${p.positionSide}`;
+}
+
+function marginAsset(a: Raw): Balance {
+  return clean({
+    asset: text(a.asset) ?? '',
+    free: dec(a.free),
+    locked: dec(a.locked),
+    borrowed: dec(a.borrowed),
+    interest: dec(a.interest),
+    netAsset: dec(a.netAsset),
+  });
+}
+
+/** The signed REST request that returns the account of each market (snapshot / key check). */
+export const ACCOUNT_REQUESTS: Readonly<Record<Market, { path: string; weight: number }>> = {
+  spot: { path: '/api/v3/account', weight: 20 },
+  margin: { path: '/sapi/v1/margin/account', weight: 10 },
+  'isolated-margin': { path: '/sapi/v1/margin/isolated/account', weight: 10 },
+  'usdm-futures': { path: '/fapi/v3/account', weight: 5 },
+  'coinm-futures': { path: '/dapi/v1/account', weight: 5 },
+};
+
+/** Query parameters of the account request (isolated margin: `symbols`). */
+export function accountRequestParams(market: Market, symbol?: string): Record<string, string> {
+  return market === 'isolated-margin' && symbol ? { symbols: symbol } : {};
+}
+
+/**
+ * Builds a balance sheet from the REST account response of the market:
+ * spot `/api/v3/account` (balances[]), margin `/sapi/v1/margin/account` (userAssets[]),
+ * isolated `/sapi/v1/margin/isolated/account` (assets[].baseAsset/quoteAsset),
+ * futures `/fapi/v3/account` or `/dapi/v1/account` (assets[], positions[]).
+ */
+export function balanceSheetFromAccount(market: Market, account: unknown): BalanceSheet {
+  const sheet: BalanceSheet = { market, balances: new Map(), positions: new Map() };
+  const acc = obj(account) ?? {};
+  const put = (b: Balance): void => {
+    if (b.asset) sheet.balances.set(b.asset, b);
+  };
+  if (market === 'spot') {
+    for (const b of arr(acc.balances)) put(clean({ asset: text(b.asset) ?? '', free: dec(b.free), locked: dec(b.locked) }));
+    sheet.updatedAt = num(acc.updateTime);
+  } else if (market === 'margin') {
+    for (const a of arr(acc.userAssets)) put(marginAsset(a));
+  } else if (market === 'isolated-margin') {
+    for (const s of arr(acc.assets)) {
+      for (const side of ['baseAsset', 'quoteAsset']) {
+        const a = obj(s[side]);
+        if (a) put(clean({ ...marginAsset(a), symbol: text(s.symbol) }));
+      }
+    }
+  } else {
+    for (const a of arr(acc.assets)) {
+      put(
+        clean({
+          asset: text(a.asset) ?? '',
+          walletBalance: dec(a.walletBalance),
+          crossWalletBalance: dec(a.crossWalletBalance),
+          availableBalance: dec(a.availableBalance),
+          marginBalance: dec(a.marginBalance),
+          unrealizedPnl: dec(a.unrealizedProfit),
+        }),
+      );
+    }
+    for (const p of arr(acc.positions)) {
+      const pos: Position = clean({
+        symbol: text(p.symbol) ?? '',
+        positionSide: text(p.positionSide) ?? 'BOTH',
+        positionAmount: dec(p.positionAmt),
+        entryPrice: dec(p.entryPrice),
+        breakEvenPrice: dec(p.breakEvenPrice),
+        unrealizedPnl: dec(p.unrealizedProfit ?? p.unRealizedProfit),
+        marginType: p.isolated === true ? 'isolated' : p.isolated === false ? 'cross' : undefined,
+        isolatedWallet: dec(p.isolatedWallet),
+      });
+      if (pos.symbol) sheet.positions.set(positionKey(pos), pos);
+    }
+    sheet.updatedAt = num(acc.updateTime);
+  }
+  return sheet;
+}
+
+/**
+ * Applies a normalised account-position payload (see normalizeAccountPosition) to the sheet.
+ * Returns true when something changed.
+ */
+export function applyToBalanceSheet(sheet: BalanceSheet, payload: Payload): boolean {
+  let changed = false;
+  const balances = Array.isArray(payload.balances) ? (payload.balances as Balance[]) : [];
+  for (const b of balances) {
+    if (!b.asset) continue;
+    const prev = sheet.balances.get(b.asset) ?? { asset: b.asset };
+    const next: Balance = { ...prev };
+    for (const [k, v] of Object.entries(b)) if (k !== 'balanceChange' && v !== undefined) next[k] = v;
+    sheet.balances.set(b.asset, next);
+    changed = true;
+  }
+  const positions = Array.isArray(payload.positions) ? (payload.positions as Position[]) : [];
+  for (const p of positions) {
+    if (!p.symbol) continue;
+    const key = positionKey(p);
+    sheet.positions.set(key, { ...(sheet.positions.get(key) ?? {}), ...p });
+    changed = true;
+  }
+  if (typeof payload.eventTime === 'number') sheet.updatedAt = payload.eventTime;
+  if (typeof payload.reason === 'string') sheet.reason = payload.reason;
+  return changed;
+}
+
+/**
+ * A balance is "zero" when every amount it has (free, locked, walletBalance, borrowed,
+ * interest, netAsset, crossWalletBalance) is zero.
+ */
+export function isZeroBalance(b: Payload): boolean {
+  const amounts = ['free', 'locked', 'walletBalance', 'crossWalletBalance', 'borrowed', 'interest', 'netAsset']
+    .map((k) => b[k])
+    .filter((v) => v !== undefined);
+  return amounts.length > 0 && amounts.every(isZeroDecimal);
+}
+
+export function isZeroPosition(p: Payload): boolean {
+  return p.positionAmount === undefined || isZeroDecimal(p.positionAmount);
+}
+
+export interface SheetOutputOptions {
+  /** Asset filter (already built). */
+  assetMatch?: (asset: string) => boolean;
+  hideZero?: boolean;
+}
+
+/** Renders the sheet as a payload: { balances: [...], positions?: [...], updatedAt, reason }. */
+export function renderBalanceSheet(sheet: BalanceSheet, opts: SheetOutputOptions = {}): Payload {
+  const balances = [...sheet.balances.values()]
+    .filter((b) => !opts.assetMatch || opts.assetMatch(b.asset))
+    .filter((b) => !opts.hideZero || !isZeroBalance(b))
+    .sort((a, b) => a.asset.localeCompare(b.asset));
+  const out: Payload = { balances };
+  if (isFutures(sheet.market)) {
+    out.positions = [...sheet.positions.values()]
+      .filter((p) => !opts.hideZero || !isZeroPosition(p))
+      .sort((a, b) => positionKey(a).localeCompare(positionKey(b)));
+  }
+  if (sheet.updatedAt !== undefined) out.updatedAt = sheet.updatedAt;
+  if (sheet.reason !== undefined) out.reason = sheet.reason;
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// number conversion
+
+/** Field names whose values are decimal strings (converted by toNumbers). */
+export const DECIMAL_FIELDS: ReadonlySet<string> = new Set([
+  'quantity',
+  'price',
+  'stopPrice',
+  'icebergQuantity',
+  'quoteOrderQuantity',
+  'lastFilledQuantity',
+  'lastFilledPrice',
+  'lastQuoteQuantity',
+  'cumulativeFilledQuantity',
+  'cumulativeQuoteQuantity',
+  'averagePrice',
+  'commission',
+  'realizedProfit',
+  'bidsNotional',
+  'asksNotional',
+  'activationPrice',
+  'callbackRate',
+  'triggerPrice',
+  'executedQuantity',
+  'preventedQuantity',
+  'lastPreventedQuantity',
+  'preventedExecutionQuantity',
+  'preventedExecutionPrice',
+  'preventedExecutionQuoteQuantity',
+  'peggedPrice',
+  'free',
+  'locked',
+  'borrowed',
+  'interest',
+  'netAsset',
+  'delta',
+  'walletBalance',
+  'crossWalletBalance',
+  'balanceChange',
+  'availableBalance',
+  'marginBalance',
+  'unrealizedPnl',
+  'positionAmount',
+  'entryPrice',
+  'breakEvenPrice',
+  'accumulatedRealized',
+  'isolatedWallet',
+  'markPrice',
+  'maintenanceMargin',
+]);
+
+const PLAIN_DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/**
+ * Returns a deep copy of the payload with every known decimal field (DECIMAL_FIELDS,
+ * also inside arrays/objects such as balances[]) converted from string to number.
+ * Strings that are not decimals are left as they are.
+ */
+export function toNumbers<T>(value: T): T {
+  const walk = (v: unknown, key?: string): unknown => {
+    if (Array.isArray(v)) return v.map((x) => walk(x));
+    if (v !== null && typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = walk(x, k);
+      return out;
+    }
+    if (key !== undefined && typeof v === 'string' && DECIMAL_FIELDS.has(key) && PLAIN_DECIMAL.test(v)) return Number(v);
+    return v;
+  };
+  return walk(value) as T;
+}
+
+// ---------------------------------------------------------------------------
+// credentials text
+
+/**
+ * Repairs a PEM private key pasted into a single-line (password) input: the browser drops
+ * the line breaks, so the base64 body is re-wrapped at 64 characters between the BEGIN and
+ * END lines. Literal "\n" sequences are turned into line breaks. Anything else is returned
+ * trimmed and unchanged.
+ */
+export function normalizePem(pem: string | undefined): string | undefined {
+  if (typeof pem !== 'string') return pem;
+  let s = pem.trim().replace(/\\r\\n|\\n/g, '\n').replace(/\r\n?/g, '\n');
+  const m = /^(-----BEGIN [A-Z0-9 ]+-----)([\s\S]*?)(-----END [A-Z0-9 ]+-----)$/.exec(s);
+  if (!m) return s;
+  const body = m[2];
+  if (/\n/.test(body.trim()) || /:/.test(body)) {
+    // already multi-line, or has RFC 1421 headers (Proc-Type/DEK-Info): keep the lines
+    return `${m[1]}\n${body.trim()}\n${m[3]}\n`;
+  }
+  const b64 = body.replace(/\s+/g, '');
+  const lines = b64.match(/.{1,64}/g) ?? [];
+  s = `${m[1]}\n${lines.join('\n')}\n${m[3]}\n`;
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// node status
+
+export type StatusFill = 'red' | 'green' | 'yellow' | 'blue' | 'grey';
+export type StatusShape = 'ring' | 'dot';
+
+/**
+ * A node status as a catalog key (under `binance-account.status.`) with its variables, or
+ * a literal short text (`text`) when no key fits.
+ */
+export interface StatusSpec {
+  fill: StatusFill;
+  shape: StatusShape;
+  key?: string;
+  vars?: Record<string, string | number>;
+  text?: string;
+}
+
+/** Short reasons for exchange error codes (catalog keys under `binance-account.status.`). */
+export const ERROR_CODE_REASONS: Readonly<Record<string, string>> = {
+  '-2015': 'invalid-api-key',
+  '-2014': 'bad-api-key-format',
+  '-1022': 'bad-signature',
+  '-1021': 'clock-skew',
+  '-1003': 'rate-limited',
+  '-1015': 'rate-limited',
+  '429': 'rate-limited',
+  '418': 'ip-banned',
+  '401': 'invalid-api-key',
+  '-1125': 'key-expired',
+  '-1209': 'key-expired',
+};
+
+/** Shortens a text for a node status (Node-RED recommends under 20 characters). */
+export function shortText(s: string, max = 20): string {
+  const t = s.replace(/\s+/g, ' ').trim();
+  return t.length <= max ? t : `${t.slice(0, max - 1).trimEnd()}…`;
+}
+
+export interface StateLike {
+  state: string;
+  attempt?: number;
+  code?: number;
+  message?: string;
+}
+
+/**
+ * Maps a stream state to a truthful node status:
+ * connected → green dot; connecting → yellow ring; reconnecting → yellow ring "reconnecting (n)";
+ * auth-error / error → red ring with a short reason; idle / stopped → grey ring.
+ * `lastEventAt` (epoch ms) adds the time of the last event to "connected".
+ */
+export function statusForState(s: StateLike, lastEventAt?: number): StatusSpec {
+  switch (s.state) {
+    case 'connected':
+      if (lastEventAt !== undefined) {
+        return { fill: 'green', shape: 'dot', key: 'connected-at', vars: { time: formatClock(lastEventAt) } };
+      }
+      return { fill: 'green', shape: 'dot', key: 'connected' };
+    case 'connecting':
+      return { fill: 'yellow', shape: 'ring', key: 'connecting' };
+    case 'reconnecting':
+      return { fill: 'yellow', shape: 'ring', key: 'reconnecting', vars: { n: s.attempt ?? 1 } };
+    case 'auth-error':
+    case 'error': {
+      const reason = s.code !== undefined ? ERROR_CODE_REASONS[String(s.code)] : undefined;
+      if (reason) return { fill: 'red', shape: 'ring', key: reason };
+      if (s.state === 'auth-error') return { fill: 'red', shape: 'ring', key: 'invalid-api-key' };
+      if (s.message) return { fill: 'red', shape: 'ring', text: shortText(s.message) };
+      return { fill: 'red', shape: 'ring', key: 'error' };
+    }
+    case 'stopped':
+      return { fill: 'grey', shape: 'ring', key: 'stopped' };
+    default:
+      return { fill: 'grey', shape: 'ring', key: 'idle' };
+  }
+}
+
+/** HH:MM:SS in local time. */
+export function formatClock(epochMs: number): string {
+  const d = new Date(epochMs);
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/** Replaces `__name__` placeholders (Node-RED / i18next style) with the given values. */
+export function interpolate(template: string, vars: Record<string, unknown> = {}): string {
+  return template.replace(/__([A-Za-z0-9_]+?)__/g, (all, name: string) =>
+    Object.prototype.hasOwnProperty.call(vars, name) ? String(vars[name]) : all,
+  );
+}
+
+/** Looks up a dotted key in a message catalog; undefined when absent. */
+export function lookupCatalog(catalog: unknown, key: string): string | undefined {
+  let cur: unknown = catalog;
+  for (const part of key.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return typeof cur === 'string' ? cur : undefined;
+}
