@@ -1,0 +1,182 @@
+/**
+ * Persistence of the recovery cursor across Node-RED restarts.
+ *
+ * What is kept (small, JSON-safe): the last trade id per symbol, the last event
+ * time, and the symbols seen. The Node-RED adapter stores it in the node's context
+ * (`ContextStateStore` below works with the default memory store and with
+ * persistent stores, because it always uses the callback forms of get/set).
+ * No Node-RED import here.
+ */
+import type { Logger } from './types';
+
+export interface PersistedRecoveryState {
+  version: 1;
+  /** symbol → highest trade id delivered. */
+  lastTradeIds: Record<string, number>;
+  /** Highest exchange event time (`E`, epoch ms) delivered. */
+  lastEventTime?: number;
+  /** Symbols seen in fills / order events (recovered at start-up too). */
+  symbols: string[];
+}
+
+export interface StateStore {
+  get(): Promise<PersistedRecoveryState | undefined>;
+  set(s: PersistedRecoveryState): Promise<void>;
+}
+
+/**
+ * Validates an untrusted stored value. Returns undefined for anything that is not a
+ * version-1 state (a corrupt or foreign value is ignored, not thrown on).
+ */
+export function parsePersistedState(value: unknown): PersistedRecoveryState | undefined {
+  let v = value;
+  if (typeof v === 'string') {
+    try {
+      v = JSON.parse(v);
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  if (o.version !== 1) return undefined;
+  const lastTradeIds: Record<string, number> = {};
+  if (typeof o.lastTradeIds === 'object' && o.lastTradeIds !== null && !Array.isArray(o.lastTradeIds)) {
+    for (const [k, id] of Object.entries(o.lastTradeIds as Record<string, unknown>)) {
+      if (k && typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) lastTradeIds[k] = id;
+    }
+  }
+  const symbols = Array.isArray(o.symbols) ? o.symbols.filter((s): s is string => typeof s === 'string' && s !== '') : [];
+  const state: PersistedRecoveryState = { version: 1, lastTradeIds, symbols: [...new Set(symbols)] };
+  if (typeof o.lastEventTime === 'number' && Number.isFinite(o.lastEventTime) && o.lastEventTime > 0) {
+    state.lastEventTime = o.lastEventTime;
+  }
+  return state;
+}
+
+/** In-memory StateStore (tests; also a fallback when no context is available). */
+export class MemoryStateStore implements StateStore {
+  private value?: string;
+  sets = 0;
+
+  constructor(initial?: PersistedRecoveryState) {
+    if (initial) this.value = JSON.stringify(initial);
+  }
+
+  async get(): Promise<PersistedRecoveryState | undefined> {
+    return this.value === undefined ? undefined : parsePersistedState(JSON.parse(this.value));
+  }
+
+  async set(s: PersistedRecoveryState): Promise<void> {
+    this.sets++;
+    // Copy through JSON, as a persistent store would.
+    this.value = JSON.stringify(s);
+  }
+}
+
+/** The subset of a Node-RED context (node / flow / global) the store needs. */
+export interface ContextLike {
+  get(key: string, store: string | undefined, callback: (err: unknown, value: unknown) => void): void;
+  set(key: string, value: unknown, store: string | undefined, callback: (err: unknown) => void): void;
+}
+
+/**
+ * StateStore over a Node-RED context. `storeName` selects a context store
+ * (undefined = the default one). The callback forms make it work with asynchronous
+ * persistent stores (e.g. `localfilesystem`).
+ */
+export class ContextStateStore implements StateStore {
+  constructor(
+    private readonly context: ContextLike,
+    private readonly key: string = 'binanceUserStreamRecovery',
+    private readonly storeName?: string,
+  ) {}
+
+  get(): Promise<PersistedRecoveryState | undefined> {
+    return new Promise((resolve, reject) => {
+      try {
+        this.context.get(this.key, this.storeName, (err, value) => {
+          if (err) reject(err instanceof Error ? err : new Error(String(err)));
+          else resolve(parsePersistedState(value));
+        });
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  }
+
+  set(s: PersistedRecoveryState): Promise<void> {
+    // Store a plain JSON copy (persistent stores serialise anyway).
+    const value: unknown = JSON.parse(JSON.stringify(s));
+    return new Promise((resolve, reject) => {
+      try {
+        this.context.set(this.key, value, this.storeName, (err) => {
+          if (err) reject(err instanceof Error ? err : new Error(String(err)));
+          else resolve();
+        });
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  }
+}
+
+/** What StatePersister needs from GapRecovery. */
+export interface Snapshotting {
+  snapshot(): PersistedRecoveryState;
+  /** Increases whenever the snapshot changes. */
+  readonly revision: number;
+}
+
+export interface StatePersisterOptions {
+  source: Snapshotting;
+  store: StateStore;
+  /** Write at most this often while the state changes. Default 5000 ms. */
+  intervalMs?: number;
+  logger?: Logger;
+}
+
+/**
+ * Writes the recovery state to a StateStore at most every `intervalMs` while it
+ * changes, and once more on `stop()`. Store errors are logged, never thrown.
+ */
+export class StatePersister {
+  private timer?: ReturnType<typeof setInterval>;
+  private savedRevision = -1;
+  private writing: Promise<void> = Promise.resolve();
+  private readonly intervalMs: number;
+
+  constructor(private readonly opts: StatePersisterOptions) {
+    this.intervalMs = opts.intervalMs ?? 5000;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      void this.flush();
+    }, this.intervalMs);
+    if (typeof this.timer === 'object' && this.timer && 'unref' in this.timer) this.timer.unref();
+  }
+
+  /** Writes now if the state changed since the last write. Never rejects. */
+  flush(): Promise<void> {
+    this.writing = this.writing.then(async () => {
+      const rev = this.opts.source.revision;
+      if (rev === this.savedRevision) return;
+      try {
+        await this.opts.store.set(this.opts.source.snapshot());
+        this.savedRevision = rev;
+      } catch (err) {
+        this.opts.logger?.warn(`could not save recovery state: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    });
+    return this.writing;
+  }
+
+  /** Stops the timer and writes a final time. Never rejects. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+}

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import * as FakeTimers from '@sinonjs/fake-timers';
+import {
+  ContextStateStore,
+  MemoryStateStore,
+  StatePersister,
+  parsePersistedState,
+  type ContextLike,
+  type PersistedRecoveryState,
+  type StateStore,
+} from '../../nodes/lib/persistence';
+import { GapRecovery } from '../../nodes/lib/recovery';
+import { FakeExchange } from './fake-exchange';
+import { MemoryLogger } from './helpers';
+
+/** A context like Node-RED's with an asynchronous (persistent-like) store: callbacks fire later, values are serialised. */
+class AsyncContext implements ContextLike {
+  readonly data = new Map<string, string>();
+  readonly storesUsed: Array<string | undefined> = [];
+  failSet = false;
+  get(key: string, store: string | undefined, cb: (err: unknown, value: unknown) => void): void {
+    this.storesUsed.push(store);
+    setImmediate(() => {
+      const v = this.data.get(`${store ?? 'default'}:${key}`);
+      cb(null, v === undefined ? undefined : JSON.parse(v));
+    });
+  }
+  set(key: string, value: unknown, store: string | undefined, cb: (err: unknown) => void): void {
+    this.storesUsed.push(store);
+    setImmediate(() => {
+      if (this.failSet) return cb(new Error('disk full'));
+      this.data.set(`${store ?? 'default'}:${key}`, JSON.stringify(value));
+      cb(null);
+    });
+  }
+}
+
+const STATE: PersistedRecoveryState = { version: 1, lastTradeIds: { BTCUSDT: 42, ETHUSDT: 7 }, lastEventTime: 1_700_000_000_000, symbols: ['BTCUSDT', 'ETHUSDT', 'BNBUSDT'] };
+
+describe('recovery/persistence', () => {
+  it('parsePersistedState keeps valid fields and rejects foreign or corrupt values', () => {
+    assert.deepEqual(parsePersistedState(STATE), STATE);
+    assert.deepEqual(parsePersistedState(JSON.stringify(STATE)), STATE);
+    assert.equal(parsePersistedState(undefined), undefined);
+    assert.equal(parsePersistedState('{nope'), undefined);
+    assert.equal(parsePersistedState({ version: 2, lastTradeIds: {}, symbols: [] }), undefined);
+    assert.deepEqual(parsePersistedState({ version: 1, lastTradeIds: { A: 1, B: -1, C: 'x', D: 1.5 }, symbols: ['A', 3, '', 'A'], lastEventTime: 'x' }), {
+      version: 1,
+      lastTradeIds: { A: 1 },
+      symbols: ['A'],
+    });
+  });
+
+  it('MemoryStateStore round-trips through JSON', async () => {
+    const s = new MemoryStateStore();
+    assert.equal(await s.get(), undefined);
+    await s.set(STATE);
+    const back = await s.get();
+    assert.deepEqual(back, STATE);
+    assert.notEqual(back, STATE);
+  });
+
+  it('ContextStateStore works with an asynchronous store and a named store', async () => {
+    const ctx = new AsyncContext();
+    const store = new ContextStateStore(ctx, 'rec', 'file');
+    assert.equal(await store.get(), undefined);
+    await store.set(STATE);
+    assert.deepEqual(await store.get(), STATE);
+    assert.ok(ctx.data.has('file:rec'));
+    assert.deepEqual([...new Set(ctx.storesUsed)], ['file']);
+    // default store
+    const def = new ContextStateStore(ctx);
+    await def.set(STATE);
+    assert.ok(ctx.data.has('default:binanceUserStreamRecovery'));
+    ctx.failSet = true;
+    await assert.rejects(def.set(STATE), /disk full/);
+  });
+
+  it('GapRecovery state survives a restart through a context store', async () => {
+    const ctx = new AsyncContext();
+    const r1 = new GapRecovery({ market: 'spot', rest: new FakeExchange() });
+    r1.observe({ market: 'spot', eventType: 'executionReport', raw: { e: 'executionReport', E: 5, s: 'BTCUSDT', i: 1, t: 9, x: 'TRADE', X: 'FILLED' }, receivedAt: 0 });
+    await new ContextStateStore(ctx).set(r1.snapshot());
+    const r2 = new GapRecovery({ market: 'spot', rest: new FakeExchange() });
+    r2.restore(await new ContextStateStore(ctx).get());
+    assert.equal(r2.lastTradeId('BTCUSDT'), 9);
+    assert.equal(r2.lastEventTime, 5);
+  });
+
+  describe('StatePersister', () => {
+    let clock: ReturnType<typeof FakeTimers.install>;
+    beforeEach(() => {
+      clock = FakeTimers.install({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'Date'] });
+    });
+    afterEach(() => clock.uninstall());
+
+    it('writes only when the state changed, at most every intervalMs, and once more on stop', async () => {
+      const recovery = new GapRecovery({ market: 'spot', rest: new FakeExchange() });
+      const store = new MemoryStateStore();
+      const p = new StatePersister({ source: recovery, store, intervalMs: 5000 });
+      p.start();
+      await clock.tickAsync(5000);
+      assert.equal(store.sets, 1); // initial state written once
+      await clock.tickAsync(20_000);
+      assert.equal(store.sets, 1); // unchanged: no writes
+      recovery.observe({ market: 'spot', eventType: 'executionReport', raw: { e: 'executionReport', E: 5, s: 'BTCUSDT', i: 1, t: 9, x: 'TRADE', X: 'FILLED' }, receivedAt: 0 });
+      recovery.observe({ market: 'spot', eventType: 'executionReport', raw: { e: 'executionReport', E: 6, s: 'BTCUSDT', i: 1, t: 10, x: 'TRADE', X: 'FILLED' }, receivedAt: 0 });
+      await clock.tickAsync(5000);
+      assert.equal(store.sets, 2);
+      assert.equal((await store.get())?.lastTradeIds.BTCUSDT, 10);
+      recovery.observe({ market: 'spot', eventType: 'executionReport', raw: { e: 'executionReport', E: 7, s: 'BTCUSDT', i: 1, t: 11, x: 'TRADE', X: 'FILLED' }, receivedAt: 0 });
+      await p.stop();
+      assert.equal(store.sets, 3);
+      assert.equal((await store.get())?.lastTradeIds.BTCUSDT, 11);
+      await clock.tickAsync(60_000);
+      assert.equal(store.sets, 3); // timer stopped
+    });
+
+    it('a failing store is logged, never thrown', async () => {
+      const logger = new MemoryLogger();
+      const failing: StateStore = {
+        get: async () => undefined,
+        set: async () => {
+          throw new Error('store offline');
+        },
+      };
+      const p = new StatePersister({ source: new GapRecovery({ market: 'spot', rest: new FakeExchange() }), store: failing, logger });
+      await p.flush();
+      await p.stop();
+      assert.ok(logger.lines.some((l) => l.startsWith('warn') && l.includes('store offline')));
+    });
+  });
+});

@@ -1,0 +1,393 @@
+import assert from 'node:assert/strict';
+import { GapRecovery, RecoveryPipeline, type GapRecoveryOptions } from '../../nodes/lib/recovery';
+import { BudgetedRest, WeightBudget, type HttpMethod, type RestLike, type RestParams } from '../../nodes/lib/weight-budget';
+import type { UserDataEvent } from '../../nodes/lib/types';
+import { BinanceApiError } from '../../nodes/lib/rest';
+import { FakeExchange } from './fake-exchange';
+import { MemoryLogger, isFill } from './helpers';
+
+const H = 3_600_000;
+const NOW = 1_800_000_000_000;
+
+function make(ex: RestLike, opts: Partial<GapRecoveryOptions> = {}, now = (): number => NOW): GapRecovery {
+  return new GapRecovery({ market: 'spot', rest: ex, now, includeAccount: false, ...opts });
+}
+
+function spotEvent(raw: Record<string, unknown>): UserDataEvent {
+  return { market: 'spot', eventType: 'executionReport', raw: { e: 'executionReport', ...raw }, receivedAt: 0 };
+}
+
+describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
+  it('observe(): tracks the highest trade id per symbol, symbols and the last event time; TRADE_LITE does not move the cursor', () => {
+    const r = make(new FakeExchange());
+    r.observe(spotEvent({ E: 10, s: 'BTCUSDT', i: 1, t: 5, x: 'TRADE', X: 'PARTIALLY_FILLED' }));
+    r.observe(spotEvent({ E: '12', s: 'BTCUSDT', i: 1, t: 3, x: 'TRADE', X: 'PARTIALLY_FILLED' }));
+    r.observe(spotEvent({ E: 11, s: 'ETHUSDT', i: 2, t: -1, x: 'NEW', X: 'NEW' }));
+    r.observe({ market: 'usdm-futures', eventType: 'TRADE_LITE', raw: { e: 'TRADE_LITE', E: 13, s: 'XRPUSDT', t: 99, i: 3 }, receivedAt: 0 });
+    r.observe({ market: 'spot', eventType: 'executionReport', raw: null as unknown as Record<string, unknown>, receivedAt: 0 }); // never throws
+    assert.equal(r.lastTradeId('BTCUSDT'), 5);
+    assert.equal(r.lastTradeId('ETHUSDT'), undefined);
+    assert.equal(r.lastTradeId('XRPUSDT'), undefined);
+    assert.equal(r.lastEventTime, 13);
+    assert.deepEqual(r.knownSymbols(), ['BTCUSDT', 'ETHUSDT', 'XRPUSDT']);
+  });
+
+  it('no known trade id: queries by time in windows of at most 24 h from the gap start, then continues by id', async () => {
+    const ex = new FakeExchange();
+    ex.trade('BTCUSDT', NOW - 70 * H); // before the gap: not wanted
+    const a = ex.trade('BTCUSDT', NOW - 30 * H);
+    const b = ex.trade('BTCUSDT', NOW - 1 * H);
+    const r = make(ex, { symbols: ['BTCUSDT'], lookbackMs: 72 * H, clockSlackMs: 0 });
+    const rec = await r.recover({ from: NOW - 60 * H, to: NOW, reason: 'startup' });
+    assert.deepEqual(rec.filter(isFill).map((e) => e.raw.t), [a.id, b.id]);
+    const tq = ex.calls.filter((c) => c.path === '/api/v3/myTrades');
+    assert.equal(tq[0].params.startTime, NOW - 60 * H);
+    assert.ok(Number(tq[0].params.endTime) - Number(tq[0].params.startTime) < 24 * H);
+    assert.equal(tq[1].params.startTime, Number(tq[0].params.endTime) + 1);
+    assert.equal(tq[2].params.fromId, a.id + 1);
+    assert.equal(tq[2].params.startTime, undefined);
+    assert.equal(tq.length, 3);
+    assert.equal(r.lastTradeId('BTCUSDT'), b.id);
+  });
+
+  it('a gap longer than the look-back: nothing older than the look-back, nothing at or below the known id', async () => {
+    const ex = new FakeExchange();
+    const seen = ex.trade('BTCUSDT', NOW - 100 * H);
+    ex.trade('BTCUSDT', NOW - 72 * H); // missed, but older than the 24 h look-back
+    const c = ex.trade('BTCUSDT', NOW - 10 * H);
+    const r = make(ex);
+    r.observe(spotEvent({ E: NOW - 100 * H, s: 'BTCUSDT', i: seen.orderId, t: seen.id, x: 'TRADE', X: 'FILLED' }));
+    const rec = await r.recover({ from: NOW - 100 * H, to: NOW, reason: 'startup' });
+    assert.deepEqual(rec.filter(isFill).map((e) => e.raw.t), [c.id]);
+    const first = ex.calls.find((x) => x.path === '/api/v3/myTrades')!;
+    assert.equal(first.params.startTime, NOW - 24 * H);
+    assert.equal(first.params.fromId, undefined);
+  });
+
+  it('pages by fromId until a short page; maxPagesPerSymbol defers the rest to the next recovery', async () => {
+    const ex = new FakeExchange();
+    const all = Array.from({ length: 7 }, (_, i) => ex.trade('BTCUSDT', NOW - 10 * H + i));
+    const r = make(ex, { pageLimit: 2, maxPagesPerSymbol: 2 });
+    r.observe(spotEvent({ E: 1, s: 'BTCUSDT', i: 1, t: all[0].id - 1, x: 'TRADE', X: 'FILLED' }));
+    const one = await r.recover({ from: NOW - H, to: NOW, reason: 'reconnect' });
+    assert.deepEqual(one.filter(isFill).map((e) => e.raw.t), all.slice(0, 4).map((t) => t.id));
+    // the persisted cursor stays at the last delivered id
+    assert.equal(r.snapshot().lastTradeIds.BTCUSDT, all[3].id);
+    const two = await r.recover({ from: NOW - H, to: NOW, reason: 'reconnect' });
+    assert.deepEqual(two.filter(isFill).map((e) => e.raw.t), all.slice(4).map((t) => t.id));
+  });
+
+  it('order states: only changed ones, from REST fields; orders gone from openOrders are looked up one by one', async () => {
+    const ex = new FakeExchange();
+    const unchanged = ex.order('BTCUSDT', 'NEW', NOW - H);
+    const progressed = ex.order('BTCUSDT', 'PARTIALLY_FILLED', NOW - H, '2');
+    const closed = ex.order('BTCUSDT', 'NEW', NOW - H);
+    const unknown = ex.order('ETHUSDT', 'NEW', NOW - H);
+    const r = make(ex, { openOrdersScope: 'all' });
+    r.observe(spotEvent({ E: 1, s: 'BTCUSDT', i: unchanged.orderId, x: 'NEW', X: 'NEW', z: '0' }));
+    r.observe(spotEvent({ E: 2, s: 'BTCUSDT', i: progressed.orderId, x: 'TRADE', t: 1, X: 'PARTIALLY_FILLED', z: '1' }));
+    r.observe(spotEvent({ E: 3, s: 'BTCUSDT', i: closed.orderId, x: 'NEW', X: 'NEW', z: '0' }));
+    closed.status = 'CANCELED';
+    const rec = await r.recover({ from: NOW - H, to: NOW, reason: 'reconnect' });
+    const states = rec.filter((e) => !isFill(e));
+    const byId = new Map(states.map((e) => [e.raw.i, e]));
+    assert.equal(states.length, 3);
+    assert.equal(byId.has(unchanged.orderId), false);
+    assert.equal(byId.get(progressed.orderId)!.raw.z, '2');
+    assert.equal(byId.get(closed.orderId)!.raw.X, 'CANCELED');
+    assert.equal(byId.get(unknown.orderId)!.raw.X, 'NEW');
+    for (const e of states) {
+      assert.equal(e.recovered, true);
+      assert.equal(e.raw.E, undefined);
+      assert.equal(e.raw.x, undefined);
+      assert.deepEqual(Object.keys(e.raw).sort(), ['O', 'S', 'X', 'e', 'i', 'o', 'p', 'q', 's', 'z'].sort());
+    }
+    const lookups = ex.calls.filter((c) => c.path === '/api/v3/order');
+    assert.deepEqual(lookups.map((c) => c.params.orderId), [closed.orderId]);
+    // a second recovery with nothing changed emits no state and looks nothing up
+    ex.calls = [];
+    const again = await r.recover({ from: NOW - H, to: NOW, reason: 'reconnect' });
+    assert.equal(again.filter((e) => !isFill(e)).length, 0);
+    assert.equal(ex.calls.filter((c) => c.path === '/api/v3/order').length, 0);
+  });
+
+  it('order lookups are bounded by maxOrderLookups and a failed lookup is logged, not thrown', async () => {
+    const ex = new FakeExchange();
+    const logger = new MemoryLogger();
+    const r = make(ex, { openOrdersScope: 'all', maxOrderLookups: 2, logger });
+    for (let i = 0; i < 4; i++) r.observe(spotEvent({ E: i, s: 'BTCUSDT', i: 900 + i, x: 'NEW', X: 'NEW' }));
+    const rec = await r.recover({ from: NOW - H, to: NOW, reason: 'reconnect' });
+    assert.equal(rec.length, 0);
+    assert.equal(ex.calls.filter((c) => c.path === '/api/v3/order').length, 2);
+    assert.ok(logger.lines.some((l) => l.startsWith('warn') && l.includes('not looked up')));
+    assert.ok(logger.lines.some((l) => l.startsWith('warn') && l.includes('unknown')));
+    assert.equal(r.lastStats?.errors.length, 2);
+  });
+
+  it("open-order scope 'auto': global call first, then per symbol while cheaper; 'per-symbol' never global", async () => {
+    const ex = new FakeExchange();
+    const r = make(ex, { symbols: ['BTCUSDT', 'ETHUSDT'] });
+    await r.recover({ from: NOW - H, to: NOW, reason: 'startup' });
+    await r.recover({ from: NOW - H, to: NOW, reason: 'reconnect' });
+    const oo = ex.calls.filter((c) => c.path === '/api/v3/openOrders').map((c) => c.params.symbol ?? '*');
+    assert.deepEqual(oo, ['*', 'BTCUSDT', 'ETHUSDT']);
+
+    const many = Array.from({ length: 14 }, (_, i) => `S${i}USDT`); // 14 × 6 = 84 ≥ 80: global is cheaper
+    const ex2 = new FakeExchange();
+    const r2 = make(ex2, { symbols: many });
+    await r2.recover({ from: NOW - H, to: NOW, reason: 'a' });
+    await r2.recover({ from: NOW - H, to: NOW, reason: 'b' });
+    assert.deepEqual(ex2.calls.filter((c) => c.path === '/api/v3/openOrders').map((c) => c.params.symbol ?? '*'), ['*', '*']);
+
+    const ex3 = new FakeExchange();
+    const r3 = make(ex3, { openOrdersScope: 'per-symbol', symbols: ['BTCUSDT'] });
+    await r3.recover({ from: NOW - H, to: NOW, reason: 'a' });
+    assert.deepEqual(ex3.calls.filter((c) => c.path === '/api/v3/openOrders').map((c) => c.params.symbol ?? '*'), ['BTCUSDT']);
+  });
+
+  it('symbols queried = seen ∪ listed ∪ with open orders, never more', async () => {
+    const ex = new FakeExchange();
+    ex.order('BNBUSDT', 'NEW', NOW);
+    ex.trade('XRPUSDT', NOW - 1000);
+    const r = make(ex, { symbols: ['ethusdt'] });
+    r.observe(spotEvent({ E: 1, s: 'BTCUSDT', i: 1, t: 1, x: 'TRADE', X: 'FILLED' }));
+    await r.recover({ from: NOW - H, to: NOW, reason: 'reconnect' });
+    const syms = [...new Set(ex.calls.filter((c) => c.path === '/api/v3/myTrades').map((c) => c.params.symbol))].sort();
+    assert.deepEqual(syms, ['BNBUSDT', 'BTCUSDT', 'ETHUSDT']);
+    assert.deepEqual(r.lastStats?.symbols, ['BNBUSDT', 'BTCUSDT', 'ETHUSDT']);
+  });
+
+  it('usdm algo orders: unknown open ones and vanished ones become ALGO_UPDATE-shaped state events', async () => {
+    const ex = new FakeExchange(true);
+    ex.algo.push({ algoId: 1, clientAlgoId: 'a1', algoType: 'CONDITIONAL', orderType: 'STOP_MARKET', symbol: 'BTCUSDT', side: 'SELL', quantity: '1', algoStatus: 'NEW', triggerPrice: '9', createTime: 5, updateTime: 5 });
+    ex.algo.push({ algoId: 2, clientAlgoId: 'a2', algoType: 'CONDITIONAL', orderType: 'STOP_MARKET', symbol: 'BTCUSDT', side: 'SELL', quantity: '1', algoStatus: 'CANCELED', triggerPrice: '9', createTime: 5, updateTime: 6 });
+    const r = new GapRecovery({ market: 'usdm-futures', rest: ex, now: () => NOW, openOrdersScope: 'all' });
+    r.observe({ market: 'usdm-futures', eventType: 'ALGO_UPDATE', raw: { e: 'ALGO_UPDATE', E: 1, T: 1, o: { aid: 2, s: 'BTCUSDT', X: 'NEW' } }, receivedAt: 0 });
+    const rec = await r.recover({ from: NOW - H, to: NOW, reason: 'reconnect' });
+    const algo = rec.filter((e) => e.eventType === 'ALGO_UPDATE');
+    assert.deepEqual(algo.map((e) => [(e.raw.o as Record<string, unknown>).aid, (e.raw.o as Record<string, unknown>).X]), [
+      [1, 'NEW'],
+      [2, 'CANCELED'],
+    ]);
+    assert.deepEqual(algo[0].raw, {
+      e: 'ALGO_UPDATE',
+      o: { caid: 'a1', aid: 1, at: 'CONDITIONAL', o: 'STOP_MARKET', s: 'BTCUSDT', S: 'SELL', q: '1', X: 'NEW', tp: '9' },
+    });
+    const acc = rec.filter((e) => e.eventType === 'ACCOUNT_UPDATE');
+    assert.equal(acc.length, 1);
+    assert.deepEqual(acc[0].raw, { e: 'ACCOUNT_UPDATE', a: { B: [{ a: 'USDT', wb: '1', cw: '1' }], P: [] } });
+  });
+
+  it('an invalid symbol (-1121) is skipped, not retried', async () => {
+    const ex = new FakeExchange();
+    const logger = new MemoryLogger();
+    ex.failOn = (path, p) => (path === '/api/v3/myTrades' && p.symbol === 'NOPE' ? new BinanceApiError('Invalid symbol.', { httpStatus: 400, code: -1121 }) : undefined);
+    const r = make(ex, { symbols: ['NOPE'], logger });
+    await r.recover({ from: NOW - H, to: NOW, reason: 'x' });
+    assert.ok(logger.lines.some((l) => l.includes('not a valid symbol')));
+    assert.equal(r.snapshot().lastTradeIds.NOPE, undefined);
+    ex.calls = [];
+    await r.recover({ from: NOW - H, to: NOW, reason: 'y' });
+    // still listed, so queried again by time (no retry cursor)
+    assert.ok(ex.calls.find((c) => c.path === '/api/v3/myTrades')?.params.startTime !== undefined);
+  });
+
+  it('recover() never rejects; calls are serialised', async () => {
+    const ex = new FakeExchange();
+    ex.failOn = () => new Error('boom');
+    const logger = new MemoryLogger();
+    const r = make(ex, { symbols: ['BTCUSDT'], logger, includeAccount: true });
+    const [a, b] = await Promise.all([
+      r.recover({ from: NOW - H, to: NOW, reason: 'x' }),
+      r.recover({ from: NOW - H, to: NOW, reason: 'y' }),
+    ]);
+    assert.deepEqual(a, []);
+    assert.deepEqual(b, []);
+    assert.ok(logger.lines.filter((l) => l.startsWith('warn')).length >= 3);
+  });
+
+  it('budget: the REST client is wrapped once; an already budgeted client is not double-charged', async () => {
+    const ex = new FakeExchange();
+    const budget = new WeightBudget({ market: 'spot' });
+    const r = make(ex, { budget, symbols: ['BTCUSDT'], includeAccount: true });
+    await r.recover({ from: NOW - H, to: NOW, reason: 'x' });
+    assert.equal(budget.totalSpent, 80 + 20 + 20); // openOrders (all) + myTrades + account
+    const b2 = new WeightBudget({ market: 'spot' });
+    const r2 = make(new BudgetedRest(new FakeExchange(), { budget: b2 }), { budget: b2, symbols: ['BTCUSDT'], includeAccount: true });
+    await r2.recover({ from: NOW - H, to: NOW, reason: 'x' });
+    assert.equal(b2.totalSpent, 120);
+  });
+
+  it('live fills received after the gap started do not move the cursor, even when observed before recover() is called', async () => {
+    const ex = new FakeExchange();
+    const pre = ex.trade('BTCUSDT', NOW - 10_000);
+    const missed = [ex.trade('BTCUSDT', NOW - 8000), ex.trade('BTCUSDT', NOW - 7000)];
+    const post = ex.trade('BTCUSDT', NOW - 1000);
+    const r = make(ex);
+    const live = (t: { id: number; orderId: number }, receivedAt: number): UserDataEvent => ({
+      ...spotEvent({ E: receivedAt, s: 'BTCUSDT', i: t.orderId, t: t.id, x: 'TRADE', X: 'FILLED' }),
+      receivedAt,
+    });
+    r.observe(live(pre, NOW - 10_000));
+    r.observe(live(post, NOW - 1000)); // the new connection delivered it before the gap event
+    assert.equal(r.lastTradeId('BTCUSDT'), post.id);
+    const rec = await r.recover({ from: NOW - 9000, to: NOW - 2000, reason: 'watchdog' });
+    assert.deepEqual(rec.filter(isFill).map((e) => e.raw.t), [...missed.map((t) => t.id), post.id]);
+    assert.equal(ex.calls.find((c) => c.path === '/api/v3/myTrades')?.params.fromId, pre.id + 1);
+  });
+
+  it('more post-gap live fills than the history holds: falls back to the time window from the gap start', async () => {
+    const ex = new FakeExchange();
+    const pre = ex.trade('BTCUSDT', NOW - 100_000);
+    const missed = ex.trade('BTCUSDT', NOW - 80_000);
+    const post = Array.from({ length: 70 }, (_, i) => ex.trade('BTCUSDT', NOW - 50_000 + i));
+    const r = make(ex, { clockSlackMs: 0 });
+    r.observe({ ...spotEvent({ E: 1, s: 'BTCUSDT', i: pre.orderId, t: pre.id, x: 'TRADE', X: 'FILLED' }), receivedAt: NOW - 100_000 });
+    for (const t of post) r.observe({ ...spotEvent({ E: 2, s: 'BTCUSDT', i: t.orderId, t: t.id, x: 'TRADE', X: 'FILLED' }), receivedAt: t.time });
+    const rec = await r.recover({ from: NOW - 90_000, to: NOW - 50_000, reason: 'reconnect' });
+    const ids = rec.filter(isFill).map((e) => e.raw.t);
+    assert.ok(ids.includes(missed.id));
+    assert.ok(!ids.includes(pre.id));
+    assert.equal(ex.calls.find((c) => c.path === '/api/v3/myTrades')?.params.startTime, NOW - 90_000);
+  });
+
+  it('snapshot while a recovery runs keeps the cursor before the missed fills', async () => {
+    const ex = new FakeExchange();
+    const pre = ex.trade('BTCUSDT', NOW - 10_000);
+    ex.trade('BTCUSDT', NOW - 8000);
+    const post = ex.trade('BTCUSDT', NOW - 1000);
+    let release!: () => void;
+    const gate = new Promise<void>((res) => (release = res));
+    const gated: RestLike = {
+      request: async <T>(m: HttpMethod, path: string, params?: RestParams): Promise<T> => {
+        await gate;
+        return ex.request<T>(m, path, params);
+      },
+    };
+    const r = make(gated);
+    r.observe({ ...spotEvent({ E: NOW - 10_000, s: 'BTCUSDT', i: pre.orderId, t: pre.id, x: 'TRADE', X: 'FILLED' }), receivedAt: NOW - 10_000 });
+    const p = r.recover({ from: NOW - 9000, to: NOW - 2000, reason: 'reconnect' });
+    r.observe({ ...spotEvent({ E: NOW - 1000, s: 'BTCUSDT', i: post.orderId, t: post.id, x: 'TRADE', X: 'FILLED' }), receivedAt: NOW - 1000 });
+    const during = r.snapshot();
+    assert.equal(during.lastTradeIds.BTCUSDT, pre.id);
+    assert.equal(during.lastEventTime, NOW - 9000);
+    release();
+    await p;
+    const after = r.snapshot();
+    assert.equal(after.lastTradeIds.BTCUSDT, post.id);
+    assert.equal(after.lastEventTime, NOW - 1000);
+  });
+
+  it('snapshot / restore / startupGap', () => {
+    let now = NOW;
+    const r = make(new FakeExchange(), { lookbackMs: 24 * H }, () => now);
+    assert.equal(r.startupGap(), undefined);
+    r.observe(spotEvent({ E: NOW - 2 * H, s: 'BTCUSDT', i: 1, t: 41, x: 'TRADE', X: 'FILLED' }));
+    r.observe(spotEvent({ E: NOW - H, s: 'ETHUSDT', i: 2, x: 'NEW', X: 'NEW' }));
+    const snap = r.snapshot();
+    assert.deepEqual(snap, { version: 1, lastTradeIds: { BTCUSDT: 41 }, lastEventTime: NOW - H, symbols: ['BTCUSDT', 'ETHUSDT'] });
+    const r2 = make(new FakeExchange(), { lookbackMs: 24 * H }, () => now);
+    const rev = r2.revision;
+    r2.restore(JSON.parse(JSON.stringify(snap)));
+    assert.ok(r2.revision > rev);
+    assert.equal(r2.lastTradeId('BTCUSDT'), 41);
+    assert.deepEqual(r2.startupGap(), { from: NOW - H, to: NOW, reason: 'startup' });
+    now = NOW + 100 * H; // stopped for days: clamped to the look-back
+    assert.deepEqual(r2.startupGap(), { from: now - 24 * H, to: now, reason: 'startup' });
+    // restore only moves cursors forward
+    r2.restore({ version: 1, lastTradeIds: { BTCUSDT: 7 }, symbols: [] });
+    assert.equal(r2.lastTradeId('BTCUSDT'), 41);
+  });
+});
+
+describe('recovery/RecoveryPipeline', () => {
+  /** A RestLike whose myTrades answer waits until released. */
+  class GatedRest implements RestLike {
+    release!: () => void;
+    readonly gate = new Promise<void>((r) => (this.release = r));
+    constructor(private readonly inner: FakeExchange) {}
+    async request<T>(m: HttpMethod, path: string, params?: RestParams): Promise<T> {
+      if (path === '/api/v3/myTrades') await this.gate;
+      return this.inner.request<T>(m, path, params);
+    }
+  }
+
+  it('holds live events back while recovering, then emits recovered fills first: exchange order, exactly once', async () => {
+    const ex = new FakeExchange();
+    const t1 = ex.trade('BTCUSDT', NOW - 5000, 1);
+    const t2 = ex.trade('BTCUSDT', NOW - 4000, 1);
+    const t3 = ex.trade('BTCUSDT', NOW - 3000, 1);
+    const rest = new GatedRest(ex);
+    const recovery = make(rest);
+    const out: UserDataEvent[] = [];
+    const p = new RecoveryPipeline({ recovery, emit: (e) => out.push(e) });
+    const live = (t: { id: number; orderId: number }, E: number): UserDataEvent =>
+      spotEvent({ E, s: 'BTCUSDT', i: t.orderId, t: t.id, x: 'TRADE', X: 'PARTIALLY_FILLED' });
+    p.live(live(t1, 1));
+    const done = p.gap({ from: NOW - 4500, to: NOW, reason: 'reconnect' });
+    assert.equal(p.recovering, true);
+    // after the reconnect: t3 arrives live (also in REST), then a new t4
+    const t4 = ex.trade('BTCUSDT', NOW + 1, 1);
+    p.live(live(t3, 3));
+    p.live(live(t4, 4));
+    assert.deepEqual(out.map((e) => e.raw.t), [t1.id]);
+    rest.release();
+    await done;
+    assert.equal(p.recovering, false);
+    assert.deepEqual(
+      out.filter(isFill).map((e) => e.raw.t),
+      [t1.id, t2.id, t3.id, t4.id],
+    );
+    assert.equal(out.filter((e) => e.recovered).length, 3);
+    // after the recovery, live events pass straight through
+    p.live(spotEvent({ E: 5, s: 'BTCUSDT', i: 1, t: 999, x: 'TRADE', X: 'FILLED' }));
+    assert.equal(out.at(-1)?.raw.t, 999);
+  });
+
+  it('hold(): live events of the new connection that precede the gap report still leave after the recovered fills', async () => {
+    const ex = new FakeExchange();
+    const t1 = ex.trade('BTCUSDT', NOW - 5000, 1);
+    const t2 = ex.trade('BTCUSDT', NOW - 4000, 1);
+    const t3 = ex.trade('BTCUSDT', NOW - 1000, 1);
+    const out: UserDataEvent[] = [];
+    const p = new RecoveryPipeline({ recovery: make(ex), emit: (e) => out.push(e) });
+    const live = (t: { id: number; orderId: number }, at: number): UserDataEvent => ({
+      ...spotEvent({ E: at, s: 'BTCUSDT', i: t.orderId, t: t.id, x: 'TRADE', X: 'PARTIALLY_FILLED' }),
+      receivedAt: at,
+    });
+    p.live(live(t1, NOW - 5000));
+    p.hold(); // state -> reconnecting
+    assert.equal(p.holding, true);
+    p.live(live(t3, NOW - 1000)); // new connection, before the gap event
+    assert.deepEqual(out.map((e) => e.raw.t), [t1.id]);
+    await p.gap({ from: NOW - 4500, to: NOW - 500, reason: 'reconnect' });
+    assert.deepEqual(out.filter(isFill).map((e) => e.raw.t), [t1.id, t2.id, t3.id]);
+    assert.equal(out.find((e) => e.raw.t === t3.id)?.recovered, true, 'the recovered copy came first; the live copy was a duplicate');
+    // release() without a gap lets held events go
+    p.hold();
+    p.live(spotEvent({ E: 9, s: 'BTCUSDT', i: 1, t: 999, x: 'TRADE', X: 'FILLED' }));
+    assert.equal(out.at(-1)?.raw.t, t3.id);
+    p.release();
+    assert.equal(out.at(-1)?.raw.t, 999);
+    assert.equal(p.holding, false);
+  });
+
+  it('a throwing consumer does not break the pipeline', async () => {
+    const ex = new FakeExchange();
+    ex.trade('BTCUSDT', NOW - 1000);
+    const logger = new MemoryLogger();
+    let n = 0;
+    const p = new RecoveryPipeline({
+      recovery: make(ex, { symbols: ['BTCUSDT'] }),
+      emit: () => {
+        n++;
+        throw new Error('consumer');
+      },
+      logger,
+    });
+    await p.gap({ from: NOW - 2000, to: NOW, reason: 'x' });
+    p.live(spotEvent({ E: 5, s: 'BTCUSDT', i: 1, t: 999, x: 'TRADE', X: 'FILLED' }));
+    assert.equal(n, 2);
+    assert.equal(logger.lines.filter((l) => l.includes('consumer threw')).length, 2);
+  });
+});
