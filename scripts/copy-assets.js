@@ -7,7 +7,9 @@ const fs = require('fs');
 const path = require('path');
 
 const root = path.resolve(__dirname, '..');
-const out = path.join(root, 'dist', 'nodes');
+// Optional argument: another build directory (default dist), e.g. for a
+// private build next to a running test suite: `node scripts/copy-assets.js /tmp/x`.
+const out = path.join(path.resolve(process.argv[2] || path.join(root, 'dist')), 'nodes');
 fs.mkdirSync(out, { recursive: true });
 
 for (const f of fs.readdirSync(path.join(root, 'nodes'))) {
