@@ -5,7 +5,11 @@
  *  - `/ws-api/v3`                    spot/margin WebSocket API (subscribe.signature / subscribe.listenToken)
  *  - `/private/ws?listenKey=…`, `/private/ws/<k>`, `/private/stream?streams=…`   futures user data
  *  - `/ws/<k>`                       legacy futures path: accepted, silent forever
- *  - REST: time, listenKey, userListenToken, trades / open orders / account of every market
+ *  - REST: time, listenKey, userListenToken, trades / open orders / single order / account of every
+ *    market, USDⓈ-M algo orders (`/fapi/v1/algoOrder`, `/fapi/v1/openAlgoOrders`)
+ *
+ * Client pings are answered by hand (`ws` auto-pong is off) so that `stallConnections()` can emulate
+ * a true half-open link: a stalled socket stays open and sends nothing at all.
  *
  * Timers and clocks are always the globals looked up at call time (`setTimeout`, `setInterval`,
  * `Date.now()`), so fake timers installed by a test drive pings, lifetimes and expiries.
@@ -86,6 +90,26 @@ export interface SimOrder {
   reduceOnly?: boolean;
   time: number;
   updateTime: number;
+}
+
+export interface SimAlgoOrder {
+  algoId: number;
+  clientAlgoId: string;
+  accountId: string;
+  symbol: string;
+  side: string;
+  positionSide: string;
+  orderType: string;
+  timeInForce: string;
+  quantity: string;
+  price: string;
+  triggerPrice: string;
+  algoStatus: string;
+  /** orderId of the order the trigger placed in the matching engine. */
+  actualOrderId?: number;
+  createTime: number;
+  updateTime: number;
+  triggerTime: number;
 }
 
 export interface SimTrade {
@@ -197,8 +221,36 @@ interface OrderRec {
   status: string;
   positionSide: string;
   reduceOnly: boolean;
+  /** Futures: the original type when it differs (an order placed by a triggered algo order). */
+  origType?: string;
   time: number;
   updateTime: number;
+}
+
+type AlgoStatus = 'NEW' | 'CANCELED' | 'TRIGGERING' | 'TRIGGERED' | 'FINISHED' | 'REJECTED' | 'EXPIRED';
+
+/** A USDⓈ-M conditional (algo) order: lives in the Algo Service until triggered (reference §4.4, §4.5). */
+interface AlgoRec {
+  algoId: number;
+  clientAlgoId: string;
+  accountId: string;
+  symbol: string;
+  side: 'BUY' | 'SELL';
+  positionSide: string;
+  type: string;
+  tif: string;
+  qty: bigint;
+  price: bigint;
+  triggerPrice: bigint;
+  workingType: string;
+  reduceOnly: boolean;
+  closePosition: boolean;
+  priceProtect: boolean;
+  status: AlgoStatus;
+  actualOrderId?: number;
+  createTime: number;
+  updateTime: number;
+  triggerTime: number;
 }
 
 interface WsSub {
@@ -219,6 +271,10 @@ interface Conn {
   openedAt: number;
   stalled: boolean;
   closed: boolean;
+  /** The raw socket under `ws` (its writes are dropped once the connection is stalled). */
+  socket: Duplex;
+  /** Client pings received (answered with a pong only while not stalled). */
+  pingsReceived: number;
   pingTimer?: Timer;
   pongDeadline?: Timer;
   lifeTimer?: Timer;
@@ -276,6 +332,9 @@ const ERR = {
   noListenKey: () => new ApiError(400, -1125, 'This listenKey does not exist.'),
   badToken: () => new ApiError(400, -1209, 'Invalid listenToken.'),
   combination: () => new ApiError(400, -1128, 'Combination of optional parameters invalid.'),
+  noOrder: () => new ApiError(400, -2013, 'Order does not exist.'),
+  orderIdOrClientId: (client = 'origClientOrderId', id = 'orderId') =>
+    new ApiError(400, -1102, `Param '${client}' or '${id}' must be sent, but both were empty/null!`),
 };
 
 function isSpotLike(m: SimMarket): m is SpotLike {
@@ -327,6 +386,7 @@ export class BinanceSimulator {
   private readonly accounts = new Map<string, Account>();
   private readonly keys = new Map<string, KeyRec>();
   private readonly orders = new Map<number, OrderRec>();
+  private readonly algoOrders = new Map<number, AlgoRec>();
   private readonly tradeLog: SimTrade[] = [];
   private readonly conns = new Map<number, Conn>();
   private readonly listenKeyMap = new Map<string, ListenKeyRec>();
@@ -337,6 +397,7 @@ export class BinanceSimulator {
   private clockOffset = 0;
   private nextAccount = 1;
   private nextOrderId = 1_000_000;
+  private nextAlgoId = 2_000_000_001;
   private nextConnId = 1;
   private nextExecId = 1;
   private stopped = false;
@@ -376,7 +437,8 @@ export class BinanceSimulator {
       restWeightLimitPerMinute: opts.restWeightLimitPerMinute ?? 0,
     };
     const server = http.createServer();
-    const wss = new WebSocketServer({ noServer: true, clientTracking: false });
+    // autoPong off: pings are answered by hand, so a stalled connection can stay silent (half-open link)
+    const wss = new WebSocketServer({ noServer: true, clientTracking: false, autoPong: false });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(full.port, full.host, () => {
@@ -613,6 +675,15 @@ export class BinanceSimulator {
     return { code, msg };
   }
 
+  /** `Retry-After` (seconds) of an injected 429/418 (or any failure with retryAfterSec), REST and handshakes alike. */
+  private failureHeaders(r: FailRule): Record<string, string> {
+    const headers: Record<string, string> = {};
+    if (r.httpStatus === 429 || r.httpStatus === 418 || r.retryAfterSec !== undefined) {
+      headers['Retry-After'] = String(r.retryAfterSec ?? (r.httpStatus === 418 ? 120 : 1));
+    }
+    return headers;
+  }
+
   clearRequests(): void {
     this.requests.length = 0;
   }
@@ -651,6 +722,7 @@ export class BinanceSimulator {
     subscriptions: number;
     openedAt: number;
     stalled: boolean;
+    pingsReceived: number;
   }> {
     return this.matching(filter).map((c) => {
       const first = [...c.subs.values()][0];
@@ -663,6 +735,7 @@ export class BinanceSimulator {
         subscriptions: c.kind === 'ws-api' ? c.subs.size : c.listenKeys.length,
         openedAt: c.openedAt,
         stalled: c.stalled,
+        pingsReceived: c.pingsReceived,
       };
     });
   }
@@ -727,10 +800,16 @@ export class BinanceSimulator {
     return list.length;
   }
 
+  /**
+   * Emulates a half-open link: the connections stay open but answer nothing at all from now on
+   * (no pong to client pings, no server pings, no events, no responses; even frames `ws` writes
+   * by itself, such as the reply to a close frame, are dropped). Incoming frames are ignored.
+   */
   stallConnections(filter?: ConnFilter): number {
     const list = this.matching(filter).filter((c) => !c.stalled);
     for (const c of list) {
       c.stalled = true;
+      this.muteSocket(c);
       this.clearTimer(c.pingTimer);
       c.pingTimer = undefined;
       this.clearTimer(c.pongDeadline);
@@ -739,6 +818,16 @@ export class BinanceSimulator {
       c.lifeTimer = undefined;
     }
     return list.length;
+  }
+
+  /** Drops every byte written to the connection's socket from now on (the writer is told it went out). */
+  private muteSocket(c: Conn): void {
+    const sock = c.socket as unknown as { write: (...args: unknown[]) => boolean };
+    sock.write = (...args: unknown[]): boolean => {
+      const cb = args.find((a): a is (err?: Error | null) => void => typeof a === 'function');
+      if (cb) process.nextTick(cb);
+      return true;
+    };
   }
 
   sendServerShutdown(filter: ConnFilter = {}, opts: { graceMs?: number } = {}): number {
@@ -948,11 +1037,7 @@ export class BinanceSimulator {
       rec.errorCode = b.code;
       rec.weight = 1;
       this.addWeight(pool, 1);
-      const headers: Record<string, string> = {};
-      if (fail.httpStatus === 429 || fail.httpStatus === 418 || fail.retryAfterSec !== undefined) {
-        headers['Retry-After'] = String(fail.retryAfterSec ?? (fail.httpStatus === 418 ? 120 : 1));
-      }
-      reply(fail.httpStatus, b, headers);
+      reply(fail.httpStatus, b, this.failureHeaders(fail));
       return;
     }
 
@@ -1051,6 +1136,22 @@ export class BinanceSimulator {
     ],
     ['GET /api/v3/account', { auth: 'signed', weight: () => 20, handler: (p, k) => this.restSpotAccount(k!, p) }],
     [
+      'GET /api/v3/order',
+      { auth: 'signed', weight: () => 4, handler: (p, k) => this.spotOrderJson(this.queryOrder(k!, 'spot', p), 'spot') },
+    ],
+    [
+      'GET /sapi/v1/margin/order',
+      {
+        auth: 'signed',
+        perm: 'margin',
+        weight: () => 10,
+        handler: (p, k) => {
+          const m = this.marginOf(p);
+          return this.spotOrderJson(this.queryOrder(k!, m, p), m);
+        },
+      },
+    ],
+    [
       'GET /api/v3/allOrders',
       { auth: 'signed', weight: () => 20, handler: (p, k) => this.allOrdersOf(k!.accountId, 'spot', p).map((o) => this.spotOrderJson(o, 'spot')) },
     ],
@@ -1128,6 +1229,15 @@ export class BinanceSimulator {
           { auth: 'signed' as const, perm: 'futures' as const, weight: () => (api === 'fapi' ? 5 : 1), handler: (_p: Record<string, string>, k?: KeyRec) => this.restFuturesBalance(k!, market) },
         ],
         [
+          `GET /${api}/v1/order`,
+          {
+            auth: 'signed' as const,
+            perm: 'futures' as const,
+            weight: () => 1,
+            handler: (p: Record<string, string>, k?: KeyRec) => this.futuresOrderJson(this.queryOrder(k!, market, p), market),
+          },
+        ],
+        [
           `GET /${api}/v1/openOrders`,
           {
             auth: 'signed' as const,
@@ -1140,7 +1250,11 @@ export class BinanceSimulator {
     }),
     [
       'GET /fapi/v1/openAlgoOrders',
-      { auth: 'signed', perm: 'futures', weight: (p) => (p.symbol ? 1 : 40), handler: () => [] },
+      { auth: 'signed', perm: 'futures', weight: (p) => (p.symbol ? 1 : 40), handler: (p, k) => this.restOpenAlgoOrders(k!, p) },
+    ],
+    [
+      'GET /fapi/v1/algoOrder',
+      { auth: 'signed', perm: 'futures', weight: () => 1, handler: (p, k) => this.algoOrderJson(this.queryAlgoOrder(k!, p)) },
     ],
     [
       'GET /fapi/v3/account',
@@ -1366,6 +1480,31 @@ export class BinanceSimulator {
     return this.openOrdersOf(k.accountId, market, p.symbol).map((o) => this.futuresOrderJson(o, market));
   }
 
+  /**
+   * The order of a single-order query (GET …/order): by orderId, else by origClientOrderId; with
+   * both, the order found by id must carry that client id. -2013 when there is no such order.
+   */
+  private queryOrder(k: KeyRec, market: SimMarket, p: Record<string, string>): OrderRec {
+    if (!p.symbol) throw ERR.mandatory('symbol');
+    const hasId = p.orderId !== undefined && p.orderId !== '';
+    const hasClient = p.origClientOrderId !== undefined && p.origClientOrderId !== '';
+    if (!hasId && !hasClient) throw ERR.orderIdOrClientId();
+    const symbol = p.symbol.toUpperCase();
+    const mine = (o: OrderRec | undefined): o is OrderRec =>
+      o !== undefined && o.accountId === k.accountId && o.market === market && o.symbol === symbol;
+    let o: OrderRec | undefined;
+    if (hasId) {
+      const id = Number(p.orderId);
+      if (!Number.isSafeInteger(id)) throw ERR.badParam('orderId');
+      o = this.orders.get(id);
+      if (mine(o) && hasClient && o.clientOrderId !== p.origClientOrderId) o = undefined;
+    } else {
+      o = [...this.orders.values()].find((x) => mine(x) && x.clientOrderId === p.origClientOrderId);
+    }
+    if (!mine(o)) throw ERR.noOrder();
+    return o;
+  }
+
   private futuresOrderJson(o: OrderRec, market: FuturesMarket): Json {
     const r: Json = {
       avgPrice: fmtTrim(o.executed > 0n ? this.avgPrice(o) : 0n),
@@ -1377,7 +1516,7 @@ export class BinanceSimulator {
       executedQty: fmtTrim(o.executed),
       orderId: o.orderId,
       origQty: fmtTrim(o.qty),
-      origType: o.type,
+      origType: o.origType ?? o.type,
       price: fmtTrim(o.price),
       reduceOnly: o.reduceOnly,
       side: o.side,
@@ -1668,12 +1807,15 @@ export class BinanceSimulator {
 
   // ---------------------------------------------------------------- WebSocket upgrades
 
-  private rejectUpgrade(socket: Duplex, status: number, code: number, msg: string): void {
+  private rejectUpgrade(socket: Duplex, status: number, code: number, msg: string, headers: Record<string, string> = {}): void {
     const body = JSON.stringify({ code, msg });
     const reason = http.STATUS_CODES[status] ?? 'Error';
+    const extra = Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
     safe(() => {
       socket.write(
-        `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+        `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n${extra}` +
           `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
       );
       socket.destroy();
@@ -1697,7 +1839,7 @@ export class BinanceSimulator {
       const b = this.failureBody(fail);
       rec.status = fail.httpStatus;
       rec.errorCode = b.code;
-      this.rejectUpgrade(socket, fail.httpStatus, b.code, b.msg);
+      this.rejectUpgrade(socket, fail.httpStatus, b.code, b.msg, this.failureHeaders(fail));
       return;
     }
 
@@ -1771,6 +1913,8 @@ export class BinanceSimulator {
         openedAt: Date.now(),
         stalled: false,
         closed: false,
+        socket,
+        pingsReceived: 0,
         pingOutstanding: false,
         pingPayloads: new Set(),
         pingSeq: 0,
@@ -1793,6 +1937,13 @@ export class BinanceSimulator {
         safe(() => {
           if (c.kind === 'ws-api') this.onWsApiMessage(c, data, isBinary);
           else if (c.kind === 'futures') this.onFuturesMessage(c, data, isBinary);
+        });
+      });
+      ws.on('ping', (data: Buffer) => {
+        safe(() => {
+          c.pingsReceived++;
+          if (c.stalled || c.closed || ws.readyState !== WebSocket.OPEN) return;
+          ws.pong(data);
         });
       });
       ws.on('pong', (data: Buffer) => {
@@ -2205,6 +2356,8 @@ export class BinanceSimulator {
       positionSide?: 'BOTH' | 'LONG' | 'SHORT';
       reduceOnly?: boolean;
       stopPrice?: string;
+      /** Futures: the original order type shown as `ot` / `origType` (e.g. STOP_MARKET of a triggered algo order). */
+      origType?: string;
     },
   ): SimOrder {
     const a = this.account(accountId);
@@ -2233,6 +2386,7 @@ export class BinanceSimulator {
       status: 'NEW',
       positionSide: o.positionSide ?? 'BOTH',
       reduceOnly: o.reduceOnly ?? false,
+      origType: isFutures(o.market) && o.origType !== undefined ? o.origType.toUpperCase() : undefined,
       time: now,
       updateTime: now,
     };
@@ -2365,7 +2519,7 @@ export class BinanceSimulator {
       m: t ? t.trade.isMaker : false,
       R: o.reduceOnly,
       wt: 'CONTRACT_PRICE',
-      ot: o.type,
+      ot: o.origType ?? o.type,
       ps: o.positionSide,
       cp: false,
       rp: fmtTrim(t ? t.realized : 0n),
@@ -2537,6 +2691,7 @@ export class BinanceSimulator {
     });
     const positions = market === 'coinm-futures' ? [...fb.positions.values()] : [pos];
     this.emitFutures(o.accountId, market, this.accountUpdate(a, market, 'ORDER', [{ asset, change: 0n }], positions, now));
+    if (last) this.finishAlgoOf(o, now);
     return { ...trade };
   }
 
@@ -2605,6 +2760,7 @@ export class BinanceSimulator {
     } else {
       const er = status === 'EXPIRED' ? { expiryReason: expiryReason ?? (o.tif === 'IOC' ? '2' : '0') } : {};
       this.emitFutures(o.accountId, o.market as FuturesMarket, this.orderTradeUpdate(o, status, now, undefined, er));
+      this.finishAlgoOf(o, now);
     }
   }
 
@@ -2614,6 +2770,276 @@ export class BinanceSimulator {
 
   expireOrder(orderId: number, expiryReason?: string): void {
     this.endOrder(orderId, 'EXPIRED', expiryReason);
+  }
+
+  // ---------------------------------------------------------------- algo (conditional) orders, USDⓈ-M
+
+  /** The order type the matching engine gets when a conditional order triggers. */
+  private static actualType(algoType: string): string {
+    return algoType === 'STOP' || algoType === 'TAKE_PROFIT' ? 'LIMIT' : 'MARKET';
+  }
+
+  private algoSnapshot(r: AlgoRec): SimAlgoOrder {
+    const s: SimAlgoOrder = {
+      algoId: r.algoId,
+      clientAlgoId: r.clientAlgoId,
+      accountId: r.accountId,
+      symbol: r.symbol,
+      side: r.side,
+      positionSide: r.positionSide,
+      orderType: r.type,
+      timeInForce: r.tif,
+      quantity: fmtTrim(r.qty),
+      price: fmtTrim(r.price),
+      triggerPrice: fmtTrim(r.triggerPrice),
+      algoStatus: r.status,
+      createTime: r.createTime,
+      updateTime: r.updateTime,
+      triggerTime: r.triggerTime,
+    };
+    if (r.actualOrderId !== undefined) s.actualOrderId = r.actualOrderId;
+    return s;
+  }
+
+  /** Executed quantity and average price of the order a triggered algo order placed. */
+  private algoExecution(r: AlgoRec): { qty: bigint; avg: bigint } {
+    const o = r.actualOrderId !== undefined ? this.orders.get(r.actualOrderId) : undefined;
+    return o ? { qty: o.executed, avg: this.avgPrice(o) } : { qty: 0n, avg: 0n };
+  }
+
+  /** REST row of GET /fapi/v1/algoOrder and /fapi/v1/openAlgoOrders. */
+  private algoOrderJson(r: AlgoRec): Json {
+    const ex = this.algoExecution(r);
+    return {
+      algoId: r.algoId,
+      clientAlgoId: r.clientAlgoId,
+      algoType: 'CONDITIONAL',
+      orderType: r.type,
+      symbol: r.symbol,
+      side: r.side,
+      positionSide: r.positionSide,
+      timeInForce: r.tif,
+      quantity: fmtTrim(r.qty),
+      algoStatus: r.status,
+      actualOrderId: r.actualOrderId !== undefined ? String(r.actualOrderId) : '',
+      actualPrice: fmtTrim(ex.avg),
+      triggerPrice: fmtTrim(r.triggerPrice),
+      price: fmtTrim(r.price),
+      icebergQuantity: null,
+      tpTriggerPrice: '0',
+      tpPrice: '0',
+      slTriggerPrice: '0',
+      slPrice: '0',
+      tpOrderType: '',
+      selfTradePreventionMode: 'EXPIRE_MAKER',
+      workingType: r.workingType,
+      priceMatch: 'NONE',
+      closePosition: r.closePosition,
+      priceProtect: r.priceProtect,
+      reduceOnly: r.reduceOnly,
+      createTime: r.createTime,
+      updateTime: r.updateTime,
+      triggerTime: r.triggerTime,
+      goodTillDate: 0,
+    };
+  }
+
+  /** ALGO_UPDATE event (reference §4.4). */
+  private algoUpdate(r: AlgoRec, now: number, rejectReason = ''): Json {
+    const ex = this.algoExecution(r);
+    return {
+      e: 'ALGO_UPDATE',
+      E: now,
+      T: now,
+      o: {
+        caid: r.clientAlgoId,
+        aid: r.algoId,
+        at: 'CONDITIONAL',
+        o: r.type,
+        s: r.symbol,
+        S: r.side,
+        ps: r.positionSide,
+        f: r.tif,
+        q: fmtTrim(r.qty),
+        X: r.status,
+        ai: r.actualOrderId !== undefined ? String(r.actualOrderId) : '',
+        ap: fmtTrim(ex.avg),
+        aq: fmtTrim(ex.qty),
+        act: BinanceSimulator.actualType(r.type),
+        tp: fmtTrim(r.triggerPrice),
+        p: fmtTrim(r.price),
+        V: 'EXPIRE_MAKER',
+        wt: r.workingType,
+        pm: 'NONE',
+        cp: r.closePosition,
+        pP: r.priceProtect,
+        R: r.reduceOnly,
+        tt: r.triggerTime,
+        gtd: 0,
+        rm: rejectReason,
+      },
+    };
+  }
+
+  private setAlgoStatus(r: AlgoRec, status: AlgoStatus, now: number): void {
+    r.status = status;
+    r.updateTime = now;
+    this.emitFutures(r.accountId, 'usdm-futures', this.algoUpdate(r, now));
+  }
+
+  private algoRec(algoId: number): AlgoRec {
+    const r = this.algoOrders.get(algoId);
+    if (!r) throw new Error(`unknown algo order ${algoId}`);
+    return r;
+  }
+
+  /** A triggered algo order whose order left the book (filled, canceled, expired) is FINISHED. */
+  private finishAlgoOf(o: OrderRec, now: number): void {
+    if (o.market !== 'usdm-futures') return;
+    for (const r of this.algoOrders.values()) {
+      if (r.actualOrderId === o.orderId && r.status === 'TRIGGERED') this.setAlgoStatus(r, 'FINISHED', now);
+    }
+  }
+
+  private queryAlgoOrder(k: KeyRec, p: Record<string, string>): AlgoRec {
+    const hasId = p.algoId !== undefined && p.algoId !== '';
+    const hasClient = p.clientAlgoId !== undefined && p.clientAlgoId !== '';
+    if (!hasId && !hasClient) throw ERR.orderIdOrClientId('clientAlgoId', 'algoId');
+    let r: AlgoRec | undefined;
+    if (hasId) {
+      const id = Number(p.algoId);
+      if (!Number.isSafeInteger(id)) throw ERR.badParam('algoId');
+      r = this.algoOrders.get(id);
+    } else {
+      r = [...this.algoOrders.values()].find((x) => x.accountId === k.accountId && x.clientAlgoId === p.clientAlgoId);
+    }
+    if (!r || r.accountId !== k.accountId) throw ERR.noOrder();
+    return r;
+  }
+
+  /** GET /fapi/v1/openAlgoOrders: algo orders not yet triggered (NEW), optionally of one symbol / algoId. */
+  private restOpenAlgoOrders(k: KeyRec, p: Record<string, string>): unknown {
+    const symbol = p.symbol?.toUpperCase();
+    if (p.algoType !== undefined && p.algoType !== '' && p.algoType !== 'CONDITIONAL') throw ERR.badParam('algoType');
+    const algoId = p.algoId !== undefined && p.algoId !== '' ? Number(p.algoId) : undefined;
+    return [...this.algoOrders.values()]
+      .filter(
+        (r) =>
+          r.accountId === k.accountId &&
+          r.status === 'NEW' &&
+          (!symbol || r.symbol === symbol) &&
+          (algoId === undefined || r.algoId === algoId),
+      )
+      .sort((a, b) => a.algoId - b.algoId)
+      .map((r) => this.algoOrderJson(r));
+  }
+
+  /**
+   * Places a USDⓈ-M conditional order in the simulated Algo Service (not the order book): it shows
+   * in GET /fapi/v1/openAlgoOrders and /fapi/v1/algoOrder, and ALGO_UPDATE (NEW) is pushed.
+   */
+  placeAlgoOrder(
+    accountId: string,
+    o: {
+      symbol: string;
+      side: 'BUY' | 'SELL';
+      /** STOP_MARKET (default), TAKE_PROFIT_MARKET, STOP, TAKE_PROFIT, TRAILING_STOP_MARKET. */
+      type?: string;
+      quantity: string;
+      triggerPrice: string;
+      /** Limit price of STOP / TAKE_PROFIT. */
+      price?: string;
+      timeInForce?: string;
+      positionSide?: 'BOTH' | 'LONG' | 'SHORT';
+      reduceOnly?: boolean;
+      closePosition?: boolean;
+      priceProtect?: boolean;
+      workingType?: 'CONTRACT_PRICE' | 'MARK_PRICE';
+      clientAlgoId?: string;
+    },
+  ): SimAlgoOrder {
+    this.account(accountId);
+    const type = (o.type ?? 'STOP_MARKET').toUpperCase();
+    if (!['STOP_MARKET', 'TAKE_PROFIT_MARKET', 'STOP', 'TAKE_PROFIT', 'TRAILING_STOP_MARKET'].includes(type)) {
+      throw new Error(`unsupported algo order type ${type}`);
+    }
+    const qty = dec(o.quantity);
+    if (qty <= 0n) throw new Error('quantity must be positive');
+    const triggerPrice = dec(o.triggerPrice);
+    if (triggerPrice <= 0n) throw new Error('triggerPrice must be positive');
+    const price = o.price !== undefined ? dec(o.price) : 0n;
+    if (BinanceSimulator.actualType(type) === 'LIMIT' && price <= 0n) throw new Error(`${type} needs a price`);
+    const now = this.serverTime();
+    const r: AlgoRec = {
+      algoId: this.nextAlgoId++,
+      clientAlgoId: o.clientAlgoId ?? randomAlnum(22),
+      accountId,
+      symbol: o.symbol.toUpperCase(),
+      side: o.side,
+      positionSide: o.positionSide ?? 'BOTH',
+      type,
+      tif: o.timeInForce ?? 'GTC',
+      qty,
+      price,
+      triggerPrice,
+      workingType: o.workingType ?? 'CONTRACT_PRICE',
+      reduceOnly: o.reduceOnly ?? false,
+      closePosition: o.closePosition ?? false,
+      priceProtect: o.priceProtect ?? false,
+      status: 'NEW',
+      createTime: now,
+      updateTime: now,
+      triggerTime: 0,
+    };
+    this.algoOrders.set(r.algoId, r);
+    this.emitFutures(accountId, 'usdm-futures', this.algoUpdate(r, now));
+    return this.algoSnapshot(r);
+  }
+
+  /**
+   * Triggers a NEW algo order: ALGO_UPDATE TRIGGERING, the order enters the book (ORDER_TRADE_UPDATE
+   * NEW, `ot` = the algo type), ALGO_UPDATE TRIGGERED with `ai` = its orderId. With `fillPrice` the
+   * order is then filled completely, which finishes the algo order (ALGO_UPDATE FINISHED).
+   */
+  triggerAlgoOrder(algoId: number, opts: { fillPrice?: string } = {}): { algo: SimAlgoOrder; order: SimOrder } {
+    const r = this.algoRec(algoId);
+    if (r.status !== 'NEW') throw new Error(`algo order ${algoId} is ${r.status}`);
+    const now = this.serverTime();
+    r.triggerTime = now;
+    this.setAlgoStatus(r, 'TRIGGERING', now);
+    const actual = BinanceSimulator.actualType(r.type);
+    const order = this.placeOrder(r.accountId, {
+      market: 'usdm-futures',
+      symbol: r.symbol,
+      side: r.side,
+      type: actual,
+      quantity: fmtTrim(r.qty),
+      price: actual === 'LIMIT' ? fmtTrim(r.price) : undefined,
+      timeInForce: r.tif,
+      clientOrderId: r.clientAlgoId,
+      positionSide: r.positionSide as 'BOTH' | 'LONG' | 'SHORT',
+      reduceOnly: r.reduceOnly,
+      stopPrice: fmtTrim(r.triggerPrice),
+      origType: r.type,
+    });
+    r.actualOrderId = order.orderId;
+    this.setAlgoStatus(r, 'TRIGGERED', now);
+    if (opts.fillPrice !== undefined) this.fillOrder(order.orderId, { quantity: order.origQty, price: opts.fillPrice, maker: false });
+    return { algo: this.algoSnapshot(r), order: this.getOrder(order.orderId)! };
+  }
+
+  /** Cancels a NEW algo order (ALGO_UPDATE CANCELED). */
+  cancelAlgoOrder(algoId: number): SimAlgoOrder {
+    const r = this.algoRec(algoId);
+    if (r.status !== 'NEW') throw new Error(`algo order ${algoId} is ${r.status}`);
+    this.setAlgoStatus(r, 'CANCELED', this.serverTime());
+    return this.algoSnapshot(r);
+  }
+
+  /** Current state of an algo order (snapshot). */
+  getAlgoOrder(algoId: number): SimAlgoOrder | undefined {
+    const r = this.algoOrders.get(algoId);
+    return r ? this.algoSnapshot(r) : undefined;
   }
 
   runOrderLifecycle(

@@ -9,11 +9,13 @@
  *    as a JSON number is turned into its string form); `toNumbers()` converts the
  *    known decimal fields to numbers on request;
  *  - ids and times stay numbers (epoch ms);
- *  - absent fields are left out (no `undefined` keys in the payload);
+ *  - absent fields are left out (no `undefined` keys in the payload), and nothing is
+ *    invented for them: a field is derived only from raw fields that are present (events
+ *    rebuilt from REST rows after a gap lack many keys);
  *  - spot `averagePrice` = cumulativeQuoteQuantity / cumulativeFilledQuantity, computed
  *    with exact integer arithmetic and rounded half-up to max(8, scale of Z) decimals,
- *    trailing zeros trimmed; it is "0" when nothing is filled (z = 0), like the futures
- *    `ap` field.
+ *    trailing zeros trimmed; it is "0" when nothing is filled (z present and 0), like the
+ *    futures `ap` field, and absent when z or Z is absent.
  */
 
 import type { Market } from './types';
@@ -161,10 +163,13 @@ function scaleOf(s: string | undefined): number {
   return d ? Math.max(d.scale, 0) : 0;
 }
 
-/** Spot average price Z/z: "0" when z is 0 or absent. */
+/**
+ * Spot average price Z/z. Undefined (field absent) when z or Z is absent, e.g. a fill rebuilt
+ * from a trade-history row; "0" when both are present and z is zero (nothing filled yet).
+ */
 export function spotAveragePrice(cumQuote: string | undefined, cumQty: string | undefined): string | undefined {
-  if (cumQty === undefined || isZeroDecimal(cumQty)) return '0';
-  if (cumQuote === undefined) return undefined;
+  if (cumQty === undefined || cumQuote === undefined) return undefined;
+  if (isZeroDecimal(cumQty)) return '0';
   return divideDecimals(cumQuote, cumQty, Math.max(8, scaleOf(cumQuote)));
 }
 

@@ -9,6 +9,10 @@
  *    subscribed before the old one is closed; events seen on both are delivered once.
  *  - `gap` whenever the stream was down, emitted once the new subscription is confirmed.
  *  - stop(): bounded waits (≤ ~4 s), then every socket is terminated and every timer cleared.
+ *  - Log levels (Node-RED shows warn/error in the debug sidebar): info for routine, expected events
+ *    (rotation, server-initiated close, a reconnect attempt, a first failed attempt); warn for
+ *    abnormal ones (repeated failures, 429/418, watchdog trips, malformed frames); error for an auth
+ *    or configuration error, once per entry into that state.
  *
  * The venue specifics live in the transports; see docs/architecture.md for the state machine.
  */
@@ -49,6 +53,8 @@ const CLOCK_MAX_AGE_MS = 3_600_000;
 const ROTATION_RETRY_MIN_MS = 5_000;
 /** Fallback wait when the server banned us (418) without saying for how long. */
 const BANNED_FALLBACK_MS = 120_000;
+/** From this many consecutive failed attempts on, connect / rotation failures are logged at warn. */
+export const WARN_AFTER_FAILURES = 3;
 
 export const AUTH_ERROR_MESSAGE = 'invalid API key or permissions';
 
@@ -102,6 +108,8 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
 
   constructor(config: AccountConfig, opts: { logger?: Logger } = {}) {
     super();
+    // Every consumer node of the account listens here (state, event ...): no listener limit.
+    this.setMaxListeners(0);
     this.config = config;
     this.id = shortId(config);
     const c = config.credentials ?? { apiKey: '' };
@@ -301,14 +309,20 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
       delay = this.reconnect.authRetryDelayMs;
       const code = e.code ?? e.httpStatus;
       const text = `${AUTH_ERROR_MESSAGE}${code !== undefined ? ` (${code})` : ''}`;
-      this.log.warn(`${text}; next attempt in ${Math.round(delay / 1000)} s`);
+      // error once when the auth-error state is entered; the slow retries that follow are routine
+      const line = `${text}; next attempt in ${Math.round(delay / 1000)} s`;
+      if (this._state === 'auth-error') this.log.info(line);
+      else this.log.error(line);
       this.setState('auth-error', { attempt: this.authAttempts, delayMs: delay, code, message: text });
     } else {
       delay = this.backoff.next();
       if (e?.retryAfterMs !== undefined) delay = Math.max(delay, e.retryAfterMs);
       else if (e?.kind === 'banned') delay = Math.max(delay, BANNED_FALLBACK_MS);
       const code = e?.code ?? e?.httpStatus;
-      this.log.warn(`connect failed: ${message}; retry ${this.backoff.attempt} in ${delay} ms`);
+      const line = `connect failed: ${message}; retry ${this.backoff.attempt} in ${delay} ms`;
+      const abnormal = e?.kind === 'rate-limit' || e?.kind === 'banned' || this.backoff.attempt >= WARN_AFTER_FAILURES;
+      if (abnormal) this.log.warn(line);
+      else this.log.info(line);
       this.setState('reconnecting', { attempt: this.backoff.attempt, delayMs: delay, code, message });
     }
     this.retryTimer = this.timers.timeout(() => {
@@ -341,7 +355,8 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
     }
     const delay = this.backoff.next();
     const message = this.redactor.apply(truncate(why, 300));
-    this.log.warn(`connection ended (${message}); reconnecting in ${delay} ms`);
+    // Routine (server close, lifetime, expiry ...); a watchdog trip was already warned about by the connection.
+    this.log.info(`connection ended (${message}); reconnecting in ${delay} ms`);
     this.setState('reconnecting', { attempt: this.backoff.attempt, delayMs: delay, message });
     this.retryTimer = this.timers.timeout(() => {
       this.retryTimer = undefined;
@@ -415,7 +430,10 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
       } catch (err) {
         if (this.rotating === rotation) this.rotating = undefined;
         if (gen !== this.generation) return;
-        this.log.warn(`rotation failed: ${this.redactor.apply(errorMessage(err))}`);
+        const line = `rotation failed: ${this.redactor.apply(errorMessage(err))}`;
+        // the old connection still works: a single failure is routine, repeated ones are not
+        if (this.rotationAttempts + 1 >= WARN_AFTER_FAILURES) this.log.warn(line);
+        else this.log.info(line);
         if (this.session === old) {
           this.rotationFailed = true;
           this.rotationAttempts += 1;

@@ -234,7 +234,8 @@ export abstract class WsApiSession implements Session {
       this.currentSubscriptionId = await this.subscribeOnce();
       if (!this.ended && !this.closing) this.handlers.onGap(this, { from, to: Date.now(), reason: 'eventStreamTerminated' });
     } catch (err) {
-      this.ctx.logger.warn(`${this.label}: subscribing again failed: ${errorMessage(err)}`);
+      // info: the manager logs the consequence at the right level (auth error, reconnect ...)
+      this.ctx.logger.info(`${this.label}: subscribing again failed: ${errorMessage(err)}`);
       if (!this.ended) this.fail('eventStreamTerminated', err instanceof Error ? err : undefined);
     } finally {
       this.resubscribing = false;

@@ -173,45 +173,66 @@ describe('core lifecycle (fake timers, loopback simulator)', function () {
     });
   }
 
-  for (const market of ['spot', 'usdm-futures'] as SimMarket[]) {
-    it(`${market}: a half-open link (no frame at all) trips the silence watchdog and reconnects`, async () => {
-      // The simulator's stallConnections() still answers our pings at the protocol level (ws
-      // autoPong), so the half-open link is emulated by a loopback proxy that drops every byte.
-      clock = installClock();
-      sim = await BinanceSimulator.start();
-      const proxy = await StallProxy.start(sim.port);
-      try {
-        const { id: accountId } = sim.createAccount();
-        const c = simConfig(sim, accountId, market);
-        c.config.wsUrl = proxy.via(c.config.wsUrl!);
-        secrets = c.secrets;
-        log = new LogCapture();
-        const m = (manager = new StreamManager(c.config, { logger: log }));
-        const rec = attach(m);
-        m.acquire('c1');
-        await connected(m);
-        await advance(clock, 10 * MIN, 5_000);
-        assert.equal(rec.gaps.length, 0, 'healthy link: no watchdog trip');
-        const stalledAt = Date.now();
-        assert.equal(proxy.stall(), 1);
-        const limit = (isFutures(market) ? 180_000 : 20_000) + 10_000;
-        await waitFor(() => rec.gaps.length === 1, { clock, stepMs: 1_000, maxFakeMs: limit + 60_000, timeoutMs: 30_000, message: 'watchdog gap' });
-        const gap = rec.gaps[0];
-        assert.equal(gap.reason, 'watchdog');
-        assert.ok(gap.from <= stalledAt);
-        const trippedAt = rec.states.find((s) => s.state === 'reconnecting')?.at ?? 0;
-        assert.ok(trippedAt - gap.from > limit, 'not before the silence limit');
-        assert.ok(trippedAt - gap.from <= limit + 6_000, `soon after the silence limit (${trippedAt - gap.from} ms)`);
-        assert.ok(log.text().includes('no frame for'));
-        assert.equal(m.state, 'connected');
-        // the stalled server-side connection may linger until its pong timeout; events reach the new one
-        sim.injectEvent(accountId, market, testEvent(market, 1));
-        await waitFor(() => rec.events.length === 1);
-      } finally {
-        await proxy.close();
-      }
+  /** Waits for the watchdog to trip on a link stalled at `stalledAt`; checks timing, log and recovery. */
+  async function expectWatchdogTrip(
+    market: SimMarket,
+    accountId: string,
+    rec: ReturnType<typeof attach>,
+    m: StreamManager,
+    stalledAt: number,
+  ): Promise<void> {
+    const limit = (isFutures(market) ? 180_000 : 20_000) + 10_000;
+    await waitFor(() => rec.gaps.length === 1, { clock, stepMs: 1_000, maxFakeMs: limit + 60_000, timeoutMs: 30_000, message: 'watchdog gap' });
+    const gap = rec.gaps[0];
+    assert.equal(gap.reason, 'watchdog');
+    assert.ok(gap.from <= stalledAt);
+    const trippedAt = rec.states.find((s) => s.state === 'reconnecting')?.at ?? 0;
+    assert.ok(trippedAt - gap.from > limit, 'not before the silence limit');
+    assert.ok(trippedAt - gap.from <= limit + 6_000, `soon after the silence limit (${trippedAt - gap.from} ms)`);
+    assert.match(log.text(), /^warn .*no frame for/m, 'the watchdog trip is a warning');
+    assert.equal(m.state, 'connected');
+    // the stalled server-side connection may linger; events reach the new one
+    sim.injectEvent(accountId, market, testEvent(market, 1));
+    await waitFor(() => rec.events.length === 1);
+  }
+
+  for (const market of ['spot', 'margin', 'usdm-futures', 'coinm-futures'] as SimMarket[]) {
+    it(`${market}: a half-open link (simulator stall: no pong, no frame at all) trips the silence watchdog and reconnects`, async () => {
+      const { accountId, rec, m } = await setup(market);
+      m.acquire('c1');
+      await connected(m);
+      await advance(clock, 10 * MIN, 5_000);
+      assert.equal(rec.gaps.length, 0, 'healthy link: no watchdog trip');
+      const stalledAt = Date.now();
+      assert.equal(sim.stallConnections({ accountId, kind: connKind(market) }), 1);
+      await expectWatchdogTrip(market, accountId, rec, m, stalledAt);
     });
   }
+
+  it('spot: a half-open link at the TCP level (proxy drops every byte) trips the watchdog too', async () => {
+    // Independent of the simulator's own stall emulation: nothing crosses the proxy in either direction.
+    clock = installClock();
+    sim = await BinanceSimulator.start();
+    const proxy = await StallProxy.start(sim.port);
+    try {
+      const { id: accountId } = sim.createAccount();
+      const c = simConfig(sim, accountId, 'spot');
+      c.config.wsUrl = proxy.via(c.config.wsUrl!);
+      secrets = c.secrets;
+      log = new LogCapture();
+      const m = (manager = new StreamManager(c.config, { logger: log }));
+      const rec = attach(m);
+      m.acquire('c1');
+      await connected(m);
+      await advance(clock, 10 * MIN, 5_000);
+      assert.equal(rec.gaps.length, 0, 'healthy link: no watchdog trip');
+      const stalledAt = Date.now();
+      assert.equal(proxy.stall(), 1);
+      await expectWatchdogTrip('spot', accountId, rec, m, stalledAt);
+    } finally {
+      await proxy.close();
+    }
+  });
 
   for (const market of ['spot', 'margin'] as SimMarket[]) {
     it(`${market}: serverShutdown rotates make-before-break with nothing lost or duplicated`, async () => {
@@ -305,6 +326,24 @@ describe('core lifecycle (fake timers, loopback simulator)', function () {
     await advance(clock, 10_000, 1_000);
     await connected(m);
   });
+
+  for (const market of ['spot', 'usdm-futures'] as SimMarket[]) {
+    it(`${market}: a refused WebSocket handshake (429 with Retry-After) waits that long`, async () => {
+      const { m } = await setup(market);
+      sim.failNext({ path: market === 'spot' ? '/ws-api/v3' : /^\/private\//, httpStatus: 429, code: -1003, retryAfterSec: 45 });
+      sim.clearRequests();
+      m.acquire('c1');
+      await waitFor(() => m.state === 'reconnecting');
+      assert.equal(m.currentState.code, -1003);
+      const delay = m.currentState.delayMs ?? 0;
+      assert.ok(delay >= 45_000 && delay <= 46_000, `delay ${delay}`);
+      await advance(clock, 43_000, 1_000);
+      assert.equal(sim.requests.filter((r) => r.kind === 'ws-connect').length, 1, 'no connection attempt before Retry-After');
+      await advance(clock, 4_000, 500);
+      await connected(m);
+      assert.equal(sim.requests.filter((r) => r.kind === 'ws-connect').length, 2);
+    });
+  }
 
   it('usdm-futures: REST 429 on POST listenKey honours Retry-After', async () => {
     const { m } = await setup('usdm-futures');

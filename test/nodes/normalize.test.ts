@@ -148,7 +148,51 @@ describe('normalize: order updates', () => {
   it('spot averagePrice is "0" when nothing is filled', () => {
     const p = normalizeExecutionReport({ ...EXECUTION_REPORT, x: 'NEW', X: 'NEW', z: '0.00000000', Z: '0.00000000' });
     assert.equal(p.averagePrice, '0');
-    assert.equal(spotAveragePrice(undefined, undefined), '0');
+    assert.equal(spotAveragePrice('0.00000000', '0.00000000'), '0');
+  });
+
+  it('spot averagePrice is absent (not invented as "0") when z or Z is absent', () => {
+    assert.equal(spotAveragePrice(undefined, undefined), undefined);
+    assert.equal(spotAveragePrice('5.00000000', undefined), undefined, 'Z without z');
+    assert.equal(spotAveragePrice(undefined, '0.00000000'), undefined, 'z = 0 without Z');
+    assert.equal(spotAveragePrice(undefined, '0.30000000'), undefined, 'z without Z');
+    // a fill rebuilt from a myTrades row after a gap: l, L, n, N, m ... but neither z nor Z
+    const { z: _z, Z: _Z, ...withoutCumulative } = EXECUTION_REPORT;
+    void _z;
+    void _Z;
+    for (const raw of [withoutCumulative, { ...EXECUTION_REPORT, Z: undefined }, { ...EXECUTION_REPORT, z: undefined }]) {
+      const p = normalizeExecutionReport(raw);
+      assert.ok(!('averagePrice' in p), JSON.stringify(p));
+      assert.equal(p.lastFilledPrice, '0.10264410', 'what is present is kept');
+    }
+    const recovered = normalizeExecutionReport({ e: 'executionReport', s: 'BTCUSDT', i: 7, t: 12, l: '0.5', L: '100', n: '0.0005', N: 'BTC', T: 1, m: true, S: 'BUY', x: 'TRADE' });
+    assert.deepEqual(Object.keys(recovered).sort(), [
+      'commission',
+      'commissionAsset',
+      'executionType',
+      'isMaker',
+      'lastFilledPrice',
+      'lastFilledQuantity',
+      'orderId',
+      'side',
+      'symbol',
+      'tradeId',
+      'transactionTime',
+    ]);
+    // and nothing else is invented for futures either
+    const fut = normalizeOrderTradeUpdate({ e: 'ORDER_TRADE_UPDATE', T: 1, o: { s: 'BTCUSDT', i: 7, t: 12, l: '0.5', L: '100', x: 'TRADE' } });
+    assert.deepEqual(Object.keys(fut).sort(), [
+      'executionType',
+      'lastFilledPrice',
+      'lastFilledQuantity',
+      'lastQuoteQuantity',
+      'orderId',
+      'symbol',
+      'tradeId',
+      'transactionTime',
+    ]);
+    const algo = normalizeAlgoUpdate({ e: 'ALGO_UPDATE', o: { aid: 3, X: 'NEW' } });
+    assert.deepEqual(algo, { algoId: 3, algoStatus: 'NEW' });
   });
 
   it('keeps a null commissionAsset as null', () => {
