@@ -58,6 +58,9 @@ function prepareUserDir(userDir: string, port: number): string {
       // simulator's throw-away demo keys (or yours, from the environment).
       `  credentialSecret: 'binance-user-stream-local-demo',`,
       `  editorTheme: { tours: false, projects: { enabled: false } },`,
+      // No first-run "update notifications" dialog, nothing sent to nodered.org.
+      `  telemetry: { enabled: false, updateNotification: false },`,
+      `  diagnostics: { enabled: false, ui: false },`,
       `  logging: { console: { level: 'info', metrics: false, audit: false } },`,
       '};',
       '',
@@ -155,9 +158,12 @@ async function main(): Promise<void> {
   const child = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', settings], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const shutdown = async (): Promise<void> => {
     stopScenario?.();
-    child.kill('SIGINT');
+    if (child.exitCode === null) child.kill('SIGINT');
+    // Node-RED closes its nodes (and so our connections) before it exits.
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
     await sim?.stop();
     process.exit(0);
   };
@@ -165,6 +171,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown());
   child.on('exit', (code) => {
     log(`Node-RED exited (${code ?? 'signal'})`);
+    stopScenario?.();
     void sim?.stop().finally(() => process.exit(code ?? 0));
   });
 

@@ -1,0 +1,252 @@
+/**
+ * The example flows (examples/*.json), checked the way a user meets them:
+ *  - each starts with a comment node that says how to set it up, and holds no credentials or secrets;
+ *  - every node of ours appears in some example;
+ *  - in a real Node-RED runtime (child process, 127.0.0.1, temp user dir, all core nodes and this
+ *    package) every node type of every example is known, and the example deploys with its account
+ *    pointed at the simulator (environment "custom" + credentials): no missing types, no errors, our
+ *    nodes' status turns to a green dot, and the flow then does what its comment promises.
+ */
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BinanceSimulator, type SimMarket } from '../../simulator/index';
+import { Comms, exampleFiles, NodeRedProcess, readFlow, repoRoot, until, type FlowNode } from '../e2e/runtime';
+
+const OUR_TYPES = ['binance-account', 'binance-order-update', 'binance-account-position', 'binance-balance-update', 'binance-stream-status'];
+const DATA_TYPES = OUR_TYPES.filter((t) => t !== 'binance-account');
+
+/** Strings that must not appear in a shipped example. */
+const SECRET_PATTERNS: Array<[string, RegExp]> = [
+  ['PEM private key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/],
+  ['Binance-style API key or secret (64 alphanumerics)', /(?<![A-Za-z0-9])[A-Za-z0-9]{64}(?![A-Za-z0-9])/],
+  ['Telegram bot token', /\b\d{6,12}:[A-Za-z0-9_-]{30,}\b/],
+  ['URL with user:password', /[a-z]+:\/\/[^/\s:@]+:[^/\s@]+@/i],
+  ['listenKey in a URL', /listenKey=[A-Za-z0-9]{20,}/],
+];
+const SECRET_PROPERTIES = /^(apiKey|apiSecret|secret|privateKey|passphrase|password|token|listenKey|listenToken)$/i;
+
+function strings(v: unknown, out: Array<[string, string]> = [], where = ''): Array<[string, string]> {
+  if (typeof v === 'string') out.push([where, v]);
+  else if (Array.isArray(v)) v.forEach((x, i) => strings(x, out, `${where}[${i}]`));
+  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) strings(x, out, where ? `${where}.${k}` : k);
+  return out;
+}
+
+/**
+ * The example made deployable on its own tab with ids prefixed (so statuses and debug
+ * messages of one example cannot be mistaken for another's), and its account node(s)
+ * pointed at the simulator.
+ */
+function deployable(flow: FlowNode[], prefix: string, account: (n: FlowNode) => Record<string, unknown>): FlowNode[] {
+  const ids = new Set(flow.map((n) => n.id));
+  const map = (id: string): string => `${prefix}.${id}`;
+  const remap = (v: unknown): unknown => {
+    if (typeof v === 'string') return ids.has(v) ? map(v) : v;
+    if (Array.isArray(v)) return v.map(remap);
+    return v;
+  };
+  const tab: FlowNode = { id: `${prefix}.tab`, type: 'tab', label: prefix, disabled: false, info: '' };
+  const out: FlowNode[] = [tab];
+  for (const n of flow) {
+    const c: FlowNode = { ...n, id: map(n.id) };
+    for (const k of ['wires', 'account', 'links', 'scope', 'g']) if (k in c) c[k] = remap(c[k]);
+    if (Array.isArray(c.wires)) c.wires = (c.wires as unknown[]).map(remap);
+    if (n.type === 'binance-account') Object.assign(c, account(n));
+    else c.z = tab.id;
+    out.push(c);
+  }
+  return out;
+}
+
+const examples = exampleFiles();
+
+describe('example flows', function () {
+  it('there are examples, and each parses as a flow array of nodes with unique ids', function () {
+    assert.ok(examples.length >= 5, `only ${examples.length} examples`);
+    for (const f of examples) {
+      const flow = readFlow(f);
+      assert.ok(Array.isArray(flow) && flow.length > 1, `${f}: not a flow`);
+      for (const n of flow) assert.ok(typeof n.id === 'string' && typeof n.type === 'string', `${f}: node without id/type`);
+      assert.equal(new Set(flow.map((n) => n.id)).size, flow.length, `${f}: duplicate ids`);
+    }
+  });
+
+  for (const file of examples) {
+    const name = path.basename(file);
+    describe(name, function () {
+      const flow = readFlow(file);
+
+      it('starts with a comment node that says how to set it up', function () {
+        const first = flow[0];
+        assert.equal(first.type, 'comment', `${name}: first node is ${first.type}`);
+        assert.ok(typeof first.name === 'string' && first.name.trim().length > 0, `${name}: the comment has no title`);
+        const info = typeof first.info === 'string' ? first.info : '';
+        assert.ok(info.length >= 80, `${name}: the comment's setup text is missing or too short`);
+        // setup = which account node to configure + deploy
+        assert.match(info, /double-click/i, `${name}: the comment does not say to open the account node`);
+        assert.match(info, /API key/i, `${name}: the comment does not mention the API key`);
+        assert.match(info, /deploy/i, `${name}: the comment does not say to deploy`);
+      });
+
+      it('holds no credentials or secrets', function () {
+        const text = fs.readFileSync(file, 'utf8');
+        for (const [what, re] of SECRET_PATTERNS) assert.doesNotMatch(text, re, `${name} contains a ${what}`);
+        for (const n of flow) {
+          assert.equal(n.credentials, undefined, `${name}: node ${n.id} carries credentials`);
+          for (const [where, value] of strings(n)) {
+            const key = where.split('.').pop() ?? '';
+            if (SECRET_PROPERTIES.test(key)) assert.equal(value, '', `${name}: ${n.id}.${where} is set`);
+          }
+        }
+        // account nodes: no custom endpoints (a shipped example points at Binance, the user picks the environment)
+        for (const n of flow.filter((x) => x.type === 'binance-account')) {
+          assert.notEqual(n.environment, 'custom', `${name}: ${n.id} uses custom URLs`);
+          assert.equal(n.restUrl ?? '', '', `${name}: ${n.id} has a REST URL`);
+          assert.equal(n.wsUrl ?? '', '', `${name}: ${n.id} has a WebSocket URL`);
+        }
+      });
+
+      it('every node of ours refers to an account node of the same example', function () {
+        const accounts = new Set(flow.filter((n) => n.type === 'binance-account').map((n) => n.id));
+        assert.ok(accounts.size >= 1, `${name}: no binance-account node`);
+        for (const n of flow.filter((x) => DATA_TYPES.includes(x.type))) {
+          assert.ok(accounts.has(String(n.account)), `${name}: ${n.id} refers to account ${String(n.account)}`);
+        }
+      });
+    });
+  }
+
+  it('every node of ours appears in some example', function () {
+    const used = new Set(examples.flatMap((f) => readFlow(f).map((n) => n.type)));
+    const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as {
+      'node-red': { nodes: Record<string, string> };
+    };
+    assert.deepEqual(Object.keys(pkg['node-red'].nodes).sort(), [...OUR_TYPES].sort());
+    for (const t of OUR_TYPES) assert.ok(used.has(t), `${t} is in no example`);
+  });
+});
+
+describe('example flows in a real Node-RED runtime (against the simulator)', function () {
+  this.timeout(120_000);
+  let sim: BinanceSimulator;
+  let nr: NodeRedProcess;
+  let comms: Comms;
+  let accountId: string;
+  let apiKey: string;
+  let apiSecret: string;
+  let known: Set<string>;
+
+  before(async function () {
+    sim = await BinanceSimulator.start();
+    const account = sim.createAccount({
+      balances: { USDT: '25000.00000000', BTC: '0.50000000', ETH: '5.00000000' },
+      futuresBalances: { USDT: '10000.00000000' },
+    });
+    accountId = account.id;
+    const key = sim.createKey(accountId, 'hmac');
+    apiKey = key.apiKey;
+    apiSecret = key.apiSecret ?? '';
+    nr = await NodeRedProcess.start();
+    comms = await Comms.connect(nr);
+    known = await nr.knownTypes();
+  });
+
+  after(async function () {
+    comms?.close();
+    await nr?.stop();
+    await sim?.stop();
+  });
+
+  it('the runtime has loaded this package and the core nodes', function () {
+    for (const t of [...OUR_TYPES, 'debug', 'function', 'comment', 'inject']) assert.ok(known.has(t), `${t} not registered`);
+  });
+
+  /** What each example should do once deployed; examples not listed here are only deployed. */
+  const behaviour: Record<string, (prefix: string) => Promise<void>> = {
+    'getting-started.json': async (p) => {
+      await until(() => debugFrom(`${p}.d4`).some((m) => m.includes('connected')), 10_000, () => 'the stream status debug message');
+      sim.runOrderLifecycle(accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.01', price: '60000' });
+      sim.deposit(accountId, 'spot', 'USDT', '100');
+      await until(() => debugFrom(`${p}.d1`).some((m) => m.includes('TRADE') && m.includes('BTCUSDT')), 10_000, () => 'a fill in Debug');
+      await until(() => debugFrom(`${p}.d2`).length > 0, 10_000, () => 'an account position in Debug');
+      await until(() => debugFrom(`${p}.d3`).some((m) => m.includes('USDT')), 10_000, () => 'the deposit in Debug');
+    },
+    'fills-to-csv.json': async () => {
+      const csv = path.join(nr.userDir, 'binance-fills.csv');
+      sim.runOrderLifecycle(accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'SELL', quantity: '0.02', price: '61000', fills: ['0.01', '0.01'] });
+      const read = (): string => (fs.existsSync(csv) ? fs.readFileSync(csv, 'utf8') : '');
+      await until(() => read().split('\n').filter((l) => l.includes('BTCUSDT')).length === 2, 10_000, () => `two rows in ${csv}: ${read()}`);
+      const lines = read().trim().split('\n');
+      assert.equal(lines[0], 'time,symbol,side,quantity,price,commission,commissionAsset,orderId,tradeId,recovered');
+      assert.match(lines[1], /^\d{4}-\d\d-\d\dT[\d:.]+Z,BTCUSDT,SELL,0\.01\d*,61000(\.0+)?,/);
+    },
+    'fills-to-telegram.json': async (p) => {
+      sim.runOrderLifecycle(accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.01', price: '60000' });
+      // no token in the environment: the function warns and sends nothing out
+      await until(() => debugFrom(`${p}.f1`).some((m) => m.includes('TELEGRAM_BOT_TOKEN')), 10_000, () => 'the missing-token warning');
+      assert.equal(debugFrom(`${p}.d1`).length, 0, 'something reached the http request node');
+    },
+    'balances-table.json': async (p) => {
+      await until(() => debugFrom(`${p}.d1`).some((m) => m.includes('USDT')), 10_000, () => 'the balance table in Debug');
+      const res = await fetch(`${nr.url}/binance/balances`);
+      assert.equal(res.status, 200);
+      const html = await res.text();
+      assert.match(html, /<td>USDT<\/td><td>\d+(\.\d+)?<\/td>/);
+      assert.match(html, /<td>BTC<\/td>/);
+      assert.doesNotMatch(html, /<td>BNB<\/td>/, 'a zero balance is shown');
+    },
+    'futures-margin-call-alert.json': async (p) => {
+      sim.marginCall(accountId, 'usdm-futures', 'BTCUSDT');
+      await until(() => debugFrom(`${p}.d1`).some((m) => m.includes('MARGIN CALL')), 10_000, () => 'the margin-call alert in Debug');
+    },
+  };
+
+  function debugFrom(id: string): string[] {
+    return comms
+      .debug()
+      .filter((d) => d.id === id)
+      .map((d) => JSON.stringify(d));
+  }
+
+  for (const file of examples) {
+    const name = path.basename(file);
+    it(`${name}: every node type is known, it deploys against the simulator, connects and works`, async function () {
+      const flow = readFlow(file);
+      const unknown = [...new Set(flow.map((n) => n.type))].filter((t) => !known.has(t));
+      assert.deepEqual(unknown, [], `${name} uses unknown node types`);
+
+      const prefix = name.replace(/\.json$/, '');
+      const deployFlow = deployable(flow, prefix, (n) => {
+        const urls = sim.urlsFor(String(n.market) as SimMarket);
+        return {
+          environment: 'custom',
+          restUrl: urls.restUrl,
+          wsUrl: urls.wsUrl,
+          keyType: 'hmac',
+          credentials: { apiKey, apiSecret },
+        };
+      });
+      comms.clear();
+      const mark = nr.output.length;
+      await nr.deploy(deployFlow);
+
+      const ours = deployFlow.filter((n) => DATA_TYPES.includes(n.type));
+      assert.ok(ours.length > 0);
+      await until(
+        () => ours.every((n) => comms.statuses.get(n.id)?.fill === 'green' && comms.statuses.get(n.id)?.shape === 'dot'),
+        15_000,
+        () => `green status on ${ours.map((n) => `${n.id}=${JSON.stringify(comms.statuses.get(n.id))}`).join(', ')}`,
+      );
+      const missing = comms.messages.filter((m) => m.topic === 'notification/runtime-state' && JSON.stringify(m.data).includes('missing-types'));
+      assert.deepEqual(missing, [], `${name}: runtime reports missing types`);
+
+      await behaviour[name]?.(prefix);
+
+      const log = nr.output.slice(mark);
+      assert.doesNotMatch(log, /\[error\]/, `${name}: errors in the runtime log:\n${log}`);
+      assert.ok(!log.includes(apiSecret) && !log.includes(apiKey), `${name}: the key appears in the runtime log`);
+      assert.doesNotMatch(JSON.stringify(comms.messages), new RegExp(`${apiKey}|${apiSecret}`), `${name}: the key reached the editor`);
+    });
+  }
+});
