@@ -23,6 +23,7 @@ import {
   type BalanceSheet,
   type Payload,
 } from './lib/normalize';
+import { streamOfAccount, type ReliableStateChange } from './lib/reliable-stream';
 import type { StateChange, UserDataEvent } from './lib/types';
 
 const TYPE = 'binance-account-position';
@@ -73,7 +74,7 @@ export = function register(RED: NodeAPI): void {
     const manager = account.getManager();
     let closed = false;
 
-    const send = (topic: string, eventType: string, payload: Payload, raw: unknown): void => {
+    const send = (topic: string, eventType: string, payload: Payload, raw: unknown, recovered = false): void => {
       const msg: NodeMessage = {
         topic,
         payload: numbers ? toNumbers(payload) : payload,
@@ -82,6 +83,7 @@ export = function register(RED: NodeAPI): void {
         account: account.accountLabel,
         raw,
       };
+      if (recovered) msg.recovered = true;
       node.send(msg);
     };
 
@@ -148,7 +150,7 @@ export = function register(RED: NodeAPI): void {
           if (loading) buffered.push(p);
           if (!sheet) return;
           applyToBalanceSheet(sheet, p);
-          send('snapshot', e.eventType, render(), e.raw);
+          send('snapshot', e.eventType, render(), e.raw, e.recovered === true);
           return;
         }
         const balances = (Array.isArray(p.balances) ? (p.balances as Balance[]) : [])
@@ -156,22 +158,24 @@ export = function register(RED: NodeAPI): void {
           .filter((b) => !hideZero || !isZeroBalance(b));
         const positions = Array.isArray(p.positions) ? (p.positions as Payload[]) : undefined;
         if (balances.length === 0 && (!positions || positions.length === 0)) return;
-        send(e.eventType, e.eventType, { ...p, balances }, e.raw);
+        send(e.eventType, e.eventType, { ...p, balances }, e.raw, e.recovered === true);
       } catch (err) {
         node.error(account.redact(`cannot handle ${e.eventType}: ${err instanceof Error ? err.message : String(err)}`));
       }
     };
-    const onState = (s: StateChange): void => {
+    const onState = (s: StateChange | ReliableStateChange): void => {
       if (snapshotMode && s.state === 'connected' && !sheet) load();
     };
     const onGap = (): void => {
       if (snapshotMode) load();
     };
 
-    manager?.on('event', onEvent);
+    // Events from the account's reliable stream (live + recovered, de-duplicated).
+    const stream = streamOfAccount(account);
+    stream?.on('event', onEvent);
     if (snapshotMode) {
-      manager?.on('state', onState);
-      manager?.on('gap', onGap);
+      stream?.on('state', onState);
+      stream?.on('gap', onGap);
     }
     account.register(node, { showLastEvent: def.showLastEvent === true });
     if (snapshotMode && manager?.state === 'connected') load();
@@ -179,9 +183,9 @@ export = function register(RED: NodeAPI): void {
     node.on('close', (removed: boolean, done: () => void) => {
       closed = true;
       if (retryTimer !== undefined) clearTimeout(retryTimer);
-      manager?.removeListener('event', onEvent);
-      manager?.removeListener('state', onState);
-      manager?.removeListener('gap', onGap);
+      stream?.removeListener('event', onEvent);
+      stream?.removeListener('state', onState);
+      stream?.removeListener('gap', onGap);
       account.deregister(node, done, removed);
     });
   }

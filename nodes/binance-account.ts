@@ -23,6 +23,10 @@ import {
 } from './lib/normalize';
 import { Redactor } from './lib/redact';
 import { getSharedManager } from './lib/registry';
+import { ContextStateStore, type ContextLike } from './lib/persistence';
+import { DEFAULT_LOOKBACK_MS } from './lib/recovery';
+import { reliableStreamFor, type ReliableStateChange, type ReliableStream } from './lib/reliable-stream';
+import { parseList } from './lib/filters';
 import { BinanceApiError, RestClient, type RestParams } from './lib/rest';
 import { createSigner, CredentialsError, type Signer } from './lib/signing';
 import type { StreamManager } from './lib/stream-manager';
@@ -60,6 +64,35 @@ interface AccountNodeDef extends NodeDef {
   keyType?: string;
   recvWindow?: string | number;
   keepaliveInterval?: string | number;
+  /** Recover missed fills after a gap (default true). */
+  recovery?: boolean | string;
+  /** Symbols always reconciled after a gap (comma / space separated). */
+  recoverySymbols?: string;
+  /** Look-back of recoveries in hours (default 24). */
+  recoveryLookback?: string | number;
+  /** Context store for the recovery cursors (empty = the default store). */
+  recoveryStore?: string;
+}
+
+interface RecoverySettings {
+  enabled: boolean;
+  symbols: string[];
+  lookbackMs: number;
+  storeName: string | undefined;
+}
+
+/** Recovery settings from the node's properties; an error text when the look-back is invalid. */
+function recoverySettings(def: AccountNodeDef): RecoverySettings | string {
+  const enabled = !(def.recovery === false || def.recovery === 'false');
+  const hours = optionalNumber(def.recoveryLookback);
+  if (hours !== undefined && !(hours > 0 && hours <= 24 * 90)) return 'the recovery look-back must be between 0 and 2160 hours';
+  const storeName = typeof def.recoveryStore === 'string' && def.recoveryStore.trim() !== '' ? def.recoveryStore.trim() : undefined;
+  return {
+    enabled,
+    symbols: parseList(def.recoverySymbols),
+    lookbackMs: hours !== undefined ? Math.round(hours * 3_600_000) : DEFAULT_LOOKBACK_MS,
+    storeName,
+  };
 }
 
 type AccountNode = Node<AccountCredentials> & AccountHandle & { users: Record<string, AccountUser> };
@@ -337,8 +370,11 @@ export = function register(RED: NodeAPI): void {
     const redactor = new Redactor(secrets);
     const redact = (text: string): string => redactor.apply(text);
     const built = buildAccountConfig(def, creds);
+    const recoveryCfg = recoverySettings(def);
     const configError = built.config
-      ? undefined
+      ? typeof recoveryCfg === 'string'
+        ? recoveryCfg
+        : undefined
       : redact(built.errorText ?? t(`${TYPE}.errors.${built.errorKey ?? 'invalid-config'}`));
 
     const records = new Map<string, UserRecord>();
@@ -347,6 +383,7 @@ export = function register(RED: NodeAPI): void {
     /** Consumers restarted (not removed): released if they do not register again after the deploy. */
     const pending = new Set<string>();
     let manager: StreamManager | undefined;
+    let stream: ReliableStream | undefined;
     let closing = false;
     let configErrorReported = false;
 
@@ -356,7 +393,11 @@ export = function register(RED: NodeAPI): void {
       if (configError || !manager) {
         return { fill: 'red', shape: 'ring', text: t(`${TYPE}.status.invalid-config`) };
       }
-      const spec = statusForState(manager.currentState, rec.showLastEvent ? manager.lastEventAt : undefined);
+      const current = stream?.currentState ?? manager.currentState;
+      if (current.state === 'recovering') {
+        return { fill: 'yellow', shape: 'dot', text: t(`${TYPE}.status.recovering`) };
+      }
+      const spec = statusForState({ ...current, state: current.state }, rec.showLastEvent ? manager.lastEventAt : undefined);
       const text = spec.text ?? t(`${TYPE}.status.${spec.key ?? 'error'}`, spec.vars);
       return { fill: spec.fill, shape: spec.shape, text };
     };
@@ -372,7 +413,7 @@ export = function register(RED: NodeAPI): void {
       }
     };
 
-    const onState = (_change: StateChange): void => {
+    const onState = (_change: StateChange | ReliableStateChange): void => {
       for (const rec of records.values()) push(rec);
     };
     const onEvent = (_e: UserDataEvent): void => {
@@ -392,10 +433,39 @@ export = function register(RED: NodeAPI): void {
         });
         // one listener per consumer node (plus ours): more than the default 10 is normal
         manager.setMaxListeners(0);
-        manager.on('state', onState);
-        manager.on('event', onEvent);
+        const rc = recoveryCfg as RecoverySettings;
+        let store: ContextStateStore | undefined;
+        if (rc.enabled) {
+          try {
+            store = new ContextStateStore(node.context() as unknown as ContextLike, undefined, rc.storeName);
+          } catch {
+            store = undefined;
+          }
+        }
+        stream = reliableStreamFor(manager, {
+          market: built.config.market,
+          recovery: rc.enabled,
+          symbols: rc.symbols,
+          isolatedSymbol: built.config.symbol,
+          lookbackMs: rc.lookbackMs,
+          store,
+          restUrl: resolveEndpoints(built.config).restUrl,
+          logger: {
+            debug: (m) => node.debug(redact(m)),
+            info: (m) => node.log(redact(m)),
+            warn: (m) => node.warn(redact(m)),
+            error: (m) => node.error(redact(m)),
+          },
+        });
+        stream.on('state', onState);
+        stream.on('event', onEvent);
       }
       return manager;
+    };
+
+    const getStream = (): ReliableStream | undefined => {
+      getManager();
+      return stream;
     };
 
     const releaseIds = async (ids: string[]): Promise<void> => {
@@ -424,6 +494,7 @@ export = function register(RED: NodeAPI): void {
       configError,
       users,
       getManager,
+      getStream,
       redact,
       register(user: AccountUser, opts: RegisterOptions = {}): void {
         const rec: UserRecord = { user, showLastEvent: opts.showLastEvent === true };
@@ -466,6 +537,7 @@ export = function register(RED: NodeAPI): void {
       closing = true;
       RED.events.removeListener('flows:started', onFlowsStarted);
       const m = manager;
+      const s = stream;
       const ids = [...held];
       held.clear();
       pending.clear();
@@ -474,8 +546,8 @@ export = function register(RED: NodeAPI): void {
         done();
         return;
       }
-      m.removeListener('state', onState);
-      m.removeListener('event', onEvent);
+      s?.removeListener('state', onState);
+      s?.removeListener('event', onEvent);
       let finished = false;
       const finish = (): void => {
         if (finished) return;
@@ -484,7 +556,10 @@ export = function register(RED: NodeAPI): void {
         done();
       };
       const timer = setTimeout(finish, CLOSE_DEADLINE_MS);
-      releaseIds(ids).finally(finish);
+      releaseIds(ids)
+        .then(() => s?.release())
+        .catch((err: unknown) => node.warn(redact(`close failed: ${err instanceof Error ? err.message : String(err)}`)))
+        .finally(finish);
     });
   }
 

@@ -14,6 +14,7 @@ import {
   toNumbers,
   type BalanceReasonGroup,
 } from './lib/normalize';
+import { streamOfAccount } from './lib/reliable-stream';
 import type { UserDataEvent } from './lib/types';
 
 const TYPE = 'binance-balance-update';
@@ -99,6 +100,7 @@ export = function register(RED: NodeAPI): void {
             account: account.accountLabel,
             raw: e.raw,
           };
+          if (e.recovered) msg.recovered = true;
           node.send(msg);
         }
       } catch (err) {
@@ -106,7 +108,8 @@ export = function register(RED: NodeAPI): void {
       }
     };
 
-    const manager = account.getManager();
+    // The account's reliable stream: live + recovered events, de-duplicated.
+    const manager = streamOfAccount(account);
     manager?.on('event', onEvent);
     account.register(node, { showLastEvent: def.showLastEvent === true });
 

@@ -18,6 +18,7 @@ import {
   toNumbers,
   type Payload,
 } from './lib/normalize';
+import { streamOfAccount } from './lib/reliable-stream';
 import type { UserDataEvent } from './lib/types';
 
 const TYPE = 'binance-order-update';
@@ -96,13 +97,16 @@ export = function register(RED: NodeAPI): void {
           account: account.accountLabel,
           raw: e.raw,
         };
+        // Rebuilt from REST history after a gap: fields REST lacks are absent.
+        if (e.recovered) msg.recovered = true;
         node.send(msg);
       } catch (err) {
         node.error(account.redact(`cannot handle ${e.eventType}: ${err instanceof Error ? err.message : String(err)}`));
       }
     };
 
-    const manager = account.getManager();
+    // The account's reliable stream: live + recovered events, de-duplicated.
+    const manager = streamOfAccount(account);
     manager?.on('event', onEvent);
     account.register(node, { showLastEvent: def.showLastEvent === true });
 

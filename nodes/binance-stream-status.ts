@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { isAccountHandle } from './lib/filters';
 import { interpolate, lookupCatalog } from './lib/normalize';
+import { streamOfAccount, type RecoveryReport, type ReliableStateChange } from './lib/reliable-stream';
 import type { GapEvent, StateChange } from './lib/types';
 
 const TYPE = 'binance-stream-status';
@@ -25,7 +26,7 @@ function loadCatalog(): unknown {
   }
 }
 
-function statePayload(s: StateChange): Record<string, unknown> {
+function statePayload(s: StateChange | ReliableStateChange): Record<string, unknown> {
   const p: Record<string, unknown> = { state: s.state, previous: s.previous };
   if (s.attempt !== undefined) p.attempt = s.attempt;
   if (s.delayMs !== undefined) p.delayMs = s.delayMs;
@@ -61,12 +62,33 @@ export = function register(RED: NodeAPI): void {
         node.error(account.redact(err instanceof Error ? err.message : String(err)));
       }
     };
-    const onState = (s: StateChange): void => send({ ...base(), topic: 'state', payload: statePayload(s) });
+    const onState = (s: StateChange | ReliableStateChange): void => send({ ...base(), topic: 'state', payload: statePayload(s) });
     const onGap = (g: GapEvent): void => send({ ...base(), topic: 'gap', payload: { from: g.from, to: g.to, reason: g.reason } });
+    const onRecovery = (r: RecoveryReport): void => {
+      if (r.phase !== 'finished' || !r.stats) return;
+      const s = r.stats;
+      send({
+        ...base(),
+        topic: 'recovery',
+        payload: {
+          gap: { from: r.gap.from, to: r.gap.to, reason: r.gap.reason },
+          fills: s.fills,
+          orderStates: s.orderStates,
+          balanceSnapshot: s.balanceSnapshot,
+          symbols: s.symbols,
+          requests: s.requests,
+          errors: s.errors.map((x) => account.redact(x)),
+          startedAt: s.startedAt,
+          finishedAt: s.finishedAt,
+        },
+      });
+    };
 
-    const manager = account.getManager();
+    // The account's reliable stream: its states include `recovering` (catching up after a gap).
+    const manager = streamOfAccount(account);
     manager?.on('state', onState);
     manager?.on('gap', onGap);
+    manager?.on('recovery', onRecovery);
     account.register(node);
 
     // The current state, once the flows (and the nodes wired to this one) are running.
@@ -92,6 +114,7 @@ export = function register(RED: NodeAPI): void {
       RED.events.removeListener('flows:started', sendInitial);
       manager?.removeListener('state', onState);
       manager?.removeListener('gap', onGap);
+      manager?.removeListener('recovery', onRecovery);
       account.deregister(node, done, removed);
     });
   }

@@ -478,8 +478,15 @@ export class GapRecovery {
   private readonly api: MarketApi;
   private readonly rest: RestLike;
   readonly budget: WeightBudget;
-  private readonly listed: string[];
+  private listed: string[];
   private readonly isolatedSymbol?: string;
+  private cancelled = false;
+  /**
+   * Since when every fill of a symbol without a trade cursor is known delivered: the end
+   * of the last recovery (or the creation). Time-based queries start no later than this,
+   * so a fill lost on a link that still looked alive shortly before the gap is found.
+   */
+  private coveredSince: number;
   readonly lookbackMs: number;
   private readonly logger?: Logger;
   private readonly now: () => number;
@@ -537,6 +544,12 @@ export class GapRecovery {
     this.maxSymbols = opts.maxSymbols ?? 1000;
     this.maxTrackedOrders = opts.maxTrackedOrders ?? 10_000;
     this.maxPages = opts.maxPagesPerSymbol ?? 10_000;
+    this.coveredSince = this.now();
+  }
+
+  /** True while some symbol's fills are incomplete (a failed query is retried from its cursor). */
+  get incomplete(): boolean {
+    return this.retry.size > 0;
   }
 
   /** Increases whenever `snapshot()` would change (for StatePersister). */
@@ -561,6 +574,30 @@ export class GapRecovery {
     for (const o of this.orders.values()) set.add(o.symbol);
     for (const s of this.retry.keys()) set.add(s);
     return [...set].sort();
+  }
+
+  /** Adds symbols to always reconcile (e.g. a second config node on the same account). */
+  addSymbols(symbols: string[]): void {
+    const add = symbols.map((s) => s.trim().toUpperCase()).filter((s) => s !== '');
+    this.listed = [...new Set([...this.listed, ...add])];
+  }
+
+  /** Symbols listed in the configuration (always reconciled). */
+  get listedSymbols(): string[] {
+    return [...this.listed];
+  }
+
+  /**
+   * Stops recovery requests (the stream was stopped): a running recovery fails its
+   * remaining requests at once (the affected symbols are retried at the next recovery
+   * from the same cursor). `resume()` allows requests again.
+   */
+  cancel(): void {
+    this.cancelled = true;
+  }
+
+  resume(): void {
+    this.cancelled = false;
   }
 
   /** Number of REST requests made so far. */
@@ -791,6 +828,7 @@ export class GapRecovery {
   }
 
   private async get<T>(path: string, params: RestParams): Promise<T> {
+    if (this.cancelled) throw new Error('recovery cancelled (stream stopped)');
     this.requestCount++;
     return this.rest.request<T>('GET', path, params, { security: 'signed' });
   }
@@ -891,6 +929,7 @@ export class GapRecovery {
       }
     }
 
+    if (gap.to > this.coveredSince) this.coveredSince = gap.to;
     this.lastStats = {
       gap,
       startedAt,
@@ -969,7 +1008,7 @@ export class GapRecovery {
       fromId = last + 1;
       minExclusive = last;
     } else {
-      fromTime = Math.max(floor, Math.min(gapFrom, retry?.fromTime ?? gapFrom));
+      fromTime = Math.max(floor, Math.min(gapFrom, this.coveredSince - this.clockSlackMs, retry?.fromTime ?? gapFrom));
       minExclusive = last;
     }
     const startCursor: RetryCursor = fromId !== undefined ? { fromId } : { fromTime };
@@ -1122,6 +1161,12 @@ export interface RecoveryPipelineOptions {
   logger?: Logger;
   /** Live events held back while a recovery runs, at most. Default 100 000. */
   maxBuffered?: number;
+  /**
+   * Asked when a recovery ends: true keeps live events held back (as by hold()) until the
+   * next gap() or release(), e.g. while some symbol's fills are incomplete and a retry is
+   * coming, so fills still leave in exchange order. Default: never.
+   */
+  holdAfter?: () => boolean;
 }
 
 /**
@@ -1136,6 +1181,7 @@ export class RecoveryPipeline {
   private readonly emitFn: (e: UserDataEvent) => void;
   private readonly logger?: Logger;
   private readonly maxBuffered: number;
+  private readonly holdAfter?: () => boolean;
   private pending = 0;
   private held = false;
   private buffer: UserDataEvent[] = [];
@@ -1147,6 +1193,7 @@ export class RecoveryPipeline {
     this.emitFn = opts.emit;
     this.logger = opts.logger;
     this.maxBuffered = opts.maxBuffered ?? 100_000;
+    this.holdAfter = opts.holdAfter;
   }
 
   /** True while a recovery runs (live events are being held back). */
@@ -1193,9 +1240,17 @@ export class RecoveryPipeline {
   gap(g: GapEvent): Promise<void> {
     this.pending++;
     this.held = false;
+    // Live events held back so far and received up to the gap start are older than what
+    // this recovery finds (its cursors include them): they leave before its results, right
+    // after the results of the recoveries before it. Later ones wait for this recovery.
+    const before: UserDataEvent[] = [];
+    const after: UserDataEvent[] = [];
+    for (const e of this.buffer) (typeof e.receivedAt === 'number' && e.receivedAt > g.from ? after : before).push(e);
+    this.buffer = after;
     // Called now (not when the previous recovery ends), so the cursors are those of the gap.
     const recovering = this.recovery.recover(g);
     const run = this.chain.then(async () => {
+      for (const e of before) this.out(e);
       let recovered: UserDataEvent[] = [];
       try {
         recovered = await recovering;
@@ -1204,6 +1259,13 @@ export class RecoveryPipeline {
       }
       for (const e of recovered) this.out(e);
       this.pending--;
+      if (this.pending === 0 && this.holdAfter) {
+        try {
+          if (this.holdAfter()) this.held = true;
+        } catch {
+          // keep going
+        }
+      }
       if (this.pending === 0 && !this.held) this.flush();
     });
     this.chain = run.catch(() => undefined);
