@@ -23,7 +23,7 @@ import {
   type BalanceSheet,
   type Payload,
 } from './lib/normalize';
-import { streamOfAccount, type ReliableStateChange } from './lib/reliable-stream';
+import type { ReliableStateChange } from './lib/reliable-stream';
 import type { StateChange, UserDataEvent } from './lib/types';
 
 const TYPE = 'binance-account-position';
@@ -150,7 +150,7 @@ export = function register(RED: NodeAPI): void {
           if (loading) buffered.push(p);
           if (!sheet) return;
           applyToBalanceSheet(sheet, p);
-          send('snapshot', e.eventType, render(), e.raw, e.recovered === true);
+          send('snapshot', e.eventType, render(), e.recovered && e.restRecord ? e.restRecord : e.raw, e.recovered === true);
           return;
         }
         const balances = (Array.isArray(p.balances) ? (p.balances as Balance[]) : [])
@@ -158,7 +158,7 @@ export = function register(RED: NodeAPI): void {
           .filter((b) => !hideZero || !isZeroBalance(b));
         const positions = Array.isArray(p.positions) ? (p.positions as Payload[]) : undefined;
         if (balances.length === 0 && (!positions || positions.length === 0)) return;
-        send(e.eventType, e.eventType, { ...p, balances }, e.raw, e.recovered === true);
+        send(e.eventType, e.eventType, { ...p, balances }, e.recovered && e.restRecord ? e.restRecord : e.raw, e.recovered === true);
       } catch (err) {
         node.error(account.redact(`cannot handle ${e.eventType}: ${err instanceof Error ? err.message : String(err)}`));
       }
@@ -171,7 +171,7 @@ export = function register(RED: NodeAPI): void {
     };
 
     // Events from the account's reliable stream (live + recovered, de-duplicated).
-    const stream = streamOfAccount(account);
+    const stream = account.getStream();
     stream?.on('event', onEvent);
     if (snapshotMode) {
       stream?.on('state', onState);

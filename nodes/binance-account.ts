@@ -64,6 +64,8 @@ interface AccountNodeDef extends NodeDef {
   keyType?: string;
   recvWindow?: string | number;
   keepaliveInterval?: string | number;
+  /** Futures stream URL form: '' (DEFAULT_FUTURES_PATH_FORM), 'ws-query' or 'ws-path'. */
+  futuresPathForm?: string;
   /** Recover missed fills after a gap (default true). */
   recovery?: boolean | string;
   /** Symbols always reconciled after a gap (comma / space separated). */
@@ -174,6 +176,10 @@ function buildAccountConfig(def: AccountNodeDef, creds: AccountCredentials): Bui
   if (keepalive !== undefined && !(keepalive > 0 && keepalive < 60)) {
     return { errorText: 'keepalive interval must be between 1 and 59 minutes' };
   }
+  const pathForm = (str(def.futuresPathForm) ?? '').trim();
+  if (pathForm !== '' && pathForm !== 'ws-query' && pathForm !== 'ws-path') {
+    return { errorText: 'futures stream URL form must be ws-query or ws-path' };
+  }
   const config: AccountConfig = {
     market: market as Market,
     environment: environment as Environment,
@@ -183,6 +189,7 @@ function buildAccountConfig(def: AccountNodeDef, creds: AccountCredentials): Bui
     ...(environment === 'custom' ? { restUrl: str(def.restUrl)?.trim(), wsUrl: str(def.wsUrl)?.trim() } : {}),
     ...(recvWindow !== undefined ? { recvWindow } : {}),
     ...(keepalive !== undefined ? { keepaliveIntervalMs: Math.round(keepalive * 60_000) } : {}),
+    ...(pathForm === 'ws-query' || pathForm === 'ws-path' ? { futuresPathForm: pathForm } : {}),
   };
   try {
     resolveEndpoints(config);

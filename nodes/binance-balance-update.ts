@@ -14,7 +14,7 @@ import {
   toNumbers,
   type BalanceReasonGroup,
 } from './lib/normalize';
-import { streamOfAccount } from './lib/reliable-stream';
+
 import type { UserDataEvent } from './lib/types';
 
 const TYPE = 'binance-balance-update';
@@ -109,7 +109,7 @@ export = function register(RED: NodeAPI): void {
     };
 
     // The account's reliable stream: live + recovered events, de-duplicated.
-    const manager = streamOfAccount(account);
+    const manager = account.getStream();
     manager?.on('event', onEvent);
     account.register(node, { showLastEvent: def.showLastEvent === true });
 

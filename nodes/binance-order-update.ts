@@ -18,7 +18,7 @@ import {
   toNumbers,
   type Payload,
 } from './lib/normalize';
-import { streamOfAccount } from './lib/reliable-stream';
+
 import type { UserDataEvent } from './lib/types';
 
 const TYPE = 'binance-order-update';
@@ -95,7 +95,8 @@ export = function register(RED: NodeAPI): void {
           eventType: e.eventType,
           market: e.market,
           account: account.accountLabel,
-          raw: e.raw,
+          // Recovered: the REST row it was rebuilt from (what the exchange actually sent).
+          raw: e.recovered && e.restRecord ? e.restRecord : e.raw,
         };
         // Rebuilt from REST history after a gap: fields REST lacks are absent.
         if (e.recovered) msg.recovered = true;
@@ -106,7 +107,7 @@ export = function register(RED: NodeAPI): void {
     };
 
     // The account's reliable stream: live + recovered events, de-duplicated.
-    const manager = streamOfAccount(account);
+    const manager = account.getStream();
     manager?.on('event', onEvent);
     account.register(node, { showLastEvent: def.showLastEvent === true });
 

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { isAccountHandle } from './lib/filters';
 import { interpolate, lookupCatalog } from './lib/normalize';
-import { streamOfAccount, type RecoveryReport, type ReliableStateChange } from './lib/reliable-stream';
+import type { RecoveryReport, ReliableStateChange } from './lib/reliable-stream';
 import type { GapEvent, StateChange } from './lib/types';
 
 const TYPE = 'binance-stream-status';
@@ -85,7 +85,7 @@ export = function register(RED: NodeAPI): void {
     };
 
     // The account's reliable stream: its states include `recovering` (catching up after a gap).
-    const manager = streamOfAccount(account);
+    const manager = account.getStream();
     manager?.on('state', onState);
     manager?.on('gap', onGap);
     manager?.on('recovery', onRecovery);

@@ -6,6 +6,7 @@
  * exactly one character. An empty list means "everything".
  */
 
+import type { ReliableStream } from './reliable-stream';
 import type { StreamManager } from './stream-manager';
 import type { Market } from './types';
 
@@ -132,6 +133,11 @@ export interface AccountHandle {
   readonly configError: string | undefined;
   /** The shared stream manager (created on first use); undefined when the configuration is invalid. */
   getManager(): StreamManager | undefined;
+  /**
+   * The account's reliable stream over that manager: live events de-duplicated, gaps recovered
+   * over REST (recovered events carry `recovered: true`). What consumer nodes listen to.
+   */
+  getStream(): ReliableStream | undefined;
   /** Adds a consumer: starts the stream if needed and keeps the consumer's status current. */
   register(user: AccountUser, opts?: RegisterOptions): void;
   /**

@@ -458,19 +458,4 @@ export function existingReliableStream(manager: StreamManager): ReliableStream |
   return registry.get(manager);
 }
 
-/** What a consumer node needs from an account handle that offers a reliable stream. */
-export interface ReliableAccountHandle {
-  getStream(): ReliableStream | undefined;
-}
 
-/**
- * The event source a consumer node listens to: the account's reliable stream (deduped,
- * recovered) when the handle offers one, else a pass-through reliable stream over its manager.
- */
-export function streamOfAccount(account: { market: Market; getManager(): StreamManager | undefined }): ReliableStream | undefined {
-  const h = account as Partial<ReliableAccountHandle>;
-  if (typeof h.getStream === 'function') return h.getStream();
-  const m = account.getManager();
-  if (!m) return undefined;
-  return registry.get(m) ?? reliableStreamFor(m, { market: account.market, recovery: false });
-}

@@ -97,6 +97,43 @@ describe('binance-order-update (against the simulator)', function () {
     });
   }
 
+  for (const form of ['ws-path', 'ws-query'] as const) {
+    it(`futures stream URL setting futuresPathForm=${form} connects on that /private form and delivers fills`, async function () {
+      const a = newAccount(sim, 'usdm-futures');
+      sim.clearRequests();
+      const flow: FlowNode[] = [
+        TAB,
+        accountNode(sim, a, { futuresPathForm: form }),
+        consumer('ou', 'binance-order-update', 'out', { executionTypes: 'fills' }),
+        helperNode('out'),
+      ];
+      await helper.load(nodeModules(), flow, credentialsFor(a));
+      const out = collect('out') as unknown as { msgs: Msg[] };
+      await waitConnected();
+      const connects = sim.requests.filter((r) => r.kind === 'ws-connect').map((r) => r.path);
+      assert.equal(connects.length, 1);
+      if (form === 'ws-path') assert.match(connects[0], /^\/private\/ws\/[^/?]+$/);
+      else assert.match(connects[0], /^\/private\/ws$/);
+      sim.runOrderLifecycle(a.accountId, { market: 'usdm-futures', symbol: 'BTCUSDT', side: 'BUY', quantity: '1', price: '100' });
+      await waitFor(() => out.msgs.length >= 1, 5000, 'a fill');
+      assert.equal(out.msgs[0].payload.executionType, 'TRADE');
+    });
+  }
+
+  it('an unknown futuresPathForm is a configuration error, not a silent default', async function () {
+    const a = newAccount(sim, 'usdm-futures');
+    const flow: FlowNode[] = [TAB, accountNode(sim, a, { futuresPathForm: 'legacy' }), consumer('ou', 'binance-order-update', 'out'), helperNode('out')];
+    await helper.load(nodeModules(), flow, credentialsFor(a));
+    const ou = helper.getNode('ou') as unknown as {
+      status: { getCalls(): Array<{ args: Array<{ fill?: string; text?: string }>; thisValue: unknown }> };
+    };
+    const mine = (): Array<{ fill?: string; text?: string }> =>
+      ou.status.getCalls().filter((c) => (c.thisValue as { id?: string })?.id === 'ou').map((c) => c.args[0]);
+    await waitFor(() => mine().some((st) => st?.fill === 'red'), 5000, 'red status');
+    assert.ok(!mine().some((st) => st?.fill === 'green'), 'never shown connected');
+    assert.equal(sim.openConnections(), 0);
+  });
+
   it('filters by symbol wildcard, side, fills only and status', async function () {
     const a = newAccount(sim, 'spot');
     const out = await load(a, { symbols: 'ETH*, ?NBUSDT', sides: 'SELL', executionTypes: 'fills', orderStatuses: 'FILLED' });

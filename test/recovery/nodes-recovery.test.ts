@@ -154,6 +154,12 @@ describe('gap recovery in the Node-RED nodes (against the simulator)', function 
         assert.equal(m.payload.orderStatus, undefined);
         assert.equal(m.payload.cumulativeFilledQuantity, undefined);
         assert.equal(m.payload.eventTime, undefined);
+        assert.equal(m.payload.averagePrice, undefined);
+        // msg.raw is what the exchange actually sent: the REST trade record
+        const raw = m.raw as Record<string, unknown>;
+        assert.equal(raw.id, t.tradeId);
+        assert.equal(raw.orderId, t.orderId);
+        assert.equal(raw.e, undefined, 'not a made-up stream event');
       }
       for (const m of fills.slice(0, 2)) assert.equal(m.recovered, undefined, 'live fills are not marked');
       // stream status: recovering (catching up) and then connected, and what was recovered
