@@ -3,18 +3,15 @@
  * as balance / position changes (optionally futures `MARGIN_CALL` too), or (output 'snapshot') the whole balance sheet: loaded over REST
  * (`manager.rest`) once the stream is connected, reloaded after every gap, kept current from the events.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { accountOf, makeTranslate } from './common';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { isAccountHandle, makeMatcher } from './lib/filters';
+import { makeMatcher } from './lib/filters';
 import {
   ACCOUNT_REQUESTS,
   accountRequestParams,
   applyToBalanceSheet,
   balanceSheetFromAccount,
-  interpolate,
   isZeroBalance,
-  lookupCatalog,
   normalizeAccountPosition,
   normalizeMarginCall,
   renderBalanceSheet,
@@ -41,32 +38,16 @@ interface AccountPositionDef extends NodeDef {
   showLastEvent?: boolean;
 }
 
-function loadCatalog(): unknown {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(__dirname, 'locales', 'en-US', `${TYPE}.json`), 'utf8')) as unknown;
-  } catch {
-    return {};
-  }
-}
 
 export = function register(RED: NodeAPI): void {
-  const catalog = loadCatalog();
-  const t = (key: string, vars: Record<string, string | number> = {}): string => {
-    const r: unknown = RED._(key, vars);
-    if (typeof r === 'string' && r !== '' && r !== key) return r;
-    return interpolate(lookupCatalog(catalog, key) ?? key, vars);
-  };
+  const t = makeTranslate(RED, TYPE);
 
   function BinanceAccountPositionNode(this: Node, def: AccountPositionDef): void {
     RED.nodes.createNode(this, def);
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const node = this;
-    const account: unknown = def.account ? RED.nodes.getNode(def.account) : null;
-    if (!isAccountHandle(account)) {
-      node.status({ fill: 'red', shape: 'ring', text: t(`${TYPE}.status.no-account`) });
-      node.error(t(`${TYPE}.errors.no-account`));
-      return;
-    }
+    const account = accountOf(RED, node, def.account, TYPE, t);
+    if (!account) return;
     const snapshotMode = def.output === 'snapshot';
     const numbers = def.numbers === true;
     const hideZero = def.hideZero === true;

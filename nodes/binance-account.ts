@@ -7,16 +7,13 @@
  * Also serves the editor's "Test connection" button:
  * POST /binance-user-stream/test-connection (permission binance-account.write).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { makeTranslate } from './common';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { isAccountHandle, type AccountHandle, type AccountUser, type RegisterOptions } from './lib/filters';
 import { resolveEndpoints } from './lib/endpoints';
 import {
   ACCOUNT_REQUESTS,
   accountRequestParams,
-  interpolate,
-  lookupCatalog,
   normalizePem,
   statusForState,
   type StatusSpec,
@@ -105,30 +102,6 @@ interface UserRecord {
   lastText?: string;
 }
 
-type Translate = (key: string, vars?: Record<string, string | number>) => string;
-
-/** Message catalog (en-US) next to this file, used when the runtime has no translation (tests). */
-function loadCatalog(basename: string): unknown {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(__dirname, 'locales', 'en-US', `${basename}.json`), 'utf8')) as unknown;
-  } catch {
-    return {};
-  }
-}
-
-function makeTranslate(RED: NodeAPI, catalog: unknown): Translate {
-  return (key, vars = {}) => {
-    let r: unknown;
-    try {
-      r = RED._(key, vars);
-    } catch {
-      r = undefined;
-    }
-    if (typeof r === 'string' && r !== '' && r !== key && !r.endsWith(`:${key}`)) return r;
-    const local = lookupCatalog(catalog, key);
-    return local !== undefined ? interpolate(local, vars) : key;
-  };
-}
 
 function optionalNumber(v: unknown): number | undefined {
   if (v === undefined || v === null || (typeof v === 'string' && v.trim() === '')) return undefined;
@@ -365,8 +338,7 @@ function mergeCredentials(given: unknown, saved: AccountCredentials | undefined)
 // ---------------------------------------------------------------------------
 
 export = function register(RED: NodeAPI): void {
-  const catalog = loadCatalog(TYPE);
-  const t = makeTranslate(RED, catalog);
+  const t = makeTranslate(RED, TYPE);
 
   function BinanceAccountNode(this: AccountNode, def: AccountNodeDef): void {
     RED.nodes.createNode(this, def);

@@ -2,14 +2,11 @@
  * `binance-balance-update`: `balanceUpdate` (deposits, withdrawals, transfers), `externalLockUpdate`
  * and futures `ACCOUNT_UPDATE` with the reasons the user chose; one message per asset.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { accountOf, makeTranslate } from './common';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { isAccountHandle, makeMatcher } from './lib/filters';
+import { makeMatcher } from './lib/filters';
 import {
   FUTURES_REASON_GROUPS,
-  interpolate,
-  lookupCatalog,
   normalizeBalanceUpdates,
   toNumbers,
   type BalanceReasonGroup,
@@ -32,32 +29,16 @@ interface BalanceUpdateDef extends NodeDef {
   showLastEvent?: boolean;
 }
 
-function loadCatalog(): unknown {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(__dirname, 'locales', 'en-US', `${TYPE}.json`), 'utf8')) as unknown;
-  } catch {
-    return {};
-  }
-}
 
 export = function register(RED: NodeAPI): void {
-  const catalog = loadCatalog();
-  const t = (key: string, vars: Record<string, string | number> = {}): string => {
-    const r: unknown = RED._(key, vars);
-    if (typeof r === 'string' && r !== '' && r !== key) return r;
-    return interpolate(lookupCatalog(catalog, key) ?? key, vars);
-  };
+  const t = makeTranslate(RED, TYPE);
 
   function BinanceBalanceUpdateNode(this: Node, def: BalanceUpdateDef): void {
     RED.nodes.createNode(this, def);
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const node = this;
-    const account: unknown = def.account ? RED.nodes.getNode(def.account) : null;
-    if (!isAccountHandle(account)) {
-      node.status({ fill: 'red', shape: 'ring', text: t(`${TYPE}.status.no-account`) });
-      node.error(t(`${TYPE}.errors.no-account`));
-      return;
-    }
+    const account = accountOf(RED, node, def.account, TYPE, t);
+    if (!account) return;
     // Checkboxes default to on, except funding fees (frequent, usually not wanted).
     const on = (v: boolean | undefined, dflt: boolean): boolean => (v === undefined ? dflt : v === true);
     const groups: Record<BalanceReasonGroup, boolean> = {

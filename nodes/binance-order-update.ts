@@ -3,13 +3,10 @@
  * normalised into one payload; optionally `listStatus`, `ALGO_UPDATE` and `TRADE_LITE`.
  * Thin adapter: connection in the core (via the account node), normalisation in lib/normalize.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { accountOf, makeTranslate } from './common';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { isAccountHandle, makeOrderFilter } from './lib/filters';
+import { makeOrderFilter } from './lib/filters';
 import {
-  interpolate,
-  lookupCatalog,
   normalizeAlgoUpdate,
   normalizeExecutionReport,
   normalizeListStatus,
@@ -36,32 +33,16 @@ interface OrderUpdateDef extends NodeDef {
   showLastEvent?: boolean;
 }
 
-function loadCatalog(): unknown {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(__dirname, 'locales', 'en-US', `${TYPE}.json`), 'utf8')) as unknown;
-  } catch {
-    return {};
-  }
-}
 
 export = function register(RED: NodeAPI): void {
-  const catalog = loadCatalog();
-  const t = (key: string, vars: Record<string, string | number> = {}): string => {
-    const r: unknown = RED._(key, vars);
-    if (typeof r === 'string' && r !== '' && r !== key) return r;
-    return interpolate(lookupCatalog(catalog, key) ?? key, vars);
-  };
+  const t = makeTranslate(RED, TYPE);
 
   function BinanceOrderUpdateNode(this: Node, def: OrderUpdateDef): void {
     RED.nodes.createNode(this, def);
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const node = this;
-    const account: unknown = def.account ? RED.nodes.getNode(def.account) : null;
-    if (!isAccountHandle(account)) {
-      node.status({ fill: 'red', shape: 'ring', text: t(`${TYPE}.status.no-account`) });
-      node.error(t(`${TYPE}.errors.no-account`));
-      return;
-    }
+    const account = accountOf(RED, node, def.account, TYPE, t);
+    if (!account) return;
     const filter = makeOrderFilter(def);
     const numbers = def.numbers === true;
 

@@ -2,11 +2,8 @@
  * `binance-stream-status`: a message on every connection state change (`msg.topic` 'state') and
  * every gap ('gap'), plus the current state once the flows have started after a deploy.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { accountOf, makeTranslate } from './common';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { isAccountHandle } from './lib/filters';
-import { interpolate, lookupCatalog } from './lib/normalize';
 import type { RecoveryReport, ReliableStateChange } from './lib/reliable-stream';
 import type { GapEvent, StateChange } from './lib/types';
 
@@ -18,13 +15,6 @@ interface StreamStatusDef extends NodeDef {
   account?: string;
 }
 
-function loadCatalog(): unknown {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(__dirname, 'locales', 'en-US', `${TYPE}.json`), 'utf8')) as unknown;
-  } catch {
-    return {};
-  }
-}
 
 function statePayload(s: StateChange | ReliableStateChange): Record<string, unknown> {
   const p: Record<string, unknown> = { state: s.state, previous: s.previous };
@@ -37,23 +27,14 @@ function statePayload(s: StateChange | ReliableStateChange): Record<string, unkn
 }
 
 export = function register(RED: NodeAPI): void {
-  const catalog = loadCatalog();
-  const t = (key: string, vars: Record<string, string | number> = {}): string => {
-    const r: unknown = RED._(key, vars);
-    if (typeof r === 'string' && r !== '' && r !== key) return r;
-    return interpolate(lookupCatalog(catalog, key) ?? key, vars);
-  };
+  const t = makeTranslate(RED, TYPE);
 
   function BinanceStreamStatusNode(this: Node, def: StreamStatusDef): void {
     RED.nodes.createNode(this, def);
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const node = this;
-    const account: unknown = def.account ? RED.nodes.getNode(def.account) : null;
-    if (!isAccountHandle(account)) {
-      node.status({ fill: 'red', shape: 'ring', text: t(`${TYPE}.status.no-account`) });
-      node.error(t(`${TYPE}.errors.no-account`));
-      return;
-    }
+    const account = accountOf(RED, node, def.account, TYPE, t);
+    if (!account) return;
     const base = (): { market: string; account: string } => ({ market: account.market, account: account.accountLabel });
     const send = (msg: NodeMessage): void => {
       try {

@@ -1,0 +1,48 @@
+/**
+ * Plumbing shared by the Node-RED adapters (not a node: Node-RED only loads the files named in
+ * package.json). Message look-up with a fallback to the en-US catalog beside the compiled files,
+ * and the consumers' look-up of their `binance-account` config node.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Node, NodeAPI } from 'node-red';
+import { isAccountHandle, type AccountHandle } from './lib/filters';
+import { interpolate, lookupCatalog } from './lib/normalize';
+
+export type Translate = (key: string, vars?: Record<string, string | number>) => string;
+
+/**
+ * `RED._` for the node type's catalog, falling back to `locales/en-US/<type>.json` when the runtime
+ * has no translation (the test helper, or a key it does not know).
+ */
+export function makeTranslate(RED: NodeAPI, type: string): Translate {
+  let catalog: unknown = {};
+  try {
+    catalog = JSON.parse(fs.readFileSync(path.join(__dirname, 'locales', 'en-US', `${type}.json`), 'utf8')) as unknown;
+  } catch {
+    // no catalog beside the file: keys are returned as they are
+  }
+  return (key, vars = {}) => {
+    let r: unknown;
+    try {
+      r = RED._(key, vars);
+    } catch {
+      r = undefined;
+    }
+    if (typeof r === 'string' && r !== '' && r !== key && !r.endsWith(`:${key}`)) return r;
+    const local = lookupCatalog(catalog, key);
+    return local !== undefined ? interpolate(local, vars) : key;
+  };
+}
+
+/**
+ * The consumer's account node, or undefined after showing a red ring "no account" and logging the
+ * error once (a missing, unset or foreign config node).
+ */
+export function accountOf(RED: NodeAPI, node: Node, accountId: string | undefined, type: string, t: Translate): AccountHandle | undefined {
+  const account: unknown = accountId ? RED.nodes.getNode(accountId) : null;
+  if (isAccountHandle(account)) return account;
+  node.status({ fill: 'red', shape: 'ring', text: t(`${type}.status.no-account`) });
+  node.error(t(`${type}.errors.no-account`));
+  return undefined;
+}
