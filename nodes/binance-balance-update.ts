@@ -2,13 +2,12 @@
  * `binance-balance-update`: `balanceUpdate` (deposits, withdrawals, transfers), `externalLockUpdate`
  * and futures `ACCOUNT_UPDATE` with the reasons the user chose; one message per asset.
  */
-import { accountOf, makeTranslate } from './common';
-import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { accountOf, eventMessage, guarded, makeTranslate } from './common';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { makeMatcher } from './lib/filters';
 import {
   FUTURES_REASON_GROUPS,
   normalizeBalanceUpdates,
-  toNumbers,
   type BalanceReasonGroup,
 } from './lib/normalize';
 
@@ -68,26 +67,12 @@ export = function register(RED: NodeAPI): void {
       }
     };
 
-    const onEvent = (e: UserDataEvent): void => {
-      try {
-        if (!wanted(e)) return;
-        for (const { asset, payload } of normalizeBalanceUpdates(e.raw)) {
-          if (!assetMatch(asset)) continue;
-          const msg: NodeMessage = {
-            topic: asset,
-            payload: numbers ? toNumbers(payload) : payload,
-            eventType: e.eventType,
-            market: e.market,
-            account: account.accountLabel,
-            raw: e.raw,
-          };
-          if (e.recovered) msg.recovered = true;
-          node.send(msg);
-        }
-      } catch (err) {
-        node.error(account.redact(`cannot handle ${e.eventType}: ${err instanceof Error ? err.message : String(err)}`));
+    const onEvent = guarded(node, account, (e: UserDataEvent): void => {
+      if (!wanted(e)) return;
+      for (const { asset, payload } of normalizeBalanceUpdates(e.raw)) {
+        if (assetMatch(asset)) node.send(eventMessage(account, e, asset, payload, numbers));
       }
-    };
+    });
 
     // The account's reliable stream: live + recovered events, de-duplicated.
     const manager = account.getStream();

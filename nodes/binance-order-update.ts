@@ -3,8 +3,8 @@
  * normalised into one payload; optionally `listStatus`, `ALGO_UPDATE` and `TRADE_LITE`.
  * Thin adapter: connection in the core (via the account node), normalisation in lib/normalize.
  */
-import { accountOf, makeTranslate } from './common';
-import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { accountOf, eventMessage, guarded, makeTranslate } from './common';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { makeOrderFilter } from './lib/filters';
 import {
   normalizeAlgoUpdate,
@@ -12,7 +12,6 @@ import {
   normalizeListStatus,
   normalizeOrderTradeUpdate,
   normalizeTradeLite,
-  toNumbers,
   type Payload,
 } from './lib/normalize';
 
@@ -63,29 +62,14 @@ export = function register(RED: NodeAPI): void {
       }
     };
 
-    const onEvent = (e: UserDataEvent): void => {
-      try {
-        const built = build(e);
-        if (!built) return;
-        const p = built.payload as { symbol?: string; side?: string; executionType?: string; orderStatus?: string };
-        if (!filter.symbolAndSide(p)) return;
-        if (built.order && !filter.execution(p)) return;
-        const msg: NodeMessage = {
-          topic: typeof p.symbol === 'string' ? p.symbol : '',
-          payload: numbers ? toNumbers(built.payload) : built.payload,
-          eventType: e.eventType,
-          market: e.market,
-          account: account.accountLabel,
-          // Recovered: the REST row it was rebuilt from (what the exchange actually sent).
-          raw: e.recovered && e.restRecord ? e.restRecord : e.raw,
-        };
-        // Rebuilt from REST history after a gap: fields REST lacks are absent.
-        if (e.recovered) msg.recovered = true;
-        node.send(msg);
-      } catch (err) {
-        node.error(account.redact(`cannot handle ${e.eventType}: ${err instanceof Error ? err.message : String(err)}`));
-      }
-    };
+    const onEvent = guarded(node, account, (e: UserDataEvent): void => {
+      const built = build(e);
+      if (!built) return;
+      const p = built.payload as { symbol?: string; side?: string; executionType?: string; orderStatus?: string };
+      if (!filter.symbolAndSide(p)) return;
+      if (built.order && !filter.execution(p)) return;
+      node.send(eventMessage(account, e, typeof p.symbol === 'string' ? p.symbol : '', built.payload, numbers));
+    });
 
     // The account's reliable stream: live + recovered events, de-duplicated.
     const manager = account.getStream();

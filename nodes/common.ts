@@ -5,9 +5,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Node, NodeAPI } from 'node-red';
+import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { isAccountHandle, type AccountHandle } from './lib/filters';
-import { interpolate, lookupCatalog } from './lib/normalize';
+import { interpolate, lookupCatalog, toNumbers } from './lib/normalize';
+import type { UserDataEvent } from './lib/types';
 
 export type Translate = (key: string, vars?: Record<string, string | number>) => string;
 
@@ -45,4 +46,40 @@ export function accountOf(RED: NodeAPI, node: Node, accountId: string | undefine
   node.status({ fill: 'red', shape: 'ring', text: t(`${type}.status.no-account`) });
   node.error(t(`${type}.errors.no-account`));
   return undefined;
+}
+
+/**
+ * The message a data node sends for one event: `topic` (symbol or asset), `payload` (numbers
+ * converted on request), `eventType`, `market`, `account` (a label, never a key) and `raw`. For an
+ * event rebuilt from REST after a gap, `recovered: true` and `raw` is the REST record it came from
+ * (what the exchange actually sent).
+ */
+export function eventMessage(
+  account: AccountHandle,
+  e: UserDataEvent,
+  topic: string,
+  payload: Record<string, unknown>,
+  numbers: boolean,
+): NodeMessage {
+  const msg: NodeMessage = {
+    topic,
+    payload: numbers ? toNumbers(payload) : payload,
+    eventType: e.eventType,
+    market: e.market,
+    account: account.accountLabel,
+    raw: e.recovered && e.restRecord ? e.restRecord : e.raw,
+  };
+  if (e.recovered) msg.recovered = true;
+  return msg;
+}
+
+/** Runs an event handler so that a failure is a redacted node error, never a throw out of the stream. */
+export function guarded(node: Node, account: AccountHandle, handle: (e: UserDataEvent) => void): (e: UserDataEvent) => void {
+  return (e) => {
+    try {
+      handle(e);
+    } catch (err) {
+      node.error(account.redact(`cannot handle ${e.eventType}: ${err instanceof Error ? err.message : String(err)}`));
+    }
+  };
 }
