@@ -252,7 +252,12 @@ function permissionsOf(account: unknown): { accountType?: string; permissions: R
  * Checks the key: server time (clock offset), then one signed account request. Never throws and
  * never returns a secret: every text goes through the redactor of the credentials used.
  */
-async function testConnection(def: AccountNodeDef, creds: AccountCredentials): Promise<TestResult> {
+/**
+ * @param savedRestUrl when saved credentials are used: the REST server they were deployed with
+ *   (null when unknown). Saved secrets are only ever sent there, so a changed URL in the dialog
+ *   cannot be used to send a deployed key to another host.
+ */
+async function testConnection(def: AccountNodeDef, creds: AccountCredentials, savedRestUrl?: string | null): Promise<TestResult> {
   const redactor = new Redactor([creds.apiKey, creds.apiSecret, creds.privateKey, normalizePem(creds.privateKey), creds.passphrase]);
   const base: TestResult = { ok: false, market: str(def.market), environment: str(def.environment) };
   const built = buildAccountConfig(def, creds);
@@ -269,6 +274,9 @@ async function testConnection(def: AccountNodeDef, creds: AccountCredentials): P
     return { ...base, problem: 'config', message: redactor.apply(err instanceof Error ? err.message : String(err)) };
   }
   const endpoints = resolveEndpoints(cfg);
+  if (savedRestUrl !== undefined && savedRestUrl !== endpoints.restUrl) {
+    return { ...base, problem: 'config', message: 'enter the API key and secret again to test them against a different server than the deployed one' };
+  }
   const rest = new RestClient({
     baseUrl: endpoints.restUrl,
     apiKey: cfg.credentials.apiKey,
@@ -323,16 +331,25 @@ const CONFIG_REASONS: Record<string, string> = {
   'bad-market': 'unknown market',
 };
 
-/** Credentials for the test: values typed in the dialog, else (placeholder / empty) the saved ones. */
-function mergeCredentials(given: unknown, saved: AccountCredentials | undefined): AccountCredentials {
+/**
+ * Credentials for the test: values typed in the dialog, else (placeholder / empty) the saved ones.
+ * `usedSaved` tells whether any saved value was taken.
+ */
+function mergeCredentials(given: unknown, saved: AccountCredentials | undefined): { creds: AccountCredentials; usedSaved: boolean } {
   const g = (given && typeof given === 'object' ? given : {}) as Record<string, unknown>;
+  let usedSaved = false;
   const pick = (k: keyof AccountCredentials): string | undefined => {
     const v = g[k];
     if (typeof v === 'string' && v !== '' && v !== UNCHANGED_PASSWORD) return v;
     const s = saved?.[k];
-    return typeof s === 'string' && s !== '' ? s : undefined;
+    if (typeof s === 'string' && s !== '') {
+      usedSaved = true;
+      return s;
+    }
+    return undefined;
   };
-  return { apiKey: pick('apiKey'), apiSecret: pick('apiSecret'), privateKey: pick('privateKey'), passphrase: pick('passphrase') };
+  const creds = { apiKey: pick('apiKey'), apiSecret: pick('apiSecret'), privateKey: pick('privateKey'), passphrase: pick('passphrase') };
+  return { creds, usedSaved };
 }
 
 // ---------------------------------------------------------------------------
@@ -471,6 +488,7 @@ export = function register(RED: NodeAPI): void {
       symbol: built.config?.symbol,
       accountLabel: def.name || node.id,
       configError,
+      deployedRestUrl: built.config ? resolveEndpoints(built.config).restUrl : undefined,
       users,
       getManager,
       getStream,
@@ -555,6 +573,7 @@ export = function register(RED: NodeAPI): void {
     const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
     const id = typeof body.id === 'string' && body.id !== '' ? body.id : undefined;
     let saved: AccountCredentials | undefined;
+    let deployedRestUrl: string | null = null;
     if (id) {
       try {
         saved = (RED.nodes.getCredentials(id) as AccountCredentials | undefined) ?? undefined;
@@ -563,8 +582,9 @@ export = function register(RED: NodeAPI): void {
       }
       const n = RED.nodes.getNode(id) as unknown;
       if (isAccountHandle(n)) {
-        const dn = n as unknown as Node<AccountCredentials>;
+        const dn = n as unknown as Node<AccountCredentials> & { deployedRestUrl?: string };
         saved ??= dn.credentials;
+        deployedRestUrl = dn.deployedRestUrl ?? null;
       }
     }
     const def: AccountNodeDef = {
@@ -580,8 +600,8 @@ export = function register(RED: NodeAPI): void {
       keyType: str(body.keyType),
       recvWindow: str(body.recvWindow) ?? (typeof body.recvWindow === 'number' ? body.recvWindow : undefined),
     };
-    const creds = mergeCredentials(body.credentials, saved);
-    testConnection(def, creds)
+    const { creds, usedSaved } = mergeCredentials(body.credentials, saved);
+    testConnection(def, creds, usedSaved ? deployedRestUrl : undefined)
       .then((r) => res.json(r))
       .catch((err: unknown) => {
         const redactor = new Redactor([creds.apiKey, creds.apiSecret, creds.privateKey, creds.passphrase]);

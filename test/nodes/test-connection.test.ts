@@ -93,6 +93,33 @@ describe('test-connection admin endpoint', function () {
     assert.equal(r2.ok, true, JSON.stringify(r2));
   });
 
+  it('never sends saved credentials to a server other than the deployed one', async function () {
+    const a = newAccount(sim, 'spot');
+    await deploy(a);
+    // another loopback "server" that would receive the saved key if the test were run against it
+    let connections = 0;
+    const other = net.createServer((sock) => {
+      connections++;
+      sock.destroy();
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (other.address() as net.AddressInfo).port;
+      const body = { ...bodyFor(a, 'spot', { apiKey: '__PWRD__', apiSecret: '__PWRD__' }), restUrl: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/ws-api/v3` };
+      const r = await post(body, [a.key.apiKey, a.key.apiSecret]);
+      assert.equal(r.ok, false);
+      assert.equal(r.problem, 'config');
+      assert.match(r.message ?? '', /enter the API key and secret again/);
+      assert.equal(connections, 0, 'nothing was sent to the other server');
+      // with the key typed in again, testing against another server is the user's choice
+      const typed = await post({ ...body, credentials: { apiKey: a.key.apiKey, apiSecret: a.key.apiSecret } }, [a.key.apiKey, a.key.apiSecret]);
+      assert.equal(typed.ok, false);
+      assert.ok(connections > 0, 'the typed key was tried against the given server');
+    } finally {
+      await new Promise<void>((resolve) => other.close(() => resolve()));
+    }
+  });
+
   it('works for a not-yet-deployed account (no id) with an Ed25519 key', async function () {
     const a = newAccount(sim, 'usdm-futures', 'ed25519', 'pass-phrase-123');
     const other = newAccount(sim, 'spot');
@@ -163,16 +190,18 @@ describe('test-connection admin endpoint', function () {
         srv.close(() => resolve(p));
       });
     });
-    const network = await post({ ...bodyFor(a, 'spot', {}), restUrl: `http://127.0.0.1:${port}` }, [a.key.apiKey, a.key.apiSecret]);
+    // keys typed in the dialog (saved ones are only tested against the deployed server)
+    const typed = { apiKey: a.key.apiKey, apiSecret: a.key.apiSecret };
+    const network = await post({ ...bodyFor(a, 'spot', typed), restUrl: `http://127.0.0.1:${port}` }, [a.key.apiKey, a.key.apiSecret]);
     assert.equal(network.ok, false);
     assert.equal(network.problem, 'network');
 
-    const url = await post({ ...bodyFor(a, 'spot', {}), restUrl: 'http://example.invalid:8080' }, [a.key.apiKey, a.key.apiSecret]);
+    const url = await post({ ...bodyFor(a, 'spot', typed), restUrl: 'http://example.invalid:8080' }, [a.key.apiKey, a.key.apiSecret]);
     assert.equal(url.ok, false);
     assert.equal(url.problem, 'url');
     assert.match(String(url.message), /https/);
 
-    const wrongPath = await post({ ...bodyFor(a, 'spot', {}), restUrl: `${sim.restUrl}/nothing-here` }, [a.key.apiKey, a.key.apiSecret]);
+    const wrongPath = await post({ ...bodyFor(a, 'spot', typed), restUrl: `${sim.restUrl}/nothing-here` }, [a.key.apiKey, a.key.apiSecret]);
     assert.equal(wrongPath.ok, false);
     assert.equal(wrongPath.problem, 'url');
 
