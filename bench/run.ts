@@ -1,0 +1,243 @@
+/**
+ * `npm run bench` (= build, then `node dist/bench/run.js [--quick] [options]`).
+ *
+ * Runs every scenario of issue 7 in its own Node process (fresh heap, `--expose-gc`), the
+ * simulator in another process, prints one table and writes the JSON to
+ * bench/results/latest.json (relative to the working directory; `--out` / BENCH_OUT).
+ *
+ * Options (CLI or environment): --quick (BENCH_QUICK=1), --n (BENCH_N), --rounds, --latency-ms,
+ * --latency-rate, --cycles, --hours, --accounts, --idle-ms, --only stream,redeploy,soak,scale.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { machine, parseOptions, RESULT_MARK, round, type BenchOptions } from './common';
+import type { RedeployResult, ScaleResult } from './runtime-bench';
+import type { SoakResult } from './soak-bench';
+import type { StreamBenchResult } from './stream-bench';
+
+export const SCENARIOS = ['stream', 'redeploy', 'soak', 'scale'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+/** Targets of issue 7. */
+export const TARGETS = {
+  throughputRatio: 0.75,
+  redeployHeapGrowthMb: 2,
+  idleCpuPercent: 2,
+};
+
+interface ScenarioOutcome {
+  ok: boolean;
+  seconds: number;
+  result?: unknown;
+  error?: string;
+}
+
+function optionArgs(o: BenchOptions): string[] {
+  return [
+    `--n=${o.n}`,
+    `--rounds=${o.rounds}`,
+    `--latency-ms=${o.latencyMs}`,
+    `--latency-rate=${o.latencyRate}`,
+    `--cycles=${o.cycles}`,
+    `--hours=${o.hours}`,
+    `--accounts=${o.accounts}`,
+    `--idle-ms=${o.idleMs}`,
+  ];
+}
+
+function runScenario(name: Scenario, o: BenchOptions): Promise<ScenarioOutcome> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--expose-gc', path.join(__dirname, 'scenario.js'), name, ...optionArgs(o)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env },
+    });
+    let out = '';
+    let errTail = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => {
+      out += d;
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => {
+      process.stderr.write(d);
+      errTail = (errTail + d).slice(-2000);
+    });
+    child.on('close', (code) => {
+      const seconds = round((Date.now() - started) / 1000, 1);
+      const line = out.split('\n').find((l) => l.startsWith(RESULT_MARK));
+      if (code === 0 && line) {
+        resolve({ ok: true, seconds, result: JSON.parse(line.slice(RESULT_MARK.length)) as unknown });
+      } else {
+        resolve({ ok: false, seconds, error: `exit code ${code}: ${errTail.trim().split('\n').slice(-3).join(' | ')}` });
+      }
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------- table
+
+function fmt(v: number | undefined, digits = 2): string {
+  if (v === undefined || !Number.isFinite(v)) return 'n/a';
+  return Math.abs(v) >= 1000 ? Math.round(v).toLocaleString('en-US') : String(round(v, digits));
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [line(rows[0]), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+}
+
+export interface Verdict {
+  target: string;
+  value: string;
+  met: boolean | undefined;
+}
+
+export function render(results: Record<string, ScenarioOutcome>): { text: string; verdicts: Verdict[] } {
+  const parts: string[] = [];
+  const verdicts: Verdict[] = [];
+  const stream = results.stream;
+  if (stream?.ok) {
+    const s = stream.result as StreamBenchResult;
+    parts.push(`Throughput: ${s.n.toLocaleString('en-US')} executionReport frames, median of ${s.rounds} round(s)`);
+    parts.push(
+      table([
+        ['client', 'events/s', 'ratio to baseline', 'client CPU (cores)', 'CPU µs/event', 'CPU ratio to baseline', 'note'],
+        ...s.throughput.map((t) => [
+          t.client,
+          fmt(t.eventsPerSec),
+          fmt(t.ratioToBaseline, 3),
+          t.runs.length ? fmt(t.runs.map((r) => r.clientCpu).reduce((a, b) => a + b, 0) / t.runs.length) : 'n/a',
+          fmt(t.cpuUsPerEvent, 1),
+          fmt(t.cpuRatioToBaseline, 3),
+          t.error ?? '',
+        ]),
+      ]),
+    );
+    for (const n of s.notes) parts.push(`Note: ${n}`);
+    parts.push('');
+    parts.push(`Latency: ${s.latency.rate} frames/s for ${s.latency.durationMs / 1000} s per client, simulator send -> client callback`);
+    parts.push(
+      table([
+        ['client', 'samples', 'p50 ms', 'p99 ms', 'max ms', 'note'],
+        ...s.latency.clients.map((l) => [l.client, String(l.samples), fmt(l.p50Ms, 3), fmt(l.p99Ms, 3), fmt(l.maxMs, 3), l.error ?? '']),
+      ]),
+    );
+    const ours = s.throughput.find((t) => t.client.startsWith('ours (binance-order-update'));
+    if (ours) {
+      verdicts.push({
+        target: `our node >= ${TARGETS.throughputRatio}x baseline throughput`,
+        value: `${fmt(ours.ratioToBaseline, 3)}x events/s (${fmt(ours.cpuRatioToBaseline, 3)}x by CPU per event)`,
+        met: ours.ratioToBaseline >= TARGETS.throughputRatio && ours.cpuRatioToBaseline >= TARGETS.throughputRatio,
+      });
+    }
+  } else if (stream) {
+    parts.push(`Throughput/latency: FAILED (${stream.error})`);
+  }
+  const redeploy = results.redeploy;
+  if (redeploy?.ok) {
+    const r = redeploy.result as RedeployResult;
+    parts.push('');
+    parts.push(`Deploy/redeploy: ${r.cycles} full deploys of account + 4 nodes (${fmt(r.msPerCycle, 1)} ms per cycle)`);
+    parts.push(
+      table([
+        ['heap start MB', 'heap end MB', 'growth MB', 'slope B/cycle', 'handles start', 'handles end', 'sim connections'],
+        [fmt(r.heapStartMb, 3), fmt(r.heapEndMb, 3), fmt(r.heapGrowthMb, 3), fmt(r.slopeBytesPerCycle), String(r.samples[0]?.handles ?? 'n/a'), String(r.samples[r.samples.length - 1]?.handles ?? 'n/a'), String(r.simConnectionsAtEnd)],
+      ]),
+    );
+    const projected = (r.slopeBytesPerCycle * 1000) / 2 ** 20;
+    verdicts.push({
+      target: `heap growth < ${TARGETS.redeployHeapGrowthMb} MB after 1000 redeploys`,
+      value: `${fmt(r.heapGrowthMb, 3)} MB after ${r.cycles} (trend ${fmt(projected, 2)} MB per 1000)`,
+      met: r.heapGrowthMb < TARGETS.redeployHeapGrowthMb && projected < TARGETS.redeployHeapGrowthMb,
+    });
+  } else if (redeploy) {
+    parts.push(`Deploy/redeploy: FAILED (${redeploy.error})`);
+  }
+  const soak = results.soak;
+  if (soak?.ok) {
+    const r = soak.result as SoakResult;
+    parts.push('');
+    parts.push(`Soak: ${r.simulatedHours} simulated hours, ${r.markets.join(', ')} (${r.realSeconds} s real)`);
+    parts.push(
+      table([
+        ['rotations', 'keepalives', 'listenTokens', 'events in/out', 'heap h1 MB', 'heap end MB', 'slope B/h', 'conns start/end', 'handles after stop'],
+        [
+          String(r.rotations),
+          String(r.keepalives),
+          String(r.listenTokens),
+          `${r.eventsInjected}/${r.eventsDelivered}`,
+          fmt(r.heapStartMb, 3),
+          fmt(r.heapEndMb, 3),
+          fmt(r.slopeBytesPerHour),
+          `${r.connectionsStart}/${r.connectionsEnd}`,
+          String(Object.values(r.handlesAfterStop).reduce((a, b) => a + b, 0)),
+        ],
+      ]),
+    );
+  } else if (soak) {
+    parts.push(`Soak: FAILED (${soak.error})`);
+  }
+  const scale = results.scale;
+  if (scale?.ok) {
+    const r = scale.result as ScaleResult;
+    parts.push('');
+    parts.push(`Scale: ${r.accounts} accounts in one runtime (${Object.entries(r.markets).map(([k, v]) => `${v} ${k}`).join(', ')})`);
+    parts.push(
+      table([
+        ['connections', 'connect ms', 'idle CPU % of a core', 'RSS MB (before)', 'heap MB (before)', 'heap per account KB'],
+        [String(r.simConnections.open), String(r.connectMs), fmt(r.idleCpuPercent, 3), `${fmt(r.rssMb, 1)} (${fmt(r.rssBeforeMb, 1)})`, `${fmt(r.heapUsedMb, 1)} (${fmt(r.heapBeforeMb, 1)})`, String(r.perAccountHeapKb)],
+      ]),
+    );
+    verdicts.push({ target: `${r.accounts} idle accounts < ${TARGETS.idleCpuPercent} % of one core`, value: `${fmt(r.idleCpuPercent, 3)} %`, met: r.idleCpuPercent < TARGETS.idleCpuPercent });
+  } else if (scale) {
+    parts.push(`Scale: FAILED (${scale.error})`);
+  }
+  if (verdicts.length > 0) {
+    parts.push('');
+    parts.push('Targets');
+    parts.push(table([['target', 'measured', 'met'], ...verdicts.map((v) => [v.target, v.value, v.met === undefined ? '?' : v.met ? 'yes' : 'NO'])]));
+  }
+  return { text: parts.join('\n'), verdicts };
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions();
+  const selected = (o.only.length > 0 ? o.only : [...SCENARIOS]).filter((s): s is Scenario => (SCENARIOS as readonly string[]).includes(s));
+  const started = Date.now();
+  const m = machine();
+  process.stderr.write(`bench${o.quick ? ' (quick)' : ''}: ${m.cpus} x ${m.cpuModel}, Node ${m.node}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
+  const results: Record<string, ScenarioOutcome> = {};
+  for (const s of selected) {
+    process.stderr.write(`-- ${s}\n`);
+    results[s] = await runScenario(s, o);
+    if (!results[s].ok) process.stderr.write(`   ${s} failed: ${results[s].error}\n`);
+  }
+  const { text, verdicts } = render(results);
+  const doc = {
+    date: new Date().toISOString(),
+    quick: o.quick,
+    machine: m,
+    loadAverageAtStart: os.loadavg().map((x) => round(x, 2)),
+    options: o,
+    totalSeconds: round((Date.now() - started) / 1000, 1),
+    scenarios: results,
+    targets: verdicts,
+  };
+  const out = path.resolve(o.out);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, `${JSON.stringify(doc, null, 2)}\n`);
+  process.stdout.write(`\n${text}\n\nMachine: ${m.cpus} x ${m.cpuModel}, ${m.totalMemGb} GB, Node ${m.node}, ${m.platform}\n`);
+  process.stdout.write(`Total ${doc.totalSeconds} s. JSON written to ${out}\n`);
+  if (Object.values(results).some((r) => !r.ok)) process.exitCode = 1;
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,48 @@
+/**
+ * Entry of one scenario process: `node dist/bench/scenario.js <stream|redeploy|soak|scale> [options]`.
+ * Prints progress on stderr and one result line (RESULT_MARK + JSON) on stdout.
+ */
+import { emitResult, installLoopbackGuard, parseOptions } from './common';
+import { runRedeploy, runScale } from './runtime-bench';
+import { runSoak } from './soak-bench';
+import { runStreamBench } from './stream-bench';
+
+const log = (s: string): void => {
+  process.stderr.write(`${s}\n`);
+};
+
+async function main(): Promise<void> {
+  installLoopbackGuard();
+  const name = process.argv[2];
+  const opts = parseOptions(process.argv.slice(3));
+  let result: unknown;
+  switch (name) {
+    case 'stream':
+      result = await runStreamBench(opts, log);
+      break;
+    case 'redeploy':
+      result = await runRedeploy(opts, log);
+      break;
+    case 'soak':
+      result = await runSoak(opts, log);
+      break;
+    case 'scale':
+      result = await runScale(opts, log);
+      break;
+    default:
+      throw new Error(`unknown scenario ${name}`);
+  }
+  emitResult(result);
+}
+
+process.on('unhandledRejection', (err) => {
+  log(`unhandled rejection: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+});
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(`scenario failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,208 @@
+/**
+ * Scenarios 1 and 2 of issue 7: throughput (N executionReport frames pushed as fast as the
+ * client consumes them) and latency (1 000 stamped frames per second; send → user callback),
+ * for every client of clients.ts, interleaved in the same process against one simulator process.
+ */
+import { BaselineClient, OurNodeClient, SdkClient, type StreamClient } from './clients';
+import { nowNs, percentile, round, median, type BenchOptions } from './common';
+import { EmbeddedRed } from './red-runtime';
+import { SimProcess } from './sim-client';
+
+export interface ThroughputRun {
+  eventsPerSec: number;
+  ms: number;
+  /** CPU time of this (client) process over the run / wall time: 1.0 = one core saturated. */
+  clientCpu: number;
+}
+
+export interface ClientThroughput {
+  client: string;
+  runs: ThroughputRun[];
+  /** Median of the runs. */
+  eventsPerSec: number;
+  ratioToBaseline: number;
+  /** CPU time of the client process per event, µs (median of the runs). */
+  cpuUsPerEvent: number;
+  /**
+   * baseline µs/event ÷ this client's µs/event: the throughput ratio when both are CPU-bound
+   * (independent of how fast the simulator process can push).
+   */
+  cpuRatioToBaseline: number;
+  error?: string;
+}
+
+export interface ClientLatency {
+  client: string;
+  samples: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  meanMs: number;
+  error?: string;
+}
+
+export interface StreamBenchResult {
+  n: number;
+  rounds: number;
+  window: number;
+  throughput: ClientThroughput[];
+  latency: { rate: number; durationMs: number; clients: ClientLatency[] };
+  notes: string[];
+}
+
+const WINDOW = 4_000;
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let h: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_r, reject) => (h = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms)))]);
+  } finally {
+    if (h) clearTimeout(h);
+  }
+}
+
+async function throughputRun(sim: SimProcess, client: StreamClient, n: number): Promise<ThroughputRun> {
+  const [acct] = await sim.setup(1);
+  let received = 0;
+  let done: (() => void) | undefined;
+  await withTimeout(
+    client.connect(acct, () => {
+      received += 1;
+      if (received === n) done?.();
+    }),
+    20_000,
+    `${client.name} connect`,
+  );
+  const finished = new Promise<void>((r) => {
+    done = r;
+  });
+  const acker = setInterval(() => sim.ack(received), 5);
+  const cpu0 = process.cpuUsage();
+  const t0 = nowNs();
+  const pushed = sim.request<{ sent: number }>({ cmd: 'push', accountId: acct.accountId, n, window: WINDOW });
+  const timeout = new Promise<never>((_r, reject) => setTimeout(() => reject(new Error(`timed out after ${received}/${n} events`)), Math.max(60_000, n / 5)).unref());
+  try {
+    await Promise.race([finished, timeout]);
+  } finally {
+    clearInterval(acker);
+  }
+  const t1 = nowNs();
+  const cpu = process.cpuUsage(cpu0);
+  sim.ack(received);
+  await pushed;
+  await client.close();
+  const ms = Number(t1 - t0) / 1e6;
+  return { eventsPerSec: Math.round((n / ms) * 1000), ms: round(ms, 1), clientCpu: round((cpu.user + cpu.system) / 1000 / ms, 3) };
+}
+
+async function latencyRun(sim: SimProcess, client: StreamClient, rate: number, durationMs: number): Promise<ClientLatency> {
+  const [acct] = await sim.setup(1);
+  const total = Math.round((rate * durationMs) / 1000);
+  const lat = new Float64Array(total);
+  let k = 0;
+  await withTimeout(
+    client.connect(acct, (c) => {
+      const t = nowNs();
+      if (typeof c === 'string' && c.startsWith('bt') && k < total) lat[k++] = Number(t - BigInt(c.slice(2))) / 1e6;
+    }),
+    20_000,
+    `${client.name} connect`,
+  );
+  await sim.request({ cmd: 'pace', accountId: acct.accountId, rate, durationMs });
+  const start = Date.now();
+  while (k < total && Date.now() - start < 10_000) await new Promise((r) => setTimeout(r, 10));
+  await client.close();
+  const sorted = Array.from(lat.subarray(0, k)).sort((a, b) => a - b);
+  const mean = sorted.reduce((s, v) => s + v, 0) / Math.max(1, sorted.length);
+  return {
+    client: client.name,
+    samples: k,
+    p50Ms: round(percentile(sorted, 50), 3),
+    p99Ms: round(percentile(sorted, 99), 3),
+    maxMs: round(sorted[sorted.length - 1] ?? NaN, 3),
+    meanMs: round(mean, 3),
+  };
+}
+
+export async function runStreamBench(opts: BenchOptions, log: (s: string) => void): Promise<StreamBenchResult> {
+  const sim = await SimProcess.start();
+  const red = await EmbeddedRed.start();
+  const notes: string[] = [];
+  try {
+    const clients: StreamClient[] = [new BaselineClient(sim.info), new OurNodeClient(red, sim.info),
+      new OurNodeClient(red, sim.info, { recovery: false }, 'ours, gap recovery off'),
+      new SdkClient(sim.info, true), new SdkClient(sim.info, false)];
+    // Warm-up: every client once with a small N (JIT, first-connection costs).
+    const warmN = Math.min(opts.n, 20_000);
+    const errors = new Map<string, string>();
+    for (const c of clients) {
+      try {
+        const w = await throughputRun(sim, c, warmN);
+        log(`  warm-up ${c.name}: ${w.eventsPerSec} ev/s`);
+      } catch (err) {
+        log(`  warm-up ${c.name} failed: ${err instanceof Error ? err.message : String(err)}`);
+        errors.set(c.name, err instanceof Error ? err.message : String(err));
+        await c.close().catch(() => undefined);
+      }
+    }
+    const runs = new Map<string, ThroughputRun[]>(clients.map((c) => [c.name, []]));
+    for (let r = 0; r < opts.rounds; r++) {
+      for (const c of clients) {
+        if (errors.has(c.name)) continue;
+        try {
+          const run = await throughputRun(sim, c, opts.n);
+          runs.get(c.name)!.push(run);
+          log(`  throughput round ${r + 1}/${opts.rounds} ${c.name}: ${run.eventsPerSec} ev/s (client CPU ${run.clientCpu})`);
+        } catch (err) {
+          errors.set(c.name, err instanceof Error ? err.message : String(err));
+          await c.close().catch(() => undefined);
+        }
+      }
+    }
+    const base = median(runs.get(clients[0].name)!.map((x) => x.eventsPerSec));
+    const usPerEvent = (r: ThroughputRun): number => (r.clientCpu * 1e6) / r.eventsPerSec;
+    const baseUs = median(runs.get(clients[0].name)!.map(usPerEvent));
+    const throughput: ClientThroughput[] = clients.map((c) => {
+      const rs = runs.get(c.name)!;
+      const eps = rs.length > 0 ? median(rs.map((x) => x.eventsPerSec)) : NaN;
+      const us = rs.length > 0 ? median(rs.map(usPerEvent)) : NaN;
+      const out: ClientThroughput = {
+        client: c.name,
+        runs: rs,
+        eventsPerSec: eps,
+        ratioToBaseline: round(eps / base, 3),
+        cpuUsPerEvent: round(us, 2),
+        cpuRatioToBaseline: round(baseUs / us, 3),
+      };
+      const e = errors.get(c.name);
+      if (e !== undefined) out.error = e;
+      return out;
+    });
+
+    const baseCpu = median(runs.get(clients[0].name)!.map((x) => x.clientCpu));
+    if (baseCpu < 0.9) {
+      notes.push(
+        `the baseline client used ${baseCpu} of a core: its events/s is partly limited by the simulator's push rate; cpuRatioToBaseline compares CPU per event instead`,
+      );
+    }
+    const latClients: ClientLatency[] = [];
+    for (const c of clients) {
+      if (errors.has(c.name)) {
+        latClients.push({ client: c.name, samples: 0, p50Ms: NaN, p99Ms: NaN, maxMs: NaN, meanMs: NaN, error: errors.get(c.name) });
+        continue;
+      }
+      try {
+        const l = await latencyRun(sim, c, opts.latencyRate, opts.latencyMs);
+        latClients.push(l);
+        log(`  latency ${c.name}: p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms, max ${l.maxMs} ms (${l.samples} samples)`);
+      } catch (err) {
+        await c.close().catch(() => undefined);
+        latClients.push({ client: c.name, samples: 0, p50Ms: NaN, p99Ms: NaN, maxMs: NaN, meanMs: NaN, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    return { n: opts.n, rounds: opts.rounds, window: WINDOW, throughput, latency: { rate: opts.latencyRate, durationMs: opts.latencyMs, clients: latClients }, notes };
+  } finally {
+    await red.stop().catch(() => undefined);
+    await sim.stop();
+  }
+}

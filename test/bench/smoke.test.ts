@@ -1,0 +1,48 @@
+/**
+ * `npm run bench -- --quick` still runs end to end: every scenario finishes, the table is
+ * printed and the JSON holds a figure for each measured client. No figure is judged here
+ * (speed is measured by bench/, never asserted by tests).
+ */
+import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const distRoot = path.resolve(__dirname, '..', '..');
+
+interface BenchResult {
+  quick: boolean;
+  scenarios: Record<string, { ok: boolean; result?: Record<string, unknown> }>;
+}
+
+describe('benchmark smoke run (npm run bench -- --quick)', function () {
+  this.timeout(180_000);
+
+  it('runs every scenario, prints the tables and writes the JSON', async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-smoke-'));
+    const out = path.join(dir, 'latest.json');
+    try {
+      const stdout = await new Promise<string>((resolve, reject) => {
+        execFile(
+          process.execPath,
+          [path.join(distRoot, 'bench', 'run.js'), '--quick', `--out=${out}`],
+          { cwd: path.resolve(distRoot, '..'), maxBuffer: 16 * 1024 * 1024 },
+          (err, so, se) => (err ? reject(new Error(`${err.message}\n${se}`)) : resolve(so)),
+        );
+      });
+      assert.match(stdout, /Throughput/);
+      const json = JSON.parse(fs.readFileSync(out, 'utf8')) as BenchResult;
+      assert.equal(json.quick, true);
+      for (const name of ['stream', 'redeploy', 'soak', 'scale']) {
+        assert.ok(json.scenarios[name], `scenario ${name} missing`);
+        assert.equal(json.scenarios[name].ok, true, `scenario ${name} failed`);
+      }
+      const stream = json.scenarios.stream.result as { throughput: Array<{ client: string; eventsPerSec: number }> };
+      assert.ok(stream.throughput.length >= 3, 'baseline, ours and the peer SDK');
+      for (const c of stream.throughput) assert.ok(c.eventsPerSec > 0, `${c.client} delivered nothing`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
