@@ -367,6 +367,17 @@ describe('simulator WebSocket API (/ws-api/v3)', () => {
     assert.equal(ok.status, 200);
   });
 
+  it('injectRawBatch sends every frame in order to each matching connection', async () => {
+    const c = await connect();
+    await c.request('userDataStream.subscribe.signature', subscribeParams(hmac, sim.serverTime()));
+    const frames = Array.from({ length: 50 }, (_, i) => JSON.stringify({ subscriptionId: 0, event: { e: 'externalLockUpdate', E: i, a: 'BTC', d: '1', T: i } }));
+    assert.equal(sim.injectRawBatch({ kind: 'ws-api' }, frames), 50);
+    await c.next((x) => (x.event as Json | undefined)?.E === 49);
+    const got = c.events().filter((e) => e.e === 'externalLockUpdate').map((e) => e.E);
+    assert.deepEqual(got, Array.from({ length: 50 }, (_, i) => i), 'every frame once, in order');
+    assert.equal(sim.injectRawBatch({ kind: 'futures' }, frames), 0, 'no futures connection matches');
+  });
+
   it('session.logon (Ed25519 only) → userDataStream.subscribe; -2035 with a .signature twin; logout ends it', async () => {
     const ed = sim.createKey(acct, 'ed25519');
     const c = await connect();
