@@ -355,6 +355,27 @@ function mergeCredentials(given: unknown, saved: AccountCredentials | undefined)
 // ---------------------------------------------------------------------------
 
 export = function register(RED: NodeAPI): void {
+  // One 'flows:started' listener for all account nodes of this runtime (one per node would
+  // trip Node's MaxListenersExceededWarning from the 11th account); it notifies the live ones.
+  const flowsStartedHandlers = new Set<() => void>();
+  const onFlowsStartedAll = (): void => {
+    for (const h of [...flowsStartedHandlers]) {
+      try {
+        h();
+      } catch {
+        // one node's handler must not keep the others from running
+      }
+    }
+  };
+  const watchFlowsStarted = (h: () => void): void => {
+    if (flowsStartedHandlers.size === 0) RED.events.on('flows:started', onFlowsStartedAll);
+    flowsStartedHandlers.add(h);
+  };
+  const unwatchFlowsStarted = (h: () => void): void => {
+    if (!flowsStartedHandlers.delete(h)) return;
+    if (flowsStartedHandlers.size === 0) RED.events.removeListener('flows:started', onFlowsStartedAll);
+  };
+
   const t = makeTranslate(RED, TYPE);
 
   function BinanceAccountNode(this: AccountNode, def: AccountNodeDef): void {
@@ -480,7 +501,7 @@ export = function register(RED: NodeAPI): void {
       for (const id of stale) held.delete(id);
       if (stale.length) void releaseIds(stale);
     };
-    RED.events.on('flows:started', onFlowsStarted);
+    watchFlowsStarted(onFlowsStarted);
 
     Object.assign(node, {
       isBinanceAccount: true as const,
@@ -532,7 +553,7 @@ export = function register(RED: NodeAPI): void {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       closing = true;
-      RED.events.removeListener('flows:started', onFlowsStarted);
+      unwatchFlowsStarted(onFlowsStarted);
       const m = manager;
       const s = stream;
       const ids = [...held];

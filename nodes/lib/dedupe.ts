@@ -16,8 +16,11 @@
  *    `E` that is not a fill (e.g. a recovered balance snapshot) has no stable identity
  *    and is always accepted.
  *
- * Memory is bounded: at most `maxEntries` keys are remembered; the least recently
- * seen key is forgotten first.
+ * Memory is bounded: at most `maxEntries` keys are remembered; the oldest remembered key
+ * is forgotten first (FIFO by first sighting: a duplicate does not refresh its key, so a
+ * key is forgotten `maxEntries` new keys after it was first seen). Eviction is O(1): a ring
+ * of the keys in insertion order, slot i holding the key to forget when it is reused (a
+ * Map/Set evicted via `keys().next()` walks the deleted entries V8 keeps at its front).
  */
 import type { UserDataEvent } from './types';
 
@@ -108,8 +111,10 @@ export function dedupeKey(e: UserDataEvent): string | undefined {
 /** Bounded set of recently seen event keys. */
 export class EventDeduper {
   private readonly maxEntries: number;
-  /** Insertion-ordered; re-inserted on hit so the first key is the least recently seen. */
-  private readonly seen = new Map<string, true>();
+  private readonly seen = new Set<string>();
+  /** Keys in insertion order; once full, `ring[next]` is the oldest and is overwritten next. */
+  private ring: string[] = [];
+  private next = 0;
   private duplicates = 0;
 
   constructor(opts: EventDeduperOptions = {}) {
@@ -123,17 +128,17 @@ export class EventDeduper {
     const key = dedupeKey(e);
     if (key === undefined) return true;
     if (this.seen.has(key)) {
-      this.seen.delete(key);
-      this.seen.set(key, true);
       this.duplicates++;
       return false;
     }
-    this.seen.set(key, true);
-    while (this.seen.size > this.maxEntries) {
-      const oldest = this.seen.keys().next().value;
-      if (oldest === undefined) break;
-      this.seen.delete(oldest);
+    if (this.ring.length < this.maxEntries) {
+      this.ring.push(key);
+    } else {
+      this.seen.delete(this.ring[this.next]);
+      this.ring[this.next] = key;
+      this.next = this.next + 1 === this.maxEntries ? 0 : this.next + 1;
     }
+    this.seen.add(key);
     return true;
   }
 
@@ -155,5 +160,7 @@ export class EventDeduper {
 
   clear(): void {
     this.seen.clear();
+    this.ring = [];
+    this.next = 0;
   }
 }

@@ -65,10 +65,18 @@ function arr(v: unknown): Raw[] {
   return Array.isArray(v) ? v.filter((x): x is Raw => x !== null && typeof x === 'object') : [];
 }
 
-/** Drops keys whose value is undefined. */
+/**
+ * A copy of `o` without the keys whose value is undefined (same key order). Copies into a
+ * fresh object instead of deleting from `o`: `delete` on a large literal turns it into a
+ * slow dictionary-mode object, which every consumer of the payload then pays for.
+ */
 function clean<T extends Payload>(o: T): T {
-  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
-  return o;
+  const out: Payload = {};
+  for (const k in o) {
+    const v = o[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out as T;
 }
 
 export function isFutures(market: Market | string): boolean {
@@ -192,63 +200,66 @@ export const FUTURES_EXPIRY_REASONS: Readonly<Record<string, string>> = {
 export function normalizeExecutionReport(raw: Raw): Payload {
   const z = dec(raw.z);
   const Z = dec(raw.Z);
-  return clean({
-    symbol: text(raw.s),
-    side: text(raw.S),
-    orderType: text(raw.o),
-    timeInForce: text(raw.f),
-    quantity: dec(raw.q),
-    price: dec(raw.p),
-    stopPrice: dec(raw.P),
-    icebergQuantity: dec(raw.F),
-    quoteOrderQuantity: dec(raw.Q),
-    executionType: text(raw.x),
-    orderStatus: text(raw.X),
-    rejectReason: text(raw.r),
-    expiryReason: text(raw.eR),
-    orderId: num(raw.i),
-    clientOrderId: text(raw.c),
-    originalClientOrderId: textNonEmpty(raw.C),
-    orderListId: num(raw.g),
-    lastFilledQuantity: dec(raw.l),
-    lastFilledPrice: dec(raw.L),
-    lastQuoteQuantity: dec(raw.Y),
-    cumulativeFilledQuantity: z,
-    cumulativeQuoteQuantity: Z,
-    averagePrice: spotAveragePrice(Z, z),
-    commission: dec(raw.n),
-    commissionAsset: raw.N === null ? null : text(raw.N),
-    tradeId: num(raw.t),
-    executionId: num(raw.I),
-    isMaker: bool(raw.m),
-    isOnBook: bool(raw.w),
-    eventTime: num(raw.E),
-    transactionTime: num(raw.T),
-    orderCreationTime: num(raw.O),
-    workingTime: num(raw.W),
-    selfTradePreventionMode: text(raw.V),
-    trailingDelta: num(raw.d),
-    trailingTime: num(raw.D),
-    strategyId: num(raw.j),
-    strategyType: num(raw.J),
-    preventedMatchId: num(raw.v),
-    preventedQuantity: dec(raw.A),
-    lastPreventedQuantity: dec(raw.B),
-    tradeGroupId: num(raw.u),
-    counterOrderId: num(raw.U),
-    counterSymbol: text(raw.Cs),
-    preventedExecutionQuantity: dec(raw.pl),
-    preventedExecutionPrice: dec(raw.pL),
-    preventedExecutionQuoteQuantity: dec(raw.pY),
-    matchType: text(raw.b),
-    allocationId: num(raw.a),
-    workingFloor: text(raw.k),
-    usedSor: bool(raw.uS),
-    pegPriceType: text(raw.gP),
-    pegOffsetType: text(raw.gOT),
-    pegOffsetValue: num(raw.gOV),
-    peggedPrice: dec(raw.gp),
-  });
+  // Only defined fields are assigned, in this order (see clean() for why not delete).
+  const out: Payload = {};
+  let v: unknown;
+  if ((v = text(raw.s)) !== undefined) out.symbol = v;
+  if ((v = text(raw.S)) !== undefined) out.side = v;
+  if ((v = text(raw.o)) !== undefined) out.orderType = v;
+  if ((v = text(raw.f)) !== undefined) out.timeInForce = v;
+  if ((v = dec(raw.q)) !== undefined) out.quantity = v;
+  if ((v = dec(raw.p)) !== undefined) out.price = v;
+  if ((v = dec(raw.P)) !== undefined) out.stopPrice = v;
+  if ((v = dec(raw.F)) !== undefined) out.icebergQuantity = v;
+  if ((v = dec(raw.Q)) !== undefined) out.quoteOrderQuantity = v;
+  if ((v = text(raw.x)) !== undefined) out.executionType = v;
+  if ((v = text(raw.X)) !== undefined) out.orderStatus = v;
+  if ((v = text(raw.r)) !== undefined) out.rejectReason = v;
+  if ((v = text(raw.eR)) !== undefined) out.expiryReason = v;
+  if ((v = num(raw.i)) !== undefined) out.orderId = v;
+  if ((v = text(raw.c)) !== undefined) out.clientOrderId = v;
+  if ((v = textNonEmpty(raw.C)) !== undefined) out.originalClientOrderId = v;
+  if ((v = num(raw.g)) !== undefined) out.orderListId = v;
+  if ((v = dec(raw.l)) !== undefined) out.lastFilledQuantity = v;
+  if ((v = dec(raw.L)) !== undefined) out.lastFilledPrice = v;
+  if ((v = dec(raw.Y)) !== undefined) out.lastQuoteQuantity = v;
+  if (z !== undefined) out.cumulativeFilledQuantity = z;
+  if (Z !== undefined) out.cumulativeQuoteQuantity = Z;
+  if ((v = spotAveragePrice(Z, z)) !== undefined) out.averagePrice = v;
+  if ((v = dec(raw.n)) !== undefined) out.commission = v;
+  if (raw.N === null) out.commissionAsset = null;
+  else if ((v = text(raw.N)) !== undefined) out.commissionAsset = v;
+  if ((v = num(raw.t)) !== undefined) out.tradeId = v;
+  if ((v = num(raw.I)) !== undefined) out.executionId = v;
+  if ((v = bool(raw.m)) !== undefined) out.isMaker = v;
+  if ((v = bool(raw.w)) !== undefined) out.isOnBook = v;
+  if ((v = num(raw.E)) !== undefined) out.eventTime = v;
+  if ((v = num(raw.T)) !== undefined) out.transactionTime = v;
+  if ((v = num(raw.O)) !== undefined) out.orderCreationTime = v;
+  if ((v = num(raw.W)) !== undefined) out.workingTime = v;
+  if ((v = text(raw.V)) !== undefined) out.selfTradePreventionMode = v;
+  if ((v = num(raw.d)) !== undefined) out.trailingDelta = v;
+  if ((v = num(raw.D)) !== undefined) out.trailingTime = v;
+  if ((v = num(raw.j)) !== undefined) out.strategyId = v;
+  if ((v = num(raw.J)) !== undefined) out.strategyType = v;
+  if ((v = num(raw.v)) !== undefined) out.preventedMatchId = v;
+  if ((v = dec(raw.A)) !== undefined) out.preventedQuantity = v;
+  if ((v = dec(raw.B)) !== undefined) out.lastPreventedQuantity = v;
+  if ((v = num(raw.u)) !== undefined) out.tradeGroupId = v;
+  if ((v = num(raw.U)) !== undefined) out.counterOrderId = v;
+  if ((v = text(raw.Cs)) !== undefined) out.counterSymbol = v;
+  if ((v = dec(raw.pl)) !== undefined) out.preventedExecutionQuantity = v;
+  if ((v = dec(raw.pL)) !== undefined) out.preventedExecutionPrice = v;
+  if ((v = dec(raw.pY)) !== undefined) out.preventedExecutionQuoteQuantity = v;
+  if ((v = text(raw.b)) !== undefined) out.matchType = v;
+  if ((v = num(raw.a)) !== undefined) out.allocationId = v;
+  if ((v = text(raw.k)) !== undefined) out.workingFloor = v;
+  if ((v = bool(raw.uS)) !== undefined) out.usedSor = v;
+  if ((v = text(raw.gP)) !== undefined) out.pegPriceType = v;
+  if ((v = text(raw.gOT)) !== undefined) out.pegOffsetType = v;
+  if ((v = num(raw.gOV)) !== undefined) out.pegOffsetValue = v;
+  if ((v = dec(raw.gp)) !== undefined) out.peggedPrice = v;
+  return out;
 }
 
 /** USDⓈ-M / COIN-M `ORDER_TRADE_UPDATE` → readable payload (same names as spot where they mean the same). */
@@ -257,48 +268,50 @@ export function normalizeOrderTradeUpdate(raw: Raw): Payload {
   const er = text(o.er);
   const l = dec(o.l);
   const L = dec(o.L);
-  return clean({
-    symbol: text(o.s),
-    side: text(o.S),
-    orderType: text(o.o),
-    timeInForce: text(o.f),
-    quantity: dec(o.q),
-    price: dec(o.p),
-    stopPrice: dec(o.sp),
-    executionType: text(o.x),
-    orderStatus: text(o.X),
-    expiryReason: er === undefined ? undefined : (FUTURES_EXPIRY_REASONS[er] ?? er),
-    orderId: num(o.i),
-    clientOrderId: text(o.c),
-    lastFilledQuantity: l,
-    lastFilledPrice: L,
-    lastQuoteQuantity: l !== undefined && L !== undefined ? multiplyDecimals(l, L) : undefined,
-    cumulativeFilledQuantity: dec(o.z),
-    averagePrice: dec(o.ap),
-    commission: dec(o.n),
-    commissionAsset: text(o.N),
-    tradeId: num(o.t),
-    isMaker: bool(o.m),
-    eventTime: num(raw.E),
-    transactionTime: num(raw.T),
-    orderTradeTime: num(o.T),
-    positionSide: text(o.ps),
-    reduceOnly: bool(o.R),
-    closePosition: bool(o.cp),
-    realizedProfit: dec(o.rp),
-    bidsNotional: dec(o.b),
-    asksNotional: dec(o.a),
-    stopPriceWorkingType: text(o.wt),
-    originalOrderType: text(o.ot),
-    activationPrice: dec(o.AP),
-    callbackRate: dec(o.cr),
-    priceProtect: bool(o.pP),
-    selfTradePreventionMode: text(o.V),
-    priceMatch: text(o.pm),
-    goodTillDate: num(o.gtd),
-    modifyId: num(o.M),
-    businessUnit: text(raw.fs),
-  });
+  // Only defined fields are assigned, in this order (see clean() for why not delete).
+  const out: Payload = {};
+  let v: unknown;
+  if ((v = text(o.s)) !== undefined) out.symbol = v;
+  if ((v = text(o.S)) !== undefined) out.side = v;
+  if ((v = text(o.o)) !== undefined) out.orderType = v;
+  if ((v = text(o.f)) !== undefined) out.timeInForce = v;
+  if ((v = dec(o.q)) !== undefined) out.quantity = v;
+  if ((v = dec(o.p)) !== undefined) out.price = v;
+  if ((v = dec(o.sp)) !== undefined) out.stopPrice = v;
+  if ((v = text(o.x)) !== undefined) out.executionType = v;
+  if ((v = text(o.X)) !== undefined) out.orderStatus = v;
+  if (er !== undefined) out.expiryReason = FUTURES_EXPIRY_REASONS[er] ?? er;
+  if ((v = num(o.i)) !== undefined) out.orderId = v;
+  if ((v = text(o.c)) !== undefined) out.clientOrderId = v;
+  if (l !== undefined) out.lastFilledQuantity = l;
+  if (L !== undefined) out.lastFilledPrice = L;
+  if (l !== undefined && L !== undefined && (v = multiplyDecimals(l, L)) !== undefined) out.lastQuoteQuantity = v;
+  if ((v = dec(o.z)) !== undefined) out.cumulativeFilledQuantity = v;
+  if ((v = dec(o.ap)) !== undefined) out.averagePrice = v;
+  if ((v = dec(o.n)) !== undefined) out.commission = v;
+  if ((v = text(o.N)) !== undefined) out.commissionAsset = v;
+  if ((v = num(o.t)) !== undefined) out.tradeId = v;
+  if ((v = bool(o.m)) !== undefined) out.isMaker = v;
+  if ((v = num(raw.E)) !== undefined) out.eventTime = v;
+  if ((v = num(raw.T)) !== undefined) out.transactionTime = v;
+  if ((v = num(o.T)) !== undefined) out.orderTradeTime = v;
+  if ((v = text(o.ps)) !== undefined) out.positionSide = v;
+  if ((v = bool(o.R)) !== undefined) out.reduceOnly = v;
+  if ((v = bool(o.cp)) !== undefined) out.closePosition = v;
+  if ((v = dec(o.rp)) !== undefined) out.realizedProfit = v;
+  if ((v = dec(o.b)) !== undefined) out.bidsNotional = v;
+  if ((v = dec(o.a)) !== undefined) out.asksNotional = v;
+  if ((v = text(o.wt)) !== undefined) out.stopPriceWorkingType = v;
+  if ((v = text(o.ot)) !== undefined) out.originalOrderType = v;
+  if ((v = dec(o.AP)) !== undefined) out.activationPrice = v;
+  if ((v = dec(o.cr)) !== undefined) out.callbackRate = v;
+  if ((v = bool(o.pP)) !== undefined) out.priceProtect = v;
+  if ((v = text(o.V)) !== undefined) out.selfTradePreventionMode = v;
+  if ((v = text(o.pm)) !== undefined) out.priceMatch = v;
+  if ((v = num(o.gtd)) !== undefined) out.goodTillDate = v;
+  if ((v = num(o.M)) !== undefined) out.modifyId = v;
+  if ((v = text(raw.fs)) !== undefined) out.businessUnit = v;
+  return out;
 }
 
 /** Normalises an order update of any market (executionReport or ORDER_TRADE_UPDATE). */

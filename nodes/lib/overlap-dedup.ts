@@ -26,7 +26,12 @@ export class Deduper {
   }
 
   get overlapping(): boolean {
-    return this.active > 0 || Date.now() < this.tailUntil;
+    if (this.active > 0) return true;
+    // No overlap since the last tail ran out: no clock read on the per-event path.
+    if (this.tailUntil === 0) return false;
+    if (Date.now() < this.tailUntil) return true;
+    this.tailUntil = 0;
+    return false;
   }
 
   /** True if the event should be delivered (first sighting, or no overlap in progress). */

@@ -515,6 +515,9 @@ export class GapRecovery {
   private readonly symbolsSeen = new Map<string, true>();
   private lastE?: number;
   private readonly orders = new Map<string, TrackedOrder>();
+  /** The symbol / order key inserted last into symbolsSeen / orders (LRU fast path). */
+  private lastSymbol?: string;
+  private lastOrderKey?: string;
   private readonly retry = new Map<string, RetryCursor>();
   private rev = 0;
   private recoveries = 0;
@@ -656,6 +659,10 @@ export class GapRecovery {
   }
 
   private seeSymbol(symbol: string): void {
+    // Already the most recent (the usual case: events of one symbol in a row): nothing moves.
+    // Only seeSymbol inserts, so the last key inserted and still present is the most recent.
+    if (symbol === this.lastSymbol && this.symbolsSeen.has(symbol)) return;
+    this.lastSymbol = symbol;
     if (this.symbolsSeen.has(symbol)) {
       this.symbolsSeen.delete(symbol);
       this.symbolsSeen.set(symbol, true);
@@ -727,6 +734,15 @@ export class GapRecovery {
       this.orders.delete(key);
       return;
     }
+    // The most recently tracked order (e.g. NEW then PARTIALLY_FILLED of one order): it is
+    // already last in the LRU order, so set() replaces its record in place (no delete +
+    // re-insert). Records are never mutated: a recovery may hold one across an await.
+    // Only trackOrder inserts, so the last key inserted and still present is the most recent.
+    if (key === this.lastOrderKey && this.orders.has(key)) {
+      this.orders.set(key, { symbol, orderId, status, executedQty, algo });
+      return;
+    }
+    this.lastOrderKey = key;
     this.orders.delete(key);
     this.orders.set(key, { symbol, orderId, status, executedQty, algo });
     while (this.orders.size > this.maxTrackedOrders) {

@@ -15,6 +15,7 @@ import { BinanceApiError, classifyError } from '../../nodes/lib/rest';
 import { CredentialsError, createSigner, restQueryString, wsApiPayload } from '../../nodes/lib/signing';
 import { renewDelay } from '../../nodes/lib/transport-margin';
 import { Deduper } from '../../nodes/lib/overlap-dedup';
+import { installClock } from '../support/fake-clock';
 import { accountIdentity, shortId } from '../../nodes/lib/identity';
 import type { AccountConfig } from '../../nodes/lib/types';
 
@@ -228,6 +229,42 @@ describe('core units: redaction, errors, identity, dedup, renewal timing', () =>
     d.end();
     assert.ok(!d.overlapping);
     assert.ok(d.admit(ev(5)));
+  });
+
+  it('dedup: the tail after an overlap catches copies until it runs out, then everything passes again (fake clock)', () => {
+    const clock = installClock({ now: 1_000_000 });
+    try {
+      const d = new Deduper(100, 1_000);
+      const ev = (n: number): Record<string, unknown> => ({ e: 'x', n });
+      assert.ok(!d.overlapping);
+      d.begin();
+      assert.ok(d.admit(ev(1)));
+      d.end();
+      clock.tick(999);
+      assert.ok(d.overlapping, 'inside the tail');
+      assert.ok(!d.admit(ev(1)), 'a late copy inside the tail is suppressed');
+      clock.tick(1);
+      assert.ok(!d.overlapping, 'tail over');
+      assert.ok(d.admit(ev(1)) && d.admit(ev(1)), 'no overlap: everything passes');
+      // a second overlap gets its own tail (and starts with an empty memory)
+      d.begin();
+      d.begin();
+      assert.ok(d.admit(ev(2)));
+      d.end();
+      clock.tick(5_000);
+      assert.ok(d.overlapping, 'still one overlap running');
+      assert.ok(!d.admit(ev(2)));
+      assert.ok(d.admit(ev(1)), 'forgotten when the earlier tail ran out');
+      d.end();
+      clock.tick(500);
+      assert.ok(!d.admit(ev(2)));
+      clock.tick(500);
+      assert.ok(d.admit(ev(2)));
+      d.reset();
+      assert.ok(!d.overlapping);
+    } finally {
+      clock.uninstall();
+    }
   });
 
   it('listenToken renewal: 80 % of validity or 5 minutes before expiry, whichever is earlier', () => {

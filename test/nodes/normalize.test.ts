@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
+import * as v8 from 'node:v8';
 import {
   applyToBalanceSheet,
   balanceSheetFromAccount,
@@ -193,6 +194,61 @@ describe('normalize: order updates', () => {
     ]);
     const algo = normalizeAlgoUpdate({ e: 'ALGO_UPDATE', o: { aid: 3, X: 'NEW' } });
     assert.deepEqual(algo, { algoId: 3, algoStatus: 'NEW' });
+  });
+
+  it('payloads keep the documented key order, omit absent fields and stay fast (non-dictionary) objects', () => {
+    // V8 intrinsic, enabled for functions compiled from here on: a payload built by deleting
+    // undefined keys of a large literal is a dictionary-mode object (slow for every consumer).
+    v8.setFlagsFromString('--allow-natives-syntax');
+    const hasFastProperties = new Function('o', 'return %HasFastProperties(o)') as (o: object) => boolean;
+    const spotKeys = [
+      'symbol', 'side', 'orderType', 'timeInForce', 'quantity', 'price', 'stopPrice', 'icebergQuantity',
+      'quoteOrderQuantity', 'executionType', 'orderStatus', 'rejectReason', 'expiryReason', 'orderId', 'clientOrderId',
+      'originalClientOrderId', 'orderListId', 'lastFilledQuantity', 'lastFilledPrice', 'lastQuoteQuantity',
+      'cumulativeFilledQuantity', 'cumulativeQuoteQuantity', 'averagePrice', 'commission', 'commissionAsset', 'tradeId',
+      'executionId', 'isMaker', 'isOnBook', 'eventTime', 'transactionTime', 'orderCreationTime', 'workingTime',
+      'selfTradePreventionMode', 'trailingDelta', 'trailingTime', 'strategyId', 'strategyType', 'preventedMatchId',
+      'preventedQuantity', 'lastPreventedQuantity', 'tradeGroupId', 'counterOrderId', 'counterSymbol',
+      'preventedExecutionQuantity', 'preventedExecutionPrice', 'preventedExecutionQuoteQuantity', 'matchType',
+      'allocationId', 'workingFloor', 'usedSor', 'pegPriceType', 'pegOffsetType', 'pegOffsetValue', 'peggedPrice',
+    ];
+    const fullSpot = {
+      ...EXECUTION_REPORT, C: 'old', d: 4, D: 5, j: 6, J: 7, v: 8, A: '1', B: '2', u: 9, U: 10, Cs: 'BTCUSDT',
+      pl: '3', pL: '4', pY: '5', b: 'ONE_PARTY_TRADE_REPORT', a: 11, k: 'EXCHANGE', uS: true, gP: 'PRIMARY_PEG',
+      gOT: 'PRICE_LEVEL', gOV: 1, gp: '6',
+    };
+    const full = normalizeExecutionReport(fullSpot);
+    assert.deepEqual(Object.keys(full), spotKeys);
+    assert.equal(full.originalClientOrderId, 'old');
+    assert.equal(full.peggedPrice, '6');
+    assert.equal(hasFastProperties(full), true);
+    // sparse (e.g. rebuilt from a REST row): only what is present, in the same relative order
+    const sparse = normalizeExecutionReport({ e: 'executionReport', E: 5, s: 'BTCUSDT', i: 7, X: 'NEW', N: null });
+    assert.deepEqual(Object.keys(sparse), ['symbol', 'orderStatus', 'orderId', 'commissionAsset', 'eventTime']);
+    assert.deepEqual(sparse, { symbol: 'BTCUSDT', orderStatus: 'NEW', orderId: 7, commissionAsset: null, eventTime: 5 });
+    assert.equal(hasFastProperties(sparse), true);
+
+    const futKeys = [
+      'symbol', 'side', 'orderType', 'timeInForce', 'quantity', 'price', 'stopPrice', 'executionType', 'orderStatus',
+      'expiryReason', 'orderId', 'clientOrderId', 'lastFilledQuantity', 'lastFilledPrice', 'lastQuoteQuantity',
+      'cumulativeFilledQuantity', 'averagePrice', 'commission', 'commissionAsset', 'tradeId', 'isMaker', 'eventTime',
+      'transactionTime', 'orderTradeTime', 'positionSide', 'reduceOnly', 'closePosition', 'realizedProfit',
+      'bidsNotional', 'asksNotional', 'stopPriceWorkingType', 'originalOrderType', 'activationPrice', 'callbackRate',
+      'priceProtect', 'selfTradePreventionMode', 'priceMatch', 'goodTillDate', 'modifyId', 'businessUnit',
+    ];
+    const fut = normalizeOrderTradeUpdate({
+      ...ORDER_TRADE_UPDATE,
+      fs: 'UM',
+      o: { ...(ORDER_TRADE_UPDATE.o as Record<string, unknown>), pP: false, M: 3, t: 5, m: true, N: 'USDT', n: '0.1', er: '9' },
+    });
+    assert.deepEqual(Object.keys(fut), futKeys);
+    assert.equal(fut.expiryReason, '9', 'an unknown expiry code stays as sent');
+    assert.equal(hasFastProperties(fut), true);
+    const futSparse = normalizeOrderTradeUpdate({ e: 'ORDER_TRADE_UPDATE', E: 9, o: { s: 'BTCUSDT', l: '2', L: '3' } });
+    assert.deepEqual(futSparse, { symbol: 'BTCUSDT', lastFilledQuantity: '2', lastFilledPrice: '3', lastQuoteQuantity: '6', eventTime: 9 });
+    assert.deepEqual(Object.keys(futSparse), ['symbol', 'lastFilledQuantity', 'lastFilledPrice', 'lastQuoteQuantity', 'eventTime']);
+    assert.equal(hasFastProperties(futSparse), true);
+    assert.equal(hasFastProperties(normalizeListStatus({ e: 'listStatus', s: 'BTCUSDT', g: 1 })), true);
   });
 
   it('keeps a null commissionAsset as null', () => {

@@ -138,13 +138,45 @@ describe('recovery/dedupe: EventDeduper', () => {
     assert.equal(d.size, 3);
     assert.equal(d.has(spotFill({ t: 1 })), false);
     assert.equal(d.has(spotFill({ t: 2 })), true);
-    // a duplicate refreshes its key: t=2 becomes the most recent, so t=3 is evicted next
+    // FIFO by first sighting (ring buffer): a duplicate is still caught but does not
+    // refresh its key, so t=2 (the oldest remembered) is evicted next, then t=3
     assert.equal(d.accept(spotFill({ t: 2 })), false);
+    assert.equal(d.size, 3);
     assert.equal(d.accept(spotFill({ t: 5 })), true);
+    assert.equal(d.has(spotFill({ t: 2 })), false);
+    assert.equal(d.has(spotFill({ t: 3 })), true);
+    assert.equal(d.accept(spotFill({ t: 6 })), true);
     assert.equal(d.has(spotFill({ t: 3 })), false);
-    assert.equal(d.has(spotFill({ t: 2 })), true);
+    assert.equal(d.has(spotFill({ t: 4 })), true);
     // an evicted key is accepted again (the documented cost of bounded memory)
     assert.equal(d.accept(spotFill({ t: 1 })), true);
+    assert.equal(d.has(spotFill({ t: 4 })), false);
+  });
+
+  it('ring buffer: wraps around many times, always remembering exactly the last maxEntries keys', () => {
+    const max = 7;
+    const d = new EventDeduper({ maxEntries: max });
+    for (let t = 0; t < 100; t++) {
+      assert.equal(d.accept(spotFill({ t })), true);
+      // every key still inside the window is caught as a duplicate (and the window is unchanged)
+      for (let k = Math.max(0, t - max + 1); k <= t; k++) assert.equal(d.accept(spotFill({ t: k })), false, `t=${t} k=${k}`);
+      assert.equal(d.size, Math.min(t + 1, max));
+      if (t >= max) assert.equal(d.has(spotFill({ t: t - max })), false);
+    }
+    assert.equal(d.duplicateCount, (max * (max + 1)) / 2 + (100 - max) * max);
+  });
+
+  it('clear() forgets everything and the ring starts over', () => {
+    const d = new EventDeduper({ maxEntries: 2 });
+    for (const t of [1, 2, 3]) d.accept(spotFill({ t }));
+    d.clear();
+    assert.equal(d.size, 0);
+    assert.equal(d.accept(spotFill({ t: 2 })), true);
+    assert.equal(d.accept(spotFill({ t: 3 })), true);
+    assert.equal(d.accept(spotFill({ t: 4 })), true); // evicts t=2
+    assert.equal(d.has(spotFill({ t: 2 })), false);
+    assert.equal(d.has(spotFill({ t: 3 })), true);
+    assert.equal(d.size, 2);
   });
 
   it('bounded memory holds over 20 000 distinct fills', () => {

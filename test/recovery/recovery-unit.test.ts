@@ -32,6 +32,39 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     assert.deepEqual(r.knownSymbols(), ['BTCUSDT', 'ETHUSDT', 'XRPUSDT']);
   });
 
+  it('observe(): symbols and tracked orders stay least-recently-used (repeats of the most recent are a no-op)', () => {
+    // symbols: maxSymbols 2, A B A A C -> B is the least recently seen and is forgotten
+    const r = make(new FakeExchange(), { maxSymbols: 2 });
+    for (const [s, t] of [['AAA', 1], ['BBB', 2], ['AAA', 3], ['AAA', 4], ['CCC', 5]] as const) {
+      r.observe(spotEvent({ E: t, s, i: t, t, x: 'TRADE', X: 'FILLED' }));
+    }
+    assert.deepEqual(r.snapshot().symbols, ['AAA', 'CCC']);
+    assert.equal(r.lastTradeId('BBB'), undefined, 'the cursor of a forgotten symbol goes with it');
+    assert.equal(r.lastTradeId('AAA'), 4);
+    // a repeat of the most recent symbol after an eviction still counts as seen
+    r.observe(spotEvent({ E: 6, s: 'CCC', i: 6, t: 6, x: 'TRADE', X: 'FILLED' }));
+    r.observe(spotEvent({ E: 7, s: 'DDD', i: 7, t: 7, x: 'TRADE', X: 'FILLED' }));
+    assert.deepEqual(r.snapshot().symbols, ['CCC', 'DDD']);
+
+    // open orders: maxTrackedOrders 2 (maxSymbols 1, so known symbols beyond the last seen come from orders)
+    const o = make(new FakeExchange(), { maxSymbols: 1, maxTrackedOrders: 2 });
+    const ev = (s: string, i: number, X: string): UserDataEvent => spotEvent({ E: 1, s, i, t: -1, x: 'NEW', X });
+    o.observe(ev('AAA', 1, 'NEW'));
+    o.observe(ev('BBB', 2, 'NEW'));
+    o.observe(ev('AAA', 1, 'PARTIALLY_FILLED')); // order 1 becomes the most recent
+    o.observe(ev('AAA', 1, 'PARTIALLY_FILLED')); // repeat of the most recent: stays most recent
+    o.observe(ev('CCC', 3, 'NEW')); // evicts order 2 (BBB), not order 1
+    assert.deepEqual(o.knownSymbols().sort(), ['AAA', 'CCC']);
+    o.observe(ev('CCC', 3, 'FILLED')); // terminal: forgotten
+    o.observe(ev('AAA', 1, 'PARTIALLY_FILLED'));
+    o.observe(ev('DDD', 4, 'NEW'));
+    o.observe(ev('EEE', 5, 'NEW')); // evicts order 1 (AAA)
+    assert.deepEqual(o.knownSymbols().sort(), ['DDD', 'EEE']);
+    // an order re-tracked after it was forgotten (terminal) is tracked again
+    o.observe(ev('CCC', 3, 'NEW'));
+    assert.deepEqual(o.knownSymbols().sort(), ['CCC', 'EEE']);
+  });
+
   it('no known trade id: queries by time in windows of at most 24 h from the gap start, then continues by id', async () => {
     const ex = new FakeExchange();
     ex.trade('BTCUSDT', NOW - 70 * H); // before the gap: not wanted
