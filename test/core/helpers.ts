@@ -5,26 +5,11 @@
 import * as net from 'node:net';
 import { BinanceSimulator, type SimMarket } from '../../simulator/index';
 import { StreamManager } from '../../nodes/lib/stream-manager';
-import type { AccountConfig, GapEvent, KeyType, Logger, RotationEvent, StateChange, UserDataEvent } from '../../nodes/lib/types';
+import type { AccountConfig, GapEvent, KeyType, RotationEvent, StateChange, UserDataEvent } from '../../nodes/lib/types';
 
-export class LogCapture implements Logger {
-  readonly lines: string[] = [];
-  debug(m: string): void {
-    this.lines.push(`debug ${m}`);
-  }
-  info(m: string): void {
-    this.lines.push(`info ${m}`);
-  }
-  warn(m: string): void {
-    this.lines.push(`warn ${m}`);
-  }
-  error(m: string): void {
-    this.lines.push(`error ${m}`);
-  }
-  text(): string {
-    return this.lines.join('\n');
-  }
-}
+import { LogCapture } from '../support/log-capture';
+
+export { LogCapture };
 
 export interface Harness {
   sim: BinanceSimulator;

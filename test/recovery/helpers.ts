@@ -5,7 +5,7 @@
 import { RestClient } from '../../nodes/lib/rest';
 import { Redactor } from '../../nodes/lib/redact';
 import { createSigner } from '../../nodes/lib/signing';
-import type { Logger, Market, UserDataEvent } from '../../nodes/lib/types';
+import type { Market, UserDataEvent } from '../../nodes/lib/types';
 import type { BinanceSimulator, RecordedRequest, SimTrade } from '../../simulator/index';
 
 export function timePathOf(market: Market): string {
@@ -79,21 +79,7 @@ export function isFill(e: UserDataEvent): boolean {
   return (e.eventType === 'executionReport' || e.eventType === 'ORDER_TRADE_UPDATE') && o?.x === 'TRADE';
 }
 
-export class MemoryLogger implements Logger {
-  readonly lines: string[] = [];
-  debug(m: string): void {
-    this.lines.push(`debug ${m}`);
-  }
-  info(m: string): void {
-    this.lines.push(`info ${m}`);
-  }
-  warn(m: string): void {
-    this.lines.push(`warn ${m}`);
-  }
-  error(m: string): void {
-    this.lines.push(`error ${m}`);
-  }
-}
+export { LogCapture } from '../support/log-capture';
 
 /** Let real I/O run: several turns of the (unfaked) immediate queue. */
 export async function settle(turns = 10): Promise<void> {

@@ -11,7 +11,7 @@ import {
 } from '../../nodes/lib/persistence';
 import { GapRecovery } from '../../nodes/lib/recovery';
 import { FakeExchange } from './fake-exchange';
-import { MemoryLogger } from './helpers';
+import { LogCapture } from './helpers';
 
 /** A context like Node-RED's with an asynchronous (persistent-like) store: callbacks fire later, values are serialised. */
 class AsyncContext implements ContextLike {
@@ -117,7 +117,7 @@ describe('recovery/persistence', () => {
     });
 
     it('a failing store is logged, never thrown', async () => {
-      const logger = new MemoryLogger();
+      const logger = new LogCapture();
       const failing: StateStore = {
         get: async () => undefined,
         set: async () => {

@@ -4,7 +4,7 @@ import { EventDeduper } from '../../nodes/lib/dedupe';
 import { GapRecovery, RecoveryPipeline } from '../../nodes/lib/recovery';
 import { MemoryStateStore } from '../../nodes/lib/persistence';
 import type { UserDataEvent } from '../../nodes/lib/types';
-import { fillKey, isFill, liveFillEvent, liveFillEvents, maxWindowWeight, MemoryLogger, restClientFor } from './helpers';
+import { fillKey, isFill, liveFillEvent, liveFillEvents, maxWindowWeight, LogCapture, restClientFor } from './helpers';
 
 const SPOT_FILL_KEYS = new Set(['e', 's', 'S', 'i', 't', 'l', 'L', 'Y', 'n', 'N', 'T', 'm', 'x', 'g']);
 const FUT_FILL_KEYS = new Set(['s', 'S', 'i', 't', 'l', 'L', 'n', 'N', 'T', 'm', 'x', 'rp', 'ps']);
@@ -37,7 +37,7 @@ describe('recovery against the simulator (REST over loopback)', function () {
   }
 
   it('spot: fills made while offline are recovered exactly once, in trade-id order, across seen/listed/open-order symbols, paging beyond 1000', async () => {
-    const logger = new MemoryLogger();
+    const logger = new LogCapture();
     const rest = restClientFor(sim, 'spot', key);
     const recovery = new GapRecovery({ market: 'spot', rest, symbols: ['ETHUSDT'], logger });
     const deduper = new EventDeduper();
@@ -272,7 +272,7 @@ describe('recovery against the simulator (REST over loopback)', function () {
   });
 
   it('a failing symbol is retried from the same cursor at the next gap (no fill lost, none doubled)', async () => {
-    const logger = new MemoryLogger();
+    const logger = new LogCapture();
     const rest = restClientFor(sim, 'spot', key);
     const recovery = new GapRecovery({ market: 'spot', rest, symbols: ['BTCUSDT'], logger });
     const pipeline = new RecoveryPipeline({ recovery, emit: (e) => out.push(e) });

@@ -4,7 +4,7 @@ import { BudgetedRest, WeightBudget, type HttpMethod, type RestLike, type RestPa
 import type { UserDataEvent } from '../../nodes/lib/types';
 import { BinanceApiError } from '../../nodes/lib/rest';
 import { FakeExchange } from './fake-exchange';
-import { MemoryLogger, isFill } from './helpers';
+import { LogCapture, isFill } from './helpers';
 
 const H = 3_600_000;
 const NOW = 1_800_000_000_000;
@@ -146,7 +146,7 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
 
   it('order lookups are bounded by maxOrderLookups and a failed lookup is logged, not thrown', async () => {
     const ex = new FakeExchange();
-    const logger = new MemoryLogger();
+    const logger = new LogCapture();
     const r = make(ex, { openOrdersScope: 'all', maxOrderLookups: 2, logger });
     for (let i = 0; i < 4; i++) r.observe(spotEvent({ E: i, s: 'BTCUSDT', i: 900 + i, x: 'NEW', X: 'NEW' }));
     const rec = await r.recover({ from: NOW - H, to: NOW, reason: 'reconnect' });
@@ -213,7 +213,7 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
 
   it('an invalid symbol (-1121) is skipped, not retried', async () => {
     const ex = new FakeExchange();
-    const logger = new MemoryLogger();
+    const logger = new LogCapture();
     ex.failOn = (path, p) => (path === '/api/v3/myTrades' && p.symbol === 'NOPE' ? new BinanceApiError('Invalid symbol.', { httpStatus: 400, code: -1121 }) : undefined);
     const r = make(ex, { symbols: ['NOPE'], logger });
     await r.recover({ from: NOW - H, to: NOW, reason: 'x' });
@@ -228,7 +228,7 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
   it('recover() never rejects; calls are serialised', async () => {
     const ex = new FakeExchange();
     ex.failOn = () => new Error('boom');
-    const logger = new MemoryLogger();
+    const logger = new LogCapture();
     const r = make(ex, { symbols: ['BTCUSDT'], logger, includeAccount: true });
     const [a, b] = await Promise.all([
       r.recover({ from: NOW - H, to: NOW, reason: 'x' }),
@@ -408,7 +408,7 @@ describe('recovery/RecoveryPipeline', () => {
   it('a throwing consumer does not break the pipeline', async () => {
     const ex = new FakeExchange();
     ex.trade('BTCUSDT', NOW - 1000);
-    const logger = new MemoryLogger();
+    const logger = new LogCapture();
     let n = 0;
     const p = new RecoveryPipeline({
       recovery: make(ex, { symbols: ['BTCUSDT'] }),
