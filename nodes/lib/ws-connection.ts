@@ -4,6 +4,12 @@
  * quiet), and terminates the socket when no frame arrived for `silenceTimeoutMs` (watchdog).
  * Server pings are answered by `ws` automatically.
  *
+ * Reads in bounded bursts: after MAX_FRAMES_PER_TURN frames in one turn of the event loop, reading
+ * pauses until the loop has run the work those frames queued (Node-RED delivers every message in a
+ * later turn, via setImmediate). Without this, Node reads up to 32 × 64 KB from a busy socket in one
+ * turn (thousands of frames), and every one of them waits parsed in memory for its delivery: a
+ * replay or burst then costs memory and garbage-collection time instead of flowing through.
+ *
  * Nothing here throws out of a socket handler: callback exceptions are caught and logged.
  */
 import WebSocket from 'ws';
@@ -31,6 +37,12 @@ export interface CloseInfo {
   lastFrameAt: number;
 }
 
+/**
+ * Frames handled in one turn of the event loop before reading pauses until the next turn
+ * (the frames of the socket chunk being parsed still arrive; at most one 64 KB chunk more).
+ */
+export const MAX_FRAMES_PER_TURN = 64;
+
 function toText(data: WebSocket.RawData): string {
   if (Buffer.isBuffer(data)) return data.toString('utf8');
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
@@ -51,6 +63,15 @@ export class WsConnection {
   private closed = false;
   private readonly closedPromise: Promise<void>;
   private resolveClosed!: () => void;
+  private framesThisTurn = 0;
+  private pausedForTurn = false;
+  private readonly endTurn = (): void => {
+    this.framesThisTurn = 0;
+    if (this.pausedForTurn) {
+      this.pausedForTurn = false;
+      this.ws.resume();
+    }
+  };
 
   private constructor(
     private readonly ws: WebSocket,
@@ -64,6 +85,11 @@ export class WsConnection {
     });
     ws.on('message', (data, isBinary) => {
       this.lastFrameAt = Date.now();
+      if (++this.framesThisTurn === 1) setImmediate(this.endTurn);
+      else if (this.framesThisTurn === MAX_FRAMES_PER_TURN) {
+        this.pausedForTurn = true;
+        ws.pause();
+      }
       if (isBinary) this.opts.logger.warn(`${this.opts.label}: unexpected binary frame (${toText(data).length} bytes)`);
       const cb = this.onMessage;
       if (!cb) return;
