@@ -19,10 +19,19 @@
  * Memory is bounded: at most `maxEntries` keys are remembered; the oldest remembered key
  * is forgotten first (FIFO by first sighting: a duplicate does not refresh its key, so a
  * key is forgotten `maxEntries` new keys after it was first seen). Eviction is O(1): a ring
- * of the keys in insertion order, slot i holding the key to forget when it is reused (a
- * Map/Set evicted via `keys().next()` walks the deleted entries V8 keeps at its front).
+ * of the keys in insertion order, slot i holding the key to forget when it is reused.
+ *
+ * Storage (the hot path: one look-up per event, 100 000 remembered keys): the keys of fills,
+ * TRADE_LITE and timed order events are exact numeric triples (family + market + interned
+ * symbol / status / execution type, orderId, tradeId or event time) kept in typed arrays
+ * with an open-addressing index, so remembering them creates no heap object for the garbage
+ * collector to trace or promote (string keys cost about 450 bytes each in V8 and made the
+ * scavenges promote them). They are used only when every part is a canonical integer
+ * (a number, or a decimal string without sign or leading zero) or an interned name, so a
+ * numeric triple matches exactly when the string key (`dedupeKey`) matches. Every other key
+ * is kept as its string in a Set. Both kinds share the one FIFO ring.
  */
-import type { UserDataEvent } from './types';
+import type { Market, UserDataEvent } from './types';
 
 export interface EventDeduperOptions {
   /** Maximum remembered keys (default 100 000). */
@@ -108,49 +117,133 @@ export function dedupeKey(e: UserDataEvent): string | undefined {
   return `other\u0000${m}\u0000${e.eventType}\u0000${eventTime}\u0000${stableStringify(e.raw)}`;
 }
 
+const MARKET_CODES: Record<Market, number> = {
+  spot: 1,
+  margin: 2,
+  'isolated-margin': 3,
+  'usdm-futures': 4,
+  'coinm-futures': 5,
+};
+const FAMILY_FILL = 1;
+const FAMILY_ORDER = 2;
+const FAMILY_LITE = 3;
+/** Interned symbols per deduper (beyond: string keys; far above any exchange's symbol count). */
+const MAX_SYMBOLS = 1 << 24;
+/** Interned order statuses / execution types per deduper (beyond: string keys). */
+const MAX_NAMES = 63;
+const INITIAL_CAPACITY = 256;
+const TWO_POW_32 = 4294967296;
+const CANONICAL_INT = /^(?:0|[1-9]\d{0,15})$/;
+
+/**
+ * The integer an id-like part stands for, when it is a safe non-negative integer given as a
+ * number or as its canonical decimal string (no sign, no leading zero): then two parts give
+ * the same integer exactly when `idPart` gives them the same string. -1 otherwise (the event
+ * then uses its string key).
+ */
+function canonicalInt(v: unknown): number {
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v : -1;
+  if (typeof v === 'string' && CANONICAL_INT.test(v)) {
+    const n = Number(v);
+    return Number.isSafeInteger(n) ? n : -1;
+  }
+  return -1;
+}
+
+function mix(h: number, x: number): number {
+  h = Math.imul(h ^ (x >>> 0), 0xcc9e2d51);
+  h = (h << 15) | (h >>> 17);
+  h = Math.imul(h ^ ((x / TWO_POW_32) >>> 0), 0x1b873593);
+  return (h << 13) | (h >>> 19);
+}
+
+function hashTriple(a: number, b: number, c: number): number {
+  let h = mix(mix(mix(0x9747b28c, a), b), c);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) | 0;
+}
+
+function tableSizeFor(capacity: number): number {
+  let size = 16;
+  while (size < capacity * 2) size *= 2;
+  return size;
+}
+
 /** Bounded set of recently seen event keys. */
 export class EventDeduper {
   private readonly maxEntries: number;
-  private readonly seen = new Set<string>();
-  /** Keys in insertion order; once full, `ring[next]` is the oldest and is overwritten next. */
-  private ring: string[] = [];
-  private next = 0;
   private duplicates = 0;
+
+  // The FIFO ring: `count` slots used; once `count === maxEntries`, `next` is the oldest.
+  private capacity = 0;
+  private count = 0;
+  private next = 0;
+  /** Numeric keys per slot (unused for string slots). */
+  private k0 = new Float64Array(0);
+  private k1 = new Float64Array(0);
+  private k2 = new Float64Array(0);
+  private hashes = new Int32Array(0);
+  /** Open-addressing index of the numeric slots: slot + 1, 0 = empty (linear probing). */
+  private table = new Int32Array(0);
+  private mask = 0;
+  /** String keys: key → nothing (look-up) and slot → key (eviction). */
+  private readonly strSeen = new Set<string>();
+  private readonly strBySlot = new Map<number, string>();
+  private readonly symbols = new Map<string, number>();
+  private readonly names = new Map<string, number>();
+  // The numeric key of the event being looked at (set by numericKey()).
+  private a = 0;
+  private b = 0;
+  private c = 0;
 
   constructor(opts: EventDeduperOptions = {}) {
     const max = opts.maxEntries ?? DEFAULT_DEDUPE_MAX_ENTRIES;
     if (!Number.isInteger(max) || max < 1) throw new RangeError('maxEntries must be a positive integer');
     this.maxEntries = max;
+    this.resize(Math.min(max, INITIAL_CAPACITY));
   }
 
   /** True for the first delivery of an event; false for a duplicate. */
   accept(e: UserDataEvent): boolean {
+    if (this.numericKey(e)) {
+      const h = hashTriple(this.a, this.b, this.c);
+      if (this.findNumeric(h) >= 0) {
+        this.duplicates++;
+        return false;
+      }
+      const slot = this.claimSlot();
+      this.k0[slot] = this.a;
+      this.k1[slot] = this.b;
+      this.k2[slot] = this.c;
+      this.hashes[slot] = h;
+      this.insertIndex(slot, h);
+      return true;
+    }
     const key = dedupeKey(e);
     if (key === undefined) return true;
-    if (this.seen.has(key)) {
+    if (this.strSeen.has(key)) {
       this.duplicates++;
       return false;
     }
-    if (this.ring.length < this.maxEntries) {
-      this.ring.push(key);
-    } else {
-      this.seen.delete(this.ring[this.next]);
-      this.ring[this.next] = key;
-      this.next = this.next + 1 === this.maxEntries ? 0 : this.next + 1;
-    }
-    this.seen.add(key);
+    const slot = this.claimSlot();
+    this.strSeen.add(key);
+    this.strBySlot.set(slot, key);
     return true;
   }
 
   /** True when the event's key is currently remembered (does not record it). */
   has(e: UserDataEvent): boolean {
+    if (this.numericKey(e)) return this.findNumeric(hashTriple(this.a, this.b, this.c)) >= 0;
     const key = dedupeKey(e);
-    return key !== undefined && this.seen.has(key);
+    return key !== undefined && this.strSeen.has(key);
   }
 
   /** Number of remembered keys. */
   get size(): number {
-    return this.seen.size;
+    return this.count;
   }
 
   /** Number of duplicates rejected so far. */
@@ -159,8 +252,160 @@ export class EventDeduper {
   }
 
   clear(): void {
-    this.seen.clear();
-    this.ring = [];
+    this.strSeen.clear();
+    this.strBySlot.clear();
+    this.count = 0;
     this.next = 0;
+    this.resize(Math.min(this.maxEntries, INITIAL_CAPACITY));
+  }
+
+  // ------------------------------------------------------------------ keys
+
+  /**
+   * Sets a/b/c to the event's numeric key and returns true, or returns false when the
+   * event is keyed by its string (see the header): families as in `dedupeKey`.
+   */
+  private numericKey(e: UserDataEvent): boolean {
+    const market = MARKET_CODES[e.market];
+    if (market === undefined) return false;
+    const order = orderPart(e);
+    let family: number;
+    let source: Obj;
+    let third: unknown;
+    let names = 0;
+    if (order) {
+      source = order;
+      const tradeId = idPart(order.t);
+      if (order.x === 'TRADE' && tradeId !== undefined && tradeId !== '-1') {
+        family = FAMILY_FILL;
+        third = order.t;
+      } else {
+        family = FAMILY_ORDER;
+        third = e.raw.E;
+        if (third === undefined || third === null) return false; // rstate / order-raw
+        const status = this.nameId(order.X);
+        const execType = this.nameId(order.x);
+        if (status < 0 || execType < 0) return false;
+        names = status * 64 + execType;
+      }
+    } else if (e.eventType === 'TRADE_LITE') {
+      source = e.raw;
+      family = FAMILY_LITE;
+      third = e.raw.t;
+    } else {
+      return false;
+    }
+    const orderId = canonicalInt(source.i);
+    const last = canonicalInt(third);
+    if (orderId < 0 || last < 0) return false;
+    const symbol = this.symbolId(source.s);
+    if (symbol < 0) return false;
+    // family (2 bits) + market (3) + names (12) + symbol (24): 41 bits, exact in a double.
+    this.a = ((symbol * 4096 + names) * 8 + market) * 4 + family;
+    this.b = orderId;
+    this.c = last;
+    return true;
+  }
+
+  private symbolId(v: unknown): number {
+    if (typeof v !== 'string' || v === '') return -1;
+    let id = this.symbols.get(v);
+    if (id === undefined) {
+      if (this.symbols.size >= MAX_SYMBOLS) return -1;
+      id = this.symbols.size;
+      this.symbols.set(v, id);
+    }
+    return id;
+  }
+
+  private nameId(v: unknown): number {
+    if (typeof v !== 'string' || v === '') return -1;
+    let id = this.names.get(v);
+    if (id === undefined) {
+      if (this.names.size >= MAX_NAMES) return -1;
+      id = this.names.size;
+      this.names.set(v, id);
+    }
+    return id;
+  }
+
+  // ------------------------------------------------------------------ ring and index
+
+  /** The slot for a new key: the next free one, or the oldest (forgotten first). */
+  private claimSlot(): number {
+    if (this.count < this.capacity) return this.count++;
+    if (this.capacity < this.maxEntries) {
+      this.resize(Math.min(this.maxEntries, this.capacity * 2));
+      return this.count++;
+    }
+    const slot = this.next;
+    this.next = slot + 1 === this.maxEntries ? 0 : slot + 1;
+    const str = this.strBySlot.get(slot);
+    if (str !== undefined) {
+      this.strBySlot.delete(slot);
+      this.strSeen.delete(str);
+    } else {
+      this.removeIndex(slot);
+    }
+    return slot;
+  }
+
+  private findNumeric(h: number): number {
+    const { table, mask, k0, k1, k2, hashes } = this;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const entry = table[i];
+      if (entry === 0) return -1;
+      const slot = entry - 1;
+      if (hashes[slot] === h && k0[slot] === this.a && k1[slot] === this.b && k2[slot] === this.c) return slot;
+    }
+  }
+
+  private insertIndex(slot: number, h: number): void {
+    const { table, mask } = this;
+    let i = h & mask;
+    while (table[i] !== 0) i = (i + 1) & mask;
+    table[i] = slot + 1;
+  }
+
+  /** Removes a numeric slot from the index (backward-shift deletion keeps probes intact). */
+  private removeIndex(slot: number): void {
+    const { table, mask, hashes } = this;
+    let i = hashes[slot] & mask;
+    while (table[i] !== slot + 1) {
+      if (table[i] === 0) return; // not indexed (cannot happen)
+      i = (i + 1) & mask;
+    }
+    for (let j = (i + 1) & mask; table[j] !== 0; j = (j + 1) & mask) {
+      const home = hashes[table[j] - 1] & mask;
+      // Move entry j into the hole at i unless its home lies cyclically in (i, j].
+      const inRange = i <= j ? home > i && home <= j : home > i || home <= j;
+      if (!inRange) {
+        table[i] = table[j];
+        i = j;
+      }
+    }
+    table[i] = 0;
+  }
+
+  /** Grows (or resets) the ring to `capacity` slots, keeping the slots in use, and rebuilds the index. */
+  private resize(capacity: number): void {
+    const grow = (old: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> => {
+      const next = new Float64Array(capacity);
+      next.set(old.subarray(0, Math.min(this.count, capacity)));
+      return next;
+    };
+    this.k0 = grow(this.k0);
+    this.k1 = grow(this.k1);
+    this.k2 = grow(this.k2);
+    const hashes = new Int32Array(capacity);
+    hashes.set(this.hashes.subarray(0, Math.min(this.count, capacity)));
+    this.hashes = hashes;
+    this.capacity = capacity;
+    const size = tableSizeFor(capacity);
+    this.table = new Int32Array(size);
+    this.mask = size - 1;
+    for (let slot = 0; slot < this.count; slot++) {
+      if (!this.strBySlot.has(slot)) this.insertIndex(slot, this.hashes[slot]);
+    }
   }
 }

@@ -187,6 +187,65 @@ describe('recovery/dedupe: EventDeduper', () => {
     assert.equal(d.accept(spotFill({ t: 18_999 })), true);
   });
 
+  it('numeric keys match exactly when the string keys match: number and canonical string ids are one id, others are not', () => {
+    const d = new EventDeduper();
+    assert.equal(d.accept(spotFill({ i: 7, t: 42 })), true);
+    assert.equal(d.accept(spotFill({ i: '7', t: '42' })), false, 'same ids as decimal strings');
+    assert.equal(d.accept(spotFill({ i: '07', t: 42 })), true, 'leading zero: another id, as in the string key');
+    assert.equal(d.accept(spotFill({ i: '07', t: 42 })), false);
+    assert.equal(d.accept(spotFill({ i: 7, t: '+42' })), true);
+    assert.equal(d.accept(spotFill({ i: 7, t: '+42' })), false);
+    // beyond 2^53: not exact as a double, kept as a string key
+    assert.equal(d.accept(spotFill({ i: '90071992547409930', t: 1 })), true);
+    assert.equal(d.accept(spotFill({ i: '90071992547409931', t: 1 })), true);
+    assert.equal(d.accept(spotFill({ i: '90071992547409931', t: 1 })), false);
+    // a safe 16-digit id, as a number and as its string
+    assert.equal(d.accept(spotFill({ i: 4503599627370497, t: 2 })), true);
+    assert.equal(d.accept(spotFill({ i: '4503599627370497', t: 2 })), false);
+  });
+
+  it('agrees with the string key on a mixed corpus: an event is a duplicate exactly when its dedupeKey was seen', () => {
+    const d = new EventDeduper();
+    const seen = new Set<string>();
+    const ids: unknown[] = [0, 1, '1', '01', 2 ** 40, String(2 ** 40), -1, '-1', 1.5, '', undefined, null, 2 ** 53 + 2, '9007199254740993'];
+    const statuses: unknown[] = ['NEW', 'FILLED', '', undefined, 3];
+    let n = 0;
+    for (const i of ids) {
+      for (const t of ids) {
+        for (const X of statuses) {
+          for (const x of ['TRADE', 'NEW']) {
+            for (const s of ['BTCUSDT', '', undefined]) {
+              const e = spotFill({ i, t, X, x, s, E: n % 3 === 0 ? undefined : 1000 + (n % 5) });
+              for (const copy of [e, { ...e, raw: { ...e.raw } }]) {
+                const key = dedupeKey(copy);
+                const expected = key === undefined ? true : !seen.has(key);
+                if (key !== undefined) seen.add(key);
+                assert.equal(d.accept(copy), expected, `event ${JSON.stringify(copy.raw)}`);
+              }
+              n++;
+            }
+          }
+        }
+      }
+    }
+    assert.equal(d.size, seen.size);
+  });
+
+  it('string and numeric keys share one FIFO ring, across growth of the ring', () => {
+    const max = 1000;
+    const d = new EventDeduper({ maxEntries: max });
+    const other = (E: number): UserDataEvent => ({ market: 'spot', eventType: 'balanceUpdate', raw: { e: 'balanceUpdate', E, a: 'BTC', d: '1' }, receivedAt: 1 });
+    const ev = (k: number): UserDataEvent => (k % 3 === 0 ? other(k) : spotFill({ t: k }));
+    for (let k = 0; k < 5000; k++) {
+      assert.equal(d.accept(ev(k)), true);
+      if (k % 97 === 0) {
+        for (let j = Math.max(0, k - max + 1); j <= k; j += 13) assert.equal(d.has(ev(j)), true, `k=${k} j=${j} remembered`);
+        if (k >= max) assert.equal(d.has(ev(k - max)), false, `k=${k}: ${k - max} forgotten`);
+      }
+      assert.equal(d.size, Math.min(k + 1, max));
+    }
+  });
+
   it('rejects a bad maxEntries', () => {
     assert.throws(() => new EventDeduper({ maxEntries: 0 }), RangeError);
   });
