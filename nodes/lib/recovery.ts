@@ -114,14 +114,45 @@ interface TrackedOrder {
   algo: boolean;
 }
 
-interface LiveFillHistory {
-  recent: Array<{ at: number; id: number }>;
-  /** Highest id dropped from `recent`, and the latest receive time among the dropped. */
-  baseline?: number;
-  baselineAt: number;
-}
-
 const LIVE_FILL_HISTORY = 64;
+
+/**
+ * The last LIVE_FILL_HISTORY live fills of a symbol (local receive time, trade id), in a ring of
+ * typed arrays (one per symbol, nothing allocated per fill), and what was dropped from it.
+ */
+class LiveFillHistory {
+  private readonly at = new Float64Array(LIVE_FILL_HISTORY);
+  private readonly id = new Float64Array(LIVE_FILL_HISTORY);
+  private count = 0;
+  private next = 0;
+  /** Highest id dropped from the ring, and the latest receive time among the dropped. */
+  baseline: number | undefined;
+  baselineAt = -Infinity;
+
+  add(at: number, id: number): void {
+    const i = this.next;
+    if (this.count === LIVE_FILL_HISTORY) {
+      const droppedId = this.id[i];
+      const droppedAt = this.at[i];
+      if (this.baseline === undefined || droppedId > this.baseline) this.baseline = droppedId;
+      if (droppedAt > this.baselineAt) this.baselineAt = droppedAt;
+    } else {
+      this.count++;
+    }
+    this.at[i] = at;
+    this.id[i] = id;
+    this.next = i + 1 === LIVE_FILL_HISTORY ? 0 : i + 1;
+  }
+
+  /** Highest id known received at or before `t` (ring and dropped baseline). */
+  highestAtOrBefore(t: number): number | undefined {
+    let live = this.baseline !== undefined && this.baselineAt <= t ? this.baseline : undefined;
+    for (let k = 0; k < this.count; k++) {
+      if (this.at[k] <= t && (live === undefined || this.id[k] > live)) live = this.id[k];
+    }
+    return live;
+  }
+}
 
 interface RetryCursor {
   fromId?: number;
@@ -518,6 +549,8 @@ export class GapRecovery {
   /** The symbol / order key inserted last into symbolsSeen / orders (LRU fast path). */
   private lastSymbol?: string;
   private lastOrderKey?: string;
+  /** The order of lastOrderKey, to reuse its key for the next event of the same order. */
+  private lastOrder?: { key: string; symbol: string; orderId: number; algo: boolean };
   private readonly retry = new Map<string, RetryCursor>();
   private rev = 0;
   private recoveries = 0;
@@ -683,15 +716,10 @@ export class GapRecovery {
   private noteLiveFill(symbol: string, id: number, at: number): void {
     let h = this.liveFills.get(symbol);
     if (!h) {
-      h = { recent: [], baselineAt: -Infinity };
+      h = new LiveFillHistory();
       this.liveFills.set(symbol, h);
     }
-    h.recent.push({ at, id });
-    if (h.recent.length > LIVE_FILL_HISTORY) {
-      const dropped = h.recent.shift()!;
-      if (h.baseline === undefined || dropped.id > h.baseline) h.baseline = dropped.id;
-      if (dropped.at > h.baselineAt) h.baselineAt = dropped.at;
-    }
+    h.add(at, id);
   }
 
   private advanceSafe(symbol: string, id: number): void {
@@ -708,9 +736,7 @@ export class GapRecovery {
     let c = this.safeCursors.get(symbol);
     const h = this.liveFills.get(symbol);
     if (h) {
-      let live: number | undefined;
-      if (h.baseline !== undefined && h.baselineAt <= gapFrom) live = h.baseline;
-      for (const r of h.recent) if (r.at <= gapFrom && (live === undefined || r.id > live)) live = r.id;
+      const live = h.highestAtOrBefore(gapFrom);
       if (live !== undefined && (c === undefined || live > c)) c = live;
     }
     return c;
@@ -729,7 +755,10 @@ export class GapRecovery {
   }
 
   private trackOrder(symbol: string, orderId: number, status: string, executedQty: string | undefined, algo: boolean): void {
-    const key = this.orderKey(symbol, orderId, algo);
+    // Events of one order usually come in a row: reuse its key (already hashed) then.
+    const last = this.lastOrder;
+    const key =
+      last !== undefined && last.orderId === orderId && last.symbol === symbol && last.algo === algo ? last.key : this.orderKey(symbol, orderId, algo);
     if (TERMINAL_STATUSES.has(status)) {
       this.orders.delete(key);
       return;
@@ -743,6 +772,7 @@ export class GapRecovery {
       return;
     }
     this.lastOrderKey = key;
+    this.lastOrder = { key, symbol, orderId, algo };
     this.orders.delete(key);
     this.orders.set(key, { symbol, orderId, status, executedQty, algo });
     while (this.orders.size > this.maxTrackedOrders) {
