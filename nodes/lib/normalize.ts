@@ -93,7 +93,35 @@ interface Dec {
 
 const DECIMAL_RE = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
 
+/** Plain decimals as the exchange sends them ("123", "-0.00400000"): no regular expression. */
+function parsePlainDec(s: string): Dec | undefined {
+  const n = s.length;
+  const i = s.charCodeAt(0) === 45 /* - */ ? 1 : 0;
+  let dot = -1;
+  for (let k = i; k < n; k++) {
+    const c = s.charCodeAt(k);
+    if (c === 46 /* . */) {
+      if (dot >= 0) return undefined;
+      dot = k;
+    } else if (c < 48 || c > 57) return undefined;
+  }
+  if (i === n || (dot === i && n === i + 1)) return undefined;
+  const neg = i === 1;
+  let digits: string;
+  let scale = 0;
+  if (dot < 0) digits = i === 0 ? s : s.slice(1);
+  else {
+    scale = n - dot - 1;
+    digits = s.slice(i, dot) + s.slice(dot + 1);
+    if (digits === '') return undefined;
+  }
+  const int = BigInt(digits);
+  return { int: neg ? -int : int, scale };
+}
+
 function parseDec(s: string): Dec | undefined {
+  const plain = parsePlainDec(s);
+  if (plain) return plain;
   const m = DECIMAL_RE.exec(s.trim());
   if (!m || (m[2] === '' && (m[3] === undefined || m[3] === ''))) return undefined;
   const sign = m[1] === '-' ? -1n : 1n;
@@ -130,7 +158,12 @@ function formatDec(int: bigint, scale: number): string {
 export function divideDecimals(a: string, b: string, scale = 8): string | undefined {
   const x = parseDec(a);
   const y = parseDec(b);
-  if (!x || !y || y.int === 0n) return undefined;
+  if (!x || !y) return undefined;
+  return divideParsed(x, y, scale);
+}
+
+function divideParsed(x: Dec, y: Dec, scale: number): string | undefined {
+  if (y.int === 0n) return undefined;
   // a/b = (x.int / 10^x.scale) / (y.int / 10^y.scale) = x.int * 10^(y.scale - x.scale) / y.int
   let numer = x.int * 10n ** BigInt(scale);
   let denom = y.int;
@@ -165,20 +198,17 @@ export function isZeroDecimal(v: unknown): boolean {
   return d !== undefined && d.int === 0n;
 }
 
-function scaleOf(s: string | undefined): number {
-  if (!s) return 0;
-  const d = parseDec(s);
-  return d ? Math.max(d.scale, 0) : 0;
-}
-
 /**
  * Spot average price Z/z. Undefined (field absent) when z or Z is absent, e.g. a fill rebuilt
  * from a trade-history row; "0" when both are present and z is zero (nothing filled yet).
  */
 export function spotAveragePrice(cumQuote: string | undefined, cumQty: string | undefined): string | undefined {
   if (cumQty === undefined || cumQuote === undefined) return undefined;
-  if (isZeroDecimal(cumQty)) return '0';
-  return divideDecimals(cumQuote, cumQty, Math.max(8, scaleOf(cumQuote)));
+  const qty = parseDec(cumQty);
+  if (qty !== undefined && qty.int === 0n) return '0';
+  const quote = parseDec(cumQuote);
+  if (!quote || !qty) return undefined;
+  return divideParsed(quote, qty, Math.max(8, quote.scale));
 }
 
 // ---------------------------------------------------------------------------

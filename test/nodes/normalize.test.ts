@@ -152,6 +152,38 @@ describe('normalize: order updates', () => {
     assert.equal(spotAveragePrice('0.00000000', '0.00000000'), '0');
   });
 
+  it('decimal parsing: plain exchange forms and the other accepted forms give the same exact values', () => {
+    const cases: Array<[string, string | undefined]> = [
+      ['123', '123'],
+      ['0.00400000', '0.004'],
+      ['-0.00400000', '-0.004'],
+      ['64123.45000000', '64123.45'],
+      ['-.5', '-0.5'],
+      ['.5', '0.5'],
+      ['5.', '5'],
+      ['+1.5', '1.5'],
+      [' 1.5 ', '1.5'],
+      ['1e3', '1000'],
+      ['1.5E-2', '0.015'],
+      ['-0', '0'],
+      ['', undefined],
+      ['.', undefined],
+      ['-', undefined],
+      ['1.2.3', undefined],
+      ['--1', undefined],
+      ['1,5', undefined],
+      ['abc', undefined],
+    ];
+    for (const [input, expected] of cases) assert.equal(multiplyDecimals(input, '1'), expected, JSON.stringify(input));
+    assert.equal(spotAveragePrice('641.23450000', '0.01000000'), '64123.45');
+    assert.equal(spotAveragePrice('1', '3'), '0.33333333');
+    assert.equal(spotAveragePrice('2', '3'), '0.66666667', 'rounded half up');
+    assert.equal(spotAveragePrice('1.123456789012', '1'), '1.123456789012', 'keeps the scale of Z when it is above 8');
+    assert.equal(spotAveragePrice('5', '-0.0'), '0');
+    assert.equal(spotAveragePrice('x', '1'), undefined);
+    assert.equal(spotAveragePrice('1', 'x'), undefined);
+  });
+
   it('spot averagePrice is absent (not invented as "0") when z or Z is absent', () => {
     assert.equal(spotAveragePrice(undefined, undefined), undefined);
     assert.equal(spotAveragePrice('5.00000000', undefined), undefined, 'Z without z');
