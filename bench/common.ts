@@ -19,8 +19,10 @@ export interface BenchOptions {
   latencyMs: number;
   /** Latency send rate, frames per second. */
   latencyRate: number;
-  /** Deploy/redeploy cycles. */
+  /** Deploy/redeploy cycles (the growth figure of issue 7 is taken after these). */
   cycles: number;
+  /** Further deploy/redeploy cycles after `cycles`, over which the trend (slope) is measured. */
+  trendCycles: number;
   /** Simulated hours of the soak. */
   hours: number;
   /** Accounts of the scale scenario. */
@@ -62,6 +64,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2), env: NodeJS
     latencyMs: numArg(argv, 'latency-ms', env.BENCH_LATENCY_MS, quick ? 2_000 : 20_000),
     latencyRate: numArg(argv, 'latency-rate', env.BENCH_LATENCY_RATE, 1_000),
     cycles: Math.round(numArg(argv, 'cycles', env.BENCH_CYCLES, quick ? 50 : 1_000)),
+    trendCycles: Math.round(numArg(argv, 'trend-cycles', env.BENCH_TREND_CYCLES, quick ? 50 : 2_000)),
     hours: numArg(argv, 'hours', env.BENCH_HOURS, quick ? 2 : 24),
     accounts: Math.round(numArg(argv, 'accounts', env.BENCH_ACCOUNTS, quick ? 20 : 200)),
     idleMs: numArg(argv, 'idle-ms', env.BENCH_IDLE_MS, quick ? 3_000 : 30_000),

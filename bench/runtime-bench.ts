@@ -2,6 +2,7 @@
  * Scenario 3a (deploy/redeploy cycles) and scenario 4 (many accounts in one runtime), both in an
  * embedded Node-RED runtime against the simulator process.
  */
+import * as v8 from 'node:v8';
 import { activeResources, countResources, delay, round, settledHeap, slope, type BenchOptions } from './common';
 import { accountNode, EmbeddedRed, orderUpdateNode, sinkNode, TAB, type FlowNode } from './red-runtime';
 import { SimProcess } from './sim-client';
@@ -12,16 +13,31 @@ const MB = 2 ** 20;
 /** Handles that belong to the measuring harness itself, not to the code under test. */
 const HARNESS_HANDLES = ['PipeWrap', 'ProcessWrap', 'TTYWrap', 'FSReqCallback'];
 
+export type RedeployFlow = 'ours' | 'control';
+
+/** V8 flags of the attribution run: no optimising or baseline compiler (bytecode interpreter only). */
+export const NO_JIT_FLAGS = ['--no-opt', '--no-sparkplug', '--no-maglev'];
+
 export interface RedeployResult {
+  /** 'ours': account + 4 of our nodes; 'control': the same number of plain nodes (Node-RED only). */
+  flow: RedeployFlow;
+  /** False in the attribution run with V8's compilers off (NO_JIT_FLAGS): no compiled code to grow. */
+  jit: boolean;
   cycles: number;
+  trendCycles: number;
   nodes: string[];
-  /** Heap after GC (MB) at the samples, and the cycle of each sample. */
-  samples: Array<{ cycle: number; heapMb: number; handles: number }>;
+  /** Heap after GC (MB), V8 code space (MB) and handles at the samples, and the cycle of each sample. */
+  samples: Array<{ cycle: number; heapMb: number; codeSpaceMb: number; handles: number }>;
   heapStartMb: number;
+  /** Heap after `cycles` deploys (the figure of issue 7). */
   heapEndMb: number;
   heapGrowthMb: number;
-  /** Least-squares slope over all samples, bytes per cycle. */
+  /** Least-squares slope over the samples of the first `cycles` deploys, bytes per cycle. */
   slopeBytesPerCycle: number;
+  /** Heap after `cycles + trendCycles` deploys. */
+  heapTrendEndMb: number;
+  /** Least-squares slope over the samples from cycle `cycles` to the end, bytes per cycle. */
+  trendSlopeBytesPerCycle: number;
   handlesStart: Record<string, number>;
   handlesEnd: Record<string, number>;
   simConnectionsAtEnd: number;
@@ -40,6 +56,15 @@ function fourNodeFlow(info: SimInfo, acct: SimAccount, variant: number): FlowNod
   ];
 }
 
+/** The control: as many nodes, none of ours (what Node-RED's own deploy costs). */
+function controlFlow(variant: number): FlowNode[] {
+  return [TAB, ...['acct', 'ou', 'ap', 'bu', 'ss'].map((id) => ({ ...sinkNode(id), name: `control ${variant % 2}` })), sinkNode('sink')];
+}
+
+function codeSpaceBytes(): number {
+  return v8.getHeapSpaceStatistics().find((s) => s.space_name === 'code_space')?.space_used_size ?? 0;
+}
+
 async function waitConnected(red: EmbeddedRed, ids: string[], timeoutMs: number): Promise<void> {
   const start = Date.now();
   for (;;) {
@@ -50,7 +75,11 @@ async function waitConnected(red: EmbeddedRed, ids: string[], timeoutMs: number)
   }
 }
 
-export async function runRedeploy(opts: BenchOptions, log: (s: string) => void): Promise<RedeployResult> {
+/**
+ * `cycles + trendCycles` full deploys after a short warm-up, sampling the heap after GC every
+ * 100 cycles (or a tenth of `cycles`, when smaller).
+ */
+export async function runRedeploy(opts: BenchOptions, log: (s: string) => void, flow: RedeployFlow = 'ours'): Promise<RedeployResult> {
   const sim = await SimProcess.start();
   const red = await EmbeddedRed.start();
   red.sink = () => undefined;
@@ -60,46 +89,61 @@ export async function runRedeploy(opts: BenchOptions, log: (s: string) => void):
     let cycle = 0;
     const deployOnce = async (): Promise<void> => {
       // 'full': every node is stopped and started again, the account's stream is closed and reopened.
-      await red.deploy(fourNodeFlow(sim.info, acct, cycle), {}, 'full');
-      await waitConnected(red, ['acct'], 15_000);
+      if (flow === 'ours') {
+        await red.deploy(fourNodeFlow(sim.info, acct, cycle), {}, 'full');
+        await waitConnected(red, ['acct'], 15_000);
+      } else {
+        await red.deploy(controlFlow(cycle), {}, 'full');
+      }
       cycle += 1;
     };
     for (let i = 0; i < warm; i++) await deployOnce();
-    const every = Math.max(1, Math.floor(opts.cycles / 10));
+    const every = Math.max(1, Math.min(100, Math.floor(opts.cycles / 10)));
     const samples: RedeployResult['samples'] = [];
     const sample = async (): Promise<void> => {
       const heap = await settledHeap();
-      samples.push({ cycle: cycle - warm, heapMb: round(heap / MB, 3), handles: countResources(activeResources(), HARNESS_HANDLES) });
+      samples.push({ cycle: cycle - warm, heapMb: round(heap / MB, 3), codeSpaceMb: round(codeSpaceBytes() / MB, 3), handles: countResources(activeResources(), HARNESS_HANDLES) });
     };
     await sample();
     const handlesStart = activeResources();
     const t0 = Date.now();
-    for (let i = 1; i <= opts.cycles; i++) {
+    const total = opts.cycles + opts.trendCycles;
+    for (let i = 1; i <= total; i++) {
       await deployOnce();
-      if (i % every === 0) {
+      if (i % every === 0 || i === opts.cycles || i === total) {
         await sample();
-        log(`  redeploy ${i}/${opts.cycles}: heap ${samples[samples.length - 1].heapMb} MB, handles ${samples[samples.length - 1].handles}`);
+        if (i % (every * 5) === 0 || i === total) log(`  ${flow} redeploy ${i}/${total}: heap ${samples[samples.length - 1].heapMb} MB, handles ${samples[samples.length - 1].handles}`);
       }
     }
-    const msPerCycle = (Date.now() - t0) / opts.cycles;
+    const msPerCycle = (Date.now() - t0) / total;
     await delay(200);
     const handlesEnd = activeResources();
     const conns = await sim.request<{ open: number }>({ cmd: 'connections' });
     const first = samples[0].heapMb;
-    const last = samples[samples.length - 1].heapMb;
+    const atCycles = samples.find((s) => s.cycle === opts.cycles) ?? samples[samples.length - 1];
+    const last = samples[samples.length - 1];
+    const fit = (from: number, to: number): number => {
+      const sel = samples.filter((s) => s.cycle >= from && s.cycle <= to);
+      return Math.round(
+        slope(
+          sel.map((s) => s.cycle),
+          sel.map((s) => s.heapMb * MB),
+        ),
+      );
+    };
     return {
+      flow,
+      jit: !NO_JIT_FLAGS.every((f) => process.execArgv.includes(f)),
       cycles: opts.cycles,
-      nodes: ['binance-account', 'binance-order-update', 'binance-account-position', 'binance-balance-update', 'binance-stream-status'],
+      trendCycles: opts.trendCycles,
+      nodes: flow === 'ours' ? ['binance-account', 'binance-order-update', 'binance-account-position', 'binance-balance-update', 'binance-stream-status'] : ['5 x bench-sink (control)'],
       samples,
       heapStartMb: first,
-      heapEndMb: last,
-      heapGrowthMb: round(last - first, 3),
-      slopeBytesPerCycle: Math.round(
-        slope(
-          samples.map((s) => s.cycle),
-          samples.map((s) => s.heapMb * MB),
-        ),
-      ),
+      heapEndMb: atCycles.heapMb,
+      heapGrowthMb: round(atCycles.heapMb - first, 3),
+      slopeBytesPerCycle: fit(0, opts.cycles),
+      heapTrendEndMb: last.heapMb,
+      trendSlopeBytesPerCycle: fit(opts.cycles, total),
       handlesStart,
       handlesEnd,
       simConnectionsAtEnd: conns.open,

@@ -1,5 +1,5 @@
 /**
- * Entry of one scenario process: `node dist/bench/scenario.js <stream|redeploy|soak|scale> [options]`.
+ * Entry of one scenario process: `node dist/bench/scenario.js <stream|redeploy|redeploy-control|redeploy-nojit|soak|scale> [options]`.
  * Prints progress on stderr and one result line (RESULT_MARK + JSON) on stdout.
  */
 import { emitResult, installLoopbackGuard, parseOptions } from './common';
@@ -21,7 +21,14 @@ async function main(): Promise<void> {
       result = await runStreamBench(opts, log);
       break;
     case 'redeploy':
-      result = await runRedeploy(opts, log);
+      result = await runRedeploy(opts, log, 'ours');
+      break;
+    case 'redeploy-control':
+      result = await runRedeploy(opts, log, 'control');
+      break;
+    case 'redeploy-nojit':
+      // started by run.ts with NO_JIT_FLAGS; the growth over `cycles` only (no trend phase)
+      result = await runRedeploy({ ...opts, trendCycles: 0 }, log, 'ours');
       break;
     case 'soak':
       result = await runSoak(opts, log);

@@ -32,9 +32,10 @@ describe('benchmark smoke run (npm run bench -- --quick)', function () {
         );
       });
       assert.match(stdout, /Throughput/);
+      assert.match(stdout, /control: 6 plain nodes/);
       const json = JSON.parse(fs.readFileSync(out, 'utf8')) as BenchResult;
       assert.equal(json.quick, true);
-      for (const name of ['stream', 'redeploy', 'soak', 'scale']) {
+      for (const name of ['stream', 'redeploy', 'redeploy-control', 'redeploy-nojit', 'soak', 'scale']) {
         assert.ok(json.scenarios[name], `scenario ${name} missing`);
         assert.equal(json.scenarios[name].ok, true, `scenario ${name} failed`);
       }
