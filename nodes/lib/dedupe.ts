@@ -150,6 +150,18 @@ function canonicalInt(v: unknown): number {
   return -1;
 }
 
+/** The small integer standing for a non-empty name in `table` (added when new); -1 when the table is full. */
+function intern(table: Map<string, number>, v: unknown, max: number): number {
+  if (typeof v !== 'string' || v === '') return -1;
+  let id = table.get(v);
+  if (id === undefined) {
+    if (table.size >= max) return -1;
+    id = table.size;
+    table.set(v, id);
+  }
+  return id;
+}
+
 function mix(h: number, x: number): number {
   h = Math.imul(h ^ (x >>> 0), 0xcc9e2d51);
   h = (h << 15) | (h >>> 17);
@@ -283,8 +295,8 @@ export class EventDeduper {
         family = FAMILY_ORDER;
         third = e.raw.E;
         if (third === undefined || third === null) return false; // rstate / order-raw
-        const status = this.nameId(order.X);
-        const execType = this.nameId(order.x);
+        const status = intern(this.names, order.X, MAX_NAMES);
+        const execType = intern(this.names, order.x, MAX_NAMES);
         if (status < 0 || execType < 0) return false;
         names = status * 64 + execType;
       }
@@ -298,35 +310,13 @@ export class EventDeduper {
     const orderId = canonicalInt(source.i);
     const last = canonicalInt(third);
     if (orderId < 0 || last < 0) return false;
-    const symbol = this.symbolId(source.s);
+    const symbol = intern(this.symbols, source.s, MAX_SYMBOLS);
     if (symbol < 0) return false;
     // family (2 bits) + market (3) + names (12) + symbol (24): 41 bits, exact in a double.
     this.a = ((symbol * 4096 + names) * 8 + market) * 4 + family;
     this.b = orderId;
     this.c = last;
     return true;
-  }
-
-  private symbolId(v: unknown): number {
-    if (typeof v !== 'string' || v === '') return -1;
-    let id = this.symbols.get(v);
-    if (id === undefined) {
-      if (this.symbols.size >= MAX_SYMBOLS) return -1;
-      id = this.symbols.size;
-      this.symbols.set(v, id);
-    }
-    return id;
-  }
-
-  private nameId(v: unknown): number {
-    if (typeof v !== 'string' || v === '') return -1;
-    let id = this.names.get(v);
-    if (id === undefined) {
-      if (this.names.size >= MAX_NAMES) return -1;
-      id = this.names.size;
-      this.names.set(v, id);
-    }
-    return id;
   }
 
   // ------------------------------------------------------------------ ring and index
