@@ -2,9 +2,30 @@
  * Flow builders for the node tests: a simulator account + key per market, and the
  * binance-account config node pointing at the simulator (environment 'custom').
  */
-import type { BinanceSimulator, CreatedKey, SimMarket } from '../../simulator/index';
+import { BinanceSimulator, type CreatedKey, type SimMarket } from '../../simulator/index';
 import { isAccountHandle } from '../../nodes/lib/filters';
-import { helper, rememberSecret, waitFor, type FlowNode } from '../support/red';
+import { helper, rememberSecret, startRed, waitFor, type FlowNode } from '../support/red';
+
+/**
+ * The hooks of a Node-RED suite against the simulator: the helper's server and a simulator
+ * start once (`started` receives the simulator), the flows are unloaded after every test,
+ * and both stop after the suite. Call inside `describe`.
+ */
+export function redWithSimulator(started: (sim: BinanceSimulator) => void): void {
+  let sim: BinanceSimulator | undefined;
+  before(async function () {
+    await startRed();
+    sim = await BinanceSimulator.start();
+    started(sim);
+  });
+  after(async function () {
+    await sim?.stop();
+    await helper.stopServer();
+  });
+  afterEach(async function () {
+    await helper.unload();
+  });
+}
 
 export const MARKETS: readonly SimMarket[] = ['spot', 'margin', 'isolated-margin', 'usdm-futures', 'coinm-futures'];
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { BinanceSimulator } from '../../simulator/index';
-import { captured, capturedLogs, collect, findLeaks, helper, nodeModules, rememberSecret, startRed, waitFor, type FlowNode } from '../support/red';
-import { accountNode, consumer, credentialsFor, helperNode, MARKETS, newAccount, symbolFor, TAB, waitConnected, type TestAccount } from './flows';
+import type { BinanceSimulator } from '../../simulator/index';
+import { captured, capturedLogs, collect, findLeaks, helper, nodeModules, rememberSecret, waitFor, type FlowNode } from '../support/red';
+import { accountNode, redWithSimulator, consumer, credentialsFor, helperNode, MARKETS, newAccount, symbolFor, TAB, waitConnected, type TestAccount } from './flows';
 
 type Msg = Record<string, unknown> & { payload: Record<string, unknown> };
 interface StatusMsg {
@@ -19,16 +19,8 @@ function statusTexts(msgs: StatusMsg[], nodeId: string): string[] {
 describe('node lifecycle, status and connection sharing (against the simulator)', function () {
   let sim: BinanceSimulator;
 
-  before(async function () {
-    await startRed();
-    sim = await BinanceSimulator.start();
-  });
-  after(async function () {
-    await sim.stop();
-    await helper.stopServer();
-  });
-  afterEach(async function () {
-    await helper.unload();
+  redWithSimulator((s) => {
+    sim = s;
   });
 
   for (const market of MARKETS) {

@@ -1,23 +1,15 @@
 import assert from 'node:assert/strict';
-import { BinanceSimulator } from '../../simulator/index';
-import { collect, helper, nodeModules, startRed, waitFor, type FlowNode } from '../support/red';
-import { accountNode, consumer, credentialsFor, helperNode, isFutures, MARKETS, newAccount, symbolFor, TAB, waitConnected, type TestAccount } from './flows';
+import type { BinanceSimulator } from '../../simulator/index';
+import { collect, helper, nodeModules, waitFor, type FlowNode } from '../support/red';
+import { accountNode, redWithSimulator, consumer, credentialsFor, helperNode, isFutures, MARKETS, newAccount, symbolFor, TAB, waitConnected, type TestAccount } from './flows';
 
 type Msg = Record<string, unknown> & { payload: Record<string, unknown> };
 
 describe('binance-order-update (against the simulator)', function () {
   let sim: BinanceSimulator;
 
-  before(async function () {
-    await startRed();
-    sim = await BinanceSimulator.start();
-  });
-  after(async function () {
-    await sim.stop();
-    await helper.stopServer();
-  });
-  afterEach(async function () {
-    await helper.unload();
+  redWithSimulator((s) => {
+    sim = s;
   });
 
   async function load(a: TestAccount, props: Record<string, unknown> = {}): Promise<{ msgs: Msg[] }> {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
-import { BinanceSimulator, type SimMarket } from '../../simulator/index';
-import { capture, helper, nodeModules, rememberSecret, startRed } from '../support/red';
-import { accountNode, credentialsFor, MARKETS, newAccount, symbolFor, TAB, type TestAccount } from './flows';
+import type { BinanceSimulator, SimMarket } from '../../simulator/index';
+import { capture, helper, nodeModules, rememberSecret } from '../support/red';
+import { accountNode, redWithSimulator, credentialsFor, MARKETS, newAccount, symbolFor, TAB, type TestAccount } from './flows';
 
 const ENDPOINT = '/binance-user-stream/test-connection';
 
@@ -20,17 +20,11 @@ interface TestResponse {
 describe('test-connection admin endpoint', function () {
   let sim: BinanceSimulator;
 
-  before(async function () {
-    await startRed();
-    sim = await BinanceSimulator.start();
+  redWithSimulator((s) => {
+    sim = s;
   });
-  after(async function () {
-    await sim.stop();
-    await helper.stopServer();
-  });
-  afterEach(async function () {
+  afterEach(function () {
     sim.setClockOffset(0);
-    await helper.unload();
   });
 
   /** Loads a flow (so the admin route exists) with the account node deployed. */
