@@ -77,6 +77,13 @@ function orderPart(e: UserDataEvent): Obj | undefined {
   return undefined;
 }
 
+/** The trade id of a fill (execution type TRADE with a trade id other than -1), else undefined. */
+function fillTradeId(order: Obj): string | undefined {
+  if (order.x !== 'TRADE') return undefined;
+  const tradeId = idPart(order.t);
+  return tradeId === '-1' ? undefined : tradeId;
+}
+
 /**
  * The de-duplication key of an event, or undefined when the event has no stable
  * identity (then it is always accepted).
@@ -87,8 +94,8 @@ export function dedupeKey(e: UserDataEvent): string | undefined {
   if (order) {
     const symbol = idPart(order.s) ?? '';
     const orderId = idPart(order.i) ?? '';
-    const tradeId = idPart(order.t);
-    if (order.x === 'TRADE' && tradeId !== undefined && tradeId !== '-1') {
+    const tradeId = fillTradeId(order);
+    if (tradeId !== undefined) {
       return `fill\u0000${m}\u0000${symbol}\u0000${orderId}\u0000${tradeId}`;
     }
     const status = idPart(order.X) ?? '';
@@ -287,8 +294,7 @@ export class EventDeduper {
     let names = 0;
     if (order) {
       source = order;
-      const tradeId = idPart(order.t);
-      if (order.x === 'TRADE' && tradeId !== undefined && tradeId !== '-1') {
+      if (fillTradeId(order) !== undefined) {
         family = FAMILY_FILL;
         third = order.t;
       } else {

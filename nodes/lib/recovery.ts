@@ -546,10 +546,9 @@ export class GapRecovery {
   private readonly symbolsSeen = new Map<string, true>();
   private lastE?: number;
   private readonly orders = new Map<string, TrackedOrder>();
-  /** The symbol / order key inserted last into symbolsSeen / orders (LRU fast path). */
+  /** The symbol inserted last into symbolsSeen (LRU fast path). */
   private lastSymbol?: string;
-  private lastOrderKey?: string;
-  /** The order of lastOrderKey, to reuse its key for the next event of the same order. */
+  /** The order tracked last and its key in `orders` (LRU fast path; its key is reused). */
   private lastOrder?: { key: string; symbol: string; orderId: number; algo: boolean };
   private readonly retry = new Map<string, RetryCursor>();
   private rev = 0;
@@ -757,8 +756,8 @@ export class GapRecovery {
   private trackOrder(symbol: string, orderId: number, status: string, executedQty: string | undefined, algo: boolean): void {
     // Events of one order usually come in a row: reuse its key (already hashed) then.
     const last = this.lastOrder;
-    const key =
-      last !== undefined && last.orderId === orderId && last.symbol === symbol && last.algo === algo ? last.key : this.orderKey(symbol, orderId, algo);
+    const sameAsLast = last !== undefined && last.orderId === orderId && last.symbol === symbol && last.algo === algo;
+    const key = sameAsLast ? last.key : this.orderKey(symbol, orderId, algo);
     if (TERMINAL_STATUSES.has(status)) {
       this.orders.delete(key);
       return;
@@ -767,11 +766,10 @@ export class GapRecovery {
     // already last in the LRU order, so set() replaces its record in place (no delete +
     // re-insert). Records are never mutated: a recovery may hold one across an await.
     // Only trackOrder inserts, so the last key inserted and still present is the most recent.
-    if (key === this.lastOrderKey && this.orders.has(key)) {
+    if (sameAsLast && this.orders.has(key)) {
       this.orders.set(key, { symbol, orderId, status, executedQty, algo });
       return;
     }
-    this.lastOrderKey = key;
     this.lastOrder = { key, symbol, orderId, algo };
     this.orders.delete(key);
     this.orders.set(key, { symbol, orderId, status, executedQty, algo });
