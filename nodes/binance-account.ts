@@ -21,8 +21,8 @@ import {
 import { Redactor } from './lib/redact';
 import { getSharedManager } from './lib/registry';
 import { ContextStateStore, type ContextLike } from './lib/persistence';
-import { DEFAULT_LOOKBACK_MS } from './lib/recovery';
-import { reliableStreamFor, type ReliableStateChange, type ReliableStream } from './lib/reliable-stream';
+import { DEFAULT_LOOKBACK_MS, DEFAULT_MAX_HOLD_MS } from './lib/recovery';
+import { endAllGraces, reliableStreamFor, type ReliableStateChange, type ReliableStream } from './lib/reliable-stream';
 import { parseList } from './lib/filters';
 import { BinanceApiError, RestClient, type RestParams } from './lib/rest';
 import { createSigner, CredentialsError, type Signer } from './lib/signing';
@@ -71,6 +71,8 @@ interface AccountNodeDef extends NodeDef {
   recoveryLookback?: string | number;
   /** Context store for the recovery cursors (empty = the default store). */
   recoveryStore?: string;
+  /** Longest a live event waits for a recovery, seconds (default 5). */
+  liveHoldLimit?: string | number;
 }
 
 interface RecoverySettings {
@@ -78,6 +80,7 @@ interface RecoverySettings {
   symbols: string[];
   lookbackMs: number;
   storeName: string | undefined;
+  maxHoldMs: number;
 }
 
 /** Recovery settings from the node's properties; an error text when the look-back is invalid. */
@@ -86,7 +89,10 @@ function recoverySettings(def: AccountNodeDef): RecoverySettings | string {
   const hours = optionalNumber(def.recoveryLookback);
   if (hours !== undefined && !(hours > 0 && hours <= 24 * 90)) return 'the recovery look-back must be between 0 and 2160 hours';
   const storeName = typeof def.recoveryStore === 'string' && def.recoveryStore.trim() !== '' ? def.recoveryStore.trim() : undefined;
+  const hold = optionalNumber(def.liveHoldLimit);
+  if (hold !== undefined && !(hold >= 0 && hold <= 600)) return 'the live hold limit must be between 0 and 600 seconds';
   return {
+    maxHoldMs: hold !== undefined ? Math.round(hold * 1000) : DEFAULT_MAX_HOLD_MS,
     enabled,
     symbols: parseList(def.recoverySymbols),
     lookbackMs: hours !== undefined ? Math.round(hours * 3_600_000) : DEFAULT_LOOKBACK_MS,
@@ -354,6 +360,8 @@ function mergeCredentials(given: unknown, saved: AccountCredentials | undefined)
 
 // ---------------------------------------------------------------------------
 
+const watchedRuntimes = new WeakSet<object>();
+
 export = function register(RED: NodeAPI): void {
   // One 'flows:started' listener for all account nodes of this runtime (one per node would
   // trip Node's MaxListenersExceededWarning from the 11th account); it notifies the live ones.
@@ -378,6 +386,15 @@ export = function register(RED: NodeAPI): void {
 
   const t = makeTranslate(RED, TYPE);
 
+  // A stop that no deploy follows (shutdown, "stop flows"): streams kept for a redeploy close now.
+  // One listener per runtime (the module may be registered again, e.g. by the test helper).
+  if (!watchedRuntimes.has(RED.events)) {
+    watchedRuntimes.add(RED.events);
+    RED.events.on('runtime-event', (ev: { id?: string; payload?: { state?: string; deploy?: boolean } }) => {
+      if (ev?.id === 'runtime-state' && ev.payload?.state === 'stop' && !ev.payload.deploy) void endAllGraces();
+    });
+  }
+
   function BinanceAccountNode(this: AccountNode, def: AccountNodeDef): void {
     RED.nodes.createNode(this, def);
     // eslint-disable-next-line @typescript-eslint/no-this-alias
@@ -401,6 +418,7 @@ export = function register(RED: NodeAPI): void {
     const pending = new Set<string>();
     let manager: StreamManager | undefined;
     let stream: ReliableStream | undefined;
+    let store: ContextStateStore | undefined;
     let closing = false;
     let configErrorReported = false;
 
@@ -451,7 +469,6 @@ export = function register(RED: NodeAPI): void {
         // one listener per consumer node (plus ours): more than the default 10 is normal
         manager.setMaxListeners(0);
         const rc = recoveryCfg as RecoverySettings;
-        let store: ContextStateStore | undefined;
         if (rc.enabled) {
           try {
             store = new ContextStateStore(node.context() as unknown as ContextLike, undefined, rc.storeName);
@@ -465,6 +482,7 @@ export = function register(RED: NodeAPI): void {
           symbols: rc.symbols,
           isolatedSymbol: built.config.symbol,
           lookbackMs: rc.lookbackMs,
+          maxHoldMs: rc.maxHoldMs,
           store,
           restUrl: resolveEndpoints(built.config).restUrl,
           logger: {
@@ -574,8 +592,9 @@ export = function register(RED: NodeAPI): void {
         done();
       };
       const timer = setTimeout(finish, CLOSE_DEADLINE_MS);
-      releaseIds(ids)
-        .then(() => s?.release())
+      // The stream first (it keeps the connection for a redeploy to adopt), then the consumers.
+      const released = s ? s.release(store) : Promise.resolve();
+      Promise.all([released, releaseIds(ids)])
         .catch((err: unknown) => node.warn(redact(`close failed: ${err instanceof Error ? err.message : String(err)}`)))
         .finally(finish);
     });

@@ -40,7 +40,12 @@ export class Deduper {
       if (this.seen.size > 0) this.seen.clear();
       return true;
     }
-    const fp = JSON.stringify(event);
+    let fp: string;
+    try {
+      fp = JSON.stringify(event);
+    } catch {
+      return true; // no fingerprint (e.g. nested too deeply): deliver; the pipeline de-duplicates by identity
+    }
     if (this.seen.has(fp)) return false;
     this.seen.add(fp);
     if (this.seen.size > this.maxEntries) {

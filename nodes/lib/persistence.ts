@@ -1,18 +1,30 @@
 /**
  * Persistence of the recovery cursor across Node-RED restarts.
  *
- * What is kept (small, JSON-safe): the last trade id per symbol, the last event
- * time, and the symbols seen. The Node-RED adapter stores it in the node's context
+ * What is kept (small, JSON-safe): per symbol the safe trade cursor (every fill up to it was
+ * delivered), the time cursor of symbols without one, the fills delivered above the cursor, the
+ * last event time, the symbols seen, and the last delivered state of open orders (so a restart
+ * does not emit unchanged order states again). See recovery/ledger.ts. The Node-RED adapter stores it in the node's context
  * (`ContextStateStore` below works with the default memory store and with
  * persistent stores, because it always uses the callback forms of get/set).
  * No Node-RED import here.
  */
 import type { Logger } from './types';
 
+/** [symbol, orderId, status, executedQty, 1 = algo order]. */
+export type PersistedOrder = [string, number, string, string | null, 0 | 1];
+
 export interface PersistedRecoveryState {
-  version: 1;
-  /** symbol → highest trade id delivered. */
+  /** 2 since the delivery-pipeline rebuild; 1 (highest trade id per symbol) is still read. */
+  version: 1 | 2;
+  /** symbol → safe trade cursor: every fill with an id up to it was delivered. */
   lastTradeIds: Record<string, number>;
+  /** symbol → every fill before this time (epoch ms) was delivered (symbols without an id cursor). */
+  since?: Record<string, number>;
+  /** symbol → trade ids delivered above its cursor. */
+  delivered?: Record<string, number[]>;
+  /** Last delivered state of tracked open orders. */
+  orders?: PersistedOrder[];
   /** Highest exchange event time (`E`, epoch ms) delivered. */
   lastEventTime?: number;
   /** Symbols seen in fills / order events (recovered at start-up too). */
@@ -39,7 +51,7 @@ export function parsePersistedState(value: unknown): PersistedRecoveryState | un
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
   const o = v as Record<string, unknown>;
-  if (o.version !== 1) return undefined;
+  if (o.version !== 1 && o.version !== 2) return undefined;
   const lastTradeIds: Record<string, number> = {};
   if (typeof o.lastTradeIds === 'object' && o.lastTradeIds !== null && !Array.isArray(o.lastTradeIds)) {
     for (const [k, id] of Object.entries(o.lastTradeIds as Record<string, unknown>)) {
@@ -47,11 +59,48 @@ export function parsePersistedState(value: unknown): PersistedRecoveryState | un
     }
   }
   const symbols = Array.isArray(o.symbols) ? o.symbols.filter((s): s is string => typeof s === 'string' && s !== '') : [];
-  const state: PersistedRecoveryState = { version: 1, lastTradeIds, symbols: [...new Set(symbols)] };
+  const state: PersistedRecoveryState = { version: o.version, lastTradeIds, symbols: [...new Set(symbols)] };
+  const since = numberRecord(o.since, (n) => Number.isFinite(n) && n > 0);
+  if (since) state.since = since;
+  if (isRecord(o.delivered)) {
+    const delivered: Record<string, number[]> = {};
+    for (const [k, ids] of Object.entries(o.delivered)) {
+      if (!k || !Array.isArray(ids)) continue;
+      const ok = ids.filter((id): id is number => typeof id === 'number' && Number.isSafeInteger(id) && id >= 0);
+      if (ok.length) delivered[k] = ok;
+    }
+    if (Object.keys(delivered).length) state.delivered = delivered;
+  }
+  if (Array.isArray(o.orders)) {
+    const orders = o.orders.filter(
+      (x): x is PersistedOrder =>
+        Array.isArray(x) &&
+        x.length === 5 &&
+        typeof x[0] === 'string' &&
+        x[0] !== '' &&
+        typeof x[1] === 'number' &&
+        Number.isSafeInteger(x[1]) &&
+        typeof x[2] === 'string' &&
+        (typeof x[3] === 'string' || x[3] === null) &&
+        (x[4] === 0 || x[4] === 1),
+    );
+    if (orders.length) state.orders = orders;
+  }
   if (typeof o.lastEventTime === 'number' && Number.isFinite(o.lastEventTime) && o.lastEventTime > 0) {
     state.lastEventTime = o.lastEventTime;
   }
   return state;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function numberRecord(v: unknown, ok: (n: number) => boolean): Record<string, number> | undefined {
+  if (!isRecord(v)) return undefined;
+  const out: Record<string, number> = {};
+  for (const [k, n] of Object.entries(v)) if (k && typeof n === 'number' && ok(n)) out[k] = n;
+  return Object.keys(out).length ? out : undefined;
 }
 
 /** In-memory StateStore (tests; also a fallback when no context is available). */

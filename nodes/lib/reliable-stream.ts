@@ -1,41 +1,49 @@
 /**
- * The reliable stream: one per shared StreamManager, wrapping it with gap recovery
- * (GapRecovery + RecoveryPipeline), de-duplication (EventDeduper) and persistence of
- * the recovery cursors (StatePersister over an injected StateStore).
- * Framework-agnostic: no Node-RED import. The Node-RED account node creates it with a
- * ContextStateStore; tests use a MemoryStateStore.
+ * The reliable stream: one per shared StreamManager, what the adapters listen to. It wires the
+ * manager to the delivery pipeline (recovery/delivery.ts: holding, de-duplication, cursor
+ * commits) and gap recovery (recovery/gap-recovery.ts), persists the cursors through injected
+ * StateStores, keeps the stream across a redeploy, and reports a state that tells the truth.
+ * Framework-agnostic: no Node-RED import. Invariants I1–I5: docs/recovery.md.
  *
  * Emits (Node EventEmitter):
- *  - `event`    every live and recovered event exactly once (recovered ones carry
- *               `recovered: true`), fills in exchange order per symbol;
- *  - `state`    the manager's states, plus `recovering` ("catching up"): shown instead of
- *               `connected` while a recovery runs, followed by `connected` when it ends;
- *  - `gap`      the manager's gaps, plus `startup` / `restart` gaps (time the stream was
- *               not running at all);
+ *  - `event`    every live and recovered event exactly once (recovered ones carry `recovered`);
+ *  - `state`    the manager's states, with `recovering` ("catching up") instead of `connected`
+ *               while anything is held, a recovery runs or some fills are not recovered yet
+ *               (I3); its `message` says why and `since` since when;
+ *  - `gap`      the manager's gaps, plus `startup` / `restart` gaps and a `reconnect` gap when
+ *               the stream came up after failed attempts without the manager reporting one;
  *  - `recovery` `{ phase: 'started' | 'finished', gap, stats? }` for every recovery.
  *
- * Wiring (see recovery.ts):
- *  manager `event` → pipeline.live; `state` reconnecting → pipeline.hold (events of the new
- *  connection leave after the recovered, older ones), stopped/error → release; `gap` →
- *  pipeline.gap (recover() is called synchronously, so the cursors are those of the gap).
- *  At creation the persisted state is read first: events and gaps that arrive meanwhile
- *  are queued, then the start-up gap (from the persisted last event time, clamped to the
- *  look-back) is recovered before them.
+ * Wiring: manager `event` → pipeline.live; the stream leaving `connected` → pipeline.hold (events
+ * of the new connection leave after the recovered, older ones; bounded by maxHoldMs); `gap` →
+ * pipeline.gap. A recovery with errors is retried from the same cursors, with growing delays,
+ * until it succeeds (I4), without holding live events.
+ *
+ * Redeploys: the last release() keeps the stream for `releaseGraceMs` (the manager is held by a
+ * grace consumer); events meanwhile wait in the paused pipeline. A new account node of the same
+ * account that comes within the grace adopts the stream: no reconnect, no gap, no REST call.
  */
 import { EventEmitter } from 'node:events';
-import { GapRecovery, RecoveryPipeline, type GapRecoveryOptions, type RecoveryStats } from './recovery';
-import { EventDeduper } from './dedupe';
+import {
+  DeliveryPipeline,
+  GapRecovery,
+  type GapRecoveryOptions,
+  type RecoveryStats,
+} from './recovery';
+import { EventDeduper } from './recovery/dedupe';
 import { StatePersister, type StateStore } from './persistence';
 import { sharedWeightBudget, WeightBudget } from './weight-budget';
 import type { StreamManager } from './stream-manager';
 import type { GapEvent, Logger, Market, StateChange, StreamState, UserDataEvent } from './types';
 
-/** The manager's states plus `recovering` (connected, catching up over REST). */
+/** The manager's states plus `recovering` (connected, catching up). */
 export type ReliableState = StreamState | 'recovering';
 
 export interface ReliableStateChange extends Omit<StateChange, 'state' | 'previous'> {
   state: ReliableState;
   previous: ReliableState;
+  /** While `recovering`: since when (epoch ms). */
+  since?: number;
 }
 
 export interface RecoveryReport {
@@ -54,7 +62,7 @@ export interface ReliableStreamEvents {
 
 export interface ReliableStreamOptions {
   market: Market;
-  /** Recover missed fills after gaps. Default true. When false, events pass through unchanged. */
+  /** Recover missed fills after gaps. Default true. When false, events pass through (de-duplicated). */
   recovery?: boolean;
   /** Symbols always reconciled (besides those seen and those with open orders). */
   symbols?: string[];
@@ -70,8 +78,12 @@ export interface ReliableStreamOptions {
   restUrl?: string;
   /** Explicit weight budget (tests). Default: sharedWeightBudget(restUrl, market). */
   budget?: WeightBudget;
-  /** Delay before a recovery that had errors is run again (not waiting for the next gap). Default 30 s. */
+  /** First delay before a recovery that had errors is run again. Default 30 s (doubling, cap 10 min). */
   retryDelayMs?: number;
+  /** Longest a live event is held back for a recovery (I2). Default 5 s. */
+  maxHoldMs?: number;
+  /** How long the last release() keeps the stream for a redeploy to adopt it. Default 10 s. */
+  releaseGraceMs?: number;
   /** Bound of the de-duplication memory. Default 100 000 keys. */
   dedupeMaxEntries?: number;
   logger?: Logger;
@@ -81,10 +93,10 @@ export interface ReliableStreamOptions {
   >;
 }
 
-/** Retries during which live events stay held back after a recovery with incomplete fills. */
-const MAX_HELD_RETRIES = 3;
-/** Failed retries after which recovery waits for the next gap. */
-const MAX_RETRIES = 5;
+export const DEFAULT_RELEASE_GRACE_MS = 10_000;
+const MAX_RETRY_DELAY_MS = 10 * 60_000;
+/** The manager consumer that keeps the stream up during the redeploy grace. */
+const GRACE_CONSUMER = '\u0000reliable-stream-grace';
 
 type Queued = { kind: 'event'; e: UserDataEvent } | { kind: 'gap'; g: GapEvent };
 
@@ -97,14 +109,14 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   readonly market: Market;
   /** Undefined when recovery is disabled. */
   readonly recovery: GapRecovery | undefined;
-  readonly pipeline: RecoveryPipeline | undefined;
+  readonly pipeline: DeliveryPipeline;
   /** Resolves once the persisted state was read and the start-up recovery (if any) started. */
   readonly ready: Promise<void>;
 
   private readonly logger?: Logger;
-  private readonly persisters: StatePersister[] = [];
-  private readonly stores: StateStore[] = [];
+  private readonly persisters = new Map<StateStore, StatePersister>();
   private readonly persistIntervalMs: number;
+  private readonly releaseGraceMs: number;
   private _current: ReliableStateChange;
   private active = 0;
   private isReady = false;
@@ -115,7 +127,14 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   private readonly retryDelayMs: number;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private failedRetries = 0;
-  /** Users (account nodes) of this stream: the last release() closes it. */
+  private graceTimer: ReturnType<typeof setTimeout> | undefined;
+  private resumeTimer: ReturnType<typeof setImmediate> | undefined;
+  /** When the stream went down (for a gap the manager does not report), and whether one came. */
+  private downAt: number | undefined;
+  private startedAt: number | undefined;
+  private gapSeen = false;
+  private recoveringSince: number | undefined;
+  /** Users (account nodes) of this stream: the last release() starts the grace. */
   refs = 0;
   private readonly handlers: {
     event: (e: UserDataEvent) => void;
@@ -131,8 +150,10 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     this.logger = opts.logger;
     this.persistIntervalMs = opts.persistIntervalMs ?? 5000;
     this.retryDelayMs = opts.retryDelayMs ?? 30_000;
+    this.releaseGraceMs = opts.releaseGraceMs ?? DEFAULT_RELEASE_GRACE_MS;
     const s = manager.currentState;
     this._current = { ...s };
+    if (s.state !== 'idle' && s.state !== 'stopped') this.startedAt = Date.now();
 
     if (opts.recovery !== false) {
       const budget =
@@ -147,16 +168,17 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
         budget,
         logger: opts.logger,
       });
-      this.pipeline = new RecoveryPipeline({
-        recovery: this.recovery,
-        deduper: new EventDeduper({ maxEntries: opts.dedupeMaxEntries }),
-        emit: (e) => this.deliver(e),
-        logger: opts.logger,
-        // Fills of some symbol incomplete (REST failed): keep live events back until the
-        // retry, a few times, so fills stay in exchange order; then let them go.
-        holdAfter: () => this.recovery!.incomplete && this.failedRetries < MAX_HELD_RETRIES && !this.closed,
-      });
     }
+    this.pipeline = new DeliveryPipeline({
+      recovery: this.recovery,
+      deduper: new EventDeduper({ maxEntries: opts.dedupeMaxEntries }),
+      emit: (e) => this.emitSafe('event', e),
+      logger: opts.logger,
+      maxHoldMs: opts.maxHoldMs,
+      isOverlapping: () => manager.overlapping,
+      isConnected: () => manager.state === 'connected',
+      onChange: () => this.refreshState(),
+    });
 
     this.handlers = {
       event: (e) => this.onEvent(e),
@@ -177,12 +199,12 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     return this._current.state;
   }
 
-  /** The current state, `recovering` while a recovery runs on a connected stream. */
+  /** The current state, `recovering` while anything is held or being recovered on a connected stream. */
   get currentState(): ReliableStateChange {
     return this._current;
   }
 
-  /** True while a recovery (gap, start-up, restart) runs. */
+  /** True while a recovery (gap, start-up, restart, retry) runs. */
   get recovering(): boolean {
     return this.active > 0;
   }
@@ -198,7 +220,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
 
   /** Duplicates dropped by the de-duplication so far. */
   get duplicateCount(): number {
-    return this.pipeline?.deduper.duplicateCount ?? 0;
+    return this.pipeline.duplicateCount;
   }
 
   /** Adds symbols to always reconcile (a second config node on the same account). */
@@ -207,14 +229,13 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   }
 
   /**
-   * Adds a store the cursors are written to (a second config node on the same account:
-   * each keeps its own copy). The state it holds is merged in (cursors only move forward).
+   * Adds a store the cursors are written to (each account node keeps its own copy). The state it
+   * holds is merged in (cursors only move forward).
    */
   addStore(store: StateStore, restore = true): void {
-    if (!this.recovery || this.stores.includes(store)) return;
-    this.stores.push(store);
+    if (!this.recovery || this.persisters.has(store)) return;
     const p = new StatePersister({ source: this.recovery, store, intervalMs: this.persistIntervalMs, logger: this.logger });
-    this.persisters.push(p);
+    this.persisters.set(store, p);
     if (this.manager.state !== 'stopped' && !this.closed) p.start();
     if (restore) {
       store.get().then(
@@ -226,43 +247,108 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
 
   /** Writes the recovery cursors to every store now (if they changed). Never rejects. */
   async flush(): Promise<void> {
-    await Promise.all(this.persisters.map((p) => p.flush()));
+    await Promise.all([...this.persisters.values()].map((p) => p.flush()));
   }
 
   /** Waits for every recovery started so far (bounded by nothing: use in tests). */
   async idle(): Promise<void> {
     await this.ready;
-    await this.pipeline?.idle();
+    await this.pipeline.idle();
   }
 
-  /** One user less; the last one closes the stream (see close()). Never rejects. */
-  async release(): Promise<void> {
-    if (this.refs > 0) this.refs--;
-    if (this.refs === 0) await this.close();
-    else await this.flush();
+  /** One more user (an account node adopting the stream, e.g. after a redeploy). */
+  retain(): void {
+    this.refs++;
+    if (this.refs !== 1) return;
+    if (this.graceTimer !== undefined) {
+      // Adopted within the grace: events kept meanwhile leave once the new flow's nodes listen
+      // (they are created in the same turn as the account node).
+      this.logger?.debug('stream adopted by a redeployed account node');
+      if (this.resumeTimer === undefined) {
+        this.resumeTimer = setImmediate(() => {
+          this.resumeTimer = undefined;
+          if (this.refs > 0 && !this.closed) this.pipeline.resume();
+        });
+      }
+    }
   }
 
   /**
-   * Detaches from the manager: stops recovery requests, writes the cursors a last time
-   * (conservative while a recovery still runs) and stops the persisters. Never rejects.
+   * One user less. Its store (if given) is written a last time and detached. The last user starts
+   * the redeploy grace: the stream is kept `releaseGraceMs` for a new account node to adopt, then
+   * closed. Never rejects.
+   */
+  async release(store?: StateStore): Promise<void> {
+    if (this.refs > 0) this.refs--;
+    // Synchronously: the grace consumer must hold the manager before the old flow's consumers
+    // release it.
+    const last = this.refs === 0 && !this.closed;
+    if (last && this.releaseGraceMs > 0) this.beginGrace();
+    const p = store ? this.persisters.get(store) : undefined;
+    if (p && this.persisters.size > 1) {
+      this.persisters.delete(store!);
+      await p.stop();
+    } else {
+      await this.flush();
+    }
+    if (last && this.releaseGraceMs <= 0 && this.refs === 0) await this.close();
+  }
+
+  private beginGrace(): void {
+    this.pipeline.pause();
+    if (this.resumeTimer !== undefined) clearImmediate(this.resumeTimer);
+    this.resumeTimer = undefined;
+    if (this.graceTimer !== undefined) return;
+    // Keeps the manager up while the consumers of the old flow release it.
+    this.manager.acquire(GRACE_CONSUMER);
+    inGrace.add(this);
+    this.graceTimer = setTimeout(() => this.endGrace(), this.releaseGraceMs);
+    // A grace never keeps a process alive.
+    if (typeof this.graceTimer === 'object' && 'unref' in this.graceTimer) this.graceTimer.unref();
+  }
+
+  /** Ends the redeploy grace now: closes the stream unless it was adopted. Never rejects. */
+  async endGrace(): Promise<void> {
+    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+    if (!inGrace.delete(this)) return;
+    try {
+      if (this.refs === 0) await this.close();
+      await this.manager.release(GRACE_CONSUMER);
+    } catch (err) {
+      this.logger?.warn(`release failed: ${errText(err)}`);
+    }
+  }
+
+  /**
+   * Detaches from the manager at once (no grace): stops recovery requests, writes the cursors a
+   * last time (never past an undelivered fill) and stops the persisters. Never rejects.
    */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.cancelRetry();
+    if (this.graceTimer !== undefined) {
+      clearTimeout(this.graceTimer);
+      this.graceTimer = undefined;
+      inGrace.delete(this);
+      void this.manager.release(GRACE_CONSUMER).catch(() => undefined);
+    }
+    if (this.resumeTimer !== undefined) clearImmediate(this.resumeTimer);
+    this.resumeTimer = undefined;
     this.manager.removeListener('event', this.handlers.event);
     this.manager.removeListener('state', this.handlers.state);
     this.manager.removeListener('gap', this.handlers.gap);
     this.recovery?.cancel();
-    this.pipeline?.release();
-    await Promise.all(this.persisters.map((p) => p.stop()));
+    this.pipeline.dispose();
+    await Promise.all([...this.persisters.values()].map((p) => p.stop()));
     if (registry.get(this.manager) === this) registry.delete(this.manager);
   }
 
   // ------------------------------------------------------------------ internals
 
   private async start(store: StateStore | undefined): Promise<void> {
-    if (!this.recovery || !this.pipeline) {
+    if (!this.recovery) {
       this.isReady = true;
       return;
     }
@@ -286,17 +372,12 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     this.queue = [];
     for (const q of queued) {
       if (q.kind === 'event') this.pipeline.live(q.e);
-      else this.startGap(q.g);
+      else this.runRecovery(q.g);
     }
-    if (!g && this.manager.state !== 'reconnecting') this.pipeline.release();
   }
 
   private onEvent(e: UserDataEvent): void {
     if (this.closed) return;
-    if (!this.pipeline) {
-      this.deliver(e);
-      return;
-    }
     if (!this.isReady) {
       this.queue.push({ kind: 'event', e });
       return;
@@ -306,8 +387,13 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
 
   private onGap(g: GapEvent): void {
     if (this.closed) return;
+    this.gapSeen = true;
+    this.downAt = undefined;
     this.emitSafe('gap', g);
-    if (!this.pipeline) return;
+    if (!this.recovery) {
+      this.pipeline.release();
+      return;
+    }
     if (!this.isReady) {
       this.queue.push({ kind: 'gap', g });
       return;
@@ -315,56 +401,51 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     this.runRecovery(g);
   }
 
-  /** A queued gap (seen before the start-up state was read): recovered after it. */
-  private startGap(g: GapEvent): void {
-    this.runRecovery(g);
-  }
-
   private runRecovery(g: GapEvent): void {
-    const pipeline = this.pipeline;
-    if (!pipeline) return;
-    if (g.reason !== 'recovery-retry') this.failedRetries = 0;
+    const retry = g.reason === 'recovery-retry';
+    if (!retry) {
+      this.failedRetries = 0;
+      this.cancelRetry();
+    }
     this.active++;
+    this.recoveringSince ??= Date.now();
     this.emitSafe('recovery', { phase: 'started', gap: g });
-    // pipeline.gap() calls recover() synchronously: the cursors are those of this gap.
-    void pipeline.gap(g).then(() => {
+    void this.pipeline.gap(g, { hold: !retry }).then(() => {
       this.active--;
       const st = this.recovery?.lastStats;
       const stats = st && st.gap === g ? st : undefined;
       if (stats) this.recoveredTotal += stats.fills + stats.orderStates + (stats.balanceSnapshot ? 1 : 0);
       this.emitSafe('recovery', { phase: 'finished', gap: g, stats });
-      if (this.recovery?.incomplete || (stats && stats.errors.length > 0)) {
-        if (g.reason === 'recovery-retry') this.failedRetries++;
+      if (this.recovery?.incomplete) {
+        if (retry) this.failedRetries++;
         this.scheduleRetry(g);
-      } else {
+      } else if (retry || this.active === 0) {
         this.failedRetries = 0;
       }
-      if (this.active === 0 && this._current.state === 'recovering') {
-        if (this.manager.state === 'connected') this.setState({ ...this.manager.currentState, at: Date.now() });
-      }
+      this.refreshState();
       void this.flush();
     });
   }
 
   /**
-   * A recovery had errors (REST down, timeouts): run it again soon rather than at the next
-   * gap, so the symbols that failed catch up (from their cursors) while live events are
-   * held back again.
+   * Some symbol's fills are still incomplete (REST down, timeouts, a ban): run the recovery again
+   * from the same cursors, with growing delays, until it succeeds (I4). Live events are not held
+   * for it.
    */
   private scheduleRetry(g: GapEvent): void {
-    // Not while the stream is down (its reconnect brings a gap and a recovery anyway), and
-    // not forever: after MAX_RETRIES failed retries, the next gap tries again.
-    if (this.closed || this.retryTimer !== undefined || this.manager.state !== 'connected') return;
-    if (this.failedRetries >= MAX_RETRIES) {
-      this.logger?.warn('recovery still incomplete after several retries; trying again at the next gap');
-      return;
-    }
+    if (this.closed || this.retryTimer !== undefined || this.active > 0) return;
+    const delay = Math.min(MAX_RETRY_DELAY_MS, this.retryDelayMs * 2 ** Math.min(this.failedRetries, 10));
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      if (this.closed || this.manager.state !== 'connected') return;
-      this.logger?.info('retrying the recovery that had errors');
+      if (this.closed) return;
+      if (this.manager.state !== 'connected') {
+        // Down: the reconnect's gap recovers it; if none comes, try again later.
+        this.scheduleRetry(g);
+        return;
+      }
+      this.logger?.info('retrying the recovery of the fills that could not be fetched');
       this.runRecovery({ from: g.from, to: Date.now(), reason: 'recovery-retry' });
-    }, this.retryDelayMs);
+    }, delay);
   }
 
   private cancelRetry(): void {
@@ -374,48 +455,93 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
 
   private onState(s: StateChange): void {
     if (this.closed) return;
-    const pipeline = this.pipeline;
-    if (pipeline) {
-      if (s.state === 'reconnecting') {
-        pipeline.hold();
-      } else if (s.state === 'stopped' || s.state === 'error') {
-        pipeline.release();
-      }
-      if (s.state === 'stopped') {
-        this.stoppedAt = Date.now();
-        this.cancelRetry();
-        this.recovery?.cancel();
-        for (const p of this.persisters) void p.stop();
-      } else if (s.previous === 'stopped' || (this.stoppedAt !== undefined && s.state === 'connecting')) {
-        this.recovery?.resume();
-        for (const p of this.persisters) p.start();
-      }
-      if (s.state === 'connected' && this.stoppedAt !== undefined) {
+    const wasConnected = s.previous === 'connected';
+    if (s.state === 'connecting' && (s.previous === 'idle' || s.previous === 'stopped')) {
+      this.startedAt = Date.now();
+      this.downAt = undefined;
+    } else if (s.state !== 'connected' && s.state !== 'stopped' && s.state !== 'connecting') {
+      // Down (reconnecting, auth-error, error): events of the next connection wait for its gap.
+      if (this.downAt === undefined) this.downAt = wasConnected ? Date.now() : (this.startedAt ?? Date.now());
+      this.gapSeen = false;
+      this.pipeline.hold();
+    }
+    if (s.state === 'stopped') {
+      this.pipeline.release();
+      this.stoppedAt = Date.now();
+      this.downAt = undefined;
+      this.cancelRetry();
+      this.recovery?.cancel();
+      for (const p of this.persisters.values()) void p.stop();
+    } else if (s.previous === 'stopped' || (this.stoppedAt !== undefined && s.state === 'connecting')) {
+      this.recovery?.resume();
+      for (const p of this.persisters.values()) p.start();
+    }
+    if (s.state === 'connected') {
+      if (this.stoppedAt !== undefined && this.recovery) {
         // Started again after a stop: what happened meanwhile is a gap too.
         const g: GapEvent = { from: this.stoppedAt, to: Date.now(), reason: 'restart' };
         this.stoppedAt = undefined;
         this.onGap(g);
+      } else {
+        this.stoppedAt = undefined;
       }
     }
-    // Forwarded after the manager's synchronous follow-ups (the gap of a reconnect is
-    // emitted right after `connected`): then a recovery shows as `recovering`.
+    // Forwarded after the manager's synchronous follow-ups (the gap of a reconnect is emitted
+    // right after `connected`): then a recovery shows as `recovering`.
     queueMicrotask(() => {
       if (this.closed) return;
-      const next: ReliableStateChange = { ...s };
-      if (s.state === 'connected' && this.active > 0) next.state = 'recovering';
-      this.setState(next);
+      if (s.state === 'connected' && this.manager.state === 'connected' && !this.gapSeen && this.downAt !== undefined) {
+        // Up again after failed attempts, and the manager reported no gap (it never was
+        // connected before): what happened since the stream went down is a gap too.
+        const g: GapEvent = { from: this.downAt, to: Date.now(), reason: 'reconnect' };
+        this.onGap(g);
+      }
+      if (s.state === 'connected') this.pipeline.release();
+      this.setState({ ...s });
     });
   }
 
-  private setState(next: ReliableStateChange): void {
-    const change: ReliableStateChange = { ...next, previous: this._current.state };
-    if (change.state === this._current.state && change.state === 'recovering') return;
-    this._current = change;
-    this.emitSafe('state', change);
+  /** Re-derives the shown state (after the pipeline's hold changed). */
+  private refreshState(): void {
+    if (this.closed) return;
+    if (this.manager.state !== 'connected') return;
+    const base = this._current.state === 'recovering' || this._current.state === 'connected' ? this._current : this.manager.currentState;
+    this.setState({ ...base, state: 'connected' });
   }
 
-  private deliver(e: UserDataEvent): void {
-    this.emitSafe('event', e);
+  /** Why the stream is catching up, or undefined when nothing is held or missing (I3). */
+  private catchingUp(): string | undefined {
+    if (!this.isReady) return 'reading the saved recovery state';
+    const p = this.pipeline;
+    const g = p.currentGap;
+    if (g?.reason === 'recovery-retry' && p.heldCount === 0 && !p.holding) return 'fetching fills that could not be fetched before';
+    if (p.recovering || p.heldCount > 0 || p.holding) return `recovering what was missed (${g && g.reason !== 'recovery-retry' ? g.reason : 'reconnect'})`;
+    if (this.recovery?.incomplete) return 'some fills not fetched yet (REST unavailable); retrying';
+    return undefined;
+  }
+
+  private setState(next: ReliableStateChange): void {
+    let shown: ReliableStateChange = { ...next };
+    if (next.state === 'connected' || next.state === 'recovering') {
+      const why = this.catchingUp();
+      if (why !== undefined) {
+        this.recoveringSince ??= Date.now();
+        shown = { ...next, state: 'recovering', message: why, since: this.recoveringSince };
+      } else {
+        this.recoveringSince = undefined;
+        shown = { ...next, state: 'connected' };
+        delete shown.since;
+        delete shown.message;
+        const m = this.manager.currentState.message;
+        if (m !== undefined) shown.message = m;
+      }
+    } else {
+      this.recoveringSince = undefined;
+    }
+    const cur = this._current;
+    if (shown.state === cur.state && shown.message === cur.message && (shown.state === 'recovering' || shown.state === 'connected')) return;
+    this._current = { ...shown, previous: cur.state };
+    this.emitSafe('state', this._current);
   }
 
   private emitSafe<K extends keyof ReliableStreamEvents>(name: K, ...args: ReliableStreamEvents[K]): void {
@@ -430,11 +556,21 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
 // ---------------------------------------------------------------------------
 
 const registry = new WeakMap<StreamManager, ReliableStream>();
+/** Streams in their redeploy grace. */
+const inGrace = new Set<ReliableStream>();
 
 /**
- * The reliable stream of a shared manager (created on first use with `opts`). Later
- * callers with other options add their symbols and store to the existing one; the
- * recovery switch and look-back of the first caller apply.
+ * Ends every redeploy grace now (the runtime stops without a new deploy, e.g. shutdown): streams
+ * that were not adopted close at once. Never rejects.
+ */
+export async function endAllGraces(): Promise<void> {
+  await Promise.all([...inGrace].map((s) => s.endGrace()));
+}
+
+/**
+ * The reliable stream of a shared manager (created on first use with `opts`), retained once for
+ * the caller (pair with `release(opts.store)`). Later callers with other options add their symbols
+ * and store to the existing one; the recovery switch and look-back of the first caller apply.
  */
 export function reliableStreamFor(manager: StreamManager, opts: ReliableStreamOptions): ReliableStream {
   const existing = registry.get(manager);
@@ -444,11 +580,11 @@ export function reliableStreamFor(manager: StreamManager, opts: ReliableStreamOp
     if ((opts.recovery !== false) !== (existing.recovery !== undefined)) {
       opts.logger?.warn('another account node on the same account set recovery differently; its setting applies');
     }
-    existing.refs++;
+    existing.retain();
     return existing;
   }
   const r = new ReliableStream(manager, opts);
-  r.refs = 1;
+  r.retain();
   registry.set(manager, r);
   return r;
 }
@@ -457,5 +593,3 @@ export function reliableStreamFor(manager: StreamManager, opts: ReliableStreamOp
 export function existingReliableStream(manager: StreamManager): ReliableStream | undefined {
   return registry.get(manager);
 }
-
-

@@ -178,6 +178,11 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
     return this.consumers.size;
   }
 
+  /** True while two connections overlap (rotation) or shortly after: events may come twice then. */
+  get overlapping(): boolean {
+    return this.dedup.overlapping;
+  }
+
   /** Registers a consumer; the first one starts the stream (also after a stop). */
   acquire(consumerId: string): void {
     this.consumers.add(consumerId);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { EventDeduper, dedupeKey, stableStringify } from '../../nodes/lib/dedupe';
+import { EventDeduper, dedupeKey, stableStringify } from '../../nodes/lib/recovery/dedupe';
 import { fillEventFromRow } from '../../nodes/lib/recovery';
 import type { Market, UserDataEvent } from '../../nodes/lib/types';
 

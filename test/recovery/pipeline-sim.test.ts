@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { BinanceSimulator, type SimMarket, type SimTrade } from '../../simulator/index';
-import { GapRecovery, RecoveryPipeline } from '../../nodes/lib/recovery';
+import { GapRecovery, DeliveryPipeline } from '../../nodes/lib/recovery';
 import { MemoryStateStore } from '../../nodes/lib/persistence';
 import type { UserDataEvent } from '../../nodes/lib/types';
 import { fillKey, isFill, liveFillEvent, restClientFor } from './helpers';
@@ -19,7 +19,7 @@ function mulberry32(seed: number): () => number {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Seeded scenario over the RecoveryPipeline (no stream manager): the "live stream" loses
+ * Seeded scenario over the DeliveryPipeline (no stream manager): the "live stream" loses
  * events while down, duplicates some (rotation overlap), sometimes delivers post-reconnect
  * fills before the gap is reported, and Node-RED restarts (state through a store).
  */
@@ -37,9 +37,9 @@ async function scenario(market: SimMarket, seed: number, liveBeforeGap = false, 
     const listed = ['ETHUSDT'];
     const store = new MemoryStateStore();
     const out: UserDataEvent[] = [];
-    const mk = (): { recovery: GapRecovery; pipeline: RecoveryPipeline } => {
+    const mk = (): { recovery: GapRecovery; pipeline: DeliveryPipeline } => {
       const recovery = new GapRecovery({ market, rest, symbols: listed });
-      return { recovery, pipeline: new RecoveryPipeline({ recovery, emit: (e) => out.push(e) }) };
+      return { recovery, pipeline: new DeliveryPipeline({ recovery, emit: (e) => out.push(e) }) };
     };
     let { recovery, pipeline } = mk();
     let down = false;

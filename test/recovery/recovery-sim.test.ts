@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { BinanceSimulator, type CreatedKey, type SimMarket, type SimTrade } from '../../simulator/index';
-import { EventDeduper } from '../../nodes/lib/dedupe';
-import { GapRecovery, RecoveryPipeline } from '../../nodes/lib/recovery';
+import { EventDeduper } from '../../nodes/lib/recovery/dedupe';
+import { GapRecovery, DeliveryPipeline } from '../../nodes/lib/recovery';
 import { MemoryStateStore } from '../../nodes/lib/persistence';
 import type { UserDataEvent } from '../../nodes/lib/types';
 import { fillKey, isFill, liveFillEvent, liveFillEvents, maxWindowWeight, LogCapture, restClientFor } from './helpers';
@@ -275,7 +275,7 @@ describe('recovery against the simulator (REST over loopback)', function () {
     const logger = new LogCapture();
     const rest = restClientFor(sim, 'spot', key);
     const recovery = new GapRecovery({ market: 'spot', rest, symbols: ['BTCUSDT'], logger });
-    const pipeline = new RecoveryPipeline({ recovery, emit: (e) => out.push(e) });
+    const pipeline = new DeliveryPipeline({ recovery, emit: (e) => out.push(e) });
     const out: UserDataEvent[] = [];
     const first = lifecycle('spot', 'BTCUSDT', 1);
     for (const e of liveFillEvents(sim, first)) pipeline.live(e);

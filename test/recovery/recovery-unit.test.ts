@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { GapRecovery, RecoveryPipeline, type GapRecoveryOptions } from '../../nodes/lib/recovery';
+import { GapRecovery, DeliveryPipeline, type GapRecoveryOptions } from '../../nodes/lib/recovery';
 import { BudgetedRest, WeightBudget, type HttpMethod, type RestLike, type RestParams } from '../../nodes/lib/weight-budget';
 import type { UserDataEvent } from '../../nodes/lib/types';
 import { BinanceApiError } from '../../nodes/lib/rest';
@@ -262,26 +262,31 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
       receivedAt,
     });
     r.observe(live(pre, NOW - 10_000));
+    r.ledger.openGap(); // the stream went down (the reliable stream does this on 'reconnecting')
     r.observe(live(post, NOW - 1000)); // the new connection delivered it before the gap event
     assert.equal(r.lastTradeId('BTCUSDT'), post.id);
     const rec = await r.recover({ from: NOW - 9000, to: NOW - 2000, reason: 'watchdog' });
-    assert.deepEqual(rec.filter(isFill).map((e) => e.raw.t), [...missed.map((t) => t.id), post.id]);
+    // only what was not delivered: the post-gap live fill is not handed out again
+    assert.deepEqual(rec.filter(isFill).map((e) => e.raw.t), missed.map((t) => t.id));
     assert.equal(ex.calls.find((c) => c.path === '/api/v3/myTrades')?.params.fromId, pre.id + 1);
   });
 
-  it('more post-gap live fills than the history holds: falls back to the time window from the gap start', async () => {
+  it('many post-gap live fills: still recovered from the safe cursor by id (the delivered set is exact)', async () => {
     const ex = new FakeExchange();
     const pre = ex.trade('BTCUSDT', NOW - 100_000);
     const missed = ex.trade('BTCUSDT', NOW - 80_000);
     const post = Array.from({ length: 70 }, (_, i) => ex.trade('BTCUSDT', NOW - 50_000 + i));
     const r = make(ex, { clockSlackMs: 0 });
     r.observe({ ...spotEvent({ E: 1, s: 'BTCUSDT', i: pre.orderId, t: pre.id, x: 'TRADE', X: 'FILLED' }), receivedAt: NOW - 100_000 });
+    r.ledger.openGap(); // the stream went down
     for (const t of post) r.observe({ ...spotEvent({ E: 2, s: 'BTCUSDT', i: t.orderId, t: t.id, x: 'TRADE', X: 'FILLED' }), receivedAt: t.time });
     const rec = await r.recover({ from: NOW - 90_000, to: NOW - 50_000, reason: 'reconnect' });
     const ids = rec.filter(isFill).map((e) => e.raw.t);
     assert.ok(ids.includes(missed.id));
     assert.ok(!ids.includes(pre.id));
-    assert.equal(ex.calls.find((c) => c.path === '/api/v3/myTrades')?.params.startTime, NOW - 90_000);
+    // the 70 live fills were delivered: none comes again
+    assert.ok(!post.some((t) => ids.includes(t.id)));
+    assert.equal(ex.calls.find((c) => c.path === '/api/v3/myTrades')?.params.fromId, pre.id + 1);
   });
 
   it('snapshot while a recovery runs keeps the cursor before the missed fills', async () => {
@@ -299,6 +304,7 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     };
     const r = make(gated);
     r.observe({ ...spotEvent({ E: NOW - 10_000, s: 'BTCUSDT', i: pre.orderId, t: pre.id, x: 'TRADE', X: 'FILLED' }), receivedAt: NOW - 10_000 });
+    r.ledger.openGap(); // the stream went down
     const p = r.recover({ from: NOW - 9000, to: NOW - 2000, reason: 'reconnect' });
     r.observe({ ...spotEvent({ E: NOW - 1000, s: 'BTCUSDT', i: post.orderId, t: post.id, x: 'TRADE', X: 'FILLED' }), receivedAt: NOW - 1000 });
     const during = r.snapshot();
@@ -318,7 +324,13 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     r.observe(spotEvent({ E: NOW - 2 * H, s: 'BTCUSDT', i: 1, t: 41, x: 'TRADE', X: 'FILLED' }));
     r.observe(spotEvent({ E: NOW - H, s: 'ETHUSDT', i: 2, x: 'NEW', X: 'NEW' }));
     const snap = r.snapshot();
-    assert.deepEqual(snap, { version: 1, lastTradeIds: { BTCUSDT: 41 }, lastEventTime: NOW - H, symbols: ['BTCUSDT', 'ETHUSDT'] });
+    assert.deepEqual(snap, {
+      version: 2,
+      lastTradeIds: { BTCUSDT: 41 },
+      lastEventTime: NOW - H,
+      symbols: ['BTCUSDT', 'ETHUSDT'],
+      orders: [['ETHUSDT', 2, 'NEW', null, 0]],
+    });
     const r2 = make(new FakeExchange(), { lookbackMs: 24 * H }, () => now);
     const rev = r2.revision;
     r2.restore(JSON.parse(JSON.stringify(snap)));
@@ -333,7 +345,7 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
   });
 });
 
-describe('recovery/RecoveryPipeline', () => {
+describe('recovery/DeliveryPipeline', () => {
   /** A RestLike whose myTrades answer waits until released. */
   class GatedRest implements RestLike {
     release!: () => void;
@@ -353,7 +365,7 @@ describe('recovery/RecoveryPipeline', () => {
     const rest = new GatedRest(ex);
     const recovery = make(rest);
     const out: UserDataEvent[] = [];
-    const p = new RecoveryPipeline({ recovery, emit: (e) => out.push(e) });
+    const p = new DeliveryPipeline({ recovery, emit: (e) => out.push(e) });
     const live = (t: { id: number; orderId: number }, E: number): UserDataEvent =>
       spotEvent({ E, s: 'BTCUSDT', i: t.orderId, t: t.id, x: 'TRADE', X: 'PARTIALLY_FILLED' });
     p.live(live(t1, 1));
@@ -383,7 +395,7 @@ describe('recovery/RecoveryPipeline', () => {
     const t2 = ex.trade('BTCUSDT', NOW - 4000, 1);
     const t3 = ex.trade('BTCUSDT', NOW - 1000, 1);
     const out: UserDataEvent[] = [];
-    const p = new RecoveryPipeline({ recovery: make(ex), emit: (e) => out.push(e) });
+    const p = new DeliveryPipeline({ recovery: make(ex), emit: (e) => out.push(e) });
     const live = (t: { id: number; orderId: number }, at: number): UserDataEvent => ({
       ...spotEvent({ E: at, s: 'BTCUSDT', i: t.orderId, t: t.id, x: 'TRADE', X: 'PARTIALLY_FILLED' }),
       receivedAt: at,
@@ -410,7 +422,7 @@ describe('recovery/RecoveryPipeline', () => {
     ex.trade('BTCUSDT', NOW - 1000);
     const logger = new LogCapture();
     let n = 0;
-    const p = new RecoveryPipeline({
+    const p = new DeliveryPipeline({
       recovery: make(ex, { symbols: ['BTCUSDT'] }),
       emit: () => {
         n++;

@@ -174,7 +174,7 @@ describe('reliable stream: recovery wired to the stream manager (simulator, fake
     assert.deepEqual(out.filter(isFill).slice(1).map(fillKey), missed.map(key));
   });
 
-  it('a recovery that fails for a symbol is retried soon; live fills of the meantime wait, so the order holds', async () => {
+  it('a recovery that fails for a symbol is retried until it succeeds; live fills flow meanwhile, the status says catching up', async () => {
     const { m, s, out, reports } = make();
     m.acquire('t');
     await connected(m);
@@ -187,13 +187,16 @@ describe('reliable stream: recovery wired to the stream manager (simulator, fake
     await waitFor(() => reports.some((r) => r.phase === 'finished'), { clock, stepMs: 100, timeoutMs: 10_000 });
     assert.ok((reports.find((r) => r.phase === 'finished')?.stats?.errors.length ?? 0) > 0, 'the first recovery had an error');
     const live = trade('ADAUSDT', ['1']); // newer than the missed ones, arrives before the retry
-    await settle(10, 5);
-    assert.equal(out.filter(isFill).length, 1, 'nothing newer leaves before the missed fills');
-    assert.equal(s.state, 'connected');
+    await waitFor(() => out.filter(isFill).length === 2, { clock, stepMs: 50, message: 'the live fill (not held for a retry)' });
+    assert.equal(s.state, 'recovering', 'not shown connected while fills are missing');
+    assert.match(s.currentState.message ?? '', /not fetched yet/);
     await waitFor(() => reports.filter((r) => r.phase === 'finished').length === 2, { clock, stepMs: 500, timeoutMs: 10_000, message: 'the retry' });
     await settle(10, 5);
     assert.equal(reports[reports.length - 1].gap.reason, 'recovery-retry');
-    assert.deepEqual(out.filter(isFill).slice(1).map(fillKey), [...missed, ...live].map(key));
+    // every fill exactly once: the live one first, then the missed ones, marked recovered
+    assert.deepEqual(out.filter(isFill).slice(1).map(fillKey), [...live, ...missed].map(key));
+    assert.deepEqual(out.filter(isFill).slice(1).map((e) => e.recovered === true), [false, true, true]);
+    await waitFor(() => s.state === 'connected', { clock, stepMs: 50 });
   });
 
   it('one reliable stream per manager: symbols merged, closed by the last release', async () => {
@@ -206,7 +209,10 @@ describe('reliable stream: recovery wired to the stream manager (simulator, fake
     await a.release();
     assert.equal(existingReliableStream(m), a, 'still used by the second account node');
     await b.release();
-    assert.equal(existingReliableStream(m), undefined);
+    assert.equal(existingReliableStream(m), a, 'kept for the redeploy grace');
+    clock.tick(10_000);
+    await settle(10, 5);
+    assert.equal(existingReliableStream(m), undefined, 'closed after the grace');
   });
 
   it('recovery off: events pass through, no REST history queried at a gap', async () => {

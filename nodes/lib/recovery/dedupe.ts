@@ -31,7 +31,7 @@
  * numeric triple matches exactly when the string key (`dedupeKey`) matches. Every other key
  * is kept as its string in a Set. Both kinds share the one FIFO ring.
  */
-import type { Market, UserDataEvent } from './types';
+import type { Market, UserDataEvent } from '../types';
 
 export interface EventDeduperOptions {
   /** Maximum remembered keys (default 100 000). */
@@ -54,20 +54,37 @@ function idPart(v: unknown): string | undefined {
   return undefined;
 }
 
-/** JSON with object keys sorted recursively (stable across key order). */
-export function stableStringify(value: unknown): string {
+/** Nesting beyond which an event has no content key (it is then always accepted): I5. */
+export const MAX_KEY_DEPTH = 32;
+
+/** Thrown by stableStringify for content nested deeper than MAX_KEY_DEPTH. */
+class TooDeep extends Error {}
+
+/** JSON with object keys sorted recursively (stable across key order); throws beyond MAX_KEY_DEPTH. */
+export function stableStringify(value: unknown, depth = 0): string {
   if (value === undefined) return 'null';
   if (value === null || typeof value !== 'object') {
     if (typeof value === 'bigint') return JSON.stringify(value.toString());
     if (typeof value === 'function' || typeof value === 'symbol') return 'null';
     return JSON.stringify(value);
   }
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  if (depth >= MAX_KEY_DEPTH) throw new TooDeep('event nested too deeply for a content key');
+  if (Array.isArray(value)) return `[${value.map((v) => stableStringify(v, depth + 1)).join(',')}]`;
   const o = value as Obj;
   const keys = Object.keys(o)
     .filter((k) => o[k] !== undefined)
     .sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify(o[k])}`).join(',')}}`;
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify(o[k], depth + 1)}`).join(',')}}`;
+}
+
+/** The content key of an event, or undefined when it is nested too deeply to have one. */
+function contentKey(value: unknown): string | undefined {
+  try {
+    return stableStringify(value);
+  } catch (err) {
+    if (err instanceof TooDeep) return undefined;
+    throw err;
+  }
 }
 
 /** The order-shaped object of an order event: `raw` (spot/margin) or `raw.o` (futures). */
@@ -111,7 +128,8 @@ export function dedupeKey(e: UserDataEvent): string | undefined {
       return `rstate\u0000${m}\u0000${symbol}\u0000${orderId}\u0000${status}\u0000${z}\u0000${updated}`;
     }
     // Neither fill nor timed event: identify by content.
-    return `order-raw\u0000${m}\u0000${stableStringify(e.raw)}`;
+    const content = contentKey(e.raw);
+    return content === undefined ? undefined : `order-raw\u0000${m}\u0000${content}`;
   }
   if (e.eventType === 'TRADE_LITE') {
     const tradeId = idPart(e.raw.t);
@@ -121,7 +139,8 @@ export function dedupeKey(e: UserDataEvent): string | undefined {
   }
   const eventTime = idPart(e.raw.E);
   if (eventTime === undefined) return undefined;
-  return `other\u0000${m}\u0000${e.eventType}\u0000${eventTime}\u0000${stableStringify(e.raw)}`;
+  const content = contentKey(e.raw);
+  return content === undefined ? undefined : `other\u0000${m}\u0000${e.eventType}\u0000${eventTime}\u0000${content}`;
 }
 
 const MARKET_CODES: Record<Market, number> = {

@@ -1,0 +1,350 @@
+/**
+ * The delivery pipeline: the one place where live and recovered events meet, are de-duplicated
+ * and leave for the flow. THE answer to "when is a live event held".
+ *
+ * Items wait in one ordered queue: live events, and a *slot* per recovery (a placeholder that is
+ * filled with the recovery's events when its REST calls finish). The queue drains from the head:
+ * an event leaves, a filled slot's events leave and then its cursor commits are applied (so a
+ * cursor never passes an undelivered fill, I4), an unfilled slot stops the drain. A live event
+ * is therefore held only
+ *  - behind a recovery that is still running (its fills are older: exchange order per symbol), or
+ *  - while `hold()` is armed: the stream went down and events of the new connection may arrive
+ *    before the gap is reported, or
+ *  - while the pipeline is paused (no consumer registered: a redeploy in progress),
+ * and, except while paused, never longer than `maxHoldMs` (I2): when the oldest held live event
+ * reaches the bound, every held live event leaves at once and later ones pass straight through
+ * until the running recoveries end; their recovered events follow, marked `recovered`.
+ *
+ * De-duplication (one story): a fill is delivered at most once by the ledger (exact: trade id at
+ * or below the symbol's safe cursor, or in its delivered set); every other event by its identity
+ * key in a bounded window (EventDeduper). Each step of an event runs guarded, so nothing one
+ * event contains can stop, drop or hold the others (I5).
+ */
+import type { GapEvent, Logger, UserDataEvent } from '../types';
+import { EventDeduper } from './dedupe';
+import { fillIdentity, type GapRecovery, type RecoveryBatch } from './gap-recovery';
+import { FillLedger } from './ledger';
+import { errText } from './rest-rows';
+
+/** Default bound of the time a live event may be held back for a recovery (I2). */
+export const DEFAULT_MAX_HOLD_MS = 5_000;
+
+export interface DeliveryPipelineOptions {
+  /** Gap recovery; none: events pass through, de-duplicated. */
+  recovery?: GapRecovery;
+  deduper?: EventDeduper;
+  /** Receives every event exactly once, live and recovered. */
+  emit: (e: UserDataEvent) => void;
+  logger?: Logger;
+  /** Longest a live event is held back for a recovery. Default DEFAULT_MAX_HOLD_MS. */
+  maxHoldMs?: number;
+  /** Live events held at most (beyond: the oldest leaves). Default 100 000. */
+  maxBuffered?: number;
+  /** True while two connections overlap (rotation): live fills do not move safe cursors then. */
+  isOverlapping?: () => boolean;
+  /** True while the stream is connected (a symbol first seen then is trusted from its first fill). */
+  isConnected?: () => boolean;
+  /** Called whenever what is held changes (the shown state may change). */
+  onChange?: () => void;
+}
+
+interface Slot {
+  gap: GapEvent;
+  batch?: RecoveryBatch;
+  hold: boolean;
+}
+
+type Item = { e: UserDataEvent; slot?: undefined } | { slot: Slot; e?: undefined };
+
+export class DeliveryPipeline {
+  readonly recovery?: GapRecovery;
+  readonly ledger: FillLedger;
+  readonly deduper: EventDeduper;
+  private readonly emitFn: (e: UserDataEvent) => void;
+  private readonly logger?: Logger;
+  readonly maxHoldMs: number;
+  private readonly maxBuffered: number;
+  private readonly isOverlapping: () => boolean;
+  private readonly isConnected: () => boolean;
+  private readonly onChange?: () => void;
+  private queue: Item[] = [];
+  private held = 0;
+  private unfilled = 0;
+  private unfilledHolding = 0;
+  private armedAt: number | undefined;
+  private paused = false;
+  private spilled = false;
+  private spillTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly waiters: Array<{ slot: Slot; resolve: () => void }> = [];
+  private chain: Promise<void> = Promise.resolve();
+  private fillDuplicates = 0;
+  private faults = 0;
+
+  constructor(opts: DeliveryPipelineOptions) {
+    this.recovery = opts.recovery;
+    this.ledger = opts.recovery?.ledger ?? new FillLedger();
+    this.deduper = opts.deduper ?? new EventDeduper();
+    this.emitFn = opts.emit;
+    this.logger = opts.logger;
+    this.maxHoldMs = opts.maxHoldMs !== undefined && opts.maxHoldMs >= 0 ? opts.maxHoldMs : DEFAULT_MAX_HOLD_MS;
+    this.maxBuffered = opts.maxBuffered ?? 100_000;
+    this.isOverlapping = opts.isOverlapping ?? (() => false);
+    this.isConnected = opts.isConnected ?? (() => true);
+    this.onChange = opts.onChange;
+  }
+
+  /** True while a recovery runs. */
+  get recovering(): boolean {
+    return this.unfilled > 0;
+  }
+
+  /** Live events held back right now. */
+  get heldCount(): number {
+    return this.held;
+  }
+
+  /** True while live events are or would be held back (a recovery, an armed hold, a pause). */
+  get holding(): boolean {
+    return this.held > 0 || this.armedAt !== undefined || (this.unfilledHolding > 0 && !this.spilled) || this.paused;
+  }
+
+  /** The gap of the oldest recovery still running. */
+  get currentGap(): GapEvent | undefined {
+    for (const w of this.waiters) if (!w.slot.batch) return w.slot.gap;
+    return undefined;
+  }
+
+  /** Duplicates dropped (fills by the ledger, other events by the window). */
+  get duplicateCount(): number {
+    return this.fillDuplicates + this.deduper.duplicateCount;
+  }
+
+  /** Events whose de-duplication or delivery failed (delivered anyway where possible). */
+  get faultCount(): number {
+    return this.faults;
+  }
+
+  /** The stream went down: hold live events until the gap is reported (bounded by maxHoldMs). */
+  hold(): void {
+    this.ledger.openGap();
+    if (this.armedAt === undefined) this.armedAt = Date.now();
+    this.changed();
+  }
+
+  /** Ends a hold() that no gap followed; held events leave now unless a recovery runs. */
+  release(): void {
+    if (this.armedAt === undefined) return;
+    this.armedAt = undefined;
+    this.drain();
+  }
+
+  /** No consumer: keep everything (unbounded by time, bounded by maxBuffered) until resume(). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.drain();
+  }
+
+  /** A live event from the stream. */
+  live(e: UserDataEvent): void {
+    this.recovery?.track(e);
+    if (this.paused || this.armedAt !== undefined || (this.queue.length > 0 && !this.spilled)) {
+      this.queue.push({ e });
+      this.held++;
+      if (this.held > this.maxBuffered) this.dropOldestHeld();
+      this.armSpill();
+      if (this.held === 1) this.changed();
+      return;
+    }
+    this.out(e);
+  }
+
+  /**
+   * A gap was reported: recover it. `hold` (default true) keeps the live events that arrive
+   * meanwhile behind the recovered ones (up to maxHoldMs); a retry passes `false`. Resolves when
+   * its events were delivered. Never rejects.
+   */
+  gap(g: GapEvent, opts: { hold?: boolean } = {}): Promise<void> {
+    const slot: Slot = { gap: g, hold: opts.hold !== false };
+    if (slot.hold) {
+      this.ledger.openGap();
+      this.armedAt = undefined;
+      // After every slot already queued; before the queued live events of the new connection.
+      let at = 0;
+      for (let i = 0; i < this.queue.length; i++) if (this.queue[i].slot) at = i + 1;
+      while (at < this.queue.length) {
+        const it = this.queue[at];
+        if (it.e && it.e.receivedAt > g.from) break;
+        at++;
+      }
+      this.queue.splice(at, 0, { slot });
+      this.unfilledHolding++;
+    }
+    this.unfilled++;
+    this.changed();
+    const done = new Promise<void>((resolve) => this.waiters.push({ slot, resolve }));
+    const recovering = this.recovery
+      ? this.recovery.recoverBatch(g)
+      : Promise.resolve<RecoveryBatch>({ gap: g, events: [], commits: [] });
+    void recovering.then(
+      (batch) => this.fill(slot, batch),
+      (err: unknown) => {
+        this.logger?.error(`recovery failed: ${errText(err)}`);
+        this.fill(slot, { gap: g, events: [], commits: [] });
+      },
+    );
+    this.chain = this.chain.then(() => done);
+    return done;
+  }
+
+  /** Waits for every recovery started so far to be delivered. */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  /** Stops the spill timer (the stream is closing); what is queued stays queued. */
+  dispose(): void {
+    this.clearSpill();
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private fill(slot: Slot, batch: RecoveryBatch): void {
+    slot.batch = batch;
+    this.unfilled--;
+    if (slot.hold) this.unfilledHolding--;
+    // A retry's rows are older than anything live: they leave as soon as nothing queued waits.
+    else if (this.queue.length === 0 && !this.paused) this.deliverSlot(slot);
+    else this.queue.push({ slot });
+    this.drain();
+  }
+
+  private drain(): void {
+    if (!this.paused) {
+      while (this.queue.length > 0) {
+        const head = this.queue[0];
+        if (head.e) {
+          if (this.armedAt !== undefined && head.e.receivedAt >= this.armedAt && !this.spilled) break;
+          this.queue.shift();
+          this.held--;
+          this.out(head.e);
+          continue;
+        }
+        if (!head.slot.batch) break;
+        this.queue.shift();
+        this.deliverSlot(head.slot);
+      }
+    }
+    if (this.unfilledHolding === 0) this.spilled = false;
+    if (this.held === 0) this.clearSpill();
+    else this.armSpill();
+    this.changed();
+  }
+
+  private deliverSlot(slot: Slot): void {
+    const batch = slot.batch!;
+    for (const e of batch.events) this.out(e);
+    try {
+      this.recovery?.commit(batch);
+    } catch (err) {
+      this.logger?.error(`recovery: cursors not committed: ${errText(err)}`);
+    }
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      if (this.waiters[i].slot === slot) {
+        this.waiters[i].resolve();
+        this.waiters.splice(i, 1);
+      }
+    }
+  }
+
+  /** The oldest held live event passed the bound: every held live event leaves now (I2). */
+  private spill(): void {
+    this.spillTimer = undefined;
+    if (this.paused || this.held === 0) return;
+    const keep: Item[] = [];
+    const out: UserDataEvent[] = [];
+    for (const it of this.queue) {
+      if (it.e) out.push(it.e);
+      else keep.push(it);
+    }
+    this.queue = keep;
+    this.held = 0;
+    this.armedAt = undefined;
+    if (this.unfilledHolding > 0) {
+      this.spilled = true;
+      const g = this.currentGap;
+      this.logger?.info(
+        `recovery${g ? ` (${g.reason})` : ''} takes longer than ${Math.round(this.maxHoldMs / 1000)} s: ` +
+          `${out.length} live event(s) released; the recovered ones follow`,
+      );
+    }
+    for (const e of out) this.out(e);
+    this.drain();
+  }
+
+  private armSpill(): void {
+    if (this.spillTimer !== undefined || this.paused) return;
+    const oldest = this.queue.find((it) => it.e)?.e;
+    const wait = oldest ? Math.min(this.maxHoldMs, Math.max(0, oldest.receivedAt + this.maxHoldMs - Date.now())) : this.maxHoldMs;
+    this.spillTimer = setTimeout(() => this.spill(), wait);
+  }
+
+  private clearSpill(): void {
+    if (this.spillTimer !== undefined) clearTimeout(this.spillTimer);
+    this.spillTimer = undefined;
+  }
+
+  private dropOldestHeld(): void {
+    const i = this.queue.findIndex((it) => it.e);
+    if (i < 0) return;
+    const [it] = this.queue.splice(i, 1);
+    this.held--;
+    this.logger?.warn('too many live events held back; releasing the oldest');
+    if (it.e) this.out(it.e);
+  }
+
+  private changed(): void {
+    if (!this.onChange) return;
+    try {
+      this.onChange();
+    } catch (err) {
+      this.logger?.error(`a state listener threw: ${errText(err)}`);
+    }
+  }
+
+  /** De-duplicates and emits one event. Never throws; a fault in one step does not lose the event. */
+  private out(e: UserDataEvent): void {
+    let fresh = true;
+    try {
+      const f = fillIdentity(e);
+      if (f) {
+        if (this.ledger.isDelivered(f.symbol, f.id)) {
+          fresh = false;
+          this.fillDuplicates++;
+        } else {
+          this.ledger.delivered(f.symbol, f.id, !e.recovered, this.isOverlapping(), this.isConnected());
+        }
+      } else {
+        fresh = this.deduper.accept(e);
+      }
+    } catch (err) {
+      this.fault(`could not de-duplicate ${String(e?.eventType)}: ${errText(err)}`);
+    }
+    if (!fresh) return;
+    try {
+      this.emitFn(e);
+    } catch (err) {
+      this.fault(`event consumer threw: ${errText(err)}`);
+    }
+  }
+
+  private fault(line: string): void {
+    this.faults++;
+    // The first few, then one in a thousand: a flood of poison frames must not flood the log.
+    if (this.faults <= 5 || this.faults % 1000 === 0) this.logger?.warn(`${line} (${this.faults} so far)`);
+  }
+}

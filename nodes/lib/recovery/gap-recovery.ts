@@ -1,0 +1,781 @@
+/**
+ * Gap recovery: after the stream was (or may have been) down, fetch from REST history what was
+ * missed — fills from each symbol's cursor in the ledger, the state of open orders that changed,
+ * a balance snapshot — and hand it back as a batch. The batch's cursor commits are applied by the
+ * delivery pipeline only after its events were delivered (invariant I4), so a cursor never moves
+ * past a fill that did not reach the flow. What is and is not recovered: docs/recovery.md.
+ *
+ * Symbols queried = seen on the stream ∪ listed in the config ∪ with open orders ∪ those whose
+ * last recovery failed: never every symbol of the exchange. Per symbol (ledger.resumeFrom):
+ * from `safe + 1` by trade id, or, without an id cursor, by time from the symbol's time cursor
+ * (or the gap start) in windows of the API's maximum span, then by id; pages of `pageLimit` until
+ * a short page. A failed query keeps the symbol's cursor where it is and marks the symbol
+ * incomplete: the stream retries it (from the same cursor) until it succeeds.
+ */
+import type { GapEvent, Logger, Market, UserDataEvent } from '../types';
+import type { PersistedOrder, PersistedRecoveryState } from '../persistence';
+import { BudgetedRest, WeightBudget, type RestLike, type RestParams } from '../weight-budget';
+import { FillLedger, type CursorCommit } from './ledger';
+import {
+  algoStateEventFromRow,
+  apiFor,
+  balanceEventFromAccount,
+  decEq,
+  errText,
+  fillEventFromRow,
+  int,
+  isObj,
+  orderStateEventFromRow,
+  rows,
+  str,
+  TERMINAL_STATUSES,
+  type MarketApi,
+  type Row,
+} from './rest-rows';
+
+export const DEFAULT_LOOKBACK_MS = 24 * 60 * 60 * 1000;
+
+export type OpenOrdersScope = 'auto' | 'all' | 'per-symbol';
+
+export interface GapRecoveryOptions {
+  market: Market;
+  rest: RestLike;
+  /** Symbols listed in the config node (always queried). */
+  symbols?: string[];
+  /** Isolated-margin symbol (market 'isolated-margin'); then only this symbol is queried. */
+  isolatedSymbol?: string;
+  /** How far back recovery reaches (gap start and start-up). Default 24 h. */
+  lookbackMs?: number;
+  /** Weight budget; every REST call goes through it. Default: a new one for the market. */
+  budget?: WeightBudget;
+  logger?: Logger;
+  now?: () => number;
+  /** Page size of trade queries. Default 1000 (the API maximum). */
+  pageLimit?: number;
+  /** Subtracted from the gap start for time-based queries (clock skew). Default 5000 ms. */
+  clockSlackMs?: number;
+  /**
+   * Open-order query: 'all' = one call without symbol (discovers symbols); 'per-symbol' =
+   * one call per known symbol; 'auto' (default) = 'all' at the first recovery and
+   * whenever it weighs no more than the per-symbol calls, else per symbol.
+   */
+  openOrdersScope?: OpenOrdersScope;
+  /** Orders seen open live but gone from openOrders that are looked up per recovery. Default 50. */
+  maxOrderLookups?: number;
+  /** Fetch the balance snapshot. Default true. */
+  includeAccount?: boolean;
+  /** Bound of the tracked symbols (least recently seen dropped). Default 1000. */
+  maxSymbols?: number;
+  /** Bound of the tracked open orders. Default 10 000. */
+  maxTrackedOrders?: number;
+  /** Safety bound of trade pages per symbol and recovery. Default 10 000. */
+  maxPagesPerSymbol?: number;
+}
+
+export interface RecoveryStats {
+  gap: GapEvent;
+  startedAt: number;
+  finishedAt: number;
+  symbols: string[];
+  fills: number;
+  orderStates: number;
+  balanceSnapshot: boolean;
+  requests: number;
+  errors: string[];
+}
+
+interface TrackedOrder {
+  symbol: string;
+  orderId: number;
+  status: string;
+  executedQty?: string;
+  algo: boolean;
+}
+
+/** Orders persisted with the cursors (the most recently tracked), at most. */
+const MAX_PERSISTED_ORDERS = 2_000;
+
+/** A recovery's result: its events, and the cursor commits to apply once they were delivered. */
+export interface RecoveryBatch {
+  gap: GapEvent;
+  events: UserDataEvent[];
+  commits: CursorCommit[];
+}
+
+/** Reads the order part of an order event (spot/margin: raw; futures: raw.o). */
+function orderOf(e: UserDataEvent): Row | undefined {
+  if (e.eventType === 'executionReport') return e.raw;
+  if (e.eventType === 'ORDER_TRADE_UPDATE' && isObj(e.raw.o)) return e.raw.o;
+  return undefined;
+}
+
+/** The (symbol, trade id) of a fill event (live or recovered), else undefined. */
+export function fillIdentity(e: UserDataEvent): { symbol: string; id: number } | undefined {
+  const o = orderOf(e);
+  if (!o || o.x !== 'TRADE') return undefined;
+  const symbol = str(o.s);
+  const id = int(o.t);
+  return symbol !== undefined && id !== undefined && id >= 0 ? { symbol, id } : undefined;
+}
+
+export class GapRecovery {
+  readonly market: Market;
+  /** Which fills were delivered, and where recoveries resume (see ledger.ts). */
+  readonly ledger: FillLedger;
+  private readonly api: MarketApi;
+  private readonly rest: RestLike;
+  readonly budget: WeightBudget;
+  private listed: string[];
+  private readonly isolatedSymbol?: string;
+  private cancelled = false;
+  /**
+   * Since when every fill of a symbol without any cursor is taken as delivered: the end of the
+   * last complete recovery (or the creation). Time-based queries start no later than this.
+   */
+  private coveredSince: number;
+  readonly lookbackMs: number;
+  private readonly logger?: Logger;
+  private readonly now: () => number;
+  private readonly pageLimit: number;
+  private readonly clockSlackMs: number;
+  private readonly scope: OpenOrdersScope;
+  private readonly maxOrderLookups: number;
+  private readonly includeAccount: boolean;
+  private readonly maxSymbols: number;
+  private readonly maxTrackedOrders: number;
+  private readonly maxPages: number;
+
+  /** symbol → last seen (insertion order = LRU). */
+  private readonly symbolsSeen = new Map<string, true>();
+  private lastE?: number;
+  private readonly orders = new Map<string, TrackedOrder>();
+  /** The symbol inserted last into symbolsSeen (LRU fast path). */
+  private lastSymbol?: string;
+  /** The order tracked last and its key in `orders` (LRU fast path; its key is reused). */
+  private lastOrder?: { key: string; symbol: string; orderId: number; algo: boolean };
+  /** Symbols whose last fill query failed (retried from their cursor). */
+  private readonly failed = new Set<string>();
+  /** Start of every gap requested and not committed yet (for a conservative snapshot). */
+  private readonly uncommitted = new Set<{ from: number }>();
+  private rev = 0;
+  private recoveries = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+  private requestCount = 0;
+  /** Statistics of the last finished recovery. */
+  lastStats?: RecoveryStats;
+
+  constructor(opts: GapRecoveryOptions) {
+    this.market = opts.market;
+    this.api = apiFor(opts.market);
+    this.ledger = new FillLedger();
+    this.isolatedSymbol = opts.isolatedSymbol ? opts.isolatedSymbol.toUpperCase() : undefined;
+    if (opts.market === 'isolated-margin' && !this.isolatedSymbol) {
+      throw new Error('isolated-margin recovery needs isolatedSymbol');
+    }
+    this.budget = opts.budget ?? new WeightBudget({ market: opts.market, now: opts.now, logger: opts.logger });
+    this.rest = opts.rest instanceof BudgetedRest ? opts.rest : new BudgetedRest(opts.rest, { budget: this.budget });
+    this.listed = [...new Set((opts.symbols ?? []).map((s) => s.trim().toUpperCase()).filter((s) => s !== ''))];
+    this.lookbackMs = opts.lookbackMs ?? DEFAULT_LOOKBACK_MS;
+    this.logger = opts.logger;
+    this.now = opts.now ?? (() => Date.now());
+    this.pageLimit = opts.pageLimit ?? 1000;
+    this.clockSlackMs = opts.clockSlackMs ?? 5000;
+    this.scope = opts.openOrdersScope ?? 'auto';
+    this.maxOrderLookups = opts.maxOrderLookups ?? 50;
+    this.includeAccount = opts.includeAccount ?? true;
+    this.maxSymbols = opts.maxSymbols ?? 1000;
+    this.maxTrackedOrders = opts.maxTrackedOrders ?? 10_000;
+    this.maxPages = opts.maxPagesPerSymbol ?? 10_000;
+    this.coveredSince = this.now();
+  }
+
+  /** True while some symbol's fills are incomplete (a failed query is retried from its cursor). */
+  get incomplete(): boolean {
+    return this.failed.size > 0;
+  }
+
+  /** Increases whenever `snapshot()` would change (for StatePersister). */
+  get revision(): number {
+    return this.rev + this.ledger.revision;
+  }
+
+  /** Highest trade id delivered for a symbol. */
+  lastTradeId(symbol: string): number | undefined {
+    return this.ledger.highestDelivered(symbol);
+  }
+
+  /** Highest exchange event time seen live. */
+  get lastEventTime(): number | undefined {
+    return this.lastE;
+  }
+
+  /** Symbols a recovery queries for fills right now (before open-order discovery). */
+  knownSymbols(): string[] {
+    if (this.isolatedSymbol) return [this.isolatedSymbol];
+    const set = new Set<string>([...this.symbolsSeen.keys(), ...this.listed]);
+    for (const o of this.orders.values()) set.add(o.symbol);
+    for (const s of this.failed) set.add(s);
+    return [...set].sort();
+  }
+
+  /** Adds symbols to always reconcile (e.g. a second config node on the same account). */
+  addSymbols(symbols: string[]): void {
+    const add = symbols.map((s) => s.trim().toUpperCase()).filter((s) => s !== '');
+    this.listed = [...new Set([...this.listed, ...add])];
+  }
+
+  /** Symbols listed in the configuration (always reconciled). */
+  get listedSymbols(): string[] {
+    return [...this.listed];
+  }
+
+  /**
+   * Stops recovery requests (the stream was stopped): a running recovery fails its remaining
+   * requests at once (the affected symbols keep their cursors). `resume()` allows requests again.
+   */
+  cancel(): void {
+    this.cancelled = true;
+  }
+
+  resume(): void {
+    this.cancelled = false;
+  }
+
+  /** Number of REST requests made so far. */
+  get requests(): number {
+    return this.requestCount;
+  }
+
+  // ------------------------------------------------------------------ observe
+
+  /**
+   * One live event that was delivered (direct use without the delivery pipeline): tracks it and
+   * records a fill in the ledger. Never throws.
+   */
+  observe(e: UserDataEvent): void {
+    this.track(e);
+    try {
+      const f = e.recovered ? undefined : fillIdentity(e);
+      if (f && !this.ledger.isDelivered(f.symbol, f.id)) this.ledger.delivered(f.symbol, f.id, true, false, true);
+    } catch (err) {
+      this.logger?.debug(`recovery: could not record ${String(e?.eventType)}: ${errText(err)}`);
+    }
+  }
+
+  /** Tracks symbols, the last event time and open orders from one live event. Never throws. */
+  track(e: UserDataEvent): void {
+    try {
+      this.trackUnsafe(e);
+    } catch (err) {
+      this.logger?.debug(`recovery: could not observe ${String(e?.eventType)}: ${errText(err)}`);
+    }
+  }
+
+  private trackUnsafe(e: UserDataEvent): void {
+    // Recovered events were tracked when they were recovered.
+    if (e.recovered) return;
+    const E = int(e.raw.E);
+    if (E !== undefined && (this.lastE === undefined || E > this.lastE)) {
+      this.lastE = E;
+      this.rev++;
+    }
+    if (e.eventType === 'ALGO_UPDATE' && isObj(e.raw.o)) {
+      const o = e.raw.o;
+      const symbol = str(o.s);
+      const aid = int(o.aid);
+      if (symbol) this.seeSymbol(symbol);
+      if (symbol && aid !== undefined && typeof o.X === 'string') this.trackOrder(symbol, aid, o.X, undefined, true);
+      return;
+    }
+    const order = orderOf(e);
+    if (!order) {
+      if (e.eventType === 'TRADE_LITE') {
+        const s = str(e.raw.s);
+        if (s) this.seeSymbol(s);
+      }
+      return;
+    }
+    const symbol = str(order.s);
+    if (!symbol) return;
+    this.seeSymbol(symbol);
+    const orderId = int(order.i);
+    if (orderId !== undefined && typeof order.X === 'string') {
+      this.trackOrder(symbol, orderId, order.X, typeof order.z === 'string' ? order.z : undefined, false);
+    }
+  }
+
+  private seeSymbol(symbol: string): void {
+    // Already the most recent (the usual case: events of one symbol in a row): nothing moves.
+    if (symbol === this.lastSymbol && this.symbolsSeen.has(symbol)) return;
+    this.lastSymbol = symbol;
+    if (this.symbolsSeen.has(symbol)) {
+      this.symbolsSeen.delete(symbol);
+      this.symbolsSeen.set(symbol, true);
+      return;
+    }
+    this.symbolsSeen.set(symbol, true);
+    this.rev++;
+    while (this.symbolsSeen.size > this.maxSymbols) {
+      const oldest = this.symbolsSeen.keys().next().value;
+      if (oldest === undefined) break;
+      this.symbolsSeen.delete(oldest);
+      this.ledger.forget(oldest);
+    }
+  }
+
+  private orderKey(symbol: string, orderId: number, algo: boolean): string {
+    return `${algo ? 'algo' : 'order'}\u0000${symbol}\u0000${orderId}`;
+  }
+
+  private trackOrder(symbol: string, orderId: number, status: string, executedQty: string | undefined, algo: boolean): void {
+    this.rev++;
+    // Events of one order usually come in a row: reuse its key (already hashed) then.
+    const last = this.lastOrder;
+    const sameAsLast = last !== undefined && last.orderId === orderId && last.symbol === symbol && last.algo === algo;
+    const key = sameAsLast ? last.key : this.orderKey(symbol, orderId, algo);
+    if (TERMINAL_STATUSES.has(status)) {
+      this.orders.delete(key);
+      return;
+    }
+    // Records are never mutated: a recovery may hold one across an await.
+    if (sameAsLast && this.orders.has(key)) {
+      this.orders.set(key, { symbol, orderId, status, executedQty, algo });
+      return;
+    }
+    this.lastOrder = { key, symbol, orderId, algo };
+    this.orders.delete(key);
+    this.orders.set(key, { symbol, orderId, status, executedQty, algo });
+    while (this.orders.size > this.maxTrackedOrders) {
+      const oldest = this.orders.keys().next().value;
+      if (oldest === undefined) break;
+      this.orders.delete(oldest);
+    }
+  }
+
+  // ------------------------------------------------------------------ persistence
+
+  /**
+   * The state to persist. Conservative: the trade cursors are the ledger's safe cursors (never
+   * past an undelivered fill); the last event time is no later than the start of any gap whose
+   * recovery has not committed.
+   */
+  snapshot(): PersistedRecoveryState {
+    const l = this.ledger.snapshot();
+    let lastEventTime = this.lastE;
+    for (const g of this.uncommitted) if (lastEventTime === undefined || g.from < lastEventTime) lastEventTime = g.from;
+    const orders: PersistedOrder[] = [];
+    for (const o of [...this.orders.values()].slice(-MAX_PERSISTED_ORDERS)) {
+      orders.push([o.symbol, o.orderId, o.status, o.executedQty ?? null, o.algo ? 1 : 0]);
+    }
+    const state: PersistedRecoveryState = { version: 2, lastTradeIds: l.safe, symbols: [...this.symbolsSeen.keys()] };
+    if (Object.keys(l.since).length) state.since = l.since;
+    if (Object.keys(l.delivered).length) state.delivered = l.delivered;
+    if (orders.length) state.orders = orders;
+    if (lastEventTime !== undefined) state.lastEventTime = lastEventTime;
+    return state;
+  }
+
+  /** Loads a persisted state (merging: cursors only move forward). */
+  restore(s: PersistedRecoveryState | undefined): void {
+    if (!s || (s.version !== 1 && s.version !== 2)) return;
+    for (const symbol of Object.keys(s.lastTradeIds ?? {})) this.seeSymbol(symbol);
+    for (const symbol of s.symbols ?? []) if (typeof symbol === 'string' && symbol) this.seeSymbol(symbol);
+    this.ledger.restore({ safe: s.lastTradeIds, since: s.since, delivered: s.delivered });
+    for (const o of s.orders ?? []) {
+      const [symbol, orderId, status, executedQty, algo] = o;
+      if (!this.orders.has(this.orderKey(symbol, orderId, algo === 1))) {
+        this.trackOrder(symbol, orderId, status, executedQty ?? undefined, algo === 1);
+      }
+    }
+    if (typeof s.lastEventTime === 'number' && (this.lastE === undefined || s.lastEventTime > this.lastE)) {
+      this.lastE = s.lastEventTime;
+    }
+    this.rev++;
+  }
+
+  /**
+   * The gap to recover at start-up: from the last event time (clamped to the look-back) to `now`.
+   * Undefined when nothing was ever persisted (first start: nothing was missed).
+   */
+  startupGap(now: number = this.now()): GapEvent | undefined {
+    if (this.lastE === undefined && this.ledger.symbols().length === 0) return undefined;
+    const floor = now - this.lookbackMs;
+    const from = this.lastE === undefined ? floor : Math.max(this.lastE, floor);
+    return { from: Math.min(from, now), to: now, reason: 'startup' };
+  }
+
+  // ------------------------------------------------------------------ recover
+
+  /**
+   * Reconciles after a gap and commits the cursors at once (direct use: the caller delivers the
+   * events). Never rejects.
+   */
+  async recover(gap: GapEvent): Promise<UserDataEvent[]> {
+    const batch = await this.recoverBatch(gap);
+    this.commit(batch);
+    return batch.events;
+  }
+
+  /**
+   * Reconciles after a gap; the caller delivers `events` and then calls `commit(batch)`. Calls
+   * are serialised (a second gap waits for the first). Never rejects: failures are logged, what
+   * was recovered is returned, and symbols that failed keep their cursors (`incomplete`).
+   */
+  recoverBatch(gap: GapEvent): Promise<RecoveryBatch> {
+    const epoch = this.ledger.epoch;
+    const mark = { from: gap.from };
+    this.uncommitted.add(mark);
+    this.rev++;
+    const run = this.chain.then(() => this.doRecover(gap, epoch));
+    this.chain = run.catch(() => undefined);
+    return run.then(
+      (b) => {
+        this.pendingMarks.set(b, mark);
+        return b;
+      },
+      (err: unknown) => {
+        this.logger?.error(`recovery failed: ${errText(err)}`);
+        const b: RecoveryBatch = { gap, events: [], commits: [] };
+        this.pendingMarks.set(b, mark);
+        return b;
+      },
+    );
+  }
+
+  private readonly pendingMarks = new WeakMap<RecoveryBatch, { from: number }>();
+
+  /** Applies a batch's cursor commits (after its events were delivered). */
+  commit(batch: RecoveryBatch): void {
+    for (const c of batch.commits) this.ledger.commit(c);
+    const mark = this.pendingMarks.get(batch);
+    if (mark) this.uncommitted.delete(mark);
+    this.pendingMarks.delete(batch);
+    this.rev++;
+  }
+
+  private async get<T>(path: string, params: RestParams): Promise<T> {
+    if (this.cancelled) throw new Error('recovery cancelled (stream stopped)');
+    this.requestCount++;
+    return this.rest.request<T>('GET', path, params, { security: 'signed' });
+  }
+
+  private isolatedParams(): RestParams {
+    return this.isolatedSymbol ? { isIsolated: 'TRUE' } : {};
+  }
+
+  private async doRecover(gap: GapEvent, epoch: number): Promise<RecoveryBatch> {
+    const startedAt = this.now();
+    const requestsBefore = this.requestCount;
+    const errors: string[] = [];
+    const first = this.recoveries === 0;
+    this.recoveries++;
+    const floor = startedAt - this.lookbackMs;
+    const gapFrom = Math.max(gap.from - this.clockSlackMs, floor);
+    const beyondLookback = gap.from - this.clockSlackMs < floor;
+
+    const known = this.knownSymbols();
+
+    // 1. open orders (also discovers symbols with open orders)
+    let openRows: Row[] | undefined;
+    let openCovered: Set<string> | 'all' = new Set();
+    try {
+      const r = await this.fetchOpenOrders(known, first);
+      openRows = r.rows;
+      openCovered = r.covered;
+    } catch (err) {
+      errors.push(`open orders: ${errText(err)}`);
+      this.logger?.warn(`recovery: open orders not reconciled: ${errText(err)}`);
+    }
+    let algoRows: Row[] | undefined;
+    let algoCovered: Set<string> | 'all' = new Set();
+    if (this.api.openAlgoOrders) {
+      try {
+        const r = await this.fetchOpenAlgoOrders(known, first);
+        algoRows = r.rows;
+        algoCovered = r.covered;
+      } catch (err) {
+        errors.push(`open algo orders: ${errText(err)}`);
+        this.logger?.warn(`recovery: open algo orders not reconciled: ${errText(err)}`);
+      }
+    }
+
+    // 2. symbols to query for fills
+    const symbols = new Set(known);
+    if (!this.isolatedSymbol) {
+      for (const r of [...(openRows ?? []), ...(algoRows ?? [])]) {
+        const s = str(r.symbol);
+        if (s) symbols.add(s);
+      }
+    }
+    const symbolList = [...symbols].sort();
+
+    // 3. fills, in trade-id order per symbol
+    const out: UserDataEvent[] = [];
+    const commits: CursorCommit[] = [];
+    let fills = 0;
+    for (const symbol of symbolList) {
+      const got = await this.recoverFills(symbol, gapFrom, floor, beyondLookback, epoch, errors);
+      fills += got.events.length;
+      out.push(...got.events);
+      if (got.commit) commits.push(got.commit);
+    }
+
+    // 4. order states
+    let orderStates = 0;
+    if (openRows) {
+      const ev = await this.reconcileOrders(openRows, openCovered, false, errors);
+      orderStates += ev.length;
+      out.push(...ev);
+    }
+    if (algoRows) {
+      const ev = await this.reconcileOrders(algoRows, algoCovered, true, errors);
+      orderStates += ev.length;
+      out.push(...ev);
+    }
+
+    // 5. balances
+    let balanceSnapshot = false;
+    if (this.includeAccount) {
+      try {
+        const params: RestParams =
+          this.market === 'isolated-margin'
+            ? { symbols: this.isolatedSymbol }
+            : this.market === 'spot'
+              ? { omitZeroBalances: 'true' }
+              : {};
+        const account = await this.get<unknown>(this.api.account, params);
+        if (isObj(account)) {
+          const ev = balanceEventFromAccount(this.market, account, this.now());
+          if (ev) {
+            out.push(ev);
+            balanceSnapshot = true;
+          }
+        }
+      } catch (err) {
+        errors.push(`account: ${errText(err)}`);
+        this.logger?.warn(`recovery: balances not reconciled: ${errText(err)}`);
+      }
+    }
+
+    if (this.failed.size === 0 && gap.to > this.coveredSince) this.coveredSince = gap.to;
+    this.lastStats = {
+      gap,
+      startedAt,
+      finishedAt: this.now(),
+      symbols: symbolList,
+      fills,
+      orderStates,
+      balanceSnapshot,
+      requests: this.requestCount - requestsBefore,
+      errors,
+    };
+    this.logger?.info(
+      `recovery (${gap.reason}): ${fills} fill(s) over ${symbolList.length} symbol(s), ${orderStates} order state(s)` +
+        `${balanceSnapshot ? ', balances' : ''}; ${this.lastStats.requests} REST call(s)${errors.length ? `; ${errors.length} error(s)` : ''}`,
+    );
+    return { gap, events: out, commits };
+  }
+
+  private chooseAll(known: string[], first: boolean, perSymbolWeight: number, allWeight: number): boolean {
+    if (this.isolatedSymbol) return false;
+    if (this.scope === 'all') return true;
+    if (this.scope === 'per-symbol') return false;
+    return first || known.length === 0 || known.length * perSymbolWeight >= allWeight;
+  }
+
+  private async fetchOpenOrders(known: string[], first: boolean): Promise<{ rows: Row[]; covered: Set<string> | 'all' }> {
+    const all = this.chooseAll(known, first, this.api.perSymbolOpenOrdersWeight, this.api.allOpenOrdersWeight);
+    if (all) {
+      return { rows: rows(await this.get<unknown>(this.api.openOrders, {})), covered: 'all' };
+    }
+    const out: Row[] = [];
+    const covered = new Set<string>();
+    for (const symbol of known) {
+      out.push(...rows(await this.get<unknown>(this.api.openOrders, { ...this.isolatedParams(), symbol })));
+      covered.add(symbol);
+    }
+    return { rows: out, covered };
+  }
+
+  private async fetchOpenAlgoOrders(known: string[], first: boolean): Promise<{ rows: Row[]; covered: Set<string> | 'all' }> {
+    const path = this.api.openAlgoOrders!;
+    const all = this.chooseAll(known, first, 1, 40);
+    if (all) return { rows: rows(await this.get<unknown>(path, {})), covered: 'all' };
+    const out: Row[] = [];
+    const covered = new Set<string>();
+    for (const symbol of known) {
+      out.push(...rows(await this.get<unknown>(path, { symbol })));
+      covered.add(symbol);
+    }
+    return { rows: out, covered };
+  }
+
+  /** One trade page. */
+  private async tradePage(symbol: string, params: RestParams): Promise<Row[]> {
+    const p: RestParams = { ...this.isolatedParams(), symbol, ...params, limit: this.pageLimit };
+    return rows(await this.get<unknown>(this.api.trades, p));
+  }
+
+  /**
+   * The fills of one symbol from its ledger cursor: the events not delivered yet, and the commit
+   * that moves the cursor once they are.
+   */
+  private async recoverFills(
+    symbol: string,
+    gapFrom: number,
+    floor: number,
+    beyondLookback: boolean,
+    epoch: number,
+    errors: string[],
+  ): Promise<{ events: UserDataEvent[]; commit?: CursorCommit }> {
+    const resume = this.ledger.resumeFrom(symbol);
+    const queryStart = this.now();
+    let fromId: number | undefined;
+    let fromTime: number | undefined;
+    if (resume.fromId !== undefined && !beyondLookback) {
+      fromId = resume.fromId;
+    } else {
+      const since = resume.since ?? this.coveredSince;
+      fromTime = Math.max(floor, Math.min(gapFrom, since - this.clockSlackMs));
+    }
+    const byId = new Map<number, Row>();
+    let pages = 0;
+    let complete = true;
+    try {
+      if (fromId === undefined && fromTime !== undefined) {
+        // The exchange clock may run ahead of ours.
+        const end = this.now() + this.clockSlackMs;
+        let ws = fromTime;
+        while (ws <= end) {
+          const we = Math.min(ws + this.api.tradeWindowMs, end);
+          const page = await this.tradePage(symbol, { startTime: ws, endTime: we });
+          pages++;
+          let maxId: number | undefined;
+          for (const r of page) {
+            const id = int(r.id);
+            if (id === undefined) continue;
+            byId.set(id, r);
+            if (maxId === undefined || id > maxId) maxId = id;
+          }
+          if (maxId !== undefined) {
+            // Continue by id from here on (covers the rest of this window and later ones).
+            fromId = maxId + 1;
+            if (page.length < this.pageLimit && we >= end) fromId = undefined;
+            break;
+          }
+          ws = we + 1;
+        }
+      }
+      while (fromId !== undefined) {
+        if (pages >= this.maxPages) {
+          this.logger?.warn(`recovery: ${symbol}: stopped after ${pages} pages; continued at the next recovery`);
+          complete = false;
+          break;
+        }
+        const page = await this.tradePage(symbol, { fromId });
+        pages++;
+        let maxId: number | undefined;
+        for (const r of page) {
+          const id = int(r.id);
+          if (id === undefined) continue;
+          byId.set(id, r);
+          if (maxId === undefined || id > maxId) maxId = id;
+        }
+        if (page.length < this.pageLimit || maxId === undefined) break;
+        fromId = maxId + 1;
+      }
+    } catch (err) {
+      errors.push(`${symbol} fills: ${errText(err)}`);
+      if ((err as { code?: unknown }).code === -1121) {
+        // Invalid symbol (e.g. a typo in the config list): retrying cannot help.
+        this.logger?.warn(`recovery: ${symbol} is not a valid symbol here; no fills recovered for it`);
+        this.failed.delete(symbol);
+        return { events: [] };
+      }
+      this.logger?.warn(`recovery: fills of ${symbol} incomplete, retried from the same cursor: ${errText(err)}`);
+      complete = false;
+    }
+    if (complete) this.failed.delete(symbol);
+    else this.failed.add(symbol);
+    // Rows fetched are contiguous from the cursor (pages in id order): the highest one is covered.
+    const ids = [...byId.keys()].sort((a, b) => a - b);
+    const events: UserDataEvent[] = [];
+    for (const id of ids) {
+      if (this.ledger.isDelivered(symbol, id)) continue;
+      const row = byId.get(id)!;
+      const t = int(row.time);
+      if (t !== undefined && t < floor) continue;
+      events.push(fillEventFromRow(this.market, row, this.now()));
+    }
+    if (ids.length) this.seeSymbol(symbol);
+    const commit: CursorCommit = {
+      symbol,
+      complete,
+      epoch,
+      coveredUntil: queryStart - this.clockSlackMs,
+      ...(ids.length ? { maxId: ids[ids.length - 1] } : {}),
+    };
+    return { events, commit };
+  }
+
+  private async reconcileOrders(
+    restRows: Row[],
+    covered: Set<string> | 'all',
+    algo: boolean,
+    errors: string[],
+  ): Promise<UserDataEvent[]> {
+    const out: UserDataEvent[] = [];
+    const present = new Set<string>();
+    const now = this.now();
+    for (const row of restRows) {
+      const symbol = str(row.symbol);
+      const id = int(algo ? row.algoId : row.orderId);
+      const status = str(algo ? row.algoStatus : row.status);
+      if (!symbol || id === undefined || !status) continue;
+      const key = this.orderKey(symbol, id, algo);
+      present.add(key);
+      const tracked = this.orders.get(key);
+      const executedQty = algo ? undefined : str(row.executedQty);
+      if (!tracked || tracked.status !== status || !decEq(tracked.executedQty, executedQty)) {
+        out.push(algo ? algoStateEventFromRow(this.market, row, now) : orderStateEventFromRow(this.market, row, now));
+      }
+      this.seeSymbol(symbol);
+      this.trackOrder(symbol, id, status, executedQty, algo);
+    }
+    // Orders seen open live that are no longer open: look up their final state.
+    const vanished = [...this.orders.entries()].filter(
+      ([key, o]) => o.algo === algo && !present.has(key) && (covered === 'all' || covered.has(o.symbol)),
+    );
+    let looked = 0;
+    for (const [key, o] of vanished) {
+      if (looked >= this.maxOrderLookups) {
+        this.logger?.warn(`recovery: ${vanished.length - looked} closed order(s) not looked up (limit ${this.maxOrderLookups})`);
+        break;
+      }
+      looked++;
+      try {
+        let row: unknown;
+        if (algo) {
+          row = await this.get<unknown>(this.api.algoOrder!, { algoId: o.orderId });
+        } else {
+          row = await this.get<unknown>(this.api.order, { ...this.isolatedParams(), symbol: o.symbol, orderId: o.orderId });
+        }
+        if (!isObj(row)) continue;
+        const status = str(algo ? row.algoStatus : row.status);
+        if (!status) continue;
+        const executedQty = algo ? undefined : str(row.executedQty);
+        if (status !== o.status || !decEq(o.executedQty, executedQty)) {
+          out.push(algo ? algoStateEventFromRow(this.market, row, this.now()) : orderStateEventFromRow(this.market, row, this.now()));
+        }
+        this.trackOrder(o.symbol, o.orderId, status, executedQty, algo);
+      } catch (err) {
+        errors.push(`order ${o.symbol}/${o.orderId}: ${errText(err)}`);
+        this.logger?.warn(`recovery: final state of order ${o.orderId} (${o.symbol}) unknown: ${errText(err)}`);
+        // Forget it: it is not open any more, and looking it up failed.
+        this.orders.delete(key);
+      }
+    }
+    return out;
+  }
+}
+

@@ -1,0 +1,206 @@
+/**
+ * The fill ledger: which fills have reached the flow, per symbol, and from where a recovery must
+ * start. THE place that answers "how is a fill de-duplicated" and "where does a recovery resume".
+ *
+ * Per symbol:
+ *  - `safe`: every fill of the symbol with a trade id <= safe has been delivered (invariant I4:
+ *    it never passes an undelivered fill). It moves only
+ *      (a) at a recovery's commit, after the REST rows it fetched were delivered (REST pages are
+ *          contiguous from `safe + 1`, so the highest fetched id is covered), or
+ *      (b) on a live fill while the symbol is *live-safe*: its last recovery completed in the
+ *          current connection epoch (no gap since), so every fill up to this one was either
+ *          fetched by that recovery or arrived live on this connection. Not during a rotation
+ *          overlap (two sockets may deliver out of order).
+ *  - `delivered`: fills delivered above `safe` (live fills while not live-safe, recovered fills
+ *    before their commit). Exact, so a retry that fetches them again from `safe + 1` cannot
+ *    deliver a second copy (bounded per symbol; see MAX_DELIVERED_PER_SYMBOL).
+ *  - `since`: for a symbol without a trade-id cursor: every fill before this time was delivered
+ *    (time-based queries start there).
+ *
+ * A fill is a duplicate exactly when `id <= safe` or `id` is in `delivered`.
+ *
+ * Epochs: `openGap()` starts a new epoch whenever the stream may have missed something (the
+ * connection went down, a gap was reported); every symbol stops being live-safe until a recovery
+ * of the new epoch commits it.
+ */
+
+/** Fills remembered above a symbol's safe cursor, at most (the oldest is forgotten first). */
+export const MAX_DELIVERED_PER_SYMBOL = 20_000;
+/** Of those, persisted at most (the newest). */
+export const MAX_PERSISTED_DELIVERED = 2_000;
+
+interface SymbolCursor {
+  safe?: number;
+  since?: number;
+  /** Delivered trade ids above `safe` (insertion order ≈ id order). */
+  delivered: Set<number>;
+  /** Epoch in which the symbol is live-safe; -1: not live-safe. */
+  liveSafeEpoch: number;
+}
+
+export interface LedgerSnapshot {
+  safe: Record<string, number>;
+  since: Record<string, number>;
+  delivered: Record<string, number[]>;
+}
+
+/** What a recovery hands back per symbol, applied after its rows were delivered. */
+export interface CursorCommit {
+  symbol: string;
+  /** Highest trade id fetched contiguously from the cursor (REST pages). */
+  maxId?: number;
+  /** The query covered every fill up to this time (local clock, minus slack). */
+  coveredUntil?: number;
+  /** Every page was fetched (no error): the symbol becomes live-safe if no gap came since. */
+  complete: boolean;
+  /** `ledger.epoch` when the recovery started. */
+  epoch: number;
+}
+
+export class FillLedger {
+  /** Bumped by openGap(). */
+  epoch = 1;
+  private readonly cursors = new Map<string, SymbolCursor>();
+  private rev = 0;
+
+  /** Increases whenever the snapshot would change. */
+  get revision(): number {
+    return this.rev;
+  }
+
+  /** A gap may have begun: no symbol is live-safe until a recovery of the new epoch commits it. */
+  openGap(): void {
+    this.epoch++;
+  }
+
+  /** Makes every known symbol live-safe in the current epoch (nothing can have been missed). */
+  trustAll(): void {
+    for (const c of this.cursors.values()) c.liveSafeEpoch = this.epoch;
+  }
+
+  private cursor(symbol: string, create: boolean): SymbolCursor | undefined {
+    let c = this.cursors.get(symbol);
+    if (!c && create) {
+      c = { delivered: new Set(), liveSafeEpoch: -1 };
+      this.cursors.set(symbol, c);
+    }
+    return c;
+  }
+
+  /** True when this fill reached the flow already. */
+  isDelivered(symbol: string, id: number): boolean {
+    const c = this.cursors.get(symbol);
+    if (!c) return false;
+    return (c.safe !== undefined && id <= c.safe) || c.delivered.has(id);
+  }
+
+  /**
+   * Records a delivered fill. `live` with `trusted` (the symbol may become live-safe now: a new
+   * symbol on a connected stream) and no overlap: the safe cursor may move (see the module doc).
+   */
+  delivered(symbol: string, id: number, live: boolean, overlapping: boolean, trustNew = false): void {
+    const existed = this.cursors.has(symbol);
+    const c = this.cursor(symbol, true)!;
+    if (!existed && live && trustNew && c.safe === undefined) c.liveSafeEpoch = this.epoch;
+    if (live && !overlapping && c.liveSafeEpoch === this.epoch) {
+      if (c.safe === undefined || id > c.safe) c.safe = id;
+      if (c.delivered.size > 0) for (const d of c.delivered) if (d <= c.safe) c.delivered.delete(d);
+    } else if (c.safe === undefined || id > c.safe) {
+      c.delivered.add(id);
+      if (c.delivered.size > MAX_DELIVERED_PER_SYMBOL) {
+        const oldest = c.delivered.values().next().value;
+        if (oldest !== undefined) c.delivered.delete(oldest);
+      }
+    }
+    this.rev++;
+  }
+
+  /** Applies a recovery's result for one symbol (after its rows were delivered). */
+  commit(k: CursorCommit): void {
+    const c = this.cursor(k.symbol, true)!;
+    if (k.maxId !== undefined && (c.safe === undefined || k.maxId > c.safe)) c.safe = k.maxId;
+    if (c.safe !== undefined) for (const d of c.delivered) if (d <= c.safe) c.delivered.delete(d);
+    if (k.complete) {
+      if (k.coveredUntil !== undefined && (c.since === undefined || k.coveredUntil > c.since)) c.since = k.coveredUntil;
+      if (k.epoch === this.epoch) c.liveSafeEpoch = this.epoch;
+    }
+    this.rev++;
+  }
+
+  /** Where a recovery of `symbol` starts: the id after the safe cursor, or the time cursor. */
+  resumeFrom(symbol: string): { fromId?: number; since?: number } {
+    const c = this.cursors.get(symbol);
+    if (!c) return {};
+    if (c.safe !== undefined) return { fromId: c.safe + 1 };
+    return c.since !== undefined ? { since: c.since } : {};
+  }
+
+  /** The safe cursor of a symbol (every fill up to it delivered). */
+  safeCursor(symbol: string): number | undefined {
+    return this.cursors.get(symbol)?.safe;
+  }
+
+  /** Highest trade id known delivered (safe cursor or above it). */
+  highestDelivered(symbol: string): number | undefined {
+    const c = this.cursors.get(symbol);
+    if (!c) return undefined;
+    let max = c.safe;
+    for (const d of c.delivered) if (max === undefined || d > max) max = d;
+    return max;
+  }
+
+  liveSafe(symbol: string): boolean {
+    return this.cursors.get(symbol)?.liveSafeEpoch === this.epoch;
+  }
+
+  forget(symbol: string): void {
+    if (this.cursors.delete(symbol)) this.rev++;
+  }
+
+  symbols(): string[] {
+    return [...this.cursors.keys()];
+  }
+
+  snapshot(): LedgerSnapshot {
+    const out: LedgerSnapshot = { safe: {}, since: {}, delivered: {} };
+    for (const [s, c] of this.cursors) {
+      if (c.safe !== undefined) out.safe[s] = c.safe;
+      else if (c.since !== undefined) out.since[s] = c.since;
+      if (c.delivered.size > 0) {
+        const ids = [...c.delivered].sort((a, b) => a - b);
+        out.delivered[s] = ids.slice(-MAX_PERSISTED_DELIVERED);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Merges a persisted state: cursors only move forward. A symbol whose cursor this moves is no
+   * longer live-safe (what lies between is unknown until a recovery).
+   */
+  restore(s: Partial<LedgerSnapshot>): void {
+    for (const [symbol, id] of Object.entries(s.safe ?? {})) {
+      if (!Number.isSafeInteger(id)) continue;
+      const c = this.cursor(symbol, true)!;
+      if (c.safe === undefined || id > c.safe) {
+        c.safe = id;
+        c.liveSafeEpoch = -1;
+        for (const d of c.delivered) if (d <= id) c.delivered.delete(d);
+      }
+    }
+    for (const [symbol, t] of Object.entries(s.since ?? {})) {
+      if (!Number.isFinite(t)) continue;
+      const c = this.cursor(symbol, true)!;
+      if (c.since === undefined || t > c.since) {
+        c.since = t;
+        if (c.safe === undefined) c.liveSafeEpoch = -1;
+      }
+    }
+    for (const [symbol, ids] of Object.entries(s.delivered ?? {})) {
+      if (!Array.isArray(ids)) continue;
+      const c = this.cursor(symbol, true)!;
+      for (const id of ids) if (Number.isSafeInteger(id) && (c.safe === undefined || id > c.safe)) c.delivered.add(id);
+    }
+    this.rev++;
+  }
+}

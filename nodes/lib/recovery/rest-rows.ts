@@ -1,0 +1,346 @@
+/**
+ * REST rows → events: the per-market REST paths and weights recovery uses, and the builders that
+ * turn trade, order and account rows into events shaped like the exchange's (only the fields REST
+ * returned, under the event's keys; nothing invented). Facts: reference §6.
+ */
+import type { Market, UserDataEvent } from '../types';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export type Row = Record<string, unknown>;
+
+export interface MarketApi {
+  family: 'spot' | 'margin' | 'usdm' | 'coinm';
+  trades: string;
+  openOrders: string;
+  openAlgoOrders?: string;
+  algoOrder?: string;
+  order: string;
+  account: string;
+  /** Longest startTime..endTime span the trade query accepts. */
+  tradeWindowMs: number;
+  perSymbolOpenOrdersWeight: number;
+  allOpenOrdersWeight: number;
+  fillEvent: 'executionReport' | 'ORDER_TRADE_UPDATE';
+  balanceEvent: 'outboundAccountPosition' | 'ACCOUNT_UPDATE';
+}
+
+export function apiFor(market: Market): MarketApi {
+  switch (market) {
+    case 'spot':
+      return {
+        family: 'spot',
+        trades: '/api/v3/myTrades',
+        openOrders: '/api/v3/openOrders',
+        order: '/api/v3/order',
+        account: '/api/v3/account',
+        tradeWindowMs: DAY_MS - 1,
+        perSymbolOpenOrdersWeight: 6,
+        allOpenOrdersWeight: 80,
+        fillEvent: 'executionReport',
+        balanceEvent: 'outboundAccountPosition',
+      };
+    case 'margin':
+    case 'isolated-margin':
+      return {
+        family: 'margin',
+        trades: '/sapi/v1/margin/myTrades',
+        openOrders: '/sapi/v1/margin/openOrders',
+        order: '/sapi/v1/margin/order',
+        account: market === 'isolated-margin' ? '/sapi/v1/margin/isolated/account' : '/sapi/v1/margin/account',
+        tradeWindowMs: DAY_MS - 1,
+        perSymbolOpenOrdersWeight: 10,
+        allOpenOrdersWeight: 10,
+        fillEvent: 'executionReport',
+        balanceEvent: 'outboundAccountPosition',
+      };
+    case 'usdm-futures':
+      return {
+        family: 'usdm',
+        trades: '/fapi/v1/userTrades',
+        openOrders: '/fapi/v1/openOrders',
+        openAlgoOrders: '/fapi/v1/openAlgoOrders',
+        algoOrder: '/fapi/v1/algoOrder',
+        order: '/fapi/v1/order',
+        account: '/fapi/v3/account',
+        tradeWindowMs: 7 * DAY_MS - 1,
+        perSymbolOpenOrdersWeight: 1,
+        allOpenOrdersWeight: 40,
+        fillEvent: 'ORDER_TRADE_UPDATE',
+        balanceEvent: 'ACCOUNT_UPDATE',
+      };
+    case 'coinm-futures':
+      return {
+        family: 'coinm',
+        trades: '/dapi/v1/userTrades',
+        openOrders: '/dapi/v1/openOrders',
+        order: '/dapi/v1/order',
+        account: '/dapi/v1/account',
+        tradeWindowMs: 7 * DAY_MS - 1,
+        perSymbolOpenOrdersWeight: 1,
+        allOpenOrdersWeight: 40,
+        fillEvent: 'ORDER_TRADE_UPDATE',
+        balanceEvent: 'ACCOUNT_UPDATE',
+      };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// small readers
+export function isObj(v: unknown): v is Row {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function rows(v: unknown): Row[] {
+  return Array.isArray(v) ? v.filter(isObj) : [];
+}
+
+export function int(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
+  if (typeof v === 'string' && /^-?\d+$/.test(v)) {
+    const n = Number(v);
+    return Number.isSafeInteger(n) ? n : undefined;
+  }
+  return undefined;
+}
+
+export function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+export function decEq(a: string | undefined, b: string | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  const x = Number(a);
+  const y = Number(b);
+  return Number.isFinite(x) && Number.isFinite(y) && x === y;
+}
+
+/** Copies `row[restKey]` to `out[eventKey]` for each pair whose value is present (not undefined/null). */
+export function mapFields(row: Row, pairs: ReadonlyArray<readonly [string, string]>, out: Row = {}): Row {
+  for (const [from, to] of pairs) {
+    const v = row[from];
+    if (v !== undefined && v !== null) out[to] = v;
+  }
+  return out;
+}
+
+export function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export const TERMINAL_STATUSES: ReadonlySet<string> = new Set([
+  'FILLED',
+  'CANCELED',
+  'EXPIRED',
+  'REJECTED',
+  'EXPIRED_IN_MATCH',
+  // algo orders
+  'FINISHED',
+  'TRIGGERED',
+]);
+
+// REST row → event keys --------------------------------------------------------
+
+const SPOT_FILL_FIELDS = [
+  ['symbol', 's'],
+  ['orderId', 'i'],
+  ['id', 't'],
+  ['qty', 'l'],
+  ['price', 'L'],
+  ['quoteQty', 'Y'],
+  ['commission', 'n'],
+  ['commissionAsset', 'N'],
+  ['time', 'T'],
+  ['isMaker', 'm'],
+  ['orderListId', 'g'],
+] as const;
+
+const FUTURES_FILL_FIELDS = [
+  ['symbol', 's'],
+  ['side', 'S'],
+  ['orderId', 'i'],
+  ['id', 't'],
+  ['qty', 'l'],
+  ['price', 'L'],
+  ['commission', 'n'],
+  ['commissionAsset', 'N'],
+  ['time', 'T'],
+  ['maker', 'm'],
+  ['realizedPnl', 'rp'],
+  ['positionSide', 'ps'],
+] as const;
+
+const SPOT_ORDER_FIELDS = [
+  ['symbol', 's'],
+  ['clientOrderId', 'c'],
+  ['side', 'S'],
+  ['type', 'o'],
+  ['timeInForce', 'f'],
+  ['origQty', 'q'],
+  ['price', 'p'],
+  ['stopPrice', 'P'],
+  ['icebergQty', 'F'],
+  ['orderListId', 'g'],
+  ['status', 'X'],
+  ['orderId', 'i'],
+  ['executedQty', 'z'],
+  ['cummulativeQuoteQty', 'Z'],
+  ['time', 'O'],
+  ['isWorking', 'w'],
+  ['workingTime', 'W'],
+  ['origQuoteOrderQty', 'Q'],
+  ['selfTradePreventionMode', 'V'],
+  ['trailingDelta', 'd'],
+  ['trailingTime', 'D'],
+  ['strategyId', 'j'],
+  ['strategyType', 'J'],
+  ['preventedMatchId', 'v'],
+  ['preventedQuantity', 'A'],
+  ['usedSor', 'uS'],
+  ['workingFloor', 'k'],
+] as const;
+
+const FUTURES_ORDER_FIELDS = [
+  ['symbol', 's'],
+  ['clientOrderId', 'c'],
+  ['side', 'S'],
+  ['type', 'o'],
+  ['timeInForce', 'f'],
+  ['origQty', 'q'],
+  ['price', 'p'],
+  ['avgPrice', 'ap'],
+  ['stopPrice', 'sp'],
+  ['status', 'X'],
+  ['orderId', 'i'],
+  ['executedQty', 'z'],
+  ['reduceOnly', 'R'],
+  ['workingType', 'wt'],
+  ['origType', 'ot'],
+  ['positionSide', 'ps'],
+  ['closePosition', 'cp'],
+  ['activatePrice', 'AP'],
+  ['priceRate', 'cr'],
+  ['priceProtect', 'pP'],
+  ['selfTradePreventionMode', 'V'],
+  ['priceMatch', 'pm'],
+  ['goodTillDate', 'gtd'],
+] as const;
+
+const ALGO_ORDER_FIELDS = [
+  ['clientAlgoId', 'caid'],
+  ['algoId', 'aid'],
+  ['algoType', 'at'],
+  ['orderType', 'o'],
+  ['symbol', 's'],
+  ['side', 'S'],
+  ['positionSide', 'ps'],
+  ['timeInForce', 'f'],
+  ['quantity', 'q'],
+  ['algoStatus', 'X'],
+  ['actualOrderId', 'ai'],
+  ['actualPrice', 'ap'],
+  ['triggerPrice', 'tp'],
+  ['price', 'p'],
+  ['selfTradePreventionMode', 'V'],
+  ['workingType', 'wt'],
+  ['priceMatch', 'pm'],
+  ['closePosition', 'cp'],
+  ['priceProtect', 'pP'],
+  ['reduceOnly', 'R'],
+  ['goodTillDate', 'gtd'],
+] as const;
+
+/** A recovered fill event from one trade-history row (see module doc). */
+export function fillEventFromRow(market: Market, row: Row, receivedAt: number): UserDataEvent {
+  if (market === 'usdm-futures' || market === 'coinm-futures') {
+    const o = mapFields(row, FUTURES_FILL_FIELDS);
+    if (o.S === undefined && typeof row.buyer === 'boolean') o.S = row.buyer ? 'BUY' : 'SELL';
+    o.x = 'TRADE';
+    const raw: Row = { e: 'ORDER_TRADE_UPDATE' };
+    if (row.time !== undefined && row.time !== null) raw.T = row.time;
+    raw.o = o;
+    return { market, eventType: 'ORDER_TRADE_UPDATE', raw, recovered: true, restRecord: { ...row }, receivedAt };
+  }
+  const raw: Row = { e: 'executionReport' };
+  mapFields(row, SPOT_FILL_FIELDS, raw);
+  if (typeof row.isBuyer === 'boolean') raw.S = row.isBuyer ? 'BUY' : 'SELL';
+  else if (typeof row.side === 'string') raw.S = row.side;
+  raw.x = 'TRADE';
+  return { market, eventType: 'executionReport', raw, recovered: true, restRecord: { ...row }, receivedAt };
+}
+
+/** A recovered order-state event from an order row (openOrders / order query). */
+export function orderStateEventFromRow(market: Market, row: Row, receivedAt: number): UserDataEvent {
+  if (market === 'usdm-futures' || market === 'coinm-futures') {
+    const raw: Row = { e: 'ORDER_TRADE_UPDATE', o: mapFields(row, FUTURES_ORDER_FIELDS) };
+    return { market, eventType: 'ORDER_TRADE_UPDATE', raw, recovered: true, restRecord: { ...row }, receivedAt };
+  }
+  const raw: Row = { e: 'executionReport' };
+  mapFields(row, SPOT_ORDER_FIELDS, raw);
+  return { market, eventType: 'executionReport', raw, recovered: true, restRecord: { ...row }, receivedAt };
+}
+
+/** A recovered ALGO_UPDATE-shaped event from an open algo order row (USDⓈ-M). */
+export function algoStateEventFromRow(market: Market, row: Row, receivedAt: number): UserDataEvent {
+  const raw: Row = { e: 'ALGO_UPDATE', o: mapFields(row, ALGO_ORDER_FIELDS) };
+  return { market, eventType: 'ALGO_UPDATE', raw, recovered: true, restRecord: { ...row }, receivedAt };
+}
+
+/** A recovered balance snapshot event from an account response. */
+export function balanceEventFromAccount(market: Market, account: Row, receivedAt: number): UserDataEvent | undefined {
+  if (market === 'usdm-futures' || market === 'coinm-futures') {
+    const B = rows(account.assets).map((a) =>
+      mapFields(a, [
+        ['asset', 'a'],
+        ['walletBalance', 'wb'],
+        ['crossWalletBalance', 'cw'],
+      ]),
+    );
+    const P = rows(account.positions).map((p) =>
+      mapFields(p, [
+        ['symbol', 's'],
+        ['positionAmt', 'pa'],
+        ['entryPrice', 'ep'],
+        ['breakEvenPrice', 'bep'],
+        ['unrealizedProfit', 'up'],
+        ['isolatedWallet', 'iw'],
+        ['positionSide', 'ps'],
+      ]),
+    );
+    if (B.length === 0 && P.length === 0) return undefined;
+    const a: Row = { B, P };
+    const raw: Row = { e: 'ACCOUNT_UPDATE', a };
+    return { market, eventType: 'ACCOUNT_UPDATE', raw, recovered: true, restRecord: { ...account }, receivedAt };
+  }
+  let B: Row[];
+  if (market === 'isolated-margin') {
+    B = [];
+    for (const pair of rows(account.assets)) {
+      for (const side of [pair.baseAsset, pair.quoteAsset]) {
+        if (isObj(side))
+          B.push(
+            mapFields(side, [
+              ['asset', 'a'],
+              ['free', 'f'],
+              ['locked', 'l'],
+            ]),
+          );
+      }
+    }
+  } else {
+    const list = market === 'spot' ? rows(account.balances) : rows(account.userAssets);
+    B = list.map((b) =>
+      mapFields(b, [
+        ['asset', 'a'],
+        ['free', 'f'],
+        ['locked', 'l'],
+      ]),
+    );
+  }
+  const raw: Row = { e: 'outboundAccountPosition' };
+  if (account.updateTime !== undefined && account.updateTime !== null) raw.u = account.updateTime;
+  raw.B = B;
+  return { market, eventType: 'outboundAccountPosition', raw, recovered: true, restRecord: { ...account }, receivedAt };
+}
+
