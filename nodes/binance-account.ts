@@ -63,6 +63,8 @@ interface AccountNodeDef extends NodeDef {
   keepaliveInterval?: string | number;
   /** Futures stream URL form: '' (DEFAULT_FUTURES_PATH_FORM), 'ws-query' or 'ws-path'. */
   futuresPathForm?: string;
+  /** COIN-M family: '' (DEFAULT_COINM_API), 'dapi' or 'fapi' (unified). */
+  coinmApi?: string;
   /** Recover missed fills after a gap (default true). */
   recovery?: boolean | string;
   /** Symbols always reconciled after a gap (comma / space separated). */
@@ -153,6 +155,10 @@ function buildAccountConfig(def: AccountNodeDef, creds: AccountCredentials): Bui
   if (pathForm !== '' && pathForm !== 'ws-query' && pathForm !== 'ws-path') {
     return { errorText: 'futures stream URL form must be ws-query or ws-path' };
   }
+  const coinmApi = (str(def.coinmApi) ?? '').trim();
+  if (coinmApi !== '' && coinmApi !== 'dapi' && coinmApi !== 'fapi') {
+    return { errorText: 'COIN-M API must be dapi or fapi' };
+  }
   const config: AccountConfig = {
     market: market as Market,
     environment: environment as Environment,
@@ -163,6 +169,7 @@ function buildAccountConfig(def: AccountNodeDef, creds: AccountCredentials): Bui
     ...(recvWindow !== undefined ? { recvWindow } : {}),
     ...(keepalive !== undefined ? { keepaliveIntervalMs: Math.round(keepalive * 60_000) } : {}),
     ...(pathForm === 'ws-query' || pathForm === 'ws-path' ? { futuresPathForm: pathForm } : {}),
+    ...(market === 'coinm-futures' && (coinmApi === 'dapi' || coinmApi === 'fapi') ? { coinmApi } : {}),
   };
   try {
     resolveEndpoints(config);
