@@ -27,6 +27,7 @@ import { parseList } from './lib/filters';
 import { BinanceApiError, RestClient, type RestParams } from './lib/rest';
 import { createSigner, CredentialsError, type Signer } from './lib/signing';
 import type { StreamManager } from './lib/stream-manager';
+import { ConsumptionTracker, type UnconsumedReport } from './lib/unconsumed';
 import {
   ENVIRONMENTS,
   KEY_TYPES,
@@ -440,7 +441,13 @@ export = function register(RED: NodeAPI): void {
     const onState = (_change: StateChange | ReliableStateChange): void => {
       for (const rec of records.values()) push(rec);
     };
-    const onEvent = (_e: UserDataEvent): void => {
+    // Events no consumer took: counted per type, noted in the log once per type (issue 13).
+    const unconsumed = new ConsumptionTracker();
+    unconsumed.on('unconsumed', (r: UnconsumedReport) => {
+      if (r.first) node.warn(t(`${TYPE}.warnings.unconsumed`, { type: r.eventType }));
+    });
+    const onEvent = (e: UserDataEvent): void => {
+      unconsumed.observe(e);
       for (const rec of records.values()) if (rec.showLastEvent) push(rec, false);
     };
 
@@ -521,6 +528,8 @@ export = function register(RED: NodeAPI): void {
       getManager,
       getStream,
       redact,
+      unconsumed,
+      accepted: (e: UserDataEvent): void => unconsumed.accept(e),
       register(user: AccountUser, opts: RegisterOptions = {}): void {
         const rec: UserRecord = { user, showLastEvent: opts.showLastEvent === true };
         records.set(user.id, rec);
