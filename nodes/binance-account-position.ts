@@ -123,9 +123,13 @@ export = function register(RED: NodeAPI): void {
       if (!EVENT_TYPES.has(e.eventType) && e.eventType !== 'MARGIN_CALL') return;
       try {
         if (e.eventType === 'MARGIN_CALL') {
-          if (def.includeMarginCall === true) send('MARGIN_CALL', 'MARGIN_CALL', normalizeMarginCall(e.raw), e.raw);
+          if (def.includeMarginCall === true) {
+            account.accepted?.(e);
+            send('MARGIN_CALL', 'MARGIN_CALL', normalizeMarginCall(e.raw), e.raw);
+          }
           return;
         }
+        account.accepted?.(e);
         const p = normalizeAccountPosition(e.raw);
         if (snapshotMode) {
           if (loading) buffered.push(p);

@@ -27,6 +27,7 @@ import { parseList } from './lib/filters';
 import { BinanceApiError, RestClient, type RestParams } from './lib/rest';
 import { createSigner, CredentialsError, type Signer } from './lib/signing';
 import type { StreamManager } from './lib/stream-manager';
+import { ConsumptionTracker, type UnconsumedReport } from './lib/unconsumed';
 import {
   ENVIRONMENTS,
   KEY_TYPES,
@@ -63,6 +64,8 @@ interface AccountNodeDef extends NodeDef {
   keepaliveInterval?: string | number;
   /** Futures stream URL form: '' (DEFAULT_FUTURES_PATH_FORM), 'ws-query' or 'ws-path'. */
   futuresPathForm?: string;
+  /** COIN-M family: '' (DEFAULT_COINM_API), 'dapi' or 'fapi' (unified). */
+  coinmApi?: string;
   /** Recover missed fills after a gap (default true). */
   recovery?: boolean | string;
   /** Symbols always reconciled after a gap (comma / space separated). */
@@ -159,6 +162,10 @@ function buildAccountConfig(def: AccountNodeDef, creds: AccountCredentials): Bui
   if (pathForm !== '' && pathForm !== 'ws-query' && pathForm !== 'ws-path') {
     return { errorText: 'futures stream URL form must be ws-query or ws-path' };
   }
+  const coinmApi = (str(def.coinmApi) ?? '').trim();
+  if (coinmApi !== '' && coinmApi !== 'dapi' && coinmApi !== 'fapi') {
+    return { errorText: 'COIN-M API must be dapi or fapi' };
+  }
   const config: AccountConfig = {
     market: market as Market,
     environment: environment as Environment,
@@ -169,6 +176,7 @@ function buildAccountConfig(def: AccountNodeDef, creds: AccountCredentials): Bui
     ...(recvWindow !== undefined ? { recvWindow } : {}),
     ...(keepalive !== undefined ? { keepaliveIntervalMs: Math.round(keepalive * 60_000) } : {}),
     ...(pathForm === 'ws-query' || pathForm === 'ws-path' ? { futuresPathForm: pathForm } : {}),
+    ...(market === 'coinm-futures' && (coinmApi === 'dapi' || coinmApi === 'fapi') ? { coinmApi } : {}),
   };
   try {
     resolveEndpoints(config);
@@ -451,7 +459,13 @@ export = function register(RED: NodeAPI): void {
     const onState = (_change: StateChange | ReliableStateChange): void => {
       for (const rec of records.values()) push(rec);
     };
-    const onEvent = (_e: UserDataEvent): void => {
+    // Events no consumer took: counted per type, noted in the log once per type (issue 13).
+    const unconsumed = new ConsumptionTracker();
+    unconsumed.on('unconsumed', (r: UnconsumedReport) => {
+      if (r.first) node.warn(t(`${TYPE}.warnings.unconsumed`, { type: r.eventType }));
+    });
+    const onEvent = (e: UserDataEvent): void => {
+      unconsumed.observe(e);
       for (const rec of records.values()) if (rec.showLastEvent) push(rec, false);
     };
 
@@ -532,6 +546,8 @@ export = function register(RED: NodeAPI): void {
       getManager,
       getStream,
       redact,
+      unconsumed,
+      accepted: (e: UserDataEvent): void => unconsumed.accept(e),
       register(user: AccountUser, opts: RegisterOptions = {}): void {
         const rec: UserRecord = { user, showLastEvent: opts.showLastEvent === true };
         records.set(user.id, rec);

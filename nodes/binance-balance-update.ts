@@ -69,6 +69,7 @@ export = function register(RED: NodeAPI): void {
 
     const onEvent = guarded(node, account, (e: UserDataEvent): void => {
       if (!wanted(e)) return;
+      account.accepted?.(e);
       for (const { asset, payload } of normalizeBalanceUpdates(e.raw)) {
         if (assetMatch(asset)) node.send(eventMessage(account, e, asset, payload, numbers));
       }

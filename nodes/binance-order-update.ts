@@ -65,6 +65,7 @@ export = function register(RED: NodeAPI): void {
     const onEvent = guarded(node, account, (e: UserDataEvent): void => {
       const built = build(e);
       if (!built) return;
+      account.accepted?.(e);
       const p = built.payload as { symbol?: string; side?: string; executionType?: string; orderStatus?: string };
       if (!filter.symbolAndSide(p)) return;
       if (built.order && !filter.execution(p)) return;

@@ -1,11 +1,14 @@
 /**
  * `binance-stream-status`: a message on every connection state change (`msg.topic` 'state') and
- * every gap ('gap'), plus the current state once the flows have started after a deploy.
+ * every gap ('gap'), plus the current state once the flows have started after a deploy; and
+ * ('unconsumed') events of the account that no configured node took, per type: the first of each
+ * type at once, then at most once a minute per type with the count (lib/unconsumed.ts).
  */
 import { accountOf, makeTranslate } from './common';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { RecoveryReport, ReliableStateChange } from './lib/reliable-stream';
 import type { GapEvent, StateChange } from './lib/types';
+import type { UnconsumedReport } from './lib/unconsumed';
 
 const TYPE = 'binance-stream-status';
 /** Fallback for the initial message if 'flows:started' is not seen (e.g. a node started on its own). */
@@ -65,6 +68,10 @@ export = function register(RED: NodeAPI): void {
       });
     };
 
+    const onUnconsumed = (r: UnconsumedReport): void =>
+      send({ ...base(), topic: 'unconsumed', payload: { eventType: r.eventType, count: r.count, total: r.total, first: r.first, at: r.at } });
+    account.unconsumed?.on('unconsumed', onUnconsumed);
+
     // The account's reliable stream: its states include `recovering` (catching up after a gap).
     const manager = account.getStream();
     manager?.on('state', onState);
@@ -96,6 +103,7 @@ export = function register(RED: NodeAPI): void {
       manager?.removeListener('state', onState);
       manager?.removeListener('gap', onGap);
       manager?.removeListener('recovery', onRecovery);
+      account.unconsumed?.removeListener('unconsumed', onUnconsumed);
       account.deregister(node, done, removed);
     });
   }

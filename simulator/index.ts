@@ -3,8 +3,12 @@
  *
  * One Node `http` server + a `ws` WebSocketServer (noServer mode, upgrades routed by path):
  *  - `/ws-api/v3`                    spot/margin WebSocket API (subscribe.signature / subscribe.listenToken)
- *  - `/private/ws?listenKey=…`, `/private/ws/<k>`, `/private/stream?streams=…`   futures user data
- *  - `/ws/<k>`                       legacy futures path: accepted, silent forever
+ *  - futures user data, per host as Binance documents it (see onUpgrade for the sources). A key's host
+ *    is the one of the REST API that issued it: `/fapi/v1/listenKey` keys live on fstream,
+ *    `/dapi/v1/listenKey` keys on dstream (one loopback port serves both hosts):
+ *      fstream: `/private/ws?listenKey=…[&events=…]`, `/private/ws/<k>`, `/private/stream?streams=…`
+ *               stream; the legacy `/ws/<k>` and `/stream` accept the upgrade and stay silent forever
+ *      dstream: `/ws/<k>` and `/stream?streams=<k>` stream; there is no `/private` (404)
  *  - REST: time, listenKey, userListenToken, trades / open orders / single order / account of every
  *    market, USDⓈ-M algo orders (`/fapi/v1/algoOrder`, `/fapi/v1/openAlgoOrders`)
  *
@@ -186,6 +190,8 @@ interface Account {
   margin: Map<string, Balance>;
   isolated: Map<string, Map<string, Balance>>;
   initialBalances: Record<string, string>;
+  /** COIN-M user data also on the account's /fapi listenKey (unified, see emitFutures). */
+  coinmOnFapi: boolean;
   futures: Record<FuturesMarket, FuturesBook>;
   tradeSeq: Map<SimMarket, number>;
   updatedAt: number;
@@ -484,7 +490,12 @@ export class BinanceSimulator {
 
   // ---------------------------------------------------------------- accounts & keys
 
-  createAccount(opts: { balances?: Record<string, string>; futuresBalances?: Record<string, string> } = {}): {
+  /**
+   * `coinmOnFapi`: the account's COIN-M user data is delivered on its /fapi listenKey (fstream
+   * /private) as well as on its /dapi key: an account that Binance serves in the unified form after
+   * the COIN-M / USDⓈ-M integration. Off by default: no source says every account gets it.
+   */
+  createAccount(opts: { balances?: Record<string, string>; futuresBalances?: Record<string, string>; coinmOnFapi?: boolean } = {}): {
     id: string;
   } {
     const id = `acct-${this.nextAccount++}`;
@@ -507,6 +518,7 @@ export class BinanceSimulator {
       margin: mk(),
       isolated: new Map(),
       initialBalances: balances,
+      coinmOnFapi: opts.coinmOnFapi === true,
       futures: { 'usdm-futures': book(), 'coinm-futures': book() },
       tradeSeq: new Map(),
       updatedAt: this.serverTime(),
@@ -897,10 +909,21 @@ export class BinanceSimulator {
     return n;
   }
 
+  /**
+   * USDⓈ-M events go to the account's /fapi key, COIN-M events to its /dapi key and, for an account
+   * created with `coinmOnFapi`, to its /fapi key as well: the unified form after the COIN-M / USDⓈ-M
+   * integration (notice published 2026-06-10, effective 2026-06-30,
+   * https://developers.binance.com/docs/derivatives/coin-margined-futures; the newer COIN-M
+   * user-data page shows /fapi/v1/listenKey + fstream /private, reference §4.6).
+   */
   private emitFutures(accountId: string, market: FuturesMarket, event: Json): number {
-    const key = [...this.listenKeyMap.values()].find((k) => k.accountId === accountId && k.market === market);
-    if (!key) return 0;
-    return this.emitOnKey(key.listenKey, event);
+    const unified = market === 'coinm-futures' && this.accounts.get(accountId)?.coinmOnFapi === true;
+    let n = 0;
+    for (const k of this.listenKeyMap.values()) {
+      if (k.accountId !== accountId) continue;
+      if (k.market === market || (unified && k.market === 'usdm-futures')) n += this.emitOnKey(k.listenKey, event);
+    }
+    return n;
   }
 
   private emitOnKey(listenKey: string, event: Json): number {
@@ -908,7 +931,9 @@ export class BinanceSimulator {
     const type = String(event.e);
     for (const c of this.conns.values()) {
       if (c.kind !== 'futures' || !c.listenKeys.includes(listenKey)) continue;
-      if (c.events && type !== 'listenKeyExpired' && !c.events.has(type)) continue;
+      // `events=` is an allow-list: a type not listed is not delivered, listenKeyExpired included
+      // (fstream /private "events" parameter, Important WebSocket Change Notice, reference §4.2).
+      if (c.events && !c.events.has(type)) continue;
       if (this.send(c, c.combined ? { stream: listenKey, data: event } : event)) n++;
     }
     return n;
@@ -1872,20 +1897,52 @@ export class BinanceSimulator {
       return;
     }
 
+    // Futures user data. Which host a request reaches is told by the key's issuer (see the header):
+    //  - fstream `/private/…` streams: USDⓈ-M "Important WebSocket Change Notice" (split into
+    //    /public, /market, /private from 2026-03-06; legacy decommissioned 2026-04-23), reference §4.2;
+    //    `/private/stream?streams=` is the connector's form (binance-connector-js, usds-futures
+    //    userData(…, 'private'), 2026-07-24).
+    //  - fstream legacy `/ws/<k>`, `/stream`: the handshake succeeds but nothing arrives (reports in
+    //    reference §0 / §4.2: ccxt/go-binance#809 and others).
+    //  - dstream `/ws/<k>`: COIN-M "User Data Streams Connect",
+    //    https://developers.binance.com/docs/derivatives/coin-margined-futures/user-data-streams;
+    //    `/stream?streams=<k>` (combined envelope): the connector's COIN-M userData() (19.0.0, 2026-07-24).
+    //  - dstream `/private`: no source documents it, so it does not exist here (404).
     let keys: string[] | undefined;
     let combined = false;
+    let host: 'fstream' | 'dstream' | undefined;
+    const keyList = (v: string | undefined): string[] => (v ?? '').split('/').filter((k) => k);
+    const hostOf = (ks: string[]): 'fstream' | 'dstream' | undefined => {
+      const r = ks.length > 0 ? this.listenKeyMap.get(ks[0]) : undefined;
+      return r ? (r.market === 'coinm-futures' ? 'dstream' : 'fstream') : undefined;
+    };
     if (path === '/private/ws') {
-      keys = params.listenKey ? params.listenKey.split('/').filter((k) => k) : [];
+      keys = keyList(params.listenKey);
     } else if (path.startsWith('/private/ws/')) {
-      keys = path.slice('/private/ws/'.length).split('/').filter((k) => k);
+      keys = keyList(path.slice('/private/ws/'.length));
     } else if (path === '/private/stream') {
-      keys = (params.streams ?? '').split('/').filter((k) => k);
+      keys = keyList(params.streams);
       combined = true;
     }
     if (keys) {
-      const events = params.events ? new Set(params.events.split('/').filter((e) => e)) : undefined;
+      host = 'fstream';
+      if (hostOf(keys) === 'dstream') {
+        rec.status = 404;
+        this.rejectUpgrade(socket, 404, -1000, 'Unknown path.');
+        return;
+      }
+    } else if (path.startsWith('/ws/') && hostOf(keyList(path.slice(4))) === 'dstream') {
+      keys = keyList(path.slice(4));
+      host = 'dstream';
+    } else if (path === '/stream' && hostOf(keyList(params.streams)) === 'dstream') {
+      keys = keyList(params.streams);
+      combined = true;
+      host = 'dstream';
+    }
+    if (keys && host) {
+      const events = host === 'fstream' && params.events ? new Set(params.events.split('/').filter((e) => e)) : undefined;
       const recs = keys.map((k) => this.listenKeyMap.get(k));
-      if (keys.length === 0 || recs.some((r) => !r)) {
+      if (keys.length === 0 || recs.some((r) => !r || (r.market === 'coinm-futures') !== (host === 'dstream'))) {
         rec.status = 400;
         rec.errorCode = -1125;
         this.rejectUpgrade(socket, 400, -1125, 'This listenKey does not exist.');
@@ -2231,7 +2288,10 @@ export class BinanceSimulator {
     }
     const key = this.keys.get(String(params.apiKey));
     if (!key || key.revoked) throw ERR.rejectedKey(400);
-    if (key.keyType !== 'ed25519') throw new ApiError(400, -4056, 'HMAC_SHA256 and RSA API keys are not supported for session.logon.');
+    // "Only Ed25519 keys are supported for this feature" (web-socket-api.md, session.logon,
+    // binance-spot-api-docs a5e0bc3, 2026-07-21). The code Binance answers with is -2028 (issue 13);
+    // errors.md of that snapshot does not list it, the message here is ours.
+    if (key.keyType !== 'ed25519') throw new ApiError(400, -2028, 'Only Ed25519 API keys are supported for session.logon.');
     if (!verifySignature(key, wsApiSigningPayload(params), String(params.signature))) throw ERR.badSig();
     this.checkTiming(params.timestamp, params.recvWindow);
     c.logon = { apiKey: key.apiKey, accountId: key.accountId, since: this.serverTime() };

@@ -1,26 +1,53 @@
 /**
  * Every exchange endpoint the core talks to, in ONE table, plus the validation of custom URLs.
- * Source: /work/shared/binance-user-data-reference.md (§1.1, §3, §4.1, §4.2, §4.6).
+ * Source: /work/shared/binance-user-data-reference.md (§1.1, §3, §4.1, §4.2, §4.6), re-checked
+ * 2026-12 against the sources named at each entry.
  *
  * Entries marked UNVERIFIED are taken from third-party code or inferred and were not confirmed in
  * Binance's own documentation; they are kept configurable via the `custom` environment.
  */
-import type { AccountConfig, Environment, FuturesPathForm, Market } from './types';
+import type { AccountConfig, CoinmApiFamily, Environment, FuturesPathForm, Market } from './types';
 
-/** Default futures stream URL form (reference §4.2, open question 2). */
+export type { CoinmApiFamily } from './types';
+
+/** Default URL form on the `/private` path of fstream (reference §4.2, open question 2). */
 export const DEFAULT_FUTURES_PATH_FORM: FuturesPathForm = 'ws-query';
 
 /**
- * COIN-M REST family (reference §4.6, open question 1): 'dapi' = /dapi/v1/listenKey on dapi.* with
- * the dstream host (official connector, Jul 2026); 'fapi' = /fapi/v1/listenKey on fapi.* with the
- * fstream host (newest COIN-M docs page, undated "CM migration").
+ * COIN-M REST + stream family, chosen per account (`coinmApi`); this is the default.
+ *
+ *  - 'dapi' (default): listenKey `POST/PUT/DELETE /dapi/v1/listenKey` on dapi.binance.com, stream
+ *    `wss://dstream.binance.com/ws/<listenKey>`. Sources: the COIN-M "User Data Streams Connect"
+ *    page, https://developers.binance.com/docs/derivatives/coin-margined-futures/user-data-streams
+ *    (stored copy, undated, read 2026-12: "Base Url 1: wss://dstream.binance.com … accessed at
+ *    /ws/<listenKey>"); Binance's own connector binance/binance-connector-js,
+ *    clients/derivatives-trading-coin-futures 19.0.0 (commit a9de9a9, 2026-07-24): REST base
+ *    https://dapi.binance.com, streams base wss://dstream.binance.com, `userData(listenKey)` without
+ *    a `private` path, i.e. `<base>/stream?streams=<listenKey>` (common/src/websocket.ts
+ *    prepareURL). No source documents a `/private` path on dstream; the `/private` split was
+ *    announced for USDⓈ-M (fstream) only. We use the documented `/ws/<listenKey>`; the combined
+ *    envelope the connector's form would bring is removed by the transport anyway.
+ *  - 'fapi' ("unified", after the COIN-M / USDⓈ-M architecture integration, notice published
+ *    2026-06-10, effective 2026-06-30, https://developers.binance.com/docs/derivatives/coin-margined-futures):
+ *    listenKey `/fapi/v1/listenKey` on fapi.binance.com, stream on fstream's `/private` path, as the
+ *    newer, undated COIN-M user-data page shows (reference §4.6: "fapi /fapi/v1/listenKey +
+ *    wss://fstream.binance.com/private/ws/<k>"). COIN-M trades, orders and the account stay on the
+ *    /dapi REST paths of dapi.binance.com (the connector documents them "after CM migration" with
+ *    changed weights only), so recovery needs a second REST host: see COINM_RECOVERY.
  */
-export type CoinmApiFamily = 'dapi' | 'fapi';
-export const COINM_API_FAMILY: CoinmApiFamily = 'dapi';
+export const DEFAULT_COINM_API: CoinmApiFamily = 'dapi';
+/** Kept for callers of the earlier single constant; the per-account choice is `coinmApi`. */
+export const COINM_API_FAMILY: CoinmApiFamily = DEFAULT_COINM_API;
 
 /**
- * Futures user-data event types we handle; listed in `events=` of the 'ws-query' form.
- * listenKeyExpired must be listed, or the expiry notice would not arrive.
+ * Futures user-data event types we ask for in `events=` of the fstream 'ws-query' form. Binance
+ * treats `events=` as an allow-list: a type not listed is not delivered, so listenKeyExpired must be
+ * listed or the expiry notice would not arrive (simulator models it so).
+ * CONDITIONAL_ORDER_TRIGGER_REJECT is deprecated since 2025-12-15 ("Since conditional orders have
+ * been migrated to the Algo Service … deprecated effective December 15, 2025. Any conditional order
+ * rejection reasons are provided within the ALGO_UPDATE event", derivatives change log entry
+ * 2025-12-10, https://developers.binance.com/docs/derivatives); still listed so that an account that
+ * still receives it gets it (it costs nothing when absent).
  */
 export const FUTURES_USER_DATA_EVENTS: readonly string[] = [
   'ORDER_TRADE_UPDATE',
@@ -45,6 +72,8 @@ export type Protocol = 'ws-api' | 'futures';
 interface HostPair {
   restUrl: string;
   wsUrl: string;
+  /** REST host of the account's trades / orders / balances when it is not restUrl (COIN-M unified). */
+  recoveryRestUrl?: string;
 }
 
 type FixedEnvironment = Exclude<Environment, 'custom'>;
@@ -52,7 +81,15 @@ type EndpointFamily = 'spot' | 'margin' | 'usdm' | 'coinm-dapi' | 'coinm-fapi';
 
 /**
  * THE endpoint table. For `spot`/`margin`, wsUrl is the WebSocket API URL (user data arrives
- * there); for futures it is the stream base to which `/private/...` is appended.
+ * there); for futures it is the stream base to which the stream path is appended (see
+ * FUTURES_STREAM_STYLE: `/private/...` on fstream, `/ws/<key>` on dstream).
+ *
+ * Futures testnet vs demo (checked 2026-12 because of a report that `demo-fapi` replaces the testnet
+ * REST host): Binance's connector (binance-connector-js common/src/constants.ts, 2026-07-24) ships
+ * both, as separate environments: USDⓈ-M TESTNET https://testnet.binancefuture.com and DEMO
+ * https://demo-fapi.binance.com; COIN-M TESTNET https://testnet.binancefuture.com and no COIN-M
+ * demo constant. No Binance page or change-log entry we could find announces the testnet host's
+ * retirement, so `testnet` stays testnet.binancefuture.com and `demo` is demo-fapi.
  */
 export const ENDPOINTS: Record<EndpointFamily, Record<FixedEnvironment, HostPair>> = {
   spot: {
@@ -74,19 +111,29 @@ export const ENDPOINTS: Record<EndpointFamily, Record<FixedEnvironment, HostPair
     testnet: { restUrl: 'https://testnet.binancefuture.com', wsUrl: 'wss://fstream.binancefuture.com' },
     demo: { restUrl: 'https://demo-fapi.binance.com', wsUrl: 'wss://demo-fstream.binance.com' },
   },
-  // COIN-M, /dapi family. UNVERIFIED: demo-dapi host; /private on testnet/demo stream hosts.
+  // COIN-M, /dapi family (default): stream `/ws/<key>` on dstream. Testnet hosts from the connector
+  // (common/src/constants.ts, 2026-07-24). UNVERIFIED: the demo-dapi / demo-dstream hosts (no source).
   'coinm-dapi': {
     production: { restUrl: 'https://dapi.binance.com', wsUrl: 'wss://dstream.binance.com' },
     testnet: { restUrl: 'https://testnet.binancefuture.com', wsUrl: 'wss://dstream.binancefuture.com' },
     demo: { restUrl: 'https://demo-dapi.binance.com', wsUrl: 'wss://demo-dstream.binance.com' },
   },
-  // COIN-M after the "CM migration" (reference §4.6): same hosts as USDⓈ-M. UNVERIFIED as a whole.
+  // COIN-M unified (coinmApi 'fapi', reference §4.6): listenKey and stream on the USDⓈ-M hosts,
+  // COIN-M REST data on the dapi host. UNVERIFIED on testnet/demo (no source shows it there).
   'coinm-fapi': {
-    production: { restUrl: 'https://fapi.binance.com', wsUrl: 'wss://fstream.binance.com' },
-    testnet: { restUrl: 'https://testnet.binancefuture.com', wsUrl: 'wss://fstream.binancefuture.com' },
-    demo: { restUrl: 'https://demo-fapi.binance.com', wsUrl: 'wss://demo-fstream.binance.com' },
+    production: { restUrl: 'https://fapi.binance.com', wsUrl: 'wss://fstream.binance.com', recoveryRestUrl: 'https://dapi.binance.com' },
+    testnet: { restUrl: 'https://testnet.binancefuture.com', wsUrl: 'wss://fstream.binancefuture.com', recoveryRestUrl: 'https://testnet.binancefuture.com' },
+    demo: { restUrl: 'https://demo-fapi.binance.com', wsUrl: 'wss://demo-fstream.binance.com', recoveryRestUrl: 'https://demo-dapi.binance.com' },
   },
 };
+
+/**
+ * How the stream URL is formed on each futures host:
+ *  - 'private': fstream `/private/ws?listenKey=…&events=…` or `/private/ws/<k>` (futuresPathForm).
+ *    The legacy fstream `/ws/<k>` is decommissioned since 2026-04-23 and stays silent (reference §4.2).
+ *  - 'ws': dstream `/ws/<listenKey>` (COIN-M page above); futuresPathForm does not apply there.
+ */
+export type FuturesStreamStyle = 'private' | 'ws';
 
 /** REST paths per venue. */
 export const PATHS = {
@@ -97,6 +144,28 @@ export const PATHS = {
   coinmTime: '/dapi/v1/time',
   coinmListenKey: '/dapi/v1/listenKey',
 } as const;
+
+/**
+ * REST paths a COIN-M recovery reads, with the host they live on, per COIN-M family. In the unified
+ * form ('fapi') the listenKey is on fapi but these stay /dapi on the dapi host (connector
+ * clients/derivatives-trading-coin-futures 19.0.0, 2026-07-24, documents them "after CM migration"
+ * with new weights, not new paths). The recovery reads host and paths from here (ResolvedEndpoints
+ * .recovery); weights stay in weight-budget.ts. COIN-M algo orders (/dapi/v1/algoOrder since the
+ * integration) are not recovered yet.
+ */
+export const COINM_RECOVERY_PATHS = {
+  trades: '/dapi/v1/userTrades',
+  openOrders: '/dapi/v1/openOrders',
+  order: '/dapi/v1/order',
+  account: '/dapi/v1/account',
+} as const;
+
+export interface RecoveryEndpoints {
+  /** REST base of the recovery requests (no trailing slash). */
+  restUrl: string;
+  /** COIN-M only: the paths above. Other markets: recovery.ts's own table (for now). */
+  paths?: typeof COINM_RECOVERY_PATHS;
+}
 
 export interface ResolvedEndpoints {
   market: Market;
@@ -114,11 +183,17 @@ export interface ResolvedEndpoints {
   listenTokenPath?: string;
   /** Interval of the server's pings on this venue (the silence watchdog adds a margin). */
   serverPingIntervalMs: number;
-  /** Futures: stream URL form. */
+  /** Futures: stream URL form on the `/private` path (fstream only). */
   futuresPathForm: FuturesPathForm;
+  /** Futures: which stream path the host takes ('private' on fstream, 'ws' on dstream). */
+  futuresStreamStyle?: FuturesStreamStyle;
+  /** COIN-M: the family in use. */
+  coinmApi?: CoinmApiFamily;
+  /** Where recovery's REST requests go (COIN-M unified: another host than restUrl). */
+  recovery: RecoveryEndpoints;
 }
 
-function familyOf(market: Market): EndpointFamily {
+function familyOf(market: Market, coinmApi: CoinmApiFamily): EndpointFamily {
   switch (market) {
     case 'spot':
       return 'spot';
@@ -128,7 +203,7 @@ function familyOf(market: Market): EndpointFamily {
     case 'usdm-futures':
       return 'usdm';
     case 'coinm-futures':
-      return COINM_API_FAMILY === 'dapi' ? 'coinm-dapi' : 'coinm-fapi';
+      return coinmApi === 'fapi' ? 'coinm-fapi' : 'coinm-dapi';
     default:
       throw new Error(`unknown market "${String(market)}"`);
   }
@@ -172,7 +247,9 @@ export function validateCustomUrl(what: string, value: string | undefined, kind:
 /** Resolves the endpoints of an account; throws a clear Error for bad or insecure custom URLs. */
 export function resolveEndpoints(config: AccountConfig): ResolvedEndpoints {
   const market = config.market;
-  const family = familyOf(market);
+  const coinmApi = config.coinmApi ?? DEFAULT_COINM_API;
+  if (coinmApi !== 'dapi' && coinmApi !== 'fapi') throw new Error(`unknown COIN-M API family "${String(coinmApi)}" (dapi or fapi)`);
+  const family = familyOf(market, coinmApi);
   const env = config.environment;
   let hosts: HostPair;
   if (env === 'custom') {
@@ -192,7 +269,9 @@ export function resolveEndpoints(config: AccountConfig): ResolvedEndpoints {
   if (futuresPathForm !== 'ws-query' && futuresPathForm !== 'ws-path') {
     throw new Error(`unknown futures path form "${String(futuresPathForm)}" (ws-query or ws-path)`);
   }
-  const base = { market, environment: env, restUrl: hosts.restUrl, wsUrl: hosts.wsUrl, futuresPathForm };
+  const recovery: RecoveryEndpoints = { restUrl: env === 'custom' ? hosts.restUrl : (hosts.recoveryRestUrl ?? hosts.restUrl) };
+  if (market === 'coinm-futures') recovery.paths = COINM_RECOVERY_PATHS;
+  const base = { market, environment: env, restUrl: hosts.restUrl, wsUrl: hosts.wsUrl, futuresPathForm, recovery };
   switch (family) {
     case 'spot':
       return { ...base, protocol: 'ws-api', timePath: PATHS.spotTime, serverPingIntervalMs: WS_API_PING_INTERVAL_MS };
@@ -212,6 +291,8 @@ export function resolveEndpoints(config: AccountConfig): ResolvedEndpoints {
         timePath: PATHS.usdmTime,
         listenKeyPath: PATHS.usdmListenKey,
         serverPingIntervalMs: FUTURES_PING_INTERVAL_MS,
+        futuresStreamStyle: 'private',
+        ...(family === 'coinm-fapi' ? { coinmApi } : {}),
       };
     case 'coinm-dapi':
       return {
@@ -220,17 +301,21 @@ export function resolveEndpoints(config: AccountConfig): ResolvedEndpoints {
         timePath: PATHS.coinmTime,
         listenKeyPath: PATHS.coinmListenKey,
         serverPingIntervalMs: FUTURES_PING_INTERVAL_MS,
+        futuresStreamStyle: 'ws',
+        coinmApi,
       };
   }
 }
 
 /**
- * The futures user-data stream URL for a listenKey (on the `/private` path):
- *  - 'ws-query': <base>/private/ws?listenKey=<k>&events=<e1>/<e2>/...
- *  - 'ws-path':  <base>/private/ws/<k>
+ * The futures user-data stream URL for a listenKey:
+ *  - style 'ws' (dstream):       <base>/ws/<k>
+ *  - style 'private', 'ws-query': <base>/private/ws?listenKey=<k>&events=<e1>/<e2>/...
+ *  - style 'private', 'ws-path':  <base>/private/ws/<k>
  */
-export function futuresStreamUrl(base: string, listenKey: string, form: FuturesPathForm): string {
+export function futuresStreamUrl(base: string, listenKey: string, form: FuturesPathForm, style: FuturesStreamStyle = 'private'): string {
   const b = base.replace(/\/+$/, '');
+  if (style === 'ws') return `${b}/ws/${encodeURIComponent(listenKey)}`;
   if (form === 'ws-path') return `${b}/private/ws/${encodeURIComponent(listenKey)}`;
   return `${b}/private/ws?listenKey=${encodeURIComponent(listenKey)}&events=${FUTURES_USER_DATA_EVENTS.join('/')}`;
 }

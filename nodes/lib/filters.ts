@@ -8,7 +8,8 @@
 
 import type { ReliableStream } from './reliable-stream';
 import type { StreamManager } from './stream-manager';
-import type { Market } from './types';
+import type { Market, UserDataEvent } from './types';
+import type { ConsumptionTracker } from './unconsumed';
 
 /** Splits a comma/space/semicolon separated list (or an array) into trimmed, upper-case items. */
 export function parseList(value: unknown): string[] {
@@ -148,6 +149,13 @@ export interface AccountHandle {
   deregister(user: AccountUser, done: () => void, removed: boolean): void;
   /** Removes this account's secrets from a text. */
   redact(text: string): string;
+  /**
+   * A consumer tells that its configuration takes this event (its type; symbol or asset filters do
+   * not matter). Events no consumer takes are counted in `unconsumed` (lib/unconsumed.ts).
+   */
+  accepted?(e: UserDataEvent): void;
+  /** Events of this account that no consumer took, per type; reports `unconsumed`. */
+  readonly unconsumed?: ConsumptionTracker;
 }
 
 export function isAccountHandle(v: unknown): v is AccountHandle {

@@ -394,10 +394,63 @@ export function normalizeAlgoUpdate(raw: Raw): Payload {
     triggerTime: num(o.tt),
     goodTillDate: num(o.gtd),
     failReason: textNonEmpty(o.rm),
+    // `ia` (trailing stops: activated), added 2026-08-07, active since 2026-08-21: before the order
+    // triggers (X stays NEW) a trailing stop may send two NEW events, one with ia:false then one with
+    // ia:true (derivatives change log 2026-08-21,
+    // https://developers.binance.com/en/docs/products/derivatives-trading-options/change-log).
+    isActivated: bool(o.ia ?? raw.ia),
     eventTime: num(raw.E),
     transactionTime: num(raw.T),
   });
 }
+
+/**
+ * Futures `ACCOUNT_CONFIG_UPDATE`: leverage of a symbol (`ac`) or the multi-assets mode (`ai`).
+ * Fields: USDⓈ-M user-data "Event: Account Configuration Update" (reference §4.4).
+ */
+export function normalizeAccountConfigUpdate(raw: Raw): Payload {
+  const ac = obj(raw.ac);
+  const ai = obj(raw.ai);
+  return clean({
+    symbol: ac ? text(ac.s) : undefined,
+    leverage: ac ? num(ac.l) : undefined,
+    multiAssetsMode: ai ? bool(ai.j) : undefined,
+    eventTime: num(raw.E),
+    transactionTime: num(raw.T),
+  });
+}
+
+/**
+ * Futures `CONDITIONAL_ORDER_TRIGGER_REJECT` `or{s, i, r}`. Deprecated since 2025-12-15: rejections of
+ * conditional orders now come in ALGO_UPDATE (derivatives change log 2025-12-10,
+ * https://developers.binance.com/docs/derivatives).
+ */
+export function normalizeConditionalOrderTriggerReject(raw: Raw): Payload {
+  const o = obj(raw.or) ?? {};
+  return clean({
+    symbol: text(o.s),
+    orderId: num(o.i),
+    rejectReason: text(o.r),
+    eventTime: num(raw.E),
+    transactionTime: num(raw.T),
+  });
+}
+
+/** Futures `STRATEGY_UPDATE` `su{si, st, ss, s, ut, c}` (reference §4.4). */
+export function normalizeStrategyUpdate(raw: Raw): Payload {
+  const u = obj(raw.su) ?? {};
+  return clean({
+    strategyId: num(u.si),
+    strategyType: text(u.st),
+    strategyStatus: text(u.ss),
+    symbol: text(u.s),
+    updateTime: num(u.ut),
+    opCode: num(u.c),
+    eventTime: num(raw.E),
+    transactionTime: num(raw.T),
+  });
+}
+
 
 /** Futures `TRADE_LITE` (fast fill notice, no fee or PnL). */
 export function normalizeTradeLite(raw: Raw): Payload {
@@ -550,6 +603,37 @@ export function normalizeBalanceUpdates(raw: Raw): BalanceMessage[] {
     return [{ asset, payload: clean({ asset, delta: dec(raw.d), eventTime: num(raw.E), transactionTime: num(raw.T) }) }];
   }
   return [{ asset, payload: clean({ asset, delta: dec(raw.d), eventTime: num(raw.E), clearTime: num(raw.T) }) }];
+}
+
+// ---------------------------------------------------------------------------
+// every event type: the one table of the readable payloads we know
+
+/**
+ * The event types with a readable payload, and which normaliser makes it. A type not listed here
+ * (GRID_UPDATE, whose `gu` fields are not documented in detail, and any type Binance adds later) is
+ * passed on raw by `binance-user-event`. `balanceUpdate` / `externalLockUpdate` carry one asset, so
+ * the single entry of normalizeBalanceUpdates() is their payload.
+ */
+export const USER_EVENT_NORMALIZERS: Readonly<Record<string, (raw: Raw) => Payload>> = {
+  executionReport: normalizeExecutionReport,
+  ORDER_TRADE_UPDATE: normalizeOrderTradeUpdate,
+  listStatus: normalizeListStatus,
+  ALGO_UPDATE: normalizeAlgoUpdate,
+  TRADE_LITE: normalizeTradeLite,
+  outboundAccountPosition: normalizeAccountPosition,
+  ACCOUNT_UPDATE: normalizeAccountPosition,
+  MARGIN_CALL: normalizeMarginCall,
+  balanceUpdate: (raw) => normalizeBalanceUpdates(raw)[0]?.payload ?? {},
+  externalLockUpdate: (raw) => normalizeBalanceUpdates(raw)[0]?.payload ?? {},
+  ACCOUNT_CONFIG_UPDATE: normalizeAccountConfigUpdate,
+  CONDITIONAL_ORDER_TRIGGER_REJECT: normalizeConditionalOrderTriggerReject,
+  STRATEGY_UPDATE: normalizeStrategyUpdate,
+};
+
+/** The readable payload of an event of any type, or undefined when we do not know the type. */
+export function normalizeUserDataEvent(eventType: string, raw: Raw): Payload | undefined {
+  const f = Object.prototype.hasOwnProperty.call(USER_EVENT_NORMALIZERS, eventType) ? USER_EVENT_NORMALIZERS[eventType] : undefined;
+  return f ? f(raw) : undefined;
 }
 
 // ---------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 /**
- * USDⓈ-M and COIN-M futures user data: listenKey + stream on the `/private` path.
+ * USDⓈ-M and COIN-M futures user data: listenKey + stream (fstream `/private`, or dstream `/ws/<key>`).
  *
  * How futures keepalive works (all of it is in this file):
- *  - `POST /fapi/v1/listenKey` (USDⓈ-M) or `/dapi/v1/listenKey` (COIN-M, see COINM_API_FAMILY),
+ *  - `POST /fapi/v1/listenKey` (USDⓈ-M, and COIN-M in the unified 'fapi' family) or
+ *    `/dapi/v1/listenKey` (COIN-M, default 'dapi' family; see DEFAULT_COINM_API in endpoints.ts),
  *    API-key header only, returns `{listenKey}`. A key is valid for 60 minutes. A POST while a key
  *    is active returns the same key and extends it, so every new connection (reconnect, rotation)
  *    POSTs first: it gets the live key, or a new one if the old one died meanwhile.
@@ -16,8 +17,9 @@
  *    60 minutes, so a few failed PUTs do not lose it.
  *  - On stop the key is DELETEd (bounded wait) and the timer cleared.
  *
- * Stream URL: <base>/private/ws?listenKey=<k>&events=<every type we handle> ('ws-query', default)
- * or <base>/private/ws/<k> ('ws-path'), see futuresStreamUrl() / DEFAULT_FUTURES_PATH_FORM.
+ * Stream URL (futuresStreamUrl() in endpoints.ts): on fstream <base>/private/ws?listenKey=<k>&events=
+ * <every type we handle> ('ws-query', default) or <base>/private/ws/<k> ('ws-path'); on dstream
+ * (COIN-M 'dapi') <base>/ws/<k>. Same session code for every form.
  * Frames are the events themselves; a combined-stream envelope `{stream, data}` is removed.
  */
 import { futuresStreamUrl } from './endpoints';
@@ -72,7 +74,8 @@ class FuturesSession implements Session {
   }
 
   async start(signal: AbortSignal): Promise<this> {
-    const url = futuresStreamUrl(this.ctx.endpoints.wsUrl, this.listenKey, this.ctx.endpoints.futuresPathForm);
+    const ep = this.ctx.endpoints;
+    const url = futuresStreamUrl(ep.wsUrl, this.listenKey, ep.futuresPathForm, ep.futuresStreamStyle);
     this.conn = await WsConnection.open({
       url,
       silenceTimeoutMs: this.ctx.silenceTimeoutMs,
@@ -160,8 +163,11 @@ export class FuturesTransport implements Transport {
     this.keepaliveIntervalMs = typeof k === 'number' && Number.isFinite(k) && k > 0 ? k : DEFAULT_KEEPALIVE_INTERVAL_MS;
   }
 
+  /** The listenKey path of the account's family (endpoints.ts PATHS; resolveEndpoints always sets it for futures). */
   private get path(): string {
-    return this.ctx.endpoints.listenKeyPath ?? '/fapi/v1/listenKey';
+    const p = this.ctx.endpoints.listenKeyPath;
+    if (p === undefined) throw new Error(`${this.ctx.endpoints.market}: no listenKey path for this market`);
+    return p;
   }
 
   async openSession(handlers: SessionHandlers, signal: AbortSignal): Promise<Session> {

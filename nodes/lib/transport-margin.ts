@@ -1,7 +1,7 @@
 /**
  * Margin user data (cross and isolated): listenToken on the WebSocket API.
  *
- *  1. `POST /sapi/v1/userListenToken` (signed; `isIsolated=TRUE&symbol=…` for isolated margin)
+ *  1. `POST /sapi/v1/userListenToken` (signed; `isIsolated=true&symbol=…` for isolated margin)
  *     → `{token, expirationTime}`.
  *  2. `userDataStream.subscribe.listenToken {listenToken}` on the WS API → `{subscriptionId, expirationTime}`.
  *  3. Renewal, on the same connection and without a gap: before expiry (at 80 % of the validity or
@@ -33,7 +33,9 @@ interface ListenToken {
 export async function fetchListenToken(ctx: TransportContext): Promise<ListenToken> {
   const params: Record<string, string> = {};
   if (ctx.endpoints.market === 'isolated-margin') {
-    params.isIsolated = 'TRUE';
+    // BOOLEAN, sent as `true`: "isIsolated BOOLEAN NO … true means isolated" (POST /sapi/v1/userListenToken,
+    // https://developers.binance.com/docs/margin_trading/trade-data-stream, stored copy read 2026-12).
+    params.isIsolated = 'true';
     params.symbol = String(ctx.config.symbol).trim().toUpperCase();
   }
   const path = ctx.endpoints.listenTokenPath ?? '/sapi/v1/userListenToken';

@@ -27,13 +27,20 @@ export interface Credentials {
 }
 
 /**
- * How a USDⓈ-M / COIN-M user-data stream URL is formed on the `/private` path.
+ * How a futures user-data stream URL is formed on fstream's `/private` path (USDⓈ-M, and COIN-M
+ * in the unified 'fapi' family; COIN-M on dstream uses `/ws/<listenKey>`).
  * The reference (§4.2, open question 2) lists these forms; which one production
  * needs is not settled, so it is one named setting.
  *  - `ws-query`:  <base>/private/ws?listenKey=<k>&events=<e1>/<e2>/...
  *  - `ws-path`:   <base>/private/ws/<k>
  */
 export type FuturesPathForm = 'ws-query' | 'ws-path';
+
+/**
+ * COIN-M family (endpoints.ts, DEFAULT_COINM_API): 'dapi' = /dapi listenKey + dstream `/ws/<key>`;
+ * 'fapi' = unified after the COIN-M / USDⓈ-M integration: /fapi listenKey + fstream `/private`.
+ */
+export type CoinmApiFamily = 'dapi' | 'fapi';
 
 export interface AccountConfig {
   market: Market;
@@ -56,8 +63,10 @@ export interface AccountConfig {
   keepaliveIntervalMs?: number;
   /** Make-before-break rotation age in ms. Default 23 hours. */
   rotateAfterMs?: number;
-  /** Futures stream URL form; default in endpoints.ts (DEFAULT_FUTURES_PATH_FORM). */
+  /** Futures `/private` stream URL form; default in endpoints.ts (DEFAULT_FUTURES_PATH_FORM). */
   futuresPathForm?: FuturesPathForm;
+  /** COIN-M family; default in endpoints.ts (DEFAULT_COINM_API). */
+  coinmApi?: CoinmApiFamily;
   /** Reconnect tuning (tests and advanced users). */
   reconnect?: Partial<ReconnectOptions>;
   /** Silence watchdog margin in ms added to the venue's ping interval. */

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { BinanceSimulator, type SimMarket } from '../../simulator/index';
 import { Comms, exampleFiles, NodeRedProcess, readFlow, repoRoot, until, type FlowNode } from '../e2e/runtime';
 
-const OUR_TYPES = ['binance-account', 'binance-order-update', 'binance-account-position', 'binance-balance-update', 'binance-stream-status'];
+const OUR_TYPES = ['binance-account', 'binance-order-update', 'binance-account-position', 'binance-balance-update', 'binance-user-event', 'binance-stream-status'];
 const DATA_TYPES = OUR_TYPES.filter((t) => t !== 'binance-account');
 
 /** Strings that must not appear in a shipped example. */
@@ -171,6 +171,8 @@ describe('example flows in a real Node-RED runtime (against the simulator)', fun
       await until(() => debugFrom(`${p}.d1`).some((m) => m.includes('TRADE') && m.includes('BTCUSDT')), 10_000, () => 'a fill in Debug');
       await until(() => debugFrom(`${p}.d2`).length > 0, 10_000, () => 'an account position in Debug');
       await until(() => debugFrom(`${p}.d3`).some((m) => m.includes('USDT')), 10_000, () => 'the deposit in Debug');
+      sim.injectEvent(accountId, 'spot', { e: 'externalLockUpdate', a: 'BTC', d: '0.1', T: 1 });
+      await until(() => debugFrom(`${p}.d5`).some((m) => m.includes('externalLockUpdate') || m.includes('0.1')), 10_000, () => 'the other event in Debug');
     },
     'fills-to-csv.json': async () => {
       const csv = path.join(nr.userDir, 'binance-fills.csv');

@@ -146,18 +146,63 @@ describe('core: key types, frames and configuration (real time)', () => {
     assert.ok(!log.text().includes(key), 'listenKey redacted from logs');
   });
 
-  it("futures 'ws-path' form works too", async () => {
+  it("futures 'ws-path' form works too (USDⓈ-M)", async () => {
     const { id: accountId } = sim.createAccount();
-    const c = simConfig(sim, accountId, 'coinm-futures', 'hmac', { futuresPathForm: 'ws-path' });
+    const c = simConfig(sim, accountId, 'usdm-futures', 'hmac', { futuresPathForm: 'ws-path' });
     m = new StreamManager(c.config, { logger: log });
     const rec = attach(m);
     m.acquire('c');
     await waitFor(() => m!.state === 'connected');
     const connect = sim.requests.filter((r) => r.kind === 'ws-connect').at(-1);
     assert.match(connect?.path ?? '', /^\/private\/ws\/\S+/);
-    sim.injectEvent(accountId, 'coinm-futures', testEvent('coinm-futures', 3));
+    sim.injectEvent(accountId, 'usdm-futures', testEvent('usdm-futures', 3));
     await waitFor(() => rec.events.length === 1);
   });
+
+  it('COIN-M default: /dapi/v1/listenKey and dstream /ws/<key>, events arrive (it streamed nothing on /private)', async () => {
+    const { id: accountId } = sim.createAccount();
+    const c = simConfig(sim, accountId, 'coinm-futures', 'hmac');
+    m = new StreamManager(c.config, { logger: log });
+    const rec = attach(m);
+    m.acquire('c');
+    await waitFor(() => m!.state === 'connected');
+    assert.ok(sim.requests.some((r) => r.kind === 'rest' && r.method === 'POST' && r.path === '/dapi/v1/listenKey'));
+    const connect = sim.requests.filter((r) => r.kind === 'ws-connect').at(-1);
+    assert.match(connect?.path ?? '', /^\/ws\/[^/?]+$/);
+    assert.deepEqual(connect?.params, {}, 'no events= on dstream');
+    sim.injectEvent(accountId, 'coinm-futures', testEvent('coinm-futures', 3));
+    await waitFor(() => rec.events.length === 1);
+    assert.equal(rec.events[0].market, 'coinm-futures');
+  });
+
+  it('isolated margin asks for its listenToken with isIsolated=true (BOOLEAN as documented, not TRUE)', async () => {
+    const { id: accountId } = sim.createAccount();
+    const c = simConfig(sim, accountId, 'isolated-margin', 'hmac');
+    m = new StreamManager(c.config, { logger: log });
+    m.acquire('c');
+    await waitFor(() => m!.state === 'connected');
+    const req = sim.requests.find((r) => r.kind === 'rest' && r.path === '/sapi/v1/userListenToken');
+    assert.equal(req?.params.isIsolated, 'true');
+    assert.equal(req?.params.symbol, 'BTCUSDT');
+  });
+
+  for (const form of ['ws-query', 'ws-path'] as const) {
+    it(`COIN-M unified (coinmApi 'fapi', ${form}): /fapi/v1/listenKey and fstream /private, events arrive`, async () => {
+      const { id: accountId } = sim.createAccount({ coinmOnFapi: true });
+      const c = simConfig(sim, accountId, 'coinm-futures', 'hmac', { coinmApi: 'fapi', futuresPathForm: form });
+      m = new StreamManager(c.config, { logger: log });
+      const rec = attach(m);
+      m.acquire('c');
+      await waitFor(() => m!.state === 'connected');
+      assert.ok(sim.requests.some((r) => r.kind === 'rest' && r.method === 'POST' && r.path === '/fapi/v1/listenKey'));
+      assert.ok(!sim.requests.some((r) => r.kind === 'rest' && r.path === '/dapi/v1/listenKey'));
+      const connect = sim.requests.filter((r) => r.kind === 'ws-connect').at(-1);
+      assert.match(connect?.path ?? '', form === 'ws-path' ? /^\/private\/ws\/[^/?]+$/ : /^\/private\/ws$/);
+      sim.injectEvent(accountId, 'coinm-futures', testEvent('coinm-futures', 4));
+      await waitFor(() => rec.events.length === 1);
+      assert.equal(rec.events[0].market, 'coinm-futures');
+    });
+  }
 
   it('configuration errors give the error state at once, without connecting', async () => {
     const bad: AccountConfig = {

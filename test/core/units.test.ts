@@ -3,6 +3,8 @@ import * as crypto from 'node:crypto';
 import { Backoff, reconnectOptions } from '../../nodes/lib/backoff';
 import {
   COINM_API_FAMILY,
+  COINM_RECOVERY_PATHS,
+  DEFAULT_COINM_API,
   DEFAULT_FUTURES_PATH_FORM,
   ENDPOINTS,
   FUTURES_USER_DATA_EVENTS,
@@ -133,11 +135,28 @@ describe('core units: endpoints', () => {
     assert.equal(resolveEndpoints(cfg({ market: 'usdm-futures', environment: 'testnet' })).wsUrl, 'wss://fstream.binancefuture.com');
     assert.equal(resolveEndpoints(cfg({ market: 'usdm-futures', environment: 'demo' })).wsUrl, 'wss://demo-fstream.binance.com');
     assert.equal(COINM_API_FAMILY, 'dapi');
+    assert.equal(DEFAULT_COINM_API, 'dapi');
     const cm = resolveEndpoints(cfg({ market: 'coinm-futures' }));
     assert.equal(cm.restUrl, 'https://dapi.binance.com');
     assert.equal(cm.wsUrl, 'wss://dstream.binance.com');
     assert.equal(cm.listenKeyPath, '/dapi/v1/listenKey');
     assert.equal(cm.timePath, '/dapi/v1/time');
+    assert.equal(cm.futuresStreamStyle, 'ws');
+    assert.equal(cm.recovery.restUrl, 'https://dapi.binance.com');
+    assert.equal(cm.recovery.paths?.trades, '/dapi/v1/userTrades');
+    // unified COIN-M: listenKey + stream on fapi/fstream, recovery stays on dapi
+    const cu = resolveEndpoints(cfg({ market: 'coinm-futures', coinmApi: 'fapi' }));
+    assert.equal(cu.restUrl, 'https://fapi.binance.com');
+    assert.equal(cu.wsUrl, 'wss://fstream.binance.com');
+    assert.equal(cu.listenKeyPath, '/fapi/v1/listenKey');
+    assert.equal(cu.futuresStreamStyle, 'private');
+    assert.equal(cu.recovery.restUrl, 'https://dapi.binance.com');
+    assert.deepEqual(cu.recovery.paths, COINM_RECOVERY_PATHS);
+    const cuc = resolveEndpoints(cfg({ market: 'coinm-futures', coinmApi: 'fapi', environment: 'custom', restUrl: 'http://127.0.0.1:1', wsUrl: 'ws://127.0.0.1:1' }));
+    assert.equal(cuc.recovery.restUrl, 'http://127.0.0.1:1');
+    assert.throws(() => resolveEndpoints(cfg({ market: 'coinm-futures', coinmApi: 'papi' as never })), /unknown COIN-M API family/);
+    assert.equal(um.recovery.restUrl, 'https://fapi.binance.com');
+    assert.equal(um.futuresStreamStyle, 'private');
     assert.equal(resolveEndpoints(cfg({ market: 'coinm-futures', environment: 'testnet' })).wsUrl, 'wss://dstream.binancefuture.com');
     assert.equal(resolveEndpoints(cfg({ market: 'coinm-futures', environment: 'demo' })).wsUrl, 'wss://demo-dstream.binance.com');
     const mg = resolveEndpoints(cfg({ market: 'isolated-margin', symbol: 'BTCUSDT' }));
@@ -173,6 +192,9 @@ describe('core units: endpoints', () => {
     assert.equal(q.pathname, '/private/ws');
     assert.equal(q.searchParams.get('listenKey'), 'abc');
     assert.deepEqual(q.searchParams.get('events')?.split('/'), [...FUTURES_USER_DATA_EVENTS]);
+    // dstream: /ws/<key>, whatever the /private form setting
+    assert.equal(futuresStreamUrl('wss://dstream.binance.com', 'abc', 'ws-query', 'ws'), 'wss://dstream.binance.com/ws/abc');
+    assert.equal(futuresStreamUrl('wss://dstream.binance.com/', 'abc', 'ws-path', 'ws'), 'wss://dstream.binance.com/ws/abc');
   });
 });
 

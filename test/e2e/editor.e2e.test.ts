@@ -31,7 +31,7 @@ const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
-const DATA_TYPES = ['binance-order-update', 'binance-account-position', 'binance-balance-update', 'binance-stream-status'];
+const DATA_TYPES = ['binance-order-update', 'binance-account-position', 'binance-balance-update', 'binance-user-event', 'binance-stream-status'];
 const ALL_TYPES = ['binance-account', ...DATA_TYPES];
 /** Our nodes in examples/getting-started.json: type and name. */
 const EXAMPLE_NODES: Array<[string, string]> = [
@@ -39,6 +39,7 @@ const EXAMPLE_NODES: Array<[string, string]> = [
   ['binance-account-position', 'balances'],
   ['binance-balance-update', 'deposits and transfers'],
   ['binance-stream-status', 'stream status'],
+  ['binance-user-event', 'other events'],
 ];
 
 /** The parts of the editor's RED object used here. */
@@ -155,7 +156,7 @@ describe('editor end-to-end in Chromium (import, configure, deploy, live fills)'
       await category.locator(`.red-ui-palette-node[data-palette-type="${t}"]`).waitFor({ state: 'visible' });
     }
     const inCategory = await category.locator('.red-ui-palette-node').evaluateAll((els) => els.map((e) => e.getAttribute('data-palette-type')));
-    assert.deepEqual([...inCategory].sort(), [...DATA_TYPES].sort(), 'the Binance category holds exactly our four data nodes');
+    assert.deepEqual([...inCategory].sort(), [...DATA_TYPES].sort(), 'the Binance category holds exactly our five data nodes');
     // the account is a config node: registered in the editor, shown in no palette category
     const registered = await page.evaluate(
       (types) => types.filter((t) => (window as unknown as { RED: EditorRED }).RED.nodes.getType(t)),

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { ERROR_CODE_REASONS, lookupCatalog, statusForState } from '../../nodes/lib/normalize';
 
 const root = path.resolve(__dirname, '..', '..', '..');
-const TYPES = ['binance-account', 'binance-order-update', 'binance-account-position', 'binance-balance-update', 'binance-stream-status'];
+const TYPES = ['binance-account', 'binance-order-update', 'binance-account-position', 'binance-balance-update', 'binance-user-event', 'binance-stream-status'];
 
 function read(rel: string): string {
   return fs.readFileSync(path.join(root, rel), 'utf8');
@@ -108,7 +108,7 @@ describe('editor files', function () {
     for (const t of TYPES.slice(1)) assert.equal(lookupCatalog(catalog(t), `${t}.status.no-account`), 'no account');
   });
 
-  it('package.json registers exactly the five node files', function () {
+  it('package.json registers exactly the six node files', function () {
     const pkg = JSON.parse(read('package.json')) as { 'node-red': { nodes: Record<string, string> } };
     assert.deepEqual(pkg['node-red'].nodes, Object.fromEntries(TYPES.map((t) => [t, `dist/nodes/${t}.js`])));
   });

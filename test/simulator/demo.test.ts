@@ -53,8 +53,9 @@ describe('simulator demo scenario and stop()', () => {
     const tok = sim.createListenToken(acct, 'margin');
     await a.request('userDataStream.subscribe.listenToken', { listenToken: tok.token });
     const lk = (await httpRequest(sim.restUrl, 'POST', '/dapi/v1/listenKey', { apiKey: key.apiKey })).json.listenKey as string;
-    const b = await WsClient.connect(`${sim.futuresWsUrl}/private/stream?streams=${lk}`);
-    const legacy = await WsClient.connect(`${sim.futuresWsUrl}/ws/${lk}`);
+    const b = await WsClient.connect(`${sim.futuresWsUrl}/stream?streams=${lk}`);
+    const fk = (await httpRequest(sim.restUrl, 'POST', '/fapi/v1/listenKey', { apiKey: key.apiKey })).json.listenKey as string;
+    const legacy = await WsClient.connect(`${sim.futuresWsUrl}/ws/${fk}`);
     sim.sendServerShutdown({});
     assert.ok(clock.countTimers() > 0);
     await sim.stop();

@@ -66,10 +66,12 @@ describe('simulator futures listenKey + /private streams', () => {
     await assert.rejects(connect(`/private/ws?listenKey=${'q'.repeat(64)}`), /400/);
   });
 
-  it('expiry after validity sends listenKeyExpired on every /private form; PUT keeps it alive', async () => {
+  it('expiry after validity sends listenKeyExpired on every /private form (events= only when listed); PUT keeps it alive', async () => {
     const clock = installClock();
     const k = await newKey();
-    const a = await connect(`/private/ws?listenKey=${k}&events=ORDER_TRADE_UPDATE`);
+    const a = await connect(`/private/ws?listenKey=${k}&events=ORDER_TRADE_UPDATE/listenKeyExpired`);
+    // events= is an allow-list: listenKeyExpired not listed → not delivered
+    const unlisted = await connect(`/private/ws?listenKey=${k}&events=ORDER_TRADE_UPDATE`);
     const b = await connect(`/private/ws/${k}`);
     const comb = await connect(`/private/stream?streams=${k}`);
     await tick(clock, 50 * 60_000, 30_000);
@@ -86,6 +88,7 @@ describe('simulator futures listenKey + /private streams', () => {
     assert.equal(typeof ea.E, 'number');
     assert.equal(eb.listenKey, k);
     assert.equal(ec.stream, k);
+    assert.equal(unlisted.messages.length, 0, 'listenKeyExpired is not delivered when events= does not list it');
     assert.equal(sim.listenKeys().length, 0);
     const r = await httpRequest(sim.restUrl, 'PUT', '/fapi/v1/listenKey', { apiKey: key.apiKey });
     assert.equal(r.json.code, -1125);
@@ -195,9 +198,9 @@ describe('simulator futures listenKey + /private streams', () => {
     assert.equal(ends[3].er, '2');
   });
 
-  it('COIN-M on /dapi: ACCOUNT_UPDATE has i and all positions; commission in base asset; userTrades', async () => {
+  it('COIN-M on /dapi + dstream /ws/<key>: ACCOUNT_UPDATE has i and all positions; commission in base asset; userTrades', async () => {
     const k = await newKey('dapi');
-    const c = await connect(`/private/ws/${k}`);
+    const c = await connect(`/ws/${k}`);
     sim.runOrderLifecycle(acct, { market: 'coinm-futures', symbol: 'ETHUSD_PERP', side: 'BUY', quantity: '10', price: '2000' });
     const { trades } = sim.runOrderLifecycle(acct, { market: 'coinm-futures', symbol: 'BTCUSD_PERP', side: 'BUY', quantity: '2', price: '50000' });
     await c.next((m) => m.e === 'ACCOUNT_UPDATE' && ((m.a as Json).P as Json[]).length === 2);
@@ -211,6 +214,38 @@ describe('simulator futures listenKey + /private streams', () => {
     assert.equal((ut.body as Json[])[0].baseQty, '0.004');
     const acc = await signedRest(sim, key, 'GET', '/dapi/v1/account');
     assert.equal((acc.json.positions as Json[]).length, 2);
+  });
+
+  it('hosts as documented: dstream /ws/<key> and /stream?streams= stream, dstream has no /private; fstream /ws/<key> is silent', async () => {
+    const d = await newKey('dapi');
+    const f = await newKey('fapi');
+    await assert.rejects(connect(`/private/ws/${d}`), /404/);
+    await assert.rejects(connect(`/private/ws?listenKey=${d}`), /404/);
+    const dws = await connect(`/ws/${d}`);
+    const dcomb = await connect(`/stream?streams=${d}`);
+    const fLegacy = await connect(`/ws/${f}`);
+    const fPrivate = await connect(`/private/ws/${f}`);
+    sim.deposit(acct, 'coinm-futures', 'BTC', '1');
+    const a = await dws.next((m) => m.e === 'ACCOUNT_UPDATE');
+    assert.equal(((a.a as Json).m), 'DEPOSIT');
+    const c = await dcomb.next((m) => (m.data as Json | undefined)?.e === 'ACCOUNT_UPDATE');
+    assert.equal(c.stream, d);
+    sim.deposit(acct, 'usdm-futures', 'USDT', '1');
+    const u = await fPrivate.next((m) => m.e === 'ACCOUNT_UPDATE');
+    assert.equal(((u.a as Json).B as Json[])[0].a, 'USDT', 'a /fapi key carries no COIN-M events unless the account is unified');
+    await settle();
+    assert.equal(fLegacy.messages.length, 0, 'legacy fstream path stays silent');
+    assert.ok(dws.messages.every((m) => ((m.a as Json).B as Json[])[0].a === 'BTC'), 'a /dapi key carries no USDⓈ-M events');
+  });
+
+  it('an account created with coinmOnFapi (unified) gets its COIN-M events on the /fapi key too', async () => {
+    const uni = sim.createAccount({ coinmOnFapi: true }).id;
+    const k2 = sim.createKey(uni, 'hmac', { enableFutures: true });
+    const f = (await httpRequest(sim.restUrl, 'POST', '/fapi/v1/listenKey', { apiKey: k2.apiKey })).json.listenKey as string;
+    const c = await connect(`/private/ws?listenKey=${f}&events=ACCOUNT_UPDATE`);
+    sim.deposit(uni, 'coinm-futures', 'BTC', '1');
+    const u = await c.next((m) => m.e === 'ACCOUNT_UPDATE');
+    assert.equal(((u.a as Json).B as Json[])[0].a, 'BTC');
   });
 
   it('server pings futures streams every futuresPingIntervalMs and terminates without pongs; max lifetime', async () => {

@@ -385,7 +385,7 @@ describe('simulator WebSocket API (/ws-api/v3)', () => {
     assert.equal((r.error as Json).code, -1002);
     r = await c.request('session.logon', subscribeParams(hmac, sim.serverTime()));
     assert.equal(r.status, 400);
-    assert.equal((r.error as Json).code, -4056);
+    assert.equal((r.error as Json).code, -2028);
     r = await c.request('session.logon', subscribeParams(ed, sim.serverTime()));
     assert.equal(r.status, 200);
     assert.equal((r.result as Json).apiKey, ed.apiKey);

@@ -104,6 +104,7 @@ export type OurNodeType =
   | 'binance-order-update'
   | 'binance-account-position'
   | 'binance-balance-update'
+  | 'binance-user-event'
   | 'binance-stream-status';
 
 export const NODE_TYPES: readonly OurNodeType[] = [
@@ -111,6 +112,7 @@ export const NODE_TYPES: readonly OurNodeType[] = [
   'binance-order-update',
   'binance-account-position',
   'binance-balance-update',
+  'binance-user-event',
   'binance-stream-status',
 ];
 

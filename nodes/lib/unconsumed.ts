@@ -1,0 +1,94 @@
+/**
+ * Events that reached the account but that no configured node took ("unconsumed"), counted per
+ * event type. Framework-agnostic: the account adapter owns one tracker, the consumer nodes call
+ * `accept(e)` for every event their configuration takes (its type, before symbol / asset filters),
+ * and the account feeds every event of its stream into `observe(e)`.
+ *
+ * Consumers run synchronously inside the stream's `emit`, so the check is made in a microtask after
+ * it, once for the whole batch of events observed in that turn: an event nobody accepted by then is
+ * counted. The first one of each type is reported at once (`unconsumed` with `first: true`); later
+ * ones are reported at most once per `reportIntervalMs` per type, at the next event of that type
+ * (no timer of its own). A type accepted once is still reported whenever it later goes unaccepted
+ * (a node was removed).
+ */
+import { EventEmitter } from 'node:events';
+import type { UserDataEvent } from './types';
+
+export const DEFAULT_UNCONSUMED_REPORT_INTERVAL_MS = 60_000;
+
+export interface UnconsumedReport {
+  eventType: string;
+  /** Unconsumed events of this type since the tracker started. */
+  count: number;
+  /** Unconsumed events of every type. */
+  total: number;
+  /** The first unconsumed event of this type. */
+  first: boolean;
+  /** Epoch ms. */
+  at: number;
+}
+
+export interface ConsumptionTrackerOptions {
+  reportIntervalMs?: number;
+}
+
+export class ConsumptionTracker extends EventEmitter {
+  private readonly accepted = new WeakSet<object>();
+  private pending: UserDataEvent[] = [];
+  private scheduled = false;
+  private readonly counts = new Map<string, number>();
+  private readonly lastReport = new Map<string, number>();
+  private readonly reportIntervalMs: number;
+  private totalCount = 0;
+
+  constructor(opts: ConsumptionTrackerOptions = {}) {
+    super();
+    const i = opts.reportIntervalMs;
+    this.reportIntervalMs = typeof i === 'number' && Number.isFinite(i) && i >= 0 ? i : DEFAULT_UNCONSUMED_REPORT_INTERVAL_MS;
+  }
+
+  /** A consumer took this event. */
+  accept(e: UserDataEvent): void {
+    this.accepted.add(e);
+  }
+
+  /** Every event of the account's stream, in the same turn as the consumers see it. */
+  observe(e: UserDataEvent): void {
+    this.pending.push(e);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  /** Counts per event type (a copy). */
+  snapshot(): Record<string, number> {
+    return Object.fromEntries(this.counts);
+  }
+
+  get total(): number {
+    return this.totalCount;
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    for (const e of batch) {
+      if (this.accepted.has(e)) continue;
+      const type = e.eventType;
+      const count = (this.counts.get(type) ?? 0) + 1;
+      this.counts.set(type, count);
+      this.totalCount++;
+      const now = Date.now();
+      const last = this.lastReport.get(type);
+      if (last !== undefined && now - last < this.reportIntervalMs) continue;
+      this.lastReport.set(type, now);
+      const report: UnconsumedReport = { eventType: type, count, total: this.totalCount, first: last === undefined, at: now };
+      try {
+        this.emit('unconsumed', report);
+      } catch {
+        // a listener's failure is not the stream's
+      }
+    }
+  }
+}
