@@ -438,7 +438,13 @@ export = function register(RED: NodeAPI): void {
       }
       const current = stream?.currentState ?? manager.currentState;
       if (current.state === 'recovering') {
-        return { fill: 'yellow', shape: 'dot', text: t(`${TYPE}.status.recovering`) };
+        // I3: says since when and why (e.g. "catching up since 14:03:07: recovering what was missed (reconnect)")
+        const rs = current as ReliableStateChange;
+        const since = typeof rs.since === 'number' ? new Date(rs.since).toTimeString().slice(0, 8) : undefined;
+        const text = since
+          ? t(`${TYPE}.status.recovering-since`, { since, why: rs.message ?? '' })
+          : t(`${TYPE}.status.recovering`);
+        return { fill: 'yellow', shape: 'dot', text };
       }
       const spec = statusForState({ ...current, state: current.state }, rec.showLastEvent ? manager.lastEventAt : undefined);
       const text = spec.text ?? t(`${TYPE}.status.${spec.key ?? 'error'}`, spec.vars);
