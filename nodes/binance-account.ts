@@ -534,6 +534,8 @@ export = function register(RED: NodeAPI): void {
     };
 
     const onFlowsStarted = (): void => {
+      // Every node of the deploy listens now: events kept while the stream was adopted leave.
+      stream?.resume();
       const stale = [...pending].filter((id) => !records.has(id));
       pending.clear();
       for (const id of stale) held.delete(id);

@@ -94,6 +94,8 @@ export interface ReliableStreamOptions {
 }
 
 export const DEFAULT_RELEASE_GRACE_MS = 10_000;
+/** After an adoption, kept events leave at the latest this long after it (no resume() came). */
+const RESUME_FALLBACK_MS = 2_000;
 const MAX_RETRY_DELAY_MS = 10 * 60_000;
 /** The manager consumer that keeps the stream up during the redeploy grace. */
 const GRACE_CONSUMER = '\u0000reliable-stream-grace';
@@ -128,7 +130,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private failedRetries = 0;
   private graceTimer: ReturnType<typeof setTimeout> | undefined;
-  private resumeTimer: ReturnType<typeof setImmediate> | undefined;
+  private resumeTimer: ReturnType<typeof setTimeout> | undefined;
   /** When the stream went down (for a gap the manager does not report), and whether one came. */
   private downAt: number | undefined;
   private startedAt: number | undefined;
@@ -256,21 +258,25 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     await this.pipeline.idle();
   }
 
-  /** One more user (an account node adopting the stream, e.g. after a redeploy). */
+  /**
+   * One more user (an account node adopting the stream, e.g. after a redeploy). Events kept during
+   * the grace leave at `resume()` — the adapter calls it once the new flow's nodes listen (Node-RED:
+   * `flows:started`) — or after RESUME_FALLBACK_MS at the latest.
+   */
   retain(): void {
     this.refs++;
-    if (this.refs !== 1) return;
-    if (this.graceTimer !== undefined) {
-      // Adopted within the grace: events kept meanwhile leave once the new flow's nodes listen
-      // (they are created in the same turn as the account node).
-      this.logger?.debug('stream adopted by a redeployed account node');
-      if (this.resumeTimer === undefined) {
-        this.resumeTimer = setImmediate(() => {
-          this.resumeTimer = undefined;
-          if (this.refs > 0 && !this.closed) this.pipeline.resume();
-        });
-      }
+    if (this.refs !== 1 || this.graceTimer === undefined) return;
+    this.logger?.debug('stream adopted by a redeployed account node');
+    if (this.resumeTimer === undefined) {
+      this.resumeTimer = setTimeout(() => this.resume(), RESUME_FALLBACK_MS);
     }
+  }
+
+  /** The adopting flow's nodes listen: events kept during the redeploy grace leave now. */
+  resume(): void {
+    if (this.resumeTimer !== undefined) clearTimeout(this.resumeTimer);
+    this.resumeTimer = undefined;
+    if (this.refs > 0 && !this.closed) this.pipeline.resume();
   }
 
   /**
@@ -285,7 +291,8 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     const last = this.refs === 0 && !this.closed;
     if (last && this.releaseGraceMs > 0) this.beginGrace();
     const p = store ? this.persisters.get(store) : undefined;
-    if (p && this.persisters.size > 1) {
+    if (p) {
+      // Its last write, then detached (an adopting account node brings its own store).
       this.persisters.delete(store!);
       await p.stop();
     } else {
@@ -296,7 +303,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
 
   private beginGrace(): void {
     this.pipeline.pause();
-    if (this.resumeTimer !== undefined) clearImmediate(this.resumeTimer);
+    if (this.resumeTimer !== undefined) clearTimeout(this.resumeTimer);
     this.resumeTimer = undefined;
     if (this.graceTimer !== undefined) return;
     // Keeps the manager up while the consumers of the old flow release it.
@@ -334,7 +341,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       inGrace.delete(this);
       void this.manager.release(GRACE_CONSUMER).catch(() => undefined);
     }
-    if (this.resumeTimer !== undefined) clearImmediate(this.resumeTimer);
+    if (this.resumeTimer !== undefined) clearTimeout(this.resumeTimer);
     this.resumeTimer = undefined;
     this.manager.removeListener('event', this.handlers.event);
     this.manager.removeListener('state', this.handlers.state);
@@ -512,6 +519,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   /** Why the stream is catching up, or undefined when nothing is held or missing (I3). */
   private catchingUp(): string | undefined {
     if (!this.isReady) return 'reading the saved recovery state';
+    if (this.pipeline.paused) return 'waiting for the redeployed nodes';
     const p = this.pipeline;
     const g = p.currentGap;
     if (g?.reason === 'recovery-retry' && p.heldCount === 0 && !p.holding) return 'fetching fills that could not be fetched before';

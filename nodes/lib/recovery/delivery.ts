@@ -72,7 +72,7 @@ export class DeliveryPipeline {
   private unfilled = 0;
   private unfilledHolding = 0;
   private armedAt: number | undefined;
-  private paused = false;
+  private pausedFlag = false;
   private spilled = false;
   private spillTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly waiters: Array<{ slot: Slot; resolve: () => void }> = [];
@@ -138,14 +138,19 @@ export class DeliveryPipeline {
     this.drain();
   }
 
+  /** True while paused (no consumer registered). */
+  get paused(): boolean {
+    return this.pausedFlag;
+  }
+
   /** No consumer: keep everything (unbounded by time, bounded by maxBuffered) until resume(). */
   pause(): void {
-    this.paused = true;
+    this.pausedFlag = true;
   }
 
   resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
+    if (!this.pausedFlag) return;
+    this.pausedFlag = false;
     this.drain();
   }
 
