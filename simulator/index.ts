@@ -153,6 +153,15 @@ export interface FailRule {
   retryAfterSec?: number;
 }
 
+/** A slow REST answer (see `delayNext`): requests on `path` are answered `ms` later. */
+export interface DelayRule {
+  path: string | RegExp;
+  /** Delay of the answer, ms (on the timers of the moment: fake timers drive it). */
+  ms: number;
+  /** How many requests are delayed. Default 1. */
+  count?: number;
+}
+
 type SpotLike = 'spot' | 'margin' | 'isolated-margin';
 type FuturesMarket = 'usdm-futures' | 'coinm-futures';
 /** A scheduled timer with the clear function that matches the timer API it was created with. */
@@ -398,6 +407,7 @@ export class BinanceSimulator {
   private readonly listenKeyMap = new Map<string, ListenKeyRec>();
   private readonly listenTokens = new Map<string, ListenTokenRec>();
   private readonly failRules: Array<FailRule & { remaining: number }> = [];
+  private readonly delayRules: Array<DelayRule & { remaining: number }> = [];
   private readonly timers = new Set<Timer>();
   private readonly weightLog: Array<{ at: number; pool: string; weight: number }> = [];
   private clockOffset = 0;
@@ -694,6 +704,65 @@ export class BinanceSimulator {
       headers['Retry-After'] = String(r.retryAfterSec ?? (r.httpStatus === 418 ? 120 : 1));
     }
     return headers;
+  }
+
+  // ---------------------------------------------------------------- slow REST (issue 11 faults)
+
+  /**
+   * Slow REST: the next `count` (default 1) requests whose path matches are processed on
+   * arrival (weights, failNext, signature and timestamp checks) but answered `ms` later.
+   * The client's own timeout can fire first, as against a slow exchange.
+   */
+  delayNext(rule: DelayRule): void {
+    if (!(rule.ms >= 0)) throw new RangeError('delayNext: ms must be >= 0');
+    this.delayRules.push({ ...rule, remaining: rule.count ?? 1 });
+  }
+
+  /** Drops every pending delayNext / failNext rule (the faults stop). */
+  clearFaults(): void {
+    this.delayRules.length = 0;
+    this.failRules.length = 0;
+  }
+
+  /**
+   * A poison frame: a valid JSON user-data event whose unknown field `deep` is nested `depth`
+   * levels (default 5000: more than a recursive walker's stack, far less than JSON.parse's
+   * limit), in the envelope of each matching connection (WS API `{subscriptionId,event}`,
+   * futures raw or `{stream,data}`). Built as text: JSON.stringify itself cannot write it.
+   * Returns the number of frames sent.
+   */
+  injectPoison(accountId: string, market: SimMarket, opts: { depth?: number; eventType?: string } = {}): number {
+    const depth = opts.depth ?? 5000;
+    const type = opts.eventType ?? (isFutures(market) ? 'ACCOUNT_CONFIG_UPDATE' : 'balanceUpdate');
+    const body = `{"e":${JSON.stringify(type)},"E":${this.serverTime()},"deep":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`;
+    let n = 0;
+    for (const c of this.conns.values()) {
+      if (c.closed) continue;
+      if (c.kind === 'ws-api') {
+        for (const sub of c.subs.values()) {
+          if (sub.accountId === accountId && sub.market === market && this.send(c, `{"subscriptionId":${sub.id},"event":${body}}`)) n++;
+        }
+      } else if (c.kind === 'futures') {
+        for (const k of c.listenKeys) {
+          const rec = this.listenKeyMap.get(k);
+          if (!rec || rec.accountId !== accountId || rec.market !== market) continue;
+          if (c.events && !c.events.has(type)) continue;
+          if (this.send(c, c.combined ? `{"stream":${JSON.stringify(k)},"data":${body}}` : body)) n++;
+        }
+      }
+    }
+    return n;
+  }
+
+  private takeDelay(path: string): number {
+    for (let i = 0; i < this.delayRules.length; i++) {
+      const r = this.delayRules[i];
+      if (typeof r.path === 'string' ? r.path !== path : !r.path.test(path)) continue;
+      r.remaining--;
+      if (r.remaining <= 0) this.delayRules.splice(i, 1);
+      return r.ms;
+    }
+    return 0;
   }
 
   clearRequests(): void {
@@ -1061,8 +1130,20 @@ export class BinanceSimulator {
     const rec = this.recordRest(req, path, params);
     const pool = path.split('/')[1] ?? 'api';
 
+    const delayMs = this.takeDelay(path);
     const reply = (status: number, payload: unknown, headers: Record<string, string> = {}): void => {
+      if (delayMs > 0) {
+        // slow REST (delayNext): processed now (timestamp checked on arrival), answered later
+        this.timer(() => {
+          rec.status = status;
+          send(status, payload, headers);
+        }, delayMs);
+        return;
+      }
       rec.status = status;
+      send(status, payload, headers);
+    };
+    const send = (status: number, payload: unknown, headers: Record<string, string>): void => {
       const used = this.usedWeight(pool);
       const text = JSON.stringify(payload);
       safe(() => {
