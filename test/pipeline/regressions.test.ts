@@ -6,10 +6,9 @@
  * is checked is only what a flow or the exchange sees: messages, node statuses, the stream
  * status node's messages and the simulator's request log.
  *
- * Until the new pipeline lands, these fail for the reasons the issue names: see
- * known-failing.ts (they count as passed while they fail for that reason).
+ * Each failed on the pipeline before the rebuild, for the reason the issue names.
  *
- * Contract of the new implementation used here (issue 11): the account node property
+ * Contract of the implementation used here (issue 11): the account node property
  * `liveHoldLimit` (seconds, default 5) bounds how long a live event may be held for a
  * recovery (I2); a full deploy of an unchanged account keeps its stream (release grace,
  * default 10 s); the catching-up state is `recovering`, the node status "catching up …".
@@ -20,7 +19,6 @@ import { collect, helper, nodeModules, startRed, waitFor, type FlowNode } from '
 import { usePersistentStore, type PersistedData } from '../support/persistent-store';
 import { BinanceSimulator as Simulator } from '../../simulator/index';
 import { accountNode, consumer, credentialsFor, helperNode, newAccount, TAB, waitConnected, type TestAccount } from '../nodes/flows';
-import { issue11 } from './known-failing';
 
 type Msg = Record<string, unknown> & { payload: Record<string, unknown> };
 interface StatusMsg {
@@ -70,7 +68,7 @@ describe('issue 11 regressions: every fill once, promptly, with a status that te
   function flow(a: TestAccount, extra: Record<string, unknown> = {}): FlowNode[] {
     return [
       TAB,
-      accountNode(sim, a, { liveHoldLimit: String(HOLD_LIMIT_S), ...extra }), // contract: lead adds liveHoldLimit
+      accountNode(sim, a, { liveHoldLimit: String(HOLD_LIMIT_S), ...extra }),
       consumer('ou', 'binance-order-update', 'out'),
       consumer('ss', 'binance-stream-status', 'ssOut'),
       { id: 'st', type: 'status', z: TAB.id, scope: ['ou'], wires: [['stOut']] },
@@ -106,7 +104,7 @@ describe('issue 11 regressions: every fill once, promptly, with a status that te
 
   // -------------------------------------------------------------------------------- case 1
 
-  issue11('case-1', 'held while green: after a failed first subscribe, a live fill is delivered, or the status does not say connected', async function () {
+  it(`case-1: held while green: after a failed first subscribe, a live fill is delivered, or the status does not say connected`, async function () {
     const a = newAccount(sim, 'spot');
     // the very first userDataStream.subscribe.signature fails (network not up at boot: one 503)
     sim.failNext({ wsMethod: 'userDataStream.subscribe.signature', httpStatus: 503 });
@@ -146,7 +144,7 @@ describe('issue 11 regressions: every fill once, promptly, with a status that te
     return [...missed, ...live].map((x) => x.tradeId);
   }
 
-  issue11('case-2', 'lost fills: a listed symbol, myTrades 502 once during a gap, one live fill, another gap → every trade id exactly once', async function () {
+  it(`case-2: lost fills: a listed symbol, myTrades 502 once during a gap, one live fill, another gap → every trade id exactly once`, async function () {
     const a = newAccount(sim, 'spot');
     const t = await started(a, { recoverySymbols: 'ETHUSDT' });
     const expected = await lostFillSetup(a, t);
@@ -157,7 +155,7 @@ describe('issue 11 regressions: every fill once, promptly, with a status that te
     assert.deepEqual(sorted(tradeIds(t.out.msgs)), expected, `case 2: every trade id exactly once (exchange ${expected.join(', ')}; delivered ${tradeIds(t.out.msgs).join(', ')})`);
   });
 
-  issue11('case-2-restart', 'lost fills across a restart: the persisted cursor does not skip the fills of the failed query', async function () {
+  it(`case-2-restart: lost fills across a restart: the persisted cursor does not skip the fills of the failed query`, async function () {
     const a = newAccount(sim, 'spot');
     const props = { recoverySymbols: 'ETHUSDT', recoveryStore: 'persist' };
     let t = await started(a, props);
@@ -176,7 +174,7 @@ describe('issue 11 regressions: every fill once, promptly, with a status that te
 
   // -------------------------------------------------------------------------------- case 3
 
-  issue11('case-3', 'one frame stops the pipeline: a poison frame (valid JSON thousands of levels deep) among live events held for a recovery', async function () {
+  it(`case-3: one frame stops the pipeline: a poison frame (valid JSON thousands of levels deep) among live events held for a recovery`, async function () {
     const a = newAccount(sim, 'spot');
     const t = await started(a);
     sim.runOrderLifecycle(a.accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.001', price: '100', fills: ['0.001'] });
@@ -204,7 +202,7 @@ describe('issue 11 regressions: every fill once, promptly, with a status that te
 
   // -------------------------------------------------------------------------------- case 4
 
-  issue11('case-4', 'doubles after a long REST outage: the trade-id retry does not deliver again the fills delivered live meanwhile', async function () {
+  it(`case-4: doubles after a long REST outage: the trade-id retry does not deliver again the fills delivered live meanwhile`, async function () {
     this.timeout(120_000);
     const a = newAccount(sim, 'spot');
     const t = await started(a);
@@ -257,7 +255,7 @@ describe('issue 11 regressions: every fill once, promptly, with a status that te
     [429, 20],
     [418, 15],
   ] as const) {
-    issue11(`case-5-${status}`, `a REST ${status} with Retry-After ${retryAfterSec} s during a recovery does not hold live fills beyond liveHoldLimit (${HOLD_LIMIT_S} s)`, async function () {
+    it(`case-5-${status}: a REST ${status} with Retry-After ${retryAfterSec} s during a recovery does not hold live fills beyond liveHoldLimit (${HOLD_LIMIT_S} s)`, async function () {
       const a = newAccount(sim, 'spot');
       const t = await started(a, { recoverySymbols: 'ETHUSDT' });
       sim.failNext({ path: '/api/v3/myTrades', httpStatus: status, retryAfterSec });
@@ -302,7 +300,7 @@ describe('issue 11 regressions: every fill once, promptly, with a status that te
     return { out, st };
   }
 
-  issue11('case-6', 'twenty full deploys of an unchanged USDⓈ-M flow: zero reconnects, zero REST calls, live order events not held', async function () {
+  it(`case-6: twenty full deploys of an unchanged USDⓈ-M flow: zero reconnects, zero REST calls, live order events not held`, async function () {
     this.timeout(120_000);
     const a = newAccount(sim, 'usdm-futures');
     const t = await started(a);
@@ -330,7 +328,7 @@ describe('issue 11 regressions: every fill once, promptly, with a status that te
     assert.deepEqual(problems, [], `case 6: ${problems.join('; ')}`);
   });
 
-  issue11('case-7', 'ten full deploys with three open orders: zero order-update messages that no exchange event caused', async function () {
+  it(`case-7: ten full deploys with three open orders: zero order-update messages that no exchange event caused`, async function () {
     this.timeout(120_000);
     const a = newAccount(sim, 'usdm-futures');
     const t = await started(a);

@@ -133,6 +133,8 @@ export class GapRecovery {
    * last complete recovery (or the creation). Time-based queries start no later than this.
    */
   private coveredSince: number;
+  /** When this recovery started covering the account (the stream's start). */
+  private readonly createdAt: number;
   readonly lookbackMs: number;
   private readonly logger?: Logger;
   private readonly now: () => number;
@@ -187,6 +189,7 @@ export class GapRecovery {
     this.maxTrackedOrders = opts.maxTrackedOrders ?? 10_000;
     this.maxPages = opts.maxPagesPerSymbol ?? 10_000;
     this.coveredSince = this.now();
+    this.createdAt = this.coveredSince;
   }
 
   /** True while some symbol's fills are incomplete (a failed query is retried from its cursor). */
@@ -361,7 +364,9 @@ export class GapRecovery {
    */
   snapshot(): PersistedRecoveryState {
     const l = this.ledger.snapshot();
-    let lastEventTime = this.lastE;
+    // Never saw an event: what happened since this recovery started covering is still ours (a
+    // restart must recover it: the stream may have been half-open or down all along).
+    let lastEventTime = this.lastE ?? this.createdAt;
     for (const g of this.uncommitted) if (lastEventTime === undefined || g.from < lastEventTime) lastEventTime = g.from;
     const orders: PersistedOrder[] = [];
     for (const o of [...this.orders.values()].slice(-MAX_PERSISTED_ORDERS)) {
