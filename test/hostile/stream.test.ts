@@ -70,8 +70,10 @@ describe('hostile networks: the stream', function () {
 
   it('a trickled clock sync does not leave the account in connecting: it is abandoned, logged, and the stream connects', async () => {
     hostile.on('GET', '/api/v3/time', (_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '40' });
-      hostile.trickle(res, '{"serverTime":1700000000000}            ', 25);
+      // a valid answer that would take 10 s to arrive in full
+      const body = `{"serverTime":1700000000000}${' '.repeat(372)}`;
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+      hostile.trickle(res, body, 25);
     });
     const { m } = start(hostileConfig(hostile), { restTimeoutMs: 300 });
     await waitFor(() => m.state === 'connected', { timeoutMs: 5_000, message: 'connected despite the trickled clock sync' });
