@@ -216,6 +216,38 @@ interface TestResult {
   accountType?: string;
   permissions?: Record<string, boolean | string[]>;
   warnings?: string[];
+  /** In words, when the key can trade or move funds (read-only is enough here). */
+  keyWarning?: string;
+}
+
+/**
+ * What the key may do beyond reading, in words, or undefined for a read-only key. From
+ * `GET /sapi/v1/account/apiRestrictions` (the key's own permissions; spot/margin REST base only)
+ * when it answers, otherwise from the account answer's flags (canTrade, canWithdraw, ...).
+ */
+async function keyPowers(rest: RestClient, market: string, permissions: Record<string, boolean | string[]>): Promise<string | undefined> {
+  let flags: Record<string, unknown> = permissions;
+  let source = 'the account answer';
+  if (market === 'spot' || market === 'margin' || market === 'isolated-margin') {
+    try {
+      const r = await rest.request<Record<string, unknown>>('GET', '/sapi/v1/account/apiRestrictions', {}, { security: 'signed', weight: 1 });
+      if (r && typeof r === 'object') {
+        flags = r;
+        source = 'the key\'s API restrictions';
+      }
+    } catch {
+      // not offered here (testnet, some gateways): fall back to the account's flags
+    }
+  }
+  const on = (...names: string[]): string[] => names.filter((n) => flags[n] === true);
+  const trade = on('enableSpotAndMarginTrading', 'enableMargin', 'enableFutures', 'enableVanillaOptions', 'enablePortfolioMarginTrading', 'canTrade', 'tradeEnabled');
+  const move = on('enableWithdrawals', 'enableInternalTransfer', 'permitsUniversalTransfer', 'canWithdraw', 'transferEnabled');
+  if (trade.length === 0 && move.length === 0) return undefined;
+  const what = trade.length && move.length ? 'trade and withdraw or transfer funds' : trade.length ? 'trade' : 'withdraw or transfer funds';
+  return (
+    `This key can ${what} (${[...trade, ...move].join(', ')} in ${source}). ` +
+    'This package only reads: a read-only key is enough, and a leaked read-only key cannot move funds. Consider a read-only key.'
+  );
 }
 
 function problemOf(err: unknown, stage: 'time' | 'account'): TestProblem {
@@ -324,7 +356,8 @@ async function testConnection(def: AccountNodeDef, creds: AccountCredentials, sa
   try {
     const account = await rest.request<unknown>('GET', req.path, params, { security: 'signed', weight: req.weight });
     const { accountType, permissions } = permissionsOf(account);
-    return clean({ ...base, ...timeInfo, ok: true, accountType, permissions, warnings: warnings.length ? warnings : undefined });
+    const keyWarning = await keyPowers(rest, cfg.market, permissions);
+    return clean({ ...base, ...timeInfo, ok: true, accountType, permissions, warnings: warnings.length ? warnings : undefined, keyWarning });
   } catch (err) {
     return clean(fail(err, 'account', { ...timeInfo, warnings: warnings.length ? warnings : undefined }));
   }

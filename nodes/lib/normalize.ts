@@ -921,6 +921,7 @@ export const ERROR_CODE_REASONS: Readonly<Record<string, string>> = {
   '-1015': 'rate-limited',
   '429': 'rate-limited',
   '418': 'ip-banned',
+  '451': 'restricted-location',
   '401': 'invalid-api-key',
   '-1125': 'key-expired',
   '-1209': 'key-expired',

@@ -52,9 +52,18 @@ function replaceAll(text: string, list: string[]): string {
   return out;
 }
 
-/** Shortens `text` to `max` characters (adds an ellipsis marker). */
+/**
+ * Shortens `text` to `max` characters (adds an ellipsis marker). Never call it on text that may
+ * still hold a secret: a secret cut in two is no longer found by redaction, and its first part
+ * leaks. Use `redactTruncate()` / `Redactor.clip()`, which redact first.
+ */
 export function truncate(text: string, max = 300): string {
   return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more chars)`;
+}
+
+/** Redacts `secrets` from `text`, then shortens it to `max` characters (in that order). */
+export function redactTruncate(text: string, secrets: Array<string | undefined>, max = 300): string {
+  return truncate(redact(text, secrets), max);
 }
 
 /**
@@ -84,6 +93,11 @@ export class Redactor {
   apply(text: string): string {
     this.cached ??= needles([...this.fixed, ...this.dynamic]);
     return replaceAll(String(text), this.cached);
+  }
+
+  /** Redacts, then shortens to `max` characters: the only safe order (see truncate()). */
+  clip(text: string, max = 300): string {
+    return truncate(this.apply(text), max);
   }
 }
 

@@ -1,5 +1,14 @@
 /**
- * Signed REST client of one account (axios, 10 s timeout).
+ * Signed REST client of one account (axios).
+ *
+ * Hostile networks (proxies, captive portals, a server trickling one byte a second):
+ *  - every call has a hard total deadline (REST_TIMEOUT_MS, real time): axios' own `timeout` is a
+ *    socket idle timeout that each trickled byte restarts;
+ *  - redirects are never followed (a 3xx is an error naming the status only): following one would
+ *    hand the API key header and the signed query string to wherever it points;
+ *  - answers are capped at MAX_RESPONSE_BYTES; the connection is dropped as soon as a body grows past;
+ *  - server-given waits (Retry-After) are clamped (backoff.ts);
+ *  - `abortAll()` aborts every call in flight (the account is stopping); `signal` aborts one.
  *
  * Signed requests: the params in the given order, then `recvWindow` and `timestamp`, percent-encoded
  * into the query string; the signature is computed over that exact string and appended
@@ -7,17 +16,26 @@
  * re-syncs the clock offset and retries once.
  */
 import axios, { type AxiosInstance } from 'axios';
+import { parseRetryAfter, serverDelay } from './backoff';
 import { ClockSync } from './clock';
 import { isLoopbackHost } from './endpoints';
 import { Redactor } from './redact';
 import { restQueryString, type ParamValue, type Signer } from './signing';
 
-export type ApiErrorKind = 'auth' | 'rate-limit' | 'banned' | 'clock' | 'server' | 'network' | 'request';
+export type ApiErrorKind = 'auth' | 'rate-limit' | 'banned' | 'restricted' | 'clock' | 'server' | 'network' | 'request';
+
+/**
+ * "Not available from here": HTTP 451 (Binance: "Service unavailable from a restricted location
+ * according to 'b. Eligibility' in https://www.binance.com/en/terms"). Retrying soon cannot help.
+ */
+export const RESTRICTED_HTTP_STATUS = 451;
+const RESTRICTED_TEXT = /restricted location|unavailable (from|in) (your|this) (country|region|location)/i;
 
 /** Exchange codes that mean "the key is wrong or lacks permissions" (never hammer these). */
 export const AUTH_ERROR_CODES: ReadonlySet<number> = new Set([-2014, -2015, -1022, -1002]);
 
-export function classifyError(httpStatus: number | undefined, code: number | undefined): ApiErrorKind {
+export function classifyError(httpStatus: number | undefined, code: number | undefined, msg?: string): ApiErrorKind {
+  if (httpStatus === RESTRICTED_HTTP_STATUS || (msg !== undefined && RESTRICTED_TEXT.test(msg))) return 'restricted';
   if (code !== undefined && AUTH_ERROR_CODES.has(code)) return 'auth';
   if (httpStatus === 401) return 'auth';
   if (httpStatus === 418) return 'banned';
@@ -43,8 +61,9 @@ export class BinanceApiError extends Error {
     super(message);
     this.code = props.code;
     this.httpStatus = props.httpStatus;
-    this.retryAfterMs = props.retryAfterMs;
-    this.kind = props.kind ?? classifyError(props.httpStatus, props.code);
+    // clamped here, once for every source (REST, handshake, WS API)
+    this.retryAfterMs = serverDelay(props.retryAfterMs);
+    this.kind = props.kind ?? classifyError(props.httpStatus, props.code, message);
   }
 }
 
@@ -60,10 +79,42 @@ export interface RestClientOptions {
   /** Server-time path (`/api/v3/time`, `/fapi/v1/time`, `/dapi/v1/time`). */
   timePath: string;
   redactor: Redactor;
+  /** Hard total deadline of one call (REST_TIMEOUT_MS). */
   timeoutMs?: number;
+  /** Largest answer accepted (MAX_RESPONSE_BYTES). */
+  maxResponseBytes?: number;
 }
 
+/** Hard total deadline of one REST call, from the request to the last byte of the answer. */
 export const REST_TIMEOUT_MS = 10_000;
+/**
+ * Largest REST answer accepted: 4 MiB. The answers we use (time, listenKey, a page of trades or
+ * open orders, an account) are far smaller; a bigger one is a misbehaving server or proxy, and
+ * buffering it whole could take a small device's memory.
+ */
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${Math.round(ms / 100) / 10} s`;
+}
+
+/**
+ * One signal that aborts when any of `signals` does (AbortSignal.any is Node ≥ 20.3); `done()`
+ * removes the listeners.
+ */
+function linkSignals(signals: Array<AbortSignal | undefined>): { signal: AbortSignal; done: () => void } {
+  const ctl = new AbortController();
+  const list = signals.filter((x): x is AbortSignal => x !== undefined);
+  const onAbort = (ev: Event): void => ctl.abort((ev.target as AbortSignal).reason);
+  for (const sig of list) {
+    if (sig.aborted) {
+      ctl.abort(sig.reason);
+      break;
+    }
+    sig.addEventListener('abort', onAbort, { once: true });
+  }
+  return { signal: ctl.signal, done: () => list.forEach((sig) => sig.removeEventListener('abort', onAbort)) };
+}
 
 function parseJson(text: unknown): unknown {
   if (typeof text !== 'string') return text;
@@ -81,9 +132,15 @@ export class RestClient {
   /** Last `X-MBX-USED-WEIGHT-1M` seen. */
   usedWeight1m: number | undefined;
   private readonly http: AxiosInstance;
+  private readonly timeoutMs: number;
+  private readonly maxResponseBytes: number;
+  /** Aborted by abortAll(); replaced so the client stays usable after it. */
+  private lifetime = new AbortController();
 
   constructor(private readonly opts: RestClientOptions) {
-    this.clock = new ClockSync(() => this.serverTime());
+    this.timeoutMs = opts.timeoutMs ?? REST_TIMEOUT_MS;
+    this.maxResponseBytes = opts.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+    this.clock = new ClockSync((signal) => this.serverTime(signal), { deadlineMs: this.timeoutMs });
     let loopback = false;
     try {
       loopback = isLoopbackHost(new URL(opts.baseUrl).hostname);
@@ -92,7 +149,11 @@ export class RestClient {
     }
     this.http = axios.create({
       baseURL: opts.baseUrl,
-      timeout: opts.timeoutMs ?? REST_TIMEOUT_MS,
+      // idle timeout; the hard total deadline is the abort signal of each call
+      timeout: this.timeoutMs,
+      // a 3xx is returned as it is, and refused below
+      maxRedirects: 0,
+      maxContentLength: this.maxResponseBytes,
       validateStatus: () => true,
       responseType: 'text',
       transformResponse: [(d: unknown) => d],
@@ -127,9 +188,19 @@ export class RestClient {
     }
   }
 
+  /**
+   * Aborts every call in flight (they reject with a network error saying so); later calls work
+   * again. Used when the account stops.
+   */
+  abortAll(): void {
+    const old = this.lifetime;
+    this.lifetime = new AbortController();
+    old.abort(new Error('the account was stopped'));
+  }
+
   /** The exchange's time, epoch ms. */
-  async serverTime(): Promise<number> {
-    const r = await this.once<{ serverTime?: unknown }>('GET', this.opts.timePath, {}, 'none');
+  async serverTime(signal?: AbortSignal): Promise<number> {
+    const r = await this.once<{ serverTime?: unknown }>('GET', this.opts.timePath, {}, 'none', signal);
     const t = numberOr(r?.serverTime);
     if (t === undefined) throw new BinanceApiError(`GET ${this.opts.timePath}: no serverTime in the response`, { kind: 'server' });
     return t;
@@ -177,10 +248,20 @@ export class RestClient {
     let status: number;
     let body: unknown;
     let retryAfterHeader: unknown;
+    // Real time on purpose (not setTimeout): it bounds I/O, whatever a test does with the clock.
+    const deadline = AbortSignal.timeout(Math.max(1, this.timeoutMs));
+    const linked = linkSignals([signal, this.lifetime.signal, deadline]);
     try {
-      const res = await this.http.request({ method, url, headers, signal });
+      const res = await this.http.request({ method, url, headers, signal: linked.signal });
       status = res.status;
       retryAfterHeader = res.headers['retry-after'];
+      if (status >= 300 && status < 400) {
+        // Never the Location: it may carry our query string (and its signature) or a hostile host.
+        throw new BinanceApiError(`${what} failed: HTTP ${status} redirect refused (redirects are never followed)`, {
+          kind: 'request',
+          httpStatus: status,
+        });
+      }
       const w = numberOr(res.headers['x-mbx-used-weight-1m']);
       if (w !== undefined) this.usedWeight1m = w;
       try {
@@ -194,16 +275,31 @@ export class RestClient {
     } catch (err) {
       if (err instanceof BinanceApiError) throw err;
       const e = err as { code?: string; message?: string };
+      if (deadline.aborted && !signal?.aborted) {
+        throw new BinanceApiError(`${what}: no complete answer within ${formatMs(this.timeoutMs)} (abandoned)`, { kind: 'network' });
+      }
+      if (signal?.aborted || linked.signal.aborted) {
+        throw new BinanceApiError(`${what}: aborted${linked.signal.reason instanceof Error ? ` (${linked.signal.reason.message})` : ''}`, {
+          kind: 'network',
+        });
+      }
+      if (typeof e.message === 'string' && /maxContentLength/.test(e.message)) {
+        throw new BinanceApiError(`${what}: answer larger than ${Math.round(this.maxResponseBytes / 1024)} KiB refused (connection dropped)`, {
+          kind: 'server',
+        });
+      }
       const detail = e.code ?? e.message ?? 'unknown';
-      throw new BinanceApiError(r.apply(`${what}: network error (${detail})`), { kind: 'network' });
+      throw new BinanceApiError(r.clip(`${what}: network error (${detail})`, 500), { kind: 'network' });
+    } finally {
+      linked.done();
     }
     if (status >= 200 && status < 300) return body as T;
     const b = (body && typeof body === 'object' ? body : {}) as { code?: unknown; msg?: unknown };
     const code = numberOr(b.code);
     const msg = typeof b.msg === 'string' ? b.msg : '';
-    const retryAfterSec = numberOr(retryAfterHeader);
-    const retryAfterMs = retryAfterSec !== undefined ? Math.max(0, retryAfterSec * 1000) : undefined;
+    const retryAfterMs = parseRetryAfter(retryAfterHeader);
     const text = `${what} failed: HTTP ${status}${code !== undefined ? ` ${code}` : ''}${msg ? ` ${msg}` : ''}`;
-    throw new BinanceApiError(r.apply(text).slice(0, 500), { code, httpStatus: status, retryAfterMs });
+    // kind from the status, the code and the server's own words (not from our truncated text)
+    throw new BinanceApiError(r.clip(text, 500), { code, httpStatus: status, retryAfterMs, kind: classifyError(status, code, msg) });
   }
 }

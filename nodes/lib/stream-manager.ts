@@ -8,7 +8,9 @@
  *  - Make-before-break rotation at rotateAfterMs (23 h) and on serverShutdown: the new session is
  *    subscribed before the old one is closed; events seen on both are delivered once.
  *  - `gap` whenever the stream was down, emitted once the new subscription is confirmed.
- *  - stop(): bounded waits (≤ ~4 s), then every socket is terminated and every timer cleared.
+ *  - stop(): every REST call in flight is aborted, bounded waits (≤ ~4 s), then every socket is
+ *    terminated and every timer cleared.
+ *  - HTTP 451 (restricted location): state `error` saying so, retried every 10 minutes.
  *  - Log levels (Node-RED shows warn/error in the debug sidebar): info for routine, expected events
  *    (rotation, server-initiated close, a reconnect attempt, a first failed attempt); warn for
  *    abnormal ones (repeated failures, 429/418, watchdog trips, malformed frames); error for an auth
@@ -17,11 +19,12 @@
  * The venue specifics live in the transports; see docs/architecture.md for the state machine.
  */
 import { EventEmitter } from 'node:events';
-import { Backoff, reconnectOptions } from './backoff';
+import { Backoff, rateLimitDelay, reconnectOptions } from './backoff';
 import { Deduper } from './overlap-dedup';
 import { resolveEndpoints, type ResolvedEndpoints } from './endpoints';
 import { shortId } from './identity';
-import { Redactor, redactingLogger, truncate } from './redact';
+import { flushWarnings } from './log-limit';
+import { Redactor, redactingLogger } from './redact';
 import { BinanceApiError, RestClient } from './rest';
 import { CredentialsError, createSigner, type Signer } from './signing';
 import { TimerSet, withDeadline } from './timers';
@@ -29,6 +32,7 @@ import { errorMessage, type Session, type SessionEnd, type SessionHandlers, type
 import { FuturesTransport } from './transport-futures';
 import { MarginTransport } from './transport-margin';
 import { SpotTransport } from './transport-spot';
+import { CLIENT_PING_INTERVAL_MS } from './ws-connection';
 import type {
   AccountConfig,
   GapEvent,
@@ -53,6 +57,12 @@ const CLOCK_MAX_AGE_MS = 3_600_000;
 const ROTATION_RETRY_MIN_MS = 5_000;
 /** Fallback wait when the server banned us (418) without saying for how long. */
 const BANNED_FALLBACK_MS = 120_000;
+/**
+ * Retry delay while Binance refuses service from this location (HTTP 451): slow, since only a
+ * change of network (VPN, server location) helps; the status says so meanwhile.
+ */
+export const RESTRICTED_RETRY_DELAY_MS = 10 * 60_000;
+export const RESTRICTED_MESSAGE = 'Binance is not available from this location (HTTP 451, restricted location)';
 /** From this many consecutive failed attempts on, connect / rotation failures are logged at warn. */
 export const WARN_AFTER_FAILURES = 3;
 
@@ -98,6 +108,8 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private rotateTimer: ReturnType<typeof setTimeout> | undefined;
   private authAttempts = 0;
+  /** Consecutive rate-limit answers that named no wait (429 without Retry-After). */
+  private rateLimitAttempts = 0;
   private downSince: number | undefined;
   private downReason = 'reconnect';
   /** Bumped on start and stop: async continuations of an older run do nothing. */
@@ -106,7 +118,11 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
   private sessionSeq = 0;
   private readonly handlers: SessionHandlers;
 
-  constructor(config: AccountConfig, opts: { logger?: Logger } = {}) {
+  /**
+   * `opts.restTimeoutMs`: hard deadline of each REST call and clock sync (REST_TIMEOUT_MS); for
+   * tests that need a shorter one.
+   */
+  constructor(config: AccountConfig, opts: { logger?: Logger; restTimeoutMs?: number } = {}) {
     super();
     // Every consumer node of the account listens here (state, event ...): no listener limit.
     this.setMaxListeners(0);
@@ -147,6 +163,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
       recvWindow,
       timePath: endpoints?.timePath ?? '/api/v3/time',
       redactor: this.redactor,
+      timeoutMs: opts.restTimeoutMs,
     });
 
     this.handlers = {
@@ -217,6 +234,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
     this.generation += 1;
     this.backoff.reset();
     this.authAttempts = 0;
+    this.rateLimitAttempts = 0;
     this.downSince = undefined;
     this.rotationFailed = false;
     this.rotationAttempts = 0;
@@ -242,7 +260,8 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
       redactor: this.redactor,
       logger: this.log,
       silenceTimeoutMs: endpoints.serverPingIntervalMs + marginMs,
-      clientPingIntervalMs: Math.min(endpoints.serverPingIntervalMs, 30_000),
+      // half-open links are found by our pings within HALF_OPEN_DETECTION_MS (ws-connection.ts)
+      clientPingIntervalMs: Math.min(endpoints.serverPingIntervalMs, CLIENT_PING_INTERVAL_MS),
       nextSessionId: () => ++this.sessionSeq,
     };
     switch (endpoints.market) {
@@ -263,7 +282,10 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
     const abort = new AbortController();
     this.connectAbort = abort;
     try {
-      await this.rest.clock.ensureFresh(CLOCK_MAX_AGE_MS);
+      // bounded (REST_TIMEOUT_MS); on failure we go on with the previous offset (-1021 re-syncs)
+      if (!(await this.rest.clock.ensureFresh(CLOCK_MAX_AGE_MS)) && gen === this.generation) {
+        this.log.info('clock sync failed (no server time in time): connecting with the previous offset');
+      }
       if (gen !== this.generation) return;
       const session = await transport.openSession(this.handlers, abort.signal);
       if (gen !== this.generation || abort.signal.aborted) {
@@ -285,6 +307,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
     this.rotationAttempts = 0;
     this.backoff.reset();
     this.authAttempts = 0;
+    this.rateLimitAttempts = 0;
     this.timers.clear(this.retryTimer);
     this.retryTimer = undefined;
     this.setState('connected');
@@ -307,9 +330,15 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
       return;
     }
     const e = err instanceof BinanceApiError ? err : undefined;
-    const message = this.redactor.apply(truncate(errorMessage(err), 300));
+    const message = this.redactor.clip(errorMessage(err), 300);
     let delay: number;
-    if (e?.kind === 'auth') {
+    if (e?.kind === 'restricted') {
+      delay = Math.max(RESTRICTED_RETRY_DELAY_MS, e.retryAfterMs ?? 0);
+      const line = `${RESTRICTED_MESSAGE}; next attempt in ${Math.round(delay / 1000)} s`;
+      if (this._state === 'error') this.log.info(line);
+      else this.log.error(line);
+      this.setState('error', { delayMs: delay, code: e.httpStatus ?? e.code, message: RESTRICTED_MESSAGE });
+    } else if (e?.kind === 'auth') {
       this.authAttempts += 1;
       delay = this.reconnect.authRetryDelayMs;
       const code = e.code ?? e.httpStatus;
@@ -321,8 +350,10 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
       this.setState('auth-error', { attempt: this.authAttempts, delayMs: delay, code, message: text });
     } else {
       delay = this.backoff.next();
+      // server-given waits are clamped (BinanceApiError, MAX_SERVER_DELAY_MS)
       if (e?.retryAfterMs !== undefined) delay = Math.max(delay, e.retryAfterMs);
       else if (e?.kind === 'banned') delay = Math.max(delay, BANNED_FALLBACK_MS);
+      else if (e?.kind === 'rate-limit') delay = Math.max(delay, rateLimitDelay(++this.rateLimitAttempts));
       const code = e?.code ?? e?.httpStatus;
       const line = `connect failed: ${message}; retry ${this.backoff.attempt} in ${delay} ms`;
       const abnormal = e?.kind === 'rate-limit' || e?.kind === 'banned' || this.backoff.attempt >= WARN_AFTER_FAILURES;
@@ -359,7 +390,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
       return;
     }
     const delay = this.backoff.next();
-    const message = this.redactor.apply(truncate(why, 300));
+    const message = this.redactor.clip(why, 300);
     // Routine (server close, lifetime, expiry ...); a watchdog trip was already warned about by the connection.
     this.log.info(`connection ended (${message}); reconnecting in ${delay} ms`);
     this.setState('reconnecting', { attempt: this.backoff.attempt, delayMs: delay, message });
@@ -494,6 +525,8 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
 
   private async doStop(): Promise<void> {
     this.generation += 1;
+    // every REST call in flight through this.rest (connects, keepalives, recovery) ends now
+    this.rest.abortAll();
     this.timers.clearAll();
     this.retryTimer = undefined;
     this.rotateTimer = undefined;
@@ -512,9 +545,12 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
     ]).then(() => undefined);
     await withDeadline(graceful, STOP_GRACE_MS, undefined);
     for (const s of sessions) s.terminate('stopped');
+    // and those started meanwhile (e.g. by a consumer reacting to the stop)
+    this.rest.abortAll();
     this.dedup.reset();
     this.downSince = undefined;
     this.backoff.reset();
+    flushWarnings(this.log);
     this.setState('stopped');
   }
 }

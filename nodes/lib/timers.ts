@@ -2,6 +2,8 @@
  * A set of timers owned by one object, so that all of them can be cleared at once on stop.
  * Callbacks are wrapped: an exception thrown by a callback is reported, never re-thrown.
  */
+import { clampDelay } from './backoff';
+
 export type TimerHandle = ReturnType<typeof setTimeout>;
 
 export class TimerSet {
@@ -14,13 +16,13 @@ export class TimerSet {
     const h = setTimeout(() => {
       this.timeouts.delete(h);
       this.run(fn);
-    }, Math.max(0, ms));
+    }, clampDelay(ms));
     this.timeouts.add(h);
     return h;
   }
 
   interval(fn: () => void, ms: number): ReturnType<typeof setInterval> {
-    const h = setInterval(() => this.run(fn), Math.max(1, ms));
+    const h = setInterval(() => this.run(fn), Math.max(1, clampDelay(ms)));
     this.intervals.add(h);
     return h;
   }
@@ -61,7 +63,7 @@ export class TimerSet {
  */
 export function withDeadline<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
   return new Promise<T>((resolve) => {
-    const h = setTimeout(() => resolve(fallback), ms);
+    const h = setTimeout(() => resolve(fallback), clampDelay(ms));
     p.then(
       (v) => {
         clearTimeout(h);

@@ -15,7 +15,10 @@
  *    and emits a gap once the new stream is open.
  *  - Other PUT failures (network, 5xx) are retried after at most a minute; the key stays valid for
  *    60 minutes, so a few failed PUTs do not lose it.
- *  - On stop the key is DELETEd (bounded wait) and the timer cleared.
+ *  - On stop the timer is cleared and the key is NOT deleted (DELETE_LISTEN_KEY_ON_STOP): Binance
+ *    hands every client of an account the same key (a POST while one is active returns it), so a
+ *    DELETE would also end the stream of any other program or Node-RED instance using the account.
+ *    Nobody keeping it alive, the key expires 60 minutes after the last keepalive.
  *
  * Stream URL (futuresStreamUrl() in endpoints.ts): on fstream <base>/private/ws?listenKey=<k>&events=
  * <every type we handle> ('ws-query', default) or <base>/private/ws/<k> ('ws-path'); on dstream
@@ -24,11 +27,9 @@
  */
 import { futuresStreamUrl } from './endpoints';
 import { BinanceApiError } from './rest';
-import { truncate } from './redact';
-import { withDeadline } from './timers';
+import { limitedLog } from './log-limit';
 import {
   CLOSE_WAIT_MS,
-  SHUTDOWN_REST_WAIT_MS,
   errorMessage,
   type Session,
   type SessionEnd,
@@ -39,6 +40,12 @@ import {
 import { WsConnection, type CloseInfo } from './ws-connection';
 
 export const DEFAULT_KEEPALIVE_INTERVAL_MS = 30 * 60_000;
+/**
+ * Whether stop() DELETEs the listenKey: no. The key is shared by every client of the account (see
+ * above); deleting it on one Node-RED instance's redeploy would cut the others off. One Node-RED
+ * instance per account is the supported set-up (README, "How it stays connected").
+ */
+export const DELETE_LISTEN_KEY_ON_STOP = false;
 const KEEPALIVE_RETRY_MS = 60_000;
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -83,6 +90,7 @@ class FuturesSession implements Session {
       logger: this.ctx.logger,
       label: this.label,
       signal,
+      redact: (t) => this.ctx.redactor.apply(t),
     });
     this.conn.onMessage = (text) => this.onFrame(text);
     this.conn.onClose = (info) => this.onConnClose(info);
@@ -111,12 +119,12 @@ class FuturesSession implements Session {
     try {
       msg = JSON.parse(text);
     } catch {
-      this.ctx.logger.warn(`${this.label}: malformed frame ignored: ${truncate(this.ctx.redactor.apply(text), 200)}`);
+      limitedLog(this.ctx.logger, `${this.label}: malformed frame`, `${this.label}: malformed frame ignored: ${this.ctx.redactor.clip(text, 200)}`);
       return;
     }
     if (isObject(msg) && typeof msg.stream === 'string' && isObject(msg.data)) msg = msg.data;
     if (!isObject(msg) || typeof msg.e !== 'string') {
-      this.ctx.logger.warn(`${this.label}: unexpected frame ignored: ${truncate(this.ctx.redactor.apply(text), 200)}`);
+      limitedLog(this.ctx.logger, `${this.label}: unexpected frame`, `${this.label}: unexpected frame ignored: ${this.ctx.redactor.clip(text, 200)}`);
       return;
     }
     if (this.ended) return;
@@ -235,12 +243,8 @@ export class FuturesTransport implements Transport {
     this.retryTimer = undefined;
     const key = this.listenKey;
     this.listenKey = undefined;
-    if (!key) return;
-    const ok = await withDeadline(
-      this.ctx.rest.request('DELETE', this.path, {}, { security: 'apiKey', weight: 1 }).then(() => true),
-      SHUTDOWN_REST_WAIT_MS,
-      false,
-    );
-    this.ctx.logger.debug(`${this.ctx.endpoints.market}: listenKey ${ok ? 'deleted' : 'not deleted (no answer)'}`);
+    if (!key || !DELETE_LISTEN_KEY_ON_STOP) return;
+    // (kept for a future per-account setting; bounded by the REST deadline)
+    await this.ctx.rest.request('DELETE', this.path, {}, { security: 'apiKey', weight: 1 }).catch(() => undefined);
   }
 }

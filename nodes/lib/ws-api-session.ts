@@ -6,6 +6,7 @@
  * Subclasses implement `subscribeOnce()` (signature for spot, listenToken for margin).
  */
 import { BinanceApiError } from './rest';
+import { limitedLog } from './log-limit';
 import { truncate } from './redact';
 import {
   CLOSE_WAIT_MS,
@@ -44,7 +45,8 @@ export function wsApiError(method: string, status: number | undefined, error: un
   const data = isObject(e.data) ? e.data : {};
   const retryAt = num(data.retryAfter) ?? num(e.retryAfter) ?? num(top.retryAfter);
   const retryAfterMs = retryAt !== undefined ? Math.max(0, retryAt - Date.now()) : undefined;
-  return new BinanceApiError(`${method} failed: ${status ?? ''}${code !== undefined ? ` ${code}` : ''}${msg ? ` ${msg}` : ''}`.slice(0, 500), {
+  // Not shortened here: the caller redacts, then shortens (a secret cut in two would leak its start).
+  return new BinanceApiError(`${method} failed: ${status ?? ''}${code !== undefined ? ` ${code}` : ''}${msg ? ` ${msg}` : ''}`, {
     code,
     httpStatus: status,
     retryAfterMs,
@@ -96,6 +98,7 @@ export abstract class WsApiSession implements Session {
       logger: this.ctx.logger,
       label: this.label,
       signal,
+      redact: (t) => this.ctx.redactor.apply(t),
     });
     this.conn.onMessage = (text) => this.onFrame(text);
     this.conn.onClose = (info) => this.onConnClose(info);
@@ -166,11 +169,11 @@ export abstract class WsApiSession implements Session {
     try {
       msg = JSON.parse(text);
     } catch {
-      this.ctx.logger.warn(`${this.label}: malformed frame ignored: ${truncate(this.ctx.redactor.apply(text), 200)}`);
+      limitedLog(this.ctx.logger, `${this.label}: malformed frame`, `${this.label}: malformed frame ignored: ${this.ctx.redactor.clip(text, 200)}`);
       return;
     }
     if (!isObject(msg)) {
-      this.ctx.logger.warn(`${this.label}: unexpected frame ignored: ${truncate(this.ctx.redactor.apply(text), 200)}`);
+      limitedLog(this.ctx.logger, `${this.label}: unexpected frame`, `${this.label}: unexpected frame ignored: ${this.ctx.redactor.clip(text, 200)}`);
       return;
     }
     if (msg.id !== undefined && msg.id !== null && ('status' in msg || 'result' in msg || 'error' in msg)) {
@@ -181,7 +184,7 @@ export abstract class WsApiSession implements Session {
       this.onEnvelope(num(msg.subscriptionId), msg.event);
       return;
     }
-    this.ctx.logger.debug(`${this.label}: unknown frame ignored: ${truncate(this.ctx.redactor.apply(text), 200)}`);
+    limitedLog(this.ctx.logger, `${this.label}: unknown frame`, `${this.label}: unknown frame ignored: ${this.ctx.redactor.clip(text, 200)}`, 'debug');
   }
 
   private onResponse(msg: Record<string, unknown>): void {
@@ -197,7 +200,7 @@ export abstract class WsApiSession implements Session {
     if (status === 200 || (status === undefined && msg.error === undefined)) p.resolve(msg.result);
     else {
       const err = wsApiError(p.method, status, msg.error, msg);
-      err.message = this.ctx.redactor.apply(err.message);
+      err.message = this.ctx.redactor.clip(err.message, 500);
       p.reject(err);
     }
   }

@@ -1,8 +1,14 @@
 /**
  * One WebSocket connection with liveness: records the time of every frame (message, ping, pong),
- * sends our own ping periodically (so a half-open link is noticed even when the server stays
- * quiet), and terminates the socket when no frame arrived for `silenceTimeoutMs` (watchdog).
+ * sends our own ping every CLIENT_PING_INTERVAL_MS and drops the socket when no frame at all (its
+ * pong or anything else) arrived within PONG_TIMEOUT_MS of a ping leaving: a silently dead
+ * (half-open) link is dropped at most HALF_OPEN_DETECTION_MS after its last frame, and the manager
+ * replaces it (first reconnect within a second, re-subscription, gap) within 10 s. A second guard,
+ * the silence watchdog, terminates the socket when no frame arrived for `silenceTimeoutMs`.
  * Server pings are answered by `ws` automatically.
+ *
+ * The handshake has a hard total deadline (`handshakeTimeoutMs`): `ws`' own handshakeTimeout is a
+ * socket idle timeout that a server trickling one byte a second restarts forever.
  *
  * Reads in bounded bursts: after MAX_FRAMES_PER_TURN frames in one turn of the event loop, reading
  * pauses until the loop has run the work those frames queued (Node-RED delivers every message in a
@@ -13,20 +19,68 @@
  * Nothing here throws out of a socket handler: callback exceptions are caught and logged.
  */
 import WebSocket from 'ws';
+import { flushWarnings, limitedLog } from './log-limit';
+import { parseRetryAfter } from './backoff';
 import { BinanceApiError } from './rest';
+import { truncate } from './redact';
 import type { Logger } from './types';
+
+/**
+ * Our own pings, and how long we wait for an answer. Binance's rules (developers.binance.com, read
+ * 2026-07; /work/shared/binance-user-data-reference.md §1.5 and §4.2):
+ *  - WebSocket API (spot, margin): the server pings every 20 s and drops a client that does not pong
+ *    within a minute; unsolicited pongs are allowed but do not keep the link alive
+ *    (binance-spot-api-docs/web-socket-api/general-api-information). Client pings are answered.
+ *  - USDⓈ-M / COIN-M streams: the server pings every 3 minutes, pong within 10 minutes; a
+ *    connection may receive at most 10 incoming messages per second, ping/pong frames included
+ *    (derivatives/usds-margined-futures/websocket-market-streams and
+ *    derivatives/coin-margined-futures/websocket-market-streams); beyond it the connection is
+ *    dropped and repeat offenders' IPs banned.
+ * One ping every 4 s is 0.25 messages/s: 2.5 % of the futures limit, and the user-data streams
+ * send us nothing else (we send no other frames on a futures stream; on the WS API only the
+ * occasional subscribe / unsubscribe request).
+ */
+export const CLIENT_PING_INTERVAL_MS = 4_000;
+/** No frame at all within this long after our ping left → the link is dead. */
+export const PONG_TIMEOUT_MS = 4_000;
+/**
+ * The guarantee: a socket that silently stopped delivering is dropped at most this long after its
+ * last frame (a ping answered just before the link died, the next ping, its timeout). With the
+ * first reconnect within a second (backoff.ts) the stream is replaced within 10 s.
+ */
+export const HALF_OPEN_DETECTION_MS = CLIENT_PING_INTERVAL_MS + PONG_TIMEOUT_MS;
+/** Hard total deadline of a WebSocket handshake (TCP, TLS, HTTP upgrade), default. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Largest frame accepted; a bigger one closes the connection (1009). */
+export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/**
+ * Event-loop turns that must have passed since our ping left before its timeout may drop the
+ * socket: a pong that is already in the socket buffer (e.g. after a long synchronous stretch of
+ * the event loop) gets read first. Costs a few microseconds per ping.
+ */
+const PONG_GRACE_TURNS = 20;
+
+function afterTurns(n: number, fn: () => void): void {
+  if (n <= 0) fn();
+  else setImmediate(() => afterTurns(n - 1, fn));
+}
 
 export interface WsConnectionOptions {
   url: string;
   /** Watchdog: terminate when no frame of any kind arrived for longer than this. */
   silenceTimeoutMs: number;
-  /** Interval of our own pings. */
+  /** Interval of our own pings (CLIENT_PING_INTERVAL_MS). */
   pingIntervalMs: number;
+  /** How long after a ping some frame must arrive (PONG_TIMEOUT_MS). */
+  pongTimeoutMs?: number;
   logger: Logger;
   /** Short label for logs (no secrets), e.g. 'ws-api#3'. */
   label: string;
   signal?: AbortSignal;
+  /** Hard total deadline of the handshake (HANDSHAKE_TIMEOUT_MS). */
   handshakeTimeoutMs?: number;
+  /** Redacts secrets from texts taken from the server (handshake error bodies). */
+  redact?: (text: string) => string;
 }
 
 export interface CloseInfo {
@@ -57,8 +111,9 @@ export class WsConnection {
   /** Called exactly once when the connection is over. */
   onClose: ((info: CloseInfo) => void) | undefined;
 
-  private lastPingAt: number;
   private liveness: ReturnType<typeof setInterval> | undefined;
+  private pingTimer: ReturnType<typeof setTimeout> | undefined;
+  private pongTimer: ReturnType<typeof setTimeout> | undefined;
   private endReason: string | undefined;
   private closed = false;
   private readonly closedPromise: Promise<void>;
@@ -79,7 +134,6 @@ export class WsConnection {
   ) {
     this.openedAt = Date.now();
     this.lastFrameAt = this.openedAt;
-    this.lastPingAt = this.openedAt;
     this.closedPromise = new Promise<void>((resolve) => {
       this.resolveClosed = resolve;
     });
@@ -90,7 +144,7 @@ export class WsConnection {
         this.pausedForTurn = true;
         ws.pause();
       }
-      if (isBinary) this.opts.logger.warn(`${this.opts.label}: unexpected binary frame (${toText(data).length} bytes)`);
+      if (isBinary) limitedLog(this.opts.logger, `${this.opts.label}: unexpected binary frame`, `${this.opts.label}: unexpected binary frame (${toText(data).length} bytes)`);
       const cb = this.onMessage;
       if (!cb) return;
       try {
@@ -110,8 +164,9 @@ export class WsConnection {
       this.endReason ??= 'error';
     });
     ws.on('close', (code) => this.finish(code));
-    const tick = Math.max(250, Math.min(5_000, Math.floor(Math.min(opts.silenceTimeoutMs, opts.pingIntervalMs) / 4)));
-    this.liveness = setInterval(() => this.checkLiveness(), tick);
+    const tick = Math.max(250, Math.min(5_000, Math.floor(opts.silenceTimeoutMs / 4)));
+    this.liveness = setInterval(() => this.checkSilence(), tick);
+    this.schedulePing(opts.pingIntervalMs);
   }
 
   /**
@@ -122,10 +177,16 @@ export class WsConnection {
     return new Promise<WsConnection>((resolve, reject) => {
       let settled = false;
       let ws: WebSocket;
+      const deadlineMs = opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+      // Real time on purpose (not setTimeout): it bounds I/O, whatever a test does with the clock.
+      const deadline = AbortSignal.timeout(Math.max(1, deadlineMs));
+      const onDeadline = (): void =>
+        fail(new BinanceApiError(`WebSocket handshake not completed within ${Math.round(deadlineMs / 100) / 10} s`, { kind: 'network' }));
       const fail = (err: Error): void => {
         if (settled) return;
         settled = true;
         opts.signal?.removeEventListener('abort', onAbort);
+        deadline.removeEventListener('abort', onDeadline);
         try {
           ws?.terminate();
         } catch {
@@ -140,20 +201,20 @@ export class WsConnection {
       }
       try {
         ws = new WebSocket(opts.url, {
-          handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
+          handshakeTimeout: deadlineMs,
           perMessageDeflate: false,
           followRedirects: false,
-          maxPayload: 16 * 1024 * 1024,
+          maxPayload: MAX_FRAME_BYTES,
         });
       } catch (err) {
         reject(new BinanceApiError(`cannot open WebSocket: ${(err as Error).message}`, { kind: 'request' }));
         return;
       }
       opts.signal?.addEventListener('abort', onAbort, { once: true });
+      deadline.addEventListener('abort', onDeadline, { once: true });
       ws.on('unexpected-response', (req, res) => {
         const status = res.statusCode ?? 0;
-        const ra = Number(res.headers['retry-after']);
-        const retryAfterMs = Number.isFinite(ra) ? Math.max(0, ra * 1000) : undefined;
+        const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
         // Read a small error body ({code, msg}) when there is one, then give up on the request.
         const chunks: Buffer[] = [];
         let size = 0;
@@ -166,7 +227,8 @@ export class WsConnection {
           try {
             const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { code?: unknown; msg?: unknown };
             if (typeof body.code === 'number') code = body.code;
-            if (typeof body.msg === 'string') msg = ` ${body.msg.slice(0, 200)}`;
+            // redact before cutting: a secret cut in two would no longer be found
+            if (typeof body.msg === 'string') msg = ` ${truncate(opts.redact ? opts.redact(body.msg) : body.msg, 200)}`;
           } catch {
             // not JSON: status only
           }
@@ -196,6 +258,7 @@ export class WsConnection {
         if (settled) return;
         settled = true;
         opts.signal?.removeEventListener('abort', onAbort);
+        deadline.removeEventListener('abort', onDeadline);
         ws.removeAllListeners('unexpected-response');
         ws.removeAllListeners('error');
         ws.removeAllListeners('close');
@@ -262,7 +325,7 @@ export class WsConnection {
     return this.closedPromise;
   }
 
-  private checkLiveness(): void {
+  private checkSilence(): void {
     if (this.closed) return;
     const now = Date.now();
     if (now - this.lastFrameAt > this.opts.silenceTimeoutMs) {
@@ -270,27 +333,77 @@ export class WsConnection {
         `${this.opts.label}: no frame for ${Math.round((now - this.lastFrameAt) / 1000)} s (limit ${Math.round(this.opts.silenceTimeoutMs / 1000)} s): reconnecting`,
       );
       this.terminate('watchdog');
+    }
+  }
+
+  private schedulePing(delayMs: number): void {
+    if (this.closed) return;
+    if (this.pingTimer !== undefined) clearTimeout(this.pingTimer);
+    this.pingTimer = setTimeout(() => {
+      this.pingTimer = undefined;
+      this.sendPing();
+    }, Math.max(0, delayMs));
+  }
+
+  /**
+   * Sends our ping; some frame must arrive within the pong timeout, counted from the moment the
+   * ping has left (its write callback), so that the time the event loop itself was busy never
+   * counts against the link. A ping that cannot even be written is left to the silence watchdog.
+   */
+  private sendPing(): void {
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
+    const timeoutMs = this.opts.pongTimeoutMs ?? PONG_TIMEOUT_MS;
+    try {
+      this.ws.ping(undefined, undefined, (err?: Error) => {
+        if (err || this.closed) return;
+        const sentAt = Date.now();
+        // Decided when the timeout has passed AND the event loop has had PONG_GRACE_TURNS turns
+        // to read what arrived (whichever comes last): time the loop was busy elsewhere, or a clock
+        // that jumped, never counts against the link.
+        let timedOut = false;
+        let turnsDone = false;
+        afterTurns(PONG_GRACE_TURNS, () => {
+          turnsDone = true;
+          if (timedOut) this.checkPong(sentAt, timeoutMs);
+        });
+        this.pongTimer = setTimeout(() => {
+          this.pongTimer = undefined;
+          timedOut = true;
+          if (turnsDone) this.checkPong(sentAt, timeoutMs);
+        }, timeoutMs);
+      });
+    } catch {
+      // closing: the close handler follows
+    }
+  }
+
+  private checkPong(sentAt: number, timeoutMs: number): void {
+    if (this.closed) return;
+    if (this.lastFrameAt >= sentAt) {
+      // alive: the next ping one interval after this one
+      this.schedulePing(Math.max(0, this.opts.pingIntervalMs - (Date.now() - sentAt)));
       return;
     }
-    if (now - this.lastPingAt >= this.opts.pingIntervalMs && this.ws.readyState === WebSocket.OPEN) {
-      this.lastPingAt = now;
-      try {
-        this.ws.ping();
-      } catch {
-        // close follows
-      }
-    }
+    this.opts.logger.warn(
+      `${this.opts.label}: no pong or other frame within ${Math.round(timeoutMs / 100) / 10} s of our ping (half-open link): reconnecting`,
+    );
+    this.terminate('watchdog');
   }
 
   private stopLiveness(): void {
     if (this.liveness !== undefined) clearInterval(this.liveness);
+    if (this.pingTimer !== undefined) clearTimeout(this.pingTimer);
+    if (this.pongTimer !== undefined) clearTimeout(this.pongTimer);
     this.liveness = undefined;
+    this.pingTimer = undefined;
+    this.pongTimer = undefined;
   }
 
   private finish(code: number): void {
     if (this.closed) return;
     this.closed = true;
     this.stopLiveness();
+    flushWarnings(this.opts.logger, this.opts.label);
     const reason = this.endReason ?? 'server-close';
     this.resolveClosed();
     const cb = this.onClose;

@@ -113,6 +113,9 @@ export class StallProxy {
         return;
       }
       const up = net.connect(targetPort, '127.0.0.1');
+      // No Nagle: its real-time delays (tens of ms per small frame) would be seconds of fake time.
+      client.setNoDelay(true);
+      up.setNoDelay(true);
       const pair = { client, up, stalled: false };
       proxy.pairs.add(pair);
       client.on('data', (d) => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { BinanceSimulator, type SimMarket, type SimulatorOptions } from '../../simulator/index';
 import { StreamManager } from '../../nodes/lib/stream-manager';
 import type { AccountConfig } from '../../nodes/lib/types';
+import { HALF_OPEN_DETECTION_MS, PONG_TIMEOUT_MS } from '../../nodes/lib/ws-connection';
 import { advance, installClock, settle, waitFor, type Clock } from '../support/fake-clock';
 import { LogCapture, StallProxy, attach, connKind, isFutures, seqs, simConfig, testEvent } from './helpers';
 
@@ -181,15 +182,16 @@ describe('core lifecycle (fake timers, loopback simulator)', function () {
     m: StreamManager,
     stalledAt: number,
   ): Promise<void> {
-    const limit = (isFutures(market) ? 180_000 : 20_000) + 10_000;
-    await waitFor(() => rec.gaps.length === 1, { clock, stepMs: 1_000, maxFakeMs: limit + 60_000, timeoutMs: 30_000, message: 'watchdog gap' });
+    // our own pings find the dead link within HALF_OPEN_DETECTION_MS of its last frame
+    await waitFor(() => rec.gaps.length === 1, { clock, stepMs: 250, maxFakeMs: 60_000, timeoutMs: 30_000, message: 'watchdog gap' });
     const gap = rec.gaps[0];
     assert.equal(gap.reason, 'watchdog');
     assert.ok(gap.from <= stalledAt);
     const trippedAt = rec.states.find((s) => s.state === 'reconnecting')?.at ?? 0;
-    assert.ok(trippedAt - gap.from > limit, 'not before the silence limit');
-    assert.ok(trippedAt - gap.from <= limit + 6_000, `soon after the silence limit (${trippedAt - gap.from} ms)`);
-    assert.match(log.text(), /^warn .*no frame for/m, 'the watchdog trip is a warning');
+    assert.ok(trippedAt - gap.from >= PONG_TIMEOUT_MS, 'not before a ping went unanswered');
+    assert.ok(trippedAt - gap.from <= HALF_OPEN_DETECTION_MS + 1_000, `within the half-open limit (${trippedAt - gap.from} ms)`);
+    assert.ok(gap.to - gap.from <= 10_000, `replaced within 10 s (${gap.to - gap.from} ms)`);
+    assert.match(log.text(), /^warn .*half-open link/m, 'the watchdog trip is a warning');
     assert.equal(m.state, 'connected');
     // the stalled server-side connection may linger; events reach the new one
     sim.injectEvent(accountId, market, testEvent(market, 1));
@@ -202,6 +204,7 @@ describe('core lifecycle (fake timers, loopback simulator)', function () {
       m.acquire('c1');
       await connected(m);
       await advance(clock, 10 * MIN, 5_000);
+      await advance(clock, 10_000, 250);
       assert.equal(rec.gaps.length, 0, 'healthy link: no watchdog trip');
       const stalledAt = Date.now();
       assert.equal(sim.stallConnections({ accountId, kind: connKind(market) }), 1);
@@ -225,6 +228,7 @@ describe('core lifecycle (fake timers, loopback simulator)', function () {
       m.acquire('c1');
       await connected(m);
       await advance(clock, 10 * MIN, 5_000);
+      await advance(clock, 10_000, 250);
       assert.equal(rec.gaps.length, 0, 'healthy link: no watchdog trip');
       const stalledAt = Date.now();
       assert.equal(proxy.stall(), 1);

@@ -81,7 +81,7 @@ describe('core: log levels (fake timers, loopback simulator)', function () {
     sim.stallConnections({ accountId });
     await waitFor(() => rec.gaps.length === 1, { clock, stepMs: 1_000, timeoutMs: 20_000 });
     assert.equal(rec.gaps[0].reason, 'watchdog');
-    assert.ok(lines('warn').some((l) => /no frame for/.test(l)), log.text());
+    assert.ok(lines('warn').some((l) => /half-open link/.test(l)), log.text());
     assert.deepEqual(lines('error'), []);
   });
 

@@ -45,7 +45,11 @@ describe('core: every market subscribes and delivers events (real time, loopback
       await manager.release('consumer-1');
       assert.equal(manager.state, 'stopped');
       await waitFor(() => sim.openConnections({ accountId }) === 0, { message: 'no connection left' });
-      if (isFutures(market)) assert.equal(sim.listenKeys().filter((k) => k.accountId === accountId).length, 0, 'listenKey deleted');
+      if (isFutures(market)) {
+        // the key is shared by every client of the account: left to expire, never DELETEd
+        assert.equal(sim.listenKeys().filter((k) => k.accountId === accountId).length, 1, 'listenKey kept');
+        assert.ok(!sim.requests.some((r) => r.kind === 'rest' && r.method === 'DELETE'), 'no DELETE');
+      }
       else assert.ok(sim.requests.some((r) => r.kind === 'ws-api' && r.method === 'userDataStream.unsubscribe'), 'unsubscribed');
       const text = log.text();
       for (const s of secrets) assert.ok(!text.includes(s), 'no secret in logs');
