@@ -126,7 +126,8 @@ export class DeliveryPipeline {
 
   /** The stream went down: hold live events until the gap is reported (bounded by maxHoldMs). */
   hold(): void {
-    this.ledger.openGap();
+    // Without recovery nothing can be fetched again: the ledger keeps trusting live fills.
+    if (this.recovery) this.ledger.openGap();
     if (this.armedAt === undefined) this.armedAt = Date.now();
     this.changed();
   }
@@ -176,7 +177,7 @@ export class DeliveryPipeline {
   gap(g: GapEvent, opts: { hold?: boolean } = {}): Promise<void> {
     const slot: Slot = { gap: g, hold: opts.hold !== false };
     if (slot.hold) {
-      this.ledger.openGap();
+      if (this.recovery) this.ledger.openGap();
       this.armedAt = undefined;
       // After every slot already queued; before the queued live events of the new connection.
       let at = 0;

@@ -100,6 +100,10 @@ export interface RecoveryBatch {
   gap: GapEvent;
   events: UserDataEvent[];
   commits: CursorCommit[];
+  /** Every fill query succeeded. */
+  complete?: boolean;
+  /** The ledger epoch when the recovery was requested. */
+  epoch?: number;
 }
 
 /** Reads the order part of an order event (spot/margin: raw; futures: raw.o). */
@@ -452,6 +456,7 @@ export class GapRecovery {
   /** Applies a batch's cursor commits (after its events were delivered). */
   commit(batch: RecoveryBatch): void {
     for (const c of batch.commits) this.ledger.commit(c);
+    if (batch.complete && batch.epoch !== undefined && this.failed.size === 0) this.ledger.markCaughtUp(batch.epoch);
     const mark = this.pendingMarks.get(batch);
     if (mark) this.uncommitted.delete(mark);
     this.pendingMarks.delete(batch);
@@ -578,7 +583,7 @@ export class GapRecovery {
       `recovery (${gap.reason}): ${fills} fill(s) over ${symbolList.length} symbol(s), ${orderStates} order state(s)` +
         `${balanceSnapshot ? ', balances' : ''}; ${this.lastStats.requests} REST call(s)${errors.length ? `; ${errors.length} error(s)` : ''}`,
     );
-    return { gap, events: out, commits };
+    return { gap, events: out, commits, complete: commits.every((c) => c.complete), epoch };
   }
 
   private chooseAll(known: string[], first: boolean, perSymbolWeight: number, allWeight: number): boolean {

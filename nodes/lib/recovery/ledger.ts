@@ -60,6 +60,13 @@ export interface CursorCommit {
 export class FillLedger {
   /** Bumped by openGap(). */
   epoch = 1;
+  /**
+   * The epoch in which every symbol's last recovery completed (nothing can be missing): only
+   * then is a symbol first seen live trusted from its first fill. A fresh ledger starts caught up
+   * (nothing before the stream's start is ours); a restored one does not (its start-up gap opens
+   * a new epoch).
+   */
+  private caughtUpEpoch = 1;
   private readonly cursors = new Map<string, SymbolCursor>();
   private rev = 0;
 
@@ -73,9 +80,14 @@ export class FillLedger {
     this.epoch++;
   }
 
-  /** Makes every known symbol live-safe in the current epoch (nothing can have been missed). */
-  trustAll(): void {
-    for (const c of this.cursors.values()) c.liveSafeEpoch = this.epoch;
+  /** Every recovery of `epoch` completed: nothing is missing (if no gap began since). */
+  markCaughtUp(epoch: number): void {
+    if (epoch === this.epoch) this.caughtUpEpoch = epoch;
+  }
+
+  /** True while no gap began since every recovery completed. */
+  get caughtUp(): boolean {
+    return this.caughtUpEpoch === this.epoch;
   }
 
   private cursor(symbol: string, create: boolean): SymbolCursor | undefined {
@@ -95,13 +107,14 @@ export class FillLedger {
   }
 
   /**
-   * Records a delivered fill. `live` with `trusted` (the symbol may become live-safe now: a new
-   * symbol on a connected stream) and no overlap: the safe cursor may move (see the module doc).
+   * Records a delivered fill. A live fill outside a rotation overlap may move the safe cursor
+   * (see the module doc). `trustNew`: the stream is connected, so a symbol first seen now, while
+   * the ledger is caught up (no recovery pending), is live-safe from this fill on.
    */
   delivered(symbol: string, id: number, live: boolean, overlapping: boolean, trustNew = false): void {
     const existed = this.cursors.has(symbol);
     const c = this.cursor(symbol, true)!;
-    if (!existed && live && trustNew && c.safe === undefined) c.liveSafeEpoch = this.epoch;
+    if (!existed && live && trustNew && this.caughtUp && c.safe === undefined) c.liveSafeEpoch = this.epoch;
     if (live && !overlapping && c.liveSafeEpoch === this.epoch) {
       if (c.safe === undefined || id > c.safe) c.safe = id;
       if (c.delivered.size > 0) for (const d of c.delivered) if (d <= c.safe) c.delivered.delete(d);
