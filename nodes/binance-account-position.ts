@@ -3,7 +3,7 @@
  * as balance / position changes (optionally futures `MARGIN_CALL` too), or (output 'snapshot') the whole balance sheet: loaded over REST
  * (`manager.rest`) once the stream is connected, reloaded after every gap, kept current from the events.
  */
-import { accountOf, makeTranslate } from './common';
+import { accountOf, eventIdOf, makeTranslate, shapePayload } from './common';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { makeMatcher } from './lib/filters';
 import {
@@ -15,7 +15,6 @@ import {
   normalizeAccountPosition,
   normalizeMarginCall,
   renderBalanceSheet,
-  toNumbers,
   type Balance,
   type BalanceSheet,
   type Payload,
@@ -35,7 +34,13 @@ interface AccountPositionDef extends NodeDef {
   hideZero?: boolean;
   includeMarginCall?: boolean;
   numbers?: boolean;
+  isoTimes?: boolean;
   showLastEvent?: boolean;
+}
+
+/** The distinct values, comma separated, in first-seen order: the `msg.topic` of a multi-asset event. */
+function joined(values: Array<unknown>): string {
+  return [...new Set(values.filter((v): v is string => typeof v === 'string' && v !== ''))].join(',');
 }
 
 
@@ -49,22 +54,24 @@ export = function register(RED: NodeAPI): void {
     const account = accountOf(RED, node, def.account, TYPE, t);
     if (!account) return;
     const snapshotMode = def.output === 'snapshot';
-    const numbers = def.numbers === true;
+    const shape = { numbers: def.numbers === true, isoTimes: def.isoTimes === true };
     const hideZero = def.hideZero === true;
     const assetMatch = makeMatcher(def.assets);
     const manager = account.getManager();
     let closed = false;
 
-    const send = (topic: string, eventType: string, payload: Payload, raw: unknown, recovered = false): void => {
+    /** `e`: the event the message comes from (absent for the REST-loaded snapshot): gives msg.eventId. */
+    const send = (topic: string, eventType: string, payload: Payload, raw: unknown, e?: UserDataEvent): void => {
       const msg: NodeMessage = {
         topic,
-        payload: numbers ? toNumbers(payload) : payload,
+        payload: shapePayload(payload, shape),
         eventType,
         market: account.market,
         account: account.accountLabel,
         raw,
       };
-      if (recovered) msg.recovered = true;
+      if (e) msg.eventId = eventIdOf(e);
+      if (e?.recovered) msg.recovered = true;
       node.send(msg);
     };
 
@@ -125,7 +132,9 @@ export = function register(RED: NodeAPI): void {
         if (e.eventType === 'MARGIN_CALL') {
           if (def.includeMarginCall === true) {
             account.accepted?.(e);
-            send('MARGIN_CALL', 'MARGIN_CALL', normalizeMarginCall(e.raw), e.raw);
+            const mc = normalizeMarginCall(e.raw);
+            // topic: the symbols of the positions at risk
+            send(joined((Array.isArray(mc.positions) ? (mc.positions as Payload[]) : []).map((x) => x.symbol)), 'MARGIN_CALL', mc, e.raw, e);
           }
           return;
         }
@@ -135,7 +144,7 @@ export = function register(RED: NodeAPI): void {
           if (loading) buffered.push(p);
           if (!sheet) return;
           applyToBalanceSheet(sheet, p);
-          send('snapshot', e.eventType, render(), e.recovered && e.restRecord ? e.restRecord : e.raw, e.recovered === true);
+          send('snapshot', e.eventType, render(), e.recovered && e.restRecord ? e.restRecord : e.raw, e);
           return;
         }
         const balances = (Array.isArray(p.balances) ? (p.balances as Balance[]) : [])
@@ -143,7 +152,9 @@ export = function register(RED: NodeAPI): void {
           .filter((b) => !hideZero || !isZeroBalance(b));
         const positions = Array.isArray(p.positions) ? (p.positions as Payload[]) : undefined;
         if (balances.length === 0 && (!positions || positions.length === 0)) return;
-        send(e.eventType, e.eventType, { ...p, balances }, e.recovered && e.restRecord ? e.restRecord : e.raw, e.recovered === true);
+        // topic: the position symbols (futures), else the assets, comma separated
+        const topic = positions && positions.length > 0 ? joined(positions.map((x) => x.symbol)) : joined(balances.map((b) => b.asset));
+        send(topic, e.eventType, { ...p, balances }, e.recovered && e.restRecord ? e.restRecord : e.raw, e);
       } catch (err) {
         node.error(account.redact(`cannot handle ${e.eventType}: ${err instanceof Error ? err.message : String(err)}`));
       }

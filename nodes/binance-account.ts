@@ -368,26 +368,38 @@ function clean<T extends object>(o: T): T {
   return o;
 }
 
-/** English reasons for configuration errors (used in the test endpoint's response). */
+/** English reasons for configuration errors (used in the test endpoint's response; shown as a sentence). */
 const CONFIG_REASONS: Record<string, string> = {
-  'missing-api-key': 'the API key is missing',
-  'missing-secret': 'the API secret is missing (HMAC key)',
-  'missing-private-key': 'the private key is missing (Ed25519/RSA key)',
-  'missing-symbol': 'the symbol is missing (isolated margin)',
-  'missing-urls': 'the REST and WebSocket URLs are required for a custom environment',
-  'bad-market': 'unknown market',
+  'missing-api-key': 'The API key is missing.',
+  'missing-secret': 'The API secret is missing (HMAC key).',
+  'missing-private-key': 'The private key is missing (Ed25519/RSA key).',
+  'missing-symbol': 'The symbol is missing (isolated margin).',
+  'missing-urls': 'The REST and WebSocket URLs are required for a custom environment.',
+  'bad-market': 'Unknown market.',
+};
+
+/** Node status (catalog key under binance-account.status.) for each configuration error. */
+const CONFIG_STATUS_KEYS: Record<string, string> = {
+  'missing-api-key': 'no-api-key',
+  'missing-secret': 'no-api-secret',
+  'missing-private-key': 'no-private-key',
+  'missing-symbol': 'no-symbol',
+  'missing-urls': 'no-urls',
 };
 
 /**
- * Credentials for the test: values typed in the dialog, else (placeholder / empty) the saved ones.
- * `usedSaved` tells whether any saved value was taken.
+ * Credentials for the test, read as a deploy would read them: a field left unchanged in the dialog
+ * (the `__PWRD__` placeholder) or not sent at all means the saved value; an emptied field ('') means
+ * no value, exactly as Node-RED deletes an emptied credential at deploy; anything else is the typed
+ * value. `usedSaved` tells whether any saved value was taken.
  */
 function mergeCredentials(given: unknown, saved: AccountCredentials | undefined): { creds: AccountCredentials; usedSaved: boolean } {
   const g = (given && typeof given === 'object' ? given : {}) as Record<string, unknown>;
   let usedSaved = false;
   const pick = (k: keyof AccountCredentials): string | undefined => {
     const v = g[k];
-    if (typeof v === 'string' && v !== '' && v !== UNCHANGED_PASSWORD) return v;
+    if (v === '') return undefined;
+    if (typeof v === 'string' && v !== UNCHANGED_PASSWORD) return v;
     const s = saved?.[k];
     if (typeof s === 'string' && s !== '') {
       usedSaved = true;
@@ -467,7 +479,9 @@ export = function register(RED: NodeAPI): void {
 
     const statusOf = (rec: UserRecord): { fill: StatusSpec['fill']; shape: StatusSpec['shape']; text: string } => {
       if (configError || !manager) {
-        return { fill: 'red', shape: 'ring', text: t(`${TYPE}.status.invalid-config`) };
+        // say which part is missing ("no API key"), else "invalid config"
+        const key = (built.errorKey && CONFIG_STATUS_KEYS[built.errorKey]) || 'invalid-config';
+        return { fill: 'red', shape: 'ring', text: t(`${TYPE}.status.${key}`) };
       }
       const current = stream?.currentState ?? manager.currentState;
       if (current.state === 'recovering') {
@@ -480,7 +494,8 @@ export = function register(RED: NodeAPI): void {
         return { fill: 'yellow', shape: 'dot', text };
       }
       const spec = statusForState({ ...current, state: current.state }, rec.showLastEvent ? manager.lastEventAt : undefined);
-      const text = spec.text ?? t(`${TYPE}.status.${spec.key ?? 'error'}`, spec.vars);
+      const vars = spec.reasonKey ? { ...spec.vars, reason: t(`${TYPE}.status.${spec.reasonKey}`) } : spec.vars;
+      const text = spec.text ?? t(`${TYPE}.status.${spec.key ?? 'error'}`, vars);
       return { fill: spec.fill, shape: spec.shape, text };
     };
 

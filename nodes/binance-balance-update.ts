@@ -25,6 +25,7 @@ interface BalanceUpdateDef extends NodeDef {
   fundingFee?: boolean;
   assets?: string;
   numbers?: boolean;
+  isoTimes?: boolean;
   showLastEvent?: boolean;
 }
 
@@ -50,6 +51,7 @@ export = function register(RED: NodeAPI): void {
     const wantExternalLock = on(def.externalLockUpdate, true);
     const assetMatch = makeMatcher(def.assets);
     const numbers = def.numbers === true;
+    const isoTimes = def.isoTimes === true;
 
     const wanted = (e: UserDataEvent): boolean => {
       switch (e.eventType) {
@@ -71,7 +73,9 @@ export = function register(RED: NodeAPI): void {
       if (!wanted(e)) return;
       account.accepted?.(e);
       for (const { asset, payload } of normalizeBalanceUpdates(e.raw)) {
-        if (assetMatch(asset)) node.send(eventMessage(account, e, asset, payload, numbers));
+        // one futures ACCOUNT_UPDATE becomes one message per asset: the asset makes each eventId unique
+        const subject = e.eventType === 'ACCOUNT_UPDATE' ? asset : undefined;
+        if (assetMatch(asset)) node.send(eventMessage(account, e, asset, payload, { numbers, isoTimes, subject }));
       }
     });
 

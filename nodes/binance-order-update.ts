@@ -29,6 +29,7 @@ interface OrderUpdateDef extends NodeDef {
   includeAlgoUpdates?: boolean;
   includeTradeLite?: boolean;
   numbers?: boolean;
+  isoTimes?: boolean;
   showLastEvent?: boolean;
 }
 
@@ -43,7 +44,7 @@ export = function register(RED: NodeAPI): void {
     const account = accountOf(RED, node, def.account, TYPE, t);
     if (!account) return;
     const filter = makeOrderFilter(def);
-    const numbers = def.numbers === true;
+    const opts = { numbers: def.numbers === true, isoTimes: def.isoTimes === true };
 
     const build = (e: UserDataEvent): { payload: Payload; order: boolean } | undefined => {
       switch (e.eventType) {
@@ -69,7 +70,7 @@ export = function register(RED: NodeAPI): void {
       const p = built.payload as { symbol?: string; side?: string; executionType?: string; orderStatus?: string };
       if (!filter.symbolAndSide(p)) return;
       if (built.order && !filter.execution(p)) return;
-      node.send(eventMessage(account, e, typeof p.symbol === 'string' ? p.symbol : '', built.payload, numbers));
+      node.send(eventMessage(account, e, typeof p.symbol === 'string' ? p.symbol : '', built.payload, opts));
     });
 
     // The account's reliable stream: live + recovered events, de-duplicated.

@@ -1,10 +1,11 @@
 /**
  * `binance-stream-status`: a message on every connection state change (`msg.topic` 'state') and
- * every gap ('gap'), plus the current state once the flows have started after a deploy; and
- * ('unconsumed') events of the account that no configured node took, per type: the first of each
- * type at once, then at most once a minute per type with the count (lib/unconsumed.ts).
+ * every gap ('gap'), plus the current state once the flows have started after a deploy, and in
+ * answer to any input message (an inject, a dashboard asking); and ('unconsumed') events of the
+ * account that no configured node took, per type: the first of each type at once, then at most
+ * once a minute per type with the count (lib/unconsumed.ts).
  */
-import { accountOf, makeTranslate } from './common';
+import { accountOf, makeTranslate, shapePayload } from './common';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { RecoveryReport, ReliableStateChange } from './lib/reliable-stream';
 import type { GapEvent, StateChange } from './lib/types';
@@ -16,6 +17,7 @@ const INITIAL_FALLBACK_MS = 1000;
 
 interface StreamStatusDef extends NodeDef {
   account?: string;
+  isoTimes?: boolean;
 }
 
 
@@ -39,9 +41,10 @@ export = function register(RED: NodeAPI): void {
     const account = accountOf(RED, node, def.account, TYPE, t);
     if (!account) return;
     const base = (): { market: string; account: string } => ({ market: account.market, account: account.accountLabel });
+    const shape = { numbers: false, isoTimes: def.isoTimes === true };
     const send = (msg: NodeMessage): void => {
       try {
-        node.send(msg);
+        node.send({ ...msg, payload: shapePayload(msg.payload, shape) });
       } catch (err) {
         node.error(account.redact(err instanceof Error ? err.message : String(err)));
       }
@@ -79,6 +82,12 @@ export = function register(RED: NodeAPI): void {
     manager?.on('recovery', onRecovery);
     account.register(node);
 
+    /** The current state as a `state` payload (an account that cannot connect: `error` with the reason). */
+    const current = (): Record<string, unknown> =>
+      manager
+        ? statePayload(manager.currentState)
+        : { state: 'error', previous: 'idle', message: account.configError ?? 'invalid configuration', at: Date.now() };
+
     // The current state, once the flows (and the nodes wired to this one) are running.
     let initialSent = false;
     const sendInitial = (): void => {
@@ -86,15 +95,21 @@ export = function register(RED: NodeAPI): void {
       initialSent = true;
       clearTimeout(fallback);
       RED.events.removeListener('flows:started', sendInitial);
-      if (manager) {
-        onState(manager.currentState);
-      } else {
-        const message = account.configError ?? 'invalid configuration';
-        send({ ...base(), topic: 'state', payload: { state: 'error', previous: 'idle', message, at: Date.now() } });
-      }
+      send({ ...base(), topic: 'state', payload: current() });
     };
     const fallback = setTimeout(sendInitial, INITIAL_FALLBACK_MS);
     RED.events.on('flows:started', sendInitial);
+
+    // Any input message is answered with the current state (the message itself, so that a
+    // dashboard's client id and other properties travel back).
+    node.on('input', (msg: NodeMessage, nodeSend: (m: NodeMessage) => void, done: (err?: Error) => void) => {
+      try {
+        nodeSend(Object.assign(msg, base(), { topic: 'state', payload: shapePayload(current(), shape) }));
+        done();
+      } catch (err) {
+        done(new Error(account.redact(err instanceof Error ? err.message : String(err))));
+      }
+    });
 
     node.on('close', (removed: boolean, done: () => void) => {
       initialSent = true;

@@ -16,6 +16,8 @@ const CHOSEN = {
   '03-account-config.png': 'account-config.png',
   '04-deployed-connected.png': 'deployed-connected.png',
   '05-debug-fill.png': 'debug-fill.png',
+  '07-dashboard.png': 'dashboard.png',
+  '08-status-with-reason.png': 'status-with-reason.png',
 };
 
 const missing = Object.keys(CHOSEN).filter((f) => !fs.existsSync(path.join(from, f)));

@@ -909,6 +909,11 @@ export interface StatusSpec {
   key?: string;
   vars?: Record<string, string | number>;
   text?: string;
+  /**
+   * Why (reconnecting): a catalog key under `binance-account.status.` whose text the adapter puts in
+   * `vars.reason`; `vars.reason` is already set when the reason is a literal (e.g. "network error ENOTFOUND").
+   */
+  reasonKey?: string;
 }
 
 /** Short reasons for exchange error codes (catalog keys under `binance-account.status.`). */
@@ -933,6 +938,31 @@ export function shortText(s: string, max = 20): string {
   return t.length <= max ? t : `${t.slice(0, max - 1).trimEnd()}…`;
 }
 
+/** Node's network error codes: shown as "network error <code>". */
+const NETWORK_ERRNO = /\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ECONNABORTED|EHOSTUNREACH|ENETUNREACH|EPIPE|ERR_TLS_[A-Z_]+|CERT_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE)\b/;
+
+/** How a connection ended (ws-connection's end reasons), in words. */
+const CONNECTION_END_REASONS: Readonly<Record<string, string>> = {
+  'server-close': 'closed by the server',
+  watchdog: 'silent link (watchdog)',
+};
+
+/**
+ * The short reason of a failure message for a status: a network error's code
+ * ("POST /fapi/v1/listenKey: network error (ENOTFOUND)" → "network error ENOTFOUND"), else the first
+ * clause of the message without its request prefix, shortened; undefined when there is nothing to say.
+ */
+export function failureReason(message: string): string | undefined {
+  const ended = CONNECTION_END_REASONS[message.split(':')[0].trim()];
+  if (ended && !NETWORK_ERRNO.test(message)) return ended;
+  const errno = NETWORK_ERRNO.exec(message);
+  if (errno) return `network error ${errno[1]}`;
+  const http = /\bHTTP (\d{3})\b/.exec(message) ?? /Unexpected server response: (\d{3})/.exec(message);
+  if (http) return `HTTP ${http[1]}`;
+  const first = message.split(/[;\n]/)[0].replace(/^(GET|POST|PUT|DELETE) \S+: /, '').replace(/^connect failed: /, '').trim();
+  return first ? shortText(first, 32) : undefined;
+}
+
 export interface StateLike {
   state: string;
   attempt?: number;
@@ -955,8 +985,14 @@ export function statusForState(s: StateLike, lastEventAt?: number): StatusSpec {
       return { fill: 'green', shape: 'dot', key: 'connected' };
     case 'connecting':
       return { fill: 'yellow', shape: 'ring', key: 'connecting' };
-    case 'reconnecting':
-      return { fill: 'yellow', shape: 'ring', key: 'reconnecting', vars: { n: s.attempt ?? 1 } };
+    case 'reconnecting': {
+      const n = s.attempt ?? 1;
+      const reasonKey = s.code !== undefined ? ERROR_CODE_REASONS[String(s.code)] : undefined;
+      if (reasonKey) return { fill: 'yellow', shape: 'ring', key: 'reconnecting-because', vars: { n }, reasonKey };
+      const reason = s.message !== undefined ? failureReason(s.message) : undefined;
+      if (reason) return { fill: 'yellow', shape: 'ring', key: 'reconnecting-because', vars: { n, reason } };
+      return { fill: 'yellow', shape: 'ring', key: 'reconnecting', vars: { n } };
+    }
     case 'auth-error':
     case 'error': {
       const reason = s.code !== undefined ? ERROR_CODE_REASONS[String(s.code)] : undefined;

@@ -5,6 +5,8 @@
  * category, import the getting-started example from Import ▸ Examples, point its
  * account at the simulator in the config dialog (password fields), deploy, see the
  * nodes turn to a green "connected" dot, and see a fill arrive in the Debug sidebar.
+ * Then: Test connection with emptied key fields, the live dashboard page with a simulator
+ * fill on it, and a status that says why (a wrong secret).
  *
  * Screenshots of each step go to test-results/screenshots/ (gitignored);
  * `node scripts/screenshots.js` copies the ones the README shows to docs/screenshots/.
@@ -47,6 +49,7 @@ interface EditorRED {
   nodes: {
     getType(t: string): unknown;
     eachNode(cb: (n: { id: string; type: string; name?: string }) => void): void;
+    eachConfig(cb: (n: { id: string; type: string; name?: string; valid?: boolean }) => void): void;
   };
 }
 
@@ -191,6 +194,17 @@ describe('editor end-to-end in Chromium (import, configure, deploy, live fills)'
       await n.waitFor({ state: 'visible' });
       assert.equal(await n.locator('.red-ui-flow-node-label-text').textContent(), label);
     }
+    // an account without a key is marked as not properly configured before any deploy, and so are its users
+    await page.waitForFunction(() => {
+      const RED = (window as unknown as { RED: EditorRED }).RED;
+      let acct: { valid?: boolean } | undefined;
+      RED.nodes.eachConfig((c) => {
+        if (c.type === 'binance-account') acct = c;
+      });
+      return acct?.valid === false;
+    });
+    const orders = await canvasNode('binance-order-update', 'orders and fills');
+    await orders.locator('.red-ui-flow-node-error').locator('visible=true').waitFor({ state: 'visible' });
   });
 
   it('opens the account config dialog: credential fields are password inputs; points it at the simulator', async function () {
@@ -293,5 +307,103 @@ describe('editor end-to-end in Chromium (import, configure, deploy, live fills)'
     assert.match(text, /"0\.0125/);
     assert.match(text, /"61234\.5/);
     await shot('05-debug-fill');
+  });
+
+  /** Opens the account dialog from the data node `label` of `type`. */
+  const openAccount = async (type: string, label: string): Promise<void> => {
+    const box = await (await canvasNode(type, label)).boundingBox();
+    assert.ok(box);
+    await page.mouse.dblclick(box.x + box.width / 2, box.y + 15);
+    await page.locator('#node-input-btn-account-edit').click();
+    await page.locator('#node-config-input-market').waitFor({ state: 'visible' });
+  };
+
+  it('Test connection with the key fields emptied reports the missing key (the saved key is not used)', async function () {
+    await openAccount('binance-order-update', 'orders and fills');
+    // the saved key shows as a placeholder; emptied, it is no key, as it would be after Update + Deploy
+    await page.locator('#node-config-input-apiKey').fill('');
+    await page.locator('#node-config-input-apiSecret').fill('');
+    await page.locator('#node-config-binance-test').click();
+    const result = page.locator('#node-config-binance-test-result.binance-account-failed');
+    await result.waitFor({ state: 'visible' });
+    assert.match(await result.innerText(), /The configuration is incomplete\.\s+The API key is missing\./);
+    // the button sits with the credentials, above the recovery options
+    const test = await page.locator('#node-config-binance-test').boundingBox();
+    const recovery = await page.locator('#node-config-input-recovery').boundingBox();
+    assert.ok(test && recovery && test.y < recovery.y, 'Test connection is below the recovery options');
+    await shot('06-test-connection-emptied');
+    await page.locator('#node-config-dialog-cancel').click();
+    await page.locator('#node-config-input-market').waitFor({ state: 'detached' });
+    await page.locator('#node-dialog-cancel').click();
+    await page.locator('#node-input-account').waitFor({ state: 'detached' });
+  });
+
+  it('the live dashboard: imported from Examples, deployed, and a simulator fill appears on its page', async function () {
+    assert.ok(sim && nr && context);
+    await page.locator('#red-ui-header-button-sidemenu').click();
+    await page.locator('#menu-item-import').click();
+    await page.locator('#red-ui-clipboard-dialog-import-tabs li', { hasText: 'Examples' }).click();
+    const lib = page.locator('#red-ui-clipboard-dialog-import-tab-examples');
+    await lib.locator('.red-ui-treeList-label', { hasText: PKG }).click();
+    await lib.locator('.red-ui-treeList-label', { hasText: 'live-dashboard' }).click();
+    await page.locator('#red-ui-clipboard-dialog-ok').click();
+    const ws = page.locator('#red-ui-workspace-chart');
+    const box = await ws.boundingBox();
+    assert.ok(box);
+    await page.mouse.move(box.x + 120, box.y + 420);
+    await page.mouse.move(box.x + 140, box.y + 440);
+    await page.mouse.click(box.x + 140, box.y + 440);
+    await dismissNotifications();
+    // its own account (not the getting-started one): point it at the simulator
+    await openAccount('binance-order-update', 'fills');
+    assert.equal(await page.locator('#node-config-input-name').inputValue(), 'Binance account (live dashboard)');
+    const urls = sim.urlsFor('spot');
+    await page.locator('#node-config-input-environment').selectOption('custom');
+    await page.locator('#node-config-input-restUrl').fill(urls.restUrl);
+    await page.locator('#node-config-input-wsUrl').fill(urls.wsUrl);
+    await page.locator('#node-config-input-apiKey').fill(apiKey);
+    await page.locator('#node-config-input-apiSecret').fill(apiSecret);
+    await page.locator('#node-config-dialog-ok').click();
+    await page.locator('#node-config-input-market').waitFor({ state: 'detached' });
+    await page.locator('#node-dialog-ok').click();
+    await page.locator('#node-input-account').waitFor({ state: 'detached' });
+    await page.locator('#red-ui-header-button-deploy').click();
+    await page.locator('.red-ui-notification', { hasText: /deployed/i }).first().waitFor({ state: 'visible' });
+    await dismissNotifications();
+    const fills = await canvasNode('binance-order-update', 'fills');
+    await fills.locator('.red-ui-flow-node-status-dot-green').waitFor({ state: 'visible' });
+
+    const dash = await context.newPage();
+    try {
+      await dash.setViewportSize({ width: 1280, height: 900 });
+      await dash.goto(`${nr.url}/dashboard/binance`);
+      await dash.getByText('Latest fills').first().waitFor({ state: 'visible', timeout: 30_000 });
+      await dash.getByText('connected', { exact: false }).first().waitFor({ state: 'visible' });
+      const { order } = sim.runOrderLifecycle(accountId, { market: 'spot', symbol: 'ETHUSDT', side: 'SELL', quantity: '0.25', price: '3012.5' });
+      await dash.locator('table').getByText(String(order.orderId)).first().waitFor({ state: 'visible' });
+      await dash.locator('table').getByText('ETHUSDT').first().waitFor({ state: 'visible' });
+      await dash.getByText('USDT', { exact: true }).first().waitFor({ state: 'visible' });
+      await dash.waitForTimeout(500); // let the chart finish its animation for the screenshot
+      fs.mkdirSync(shots, { recursive: true });
+      await dash.screenshot({ path: path.join(shots, '07-dashboard.png'), fullPage: true });
+    } finally {
+      await dash.close();
+    }
+  });
+
+  it('a wrong secret deployed: the nodes say why ("bad signature: check secret / key type")', async function () {
+    await openAccount('binance-order-update', 'orders and fills');
+    await page.locator('#node-config-input-apiSecret').fill('WRONG-SECRET-for-the-status-test-0123456789');
+    await page.locator('#node-config-dialog-ok').click();
+    await page.locator('#node-config-input-market').waitFor({ state: 'detached' });
+    await page.locator('#node-dialog-ok').click();
+    await page.locator('#node-input-account').waitFor({ state: 'detached' });
+    await page.locator('#red-ui-header-button-deploy').click();
+    await page.locator('.red-ui-notification', { hasText: /deployed/i }).first().waitFor({ state: 'visible' });
+    await dismissNotifications();
+    const n = await canvasNode('binance-order-update', 'orders and fills');
+    await n.locator('text.red-ui-flow-node-status-label', { hasText: 'bad signature: check secret / key type' }).waitFor({ state: 'visible' });
+    await n.locator('.red-ui-flow-node-status-ring-red').waitFor({ state: 'visible' });
+    await shot('08-status-with-reason');
   });
 });

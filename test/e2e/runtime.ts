@@ -80,6 +80,18 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The dashboard module the live-dashboard example uses. */
+export const DASHBOARD = '@flowfuse/node-red-dashboard';
+
+/** The folder of the installed dashboard module (a dev dependency), or undefined. */
+export function dashboardDir(): string | undefined {
+  try {
+    return path.dirname(require.resolve(`${DASHBOARD}/package.json`, { paths: [repoRoot()] }));
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * A user directory with this package installed the way npm would leave it:
  * node_modules/<PKG>/package.json (the repository's) and node_modules/<PKG>/dist → the build.
@@ -91,10 +103,15 @@ function prepareUserDir(userDir: string, port: number): string {
   fs.copyFileSync(path.join(root, 'package.json'), path.join(pkgDir, 'package.json'));
   fs.symlinkSync(buildRoot(), path.join(pkgDir, 'dist'), 'dir');
   fs.symlinkSync(path.join(root, 'examples'), path.join(pkgDir, 'examples'), 'dir');
-  fs.writeFileSync(
-    path.join(userDir, 'package.json'),
-    JSON.stringify({ name: 'binance-user-stream-test', private: true, dependencies: { [PKG]: '*' } }, null, 2),
-  );
+  // FlowFuse Dashboard 2.0 (a dev dependency) for the live-dashboard example, installed the same way
+  const deps: Record<string, string> = { [PKG]: '*' };
+  const dashboard = dashboardDir();
+  if (dashboard) {
+    fs.mkdirSync(path.join(userDir, 'node_modules', '@flowfuse'), { recursive: true });
+    fs.symlinkSync(dashboard, path.join(userDir, 'node_modules', DASHBOARD), 'dir');
+    deps[DASHBOARD] = '*';
+  }
+  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'binance-user-stream-test', private: true, dependencies: deps }, null, 2));
   const settings = path.join(userDir, 'settings.js');
   const secret = crypto.randomBytes(16).toString('hex');
   fs.writeFileSync(
@@ -156,7 +173,8 @@ export class NodeRedProcess {
     child.stderr?.on('data', add);
   }
 
-  static async start(): Promise<NodeRedProcess> {
+  /** `env`: extra environment variables for the runtime (e.g. where an example writes its file). */
+  static async start(opts: { env?: Record<string, string> } = {}): Promise<NodeRedProcess> {
     const port = await freePort();
     const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'binance-nr-'));
     const settings = prepareUserDir(userDir, port);
@@ -164,7 +182,7 @@ export class NodeRedProcess {
     const child = spawn(process.execPath, [redJs(), '--userDir', userDir, '--settings', settings], {
       cwd: userDir,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: childEnv(),
+      env: { ...childEnv(), ...opts.env },
     });
     const nr = new NodeRedProcess(port, userDir, child);
     try {

@@ -36,11 +36,12 @@ describe('binance-account-position and binance-balance-update (against the simul
       await waitFor(() => pos.msgs.length >= 1, 5000, 'an account position message');
       const m = pos.msgs[pos.msgs.length - 1];
       assert.equal(m.eventType, expectedType);
-      assert.equal(m.topic, expectedType);
       assert.equal(m.market, market);
       assert.equal(m.account, 'test account');
       const balances = m.payload.balances as Bal[];
       assert.ok(Array.isArray(balances) && balances.length > 0);
+      // msg.topic: the position symbols (futures), else the assets (was the event name)
+      assert.equal(m.topic, isFutures(market) ? symbolFor(market) : [...new Set(balances.map((x) => x.asset))].join(','));
       if (isFutures(market)) {
         assert.equal(m.payload.reason, 'ORDER');
         const positions = m.payload.positions as Array<Record<string, unknown>>;
@@ -183,7 +184,7 @@ describe('binance-account-position and binance-balance-update (against the simul
     await waitFor(() => out.msgs.some((m) => m.eventType === 'MARGIN_CALL'), 5000, 'a margin call');
     const mc = out.msgs.find((m) => m.eventType === 'MARGIN_CALL');
     assert.ok(mc);
-    assert.equal(mc.topic, 'MARGIN_CALL');
+    assert.equal(mc.topic, 'BTCUSDT', 'the symbols at risk (was the event name)');
     assert.equal(typeof mc.payload.crossWalletBalance, 'string');
     const p = (mc.payload.positions as Array<Record<string, unknown>>)[0];
     assert.equal(p.symbol, 'BTCUSDT');
