@@ -359,10 +359,6 @@ describe('example flows in a real Node-RED runtime (against the simulator)', fun
         comms.statuses.clear();
         await nr.deploy(deployFlow.map((n) => ({ ...n, ...(n.type === 'function' ? { info: `redeployed ${Date.now()}` } : {}) })));
         await until(() => ours.every((n) => comms.statuses.get(n.id)?.fill === 'green'), 15_000, () => 'green again after the redeploy');
-        // Settle: a fill made in the first moments after a full redeploy of an account that shares its
-        // stream with the previous deploy was seen lost (reported to the lead; redeploy adoption is
-        // theirs). This test is about the CSV header, not about that, so it lets the redeploy settle.
-        await new Promise((r) => setTimeout(r, 1500));
       };
       await behaviour[name]?.(prefix, redeploy, idOf);
 
