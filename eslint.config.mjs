@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'coverage/**', 'node_modules/**', '.ci/node24/**', '.demo-userdir/**', 'nodes/**/*.html'] },
+  { ignores: ['dist/**', 'coverage/**', 'node_modules/**', '.ci/node24/**', '.ci/n8n/**', 'n8n/**', '.demo-userdir/**', 'nodes/**/*.html'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

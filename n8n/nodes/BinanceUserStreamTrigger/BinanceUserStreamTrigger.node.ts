@@ -1,0 +1,323 @@
+/**
+ * *Binance User Stream Trigger*: a Binance account's user-data stream as workflow executions, on
+ * the same core as the Node-RED nodes (`openAccountStream`: one shared, recovering stream per key
+ * and market, however many workflows listen; reconnects, key rotation, gap recovery).
+ *
+ * Lifecycle: activation opens (or joins) the account's stream and acquires it for this node;
+ * every wanted event becomes one emit (one execution); `closeFunction` releases it, and the
+ * account's last consumer closes sockets and timers at once (no redeploy grace: n8n has no
+ * deploy to adopt it). In manual mode ("Listen for test event") the next wanted event is
+ * emitted and n8n then closes the trigger. Recovery cursors live in the node's workflow static
+ * data (static-data-store.ts); manual runs use none, so a test never moves them.
+ */
+import {
+  NodeConnectionTypes,
+  NodeOperationError,
+  type ICredentialDataDecryptedObject,
+  type ICredentialTestFunctions,
+  type ICredentialsDecrypted,
+  type IDataObject,
+  type INodeCredentialTestResult,
+  type INodeType,
+  type INodeTypeDescription,
+  type ITriggerFunctions,
+  type ITriggerResponse,
+} from 'n8n-workflow';
+import {
+  AccountSettingsError,
+  MARKETS,
+  checkKey,
+  openAccountStream,
+  type AccountSettings,
+  type AccountStream,
+  type KeyCheckResult,
+  type ReliableStateChange,
+  type UserDataEvent,
+} from '../../../nodes/lib';
+import { makeSelector, type EventChoice } from './events';
+import { StaticDataStore } from './static-data-store';
+import { stateProblem } from './texts';
+
+const MARKET_NAMES: Record<string, string> = {
+  spot: 'Spot',
+  margin: 'Cross Margin',
+  'isolated-margin': 'Isolated Margin',
+  'usdm-futures': 'USDⓈ-M Futures',
+  'coinm-futures': 'COIN-M Futures',
+};
+
+/** The core's account settings from the credentials and the node's market (and options). */
+export function accountSettings(creds: ICredentialDataDecryptedObject, market: string, options: IDataObject = {}): AccountSettings {
+  const s = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  return {
+    market,
+    environment: s(creds.environment),
+    restUrl: s(creds.restUrl),
+    wsUrl: s(creds.wsUrl),
+    keyType: s(creds.keyType),
+    symbol: s(options.isolatedSymbol),
+    credentials: {
+      apiKey: s(creds.apiKey),
+      apiSecret: s(creds.apiSecret),
+      privateKey: s(creds.privateKey),
+      passphrase: s(creds.passphrase),
+    },
+    recovery: options.recovery === undefined ? true : options.recovery === true,
+    recoverySymbols: s(options.recoverySymbols),
+    lookbackHours: typeof options.lookbackHours === 'number' ? options.lookbackHours : undefined,
+    liveHoldSeconds: typeof options.liveHoldSeconds === 'number' ? options.liveHoldSeconds : undefined,
+  };
+}
+
+/** The credential test's answer from the core's key check (the Node-RED Test connection's). */
+export function credentialTestResult(r: KeyCheckResult): INodeCredentialTestResult {
+  if (!r.ok) return { status: 'Error', message: r.message ?? `key check failed (${r.problem ?? 'unknown'})` };
+  const parts = ['The key works'];
+  if (r.accountType) parts[0] += ` (account type ${r.accountType})`;
+  if (r.warnings?.length) parts.push(...r.warnings);
+  if (r.keyWarning) parts.push(r.keyWarning);
+  return { status: 'OK', message: parts.join('. ') };
+}
+
+let consumerSeq = 0;
+
+export class BinanceUserStreamTrigger implements INodeType {
+  description: INodeTypeDescription = {
+    displayName: 'Binance User Stream Trigger',
+    name: 'binanceUserStreamTrigger',
+    icon: 'file:binance.svg',
+    group: ['trigger'],
+    version: 1,
+    subtitle: '={{$parameter["events"] + " · " + $parameter["market"]}}',
+    description: 'Starts the workflow on the order, fill, balance and position updates of a Binance account',
+    defaults: { name: 'Binance User Stream Trigger' },
+    inputs: [],
+    outputs: [NodeConnectionTypes.Main],
+    credentials: [{ name: 'binanceUserStreamApi', required: true, testedBy: 'binanceUserStreamApiTest' }],
+    properties: [
+      {
+        displayName: 'Market',
+        name: 'market',
+        type: 'options',
+        options: MARKETS.map((m) => ({ name: MARKET_NAMES[m] ?? m, value: m })),
+        default: 'spot',
+        description: 'The account of the key to listen to. One connection per key and market, shared by every workflow.',
+      },
+      {
+        displayName: 'Isolated Margin Symbol',
+        name: 'isolatedSymbol',
+        type: 'string',
+        default: '',
+        placeholder: 'BTCUSDT',
+        required: true,
+        displayOptions: { show: { market: ['isolated-margin'] } },
+      },
+      {
+        displayName: 'Events',
+        name: 'events',
+        type: 'options',
+        options: [
+          { name: 'Order Updates', value: 'orderUpdates', description: 'Spot/margin executionReport, futures ORDER_TRADE_UPDATE' },
+          { name: 'Balances and Positions', value: 'accountPosition', description: 'Spot/margin outboundAccountPosition, futures ACCOUNT_UPDATE' },
+          { name: 'Balance Updates', value: 'balanceUpdates', description: 'Deposits, withdrawals, transfers (balanceUpdate, futures ACCOUNT_UPDATE by reason)' },
+          { name: 'Any Event Type', value: 'anyEvent', description: 'Every user-data event, by type' },
+        ],
+        default: 'orderUpdates',
+      },
+      {
+        displayName: 'Order Updates To Emit',
+        name: 'orderUpdates',
+        type: 'options',
+        options: [
+          { name: 'Fills Only', value: 'fills', description: 'Execution type TRADE' },
+          { name: 'All Order Updates', value: 'all', description: 'New, canceled, expired, amended and fills' },
+        ],
+        default: 'fills',
+        displayOptions: { show: { events: ['orderUpdates'] } },
+      },
+      {
+        displayName: 'Reasons',
+        name: 'reasons',
+        type: 'multiOptions',
+        options: [
+          { name: 'Deposit', value: 'deposit' },
+          { name: 'Funding Fee', value: 'fundingFee' },
+          { name: 'Transfer', value: 'transfer' },
+          { name: 'Withdrawal', value: 'withdraw' },
+        ],
+        default: ['deposit', 'withdraw', 'transfer'],
+        description: 'Futures ACCOUNT_UPDATE reasons to emit (spot balanceUpdate events always pass)',
+        displayOptions: { show: { events: ['balanceUpdates'] } },
+      },
+      {
+        displayName: 'Event Types',
+        name: 'eventTypes',
+        type: 'string',
+        default: '',
+        placeholder: 'executionReport, ACCOUNT_*',
+        description: 'Comma-separated, with * and ? wildcards; empty = every type',
+        displayOptions: { show: { events: ['anyEvent'] } },
+      },
+      {
+        displayName: 'Symbols',
+        name: 'symbols',
+        type: 'string',
+        default: '',
+        placeholder: 'BTCUSDT, ETH*',
+        description: 'Only events of these symbols (comma-separated, * and ? wildcards); empty = all',
+        displayOptions: { show: { events: ['orderUpdates', 'anyEvent'] } },
+      },
+      {
+        displayName: 'Assets',
+        name: 'assets',
+        type: 'string',
+        default: '',
+        placeholder: 'USDT, BTC',
+        description: 'Only these assets (comma-separated, * and ? wildcards); empty = all',
+        displayOptions: { show: { events: ['accountPosition', 'balanceUpdates'] } },
+      },
+      {
+        displayName: 'Decimals',
+        name: 'decimals',
+        type: 'options',
+        options: [
+          { name: 'Strings (Exact)', value: 'strings' },
+          { name: 'Numbers', value: 'numbers' },
+        ],
+        default: 'strings',
+        description: 'Prices and quantities as Binance sends them (exact decimal strings) or as JavaScript numbers',
+      },
+      {
+        displayName: 'Options',
+        name: 'options',
+        type: 'collection',
+        placeholder: 'Add Option',
+        default: {},
+        options: [
+          {
+            displayName: 'Recover Missed Fills',
+            name: 'recovery',
+            type: 'boolean',
+            default: true,
+            description: 'Whether to fetch over REST what the stream missed during a reconnect or while n8n was stopped',
+          },
+          {
+            displayName: 'Recovery Symbols',
+            name: 'recoverySymbols',
+            type: 'string',
+            default: '',
+            placeholder: 'BTCUSDT, ETHUSDT',
+            description: 'Symbols always reconciled after a gap (besides those seen or with open orders)',
+          },
+          {
+            displayName: 'Look-Back (Hours)',
+            name: 'lookbackHours',
+            type: 'number',
+            typeOptions: { minValue: 1, maxValue: 2160 },
+            default: 24,
+            description: 'The furthest back a recovery reaches',
+          },
+          {
+            displayName: 'Hold Live Events (Seconds)',
+            name: 'liveHoldSeconds',
+            type: 'number',
+            typeOptions: { minValue: 0, maxValue: 600 },
+            default: 5,
+            description: 'Longest a live event waits for a running recovery, so fills leave in exchange order',
+          },
+        ],
+      },
+    ],
+  };
+
+  methods = {
+    credentialTest: {
+      async binanceUserStreamApiTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
+        // the credential has no market: the key is checked on the spot account (every key can read it)
+        const r = await checkKey(accountSettings(credential.data ?? {}, 'spot'));
+        return credentialTestResult(r);
+      },
+    },
+  };
+
+  async trigger(this: ITriggerFunctions): Promise<ITriggerResponse> {
+    const node = this.getNode();
+    const manual = this.getMode() === 'manual';
+    const market = this.getNodeParameter('market', 'spot') as string;
+    const options = this.getNodeParameter('options', {}) as IDataObject;
+    if (market === 'isolated-margin') options.isolatedSymbol = this.getNodeParameter('isolatedSymbol', '') as string;
+    const events = this.getNodeParameter('events', 'orderUpdates') as EventChoice;
+    const param = (name: string, dflt: unknown): unknown => this.getNodeParameter(name, dflt);
+    const select = makeSelector({
+      events,
+      orderUpdates: events === 'orderUpdates' ? (param('orderUpdates', 'fills') as string) : undefined,
+      reasons: events === 'balanceUpdates' ? (param('reasons', []) as string[]) : undefined,
+      eventTypes: events === 'anyEvent' ? (param('eventTypes', '') as string) : undefined,
+      symbols: events === 'orderUpdates' || events === 'anyEvent' ? (param('symbols', '') as string) : undefined,
+      assets: events === 'accountPosition' || events === 'balanceUpdates' ? (param('assets', '') as string) : undefined,
+      decimals: param('decimals', 'strings') as string,
+    });
+    const creds = await this.getCredentials('binanceUserStreamApi');
+    const settings = accountSettings(creds, market, options);
+    const log = this.logger;
+    const store = manual ? undefined : new StaticDataStore(this.getWorkflowStaticData('node'));
+
+    let account: AccountStream;
+    try {
+      account = openAccountStream(settings, {
+        store,
+        logger: {
+          debug: (m) => log.debug(m),
+          info: (m) => log.info(m),
+          warn: (m) => log.warn(m),
+          error: (m) => log.error(m),
+        },
+      });
+    } catch (err) {
+      // invalid settings (already redacted): activation fails with the Node-RED status' text
+      if (err instanceof AccountSettingsError) throw new NodeOperationError(node, `Invalid Binance account configuration: ${err.message}`);
+      throw new NodeOperationError(node, err instanceof Error ? err : String(err));
+    }
+
+    const consumer = `n8n:${node.id ?? node.name}:${++consumerSeq}`;
+    const stream = account.stream;
+    const onEvent = (e: UserDataEvent): void => {
+      let items;
+      try {
+        items = select(e);
+      } catch (err) {
+        log.warn(account.redact(`cannot handle ${e.eventType}: ${err instanceof Error ? err.message : String(err)}`));
+        return;
+      }
+      if (items.length) this.emit([items.map((json) => ({ json }))]);
+    };
+    // A key rejected while running: a failed execution with the Node-RED status' text. The
+    // workflow stays active and the core retries the key every 5 minutes (n8n's emitError would
+    // deactivate and immediately reactivate, asking Binance again at once). In manual mode the
+    // test run ends with the error.
+    const onState = (s: ReliableStateChange): void => {
+      const problem = stateProblem(s);
+      if (!problem) return;
+      const error = new NodeOperationError(node, account.redact(problem));
+      if (manual || typeof this.saveFailedExecution !== 'function') this.emitError(error);
+      else this.saveFailedExecution(error);
+    };
+    stream.on('event', onEvent);
+    stream.on('state', onState);
+    account.acquire(consumer);
+    account.resume();
+
+    let closed = false;
+    const closeFunction = async (): Promise<void> => {
+      if (closed) return;
+      closed = true;
+      stream.removeListener('event', onEvent);
+      stream.removeListener('state', onState);
+      await account.close();
+      // n8n has no redeploy to adopt a kept stream: the last consumer's stream closes now
+      // (a no-op while another workflow still listens to it)
+      await stream.endGrace();
+    };
+    return { closeFunction };
+  }
+}

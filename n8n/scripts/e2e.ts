@@ -1,0 +1,234 @@
+/**
+ * End-to-end run in a real n8n (`npm run test:n8n-e2e`, after `npm run build`): everything on
+ * loopback.
+ *
+ *  1. Node 24 (npm package `node`, .ci/node24) and the pinned n8n (.ci/n8n, installed with
+ *     --ignore-scripts; sqlite3 then built from source against that Node's headers).
+ *  2. `npm pack` of n8n/ → the tarball is installed into a fresh folder, which n8n loads as a
+ *     custom extension (N8N_CUSTOM_EXTENSIONS).
+ *  3. Our simulator on 127.0.0.1 with an account and an HMAC key; n8n on 127.0.0.1 with a fresh
+ *     user folder; owner set up and an API key created over its REST API; the credential, a
+ *     workflow (trigger → No Operation) created and activated over the public API.
+ *  4. A simulator order is filled; the run waits for an execution whose trigger output carries
+ *     that fill (eventId, tradeId); then the workflow is deactivated and the stream must close.
+ *
+ * Prints `1 passed, 0 failed` (or the reason and exit code 1).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BinanceSimulator } from '../../simulator';
+
+const root = path.resolve(__dirname, '..', '..', '..');
+const ci = path.join(root, '.ci');
+const node24 = path.join(ci, 'node24', 'node_modules', '.bin', 'node');
+const n8nDir = path.join(ci, 'n8n');
+const n8nBin = path.join(n8nDir, 'node_modules', 'n8n', 'bin', 'n8n');
+const STEP_TIMEOUT_MS = 120_000;
+
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): string {
+  return execFileSync(cmd, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+}
+
+function log(text: string): void {
+  console.log(`[n8n-e2e] ${text}`);
+}
+
+/** Installs Node 24 and the pinned n8n when missing (time-boxed by the caller's CI budget). */
+function ensureN8n(): void {
+  if (!fs.existsSync(node24)) {
+    log('installing Node 24 (.ci/node24)');
+    run('npm', ['ci', '--no-audit', '--no-fund'], path.join(ci, 'node24'));
+  }
+  if (!fs.existsSync(n8nBin)) {
+    log('installing the pinned n8n (.ci/n8n, --ignore-scripts; a few minutes)');
+    run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], n8nDir);
+  }
+  const sqlite = path.join(n8nDir, 'node_modules', 'sqlite3');
+  if (!fs.existsSync(path.join(sqlite, 'build', 'Release', 'node_sqlite3.node'))) {
+    log('building sqlite3 from source against Node 24 headers');
+    const nodedir = path.join(ci, 'node24', 'node_modules', 'node', 'node_modules', `node-${process.platform}-${process.arch}`);
+    const gyp = path.join(n8nDir, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+    run(node24, [gyp, 'rebuild', '--release', '-j', '2', `--nodedir=${nodedir}`], sqlite);
+  }
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = STEP_TIMEOUT_MS): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+interface Api {
+  (method: string, p: string, body?: unknown): Promise<{ status: number; json: unknown; cookie?: string }>;
+}
+
+function client(base: string, headers: () => Record<string, string>): Api {
+  return async (method, p, body) => {
+    const res = await fetch(`${base}${p}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...headers() },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json: unknown = text;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // not JSON
+    }
+    const cookie = res.headers.getSetCookie?.().map((c) => c.split(';')[0]).join('; ');
+    return { status: res.status, json, cookie };
+  };
+}
+
+async function main(): Promise<void> {
+  ensureN8n();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'n8n-e2e-'));
+  let n8n: ChildProcess | undefined;
+  const sim = await BinanceSimulator.start({ port: 0 });
+  try {
+    // 2. the packed tarball, installed into a fresh folder
+    const pkgDir = path.join(root, 'n8n');
+    const tgzName = run('npm', ['pack', '--silent', '--pack-destination', work], pkgDir).trim().split('\n').pop() as string;
+    const ext = path.join(work, 'ext');
+    fs.mkdirSync(ext);
+    fs.writeFileSync(path.join(ext, 'package.json'), '{"private":true}');
+    run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', path.join(work, tgzName)], ext);
+    const installed = path.join(ext, 'node_modules', 'n8n-nodes-binance-user-stream');
+    log(`installed ${tgzName} into a fresh folder`);
+
+    // 3. simulator account + key; n8n
+    const account = sim.createAccount({ balances: { USDT: '10000', BTC: '1' } });
+    const key = sim.createKey(account.id, 'hmac');
+    const urls = sim.urlsFor('spot');
+    const port = 5678 + Math.floor(Math.random() * 2000);
+    const base = `http://127.0.0.1:${port}`;
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: work,
+      N8N_USER_FOLDER: path.join(work, 'user'),
+      N8N_PORT: String(port),
+      N8N_LISTEN_ADDRESS: '127.0.0.1',
+      N8N_HOST: '127.0.0.1',
+      N8N_CUSTOM_EXTENSIONS: installed,
+      N8N_DIAGNOSTICS_ENABLED: 'false',
+      N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
+      N8N_TEMPLATES_ENABLED: 'false',
+      N8N_PERSONALIZATION_ENABLED: 'false',
+      N8N_DISABLED_MODULES: 'mcp-registry,promotions,instance-ai,workflow-builder,chat-hub,insights,agents,instance-registry',
+      N8N_SECURE_COOKIE: 'false',
+      N8N_PUBLIC_API_DISABLED: 'false',
+      N8N_LOG_LEVEL: 'info',
+      EXECUTIONS_DATA_SAVE_ON_SUCCESS: 'all',
+    };
+    const n8nLog = fs.openSync(path.join(work, 'n8n.log'), 'w');
+    n8n = spawn(node24, [n8nBin, 'start'], { cwd: work, env, stdio: ['ignore', n8nLog, n8nLog] });
+    log(`n8n ${run(node24, [n8nBin, '--version'], work, env).trim()} starting on ${base} (log ${path.join(work, 'n8n.log')})`);
+    await waitFor('n8n /healthz/readiness', async () => ((await fetch(`${base}/healthz/readiness`)).ok ? true : undefined), 240_000);
+
+    let cookie = '';
+    let apiKey = '';
+    const rest = client(base, () => (cookie ? { cookie } : {}));
+    const api = client(base, () => ({ 'X-N8N-API-KEY': apiKey }));
+    const owner = { email: 'owner@example.com', firstName: 'E2E', lastName: 'Owner', password: 'E2e-password-1' };
+    const setup = await rest('POST', '/rest/owner/setup', owner);
+    if (setup.status !== 200) throw new Error(`owner setup: ${setup.status} ${JSON.stringify(setup.json)}`);
+    cookie = setup.cookie ?? '';
+    const created = await rest('POST', '/rest/api-keys', { label: 'e2e', expiresAt: null, scopes: ['workflow:create', 'workflow:read', 'workflow:activate', 'workflow:deactivate', 'credential:create', 'execution:read', 'execution:list', 'workflow:list'] });
+    apiKey = ((created.json as { data?: { rawApiKey?: string } }).data?.rawApiKey ?? '') as string;
+    if (!apiKey) throw new Error(`api key: ${created.status} ${JSON.stringify(created.json)}`);
+    log('owner set up, API key created');
+
+    // The node type of a custom extension is CUSTOM.<name>: check n8n loaded ours.
+    const types = await rest('GET', '/types/nodes.json');
+    const nodeType = ((types.json as Array<{ name: string }>) ?? []).map((t) => t.name).find((n) => n.endsWith('.binanceUserStreamTrigger'));
+    if (!nodeType) throw new Error('n8n did not load the Binance User Stream Trigger');
+
+    const cred = await api('POST', '/api/v1/credentials', {
+      name: 'Simulator key',
+      type: 'binanceUserStreamApi',
+      data: { environment: 'custom', restUrl: urls.restUrl, wsUrl: urls.wsUrl, keyType: 'hmac', apiKey: key.apiKey, apiSecret: key.apiSecret, privateKey: '', passphrase: '' },
+    });
+    const credId = (cred.json as { id?: string }).id;
+    if (!credId) throw new Error(`credential: ${cred.status} ${JSON.stringify(cred.json)}`);
+
+    const wf = await api('POST', '/api/v1/workflows', {
+      name: 'Binance fills (e2e)',
+      nodes: [
+        {
+          id: 'a1b2c3d4-0000-4000-8000-000000000001',
+          name: 'Binance User Stream Trigger',
+          type: nodeType,
+          typeVersion: 1,
+          position: [0, 0],
+          parameters: { market: 'spot', events: 'orderUpdates', orderUpdates: 'fills', decimals: 'strings' },
+          credentials: { binanceUserStreamApi: { id: credId, name: 'Simulator key' } },
+        },
+        { id: 'a1b2c3d4-0000-4000-8000-000000000002', name: 'No Operation', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [220, 0], parameters: {} },
+      ],
+      connections: { 'Binance User Stream Trigger': { main: [[{ node: 'No Operation', type: 'main', index: 0 }]] } },
+      settings: { saveDataSuccessExecution: 'all', executionOrder: 'v1' },
+    });
+    const wfId = (wf.json as { id?: string }).id;
+    if (!wfId) throw new Error(`workflow: ${wf.status} ${JSON.stringify(wf.json)}`);
+    const act = await api('POST', `/api/v1/workflows/${wfId}/activate`);
+    if (act.status !== 200) throw new Error(`activate: ${act.status} ${JSON.stringify(act.json)}`);
+    log(`workflow ${wfId} active`);
+
+    // 4. the stream is subscribed → a fill → an execution carrying it
+    await waitFor('the trigger subscribed to the simulator', async () => (sim.subscriptions({ market: 'spot' }).length > 0 ? true : undefined));
+    const order = sim.placeOrder(account.id, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.01', price: '50000' });
+    const trade = sim.fillOrder(order.orderId, { quantity: '0.01' });
+    const fillId = `fill:spot:BTCUSDT:${order.orderId}:${trade.tradeId}`;
+    log(`simulator fill ${fillId}`);
+    const execution = await waitFor('an execution with the fill', async () => {
+      const list = await api('GET', `/api/v1/executions?workflowId=${wfId}&includeData=true`);
+      const rows = (list.json as { data?: Array<Record<string, unknown>> }).data ?? [];
+      return rows.find((r) => JSON.stringify(r).includes(fillId));
+    });
+    const text = JSON.stringify(execution);
+    for (const want of [`"eventId":"${fillId}"`, `"tradeId":${trade.tradeId}`, '"executionType":"TRADE"', '"recovered":false']) {
+      if (!text.includes(want)) throw new Error(`execution ${String(execution.id)} lacks ${want}`);
+    }
+    if (text.includes(key.apiSecret as string)) throw new Error('the API secret appears in the execution');
+    log(`execution ${String(execution.id)} (${String(execution.status)}) carries the fill ${fillId}`);
+
+    const deact = await api('POST', `/api/v1/workflows/${wfId}/deactivate`);
+    if (deact.status !== 200) throw new Error(`deactivate: ${deact.status} ${JSON.stringify(deact.json)}`);
+    await waitFor('the stream closed after deactivation', async () => (sim.openConnections() === 0 ? true : undefined), 15_000);
+    log('deactivated: the simulator has no open connection');
+    console.log('1 passed, 0 failed');
+  } finally {
+    if (n8n && n8n.exitCode === null) {
+      n8n.kill('SIGTERM');
+      await new Promise((r) => {
+        const t = setTimeout(() => {
+          n8n?.kill('SIGKILL');
+          r(undefined);
+        }, 15_000);
+        n8n?.once('exit', () => {
+          clearTimeout(t);
+          r(undefined);
+        });
+      });
+    }
+    await sim.stop();
+    if (process.env.KEEP_N8N_E2E !== '1') fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`[n8n-e2e] FAILED: ${err instanceof Error ? err.message : String(err)}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+});

@@ -1,0 +1,227 @@
+/**
+ * The built Binance User Stream Trigger (n8n/dist, as n8n loads it) driven through a faithful
+ * ITriggerFunctions (trigger-functions.ts) against our simulator on loopback, in real time:
+ * activation, emits and their items, filters, decimals, deactivation, a reconnect with gap
+ * recovery, exactly-once, cursors in static data across a restart, one shared stream, manual
+ * mode, auth and configuration errors, the credential test, and no secret in anything that leaves.
+ */
+import assert from 'node:assert/strict';
+import type { IDataObject } from 'n8n-workflow';
+import { BinanceSimulator, type CreatedKey } from '../../simulator/index';
+import { normalizeUserDataEvent } from '../../nodes/lib';
+import { waitFor } from '../../test/support/fake-clock';
+import { TriggerHarness, loadTriggerType, type FakeOptions } from './trigger-functions';
+
+const STATIC_KEY = 'binanceUserStreamRecovery';
+
+describe('n8n: Binance User Stream Trigger (built package, simulator)', function () {
+  this.timeout(60_000);
+  const type = loadTriggerType();
+  let sim: BinanceSimulator;
+  let acct: string;
+  let key: CreatedKey;
+  const open: TriggerHarness[] = [];
+
+  beforeEach(async () => {
+    sim = await BinanceSimulator.start();
+    acct = sim.createAccount({ balances: { USDT: '1000000', BTC: '10', ETH: '100' } }).id;
+    key = sim.createKey(acct, 'hmac');
+  });
+  afterEach(async () => {
+    for (const h of open.splice(0)) {
+      await h.close();
+      // nothing that left the trigger carries a secret
+      for (const secret of [key.apiKey, key.apiSecret as string]) assert.ok(!h.everything().includes(secret), 'a secret left the trigger');
+    }
+    await sim.stop();
+  });
+
+  function credentials(over: IDataObject = {}): IDataObject {
+    const urls = sim.urlsFor('spot');
+    return { environment: 'custom', restUrl: urls.restUrl, wsUrl: urls.wsUrl, keyType: 'hmac', apiKey: key.apiKey, apiSecret: key.apiSecret, ...over };
+  }
+
+  async function start(parameters: IDataObject = {}, extra: Partial<FakeOptions> = {}): Promise<TriggerHarness> {
+    const h = new TriggerHarness(type, { parameters: { market: 'spot', ...parameters }, credentials: credentials(), ...extra });
+    open.push(h);
+    await h.activate();
+    return h;
+  }
+
+  const subscribed = (n = 1) => waitFor(() => sim.subscriptions({ market: 'spot' }).length >= n, { timeoutMs: 15_000, message: 'subscription' });
+
+  function fill(symbol = 'BTCUSDT', quantity = '0.5') {
+    const o = sim.placeOrder(acct, { market: 'spot', symbol, side: 'BUY', quantity: '1', price: symbol === 'BTCUSDT' ? '50000' : '3000' });
+    const t = sim.fillOrder(o.orderId, { quantity });
+    return { order: o, trade: t, eventId: `fill:spot:${symbol}:${o.orderId}:${t.tradeId}` };
+  }
+
+  const ids = (h: TriggerHarness) => h.items().map((i) => i.eventId as string);
+
+  it('activation: a fill is one emit of one item, the normalised payload plus eventId, eventType, market, recovered and raw', async () => {
+    const h = await start();
+    await subscribed();
+    const f = fill();
+    await waitFor(() => h.emitted.length === 1, { timeoutMs: 15_000, message: 'emit' });
+    assert.equal(h.emitted[0].length, 1, 'one output');
+    assert.equal(h.emitted[0][0].length, 1, 'one item');
+    const item = h.items()[0];
+    const raw = item.raw as Record<string, unknown>;
+    assert.equal(raw.e, 'executionReport');
+    // the same normaliser as the Node-RED nodes
+    const { eventId, eventType, market, recovered, raw: _raw, ...payload } = item;
+    assert.deepEqual(payload, normalizeUserDataEvent('executionReport', raw));
+    assert.equal(eventId, f.eventId);
+    assert.equal(eventType, 'executionReport');
+    assert.equal(market, 'spot');
+    assert.equal(recovered, false);
+    assert.equal(item.executionType, 'TRADE');
+    assert.equal(item.tradeId, f.trade.tradeId);
+    assert.equal(typeof item.lastFilledQuantity, 'string', 'decimals are strings by default');
+  });
+
+  it('order updates: "fills only" by default drops NEW and CANCELED; "all" passes them; the symbol filter applies', async () => {
+    const fills = await start({ symbols: 'ETH*' });
+    const all = await start({ orderUpdates: 'all' }, { nodeName: 'All' });
+    await subscribed();
+    const o = sim.placeOrder(acct, { market: 'spot', symbol: 'ETHUSDT', side: 'SELL', quantity: '1', price: '3000' });
+    sim.cancelOrder(o.orderId);
+    const btc = fill('BTCUSDT');
+    const eth = fill('ETHUSDT');
+    await waitFor(() => all.items().length >= 6 && fills.items().length >= 1, { timeoutMs: 15_000, message: 'emits' });
+    await waitFor(() => all.items().some((i) => i.eventId === eth.eventId), { timeoutMs: 15_000 });
+    assert.deepEqual(ids(fills), [eth.eventId], 'fills only, ETH* only');
+    const types = all.items().map((i) => i.executionType);
+    assert.ok(types.includes('NEW') && types.includes('CANCELED') && types.includes('TRADE'), types.join());
+    assert.ok(ids(all).includes(btc.eventId));
+  });
+
+  it('decimals as numbers; balances and positions; balance updates per asset', async () => {
+    const numbers = await start({ decimals: 'numbers' });
+    const positions = await start({ events: 'accountPosition', assets: 'BTC' }, { nodeName: 'Positions' });
+    const deposits = await start({ events: 'balanceUpdates' }, { nodeName: 'Deposits' });
+    await subscribed();
+    const f = fill();
+    sim.deposit(acct, 'spot', 'USDT', '25.5');
+    await waitFor(() => numbers.items().length === 1 && positions.items().length >= 1 && deposits.items().length >= 1, { timeoutMs: 15_000, message: 'emits' });
+    const n = numbers.items()[0];
+    assert.equal(n.eventId, f.eventId);
+    assert.equal(typeof n.lastFilledQuantity, 'number');
+    assert.equal(n.lastFilledQuantity, 0.5);
+    const p = positions.items()[0];
+    assert.equal(p.eventType, 'outboundAccountPosition');
+    assert.deepEqual((p.balances as Array<{ asset: string }>).map((b) => b.asset), ['BTC'], 'asset filter');
+    const d = deposits.items().find((i) => i.eventType === 'balanceUpdate');
+    assert.ok(d, 'a balanceUpdate item');
+    assert.equal(d.asset, 'USDT');
+    assert.equal(d.balanceDelta ?? d.delta, '25.5');
+  });
+
+  it('one shared stream per credentials and market, however many triggers; deactivation closes it within seconds', async () => {
+    const a = await start();
+    const b = await start({}, { nodeName: 'Second' });
+    await subscribed();
+    assert.equal(sim.openConnections(), 1, 'one connection for two triggers');
+    const f = fill();
+    await waitFor(() => ids(a).includes(f.eventId) && ids(b).includes(f.eventId), { timeoutMs: 15_000 });
+    await a.close();
+    assert.equal(sim.openConnections(), 1, 'the other trigger still listens');
+    await b.close();
+    await waitFor(() => sim.openConnections() === 0, { timeoutMs: 5_000, message: 'closed after the last closeFunction' });
+    const after = fill();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(!ids(a).includes(after.eventId) && !ids(b).includes(after.eventId), 'nothing emitted after close');
+  });
+
+  it('a reconnect with gap recovery: the fill missed while the socket was down comes recovered, every fill exactly once', async () => {
+    const h = await start();
+    await subscribed();
+    const first = fill();
+    await waitFor(() => ids(h).includes(first.eventId), { timeoutMs: 15_000 });
+    sim.dropConnections();
+    const missed = fill(); // no socket is listening now
+    await subscribed();
+    const later = fill();
+    await waitFor(() => ids(h).includes(missed.eventId) && ids(h).includes(later.eventId), { timeoutMs: 30_000, message: 'recovered + live' });
+    await new Promise((r) => setTimeout(r, 500));
+    const got = ids(h).filter((id) => id.startsWith('fill:'));
+    assert.deepEqual([...got].sort(), [first.eventId, missed.eventId, later.eventId].sort(), 'each fill exactly once');
+    const rec = h.items().find((i) => i.eventId === missed.eventId) as IDataObject;
+    assert.equal(rec.recovered, true);
+    assert.equal(rec.tradeId, missed.trade.tradeId);
+    assert.equal((h.items().find((i) => i.eventId === later.eventId) as IDataObject).recovered, false);
+  });
+
+  it('cursors live in the workflow static data; a restart recovers the fill made while stopped and repeats none below the saved cursor', async () => {
+    const db = { staticData: {} as IDataObject };
+    const h1 = await start({}, { db });
+    await subscribed();
+    const before = [fill(), fill(), fill()];
+    await waitFor(() => before.every((f) => ids(h1).includes(f.eventId)), { timeoutMs: 15_000 });
+    await h1.close();
+    open.splice(open.indexOf(h1), 1);
+    await waitFor(() => sim.openConnections() === 0, { timeoutMs: 5_000 });
+    const saved = (db.staticData['node:Binance User Stream Trigger'] as IDataObject | undefined)?.[STATIC_KEY] as
+      | { lastTradeIds?: Record<string, number>; symbols?: string[] }
+      | undefined;
+    assert.ok(saved, 'n8n saved the cursors with an emit');
+    assert.ok(saved.symbols?.includes('BTCUSDT'));
+    const cursor = saved.lastTradeIds?.BTCUSDT ?? 0;
+    const whileStopped = fill();
+    const h2 = await start({}, { db });
+    await waitFor(() => ids(h2).includes(whileStopped.eventId), { timeoutMs: 30_000, message: 'recovered at start-up' });
+    const again = h2.items().filter((i) => typeof i.tradeId === 'number' && (i.tradeId as number) <= cursor);
+    assert.deepEqual(again, [], 'no fill at or below the saved cursor again');
+    assert.equal(ids(h2).filter((id) => id === whileStopped.eventId).length, 1);
+    assert.equal((h2.items().find((i) => i.eventId === whileStopped.eventId) as IDataObject).recovered, true);
+  });
+
+  it('manual mode ("listen for test event"): the next wanted event is emitted, then n8n closes the trigger', async () => {
+    const h = await start({}, { mode: 'manual' });
+    await subscribed();
+    sim.placeOrder(acct, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '1', price: '1' }); // NEW: not a fill
+    const f = fill();
+    const data = await h.manualResult;
+    assert.equal(data?.[0][0].json.eventId, f.eventId);
+    await waitFor(() => sim.openConnections() === 0, { timeoutMs: 5_000, message: 'closed after the test event' });
+    assert.deepEqual(h.db.staticData, {}, 'a manual run keeps no cursors');
+  });
+
+  it('a key rejected while running: a failed execution with the core text, the workflow stays active; manual mode ends with emitError', async () => {
+    const h = await start();
+    await subscribed();
+    sim.revokeKey(key.apiKey);
+    sim.dropConnections();
+    await waitFor(() => h.failedExecutions.length > 0, { timeoutMs: 20_000, message: 'failed execution' });
+    assert.match(h.failedExecutions[0].message, /^Binance rejected the API key: invalid API key or permissions \(-?\d+\)/);
+    assert.equal(h.errors.length, 0, 'not deactivated');
+    await h.close();
+    open.splice(open.indexOf(h), 1);
+
+    const m = new TriggerHarness(type, { parameters: { market: 'spot' }, credentials: credentials(), mode: 'manual' });
+    open.push(m);
+    await m.activate();
+    await assert.rejects(m.manualResult as Promise<unknown>, /Binance rejected the API key/);
+  });
+
+  it('invalid settings: activation fails with the same text as the Node-RED account', async () => {
+    const h = new TriggerHarness(type, { parameters: { market: 'spot' }, credentials: credentials({ apiSecret: '' }) });
+    await assert.rejects(h.activate(), (err: Error) => {
+      assert.equal(err.message, 'Invalid Binance account configuration: The API secret is missing (HMAC key).');
+      return true;
+    });
+    const iso = new TriggerHarness(type, { parameters: { market: 'isolated-margin', isolatedSymbol: '' }, credentials: credentials() });
+    await assert.rejects(iso.activate(), /The symbol is missing \(isolated margin\)/);
+    assert.equal(sim.openConnections(), 0);
+  });
+
+  it('credential test: the core key check (OK for a good key, the reason for a bad secret)', async () => {
+    const test = type.methods.credentialTest.binanceUserStreamApiTest;
+    const ok = await test.call({}, { id: '1', name: 'k', type: 'binanceUserStreamApi', data: credentials() });
+    assert.equal(ok.status, 'OK', ok.message);
+    const bad = await test.call({}, { id: '1', name: 'k', type: 'binanceUserStreamApi', data: credentials({ apiSecret: 'x'.repeat(64) }) });
+    assert.equal(bad.status, 'Error');
+    assert.ok(bad.message.length > 0);
+    assert.ok(!bad.message.includes(key.apiKey) && !bad.message.includes('x'.repeat(64)), 'no secret in the answer');
+  });
+});
