@@ -189,6 +189,9 @@ export class DeliveryPipeline {
       }
       this.queue.splice(at, 0, { slot });
       this.unfilledHolding++;
+      // A new gap: its live events wait for it again (bounded as always), even if an older,
+      // slow recovery had let live events through.
+      this.spilled = false;
     }
     this.unfilled++;
     this.changed();
