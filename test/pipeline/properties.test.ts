@@ -180,6 +180,8 @@ class Deployment {
     this.stream.on('event', this.consumer);
     this.manager.on('event', this.raw);
     this.manager.acquire(this.id);
+    // Node-RED's flows:started: every node of the deploy listens (the account node resumes then)
+    this.stream.resume();
   }
 
   /**

@@ -113,6 +113,18 @@ function orderOf(e: UserDataEvent): Row | undefined {
   return undefined;
 }
 
+/** Adds a trade page's rows to `byId`; returns the highest trade id on the page. */
+function collectRows(page: Row[], byId: Map<number, Row>): number | undefined {
+  let maxId: number | undefined;
+  for (const r of page) {
+    const id = int(r.id);
+    if (id === undefined) continue;
+    byId.set(id, r);
+    if (maxId === undefined || id > maxId) maxId = id;
+  }
+  return maxId;
+}
+
 /** The (symbol, trade id) of a fill event (live or recovered), else undefined. */
 export function fillIdentity(e: UserDataEvent): { symbol: string; id: number } | undefined {
   const o = orderOf(e);
@@ -660,13 +672,7 @@ export class GapRecovery {
           const we = Math.min(ws + this.api.tradeWindowMs, end);
           const page = await this.tradePage(symbol, { startTime: ws, endTime: we });
           pages++;
-          let maxId: number | undefined;
-          for (const r of page) {
-            const id = int(r.id);
-            if (id === undefined) continue;
-            byId.set(id, r);
-            if (maxId === undefined || id > maxId) maxId = id;
-          }
+          const maxId = collectRows(page, byId);
           if (maxId !== undefined) {
             // Continue by id from here on (covers the rest of this window and later ones).
             fromId = maxId + 1;
@@ -684,13 +690,7 @@ export class GapRecovery {
         }
         const page = await this.tradePage(symbol, { fromId });
         pages++;
-        let maxId: number | undefined;
-        for (const r of page) {
-          const id = int(r.id);
-          if (id === undefined) continue;
-          byId.set(id, r);
-          if (maxId === undefined || id > maxId) maxId = id;
-        }
+        const maxId = collectRows(page, byId);
         if (page.length < this.pageLimit || maxId === undefined) break;
         fromId = maxId + 1;
       }
