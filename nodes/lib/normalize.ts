@@ -18,7 +18,8 @@
  *    futures `ap` field, and absent when z or Z is absent.
  */
 
-import type { Market } from './types';
+import { MARKETS, type Market } from './types';
+import { ACCOUNT_REST, ERROR_CODE_REASONS, endpointWeight } from './exchange/facts';
 
 export type Payload = Record<string, unknown>;
 type Raw = Record<string, unknown>;
@@ -663,13 +664,9 @@ function marginAsset(a: Raw): Balance {
 }
 
 /** The signed REST request that returns the account of each market (snapshot / key check). */
-export const ACCOUNT_REQUESTS: Readonly<Record<Market, { path: string; weight: number }>> = {
-  spot: { path: '/api/v3/account', weight: 20 },
-  margin: { path: '/sapi/v1/margin/account', weight: 10 },
-  'isolated-margin': { path: '/sapi/v1/margin/isolated/account', weight: 10 },
-  'usdm-futures': { path: '/fapi/v3/account', weight: 5 },
-  'coinm-futures': { path: '/dapi/v1/account', weight: 5 },
-};
+export const ACCOUNT_REQUESTS: Readonly<Record<Market, { path: string; weight: number }>> = Object.fromEntries(
+  MARKETS.map((m) => [m, { path: ACCOUNT_REST[m].path, weight: endpointWeight(ACCOUNT_REST[m]) }]),
+) as Record<Market, { path: string; weight: number }>;
 
 /** Query parameters of the account request (isolated margin: `symbols`). */
 export function accountRequestParams(market: Market, symbol?: string): Record<string, string> {
@@ -911,20 +908,8 @@ export interface StatusSpec {
   text?: string;
 }
 
-/** Short reasons for exchange error codes (catalog keys under `binance-account.status.`). */
-export const ERROR_CODE_REASONS: Readonly<Record<string, string>> = {
-  '-2015': 'invalid-api-key',
-  '-2014': 'bad-api-key-format',
-  '-1022': 'bad-signature',
-  '-1021': 'clock-skew',
-  '-1003': 'rate-limited',
-  '-1015': 'rate-limited',
-  '429': 'rate-limited',
-  '418': 'ip-banned',
-  '401': 'invalid-api-key',
-  '-1125': 'key-expired',
-  '-1209': 'key-expired',
-};
+/** Short reasons for exchange error codes (catalog keys under `binance-account.status.`): exchange/facts.ts. */
+export { ERROR_CODE_REASONS };
 
 /** Shortens a text for a node status (Node-RED recommends under 20 characters). */
 export function shortText(s: string, max = 20): string {

@@ -23,6 +23,7 @@ import { resolveEndpoints, type ResolvedEndpoints } from './endpoints';
 import { shortId } from './identity';
 import { Redactor, redactingLogger, truncate } from './redact';
 import { BinanceApiError, RestClient } from './rest';
+import { REST } from './exchange/facts';
 import { CredentialsError, createSigner, type Signer } from './signing';
 import { TimerSet, withDeadline } from './timers';
 import { errorMessage, type Session, type SessionEnd, type SessionHandlers, type Transport, type TransportContext } from './transport';
@@ -145,7 +146,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
       apiKey: c.apiKey ?? '',
       signer: configError ?? signer,
       recvWindow,
-      timePath: endpoints?.timePath ?? '/api/v3/time',
+      timePath: endpoints?.timePath ?? REST.spot.time.path,
       redactor: this.redactor,
     });
 

@@ -6,13 +6,13 @@ import { RestClient } from '../../nodes/lib/rest';
 import { Redactor } from '../../nodes/lib/redact';
 import { createSigner } from '../../nodes/lib/signing';
 import type { Market, UserDataEvent } from '../../nodes/lib/types';
-import type { BinanceSimulator, RecordedRequest, SimTrade } from '../../simulator/index';
+import type { BinanceSimulator, RecordedRequest, SimMarket, SimTrade } from '../../simulator/index';
 
 export function timePathOf(market: Market): string {
   return market === 'usdm-futures' ? '/fapi/v1/time' : market === 'coinm-futures' ? '/dapi/v1/time' : '/api/v3/time';
 }
 
-export function restClientFor(sim: BinanceSimulator, market: Market, key: { apiKey: string; apiSecret?: string }): RestClient {
+export function restClientFor(sim: BinanceSimulator, market: SimMarket, key: { apiKey: string; apiSecret?: string }): RestClient {
   return new RestClient({
     baseUrl: sim.urlsFor(market).restUrl,
     apiKey: key.apiKey,

@@ -15,6 +15,7 @@
 import type { GapEvent, Logger, Market, UserDataEvent } from '../types';
 import type { PersistedOrder, PersistedRecoveryState } from '../persistence';
 import { BudgetedRest, WeightBudget, type RestLike, type RestParams } from '../weight-budget';
+import { ERROR_CODES, type RecoveryRest } from '../exchange/facts';
 import { FillLedger, type CursorCommit } from './ledger';
 import {
   algoStateEventFromRow,
@@ -40,6 +41,11 @@ export type OpenOrdersScope = 'auto' | 'all' | 'per-symbol';
 export interface GapRecoveryOptions {
   market: Market;
   rest: RestLike;
+  /**
+   * The endpoints to read (ResolvedEndpoints.recovery.rest: the facts table's entry for the account).
+   * Default: the table's entry for the market.
+   */
+  endpoints?: RecoveryRest;
   /** Symbols listed in the config node (always queried). */
   symbols?: string[];
   /** Isolated-margin symbol (market 'isolated-margin'); then only this symbol is queried. */
@@ -166,7 +172,7 @@ export class GapRecovery {
 
   constructor(opts: GapRecoveryOptions) {
     this.market = opts.market;
-    this.api = apiFor(opts.market);
+    this.api = apiFor(opts.market, opts.endpoints);
     this.ledger = new FillLedger();
     this.isolatedSymbol = opts.isolatedSymbol ? opts.isolatedSymbol.toUpperCase() : undefined;
     if (opts.market === 'isolated-margin' && !this.isolatedSymbol) {
@@ -599,7 +605,7 @@ export class GapRecovery {
 
   private async fetchOpenAlgoOrders(known: string[], first: boolean): Promise<{ rows: Row[]; covered: Set<string> | 'all' }> {
     const path = this.api.openAlgoOrders!;
-    const all = this.chooseAll(known, first, 1, 40);
+    const all = this.chooseAll(known, first, this.api.perSymbolOpenAlgoOrdersWeight, this.api.allOpenAlgoOrdersWeight);
     if (all) return { rows: rows(await this.get<unknown>(path, {})), covered: 'all' };
     const out: Row[] = [];
     const covered = new Set<string>();
@@ -686,7 +692,7 @@ export class GapRecovery {
       }
     } catch (err) {
       errors.push(`${symbol} fills: ${errText(err)}`);
-      if ((err as { code?: unknown }).code === -1121) {
+      if ((err as { code?: unknown }).code === ERROR_CODES.BAD_SYMBOL) {
         // Invalid symbol (e.g. a typo in the config list): retrying cannot help.
         this.logger?.warn(`recovery: ${symbol} is not a valid symbol here; no fills recovered for it`);
         this.failed.delete(symbol);
