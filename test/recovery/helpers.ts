@@ -59,8 +59,14 @@ export function liveFillEvents(sim: BinanceSimulator, trades: SimTrade[]): UserD
 }
 
 /** Largest weight of `pool` ('api', 'sapi', 'fapi', 'dapi') spent within any 60 s window. */
+/** The simulator's weight pool of a path: /fapi and /dapi are one pool, 'futures' (CM–UM integration). */
+export function poolOfPath(path: string): string {
+  const first = path.split('/')[1] ?? 'api';
+  return first === 'fapi' || first === 'dapi' ? 'futures' : first;
+}
+
 export function maxWindowWeight(requests: RecordedRequest[], pool: string): number {
-  const rest = requests.filter((r) => r.kind === 'rest' && r.path.split('/')[1] === pool);
+  const rest = requests.filter((r) => r.kind === 'rest' && poolOfPath(r.path) === pool);
   let max = 0;
   for (const r of rest) {
     const sum = rest.filter((x) => x.at > r.at - 60_000 && x.at <= r.at).reduce((s, x) => s + (x.weight ?? 0), 0);
