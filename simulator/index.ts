@@ -59,7 +59,7 @@ export type SimMarket = 'spot' | 'margin' | 'isolated-margin' | 'usdm-futures' |
 export type ConnKind = 'ws-api' | 'futures' | 'legacy';
 export interface ConnFilter {
   accountId?: string;
-  market?: SimMarket;
+  market?: ConnMarket;
   kind?: ConnKind;
 }
 

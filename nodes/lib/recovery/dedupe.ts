@@ -152,7 +152,8 @@ const MARKET_CODES: Record<Market, number> = {
   // portfolio margin: one code per book (pmBook), so UM, CM and margin ids never collide
   'portfolio-margin': 6,
 };
-const PM_BOOK_CODES: Record<string, number> = { MARGIN: 6, UM: 7, CM: 8 };
+// 3 bits (see numericKey): 1–5 are the other markets, so the books take 6, 7 and 0.
+const PM_BOOK_CODES: Record<string, number> = { MARGIN: 6, UM: 7, CM: 0 };
 
 /**
  * The book of a portfolio-margin event: margin orders are executionReport, futures orders carry

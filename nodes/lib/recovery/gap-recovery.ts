@@ -17,6 +17,7 @@ import type { PersistedOrder, PersistedRecoveryState } from '../persistence';
 import { BudgetedRest, WeightBudget, type RestLike, type RestParams } from '../weight-budget';
 import { ERROR_CODES, type RecoveryRest } from '../exchange/facts';
 import { FillLedger, type CursorCommit } from './ledger';
+import { pmBook } from './dedupe';
 import {
   algoStateEventFromRow,
   apiFor,
@@ -115,13 +116,18 @@ function orderOf(e: UserDataEvent): Row | undefined {
   return undefined;
 }
 
-/** The (symbol, trade id) of a fill event (live or recovered), else undefined. */
+/**
+ * The (symbol, trade id) of a fill event (live or recovered), else undefined. Portfolio margin has
+ * three trade-id spaces on one stream (UM, CM, margin: the same symbol name, e.g. BTCUSDT, can be
+ * in two), so its ledger symbol is qualified by the book: `UM:BTCUSDT`, `MARGIN:BTCUSDT`.
+ */
 export function fillIdentity(e: UserDataEvent): { symbol: string; id: number } | undefined {
   const o = orderOf(e);
   if (!o || o.x !== 'TRADE') return undefined;
   const symbol = str(o.s);
   const id = int(o.t);
-  return symbol !== undefined && id !== undefined && id >= 0 ? { symbol, id } : undefined;
+  if (symbol === undefined || id === undefined || id < 0) return undefined;
+  return { symbol: e.market === 'portfolio-margin' ? `${pmBook(e)}:${symbol}` : symbol, id };
 }
 
 export class GapRecovery {
