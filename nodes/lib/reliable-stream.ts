@@ -182,9 +182,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     this._current = { ...s };
     if (s.state !== 'idle' && s.state !== 'stopped') this.startedAt = Date.now();
 
-    if (opts.recovery !== false && opts.market === 'portfolio-margin') {
-      opts.logger?.warn('portfolio-margin: missed fills are not recovered after gaps yet (events pass through as they arrive)');
-    } else if (opts.recovery !== false) {
+    if (opts.recovery !== false) {
       const recoveryUrl = opts.recoveryEndpoints?.restUrl?.replace(/\/+$/, '');
       const ownUrl = opts.restUrl?.replace(/\/+$/, '');
       const budgetUrl = recoveryUrl ?? ownUrl;

@@ -113,7 +113,6 @@ describe('portfolio margin (binance-account market "portfolio-margin", against t
     assert.equal(byTopic.get('liabilityChange')!.totalLiability, '1.03');
     assert.equal(byTopic.get('liabilityChange')!.type, 'BORROW');
     assert.deepEqual(byTopic.get('openOrderLoss')!.losses, [{ asset: 'BUSD', amount: '-0.1232313' }]);
-    assert.ok(capturedLogs.some((l) => /portfolio-margin: missed fills are not recovered/.test(String(l.msg))), 'the recovery limit is logged');
   });
 
   it('snapshot output: balances from /papi/v1/balance, one row per asset with a column per book, updated by UM and margin events', async function () {
@@ -152,7 +151,9 @@ describe('portfolio margin (binance-account market "portfolio-margin", against t
 
   it('listenKeyExpired: a new key from /papi/v1/listenKey and a new /pm/ws stream', async function () {
     const a = pmAccount(sim);
-    await helper.load(nodeModules(), [TAB, pmNode(sim, a), consumer('ou', 'binance-order-update', 'orders'), helperNode('orders')], credentialsFor(a));
+    // Recovery off: this test is about the key; the weight budget of the papi pool is shared by
+    // every account on the host (per IP), and the recovery test below spends it.
+    await helper.load(nodeModules(), [TAB, pmNode(sim, a, { recovery: false }), consumer('ou', 'binance-order-update', 'orders'), helperNode('orders')], credentialsFor(a));
     await waitConnected();
     const [first] = sim.listenKeys().filter((k) => k.market === 'portfolio-margin');
     assert.ok(first);
@@ -164,6 +165,43 @@ describe('portfolio margin (binance-account market "portfolio-margin", against t
     const um = sim.runOrderLifecycle(a.accountId, { market: 'usdm-futures', symbol: 'BTCUSDT', side: 'BUY', quantity: '1', price: '100' });
     await waitFor(() => orders.msgs.some((m) => m.payload.orderId === um.order.orderId), 5000, 'events on the new stream');
     assert.equal(sim.requests.filter((r) => r.kind === 'ws-connect' && r.path.startsWith('/pm/ws/')).length, 2);
+  });
+
+  it('a gap: UM, CM and margin fills missed meanwhile are recovered from papi, each once, with msg.recovered and businessUnit', async function () {
+    const a = pmAccount(sim);
+    await helper.load(
+      nodeModules(),
+      [TAB, pmNode(sim, a, { recoverySymbols: 'BTCUSD_PERP' }), consumer('ou', 'binance-order-update', 'orders'), helperNode('orders')],
+      credentialsFor(a),
+    );
+    const orders = collect('orders') as unknown as { msgs: Msg[] };
+    await waitConnected();
+    // BTCUSDT becomes known in UM and in margin by live fills (the same symbol name in two books).
+    const liveUm = sim.runOrderLifecycle(a.accountId, { market: 'usdm-futures', symbol: 'BTCUSDT', side: 'BUY', quantity: '1', price: '100' }).trades;
+    const liveMg = sim.runOrderLifecycle(a.accountId, { market: 'margin', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.1', price: '100' }).trades;
+    const fills = (): Msg[] => orders.msgs.filter((m) => m.payload.executionType === 'TRADE' || (m.recovered === true && m.payload.tradeId !== undefined));
+    await waitFor(() => fills().length === 2, 5000, 'the live fills');
+
+    sim.clearRequests();
+    assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1);
+    const missed = [
+      ...sim.runOrderLifecycle(a.accountId, { market: 'usdm-futures', symbol: 'BTCUSDT', side: 'SELL', quantity: '2', price: '101', fills: ['1', '1'] }).trades.map((t) => ['UM', t] as const),
+      ...sim.runOrderLifecycle(a.accountId, { market: 'margin', symbol: 'BTCUSDT', side: 'SELL', quantity: '0.1', price: '101' }).trades.map((t) => ['MARGIN', t] as const),
+      // CM: only listed in the account node
+      ...sim.runOrderLifecycle(a.accountId, { market: 'coinm-futures', symbol: 'BTCUSD_PERP', side: 'BUY', quantity: '3', price: '100' }).trades.map((t) => ['CM', t] as const),
+    ];
+    await waitFor(() => fills().length === 2 + missed.length, 10_000, 'the recovered fills');
+    await new Promise((r) => setTimeout(r, 200));
+    const recovered = fills().slice(2);
+    assert.ok(recovered.every((m) => m.recovered === true && m.market === 'portfolio-margin'));
+    const key = (m: Msg): string => `${String(m.payload.businessUnit ?? 'MARGIN')}/${String(m.payload.symbol)}/${String(m.payload.tradeId)}`;
+    assert.deepEqual(recovered.map(key).sort(), missed.map(([b, t]) => `${b}/${t.symbol}/${t.tradeId}`).sort(), 'every missed fill once');
+    assert.equal(fills().length, 2 + missed.length, 'no duplicate of the live fills');
+    assert.ok(liveUm.length === 1 && liveMg.length === 1);
+    const paths = new Set(sim.requests.filter((r) => r.kind === 'rest').map((r) => r.path));
+    for (const p of ['/papi/v1/um/userTrades', '/papi/v1/cm/userTrades', '/papi/v1/margin/myTrades']) assert.ok(paths.has(p), `${p} queried`);
+    assert.ok(![...paths].some((p) => p.startsWith('/fapi/v1/user') || p.startsWith('/sapi/') || p.startsWith('/dapi/')), [...paths].join(' '));
+    assert.ok(sim.requests.filter((r) => r.kind === 'rest').every((r) => r.status === 200));
   });
 
   it('testnet: a clear configuration error (Binance has no portfolio-margin testnet)', async function () {

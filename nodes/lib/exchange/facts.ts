@@ -160,8 +160,10 @@ export const REST = {
     marginTrades: ep('/papi/v1/margin/myTrades', w(5)),
     umOpenOrders: ep('/papi/v1/um/openOrders', w(40, ['symbol', 1])),
     cmOpenOrders: ep('/papi/v1/cm/openOrders', w(40, ['symbol', 1])),
-    // [CJS]: "Weight(IP): 5"; without a symbol it is charged per symbol trading (so only per symbol).
-    marginOpenOrders: ep('/papi/v1/margin/openOrders', w(5)),
+    // [CJS]: "Weight(IP): 5"; without a symbol "the request count charged to the rate limiter equals
+    // the number of symbols currently trading": we count that as 1500 (UNVERIFIED estimate of the
+    // margin pairs), so recovery asks per symbol whenever it knows the symbols.
+    marginOpenOrders: ep('/papi/v1/margin/openOrders', w(1500, ['symbol', 5])),
     umOrder: ep('/papi/v1/um/order', w(1)),
     cmOrder: ep('/papi/v1/cm/order', w(1)),
     marginOrder: ep('/papi/v1/margin/order', w(10)),
@@ -299,7 +301,7 @@ export interface RecoveryRest {
   tradeWindowMs: number;
 }
 
-/** Markets whose recovery reads one trade history (portfolio margin is not recovered yet). */
+/** Markets whose recovery reads one trade history (portfolio margin reads three: PM_RECOVERY_BOOKS). */
 export type RecoverableMarket = Exclude<Market, 'portfolio-margin'>;
 
 export const RECOVERY_REST: Readonly<Record<RecoverableMarket, RecoveryRest>> = {
@@ -324,3 +326,34 @@ export const ACCOUNT_REST: Readonly<Record<Market, RestEndpoint>> = {
   'coinm-futures': REST.coinm.account,
   'portfolio-margin': REST.pm.balance,
 };
+
+/**
+ * Portfolio margin keeps three trade histories (books) on papi ([CJS] PM 17.0.0): UM futures, CM
+ * futures and cross margin. Each is recovered like the market whose rows it returns (`rowMarket`).
+ * Account snapshots and UM algo orders are not part of a PM recovery (the account-position node
+ * reloads its snapshot from /papi/v1/balance after a gap).
+ */
+export interface RecoveryBook {
+  id: 'UM' | 'CM' | 'MARGIN';
+  rowMarket: RecoverableMarket;
+  rest: RecoveryRest;
+}
+
+export const PM_RECOVERY_BOOKS: readonly RecoveryBook[] = [
+  {
+    id: 'UM',
+    rowMarket: 'usdm-futures',
+    rest: { trades: REST.pm.umTrades, openOrders: REST.pm.umOpenOrders, order: REST.pm.umOrder, account: REST.pm.umAccount, tradeWindowMs: 7 * DAY_MS - 1 },
+  },
+  {
+    id: 'CM',
+    rowMarket: 'coinm-futures',
+    rest: { trades: REST.pm.cmTrades, openOrders: REST.pm.cmOpenOrders, order: REST.pm.cmOrder, account: REST.pm.cmAccount, tradeWindowMs: 7 * DAY_MS - 1 },
+  },
+  {
+    id: 'MARGIN',
+    rowMarket: 'margin',
+    // [CJS] marginAccountTradeList: "The interval between startTime and endTime must be less than 24 hours".
+    rest: { trades: REST.pm.marginTrades, openOrders: REST.pm.marginOpenOrders, order: REST.pm.marginOrder, account: REST.pm.balance, tradeWindowMs: DAY_MS - 1 },
+  },
+];

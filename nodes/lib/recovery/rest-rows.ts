@@ -40,7 +40,7 @@ const FAMILY: Record<RecoverableMarket, MarketApi['family']> = {
  * entry for the account) or the table itself. Portfolio margin has no recovery yet (throws).
  */
 export function apiFor(market: Market, rest?: RecoveryRest): MarketApi {
-  if (market === 'portfolio-margin') throw new Error('portfolio-margin: gap recovery is not available yet');
+  if (market === 'portfolio-margin') throw new Error('portfolio-margin: recovery reads its books (PM_RECOVERY_BOOKS), not one market API');
   const r = rest ?? RECOVERY_REST[market];
   const family = FAMILY[market];
   const futures = family === 'usdm' || family === 'coinm';
