@@ -98,7 +98,7 @@ export = function register(RED: NodeAPI): void {
       buffered = [];
       const req = ACCOUNT_REQUESTS[account.market];
       manager.rest
-        .request<unknown>('GET', req.path, accountRequestParams(account.market, account.symbol), { security: 'signed', weight: req.weight })
+        .request<unknown>('GET', `${account.accountRestBase ?? ''}${req.path}`, accountRequestParams(account.market, account.symbol), { security: 'signed', weight: req.weight })
         .then((resp) => {
           if (closed) return;
           const fresh = balanceSheetFromAccount(account.market, resp);

@@ -10,7 +10,8 @@
 import { makeTranslate } from './common';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { isAccountHandle, type AccountHandle, type AccountUser, type RegisterOptions } from './lib/filters';
-import { resolveEndpoints } from './lib/endpoints';
+import { resolveEndpoints, type ResolvedEndpoints } from './lib/endpoints';
+import { ERROR_CODES } from './lib/exchange/facts';
 import {
   ACCOUNT_REQUESTS,
   accountRequestParams,
@@ -250,17 +251,22 @@ async function keyPowers(rest: RestClient, market: string, permissions: Record<s
   );
 }
 
+/** The host of the account's balances when it is not the account's REST host (COIN-M unified: dapi). */
+function accountRestBase(ep: ResolvedEndpoints): string | undefined {
+  return ep.recovery.restUrl !== ep.restUrl ? ep.recovery.restUrl : undefined;
+}
+
 function problemOf(err: unknown, stage: 'time' | 'account'): TestProblem {
   if (err instanceof CredentialsError) return 'config';
   if (!(err instanceof BinanceApiError)) return 'unknown';
   switch (err.code) {
-    case -2014:
+    case ERROR_CODES.BAD_API_KEY_FORMAT:
       return 'bad-key-format';
-    case -2015:
+    case ERROR_CODES.REJECTED_API_KEY:
       return 'bad-key';
-    case -1022:
+    case ERROR_CODES.BAD_SIGNATURE:
       return 'bad-signature';
-    case -1021:
+    case ERROR_CODES.TIMESTAMP:
       return 'clock-skew';
     default:
       break;
@@ -354,7 +360,7 @@ async function testConnection(def: AccountNodeDef, creds: AccountCredentials, sa
   const req = ACCOUNT_REQUESTS[cfg.market];
   const params: RestParams = accountRequestParams(cfg.market, cfg.symbol);
   try {
-    const account = await rest.request<unknown>('GET', req.path, params, { security: 'signed', weight: req.weight });
+    const account = await rest.request<unknown>('GET', `${accountRestBase(endpoints) ?? ''}${req.path}`, params, { security: 'signed', weight: req.weight });
     const { accountType, permissions } = permissionsOf(account);
     const keyWarning = await keyPowers(rest, cfg.market, permissions);
     return clean({ ...base, ...timeInfo, ok: true, accountType, permissions, warnings: warnings.length ? warnings : undefined, keyWarning });
@@ -553,6 +559,7 @@ export = function register(RED: NodeAPI): void {
           maxHoldMs: rc.maxHoldMs,
           store,
           restUrl: resolveEndpoints(built.config).restUrl,
+          recoveryEndpoints: resolveEndpoints(built.config).recovery,
           logger: {
             debug: (m) => node.debug(redact(m)),
             info: (m) => node.log(redact(m)),
@@ -598,6 +605,7 @@ export = function register(RED: NodeAPI): void {
       accountLabel: def.name || node.id,
       configError,
       deployedRestUrl: built.config ? resolveEndpoints(built.config).restUrl : undefined,
+      accountRestBase: built.config ? accountRestBase(resolveEndpoints(built.config)) : undefined,
       users,
       getManager,
       getStream,

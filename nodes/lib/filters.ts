@@ -130,6 +130,8 @@ export interface AccountHandle {
   readonly symbol: string | undefined;
   /** The account node's name, or its id when it has none. Never a key. */
   readonly accountLabel: string;
+  /** Base URL of the account's balance request when it is not the stream's REST host (COIN-M unified). */
+  readonly accountRestBase?: string;
   /** The configuration problem, when the account cannot connect at all (already redacted). */
   readonly configError: string | undefined;
   /** The shared stream manager (created on first use); undefined when the configuration is invalid. */

@@ -18,7 +18,8 @@
  *    futures `ap` field, and absent when z or Z is absent.
  */
 
-import type { Market } from './types';
+import { MARKETS, type Market } from './types';
+import { ACCOUNT_REST, ERROR_CODE_REASONS, endpointWeight } from './exchange/facts';
 
 export type Payload = Record<string, unknown>;
 type Raw = Record<string, unknown>;
@@ -523,6 +524,8 @@ export function normalizeAccountPosition(raw: Raw): Payload {
       accountAlias: text(raw.i),
       eventTime: num(raw.E),
       transactionTime: num(raw.T),
+      // portfolio margin: 'UM' / 'CM' (connector types AccountUpdate.fs, PM 17.0.0, 2026-07-24)
+      businessUnit: text(raw.fs),
     });
   }
   return clean({
@@ -614,6 +617,74 @@ export function normalizeBalanceUpdates(raw: Raw): BalanceMessage[] {
  * passed on raw by `binance-user-event`. `balanceUpdate` / `externalLockUpdate` carry one asset, so
  * the single entry of normalizeBalanceUpdates() is their payload.
  */
+/**
+ * Portfolio margin `riskLevelChange` (uniMMR level u, risk level s: MARGIN_CALL / REDUCE_ONLY /
+ * FORCE_LIQUIDATION, equity eq, actual equity ae, maintenance margin m; Portfolio Margin user-data
+ * page, connector types RiskLevelChange, 17.0.0 2026-07-24).
+ */
+export function normalizeRiskLevelChange(raw: Raw): Payload {
+  return clean({
+    riskLevel: text(raw.s),
+    uniMMR: dec(raw.u),
+    accountEquity: dec(raw.eq),
+    actualEquity: dec(raw.ae),
+    maintenanceMargin: dec(raw.m),
+    eventTime: num(raw.E),
+  });
+}
+
+/** Portfolio margin `liabilityChange` (asset a, type t, transaction T, principal p, interest i, total liability l). */
+export function normalizeLiabilityChange(raw: Raw): Payload {
+  return clean({
+    asset: text(raw.a),
+    type: text(raw.t),
+    transactionId: num(raw.T),
+    principal: dec(raw.p),
+    interest: dec(raw.i),
+    totalLiability: dec(raw.l),
+    eventTime: num(raw.E),
+  });
+}
+
+/** Portfolio margin `openOrderLoss` (O: [{a: asset, o: amount}]). */
+export function normalizeOpenOrderLoss(raw: Raw): Payload {
+  return clean({
+    losses: arr(raw.O).map((x) => clean({ asset: text(x.a) ?? '', amount: dec(x.o) })),
+    eventTime: num(raw.E),
+  });
+}
+
+/** Portfolio margin `CONDITIONAL_ORDER_TRADE_UPDATE` (fs, so: the strategy order). */
+export function normalizeConditionalOrderTradeUpdate(raw: Raw): Payload {
+  const o = obj(raw.so) ?? {};
+  return clean({
+    businessUnit: text(raw.fs),
+    symbol: text(o.s),
+    strategyClientOrderId: text(o.c),
+    strategyId: num(o.si),
+    side: text(o.S),
+    strategyType: text(o.st),
+    timeInForce: text(o.f),
+    quantity: dec(o.q),
+    price: dec(o.p),
+    stopPrice: dec(o.sp),
+    strategyStatus: text(o.os),
+    orderBookTime: num(o.T),
+    updateTime: num(o.ut),
+    reduceOnly: bool(o.R),
+    stopPriceWorkingType: text(o.wt),
+    positionSide: text(o.ps),
+    closePosition: bool(o.cp),
+    activationPrice: dec(o.AP),
+    callbackRate: dec(o.cr),
+    orderId: num(o.i),
+    selfTradePreventionMode: text(o.V),
+    goodTillDate: num(o.gtd),
+    eventTime: num(raw.E),
+    transactionTime: num(raw.T),
+  });
+}
+
 export const USER_EVENT_NORMALIZERS: Readonly<Record<string, (raw: Raw) => Payload>> = {
   executionReport: normalizeExecutionReport,
   ORDER_TRADE_UPDATE: normalizeOrderTradeUpdate,
@@ -628,6 +699,11 @@ export const USER_EVENT_NORMALIZERS: Readonly<Record<string, (raw: Raw) => Paylo
   ACCOUNT_CONFIG_UPDATE: normalizeAccountConfigUpdate,
   CONDITIONAL_ORDER_TRIGGER_REJECT: normalizeConditionalOrderTriggerReject,
   STRATEGY_UPDATE: normalizeStrategyUpdate,
+  // portfolio margin
+  riskLevelChange: normalizeRiskLevelChange,
+  liabilityChange: normalizeLiabilityChange,
+  openOrderLoss: normalizeOpenOrderLoss,
+  CONDITIONAL_ORDER_TRADE_UPDATE: normalizeConditionalOrderTradeUpdate,
 };
 
 /** The readable payload of an event of any type, or undefined when we do not know the type. */
@@ -663,13 +739,9 @@ function marginAsset(a: Raw): Balance {
 }
 
 /** The signed REST request that returns the account of each market (snapshot / key check). */
-export const ACCOUNT_REQUESTS: Readonly<Record<Market, { path: string; weight: number }>> = {
-  spot: { path: '/api/v3/account', weight: 20 },
-  margin: { path: '/sapi/v1/margin/account', weight: 10 },
-  'isolated-margin': { path: '/sapi/v1/margin/isolated/account', weight: 10 },
-  'usdm-futures': { path: '/fapi/v3/account', weight: 5 },
-  'coinm-futures': { path: '/dapi/v1/account', weight: 5 },
-};
+export const ACCOUNT_REQUESTS: Readonly<Record<Market, { path: string; weight: number }>> = Object.fromEntries(
+  MARKETS.map((m) => [m, { path: ACCOUNT_REST[m].path, weight: endpointWeight(ACCOUNT_REST[m]) }]),
+) as Record<Market, { path: string; weight: number }>;
 
 /** Query parameters of the account request (isolated margin: `symbols`). */
 export function accountRequestParams(market: Market, symbol?: string): Record<string, string> {
@@ -691,6 +763,26 @@ export function balanceSheetFromAccount(market: Market, account: unknown): Balan
   if (market === 'spot') {
     for (const b of arr(acc.balances)) put(clean({ asset: text(b.asset) ?? '', free: dec(b.free), locked: dec(b.locked) }));
     sheet.updatedAt = num(acc.updateTime);
+  } else if (market === 'portfolio-margin') {
+    // GET /papi/v1/balance: one row per asset (connector type AccountBalanceResponse1Inner).
+    for (const a of Array.isArray(account) ? arr(account) : [acc]) {
+      put(
+        clean({
+          asset: text(a.asset) ?? '',
+          totalWalletBalance: dec(a.totalWalletBalance),
+          crossMarginFree: dec(a.crossMarginFree),
+          crossMarginLocked: dec(a.crossMarginLocked),
+          crossMarginBorrowed: dec(a.crossMarginBorrowed),
+          crossMarginInterest: dec(a.crossMarginInterest),
+          umWalletBalance: dec(a.umWalletBalance),
+          umUnrealizedPnl: dec(a.umUnrealizedPNL),
+          cmWalletBalance: dec(a.cmWalletBalance),
+          cmUnrealizedPnl: dec(a.cmUnrealizedPNL),
+        }),
+      );
+      const t = num(a.updateTime);
+      if (t !== undefined && (sheet.updatedAt === undefined || t > sheet.updatedAt)) sheet.updatedAt = t;
+    }
   } else if (market === 'margin') {
     for (const a of arr(acc.userAssets)) put(marginAsset(a));
   } else if (market === 'isolated-margin') {
@@ -735,10 +827,29 @@ export function balanceSheetFromAccount(market: Market, account: unknown): Balan
  * Applies a normalised account-position payload (see normalizeAccountPosition) to the sheet.
  * Returns true when something changed.
  */
+/**
+ * Portfolio margin keeps one row per asset with a column per book (as GET /papi/v1/balance does):
+ * margin free / locked → crossMarginFree / crossMarginLocked; UM / CM wallet → umWalletBalance /
+ * cmWalletBalance (by the event's businessUnit, `fs`).
+ */
+function pmBalanceColumns(b: Balance, unit: unknown): Balance {
+  const out: Balance = { asset: b.asset };
+  const prefix = unit === 'CM' ? 'cm' : unit === 'UM' ? 'um' : undefined;
+  for (const [k, v] of Object.entries(b)) {
+    if (k === 'asset' || v === undefined) continue;
+    if (prefix) out[`${prefix}${k[0].toUpperCase()}${k.slice(1)}`] = v;
+    else if (k === 'free' || k === 'locked') out[`crossMargin${k[0].toUpperCase()}${k.slice(1)}`] = v;
+    else out[k] = v;
+  }
+  return out;
+}
+
 export function applyToBalanceSheet(sheet: BalanceSheet, payload: Payload): boolean {
   let changed = false;
+  const pm = sheet.market === 'portfolio-margin';
   const balances = Array.isArray(payload.balances) ? (payload.balances as Balance[]) : [];
-  for (const b of balances) {
+  for (const raw of balances) {
+    const b = pm ? pmBalanceColumns(raw, payload.businessUnit) : raw;
     if (!b.asset) continue;
     const prev = sheet.balances.get(b.asset) ?? { asset: b.asset };
     const next: Balance = { ...prev };
@@ -750,7 +861,7 @@ export function applyToBalanceSheet(sheet: BalanceSheet, payload: Payload): bool
   for (const p of positions) {
     if (!p.symbol) continue;
     const key = positionKey(p);
-    sheet.positions.set(key, { ...(sheet.positions.get(key) ?? {}), ...p });
+    sheet.positions.set(key, { ...(sheet.positions.get(key) ?? {}), ...p, ...(pm && typeof payload.businessUnit === 'string' ? { businessUnit: payload.businessUnit } : {}) });
     changed = true;
   }
   if (typeof payload.eventTime === 'number') sheet.updatedAt = payload.eventTime;
@@ -763,7 +874,20 @@ export function applyToBalanceSheet(sheet: BalanceSheet, payload: Payload): bool
  * interest, netAsset, crossWalletBalance) is zero.
  */
 export function isZeroBalance(b: Payload): boolean {
-  const amounts = ['free', 'locked', 'walletBalance', 'crossWalletBalance', 'borrowed', 'interest', 'netAsset']
+  const amounts = [
+    'free',
+    'locked',
+    'walletBalance',
+    'crossWalletBalance',
+    'borrowed',
+    'interest',
+    'netAsset',
+    'totalWalletBalance',
+    'crossMarginFree',
+    'crossMarginLocked',
+    'umWalletBalance',
+    'cmWalletBalance',
+  ]
     .map((k) => b[k])
     .filter((v) => v !== undefined);
   return amounts.length > 0 && amounts.every(isZeroDecimal);
@@ -786,7 +910,7 @@ export function renderBalanceSheet(sheet: BalanceSheet, opts: SheetOutputOptions
     .filter((b) => !opts.hideZero || !isZeroBalance(b))
     .sort((a, b) => a.asset.localeCompare(b.asset));
   const out: Payload = { balances };
-  if (isFutures(sheet.market)) {
+  if (isFutures(sheet.market) || sheet.market === 'portfolio-margin') {
     out.positions = [...sheet.positions.values()]
       .filter((p) => !opts.hideZero || !isZeroPosition(p))
       .sort((a, b) => positionKey(a).localeCompare(positionKey(b)));
@@ -845,6 +969,24 @@ export const DECIMAL_FIELDS: ReadonlySet<string> = new Set([
   'isolatedWallet',
   'markPrice',
   'maintenanceMargin',
+  // portfolio margin
+  'totalWalletBalance',
+  'crossMarginFree',
+  'crossMarginLocked',
+  'crossMarginBorrowed',
+  'crossMarginInterest',
+  'umWalletBalance',
+  'umCrossWalletBalance',
+  'umUnrealizedPnl',
+  'cmWalletBalance',
+  'cmCrossWalletBalance',
+  'cmUnrealizedPnl',
+  'uniMMR',
+  'accountEquity',
+  'actualEquity',
+  'principal',
+  'totalLiability',
+  'amount',
 ]);
 
 const PLAIN_DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
@@ -916,21 +1058,8 @@ export interface StatusSpec {
   reasonKey?: string;
 }
 
-/** Short reasons for exchange error codes (catalog keys under `binance-account.status.`). */
-export const ERROR_CODE_REASONS: Readonly<Record<string, string>> = {
-  '-2015': 'invalid-api-key',
-  '-2014': 'bad-api-key-format',
-  '-1022': 'bad-signature',
-  '-1021': 'clock-skew',
-  '-1003': 'rate-limited',
-  '-1015': 'rate-limited',
-  '429': 'rate-limited',
-  '418': 'ip-banned',
-  '451': 'restricted-location',
-  '401': 'invalid-api-key',
-  '-1125': 'key-expired',
-  '-1209': 'key-expired',
-};
+/** Short reasons for exchange error codes (catalog keys under `binance-account.status.`): exchange/facts.ts. */
+export { ERROR_CODE_REASONS };
 
 /** Shortens a text for a node status (Node-RED recommends under 20 characters). */
 export function shortText(s: string, max = 20): string {

@@ -32,7 +32,8 @@ import {
 } from './recovery';
 import { EventDeduper } from './recovery/dedupe';
 import { StatePersister, type StateStore } from './persistence';
-import { sharedWeightBudget, WeightBudget } from './weight-budget';
+import { sharedWeightBudget, WeightBudget, type HttpMethod, type RestLike, type RestParams, type RestRequestOptionsLike } from './weight-budget';
+import type { RecoveryEndpoints } from './endpoints';
 import type { StreamManager } from './stream-manager';
 import type { GapEvent, Logger, Market, StateChange, StreamState, UserDataEvent } from './types';
 
@@ -76,6 +77,12 @@ export interface ReliableStreamOptions {
   persistIntervalMs?: number;
   /** REST base of the account: the weight budget is shared per host and weight pool. */
   restUrl?: string;
+  /**
+   * Where recovery reads (ResolvedEndpoints.recovery: host and endpoints from the facts table).
+   * When its host is not `restUrl` (COIN-M unified: dapi while the listenKey is on fapi), recovery's
+   * requests go there, signed by the same client.
+   */
+  recoveryEndpoints?: RecoveryEndpoints;
   /** Explicit weight budget (tests). Default: sharedWeightBudget(restUrl, market). */
   budget?: WeightBudget;
   /** First delay before a recovery that had errors is run again. Default 30 s (doubling, cap 10 min). */
@@ -104,6 +111,26 @@ type Queued = { kind: 'event'; e: UserDataEvent } | { kind: 'gap'; g: GapEvent }
 
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * The account's REST client aimed at another host of the same exchange: paths become absolute URLs
+ * on `baseUrl` (the client sends absolute URLs as they are, signed the same way). The last
+ * `X-MBX-USED-WEIGHT-1M` the client saw is passed through for the weight budget.
+ */
+export class HostRest implements RestLike {
+  constructor(
+    private readonly inner: RestLike & { usedWeight1m?: number },
+    readonly baseUrl: string,
+  ) {}
+
+  get usedWeight1m(): number | undefined {
+    return this.inner.usedWeight1m;
+  }
+
+  request<T>(method: HttpMethod, path: string, params?: RestParams, opts?: RestRequestOptionsLike): Promise<T> {
+    return this.inner.request<T>(method, `${this.baseUrl}${path}`, params, opts);
+  }
 }
 
 export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
@@ -158,12 +185,16 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     if (s.state !== 'idle' && s.state !== 'stopped') this.startedAt = Date.now();
 
     if (opts.recovery !== false) {
-      const budget =
-        opts.budget ?? (opts.restUrl ? sharedWeightBudget(opts.restUrl, opts.market, { logger: opts.logger }) : undefined);
+      const recoveryUrl = opts.recoveryEndpoints?.restUrl?.replace(/\/+$/, '');
+      const ownUrl = opts.restUrl?.replace(/\/+$/, '');
+      const budgetUrl = recoveryUrl ?? ownUrl;
+      const budget = opts.budget ?? (budgetUrl ? sharedWeightBudget(budgetUrl, opts.market, { logger: opts.logger }) : undefined);
+      const rest = recoveryUrl && recoveryUrl !== ownUrl ? new HostRest(manager.rest, recoveryUrl) : manager.rest;
       this.recovery = new GapRecovery({
         ...opts.tuning,
         market: opts.market,
-        rest: manager.rest,
+        rest,
+        endpoints: opts.recoveryEndpoints?.rest,
         symbols: opts.symbols,
         isolatedSymbol: opts.isolatedSymbol,
         lookbackMs: opts.lookbackMs,

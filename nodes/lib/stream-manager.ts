@@ -26,6 +26,7 @@ import { shortId } from './identity';
 import { flushWarnings } from './log-limit';
 import { Redactor, redactingLogger } from './redact';
 import { BinanceApiError, RestClient } from './rest';
+import { REST } from './exchange/facts';
 import { CredentialsError, createSigner, type Signer } from './signing';
 import { TimerSet, withDeadline } from './timers';
 import { errorMessage, type Session, type SessionEnd, type SessionHandlers, type Transport, type TransportContext } from './transport';
@@ -161,7 +162,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
       apiKey: c.apiKey ?? '',
       signer: configError ?? signer,
       recvWindow,
-      timePath: endpoints?.timePath ?? '/api/v3/time',
+      timePath: endpoints?.timePath ?? REST.spot.time.path,
       redactor: this.redactor,
       timeoutMs: opts.restTimeoutMs,
     });

@@ -106,7 +106,7 @@ function fillTradeId(order: Obj): string | undefined {
  * identity (then it is always accepted).
  */
 export function dedupeKey(e: UserDataEvent): string | undefined {
-  const m = e.market;
+  const m = e.market === 'portfolio-margin' ? `portfolio-margin/${pmBook(e)}` : e.market;
   const order = orderPart(e);
   if (order) {
     const symbol = idPart(order.s) ?? '';
@@ -149,7 +149,20 @@ const MARKET_CODES: Record<Market, number> = {
   'isolated-margin': 3,
   'usdm-futures': 4,
   'coinm-futures': 5,
+  // portfolio margin: one code per book (pmBook), so UM, CM and margin ids never collide
+  'portfolio-margin': 6,
 };
+// 3 bits (see numericKey): 1–5 are the other markets, so the books take 6, 7 and 0.
+const PM_BOOK_CODES: Record<string, number> = { MARGIN: 6, UM: 7, CM: 0 };
+
+/**
+ * The book of a portfolio-margin event: margin orders are executionReport, futures orders carry
+ * `fs` ('UM' / 'CM'; Portfolio Margin user-data page, connector types OrderTradeUpdate.fs).
+ */
+export function pmBook(e: UserDataEvent): 'MARGIN' | 'UM' | 'CM' {
+  if (e.eventType === 'executionReport' || e.eventType === 'outboundAccountPosition' || e.eventType === 'balanceUpdate') return 'MARGIN';
+  return e.raw.fs === 'CM' ? 'CM' : 'UM';
+}
 const FAMILY_FILL = 1;
 const FAMILY_ORDER = 2;
 const FAMILY_LITE = 3;
@@ -304,7 +317,7 @@ export class EventDeduper {
    * event is keyed by its string (see the header): families as in `dedupeKey`.
    */
   private numericKey(e: UserDataEvent): boolean {
-    const market = MARKET_CODES[e.market];
+    const market = e.market === 'portfolio-margin' ? PM_BOOK_CODES[pmBook(e)] : MARKET_CODES[e.market];
     if (market === undefined) return false;
     const order = orderPart(e);
     let family: number;
