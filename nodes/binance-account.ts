@@ -11,7 +11,7 @@ import { makeTranslate } from './common';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { isAccountHandle, type AccountHandle, type AccountUser, type RegisterOptions } from './lib/filters';
 import { resolveEndpoints, type ResolvedEndpoints } from './lib/endpoints';
-import { ERROR_CODES } from './lib/exchange/facts';
+import { endpointWeight, ERROR_CODES, REST } from './lib/exchange/facts';
 import {
   ACCOUNT_REQUESTS,
   accountRequestParams,
@@ -231,7 +231,8 @@ async function keyPowers(rest: RestClient, market: string, permissions: Record<s
   let source = 'the account answer';
   if (market === 'spot' || market === 'margin' || market === 'isolated-margin') {
     try {
-      const r = await rest.request<Record<string, unknown>>('GET', '/sapi/v1/account/apiRestrictions', {}, { security: 'signed', weight: 1 });
+      const ep = REST.margin.apiRestrictions;
+      const r = await rest.request<Record<string, unknown>>('GET', ep.path, {}, { security: 'signed', weight: endpointWeight(ep) });
       if (r && typeof r === 'object') {
         flags = r;
         source = 'the key\'s API restrictions';

@@ -330,7 +330,11 @@ describe('editor end-to-end in Chromium (import, configure, deploy, live fills)'
 
   it('Test connection with the key fields emptied reports the missing key (the saved key is not used)', async function () {
     await openAccount('binance-order-update', 'orders and fills');
-    // the saved key shows as a placeholder; emptied, it is no key, as it would be after Update + Deploy
+    // the saved key shows as a placeholder; emptied, it is no key, as it would be after Update + Deploy.
+    // The editor fills the placeholders when the saved credentials have loaded: wait for that first.
+    await page.waitForFunction(() =>
+      ['apiKey', 'apiSecret'].every((f) => (document.querySelector(`#node-config-input-${f}`) as HTMLInputElement | null)?.value === '__PWRD__'),
+    );
     await page.locator('#node-config-input-apiKey').fill('');
     await page.locator('#node-config-input-apiSecret').fill('');
     await page.locator('#node-config-binance-test').click();

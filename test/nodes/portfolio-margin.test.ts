@@ -89,9 +89,9 @@ describe('portfolio margin (binance-account market "portfolio-margin", against t
 
     await waitFor(
       () =>
-        positions.msgs.some((m) => m.topic === 'ACCOUNT_UPDATE' && m.payload.businessUnit === 'UM') &&
-        positions.msgs.some((m) => m.topic === 'ACCOUNT_UPDATE' && m.payload.businessUnit === 'CM') &&
-        positions.msgs.some((m) => m.topic === 'outboundAccountPosition'),
+        positions.msgs.some((m) => m.eventType === 'ACCOUNT_UPDATE' && m.payload.businessUnit === 'UM') &&
+        positions.msgs.some((m) => m.eventType === 'ACCOUNT_UPDATE' && m.payload.businessUnit === 'CM') &&
+        positions.msgs.some((m) => m.eventType === 'outboundAccountPosition'),
       5000,
       'UM, CM and margin balance events',
     );
@@ -155,13 +155,15 @@ describe('portfolio margin (binance-account market "portfolio-margin", against t
     // every account on the host (per IP), and the recovery test below spends it.
     await helper.load(nodeModules(), [TAB, pmNode(sim, a, { recovery: false }), consumer('ou', 'binance-order-update', 'orders'), helperNode('orders')], credentialsFor(a));
     await waitConnected();
-    const [first] = sim.listenKeys().filter((k) => k.market === 'portfolio-margin');
+    const [first] = sim.listenKeys().filter((k) => k.market === 'portfolio-margin' && k.accountId === a.accountId);
     assert.ok(first);
     sim.expireListenKey(first.listenKey);
-    await waitFor(() => sim.listenKeys().some((k) => k.market === 'portfolio-margin' && k.listenKey !== first.listenKey), 8000, 'a new key');
+    // keys of other tests' accounts stay (listenKeys are not deleted on stop): this account's only
+    await waitFor(() => sim.listenKeys().some((k) => k.market === 'portfolio-margin' && k.accountId === a.accountId && k.listenKey !== first.listenKey), 8000, 'a new key');
     await waitConnected();
     const orders = collect('orders') as unknown as { msgs: Msg[] };
-    await waitFor(() => sim.openConnections({ accountId: a.accountId, market: 'portfolio-margin' }) === 1, 8000, 'the new stream');
+    await waitFor(() => sim.requests.filter((r) => r.kind === 'ws-connect' && r.path.startsWith('/pm/ws/')).length === 2, 8000, 'the new stream');
+    await waitFor(() => sim.openConnections({ accountId: a.accountId, market: 'portfolio-margin' }) === 1, 8000, 'the old stream closed');
     const um = sim.runOrderLifecycle(a.accountId, { market: 'usdm-futures', symbol: 'BTCUSDT', side: 'BUY', quantity: '1', price: '100' });
     await waitFor(() => orders.msgs.some((m) => m.payload.orderId === um.order.orderId), 5000, 'events on the new stream');
     assert.equal(sim.requests.filter((r) => r.kind === 'ws-connect' && r.path.startsWith('/pm/ws/')).length, 2);

@@ -132,6 +132,8 @@ export const REST = {
     order: ep('/sapi/v1/margin/order', w(10)),
     account: ep('/sapi/v1/margin/account', w(10)),
     isolatedAccount: ep('/sapi/v1/margin/isolated/account', w(10)),
+    /** The key's own permissions (Test connection's warning); spot/margin REST base. */
+    apiRestrictions: ep('/sapi/v1/account/apiRestrictions', w(1)),
   },
   usdm: {
     time: ep('/fapi/v1/time', w(1)),
