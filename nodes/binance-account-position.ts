@@ -6,11 +6,8 @@
 import { accountOf, eventIdOf, makeTranslate, shapePayload } from './common';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { makeMatcher } from './lib/filters';
+import { BalanceSheetTracker } from './lib/account';
 import {
-  ACCOUNT_REQUESTS,
-  accountRequestParams,
-  applyToBalanceSheet,
-  balanceSheetFromAccount,
   isZeroBalance,
   normalizeAccountPosition,
   normalizeMarginCall,
@@ -19,13 +16,10 @@ import {
   type BalanceSheet,
   type Payload,
 } from './lib/normalize';
-import type { ReliableStateChange } from './lib/reliable-stream';
-import type { StateChange, UserDataEvent } from './lib/types';
+import type { UserDataEvent } from './lib/types';
 
 const TYPE = 'binance-account-position';
 const EVENT_TYPES = new Set(['outboundAccountPosition', 'ACCOUNT_UPDATE']);
-/** Snapshot mode: retry a failed REST snapshot after this long (also retried on every gap). */
-const SNAPSHOT_RETRY_MS = 30_000;
 
 interface AccountPositionDef extends NodeDef {
   account?: string;
@@ -57,8 +51,6 @@ export = function register(RED: NodeAPI): void {
     const shape = { numbers: def.numbers === true, isoTimes: def.isoTimes === true };
     const hideZero = def.hideZero === true;
     const assetMatch = makeMatcher(def.assets);
-    const manager = account.getManager();
-    let closed = false;
 
     /** `e`: the event the message comes from (absent for the REST-loaded snapshot): gives msg.eventId. */
     const send = (topic: string, eventType: string, payload: Payload, raw: unknown, e?: UserDataEvent): void => {
@@ -75,56 +67,12 @@ export = function register(RED: NodeAPI): void {
       node.send(msg);
     };
 
-    // ---- snapshot state
-    let sheet: BalanceSheet | undefined;
-    let loading = false;
-    let reloadWanted = false;
-    let buffered: Payload[] = [];
-    let retryTimer: ReturnType<typeof setTimeout> | undefined;
-
-    const render = (): Payload => renderBalanceSheet(sheet as BalanceSheet, { assetMatch: (a) => assetMatch(a), hideZero });
-
-    const load = (): void => {
-      if (!manager || closed) return;
-      if (retryTimer !== undefined) {
-        clearTimeout(retryTimer);
-        retryTimer = undefined;
-      }
-      if (loading) {
-        reloadWanted = true;
-        return;
-      }
-      loading = true;
-      buffered = [];
-      const req = ACCOUNT_REQUESTS[account.market];
-      manager.rest
-        .request<unknown>('GET', req.path, accountRequestParams(account.market, account.symbol), { security: 'signed', weight: req.weight })
-        .then((resp) => {
-          if (closed) return;
-          const fresh = balanceSheetFromAccount(account.market, resp);
-          for (const p of buffered) applyToBalanceSheet(fresh, p);
-          sheet = fresh;
-          send('snapshot', 'snapshot', render(), resp);
-        })
-        .catch((err: unknown) => {
-          if (closed) return;
-          node.error(t(`${TYPE}.errors.snapshot-failed`, { reason: account.redact(err instanceof Error ? err.message : String(err)) }));
-          if (!sheet && retryTimer === undefined) {
-            retryTimer = setTimeout(() => {
-              retryTimer = undefined;
-              load();
-            }, SNAPSHOT_RETRY_MS);
-          }
-        })
-        .finally(() => {
-          loading = false;
-          buffered = [];
-          if (reloadWanted && !closed) {
-            reloadWanted = false;
-            load();
-          }
-        });
-    };
+    // ---- snapshot mode: the balance sheet, kept current by the core
+    const stream = account.getStream();
+    const tracker = snapshotMode && stream ? new BalanceSheetTracker({ stream, market: account.market, symbol: account.symbol }) : undefined;
+    const render = (sheet: BalanceSheet): Payload => renderBalanceSheet(sheet, { assetMatch: (a) => assetMatch(a), hideZero });
+    tracker?.on('update', (u) => send('snapshot', u.eventType, render(u.sheet), u.raw, u.event));
+    tracker?.on('failed', (err) => node.error(t(`${TYPE}.errors.snapshot-failed`, { reason: account.redact(err instanceof Error ? err.message : String(err)) })));
 
     const onEvent = (e: UserDataEvent): void => {
       if (!EVENT_TYPES.has(e.eventType) && e.eventType !== 'MARGIN_CALL') return;
@@ -141,10 +89,7 @@ export = function register(RED: NodeAPI): void {
         account.accepted?.(e);
         const p = normalizeAccountPosition(e.raw);
         if (snapshotMode) {
-          if (loading) buffered.push(p);
-          if (!sheet) return;
-          applyToBalanceSheet(sheet, p);
-          send('snapshot', e.eventType, render(), e.recovered && e.restRecord ? e.restRecord : e.raw, e);
+          tracker?.apply(e, p);
           return;
         }
         const balances = (Array.isArray(p.balances) ? (p.balances as Balance[]) : [])
@@ -159,29 +104,14 @@ export = function register(RED: NodeAPI): void {
         node.error(account.redact(`cannot handle ${e.eventType}: ${err instanceof Error ? err.message : String(err)}`));
       }
     };
-    const onState = (s: StateChange | ReliableStateChange): void => {
-      if (snapshotMode && s.state === 'connected' && !sheet) load();
-    };
-    const onGap = (): void => {
-      if (snapshotMode) load();
-    };
-
     // Events from the account's reliable stream (live + recovered, de-duplicated).
-    const stream = account.getStream();
     stream?.on('event', onEvent);
-    if (snapshotMode) {
-      stream?.on('state', onState);
-      stream?.on('gap', onGap);
-    }
     account.register(node, { showLastEvent: def.showLastEvent === true });
-    if (snapshotMode && manager?.state === 'connected') load();
+    tracker?.start();
 
     node.on('close', (removed: boolean, done: () => void) => {
-      closed = true;
-      if (retryTimer !== undefined) clearTimeout(retryTimer);
+      tracker?.stop();
       stream?.removeListener('event', onEvent);
-      stream?.removeListener('state', onState);
-      stream?.removeListener('gap', onGap);
       account.deregister(node, done, removed);
     });
   }

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
-import { isAccountHandle, type AccountHandle } from './lib/filters';
+import { isAccountHandle, type AccountHandle } from './red/account-contract';
 import { interpolate, lookupCatalog, toNumbers } from './lib/normalize';
 import type { UserDataEvent } from './lib/types';
 

@@ -4,9 +4,8 @@
  * What is kept (small, JSON-safe): per symbol the safe trade cursor (every fill up to it was
  * delivered), the time cursor of symbols without one, the fills delivered above the cursor, the
  * last event time, the symbols seen, and the last delivered state of open orders (so a restart
- * does not emit unchanged order states again). See recovery/ledger.ts. The Node-RED adapter stores it in the node's context
- * (`ContextStateStore` below works with the default memory store and with
- * persistent stores, because it always uses the callback forms of get/set).
+ * does not emit unchanged order states again). See recovery/ledger.ts. An adapter brings its own
+ * `StateStore` (Node-RED: nodes/red/context-store.ts, over the node's context).
  * No Node-RED import here.
  */
 import type { Logger } from './types';
@@ -120,53 +119,6 @@ export class MemoryStateStore implements StateStore {
     this.sets++;
     // Copy through JSON, as a persistent store would.
     this.value = JSON.stringify(s);
-  }
-}
-
-/** The subset of a Node-RED context (node / flow / global) the store needs. */
-export interface ContextLike {
-  get(key: string, store: string | undefined, callback: (err: unknown, value: unknown) => void): void;
-  set(key: string, value: unknown, store: string | undefined, callback: (err: unknown) => void): void;
-}
-
-/**
- * StateStore over a Node-RED context. `storeName` selects a context store
- * (undefined = the default one). The callback forms make it work with asynchronous
- * persistent stores (e.g. `localfilesystem`).
- */
-export class ContextStateStore implements StateStore {
-  constructor(
-    private readonly context: ContextLike,
-    private readonly key: string = 'binanceUserStreamRecovery',
-    private readonly storeName?: string,
-  ) {}
-
-  get(): Promise<PersistedRecoveryState | undefined> {
-    return new Promise((resolve, reject) => {
-      try {
-        this.context.get(this.key, this.storeName, (err, value) => {
-          if (err) reject(err instanceof Error ? err : new Error(String(err)));
-          else resolve(parsePersistedState(value));
-        });
-      } catch (err) {
-        reject(err instanceof Error ? err : new Error(String(err)));
-      }
-    });
-  }
-
-  set(s: PersistedRecoveryState): Promise<void> {
-    // Store a plain JSON copy (persistent stores serialise anyway).
-    const value: unknown = JSON.parse(JSON.stringify(s));
-    return new Promise((resolve, reject) => {
-      try {
-        this.context.set(this.key, value, this.storeName, (err) => {
-          if (err) reject(err instanceof Error ? err : new Error(String(err)));
-          else resolve();
-        });
-      } catch (err) {
-        reject(err instanceof Error ? err : new Error(String(err)));
-      }
-    });
   }
 }
 

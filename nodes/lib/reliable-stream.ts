@@ -349,7 +349,11 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     this.recovery?.cancel();
     this.pipeline.dispose();
     await Promise.all([...this.persisters.values()].map((p) => p.stop()));
-    if (registry.get(this.manager) === this) registry.delete(this.manager);
+  }
+
+  /** True once close() was called: the registry then opens a new stream for the manager. */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   // ------------------------------------------------------------------ internals
@@ -563,7 +567,6 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
 
 // ---------------------------------------------------------------------------
 
-const registry = new WeakMap<StreamManager, ReliableStream>();
 /** Streams in their redeploy grace. */
 const inGrace = new Set<ReliableStream>();
 
@@ -573,31 +576,4 @@ const inGrace = new Set<ReliableStream>();
  */
 export async function endAllGraces(): Promise<void> {
   await Promise.all([...inGrace].map((s) => s.endGrace()));
-}
-
-/**
- * The reliable stream of a shared manager (created on first use with `opts`), retained once for
- * the caller (pair with `release(opts.store)`). Later callers with other options add their symbols
- * and store to the existing one; the recovery switch and look-back of the first caller apply.
- */
-export function reliableStreamFor(manager: StreamManager, opts: ReliableStreamOptions): ReliableStream {
-  const existing = registry.get(manager);
-  if (existing) {
-    if (opts.symbols?.length) existing.addSymbols(opts.symbols);
-    if (opts.store) existing.addStore(opts.store);
-    if ((opts.recovery !== false) !== (existing.recovery !== undefined)) {
-      opts.logger?.warn('another account node on the same account set recovery differently; its setting applies');
-    }
-    existing.retain();
-    return existing;
-  }
-  const r = new ReliableStream(manager, opts);
-  r.retain();
-  registry.set(manager, r);
-  return r;
-}
-
-/** The reliable stream of a manager, if one was created. */
-export function existingReliableStream(manager: StreamManager): ReliableStream | undefined {
-  return registry.get(manager);
 }

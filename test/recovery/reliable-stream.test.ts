@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { BinanceSimulator, type SimTrade } from '../../simulator/index';
 import { StreamManager } from '../../nodes/lib/stream-manager';
-import { ReliableStream, existingReliableStream, reliableStreamFor, type RecoveryReport } from '../../nodes/lib/reliable-stream';
+import { ReliableStream, type RecoveryReport } from '../../nodes/lib/reliable-stream';
+import { existingReliableStream, reliableStreamFor } from '../../nodes/lib/registry';
 import { MemoryStateStore, type PersistedRecoveryState, type StateStore } from '../../nodes/lib/persistence';
 import { WeightBudget } from '../../nodes/lib/weight-budget';
 import type { AccountConfig, GapEvent, UserDataEvent } from '../../nodes/lib/types';
