@@ -3,7 +3,8 @@
  * as balance / position changes (optionally futures `MARGIN_CALL` too), or (output 'snapshot') the whole balance sheet: loaded over REST
  * (`manager.rest`) once the stream is connected, reloaded after every gap, kept current from the events.
  */
-import { accountOf, eventIdOf, makeTranslate, shapePayload } from './common';
+import { accountOf, makeTranslate } from './common';
+import { eventIdOf, shapePayload } from './lib/events';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { makeMatcher } from './lib/filters';
 import { BalanceSheetTracker } from './lib/account';

@@ -5,7 +5,8 @@
  * account that no configured node took, per type: the first of each type at once, then at most
  * once a minute per type with the count (lib/unconsumed.ts).
  */
-import { accountOf, makeTranslate, shapePayload } from './common';
+import { accountOf, makeTranslate } from './common';
+import { shapePayload } from './lib/events';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { RecoveryReport, ReliableStateChange } from './lib/reliable-stream';
 import type { GapEvent, StateChange } from './lib/types';

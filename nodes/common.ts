@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { isAccountHandle, type AccountHandle } from './red/account-contract';
-import { interpolate, lookupCatalog, toNumbers } from './lib/normalize';
+import { eventIdOf, shapePayload, type MessageOptions } from './lib/events';
+import { interpolate, lookupCatalog } from './red/status';
 import type { UserDataEvent } from './lib/types';
 
 export type Translate = (key: string, vars?: Record<string, string | number>) => string;
@@ -46,126 +47,6 @@ export function accountOf(RED: NodeAPI, node: Node, accountId: string | undefine
   node.status({ fill: 'red', shape: 'ring', text: t(`${type}.status.no-account`) });
   node.error(t(`${type}.errors.no-account`));
   return undefined;
-}
-
-/** The payload fields that hold an epoch-ms time; with the ISO option each gets a `<name>Iso` twin. */
-export const TIME_FIELDS: ReadonlySet<string> = new Set([
-  'eventTime',
-  'transactionTime',
-  'orderTradeTime',
-  'orderCreationTime',
-  'workingTime',
-  'trailingTime',
-  'goodTillDate',
-  'triggerTime',
-  'lastUpdateTime',
-  'clearTime',
-  'updatedAt',
-  // binance-stream-status
-  'at',
-  'from',
-  'to',
-  'startedAt',
-  'finishedAt',
-]);
-
-/**
- * A copy of the payload with an ISO 8601 string (UTC, e.g. `2026-03-01T12:00:00.000Z`) right after
- * every epoch-ms time field (TIME_FIELDS, also inside nested objects): `eventTime` → `eventTimeIso`.
- * Zero, negative or non-numeric times get no twin.
- */
-export function withIsoTimes<T>(value: T): T {
-  const walk = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(walk);
-    if (v === null || typeof v !== 'object') return v;
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-      out[k] = walk(x);
-      if (TIME_FIELDS.has(k) && typeof x === 'number' && Number.isFinite(x) && x > 0 && x < 8.64e15) out[`${k}Iso`] = new Date(x).toISOString();
-    }
-    return out;
-  };
-  return walk(value) as T;
-}
-
-/** A decimal string without trailing zeros ("0.00100000" → "0.001", "5.000" → "5"), so REST and stream spellings agree. */
-function canonicalDecimal(v: unknown): string {
-  if (typeof v === 'number') return String(v);
-  if (typeof v !== 'string') return '';
-  return v.includes('.') ? v.replace(/0+$/, '').replace(/\.$/, '') : v;
-}
-
-function part(v: unknown): string {
-  return v === undefined || v === null ? '' : String(v);
-}
-
-/**
- * `msg.eventId`: a stable id of the event, the same whether it arrived live, twice (rotation
- * overlap) or was rebuilt from REST after a gap, so a downstream store can upsert on it. Built from
- * the fields that identify the event (documented in the README and the nodes' help):
- *
- * | event | eventId |
- * |---|---|
- * | a fill (execution type TRADE) | `fill:<market>:<symbol>:<orderId>:<tradeId>` |
- * | another order update | `order:<market>:<symbol>:<orderId>:<orderStatus>:<filled quantity>:<order quantity>` (one id per order state) |
- * | listStatus | `listStatus:<market>:<symbol>:<orderListId>:<listOrderStatus>:<transactionTime>` |
- * | ALGO_UPDATE | `algo:<market>:<symbol>:<algoId>:<algoStatus>` |
- * | TRADE_LITE | `tradeLite:<market>:<symbol>:<orderId>:<tradeId>` |
- * | balanceUpdate, externalLockUpdate | `<eventType>:<market>:<asset>:<time>:<delta>` |
- * | outboundAccountPosition, ACCOUNT_UPDATE, MARGIN_CALL | `<eventType>:<market>:<transactionTime or lastUpdateTime>:<eventTime>` (`:<asset>` per asset for binance-balance-update) |
- *
- * Decimals are written without trailing zeros. `subject` (an asset) is appended when one event
- * becomes several messages.
- */
-export function eventIdOf(e: UserDataEvent, subject?: string): string {
-  const r = e.raw;
-  const m = e.market;
-  let id: string;
-  switch (e.eventType) {
-    case 'executionReport':
-    case 'ORDER_TRADE_UPDATE': {
-      const o = (e.eventType === 'ORDER_TRADE_UPDATE' && r.o && typeof r.o === 'object' ? r.o : r) as Record<string, unknown>;
-      id =
-        o.x === 'TRADE'
-          ? `fill:${m}:${part(o.s)}:${part(o.i)}:${part(o.t)}`
-          : `order:${m}:${part(o.s)}:${part(o.i)}:${part(o.X)}:${canonicalDecimal(o.z)}:${canonicalDecimal(o.q)}`;
-      break;
-    }
-    case 'listStatus':
-      id = `listStatus:${m}:${part(r.s)}:${part(r.g)}:${part(r.L)}:${part(r.T)}`;
-      break;
-    case 'ALGO_UPDATE': {
-      const o = (r.o && typeof r.o === 'object' ? r.o : {}) as Record<string, unknown>;
-      id = `algo:${m}:${part(o.s)}:${part(o.aid)}:${part(o.X)}`;
-      break;
-    }
-    case 'TRADE_LITE':
-      id = `tradeLite:${m}:${part(r.s)}:${part(r.i)}:${part(r.t)}`;
-      break;
-    case 'balanceUpdate':
-    case 'externalLockUpdate':
-      id = `${e.eventType}:${m}:${part(r.a)}:${part(r.T)}:${canonicalDecimal(r.d)}`;
-      break;
-    default:
-      id = `${e.eventType}:${m}:${part(r.T ?? r.u)}:${part(r.E)}`;
-  }
-  return subject !== undefined ? `${id}:${subject}` : id;
-}
-
-/** Options of a data node's messages. */
-export interface MessageOptions {
-  /** Decimal strings to numbers (toNumbers). */
-  numbers: boolean;
-  /** ISO 8601 twins of the time fields (withIsoTimes). */
-  isoTimes?: boolean;
-  /** Appended to the eventId when one event becomes several messages (an asset). */
-  subject?: string;
-}
-
-/** The payload as the node's options want it: numbers converted, ISO times added. */
-export function shapePayload<T>(payload: T, opts: MessageOptions): T {
-  const p = opts.numbers ? toNumbers(payload) : payload;
-  return opts.isoTimes ? withIsoTimes(p) : p;
 }
 
 /**

@@ -1,5 +1,5 @@
 /** The status a `binance-account` node shows on each of its consumers. */
-import { statusForState, type StatusSpec } from '../lib/normalize';
+import { statusForState, type StatusSpec } from './status';
 import type { ReliableStateChange } from '../lib/reliable-stream';
 import type { Translate } from '../common';
 
