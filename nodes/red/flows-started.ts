@@ -1,6 +1,7 @@
 /**
- * One `flows:started` listener per Node-RED runtime for all our nodes (one per node would trip
- * Node's MaxListenersExceededWarning from the 11th node); it calls the handlers of the live ones.
+ * Runtime events our nodes follow, with one listener per Node-RED runtime: `flows:started` for all
+ * our nodes (one per node would trip Node's MaxListenersExceededWarning from the 11th node; it
+ * calls the handlers of the live ones), and a stop that no deploy follows.
  */
 import type { NodeAPI } from 'node-red';
 
@@ -32,4 +33,18 @@ export function onFlowsStarted(RED: NodeAPI, handler: () => void): () => void {
     if (!e.handlers.delete(handler)) return;
     if (e.handlers.size === 0) events.removeListener('flows:started', e.listener);
   };
+}
+
+const stopWatched = new WeakSet<object>();
+
+/**
+ * Calls `handler` when the runtime stops without a new deploy (shutdown, "stop flows"); once per
+ * runtime, however often it is asked (the module may be registered again, e.g. by the test helper).
+ */
+export function onceOnRuntimeStop(RED: NodeAPI, handler: () => void): void {
+  if (stopWatched.has(RED.events)) return;
+  stopWatched.add(RED.events);
+  RED.events.on('runtime-event', (ev: { id?: string; payload?: { state?: string; deploy?: boolean } }) => {
+    if (ev?.id === 'runtime-state' && ev.payload?.state === 'stop' && !ev.payload.deploy) handler();
+  });
 }
