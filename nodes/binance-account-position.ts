@@ -5,7 +5,7 @@
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { shapePayload } from './lib/events';
-import { makeMatcher } from './lib/filters';
+import { makeMatcher } from './lib/events/filters';
 import { BalanceSheetTracker } from './lib/account';
 import {
   isZeroBalance,

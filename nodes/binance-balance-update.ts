@@ -5,7 +5,7 @@
 import { accountOf, consume, eventMessage, guarded } from './red/data-node';
 import { makeTranslate } from './red/translate';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { makeMatcher } from './lib/filters';
+import { makeMatcher } from './lib/events/filters';
 import {
   FUTURES_REASON_GROUPS,
   normalizeBalanceUpdates,

@@ -6,7 +6,7 @@
 import { accountOf, consume, eventMessage, guarded } from './red/data-node';
 import { makeTranslate } from './red/translate';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { makeOrderFilter } from './lib/filters';
+import { makeOrderFilter } from './lib/events/filters';
 import {
   normalizeAlgoUpdate,
   normalizeExecutionReport,

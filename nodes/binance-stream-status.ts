@@ -7,9 +7,9 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { shapePayload } from './lib/events';
-import type { RecoveryReport, ReliableStateChange } from './lib/reliable-stream';
+import type { RecoveryReport, ReliableStateChange } from './lib/stream/reliable-stream';
 import type { GapEvent, StateChange } from './lib/types';
-import type { UnconsumedReport } from './lib/unconsumed';
+import type { UnconsumedReport } from './lib/events/unconsumed';
 import { errText } from './lib/util';
 import { accountOf, consume } from './red/data-node';
 import { onFlowsStarted } from './red/flows-started';

@@ -8,7 +8,7 @@
 import { accountOf, consume, eventMessage, guarded } from './red/data-node';
 import { makeTranslate } from './red/translate';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { makeMatcher } from './lib/filters';
+import { makeMatcher } from './lib/events/filters';
 import { normalizeUserDataEvent } from './lib/normalize';
 import type { UserDataEvent } from './lib/types';
 

@@ -2,10 +2,10 @@
  * The contract between the `binance-account` config node and the nodes that use it (MQTT broker
  * style): what a consumer offers the account node, what the account node offers its consumers.
  */
-import type { ReliableStream } from '../lib/reliable-stream';
-import type { StreamManager } from '../lib/stream-manager';
+import type { ReliableStream } from '../lib/stream/reliable-stream';
+import type { StreamManager } from '../lib/stream/stream-manager';
 import type { Market, UserDataEvent } from '../lib/types';
-import type { ConsumptionTracker } from '../lib/unconsumed';
+import type { ConsumptionTracker } from '../lib/events/unconsumed';
 
 /** The parts of a Node-RED node the account node needs from a consumer. */
 export interface AccountUser {

@@ -1,6 +1,6 @@
 /** The status a `binance-account` node shows on each of its consumers. */
 import { statusForState, type StatusSpec } from './status';
-import type { ReliableStateChange } from '../lib/reliable-stream';
+import type { ReliableStateChange } from '../lib/stream/reliable-stream';
 import type { Translate } from './translate';
 
 export interface NodeStatus {

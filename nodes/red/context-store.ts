@@ -3,7 +3,7 @@
  * node's context. It works with the default memory store and with persistent stores, because it
  * always uses the callback forms of get/set.
  */
-import { parsePersistedState, type PersistedRecoveryState, type StateStore } from '../lib/persistence';
+import { parsePersistedState, type PersistedRecoveryState, type StateStore } from '../lib/recovery/persistence';
 
 /** The subset of a Node-RED context (node / flow / global) the store needs. */
 export interface ContextLike {

@@ -5,7 +5,7 @@
  */
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { eventIdOf, shapePayload, type MessageOptions } from '../lib/events';
-import type { ReliableStream, ReliableStreamEvents } from '../lib/reliable-stream';
+import type { ReliableStream, ReliableStreamEvents } from '../lib/stream/reliable-stream';
 import type { UserDataEvent } from '../lib/types';
 import { errText } from '../lib/util';
 import { isAccountHandle, type AccountHandle, type RegisterOptions } from './account-contract';

@@ -21,7 +21,7 @@ import {
   toNumbers,
 } from '../../nodes/lib/normalize';
 import { interpolate, lookupCatalog, statusForState } from '../../nodes/red/status';
-import { makeMatcher, makeOrderFilter, parseList, wildcardToRegExp } from '../../nodes/lib/filters';
+import { makeMatcher, makeOrderFilter, parseList, wildcardToRegExp } from '../../nodes/lib/events/filters';
 
 // Field layout as documented in the spot user-data-stream docs (executionReport).
 const EXECUTION_REPORT = {

@@ -6,7 +6,7 @@ import {
   parsePersistedState,
   type PersistedRecoveryState,
   type StateStore,
-} from '../../nodes/lib/persistence';
+} from '../../nodes/lib/recovery/persistence';
 import { ContextStateStore, type ContextLike } from '../../nodes/red/context-store';
 import { GapRecovery } from '../../nodes/lib/recovery';
 import { FakeExchange } from './fake-exchange';

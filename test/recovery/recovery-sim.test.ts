@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { BinanceSimulator, type CreatedKey, type SimMarket, type SimTrade } from '../../simulator/index';
 import { EventDeduper } from '../../nodes/lib/recovery/dedupe';
 import { GapRecovery, DeliveryPipeline } from '../../nodes/lib/recovery';
-import { MemoryStateStore } from '../../nodes/lib/persistence';
+import { MemoryStateStore } from '../../nodes/lib/recovery/persistence';
 import type { UserDataEvent } from '../../nodes/lib/types';
 import { fillKey, isFill, liveFillEvent, liveFillEvents, maxWindowWeight, LogCapture, restClientFor } from './helpers';
 

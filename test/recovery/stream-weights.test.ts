@@ -7,8 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { BinanceSimulator, type SimMarket, type SimTrade } from '../../simulator/index';
-import { StreamManager } from '../../nodes/lib/stream-manager';
-import { ReliableStream } from '../../nodes/lib/reliable-stream';
+import { StreamManager } from '../../nodes/lib/stream/stream-manager';
+import { ReliableStream } from '../../nodes/lib/stream/reliable-stream';
 import { WeightBudget } from '../../nodes/lib/weight-budget';
 import type { UserDataEvent } from '../../nodes/lib/types';
 import { installClock, settle, waitFor, type Clock } from '../support/fake-clock';

@@ -18,12 +18,12 @@
  * `logger` is redacted. Framework-agnostic: the Node-RED account node and the n8n adapter use this,
  * the key check (key-check.ts), the balance-sheet tracker (balance-sheet.ts) and the event API.
  */
-import { openSharedStream } from '../registry';
-import type { StateStore } from '../persistence';
+import { openSharedStream } from '../stream/registry';
+import type { StateStore } from '../recovery/persistence';
 import { redactingLogger } from '../redact';
-import type { ReliableStateChange, ReliableStream } from '../reliable-stream';
+import type { ReliableStateChange, ReliableStream } from '../stream/reliable-stream';
 import type { RestClient } from '../rest';
-import type { StreamManager } from '../stream-manager';
+import type { StreamManager } from '../stream/stream-manager';
 import type { AccountConfig, Logger, Market } from '../types';
 import { errText } from '../util';
 import { isPreparedAccount, prepareAccount, type AccountSettings, type PreparedAccount, type SettingsProblem, type ValidAccount } from './settings';

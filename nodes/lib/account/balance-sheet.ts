@@ -10,7 +10,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { ACCOUNT_REQUESTS, accountRequestParams, applyToBalanceSheet, balanceSheetFromAccount, type BalanceSheet, type Payload } from '../normalize';
-import type { ReliableStateChange, ReliableStream } from '../reliable-stream';
+import type { ReliableStateChange, ReliableStream } from '../stream/reliable-stream';
 import type { Market, UserDataEvent } from '../types';
 
 /** Retry of a failed first load (also retried on every gap). */

@@ -14,7 +14,7 @@
 import { ACCOUNT_REQUESTS, accountRequestParams } from '../normalize';
 import { BinanceApiError, RestClient } from '../rest';
 import { CredentialsError } from '../signing';
-import { DEFAULT_RECV_WINDOW_MS } from '../stream-manager';
+import { DEFAULT_RECV_WINDOW_MS } from '../stream/stream-manager';
 import { errText } from '../util';
 import { prepareAccount, type AccountSettings } from './settings';
 

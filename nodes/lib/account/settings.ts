@@ -6,11 +6,12 @@
  */
 import { resolveEndpoints, type ResolvedEndpoints } from '../endpoints';
 import { credentialsRedactor, normalizePem, type CredentialsInput } from '../credentials';
-import { parseList } from '../filters';
+import { parseList } from '../events/filters';
 import { DEFAULT_LOOKBACK_MS, DEFAULT_MAX_HOLD_MS } from '../recovery';
 import type { Redactor } from '../redact';
+import { errText } from '../util';
 import { createSigner, type Signer } from '../signing';
-import { recvWindowProblem } from '../stream-manager';
+import { recvWindowProblem } from '../stream/stream-manager';
 import { ENVIRONMENTS, KEY_TYPES, MARKETS, type AccountConfig, type Environment, type KeyType, type Market } from '../types';
 
 /**
@@ -163,7 +164,7 @@ function checkConnection(s: AccountSettings): Checked {
     const signer = createSigner(config.keyType, config.credentials);
     return { config, signer, endpoints };
   } catch (err) {
-    return { message: err instanceof Error ? err.message : String(err) };
+    return { message: errText(err) };
   }
 }
 

@@ -13,7 +13,7 @@
  * incomplete: the stream retries it (from the same cursor) until it succeeds.
  */
 import type { GapEvent, Logger, Market, UserDataEvent } from '../types';
-import type { PersistedOrder, PersistedRecoveryState } from '../persistence';
+import type { PersistedOrder, PersistedRecoveryState } from './persistence';
 import { BudgetedRest, WeightBudget, type RestLike, type RestParams } from '../weight-budget';
 import { FillLedger, type CursorCommit } from './ledger';
 import {
@@ -21,10 +21,8 @@ import {
   apiFor,
   balanceEventFromAccount,
   decEq,
-  errText,
   fillEventFromRow,
   int,
-  isObj,
   orderStateEventFromRow,
   rows,
   str,
@@ -32,6 +30,7 @@ import {
   type MarketApi,
   type Row,
 } from './rest-rows';
+import { errText, isObj } from '../util';
 
 export const DEFAULT_LOOKBACK_MS = 24 * 60 * 60 * 1000;
 

@@ -8,7 +8,8 @@
  * `StateStore` (Node-RED: nodes/red/context-store.ts, over the node's context).
  * No Node-RED import here.
  */
-import type { Logger } from './types';
+import type { Logger } from '../types';
+import { errText, isObj } from '../util';
 
 /** [symbol, orderId, status, executedQty, 1 = algo order]. */
 export type PersistedOrder = [string, number, string, string | null, 0 | 1];
@@ -61,7 +62,7 @@ export function parsePersistedState(value: unknown): PersistedRecoveryState | un
   const state: PersistedRecoveryState = { version: o.version, lastTradeIds, symbols: [...new Set(symbols)] };
   const since = numberRecord(o.since, (n) => Number.isFinite(n) && n > 0);
   if (since) state.since = since;
-  if (isRecord(o.delivered)) {
+  if (isObj(o.delivered)) {
     const delivered: Record<string, number[]> = {};
     for (const [k, ids] of Object.entries(o.delivered)) {
       if (!k || !Array.isArray(ids)) continue;
@@ -91,12 +92,8 @@ export function parsePersistedState(value: unknown): PersistedRecoveryState | un
   return state;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function numberRecord(v: unknown, ok: (n: number) => boolean): Record<string, number> | undefined {
-  if (!isRecord(v)) return undefined;
+  if (!isObj(v)) return undefined;
   const out: Record<string, number> = {};
   for (const [k, n] of Object.entries(v)) if (k && typeof n === 'number' && ok(n)) out[k] = n;
   return Object.keys(out).length ? out : undefined;
@@ -168,7 +165,7 @@ export class StatePersister {
         await this.opts.store.set(this.opts.source.snapshot());
         this.savedRevision = rev;
       } catch (err) {
-        this.opts.logger?.warn(`could not save recovery state: ${err instanceof Error ? err.message : String(err)}`);
+        this.opts.logger?.warn(`could not save recovery state: ${errText(err)}`);
       }
     });
     return this.writing;

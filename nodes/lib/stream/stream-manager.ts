@@ -19,21 +19,21 @@
  * The venue specifics live in the transports; see docs/architecture.md for the state machine.
  */
 import { EventEmitter } from 'node:events';
-import { Backoff, rateLimitDelay, reconnectOptions } from './backoff';
+import { Backoff, rateLimitDelay, reconnectOptions } from '../backoff';
 import { Deduper } from './overlap-dedup';
-import { resolveEndpoints, type ResolvedEndpoints } from './endpoints';
+import { resolveEndpoints, type ResolvedEndpoints } from '../endpoints';
 import { shortId } from './identity';
-import { flushWarnings } from './log-limit';
-import { credentialsRedactor } from './credentials';
-import { redactingLogger, type Redactor } from './redact';
-import { BinanceApiError, RestClient } from './rest';
-import { CredentialsError, createSigner, type Signer } from './signing';
+import { flushWarnings } from '../log-limit';
+import { credentialsRedactor } from '../credentials';
+import { redactingLogger, type Redactor } from '../redact';
+import { BinanceApiError, RestClient } from '../rest';
+import { CredentialsError, createSigner, type Signer } from '../signing';
 import { TimerSet, withDeadline } from './timers';
-import { errorMessage, type Session, type SessionEnd, type SessionHandlers, type Transport, type TransportContext } from './transport';
-import { FuturesTransport } from './transport-futures';
-import { MarginTransport } from './transport-margin';
-import { SpotTransport } from './transport-spot';
-import { CLIENT_PING_INTERVAL_MS } from './ws-connection';
+import { errorMessage, type Session, type SessionEnd, type SessionHandlers, type Transport, type TransportContext } from '../transport';
+import { FuturesTransport } from '../transport-futures';
+import { MarginTransport } from '../transport-margin';
+import { SpotTransport } from '../transport-spot';
+import { CLIENT_PING_INTERVAL_MS } from '../ws-connection';
 import type {
   AccountConfig,
   GapEvent,
@@ -44,7 +44,7 @@ import type {
   StreamManagerEvents,
   StreamState,
   UserDataEvent,
-} from './types';
+} from '../types';
 
 export const DEFAULT_ROTATE_AFTER_MS = 23 * 3_600_000;
 export const DEFAULT_WATCHDOG_MARGIN_MS = 10_000;

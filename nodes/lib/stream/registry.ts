@@ -10,7 +10,7 @@
 import { accountIdentity } from './identity';
 import { ReliableStream, type ReliableStreamOptions } from './reliable-stream';
 import { StreamManager, type StreamManagerOptions } from './stream-manager';
-import type { AccountConfig } from './types';
+import type { AccountConfig } from '../types';
 
 const managers = new Map<string, StreamManager>();
 const streams = new WeakMap<StreamManager, ReliableStream>();

@@ -29,12 +29,13 @@ import {
   GapRecovery,
   type GapRecoveryOptions,
   type RecoveryStats,
-} from './recovery';
-import { EventDeduper } from './recovery/dedupe';
-import { StatePersister, type StateStore } from './persistence';
-import { sharedWeightBudget, WeightBudget } from './weight-budget';
+} from '../recovery';
+import { EventDeduper } from '../recovery/dedupe';
+import { StatePersister, type StateStore } from '../recovery/persistence';
+import { sharedWeightBudget, WeightBudget } from '../weight-budget';
 import type { StreamManager } from './stream-manager';
-import type { GapEvent, Logger, Market, StateChange, StreamState, UserDataEvent } from './types';
+import { errText } from '../util';
+import type { GapEvent, Logger, Market, StateChange, StreamState, UserDataEvent } from '../types';
 
 /** The manager's states plus `recovering` (connected, catching up). */
 export type ReliableState = StreamState | 'recovering';
@@ -101,10 +102,6 @@ const MAX_RETRY_DELAY_MS = 10 * 60_000;
 const GRACE_CONSUMER = '\u0000reliable-stream-grace';
 
 type Queued = { kind: 'event'; e: UserDataEvent } | { kind: 'gap'; g: GapEvent };
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   readonly manager: StreamManager;
