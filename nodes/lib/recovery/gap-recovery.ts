@@ -121,6 +121,18 @@ export function fillIdentity(e: UserDataEvent): { symbol: string; id: number } |
   return symbol !== undefined && id !== undefined && id >= 0 ? { symbol, id } : undefined;
 }
 
+/** Adds a page of trade rows to `byId`; the highest trade id in it (undefined: none). */
+function collectById(page: Row[], byId: Map<number, Row>): number | undefined {
+  let maxId: number | undefined;
+  for (const r of page) {
+    const id = int(r.id);
+    if (id === undefined) continue;
+    byId.set(id, r);
+    if (maxId === undefined || id > maxId) maxId = id;
+  }
+  return maxId;
+}
+
 export class GapRecovery {
   readonly market: Market;
   /** Which fills were delivered, and where recoveries resume (see ledger.ts). */
@@ -659,13 +671,7 @@ export class GapRecovery {
           const we = Math.min(ws + this.api.tradeWindowMs, end);
           const page = await this.tradePage(symbol, { startTime: ws, endTime: we });
           pages++;
-          let maxId: number | undefined;
-          for (const r of page) {
-            const id = int(r.id);
-            if (id === undefined) continue;
-            byId.set(id, r);
-            if (maxId === undefined || id > maxId) maxId = id;
-          }
+          const maxId = collectById(page, byId);
           if (maxId !== undefined) {
             // Continue by id from here on (covers the rest of this window and later ones).
             fromId = maxId + 1;
@@ -683,13 +689,7 @@ export class GapRecovery {
         }
         const page = await this.tradePage(symbol, { fromId });
         pages++;
-        let maxId: number | undefined;
-        for (const r of page) {
-          const id = int(r.id);
-          if (id === undefined) continue;
-          byId.set(id, r);
-          if (maxId === undefined || id > maxId) maxId = id;
-        }
+        const maxId = collectById(page, byId);
         if (page.length < this.pageLimit || maxId === undefined) break;
         fromId = maxId + 1;
       }
