@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { BinanceSimulator, type CreatedKey, type SimMarket, type SimTrade } from '../../simulator/index';
 import { EventDeduper } from '../../nodes/lib/recovery/dedupe';
 import { GapRecovery, DeliveryPipeline } from '../../nodes/lib/recovery';
-import { MemoryStateStore } from '../../nodes/lib/persistence';
+import { MemoryStateStore } from '../../nodes/lib/recovery/persistence';
 import type { UserDataEvent } from '../../nodes/lib/types';
 import { RestClient } from '../../nodes/lib/rest';
 import { Redactor } from '../../nodes/lib/redact';
 import { createSigner } from '../../nodes/lib/signing';
-import { HostRest } from '../../nodes/lib/reliable-stream';
+import { HostRest } from '../../nodes/lib/stream/reliable-stream';
 import { RECOVERY_REST } from '../../nodes/lib/exchange/facts';
 import { fillKey, isFill, liveFillEvent, liveFillEvents, maxWindowWeight, LogCapture, restClientFor } from './helpers';
 

@@ -7,8 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { BinanceSimulator, type SimMarket, type SimTrade } from '../../simulator/index';
-import { StreamManager } from '../../nodes/lib/stream-manager';
-import { ReliableStream } from '../../nodes/lib/reliable-stream';
+import { StreamManager } from '../../nodes/lib/stream/stream-manager';
+import { ReliableStream } from '../../nodes/lib/stream/reliable-stream';
 import { sharedWeightBudget, WeightBudget } from '../../nodes/lib/weight-budget';
 import { RestClient } from '../../nodes/lib/rest';
 import { Redactor } from '../../nodes/lib/redact';

@@ -32,6 +32,7 @@
  * is kept as its string in a Set. Both kinds share the one FIFO ring.
  */
 import type { Market, UserDataEvent } from '../types';
+import { isObj } from '../util';
 
 export interface EventDeduperOptions {
   /** Maximum remembered keys (default 100 000). */
@@ -41,10 +42,6 @@ export interface EventDeduperOptions {
 export const DEFAULT_DEDUPE_MAX_ENTRIES = 100_000;
 
 type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** String form of an id-like field; undefined when missing / null / empty. */
 function idPart(v: unknown): string | undefined {

@@ -13,7 +13,7 @@
  * incomplete: the stream retries it (from the same cursor) until it succeeds.
  */
 import type { GapEvent, Logger, Market, UserDataEvent } from '../types';
-import type { PersistedOrder, PersistedRecoveryState } from '../persistence';
+import type { PersistedOrder, PersistedRecoveryState } from './persistence';
 import { BudgetedRest, WeightBudget, type RestLike, type RestParams } from '../weight-budget';
 import { ERROR_CODES, PM_RECOVERY_BOOKS, type RecoverableMarket, type RecoveryRest } from '../exchange/facts';
 import { FillLedger, type CursorCommit } from './ledger';
@@ -23,10 +23,8 @@ import {
   apiFor,
   balanceEventFromAccount,
   decEq,
-  errText,
   fillEventFromRow,
   int,
-  isObj,
   orderStateEventFromRow,
   rows,
   str,
@@ -34,6 +32,7 @@ import {
   type MarketApi,
   type Row,
 } from './rest-rows';
+import { errText, isObj } from '../util';
 
 export const DEFAULT_LOOKBACK_MS = 24 * 60 * 60 * 1000;
 
@@ -131,18 +130,6 @@ function orderOf(e: UserDataEvent): Row | undefined {
   return undefined;
 }
 
-/** Adds a trade page's rows to `byId`; returns the highest trade id on the page. */
-function collectRows(page: Row[], byId: Map<number, Row>): number | undefined {
-  let maxId: number | undefined;
-  for (const r of page) {
-    const id = int(r.id);
-    if (id === undefined) continue;
-    byId.set(id, r);
-    if (maxId === undefined || id > maxId) maxId = id;
-  }
-  return maxId;
-}
-
 /**
  * The (symbol, trade id) of a fill event (live or recovered), else undefined. Portfolio margin has
  * three trade-id spaces on one stream (UM, CM, margin: the same symbol name, e.g. BTCUSDT, can be
@@ -155,6 +142,18 @@ export function fillIdentity(e: UserDataEvent): { symbol: string; id: number } |
   const id = int(o.t);
   if (symbol === undefined || id === undefined || id < 0) return undefined;
   return { symbol: e.market === 'portfolio-margin' ? `${pmBook(e)}:${symbol}` : symbol, id };
+}
+
+/** Adds a page of trade rows to `byId`; the highest trade id in it (undefined: none). */
+function collectById(page: Row[], byId: Map<number, Row>): number | undefined {
+  let maxId: number | undefined;
+  for (const r of page) {
+    const id = int(r.id);
+    if (id === undefined) continue;
+    byId.set(id, r);
+    if (maxId === undefined || id > maxId) maxId = id;
+  }
+  return maxId;
 }
 
 export class GapRecovery {
@@ -740,7 +739,7 @@ export class GapRecovery {
           const we = Math.min(ws + this.split(symbol).book.api.tradeWindowMs, end);
           const page = await this.tradePage(symbol, { startTime: ws, endTime: we });
           pages++;
-          const maxId = collectRows(page, byId);
+          const maxId = collectById(page, byId);
           if (maxId !== undefined) {
             // Continue by id from here on (covers the rest of this window and later ones).
             fromId = maxId + 1;
@@ -758,7 +757,7 @@ export class GapRecovery {
         }
         const page = await this.tradePage(symbol, { fromId });
         pages++;
-        const maxId = collectRows(page, byId);
+        const maxId = collectById(page, byId);
         if (page.length < this.pageLimit || maxId === undefined) break;
         fromId = maxId + 1;
       }

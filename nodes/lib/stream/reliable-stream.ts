@@ -29,13 +29,14 @@ import {
   GapRecovery,
   type GapRecoveryOptions,
   type RecoveryStats,
-} from './recovery';
-import { EventDeduper } from './recovery/dedupe';
-import { StatePersister, type StateStore } from './persistence';
-import { sharedWeightBudget, WeightBudget, type HttpMethod, type RestLike, type RestParams, type RestRequestOptionsLike } from './weight-budget';
-import type { RecoveryEndpoints } from './endpoints';
+} from '../recovery';
+import { EventDeduper } from '../recovery/dedupe';
+import { StatePersister, type StateStore } from '../recovery/persistence';
+import { sharedWeightBudget, WeightBudget, type HttpMethod, type RestLike, type RestParams, type RestRequestOptionsLike } from '../weight-budget';
+import type { RecoveryEndpoints } from '../endpoints';
 import type { StreamManager } from './stream-manager';
-import type { GapEvent, Logger, Market, StateChange, StreamState, UserDataEvent } from './types';
+import { errText } from '../util';
+import type { GapEvent, Logger, Market, StateChange, StreamState, UserDataEvent } from '../types';
 
 /** The manager's states plus `recovering` (connected, catching up). */
 export type ReliableState = StreamState | 'recovering';
@@ -108,10 +109,6 @@ const MAX_RETRY_DELAY_MS = 10 * 60_000;
 const GRACE_CONSUMER = '\u0000reliable-stream-grace';
 
 type Queued = { kind: 'event'; e: UserDataEvent } | { kind: 'gap'; g: GapEvent };
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /**
  * The account's REST client aimed at another host of the same exchange: paths become absolute URLs
@@ -380,7 +377,11 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     this.recovery?.cancel();
     this.pipeline.dispose();
     await Promise.all([...this.persisters.values()].map((p) => p.stop()));
-    if (registry.get(this.manager) === this) registry.delete(this.manager);
+  }
+
+  /** True once close() was called: the registry then opens a new stream for the manager. */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   // ------------------------------------------------------------------ internals
@@ -594,7 +595,6 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
 
 // ---------------------------------------------------------------------------
 
-const registry = new WeakMap<StreamManager, ReliableStream>();
 /** Streams in their redeploy grace. */
 const inGrace = new Set<ReliableStream>();
 
@@ -604,31 +604,4 @@ const inGrace = new Set<ReliableStream>();
  */
 export async function endAllGraces(): Promise<void> {
   await Promise.all([...inGrace].map((s) => s.endGrace()));
-}
-
-/**
- * The reliable stream of a shared manager (created on first use with `opts`), retained once for
- * the caller (pair with `release(opts.store)`). Later callers with other options add their symbols
- * and store to the existing one; the recovery switch and look-back of the first caller apply.
- */
-export function reliableStreamFor(manager: StreamManager, opts: ReliableStreamOptions): ReliableStream {
-  const existing = registry.get(manager);
-  if (existing) {
-    if (opts.symbols?.length) existing.addSymbols(opts.symbols);
-    if (opts.store) existing.addStore(opts.store);
-    if ((opts.recovery !== false) !== (existing.recovery !== undefined)) {
-      opts.logger?.warn('another account node on the same account set recovery differently; its setting applies');
-    }
-    existing.retain();
-    return existing;
-  }
-  const r = new ReliableStream(manager, opts);
-  r.retain();
-  registry.set(manager, r);
-  return r;
-}
-
-/** The reliable stream of a manager, if one was created. */
-export function existingReliableStream(manager: StreamManager): ReliableStream | undefined {
-  return registry.get(manager);
 }
