@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isAccountHandle } from '../nodes/lib/filters';
+import { isAccountHandle } from '../nodes/red/account-contract';
 import type { StreamState } from '../nodes/lib/types';
 
 export type FlowNode = Record<string, unknown> & { id: string; type: string };

@@ -9,7 +9,7 @@
  */
 import * as FakeTimers from '@sinonjs/fake-timers';
 import { BinanceSimulator, type SimMarket } from '../simulator/index';
-import { StreamManager } from '../nodes/lib/stream-manager';
+import { StreamManager } from '../nodes/lib/stream/stream-manager';
 import type { AccountConfig, Logger } from '../nodes/lib/types';
 import { activeResources, countResources, round, settledHeap, slope, type BenchOptions } from './common';
 

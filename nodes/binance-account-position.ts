@@ -1,16 +1,13 @@
 /**
  * `binance-account-position`: `outboundAccountPosition` (spot/margin) and futures `ACCOUNT_UPDATE`
- * as balance / position changes (optionally futures `MARGIN_CALL` too), or (output 'snapshot') the whole balance sheet: loaded over REST
- * (`manager.rest`) once the stream is connected, reloaded after every gap, kept current from the events.
+ * as balance / position changes (optionally futures `MARGIN_CALL` too), or (output 'snapshot') the
+ * whole balance sheet, kept current by the core's BalanceSheetTracker (lib/account/balance-sheet.ts).
  */
-import { accountOf, eventIdOf, makeTranslate, shapePayload } from './common';
-import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { makeMatcher } from './lib/filters';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { shapePayload } from './lib/events';
+import { makeMatcher } from './lib/events/filters';
+import { BalanceSheetTracker } from './lib/account';
 import {
-  ACCOUNT_REQUESTS,
-  accountRequestParams,
-  applyToBalanceSheet,
-  balanceSheetFromAccount,
   isZeroBalance,
   normalizeAccountPosition,
   normalizeMarginCall,
@@ -19,13 +16,13 @@ import {
   type BalanceSheet,
   type Payload,
 } from './lib/normalize';
-import type { ReliableStateChange } from './lib/reliable-stream';
-import type { StateChange, UserDataEvent } from './lib/types';
+import type { UserDataEvent } from './lib/types';
+import { errText } from './lib/util';
+import { accountOf, consume, eventMessage, guarded } from './red/data-node';
+import { makeTranslate } from './red/translate';
 
 const TYPE = 'binance-account-position';
 const EVENT_TYPES = new Set(['outboundAccountPosition', 'ACCOUNT_UPDATE']);
-/** Snapshot mode: retry a failed REST snapshot after this long (also retried on every gap). */
-const SNAPSHOT_RETRY_MS = 30_000;
 
 interface AccountPositionDef extends NodeDef {
   account?: string;
@@ -43,7 +40,6 @@ function joined(values: Array<unknown>): string {
   return [...new Set(values.filter((v): v is string => typeof v === 'string' && v !== ''))].join(',');
 }
 
-
 export = function register(RED: NodeAPI): void {
   const t = makeTranslate(RED, TYPE);
 
@@ -57,133 +53,46 @@ export = function register(RED: NodeAPI): void {
     const shape = { numbers: def.numbers === true, isoTimes: def.isoTimes === true };
     const hideZero = def.hideZero === true;
     const assetMatch = makeMatcher(def.assets);
-    const manager = account.getManager();
-    let closed = false;
 
-    /** `e`: the event the message comes from (absent for the REST-loaded snapshot): gives msg.eventId. */
-    const send = (topic: string, eventType: string, payload: Payload, raw: unknown, e?: UserDataEvent): void => {
-      const msg: NodeMessage = {
-        topic,
-        payload: shapePayload(payload, shape),
-        eventType,
-        market: account.market,
-        account: account.accountLabel,
-        raw,
-      };
-      if (e) msg.eventId = eventIdOf(e);
-      if (e?.recovered) msg.recovered = true;
-      node.send(msg);
-    };
+    const send = (topic: string, payload: Payload, e: UserDataEvent): void => node.send(eventMessage(account, e, topic, payload, shape));
+    /** The sheet loaded over REST (no event: no eventId; raw is the REST answer). */
+    const sendLoaded = (payload: Payload, raw: unknown): void =>
+      node.send({ topic: 'snapshot', payload: shapePayload(payload, shape), eventType: 'snapshot', market: account.market, account: account.accountLabel, raw });
 
-    // ---- snapshot state
-    let sheet: BalanceSheet | undefined;
-    let loading = false;
-    let reloadWanted = false;
-    let buffered: Payload[] = [];
-    let retryTimer: ReturnType<typeof setTimeout> | undefined;
+    // ---- snapshot mode: the balance sheet, kept current by the core
+    const stream = account.getStream();
+    const tracker = snapshotMode && stream ? new BalanceSheetTracker({ stream, market: account.market, symbol: account.symbol, accountRestBase: account.accountRestBase }) : undefined;
+    const render = (sheet: BalanceSheet): Payload => renderBalanceSheet(sheet, { assetMatch: (a) => assetMatch(a), hideZero });
+    tracker?.on('update', (u) => (u.event ? send('snapshot', render(u.sheet), u.event) : sendLoaded(render(u.sheet), u.raw)));
+    tracker?.on('failed', (err) => node.error(t(`${TYPE}.errors.snapshot-failed`, { reason: account.redact(errText(err)) })));
 
-    const render = (): Payload => renderBalanceSheet(sheet as BalanceSheet, { assetMatch: (a) => assetMatch(a), hideZero });
-
-    const load = (): void => {
-      if (!manager || closed) return;
-      if (retryTimer !== undefined) {
-        clearTimeout(retryTimer);
-        retryTimer = undefined;
-      }
-      if (loading) {
-        reloadWanted = true;
+    const onEvent = guarded(node, account, (e: UserDataEvent): void => {
+      if (e.eventType === 'MARGIN_CALL') {
+        if (def.includeMarginCall !== true) return;
+        account.accepted?.(e);
+        const mc = normalizeMarginCall(e.raw);
+        // topic: the symbols of the positions at risk
+        send(joined((Array.isArray(mc.positions) ? (mc.positions as Payload[]) : []).map((x) => x.symbol)), mc, e);
         return;
       }
-      loading = true;
-      buffered = [];
-      const req = ACCOUNT_REQUESTS[account.market];
-      manager.rest
-        .request<unknown>('GET', req.path, accountRequestParams(account.market, account.symbol), { security: 'signed', weight: req.weight })
-        .then((resp) => {
-          if (closed) return;
-          const fresh = balanceSheetFromAccount(account.market, resp);
-          for (const p of buffered) applyToBalanceSheet(fresh, p);
-          sheet = fresh;
-          send('snapshot', 'snapshot', render(), resp);
-        })
-        .catch((err: unknown) => {
-          if (closed) return;
-          node.error(t(`${TYPE}.errors.snapshot-failed`, { reason: account.redact(err instanceof Error ? err.message : String(err)) }));
-          if (!sheet && retryTimer === undefined) {
-            retryTimer = setTimeout(() => {
-              retryTimer = undefined;
-              load();
-            }, SNAPSHOT_RETRY_MS);
-          }
-        })
-        .finally(() => {
-          loading = false;
-          buffered = [];
-          if (reloadWanted && !closed) {
-            reloadWanted = false;
-            load();
-          }
-        });
-    };
-
-    const onEvent = (e: UserDataEvent): void => {
-      if (!EVENT_TYPES.has(e.eventType) && e.eventType !== 'MARGIN_CALL') return;
-      try {
-        if (e.eventType === 'MARGIN_CALL') {
-          if (def.includeMarginCall === true) {
-            account.accepted?.(e);
-            const mc = normalizeMarginCall(e.raw);
-            // topic: the symbols of the positions at risk
-            send(joined((Array.isArray(mc.positions) ? (mc.positions as Payload[]) : []).map((x) => x.symbol)), 'MARGIN_CALL', mc, e.raw, e);
-          }
-          return;
-        }
-        account.accepted?.(e);
-        const p = normalizeAccountPosition(e.raw);
-        if (snapshotMode) {
-          if (loading) buffered.push(p);
-          if (!sheet) return;
-          applyToBalanceSheet(sheet, p);
-          send('snapshot', e.eventType, render(), e.recovered && e.restRecord ? e.restRecord : e.raw, e);
-          return;
-        }
-        const balances = (Array.isArray(p.balances) ? (p.balances as Balance[]) : [])
-          .filter((b) => assetMatch(b.asset))
-          .filter((b) => !hideZero || !isZeroBalance(b));
-        const positions = Array.isArray(p.positions) ? (p.positions as Payload[]) : undefined;
-        if (balances.length === 0 && (!positions || positions.length === 0)) return;
-        // topic: the position symbols (futures), else the assets, comma separated
-        const topic = positions && positions.length > 0 ? joined(positions.map((x) => x.symbol)) : joined(balances.map((b) => b.asset));
-        send(topic, e.eventType, { ...p, balances }, e.recovered && e.restRecord ? e.restRecord : e.raw, e);
-      } catch (err) {
-        node.error(account.redact(`cannot handle ${e.eventType}: ${err instanceof Error ? err.message : String(err)}`));
+      if (!EVENT_TYPES.has(e.eventType)) return;
+      account.accepted?.(e);
+      const p = normalizeAccountPosition(e.raw);
+      if (snapshotMode) {
+        tracker?.apply(e, p);
+        return;
       }
-    };
-    const onState = (s: StateChange | ReliableStateChange): void => {
-      if (snapshotMode && s.state === 'connected' && !sheet) load();
-    };
-    const onGap = (): void => {
-      if (snapshotMode) load();
-    };
-
-    // Events from the account's reliable stream (live + recovered, de-duplicated).
-    const stream = account.getStream();
-    stream?.on('event', onEvent);
-    if (snapshotMode) {
-      stream?.on('state', onState);
-      stream?.on('gap', onGap);
-    }
-    account.register(node, { showLastEvent: def.showLastEvent === true });
-    if (snapshotMode && manager?.state === 'connected') load();
-
-    node.on('close', (removed: boolean, done: () => void) => {
-      closed = true;
-      if (retryTimer !== undefined) clearTimeout(retryTimer);
-      stream?.removeListener('event', onEvent);
-      stream?.removeListener('state', onState);
-      stream?.removeListener('gap', onGap);
-      account.deregister(node, done, removed);
+      const balances = (Array.isArray(p.balances) ? (p.balances as Balance[]) : [])
+        .filter((b) => assetMatch(b.asset))
+        .filter((b) => !hideZero || !isZeroBalance(b));
+      const positions = Array.isArray(p.positions) ? (p.positions as Payload[]) : undefined;
+      if (balances.length === 0 && (!positions || positions.length === 0)) return;
+      // topic: the position symbols (futures), else the assets, comma separated
+      const topic = positions && positions.length > 0 ? joined(positions.map((x) => x.symbol)) : joined(balances.map((b) => b.asset));
+      send(topic, { ...p, balances }, e);
     });
+    consume(node, account, { event: onEvent }, { showLastEvent: def.showLastEvent === true, onClose: () => tracker?.stop() });
+    tracker?.start();
   }
 
   RED.nodes.registerType(TYPE, BinanceAccountPositionNode);

@@ -2,9 +2,10 @@
  * `binance-balance-update`: `balanceUpdate` (deposits, withdrawals, transfers), `externalLockUpdate`
  * and futures `ACCOUNT_UPDATE` with the reasons the user chose; one message per asset.
  */
-import { accountOf, eventMessage, guarded, makeTranslate } from './common';
+import { accountOf, consume, eventMessage, guarded } from './red/data-node';
+import { makeTranslate } from './red/translate';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { makeMatcher } from './lib/filters';
+import { makeMatcher } from './lib/events/filters';
 import {
   FUTURES_REASON_GROUPS,
   normalizeBalanceUpdates,
@@ -28,7 +29,6 @@ interface BalanceUpdateDef extends NodeDef {
   isoTimes?: boolean;
   showLastEvent?: boolean;
 }
-
 
 export = function register(RED: NodeAPI): void {
   const t = makeTranslate(RED, TYPE);
@@ -79,15 +79,7 @@ export = function register(RED: NodeAPI): void {
       }
     });
 
-    // The account's reliable stream: live + recovered events, de-duplicated.
-    const manager = account.getStream();
-    manager?.on('event', onEvent);
-    account.register(node, { showLastEvent: def.showLastEvent === true });
-
-    node.on('close', (removed: boolean, done: () => void) => {
-      manager?.removeListener('event', onEvent);
-      account.deregister(node, done, removed);
-    });
+    consume(node, account, { event: onEvent }, { showLastEvent: def.showLastEvent === true });
   }
 
   RED.nodes.registerType(TYPE, BinanceBalanceUpdateNode);

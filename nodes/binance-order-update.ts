@@ -3,9 +3,10 @@
  * normalised into one payload; optionally `listStatus`, `ALGO_UPDATE` and `TRADE_LITE`.
  * Thin adapter: connection in the core (via the account node), normalisation in lib/normalize.
  */
-import { accountOf, eventMessage, guarded, makeTranslate } from './common';
+import { accountOf, consume, eventMessage, guarded } from './red/data-node';
+import { makeTranslate } from './red/translate';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { makeOrderFilter } from './lib/filters';
+import { makeOrderFilter } from './lib/events/filters';
 import {
   normalizeAlgoUpdate,
   normalizeExecutionReport,
@@ -32,7 +33,6 @@ interface OrderUpdateDef extends NodeDef {
   isoTimes?: boolean;
   showLastEvent?: boolean;
 }
-
 
 export = function register(RED: NodeAPI): void {
   const t = makeTranslate(RED, TYPE);
@@ -73,15 +73,7 @@ export = function register(RED: NodeAPI): void {
       node.send(eventMessage(account, e, typeof p.symbol === 'string' ? p.symbol : '', built.payload, opts));
     });
 
-    // The account's reliable stream: live + recovered events, de-duplicated.
-    const manager = account.getStream();
-    manager?.on('event', onEvent);
-    account.register(node, { showLastEvent: def.showLastEvent === true });
-
-    node.on('close', (removed: boolean, done: () => void) => {
-      manager?.removeListener('event', onEvent);
-      account.deregister(node, done, removed);
-    });
+    consume(node, account, { event: onEvent }, { showLastEvent: def.showLastEvent === true });
   }
 
   RED.nodes.registerType(TYPE, BinanceOrderUpdateNode);

@@ -5,11 +5,15 @@
  * account that no configured node took, per type: the first of each type at once, then at most
  * once a minute per type with the count (lib/unconsumed.ts).
  */
-import { accountOf, makeTranslate, shapePayload } from './common';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import type { RecoveryReport, ReliableStateChange } from './lib/reliable-stream';
+import { shapePayload } from './lib/events';
+import type { RecoveryReport, ReliableStateChange } from './lib/stream/reliable-stream';
 import type { GapEvent, StateChange } from './lib/types';
-import type { UnconsumedReport } from './lib/unconsumed';
+import type { UnconsumedReport } from './lib/events/unconsumed';
+import { errText } from './lib/util';
+import { accountOf, consume } from './red/data-node';
+import { onFlowsStarted } from './red/flows-started';
+import { makeTranslate } from './red/translate';
 
 const TYPE = 'binance-stream-status';
 /** Fallback for the initial message if 'flows:started' is not seen (e.g. a node started on its own). */
@@ -19,7 +23,6 @@ interface StreamStatusDef extends NodeDef {
   account?: string;
   isoTimes?: boolean;
 }
-
 
 function statePayload(s: StateChange | ReliableStateChange): Record<string, unknown> {
   const p: Record<string, unknown> = { state: s.state, previous: s.previous };
@@ -46,7 +49,7 @@ export = function register(RED: NodeAPI): void {
       try {
         node.send({ ...msg, payload: shapePayload(msg.payload, shape) });
       } catch (err) {
-        node.error(account.redact(err instanceof Error ? err.message : String(err)));
+        node.error(account.redact(errText(err)));
       }
     };
     const onState = (s: StateChange | ReliableStateChange): void => send({ ...base(), topic: 'state', payload: statePayload(s) });
@@ -76,16 +79,25 @@ export = function register(RED: NodeAPI): void {
     account.unconsumed?.on('unconsumed', onUnconsumed);
 
     // The account's reliable stream: its states include `recovering` (catching up after a gap).
-    const manager = account.getStream();
-    manager?.on('state', onState);
-    manager?.on('gap', onGap);
-    manager?.on('recovery', onRecovery);
-    account.register(node);
+    let stopWatching = (): void => undefined;
+    const stream = consume(
+      node,
+      account,
+      { state: onState, gap: onGap, recovery: onRecovery },
+      {
+        onClose: () => {
+          initialSent = true;
+          clearTimeout(fallback);
+          stopWatching();
+          account.unconsumed?.removeListener('unconsumed', onUnconsumed);
+        },
+      },
+    );
 
     /** The current state as a `state` payload (an account that cannot connect: `error` with the reason). */
     const current = (): Record<string, unknown> =>
-      manager
-        ? statePayload(manager.currentState)
+      stream
+        ? statePayload(stream.currentState)
         : { state: 'error', previous: 'idle', message: account.configError ?? 'invalid configuration', at: Date.now() };
 
     // The current state, once the flows (and the nodes wired to this one) are running.
@@ -94,11 +106,11 @@ export = function register(RED: NodeAPI): void {
       if (initialSent) return;
       initialSent = true;
       clearTimeout(fallback);
-      RED.events.removeListener('flows:started', sendInitial);
+      stopWatching();
       send({ ...base(), topic: 'state', payload: current() });
     };
     const fallback = setTimeout(sendInitial, INITIAL_FALLBACK_MS);
-    RED.events.on('flows:started', sendInitial);
+    stopWatching = onFlowsStarted(RED, sendInitial);
 
     // Any input message is answered with the current state (the message itself, so that a
     // dashboard's client id and other properties travel back).
@@ -107,19 +119,8 @@ export = function register(RED: NodeAPI): void {
         nodeSend(Object.assign(msg, base(), { topic: 'state', payload: shapePayload(current(), shape) }));
         done();
       } catch (err) {
-        done(new Error(account.redact(err instanceof Error ? err.message : String(err))));
+        done(new Error(account.redact(errText(err))));
       }
-    });
-
-    node.on('close', (removed: boolean, done: () => void) => {
-      initialSent = true;
-      clearTimeout(fallback);
-      RED.events.removeListener('flows:started', sendInitial);
-      manager?.removeListener('state', onState);
-      manager?.removeListener('gap', onGap);
-      manager?.removeListener('recovery', onRecovery);
-      account.unconsumed?.removeListener('unconsumed', onUnconsumed);
-      account.deregister(node, done, removed);
     });
   }
 

@@ -5,9 +5,10 @@
  * payload. `msg.topic` is the event type. Thin adapter: connection in the core (via the account
  * node), normalisation in lib/normalize.
  */
-import { accountOf, eventMessage, guarded, makeTranslate } from './common';
+import { accountOf, consume, eventMessage, guarded } from './red/data-node';
+import { makeTranslate } from './red/translate';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { makeMatcher } from './lib/filters';
+import { makeMatcher } from './lib/events/filters';
 import { normalizeUserDataEvent } from './lib/normalize';
 import type { UserDataEvent } from './lib/types';
 
@@ -42,15 +43,7 @@ export = function register(RED: NodeAPI): void {
       else node.send(eventMessage(account, e, e.eventType, structuredClone(e.raw), false));
     });
 
-    // The account's reliable stream: live + recovered events, de-duplicated.
-    const stream = account.getStream();
-    stream?.on('event', onEvent);
-    account.register(node, { showLastEvent: def.showLastEvent === true });
-
-    node.on('close', (removed: boolean, done: () => void) => {
-      stream?.removeListener('event', onEvent);
-      account.deregister(node, done, removed);
-    });
+    consume(node, account, { event: onEvent }, { showLastEvent: def.showLastEvent === true });
   }
 
   RED.nodes.registerType(TYPE, BinanceUserEventNode);

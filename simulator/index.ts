@@ -59,7 +59,7 @@ export type SimMarket = 'spot' | 'margin' | 'isolated-margin' | 'usdm-futures' |
 export type ConnKind = 'ws-api' | 'futures' | 'legacy';
 export interface ConnFilter {
   accountId?: string;
-  market?: SimMarket;
+  market?: ConnMarket;
   kind?: ConnKind;
 }
 
@@ -164,6 +164,14 @@ export interface DelayRule {
 
 type SpotLike = 'spot' | 'margin' | 'isolated-margin';
 type FuturesMarket = 'usdm-futures' | 'coinm-futures';
+/**
+ * Who a listenKey belongs to: a futures market, or a Portfolio Margin account (papi listenKey,
+ * stream fstream `/pm/ws/<k>`: Portfolio Margin user-data page,
+ * https://developers.binance.com/docs/derivatives/portfolio-margin/user-data-streams, reference §5).
+ */
+export type KeyMarket = FuturesMarket | 'portfolio-margin';
+/** A market as a connection filter sees it. */
+export type ConnMarket = SimMarket | 'portfolio-margin';
 /** A scheduled timer with the clear function that matches the timer API it was created with. */
 interface Timer {
   clear(): void;
@@ -249,6 +257,8 @@ interface AlgoRec {
   algoId: number;
   clientAlgoId: string;
   accountId: string;
+  /** USDⓈ-M, or COIN-M since the CM–UM integration (CM-UM Integration Notice §C.5, 2026-06-30). */
+  market: FuturesMarket;
   symbol: string;
   side: 'BUY' | 'SELL';
   positionSide: string;
@@ -305,13 +315,13 @@ interface Conn {
   combined: boolean;
   events?: Set<string>;
   firstAccountId?: string;
-  firstMarket?: SimMarket;
+  firstMarket?: ConnMarket;
 }
 
 interface ListenKeyRec {
   listenKey: string;
   accountId: string;
-  market: FuturesMarket;
+  market: KeyMarket;
   expiresAt: number;
   timer?: Timer;
 }
@@ -355,7 +365,7 @@ const ERR = {
 function isSpotLike(m: SimMarket): m is SpotLike {
   return m === 'spot' || m === 'margin' || m === 'isolated-margin';
 }
-function isFutures(m: SimMarket): m is FuturesMarket {
+function isFutures(m: ConnMarket): m is FuturesMarket {
   return m === 'usdm-futures' || m === 'coinm-futures';
 }
 
@@ -485,8 +495,8 @@ export class BinanceSimulator {
     });
   }
 
-  urlsFor(market: SimMarket): { restUrl: string; wsUrl: string } {
-    return { restUrl: this.restUrl, wsUrl: isFutures(market) ? this.futuresWsUrl : this.wsApiUrl };
+  urlsFor(market: ConnMarket): { restUrl: string; wsUrl: string } {
+    return { restUrl: this.restUrl, wsUrl: isFutures(market) || market === 'portfolio-margin' ? this.futuresWsUrl : this.wsApiUrl };
   }
 
   /** Server clock (Date.now() + clock offset). */
@@ -634,6 +644,16 @@ export class BinanceSimulator {
 
   // ---------------------------------------------------------------- weights & failures
 
+  /**
+   * The weight pool of a REST path. USDⓈ-M (/fapi) and COIN-M (/dapi) share ONE per-IP limit and one
+   * X-MBX-USED-WEIGHT-1M counter since the CM–UM integration ("Important CM-UM Integration Notice"
+   * §A.3, COIN-M docs, effective 2026-06-30): pool 'futures'. Others: the path's first segment.
+   */
+  static poolOf(path: string): string {
+    const first = path.split('/')[1] ?? 'api';
+    return first === 'fapi' || first === 'dapi' ? 'futures' : first;
+  }
+
   private addWeight(pool: string, weight: number): number {
     const now = Date.now();
     this.weightLog.push({ at: now, pool, weight });
@@ -641,8 +661,9 @@ export class BinanceSimulator {
     return this.usedWeight(pool);
   }
 
-  /** Rolling one-minute weight sum of a pool ('api', 'sapi', 'fapi', 'dapi'). */
+  /** Rolling one-minute weight sum of a pool ('api', 'sapi', 'futures' = fapi + dapi, 'papi'; 'fapi' / 'dapi' name 'futures'). */
   usedWeight(pool: string): number {
+    if (pool === 'fapi' || pool === 'dapi') pool = 'futures';
     const now = Date.now();
     let sum = 0;
     for (const w of this.weightLog) if (w.pool === pool && w.at > now - 60_000) sum += w.weight;
@@ -775,7 +796,7 @@ export class BinanceSimulator {
     if (c.closed) return false;
     if (f.kind && c.kind !== f.kind) return false;
     if (f.accountId === undefined && f.market === undefined) return true;
-    const pairs: Array<{ accountId: string; market: SimMarket }> = [];
+    const pairs: Array<{ accountId: string; market: ConnMarket }> = [];
     for (const s of c.subs.values()) pairs.push({ accountId: s.accountId, market: s.market });
     for (const k of c.listenKeys) {
       const lk = this.listenKeyMap.get(k);
@@ -799,7 +820,7 @@ export class BinanceSimulator {
     id: number;
     kind: ConnKind;
     accountId?: string;
-    market?: SimMarket;
+    market?: ConnMarket;
     subscriptions: number;
     openedAt: number;
     stalled: boolean;
@@ -821,7 +842,7 @@ export class BinanceSimulator {
     });
   }
 
-  listenKeys(): Array<{ listenKey: string; accountId: string; market: SimMarket; expiresAt: number }> {
+  listenKeys(): Array<{ listenKey: string; accountId: string; market: KeyMarket; expiresAt: number }> {
     return [...this.listenKeyMap.values()].map((k) => ({
       listenKey: k.listenKey,
       accountId: k.accountId,
@@ -956,9 +977,10 @@ export class BinanceSimulator {
     return n;
   }
 
-  injectEvent(accountId: string, market: SimMarket, event: Record<string, unknown>, opts: { symbol?: string } = {}): number {
+  injectEvent(accountId: string, market: ConnMarket, event: Record<string, unknown>, opts: { symbol?: string } = {}): number {
     const ev: Json = { ...event };
     if (ev.E === undefined) ev.E = this.serverTime();
+    if (market === 'portfolio-margin') return this.emitPm(accountId, ev);
     if (isFutures(market)) return this.emitFutures(accountId, market, ev);
     return this.emitSpot(accountId, market, opts.symbol ?? (typeof ev.s === 'string' ? ev.s : undefined), ev);
   }
@@ -966,7 +988,7 @@ export class BinanceSimulator {
   // ---------------------------------------------------------------- event emission
 
   private emitSpot(accountId: string, market: SpotLike, symbol: string | undefined, event: Json): number {
-    let n = 0;
+    let n = market === 'margin' ? this.emitPm(accountId, event) : 0;
     for (const c of this.conns.values()) {
       if (c.kind !== 'ws-api') continue;
       for (const s of c.subs.values()) {
@@ -992,6 +1014,21 @@ export class BinanceSimulator {
       if (k.accountId !== accountId) continue;
       if (k.market === market || (unified && k.market === 'usdm-futures')) n += this.emitOnKey(k.listenKey, event);
     }
+    return n + this.emitPm(accountId, { fs: market === 'coinm-futures' ? 'CM' : 'UM', ...event });
+  }
+
+  /**
+   * Portfolio margin: the account's UM and CM futures events (with `fs` = 'UM' / 'CM', "Event
+   * business unit", connector types OrderTradeUpdate.fs / AccountUpdate.fs, 17.0.0 2026-07-24),
+   * its cross-margin events (executionReport, outboundAccountPosition, balanceUpdate) and the PM
+   * risk events (riskLevelChange, liabilityChange, openOrderLoss) arrive on its papi listenKey.
+   * The simulator models a PM account as the account's usdm / coinm / margin books.
+   */
+  private emitPm(accountId: string, event: Json): number {
+    let n = 0;
+    for (const k of this.listenKeyMap.values()) {
+      if (k.accountId === accountId && k.market === 'portfolio-margin') n += this.emitOnKey(k.listenKey, event);
+    }
     return n;
   }
 
@@ -1010,7 +1047,7 @@ export class BinanceSimulator {
 
   // ---------------------------------------------------------------- listen keys / tokens
 
-  private activeListenKey(accountId: string, market: FuturesMarket): ListenKeyRec | undefined {
+  private activeListenKey(accountId: string, market: KeyMarket): ListenKeyRec | undefined {
     return [...this.listenKeyMap.values()].find((k) => k.accountId === accountId && k.market === market);
   }
 
@@ -1128,7 +1165,7 @@ export class BinanceSimulator {
     }
     const method = (req.method ?? 'GET').toUpperCase();
     const rec = this.recordRest(req, path, params);
-    const pool = path.split('/')[1] ?? 'api';
+    const pool = BinanceSimulator.poolOf(path);
 
     const delayMs = this.takeDelay(path);
     const reply = (status: number, payload: unknown, headers: Record<string, string> = {}): void => {
@@ -1374,14 +1411,23 @@ export class BinanceSimulator {
         ],
       ] as Array<[string, { auth: 'none' | 'apikey' | 'signed'; perm?: 'margin' | 'futures'; weight: (p: Record<string, string>) => number; handler: (p: Record<string, string>, key?: KeyRec) => unknown }]>;
     }),
-    [
-      'GET /fapi/v1/openAlgoOrders',
-      { auth: 'signed', perm: 'futures', weight: (p) => (p.symbol ? 1 : 40), handler: (p, k) => this.restOpenAlgoOrders(k!, p) },
-    ],
-    [
-      'GET /fapi/v1/algoOrder',
-      { auth: 'signed', perm: 'futures', weight: () => 1, handler: (p, k) => this.algoOrderJson(this.queryAlgoOrder(k!, p)) },
-    ],
+    // Algo (conditional) orders: USDⓈ-M since 2025-12-09 (derivatives change log); COIN-M since the
+    // CM–UM integration ("Important CM-UM Integration Notice" §C.5, effective 2026-06-30:
+    // POST/DELETE /dapi/v1/algoOrder, GET /dapi/v1/openAlgoOrders; GET /dapi/v1/algoOrder as third-party
+    // COIN-M clients use it). Weights as USDⓈ-M's (1 with a symbol / 40 without; 1).
+    ...(['fapi', 'dapi'] as const).flatMap((api) => {
+      const market: FuturesMarket = api === 'fapi' ? 'usdm-futures' : 'coinm-futures';
+      return [
+        [
+          `GET /${api}/v1/openAlgoOrders`,
+          { auth: 'signed' as const, perm: 'futures' as const, weight: (p: Record<string, string>) => (p.symbol ? 1 : 40), handler: (p: Record<string, string>, k?: KeyRec) => this.restOpenAlgoOrders(k!, market, p) },
+        ],
+        [
+          `GET /${api}/v1/algoOrder`,
+          { auth: 'signed' as const, perm: 'futures' as const, weight: () => 1, handler: (p: Record<string, string>, k?: KeyRec) => this.algoOrderJson(this.queryAlgoOrder(k!, market, p)) },
+        ],
+      ] as Array<[string, { auth: 'none' | 'apikey' | 'signed'; perm?: 'margin' | 'futures'; weight: (p: Record<string, string>) => number; handler: (p: Record<string, string>, key?: KeyRec) => unknown }]>;
+    }),
     [
       'GET /fapi/v3/account',
       { auth: 'signed', perm: 'futures', weight: () => 5, handler: (_p, k) => this.restFuturesAccount(k!, 'usdm-futures', 3) },
@@ -1398,7 +1444,63 @@ export class BinanceSimulator {
       'GET /dapi/v1/account',
       { auth: 'signed', perm: 'futures', weight: () => 5, handler: (_p, k) => this.restFuturesAccount(k!, 'coinm-futures', 1) },
     ],
+    // Portfolio margin (papi), modelled over the account's UM / CM / margin books. Paths and weights:
+    // Binance's connector clients/derivatives-trading-portfolio-margin 17.0.0 (2026-07-24), each
+    // endpoint's "Weight"; listenKey: Portfolio Margin user-data page (60 min, -1125), reference §5.
+    ['POST /papi/v1/listenKey', { auth: 'apikey', weight: () => 1, handler: (_p, k) => this.restListenKeyPost(k!, 'portfolio-margin') }],
+    ['PUT /papi/v1/listenKey', { auth: 'apikey', weight: () => 1, handler: (p, k) => this.restListenKeyPut(k!, 'portfolio-margin', p) }],
+    ['DELETE /papi/v1/listenKey', { auth: 'apikey', weight: () => 1, handler: (p, k) => this.restListenKeyDelete(k!, 'portfolio-margin', p) }],
+    ['GET /papi/v1/um/userTrades', { auth: 'signed', weight: () => 5, handler: (p, k) => this.restUserTrades(k!, 'usdm-futures', p) }],
+    ['GET /papi/v1/cm/userTrades', { auth: 'signed', weight: (p) => (p.pair ? 40 : 20), handler: (p, k) => this.restUserTrades(k!, 'coinm-futures', p) }],
+    ['GET /papi/v1/margin/myTrades', { auth: 'signed', weight: () => 5, handler: (p, k) => this.restMyTrades(k!, 'margin', p) }],
+    ['GET /papi/v1/um/openOrders', { auth: 'signed', weight: (p) => (p.symbol ? 1 : 40), handler: (p, k) => this.restFuturesOpenOrders(k!, 'usdm-futures', p) }],
+    ['GET /papi/v1/cm/openOrders', { auth: 'signed', weight: (p) => (p.symbol ? 1 : 40), handler: (p, k) => this.restFuturesOpenOrders(k!, 'coinm-futures', p) }],
+    ['GET /papi/v1/margin/openOrders', { auth: 'signed', weight: () => 5, handler: (p, k) => this.restOpenOrders(k!, 'margin', p) }],
+    ['GET /papi/v1/um/order', { auth: 'signed', weight: () => 1, handler: (p, k) => this.futuresOrderJson(this.queryOrder(k!, 'usdm-futures', p), 'usdm-futures') }],
+    ['GET /papi/v1/cm/order', { auth: 'signed', weight: () => 1, handler: (p, k) => this.futuresOrderJson(this.queryOrder(k!, 'coinm-futures', p), 'coinm-futures') }],
+    ['GET /papi/v1/margin/order', { auth: 'signed', weight: () => 10, handler: (p, k) => this.spotOrderJson(this.queryOrder(k!, 'margin', p), 'margin') }],
+    ['GET /papi/v1/um/account', { auth: 'signed', weight: () => 5, handler: (_p, k) => this.restFuturesAccount(k!, 'usdm-futures', 1) }],
+    ['GET /papi/v1/cm/account', { auth: 'signed', weight: () => 5, handler: (_p, k) => this.restFuturesAccount(k!, 'coinm-futures', 1) }],
+    ['GET /papi/v1/balance', { auth: 'signed', weight: () => 20, handler: (p, k) => this.restPmBalance(k!, p) }],
   ]);
+
+  /**
+   * GET /papi/v1/balance: one row per asset (connector type AccountBalanceResponse1Inner:
+   * asset, totalWalletBalance, crossMarginAsset, crossMarginBorrowed, crossMarginFree,
+   * crossMarginInterest, crossMarginLocked, umWalletBalance, umUnrealizedPNL, cmWalletBalance,
+   * cmUnrealizedPNL, updateTime, negativeBalance). Modelled: margin book + UM / CM wallets.
+   */
+  private restPmBalance(k: KeyRec, p: Record<string, string>): unknown {
+    const a = this.account(k.accountId);
+    const assets = new Set<string>([...a.margin.keys(), ...a.futures['usdm-futures'].wallet.keys(), ...a.futures['coinm-futures'].wallet.keys()]);
+    const now = this.serverTime();
+    const rows = [...assets]
+      .filter((asset) => !p.asset || p.asset === asset)
+      .sort()
+      .map((asset) => {
+        const m = a.margin.get(asset);
+        const free = m?.free ?? 0n;
+        const locked = m?.locked ?? 0n;
+        const um = a.futures['usdm-futures'].wallet.get(asset) ?? 0n;
+        const cm = a.futures['coinm-futures'].wallet.get(asset) ?? 0n;
+        return {
+          asset,
+          totalWalletBalance: fmt(free + locked + um + cm),
+          crossMarginAsset: fmt(free + locked),
+          crossMarginBorrowed: fmt(0n),
+          crossMarginFree: fmt(free),
+          crossMarginInterest: fmt(0n),
+          crossMarginLocked: fmt(locked),
+          umWalletBalance: fmt(um),
+          umUnrealizedPNL: fmt(0n),
+          cmWalletBalance: fmt(cm),
+          cmUnrealizedPNL: fmt(0n),
+          updateTime: now,
+          negativeBalance: fmt(0n),
+        };
+      });
+    return p.asset ? (rows[0] ?? {}) : rows;
+  }
 
   private marginOf(p: Record<string, string>): SpotLike {
     return String(p.isIsolated ?? '').toUpperCase() === 'TRUE' ? 'isolated-margin' : 'margin';
@@ -1419,7 +1521,7 @@ export class BinanceSimulator {
     });
   }
 
-  private restListenKeyPost(k: KeyRec, market: FuturesMarket): unknown {
+  private restListenKeyPost(k: KeyRec, market: KeyMarket): unknown {
     let rec = this.activeListenKey(k.accountId, market);
     if (!rec) {
       rec = { listenKey: randomAlnum(64), accountId: k.accountId, market, expiresAt: 0 };
@@ -1429,19 +1531,19 @@ export class BinanceSimulator {
     return { listenKey: rec.listenKey };
   }
 
-  private findKeyFor(k: KeyRec, market: FuturesMarket, p: Record<string, string>): ListenKeyRec {
+  private findKeyFor(k: KeyRec, market: KeyMarket, p: Record<string, string>): ListenKeyRec {
     const rec = p.listenKey ? this.listenKeyMap.get(p.listenKey) : this.activeListenKey(k.accountId, market);
     if (!rec || rec.accountId !== k.accountId || rec.market !== market) throw ERR.noListenKey();
     return rec;
   }
 
-  private restListenKeyPut(k: KeyRec, market: FuturesMarket, p: Record<string, string>): unknown {
+  private restListenKeyPut(k: KeyRec, market: KeyMarket, p: Record<string, string>): unknown {
     const rec = this.findKeyFor(k, market, p);
     this.armListenKey(rec);
     return { listenKey: rec.listenKey };
   }
 
-  private restListenKeyDelete(k: KeyRec, market: FuturesMarket, p: Record<string, string>): unknown {
+  private restListenKeyDelete(k: KeyRec, market: KeyMarket, p: Record<string, string>): unknown {
     const rec = this.findKeyFor(k, market, p);
     const affected = [...this.conns.values()].filter((c) => c.kind === 'futures' && c.listenKeys.includes(rec.listenKey));
     this.forgetListenKey(rec);
@@ -2019,6 +2121,23 @@ export class BinanceSimulator {
       keys = keyList(params.streams);
       combined = true;
       host = 'dstream';
+    }
+    if (path.startsWith('/pm/ws/')) {
+      // Portfolio margin: fstream `/pm/ws/<listenKey>` (reference §5; connector base wss://fstream.binance.com/pm).
+      const k = this.listenKeyMap.get(path.slice('/pm/ws/'.length));
+      if (!k || k.market !== 'portfolio-margin') {
+        rec.status = 400;
+        rec.errorCode = -1125;
+        this.rejectUpgrade(socket, 400, -1125, 'This listenKey does not exist.');
+        return;
+      }
+      this.accept(req, socket, head, 'futures', (c) => {
+        c.listenKeys = [k.listenKey];
+        c.combined = false;
+        c.firstAccountId = k.accountId;
+        c.firstMarket = k.market;
+      });
+      return;
     }
     if (keys && host) {
       const events = host === 'fstream' && params.events ? new Set(params.events.split('/').filter((e) => e)) : undefined;
@@ -3045,7 +3164,7 @@ export class BinanceSimulator {
   private setAlgoStatus(r: AlgoRec, status: AlgoStatus, now: number): void {
     r.status = status;
     r.updateTime = now;
-    this.emitFutures(r.accountId, 'usdm-futures', this.algoUpdate(r, now));
+    this.emitFutures(r.accountId, r.market, this.algoUpdate(r, now));
   }
 
   private algoRec(algoId: number): AlgoRec {
@@ -3056,13 +3175,13 @@ export class BinanceSimulator {
 
   /** A triggered algo order whose order left the book (filled, canceled, expired) is FINISHED. */
   private finishAlgoOf(o: OrderRec, now: number): void {
-    if (o.market !== 'usdm-futures') return;
+    if (!isFutures(o.market)) return;
     for (const r of this.algoOrders.values()) {
       if (r.actualOrderId === o.orderId && r.status === 'TRIGGERED') this.setAlgoStatus(r, 'FINISHED', now);
     }
   }
 
-  private queryAlgoOrder(k: KeyRec, p: Record<string, string>): AlgoRec {
+  private queryAlgoOrder(k: KeyRec, market: FuturesMarket, p: Record<string, string>): AlgoRec {
     const hasId = p.algoId !== undefined && p.algoId !== '';
     const hasClient = p.clientAlgoId !== undefined && p.clientAlgoId !== '';
     if (!hasId && !hasClient) throw ERR.orderIdOrClientId('clientAlgoId', 'algoId');
@@ -3074,12 +3193,12 @@ export class BinanceSimulator {
     } else {
       r = [...this.algoOrders.values()].find((x) => x.accountId === k.accountId && x.clientAlgoId === p.clientAlgoId);
     }
-    if (!r || r.accountId !== k.accountId) throw ERR.noOrder();
+    if (!r || r.accountId !== k.accountId || r.market !== market) throw ERR.noOrder();
     return r;
   }
 
   /** GET /fapi/v1/openAlgoOrders: algo orders not yet triggered (NEW), optionally of one symbol / algoId. */
-  private restOpenAlgoOrders(k: KeyRec, p: Record<string, string>): unknown {
+  private restOpenAlgoOrders(k: KeyRec, market: FuturesMarket, p: Record<string, string>): unknown {
     const symbol = p.symbol?.toUpperCase();
     if (p.algoType !== undefined && p.algoType !== '' && p.algoType !== 'CONDITIONAL') throw ERR.badParam('algoType');
     const algoId = p.algoId !== undefined && p.algoId !== '' ? Number(p.algoId) : undefined;
@@ -3087,6 +3206,7 @@ export class BinanceSimulator {
       .filter(
         (r) =>
           r.accountId === k.accountId &&
+          r.market === market &&
           r.status === 'NEW' &&
           (!symbol || r.symbol === symbol) &&
           (algoId === undefined || r.algoId === algoId),
@@ -3117,9 +3237,12 @@ export class BinanceSimulator {
       priceProtect?: boolean;
       workingType?: 'CONTRACT_PRICE' | 'MARK_PRICE';
       clientAlgoId?: string;
+      /** 'usdm-futures' (default) or 'coinm-futures' (COIN-M algo orders, CM-UM Integration Notice §C.5). */
+      market?: FuturesMarket;
     },
   ): SimAlgoOrder {
     this.account(accountId);
+    const market: FuturesMarket = o.market ?? 'usdm-futures';
     const type = (o.type ?? 'STOP_MARKET').toUpperCase();
     if (!['STOP_MARKET', 'TAKE_PROFIT_MARKET', 'STOP', 'TAKE_PROFIT', 'TRAILING_STOP_MARKET'].includes(type)) {
       throw new Error(`unsupported algo order type ${type}`);
@@ -3135,6 +3258,7 @@ export class BinanceSimulator {
       algoId: this.nextAlgoId++,
       clientAlgoId: o.clientAlgoId ?? randomAlnum(22),
       accountId,
+      market,
       symbol: o.symbol.toUpperCase(),
       side: o.side,
       positionSide: o.positionSide ?? 'BOTH',
@@ -3153,7 +3277,7 @@ export class BinanceSimulator {
       triggerTime: 0,
     };
     this.algoOrders.set(r.algoId, r);
-    this.emitFutures(accountId, 'usdm-futures', this.algoUpdate(r, now));
+    this.emitFutures(accountId, market, this.algoUpdate(r, now));
     return this.algoSnapshot(r);
   }
 
@@ -3170,7 +3294,7 @@ export class BinanceSimulator {
     this.setAlgoStatus(r, 'TRIGGERING', now);
     const actual = BinanceSimulator.actualType(r.type);
     const order = this.placeOrder(r.accountId, {
-      market: 'usdm-futures',
+      market: r.market,
       symbol: r.symbol,
       side: r.side,
       type: actual,

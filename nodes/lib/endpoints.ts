@@ -7,6 +7,7 @@
  * Binance's own documentation; they are kept configurable via the `custom` environment.
  */
 import type { AccountConfig, CoinmApiFamily, Environment, FuturesPathForm, Market } from './types';
+import { HOSTS, RECOVERY_REST, REST, type EndpointFamily, type HostPair, type RecoveryRest } from './exchange/facts';
 
 export type { CoinmApiFamily } from './types';
 
@@ -69,101 +70,55 @@ export const FUTURES_PING_INTERVAL_MS = 180_000;
 
 export type Protocol = 'ws-api' | 'futures';
 
-interface HostPair {
-  restUrl: string;
-  wsUrl: string;
-  /** REST host of the account's trades / orders / balances when it is not restUrl (COIN-M unified). */
-  recoveryRestUrl?: string;
-}
-
-type FixedEnvironment = Exclude<Environment, 'custom'>;
-type EndpointFamily = 'spot' | 'margin' | 'usdm' | 'coinm-dapi' | 'coinm-fapi';
-
 /**
- * THE endpoint table. For `spot`/`margin`, wsUrl is the WebSocket API URL (user data arrives
- * there); for futures it is the stream base to which the stream path is appended (see
- * FUTURES_STREAM_STYLE: `/private/...` on fstream, `/ws/<key>` on dstream).
- *
- * Futures testnet vs demo (checked 2026-12 because of a report that `demo-fapi` replaces the testnet
- * REST host): Binance's connector (binance-connector-js common/src/constants.ts, 2026-07-24) ships
- * both, as separate environments: USDⓈ-M TESTNET https://testnet.binancefuture.com and DEMO
- * https://demo-fapi.binance.com; COIN-M TESTNET https://testnet.binancefuture.com and no COIN-M
- * demo constant. No Binance page or change-log entry we could find announces the testnet host's
- * retirement, so `testnet` stays testnet.binancefuture.com and `demo` is demo-fapi.
+ * THE endpoint table: hosts per venue and environment live in exchange/facts.ts (HOSTS), with the
+ * sources of each entry. Re-exported here for the callers that read it as ENDPOINTS.
  */
-export const ENDPOINTS: Record<EndpointFamily, Record<FixedEnvironment, HostPair>> = {
-  spot: {
-    production: { restUrl: 'https://api.binance.com', wsUrl: 'wss://ws-api.binance.com:443/ws-api/v3' },
-    testnet: { restUrl: 'https://testnet.binance.vision', wsUrl: 'wss://ws-api.testnet.binance.vision/ws-api/v3' },
-    demo: { restUrl: 'https://demo-api.binance.com', wsUrl: 'wss://demo-ws-api.binance.com/ws-api/v3' },
-  },
-  // Margin: listenToken from SAPI, stream on the spot WebSocket API (reference §3; the WS URL is an
-  // inference from the docs linking there). UNVERIFIED: margin on testnet and demo (the spot testnet
-  // has no /sapi; demo margin availability is not documented).
-  margin: {
-    production: { restUrl: 'https://api.binance.com', wsUrl: 'wss://ws-api.binance.com:443/ws-api/v3' },
-    testnet: { restUrl: 'https://testnet.binance.vision', wsUrl: 'wss://ws-api.testnet.binance.vision/ws-api/v3' },
-    demo: { restUrl: 'https://demo-api.binance.com', wsUrl: 'wss://demo-ws-api.binance.com/ws-api/v3' },
-  },
-  // USDⓈ-M. UNVERIFIED: the /private path on the testnet and demo stream hosts (reference §4.2, §8.7).
-  usdm: {
-    production: { restUrl: 'https://fapi.binance.com', wsUrl: 'wss://fstream.binance.com' },
-    testnet: { restUrl: 'https://testnet.binancefuture.com', wsUrl: 'wss://fstream.binancefuture.com' },
-    demo: { restUrl: 'https://demo-fapi.binance.com', wsUrl: 'wss://demo-fstream.binance.com' },
-  },
-  // COIN-M, /dapi family (default): stream `/ws/<key>` on dstream. Testnet hosts from the connector
-  // (common/src/constants.ts, 2026-07-24). UNVERIFIED: the demo-dapi / demo-dstream hosts (no source).
-  'coinm-dapi': {
-    production: { restUrl: 'https://dapi.binance.com', wsUrl: 'wss://dstream.binance.com' },
-    testnet: { restUrl: 'https://testnet.binancefuture.com', wsUrl: 'wss://dstream.binancefuture.com' },
-    demo: { restUrl: 'https://demo-dapi.binance.com', wsUrl: 'wss://demo-dstream.binance.com' },
-  },
-  // COIN-M unified (coinmApi 'fapi', reference §4.6): listenKey and stream on the USDⓈ-M hosts,
-  // COIN-M REST data on the dapi host. UNVERIFIED on testnet/demo (no source shows it there).
-  'coinm-fapi': {
-    production: { restUrl: 'https://fapi.binance.com', wsUrl: 'wss://fstream.binance.com', recoveryRestUrl: 'https://dapi.binance.com' },
-    testnet: { restUrl: 'https://testnet.binancefuture.com', wsUrl: 'wss://fstream.binancefuture.com', recoveryRestUrl: 'https://testnet.binancefuture.com' },
-    demo: { restUrl: 'https://demo-fapi.binance.com', wsUrl: 'wss://demo-fstream.binance.com', recoveryRestUrl: 'https://demo-dapi.binance.com' },
-  },
-};
+export const ENDPOINTS = HOSTS;
 
 /**
  * How the stream URL is formed on each futures host:
  *  - 'private': fstream `/private/ws?listenKey=…&events=…` or `/private/ws/<k>` (futuresPathForm).
  *    The legacy fstream `/ws/<k>` is decommissioned since 2026-04-23 and stays silent (reference §4.2).
  *  - 'ws': dstream `/ws/<listenKey>` (COIN-M page above); futuresPathForm does not apply there.
+ *  - 'pm': portfolio margin, fstream `/pm/ws/<listenKey>` (Portfolio Margin user-data page, reference §5;
+ *    Binance's connector uses the base wss://fstream.binance.com/pm, common/src/constants.ts 2026-07-24).
  */
-export type FuturesStreamStyle = 'private' | 'ws';
+export type FuturesStreamStyle = 'private' | 'ws' | 'pm';
 
-/** REST paths per venue. */
+/** REST paths of the stream lifecycle per venue (from exchange/facts.ts REST). */
 export const PATHS = {
-  spotTime: '/api/v3/time',
-  marginListenToken: '/sapi/v1/userListenToken',
-  usdmTime: '/fapi/v1/time',
-  usdmListenKey: '/fapi/v1/listenKey',
-  coinmTime: '/dapi/v1/time',
-  coinmListenKey: '/dapi/v1/listenKey',
+  spotTime: REST.spot.time.path,
+  marginListenToken: REST.margin.listenToken.path,
+  usdmTime: REST.usdm.time.path,
+  usdmListenKey: REST.usdm.listenKey.path,
+  coinmTime: REST.coinm.time.path,
+  coinmListenKey: REST.coinm.listenKey.path,
+  pmListenKey: REST.pm.listenKey.path,
 } as const;
 
 /**
- * REST paths a COIN-M recovery reads, with the host they live on, per COIN-M family. In the unified
- * form ('fapi') the listenKey is on fapi but these stay /dapi on the dapi host (connector
- * clients/derivatives-trading-coin-futures 19.0.0, 2026-07-24, documents them "after CM migration"
- * with new weights, not new paths). The recovery reads host and paths from here (ResolvedEndpoints
- * .recovery); weights stay in weight-budget.ts. COIN-M algo orders (/dapi/v1/algoOrder since the
- * integration) are not recovered yet.
+ * REST paths a COIN-M recovery reads (exchange/facts.ts RECOVERY_REST), with the host they live on
+ * per COIN-M family: in the unified form ('fapi') the listenKey is on fapi but these stay /dapi on
+ * the dapi host (connector clients/derivatives-trading-coin-futures 19.0.0, 2026-07-24, documents
+ * them "after CM migration" with new weights, not new paths), algo orders included (CM-UM
+ * Integration Notice §C.5, effective 2026-06-30).
  */
 export const COINM_RECOVERY_PATHS = {
-  trades: '/dapi/v1/userTrades',
-  openOrders: '/dapi/v1/openOrders',
-  order: '/dapi/v1/order',
-  account: '/dapi/v1/account',
+  trades: RECOVERY_REST['coinm-futures'].trades.path,
+  openOrders: RECOVERY_REST['coinm-futures'].openOrders.path,
+  openAlgoOrders: RECOVERY_REST['coinm-futures'].openAlgoOrders!.path,
+  algoOrder: RECOVERY_REST['coinm-futures'].algoOrder!.path,
+  order: RECOVERY_REST['coinm-futures'].order.path,
+  account: RECOVERY_REST['coinm-futures'].account.path,
 } as const;
 
 export interface RecoveryEndpoints {
-  /** REST base of the recovery requests (no trailing slash). */
+  /** REST base of the recovery requests (no trailing slash): the host the table names for this data. */
   restUrl: string;
-  /** COIN-M only: the paths above. Other markets: recovery.ts's own table (for now). */
+  /** The endpoints recovery reads (exchange/facts.ts RECOVERY_REST); absent when the market has no recovery. */
+  rest?: RecoveryRest;
+  /** COIN-M only: the paths above (the same facts as `rest`, as plain paths). */
   paths?: typeof COINM_RECOVERY_PATHS;
 }
 
@@ -175,7 +130,7 @@ export interface ResolvedEndpoints {
   restUrl: string;
   /** WebSocket API URL (spot/margin) or futures stream base without a trailing slash. */
   wsUrl: string;
-  /** Server-time path for the clock offset. */
+  /** Server-time path for the clock offset (an absolute URL when it lives on another host). */
   timePath: string;
   /** Futures: listenKey REST path. */
   listenKeyPath?: string;
@@ -204,6 +159,8 @@ function familyOf(market: Market, coinmApi: CoinmApiFamily): EndpointFamily {
       return 'usdm';
     case 'coinm-futures':
       return coinmApi === 'fapi' ? 'coinm-fapi' : 'coinm-dapi';
+    case 'portfolio-margin':
+      return 'pm';
     default:
       throw new Error(`unknown market "${String(market)}"`);
   }
@@ -258,7 +215,9 @@ export function resolveEndpoints(config: AccountConfig): ResolvedEndpoints {
       wsUrl: validateCustomUrl('Custom WebSocket URL', config.wsUrl, 'ws'),
     };
   } else if (env === 'production' || env === 'testnet' || env === 'demo') {
-    hosts = ENDPOINTS[family][env];
+    const h = HOSTS[family][env];
+    if (!h) throw new Error(`${market} has no ${env} environment at Binance; use production (or custom for a local gateway)`);
+    hosts = h;
   } else {
     throw new Error(`unknown environment "${String(env)}"`);
   }
@@ -270,6 +229,7 @@ export function resolveEndpoints(config: AccountConfig): ResolvedEndpoints {
     throw new Error(`unknown futures path form "${String(futuresPathForm)}" (ws-query or ws-path)`);
   }
   const recovery: RecoveryEndpoints = { restUrl: env === 'custom' ? hosts.restUrl : (hosts.recoveryRestUrl ?? hosts.restUrl) };
+  if (market !== 'portfolio-margin') recovery.rest = RECOVERY_REST[market];
   if (market === 'coinm-futures') recovery.paths = COINM_RECOVERY_PATHS;
   const base = { market, environment: env, restUrl: hosts.restUrl, wsUrl: hosts.wsUrl, futuresPathForm, recovery };
   switch (family) {
@@ -294,6 +254,17 @@ export function resolveEndpoints(config: AccountConfig): ResolvedEndpoints {
         futuresStreamStyle: 'private',
         ...(family === 'coinm-fapi' ? { coinmApi } : {}),
       };
+    case 'pm':
+      return {
+        ...base,
+        protocol: 'futures',
+        // papi has no server-time endpoint: fapi's, as an absolute URL in production (the REST
+        // client sends absolute URLs as they are), on the custom host otherwise.
+        timePath: env !== 'custom' && hosts.timeRestUrl ? `${hosts.timeRestUrl}${PATHS.usdmTime}` : PATHS.usdmTime,
+        listenKeyPath: PATHS.pmListenKey,
+        serverPingIntervalMs: FUTURES_PING_INTERVAL_MS,
+        futuresStreamStyle: 'pm',
+      };
     case 'coinm-dapi':
       return {
         ...base,
@@ -310,12 +281,14 @@ export function resolveEndpoints(config: AccountConfig): ResolvedEndpoints {
 /**
  * The futures user-data stream URL for a listenKey:
  *  - style 'ws' (dstream):       <base>/ws/<k>
+ *  - style 'pm' (portfolio margin): <base>/pm/ws/<k>
  *  - style 'private', 'ws-query': <base>/private/ws?listenKey=<k>&events=<e1>/<e2>/...
  *  - style 'private', 'ws-path':  <base>/private/ws/<k>
  */
 export function futuresStreamUrl(base: string, listenKey: string, form: FuturesPathForm, style: FuturesStreamStyle = 'private'): string {
   const b = base.replace(/\/+$/, '');
   if (style === 'ws') return `${b}/ws/${encodeURIComponent(listenKey)}`;
+  if (style === 'pm') return `${b}/pm/ws/${encodeURIComponent(listenKey)}`;
   if (form === 'ws-path') return `${b}/private/ws/${encodeURIComponent(listenKey)}`;
   return `${b}/private/ws?listenKey=${encodeURIComponent(listenKey)}&events=${FUTURES_USER_DATA_EVENTS.join('/')}`;
 }

@@ -19,6 +19,7 @@ import axios, { type AxiosInstance } from 'axios';
 import { parseRetryAfter, serverDelay } from './backoff';
 import { ClockSync } from './clock';
 import { isLoopbackHost } from './endpoints';
+import { AUTH_ERROR_CODES, ERROR_CODES, RATE_LIMIT_ERROR_CODES } from './exchange/facts';
 import { Redactor } from './redact';
 import { restQueryString, type ParamValue, type Signer } from './signing';
 
@@ -31,16 +32,16 @@ export type ApiErrorKind = 'auth' | 'rate-limit' | 'banned' | 'restricted' | 'cl
 export const RESTRICTED_HTTP_STATUS = 451;
 const RESTRICTED_TEXT = /restricted location|unavailable (from|in) (your|this) (country|region|location)/i;
 
-/** Exchange codes that mean "the key is wrong or lacks permissions" (never hammer these). */
-export const AUTH_ERROR_CODES: ReadonlySet<number> = new Set([-2014, -2015, -1022, -1002]);
+/** Exchange codes that mean "the key is wrong or lacks permissions" (never hammer these): exchange/facts.ts. */
+export { AUTH_ERROR_CODES };
 
 export function classifyError(httpStatus: number | undefined, code: number | undefined, msg?: string): ApiErrorKind {
   if (httpStatus === RESTRICTED_HTTP_STATUS || (msg !== undefined && RESTRICTED_TEXT.test(msg))) return 'restricted';
   if (code !== undefined && AUTH_ERROR_CODES.has(code)) return 'auth';
   if (httpStatus === 401) return 'auth';
   if (httpStatus === 418) return 'banned';
-  if (httpStatus === 429 || code === -1003 || code === -1015) return 'rate-limit';
-  if (code === -1021) return 'clock';
+  if (httpStatus === 429 || (code !== undefined && RATE_LIMIT_ERROR_CODES.has(code))) return 'rate-limit';
+  if (code === ERROR_CODES.TIMESTAMP) return 'clock';
   if (httpStatus !== undefined && httpStatus >= 500) return 'server';
   return 'request';
 }

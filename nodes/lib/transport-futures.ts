@@ -26,6 +26,7 @@
  * Frames are the events themselves; a combined-stream envelope `{stream, data}` is removed.
  */
 import { futuresStreamUrl } from './endpoints';
+import { ERROR_CODES, REST, endpointWeight } from './exchange/facts';
 import { BinanceApiError } from './rest';
 import { limitedLog } from './log-limit';
 import {
@@ -47,6 +48,8 @@ export const DEFAULT_KEEPALIVE_INTERVAL_MS = 30 * 60_000;
  */
 export const DELETE_LISTEN_KEY_ON_STOP = false;
 const KEEPALIVE_RETRY_MS = 60_000;
+/** POST / PUT / DELETE listenKey weigh the same on every futures venue (exchange/facts.ts). */
+const LISTEN_KEY_WEIGHT = endpointWeight(REST.usdm.listenKey);
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -189,7 +192,7 @@ export class FuturesTransport implements Transport {
 
   /** POST: the active key (extended) or a new one. */
   private async obtainKey(signal: AbortSignal): Promise<string> {
-    const r = await this.ctx.rest.request<{ listenKey?: unknown }>('POST', this.path, {}, { security: 'apiKey', weight: 1, signal });
+    const r = await this.ctx.rest.request<{ listenKey?: unknown }>('POST', this.path, {}, { security: 'apiKey', weight: LISTEN_KEY_WEIGHT, signal });
     if (typeof r?.listenKey !== 'string' || r.listenKey === '') {
       throw new BinanceApiError(`POST ${this.path}: no listenKey in the response`, { kind: 'server' });
     }
@@ -206,11 +209,11 @@ export class FuturesTransport implements Transport {
     const key = this.listenKey;
     if (!key || this.stopped) return;
     try {
-      await this.ctx.rest.request('PUT', this.path, {}, { security: 'apiKey', weight: 1 });
+      await this.ctx.rest.request('PUT', this.path, {}, { security: 'apiKey', weight: LISTEN_KEY_WEIGHT });
       this.ctx.logger.debug(`${this.ctx.endpoints.market}: listenKey kept alive`);
     } catch (err) {
       if (this.stopped) return;
-      if (err instanceof BinanceApiError && err.code === -1125) {
+      if (err instanceof BinanceApiError && err.code === ERROR_CODES.LISTEN_KEY_GONE) {
         this.ctx.logger.info(`${this.ctx.endpoints.market}: keepalive says the listenKey no longer exists (-1125)`);
         this.keyExpired(key, undefined);
         return;
@@ -245,6 +248,6 @@ export class FuturesTransport implements Transport {
     this.listenKey = undefined;
     if (!key || !DELETE_LISTEN_KEY_ON_STOP) return;
     // (kept for a future per-account setting; bounded by the REST deadline)
-    await this.ctx.rest.request('DELETE', this.path, {}, { security: 'apiKey', weight: 1 }).catch(() => undefined);
+    await this.ctx.rest.request('DELETE', this.path, {}, { security: 'apiKey', weight: LISTEN_KEY_WEIGHT }).catch(() => undefined);
   }
 }

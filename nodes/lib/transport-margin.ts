@@ -11,6 +11,7 @@
  *  4. `eventStreamTerminated` on the current subscription → new token, subscribe again, report a gap.
  */
 import { BinanceApiError } from './rest';
+import { ERROR_CODES, REST, endpointWeight } from './exchange/facts';
 import { errorMessage, type Session, type SessionHandlers, type Transport, type TransportContext } from './transport';
 import { WsApiSession } from './ws-api-session';
 
@@ -38,10 +39,10 @@ export async function fetchListenToken(ctx: TransportContext): Promise<ListenTok
     params.isIsolated = 'true';
     params.symbol = String(ctx.config.symbol).trim().toUpperCase();
   }
-  const path = ctx.endpoints.listenTokenPath ?? '/sapi/v1/userListenToken';
+  const path = ctx.endpoints.listenTokenPath ?? REST.margin.listenToken.path;
   const r = await ctx.rest.request<{ token?: unknown; expirationTime?: unknown }>('POST', path, params, {
     security: 'signed',
-    weight: 1,
+    weight: endpointWeight(REST.margin.listenToken),
   });
   if (typeof r?.token !== 'string' || r.token === '') {
     throw new BinanceApiError(`POST ${path}: no token in the response`, { kind: 'server' });
@@ -74,7 +75,7 @@ class MarginSession extends WsApiSession {
       return await once();
     } catch (err) {
       // -1209: the token was not accepted (expired in between); one more with a fresh token.
-      if (err instanceof BinanceApiError && err.code === -1209) return once();
+      if (err instanceof BinanceApiError && err.code === ERROR_CODES.LISTEN_TOKEN_GONE) return once();
       throw err;
     }
   }

@@ -6,8 +6,13 @@
  * nothing from Node-RED.
  */
 
-export type Market = 'spot' | 'margin' | 'isolated-margin' | 'usdm-futures' | 'coinm-futures';
-export const MARKETS: readonly Market[] = ['spot', 'margin', 'isolated-margin', 'usdm-futures', 'coinm-futures'];
+/**
+ * `portfolio-margin`: a Portfolio Margin account (papi listenKey, fstream `/pm/ws/<key>`): its UM and
+ * CM futures orders (ORDER_TRADE_UPDATE with `fs`), margin orders (executionReport), balances and
+ * risk events arrive on one stream.
+ */
+export type Market = 'spot' | 'margin' | 'isolated-margin' | 'usdm-futures' | 'coinm-futures' | 'portfolio-margin';
+export const MARKETS: readonly Market[] = ['spot', 'margin', 'isolated-margin', 'usdm-futures', 'coinm-futures', 'portfolio-margin'];
 
 export type Environment = 'production' | 'testnet' | 'demo' | 'custom';
 export const ENVIRONMENTS: readonly Environment[] = ['production', 'testnet', 'demo', 'custom'];

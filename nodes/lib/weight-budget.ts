@@ -12,6 +12,7 @@
  * Waiting uses the global `setTimeout` at call time, so fake timers work.
  */
 import type { Logger, Market } from './types';
+import { UNKNOWN_PATH_WEIGHT, WEIGHT_LIMITS_PER_MINUTE, weightOf, weightPoolOf, type WeightPool } from './exchange/facts';
 
 /** Parameters of a REST call (query / form). */
 export type RestParams = Record<string, string | number | boolean | undefined>;
@@ -32,61 +33,17 @@ export interface RestRequestOptionsLike {
   weight?: number;
 }
 
-export const SPOT_WEIGHT_LIMIT_PER_MIN = 6000;
-export const FUTURES_WEIGHT_LIMIT_PER_MIN = 2400;
+/** Per-IP limits per weight pool and the weights of the endpoints live in exchange/facts.ts. */
+export const SPOT_WEIGHT_LIMIT_PER_MIN = WEIGHT_LIMITS_PER_MINUTE.api;
+export const FUTURES_WEIGHT_LIMIT_PER_MIN = WEIGHT_LIMITS_PER_MINUTE.futures;
 
 export function defaultWeightLimit(market: Market): number {
-  return market === 'usdm-futures' || market === 'coinm-futures' ? FUTURES_WEIGHT_LIMIT_PER_MIN : SPOT_WEIGHT_LIMIT_PER_MIN;
+  return WEIGHT_LIMITS_PER_MINUTE[weightPoolOf(market)];
 }
 
-/**
- * Request weight of the REST endpoints recovery uses (reference §6). Unknown paths
- * count as `fallback` (default 20, deliberately pessimistic).
- */
-export function restWeight(path: string, params: RestParams = {}, fallback = 20): number {
-  const has = (k: string): boolean => params[k] !== undefined && params[k] !== '';
-  switch (path) {
-    // spot
-    case '/api/v3/myTrades':
-      return has('orderId') ? 5 : 20;
-    case '/api/v3/openOrders':
-      return has('symbol') ? 6 : 80;
-    case '/api/v3/account':
-    case '/api/v3/allOrders':
-      return 20;
-    case '/api/v3/order':
-      return 4;
-    // margin (IP weight)
-    case '/sapi/v1/margin/myTrades':
-    case '/sapi/v1/margin/openOrders':
-    case '/sapi/v1/margin/account':
-    case '/sapi/v1/margin/isolated/account':
-    case '/sapi/v1/margin/order':
-      return 10;
-    // USDⓈ-M
-    case '/fapi/v1/userTrades':
-      return 5;
-    case '/fapi/v1/openOrders':
-    case '/fapi/v1/openAlgoOrders':
-      return has('symbol') ? 1 : 40;
-    case '/fapi/v3/account':
-    case '/fapi/v2/account':
-      return 5;
-    case '/fapi/v1/order':
-    case '/fapi/v1/algoOrder':
-      return 1;
-    // COIN-M
-    case '/dapi/v1/userTrades':
-      return has('pair') ? 40 : 20;
-    case '/dapi/v1/openOrders':
-      return has('symbol') ? 1 : 40;
-    case '/dapi/v1/account':
-      return 5;
-    case '/dapi/v1/order':
-      return 1;
-    default:
-      return fallback;
-  }
+/** Request weight of a REST endpoint (exchange/facts.ts REST); unknown paths count as `fallback`. */
+export function restWeight(path: string, params: RestParams = {}, fallback = UNKNOWN_PATH_WEIGHT): number {
+  return weightOf(path, params, fallback);
 }
 
 export interface WeightBudgetOptions {
@@ -329,26 +286,22 @@ export class BudgetedRest implements RestLike {
   }
 }
 
-/** The exchange's weight pool of a market's REST family (limits are per IP and pool). */
-export function weightPool(market: Market): 'api' | 'sapi' | 'fapi' | 'dapi' {
-  switch (market) {
-    case 'spot':
-      return 'api';
-    case 'margin':
-    case 'isolated-margin':
-      return 'sapi';
-    case 'usdm-futures':
-      return 'fapi';
-    case 'coinm-futures':
-      return 'dapi';
-  }
+/**
+ * The exchange's weight pool of a market (limits are per IP and pool). USDⓈ-M and COIN-M share one
+ * ('futures') since the CM–UM integration (exchange/facts.ts WEIGHT_LIMITS_PER_MINUTE).
+ */
+export function weightPool(market: Market): WeightPool {
+  return weightPoolOf(market);
 }
 
 const sharedBudgets = new Map<string, WeightBudget>();
 
 /**
- * One WeightBudget per REST host and weight pool, shared by every account using it
- * (the limits are per IP, not per account). `restUrl` is the REST base of the account.
+ * One WeightBudget per exchange and weight pool, shared by every account using it (the limits are
+ * per IP, not per account). `restUrl` is the REST base the recovery requests go to. The exchange is
+ * named by the host, except that Binance's USDⓈ-M and COIN-M hosts of one environment are ONE
+ * exchange for the 'futures' pool (fapi/dapi.binance.com, testnet.binancefuture.com, demo-fapi/
+ * demo-dapi.binance.com): they share one limit since the CM–UM integration.
  */
 export function sharedWeightBudget(restUrl: string, market: Market, opts: Omit<WeightBudgetOptions, 'market'> = {}): WeightBudget {
   let host = restUrl;
@@ -357,7 +310,9 @@ export function sharedWeightBudget(restUrl: string, market: Market, opts: Omit<W
   } catch {
     // keep the raw string as the key
   }
-  const key = `${host}|${weightPool(market)}`;
+  const pool = weightPool(market);
+  if (pool === 'futures') host = host.replace(/^(demo-)?[fd]api\./, '$1futures.');
+  const key = `${host}|${pool}`;
   let b = sharedBudgets.get(key);
   if (!b) {
     b = new WeightBudget({ ...opts, market });

@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { BinanceSimulator, type SimMarket } from '../../simulator/index';
-import { StreamManager } from '../../nodes/lib/stream-manager';
-import { ReliableStream, type ReliableStateChange } from '../../nodes/lib/reliable-stream';
-import { MemoryStateStore } from '../../nodes/lib/persistence';
+import { StreamManager } from '../../nodes/lib/stream/stream-manager';
+import { ReliableStream, type ReliableStateChange } from '../../nodes/lib/stream/reliable-stream';
+import { MemoryStateStore } from '../../nodes/lib/recovery/persistence';
 import { WeightBudget } from '../../nodes/lib/weight-budget';
 import type { GapEvent, UserDataEvent } from '../../nodes/lib/types';
 import { advance, installClock, settle, waitFor, type Clock } from '../support/fake-clock';

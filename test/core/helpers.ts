@@ -4,7 +4,7 @@
  */
 import * as net from 'node:net';
 import { BinanceSimulator, type SimMarket } from '../../simulator/index';
-import { StreamManager } from '../../nodes/lib/stream-manager';
+import { StreamManager } from '../../nodes/lib/stream/stream-manager';
 import type { AccountConfig, GapEvent, KeyType, RotationEvent, StateChange, UserDataEvent } from '../../nodes/lib/types';
 
 import { LogCapture } from '../support/log-capture';

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { BinanceSimulator, type SimMarket } from '../../simulator/index';
-import { StreamManager, WARN_AFTER_FAILURES } from '../../nodes/lib/stream-manager';
+import { StreamManager, WARN_AFTER_FAILURES } from '../../nodes/lib/stream/stream-manager';
 import type { AccountConfig } from '../../nodes/lib/types';
 import { advance, installClock, waitFor, type Clock } from '../support/fake-clock';
 import { LogCapture, attach, connKind, simConfig, testEvent } from './helpers';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { BinanceSimulator, type SimMarket } from '../../simulator/index';
-import { StreamManager } from '../../nodes/lib/stream-manager';
+import { StreamManager } from '../../nodes/lib/stream/stream-manager';
 import { waitFor } from '../support/fake-clock';
 import { LogCapture, attach, connKind, isFutures, seqs, simConfig, testEvent } from './helpers';
 

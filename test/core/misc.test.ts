@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { BinanceSimulator, type SimMarket } from '../../simulator/index';
-import { StreamManager } from '../../nodes/lib/stream-manager';
-import { getSharedManager, sharedManagerCount, stopAllSharedManagers } from '../../nodes/lib/registry';
+import { StreamManager } from '../../nodes/lib/stream/stream-manager';
+import { getSharedManager, sharedManagerCount, stopAllSharedManagers } from '../../nodes/lib/stream/registry';
 import type { AccountConfig, KeyType } from '../../nodes/lib/types';
 import { advance, installClock, waitFor, type Clock } from '../support/fake-clock';
 import { LogCapture, attach, seqs, simConfig, testEvent } from './helpers';

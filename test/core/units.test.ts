@@ -16,9 +16,9 @@ import { Redactor, redact } from '../../nodes/lib/redact';
 import { BinanceApiError, classifyError } from '../../nodes/lib/rest';
 import { CredentialsError, createSigner, restQueryString, wsApiPayload } from '../../nodes/lib/signing';
 import { renewDelay } from '../../nodes/lib/transport-margin';
-import { Deduper } from '../../nodes/lib/overlap-dedup';
+import { Deduper } from '../../nodes/lib/stream/overlap-dedup';
 import { installClock } from '../support/fake-clock';
-import { accountIdentity, shortId } from '../../nodes/lib/identity';
+import { accountIdentity, shortId } from '../../nodes/lib/stream/identity';
 import type { AccountConfig } from '../../nodes/lib/types';
 
 const K = 'vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A';

@@ -207,13 +207,31 @@ describe('editor end-to-end in Chromium (import, configure, deploy, live fills)'
     await orders.locator('.red-ui-flow-node-error').locator('visible=true').waitFor({ state: 'visible' });
   });
 
+  /**
+   * Opens the account dialog from the data node `label` of `type`. A loaded machine can swallow
+   * the double-click while the editor is still busy: then the trays are closed and it tries again.
+   */
+  const openAccount = async (type: string, label: string): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const box = await (await canvasNode(type, label)).boundingBox();
+        assert.ok(box);
+        await page.mouse.dblclick(box.x + box.width / 2, box.y + 15);
+        await page.locator('#node-input-btn-account-edit').click({ timeout: 8000 });
+        await page.locator('#node-config-input-market').waitFor({ state: 'visible', timeout: 8000 });
+        return;
+      } catch (err) {
+        if (attempt >= 3) throw err;
+        await page.keyboard.press('Control+Escape');
+        await page.keyboard.press('Control+Escape');
+        await page.waitForTimeout(500);
+      }
+    }
+  };
+
   it('opens the account config dialog: credential fields are password inputs; points it at the simulator', async function () {
     assert.ok(sim);
-    const orders = await (await canvasNode('binance-order-update', 'orders and fills')).boundingBox();
-    assert.ok(orders);
-    await page.mouse.dblclick(orders.x + orders.width / 2, orders.y + 15);
-    await page.locator('#node-input-btn-account-edit').click();
-    await page.locator('#node-config-input-market').waitFor({ state: 'visible' });
+    await openAccount('binance-order-update', 'orders and fills');
     for (const f of ['apiKey', 'apiSecret', 'privateKey', 'passphrase']) {
       assert.equal(await page.locator(`#node-config-input-${f}`).getAttribute('type'), 'password', `${f} is not a password input`);
     }
@@ -309,18 +327,14 @@ describe('editor end-to-end in Chromium (import, configure, deploy, live fills)'
     await shot('05-debug-fill');
   });
 
-  /** Opens the account dialog from the data node `label` of `type`. */
-  const openAccount = async (type: string, label: string): Promise<void> => {
-    const box = await (await canvasNode(type, label)).boundingBox();
-    assert.ok(box);
-    await page.mouse.dblclick(box.x + box.width / 2, box.y + 15);
-    await page.locator('#node-input-btn-account-edit').click();
-    await page.locator('#node-config-input-market').waitFor({ state: 'visible' });
-  };
 
   it('Test connection with the key fields emptied reports the missing key (the saved key is not used)', async function () {
     await openAccount('binance-order-update', 'orders and fills');
-    // the saved key shows as a placeholder; emptied, it is no key, as it would be after Update + Deploy
+    // the saved key shows as a placeholder; emptied, it is no key, as it would be after Update + Deploy.
+    // The editor fills the placeholders when the saved credentials have loaded: wait for that first.
+    await page.waitForFunction(() =>
+      ['apiKey', 'apiSecret'].every((f) => (document.querySelector(`#node-config-input-${f}`) as HTMLInputElement | null)?.value === '__PWRD__'),
+    );
     await page.locator('#node-config-input-apiKey').fill('');
     await page.locator('#node-config-input-apiSecret').fill('');
     await page.locator('#node-config-binance-test').click();

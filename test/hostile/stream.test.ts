@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { MAX_SERVER_DELAY_MS, RATE_LIMIT_INITIAL_DELAY_MS } from '../../nodes/lib/backoff';
 import { WARN_BURST } from '../../nodes/lib/log-limit';
-import { lookupCatalog, statusForState } from '../../nodes/lib/normalize';
-import { RESTRICTED_RETRY_DELAY_MS, StreamManager } from '../../nodes/lib/stream-manager';
+import { lookupCatalog, statusForState } from '../../nodes/red/status';
+import { RESTRICTED_RETRY_DELAY_MS, StreamManager } from '../../nodes/lib/stream/stream-manager';
 import type { AccountConfig, Market } from '../../nodes/lib/types';
 import { CLIENT_PING_INTERVAL_MS, HALF_OPEN_DETECTION_MS } from '../../nodes/lib/ws-connection';
 import { BinanceSimulator } from '../../simulator/index';

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ERROR_CODE_REASONS, lookupCatalog, statusForState } from '../../nodes/lib/normalize';
+import { ERROR_CODE_REASONS, lookupCatalog, statusForState } from '../../nodes/red/status';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const TYPES = ['binance-account', 'binance-order-update', 'binance-account-position', 'binance-balance-update', 'binance-user-event', 'binance-stream-status'];

@@ -3,7 +3,7 @@
  * binance-account config node pointing at the simulator (environment 'custom').
  */
 import { BinanceSimulator, type CreatedKey, type SimMarket } from '../../simulator/index';
-import { isAccountHandle } from '../../nodes/lib/filters';
+import { isAccountHandle } from '../../nodes/red/account-contract';
 import { helper, rememberSecret, startRed, waitFor, type FlowNode } from '../support/red';
 
 /**

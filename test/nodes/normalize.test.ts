@@ -5,9 +5,7 @@ import {
   applyToBalanceSheet,
   balanceSheetFromAccount,
   divideDecimals,
-  interpolate,
   isZeroBalance,
-  lookupCatalog,
   multiplyDecimals,
   normalizeAccountPosition,
   normalizeAlgoUpdate,
@@ -20,10 +18,10 @@ import {
   normalizeTradeLite,
   renderBalanceSheet,
   spotAveragePrice,
-  statusForState,
   toNumbers,
 } from '../../nodes/lib/normalize';
-import { makeMatcher, makeOrderFilter, parseList, wildcardToRegExp } from '../../nodes/lib/filters';
+import { interpolate, lookupCatalog, statusForState } from '../../nodes/red/status';
+import { makeMatcher, makeOrderFilter, parseList, wildcardToRegExp } from '../../nodes/lib/events/filters';
 
 // Field layout as documented in the spot user-data-stream docs (executionReport).
 const EXECUTION_REPORT = {

@@ -10,8 +10,8 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import type { BinanceSimulator, SimTrade } from '../../simulator/index';
-import { eventIdOf } from '../../nodes/common';
-import { failureReason } from '../../nodes/lib/normalize';
+import { eventIdOf } from '../../nodes/lib/events';
+import { failureReason } from '../../nodes/red/status';
 import { collect, helper, nodeModules, rememberSecret, waitFor, type FlowNode } from '../support/red';
 import { accountNode, consumer, credentialsFor, helperNode, newAccount, redWithSimulator, TAB, waitConnected, type TestAccount } from './flows';
 

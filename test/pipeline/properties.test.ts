@@ -32,10 +32,10 @@
 import assert from 'node:assert/strict';
 import * as fc from 'fast-check';
 import { BinanceSimulator, type SimMarket } from '../../simulator/index';
-import { getSharedManager, stopAllSharedManagers } from '../../nodes/lib/registry';
-import { reliableStreamFor, type ReliableStream, type ReliableStreamOptions } from '../../nodes/lib/reliable-stream';
-import { MemoryStateStore } from '../../nodes/lib/persistence';
-import type { StreamManager } from '../../nodes/lib/stream-manager';
+import { getSharedManager, reliableStreamFor, stopAllSharedManagers } from '../../nodes/lib/stream/registry';
+import type { ReliableStream, ReliableStreamOptions } from '../../nodes/lib/stream/reliable-stream';
+import { MemoryStateStore } from '../../nodes/lib/recovery/persistence';
+import type { StreamManager } from '../../nodes/lib/stream/stream-manager';
 import type { AccountConfig, UserDataEvent } from '../../nodes/lib/types';
 import { installClock, settle, type Clock } from '../support/fake-clock';
 import { LogCapture, simConfig } from '../core/helpers';
@@ -180,6 +180,8 @@ class Deployment {
     this.stream.on('event', this.consumer);
     this.manager.on('event', this.raw);
     this.manager.acquire(this.id);
+    // Node-RED's flows:started: every node of the deploy listens (the account node resumes then)
+    this.stream.resume();
   }
 
   /**

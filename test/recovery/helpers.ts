@@ -6,13 +6,13 @@ import { RestClient } from '../../nodes/lib/rest';
 import { Redactor } from '../../nodes/lib/redact';
 import { createSigner } from '../../nodes/lib/signing';
 import type { Market, UserDataEvent } from '../../nodes/lib/types';
-import type { BinanceSimulator, RecordedRequest, SimTrade } from '../../simulator/index';
+import type { BinanceSimulator, RecordedRequest, SimMarket, SimTrade } from '../../simulator/index';
 
 export function timePathOf(market: Market): string {
   return market === 'usdm-futures' ? '/fapi/v1/time' : market === 'coinm-futures' ? '/dapi/v1/time' : '/api/v3/time';
 }
 
-export function restClientFor(sim: BinanceSimulator, market: Market, key: { apiKey: string; apiSecret?: string }): RestClient {
+export function restClientFor(sim: BinanceSimulator, market: SimMarket, key: { apiKey: string; apiSecret?: string }): RestClient {
   return new RestClient({
     baseUrl: sim.urlsFor(market).restUrl,
     apiKey: key.apiKey,
@@ -59,8 +59,14 @@ export function liveFillEvents(sim: BinanceSimulator, trades: SimTrade[]): UserD
 }
 
 /** Largest weight of `pool` ('api', 'sapi', 'fapi', 'dapi') spent within any 60 s window. */
+/** The simulator's weight pool of a path: /fapi and /dapi are one pool, 'futures' (CM–UM integration). */
+export function poolOfPath(path: string): string {
+  const first = path.split('/')[1] ?? 'api';
+  return first === 'fapi' || first === 'dapi' ? 'futures' : first;
+}
+
 export function maxWindowWeight(requests: RecordedRequest[], pool: string): number {
-  const rest = requests.filter((r) => r.kind === 'rest' && r.path.split('/')[1] === pool);
+  const rest = requests.filter((r) => r.kind === 'rest' && poolOfPath(r.path) === pool);
   let max = 0;
   for (const r of rest) {
     const sum = rest.filter((x) => x.at > r.at - 60_000 && x.at <= r.at).reduce((s, x) => s + (x.weight ?? 0), 0);

@@ -9,92 +9,26 @@
 import assert from 'node:assert/strict';
 import { BinanceSimulator, type SimTrade } from '../../simulator/index';
 import { collect, helper, nodeModules, startRed, waitFor, type FlowNode } from '../support/red';
+import { usePersistentStore, type PersistedData } from '../support/persistent-store';
 import { accountNode, consumer, credentialsFor, helperNode, newAccount, TAB, waitConnected, type TestAccount } from '../nodes/flows';
 
 type Msg = Record<string, unknown> & { payload: Record<string, unknown> };
 
-type Cb = (err: unknown, ...values: unknown[]) => void;
-
-/**
- * A persistent context store for the test: its data lives outside the runtime, so it
- * survives helper.unload()/load() like a file store survives a Node-RED restart. Answers
- * asynchronously, as a persistent store does. `clean` is a no-op: a restarted runtime does
- * not drop the context of nodes that are still in the flow.
- */
-const persisted = new Map<string, Map<string, unknown>>();
-function persistentStore(): Record<string, unknown> {
-  const scope = (s: string): Map<string, unknown> => {
-    let m = persisted.get(s);
-    if (!m) {
-      m = new Map();
-      persisted.set(s, m);
-    }
-    return m;
-  };
-  const later = (fn: () => void): void => {
-    setImmediate(fn);
-  };
-  return {
-    open: () => Promise.resolve(),
-    close: () => Promise.resolve(),
-    get(s: string, key: string | string[], cb?: Cb) {
-      const keys = Array.isArray(key) ? key : [key];
-      const values = keys.map((k) => {
-        const v = scope(s).get(k);
-        return v === undefined ? undefined : (JSON.parse(JSON.stringify(v)) as unknown);
-      });
-      if (!cb) throw new Error('this store is asynchronous: pass a callback');
-      later(() => cb(null, ...values));
-    },
-    set(s: string, key: string | string[], value: unknown, cb?: Cb) {
-      const keys = Array.isArray(key) ? key : [key];
-      const values = Array.isArray(key) ? (value as unknown[]) : [value];
-      keys.forEach((k, i) => {
-        if (values[i] === undefined) scope(s).delete(k);
-        else scope(s).set(k, JSON.parse(JSON.stringify(values[i])));
-      });
-      if (!cb) throw new Error('this store is asynchronous: pass a callback');
-      later(() => cb(null));
-    },
-    keys(s: string, cb: Cb) {
-      later(() => cb(null, [...scope(s).keys()]));
-    },
-    delete(s: string) {
-      persisted.delete(s);
-      return Promise.resolve();
-    },
-    clean() {
-      return Promise.resolve();
-    },
-  };
-}
-
-interface ContextModule {
-  init(settings: unknown): void;
-  load(): Promise<void>;
-}
+/** A persistent context store for the test (survives helper.unload()/load() like a file store a restart). */
+const persisted: PersistedData = new Map();
 
 describe('gap recovery in the Node-RED nodes (against the simulator)', function () {
   this.timeout(30_000);
   let sim: BinanceSimulator;
-  const h = helper as unknown as { _context: ContextModule; settings(s: Record<string, unknown>): unknown };
-  const ctx = h._context;
-  const origInit = ctx.init;
+  let restoreStores: (() => void) | undefined;
 
   before(async function () {
     await startRed();
     sim = await BinanceSimulator.start();
-    // Every helper.load() re-initialises the context module with a memory store only; load
-    // the configured stores too (as the runtime does at start), with a persistent 'persist'.
-    h.settings({ contextStorage: { default: { module: 'memory' }, persist: { module: persistentStore } } });
-    ctx.init = function (settings: unknown): void {
-      origInit.call(ctx, settings);
-      void ctx.load();
-    };
+    restoreStores = usePersistentStore(persisted);
   });
   after(async function () {
-    ctx.init = origInit;
-    h.settings({});
+    restoreStores?.();
     await sim.stop();
     await helper.stopServer();
   });

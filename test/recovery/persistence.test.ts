@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import * as FakeTimers from '@sinonjs/fake-timers';
 import {
-  ContextStateStore,
   MemoryStateStore,
   StatePersister,
   parsePersistedState,
-  type ContextLike,
   type PersistedRecoveryState,
   type StateStore,
-} from '../../nodes/lib/persistence';
+} from '../../nodes/lib/recovery/persistence';
+import { ContextStateStore, type ContextLike } from '../../nodes/red/context-store';
 import { GapRecovery } from '../../nodes/lib/recovery';
 import { FakeExchange } from './fake-exchange';
 import { LogCapture } from './helpers';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { BinanceSimulator, type SimMarket, type SimTrade } from '../../simulator/index';
 import { GapRecovery, DeliveryPipeline } from '../../nodes/lib/recovery';
-import { MemoryStateStore } from '../../nodes/lib/persistence';
+import { MemoryStateStore } from '../../nodes/lib/recovery/persistence';
 import type { UserDataEvent } from '../../nodes/lib/types';
 import { fillKey, isFill, liveFillEvent, restClientFor } from './helpers';
 

@@ -2,8 +2,13 @@ import assert from 'node:assert/strict';
 import { BinanceSimulator, type CreatedKey, type SimMarket, type SimTrade } from '../../simulator/index';
 import { EventDeduper } from '../../nodes/lib/recovery/dedupe';
 import { GapRecovery, DeliveryPipeline } from '../../nodes/lib/recovery';
-import { MemoryStateStore } from '../../nodes/lib/persistence';
+import { MemoryStateStore } from '../../nodes/lib/recovery/persistence';
 import type { UserDataEvent } from '../../nodes/lib/types';
+import { RestClient } from '../../nodes/lib/rest';
+import { Redactor } from '../../nodes/lib/redact';
+import { createSigner } from '../../nodes/lib/signing';
+import { HostRest } from '../../nodes/lib/stream/reliable-stream';
+import { RECOVERY_REST } from '../../nodes/lib/exchange/facts';
 import { fillKey, isFill, liveFillEvent, liveFillEvents, maxWindowWeight, LogCapture, restClientFor } from './helpers';
 
 const SPOT_FILL_KEYS = new Set(['e', 's', 'S', 'i', 't', 'l', 'L', 'Y', 'n', 'N', 'T', 'm', 'x', 'g']);
@@ -243,6 +248,59 @@ describe('recovery against the simulator (REST over loopback)', function () {
     assert.deepEqual(rec.filter(isFill).map(fillKey), t.map((x) => `${x.symbol}/${x.orderId}/${x.tradeId}`));
     assert.ok(rec.some((e) => e.eventType === 'ACCOUNT_UPDATE'));
     assert.ok(sim.requests.every((r) => r.status === 200), JSON.stringify(sim.requests.filter((r) => r.status !== 200)));
+  });
+
+  it('coinm: algo orders (/dapi/v1/openAlgoOrders, /dapi/v1/algoOrder since the CM–UM integration) are reconciled', async () => {
+    const rest = restClientFor(sim, 'coinm-futures', key);
+    const recovery = new GapRecovery({ market: 'coinm-futures', rest, symbols: ['BTCUSD_PERP'] });
+    // Seen live before the gap: a COIN-M stop order that is then cancelled during the gap.
+    const gone = sim.placeAlgoOrder(acct, { market: 'coinm-futures', symbol: 'BTCUSD_PERP', side: 'SELL', quantity: '1', triggerPrice: '9' });
+    recovery.observe({
+      market: 'coinm-futures',
+      eventType: 'ALGO_UPDATE',
+      raw: { e: 'ALGO_UPDATE', E: Date.now(), o: { aid: gone.algoId, s: 'BTCUSD_PERP', X: 'NEW' } },
+      receivedAt: Date.now(),
+    });
+    const gapFrom = Date.now();
+    sim.cancelAlgoOrder(gone.algoId);
+    const fresh = sim.placeAlgoOrder(acct, { market: 'coinm-futures', symbol: 'ETHUSD_PERP', side: 'BUY', quantity: '2', triggerPrice: '11' });
+    sim.clearRequests();
+    const rec = await recovery.recover({ from: gapFrom, to: Date.now(), reason: 'reconnect' });
+    const algo = rec.filter((e) => e.eventType === 'ALGO_UPDATE').map((e) => {
+      const o = e.raw.o as Record<string, unknown>;
+      return `${String(o.aid)}/${String(o.s)}/${String(o.X)}`;
+    });
+    assert.deepEqual(algo.sort(), [`${fresh.algoId}/ETHUSD_PERP/NEW`, `${gone.algoId}/BTCUSD_PERP/CANCELED`].sort());
+    const paths = sim.requests.map((r) => r.path);
+    assert.ok(paths.includes('/dapi/v1/openAlgoOrders'), paths.join(' '));
+    assert.ok(paths.includes('/dapi/v1/algoOrder'), paths.join(' '));
+    assert.ok(!paths.some((p) => p.startsWith('/fapi/')), 'COIN-M algo orders are not read from /fapi');
+    // The order the new one would place: its symbol is found and queried for fills.
+    assert.ok(recovery.lastStats!.symbols.includes('ETHUSD_PERP'));
+    assert.ok(sim.requests.every((r) => r.status === 200), JSON.stringify(sim.requests.filter((r) => r.status !== 200)));
+  });
+
+  it('unified COIN-M: recovery requests go to the host the table names (HostRest), not the listenKey host', async () => {
+    // The account's own client points at a host where nothing listens (as fapi would answer 404 for
+    // /dapi paths); recovery must reach the simulator through HostRest only.
+    const own = new RestClient({
+      baseUrl: 'http://127.0.0.1:9',
+      apiKey: key.apiKey,
+      signer: createSigner('hmac', { apiKey: key.apiKey, apiSecret: key.apiSecret }),
+      recvWindow: 10_000,
+      timePath: '/dapi/v1/time',
+      redactor: new Redactor([key.apiKey, key.apiSecret]),
+    });
+    const rest = new HostRest(own, sim.urlsFor('coinm-futures').restUrl);
+    const recovery = new GapRecovery({ market: 'coinm-futures', rest, endpoints: RECOVERY_REST['coinm-futures'], symbols: ['BTCUSD_PERP'] });
+    const gapFrom = Date.now();
+    const t = lifecycle('coinm-futures', 'BTCUSD_PERP', 2);
+    sim.clearRequests();
+    const rec = await recovery.recover({ from: gapFrom, to: Date.now(), reason: 'reconnect' });
+    assert.deepEqual(rec.filter(isFill).map(fillKey), t.map((x) => `${x.symbol}/${x.orderId}/${x.tradeId}`));
+    assert.deepEqual(recovery.lastStats!.errors, []);
+    assert.ok(sim.requests.some((r) => r.path === '/dapi/v1/userTrades' && r.status === 200));
+    assert.ok(typeof rest.usedWeight1m === 'number', 'X-MBX-USED-WEIGHT-1M passed through for the budget');
   });
 
   it('429 with Retry-After: backs off, then completes; 418 likewise', async () => {

@@ -6,9 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { BinanceSimulator, type SimTrade } from '../../simulator/index';
-import { StreamManager } from '../../nodes/lib/stream-manager';
-import { ReliableStream, existingReliableStream, reliableStreamFor, type RecoveryReport } from '../../nodes/lib/reliable-stream';
-import { MemoryStateStore, type PersistedRecoveryState, type StateStore } from '../../nodes/lib/persistence';
+import { StreamManager } from '../../nodes/lib/stream/stream-manager';
+import { ReliableStream, type RecoveryReport } from '../../nodes/lib/stream/reliable-stream';
+import { existingReliableStream, reliableStreamFor } from '../../nodes/lib/stream/registry';
+import { MemoryStateStore, type PersistedRecoveryState, type StateStore } from '../../nodes/lib/recovery/persistence';
 import { WeightBudget } from '../../nodes/lib/weight-budget';
 import type { AccountConfig, GapEvent, UserDataEvent } from '../../nodes/lib/types';
 import { installClock, settle, waitFor, type Clock } from '../support/fake-clock';

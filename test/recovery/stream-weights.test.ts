@@ -7,9 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { BinanceSimulator, type SimMarket, type SimTrade } from '../../simulator/index';
-import { StreamManager } from '../../nodes/lib/stream-manager';
-import { ReliableStream } from '../../nodes/lib/reliable-stream';
-import { WeightBudget } from '../../nodes/lib/weight-budget';
+import { StreamManager } from '../../nodes/lib/stream/stream-manager';
+import { ReliableStream } from '../../nodes/lib/stream/reliable-stream';
+import { sharedWeightBudget, WeightBudget } from '../../nodes/lib/weight-budget';
+import { RestClient } from '../../nodes/lib/rest';
+import { Redactor } from '../../nodes/lib/redact';
+import { createSigner } from '../../nodes/lib/signing';
 import type { UserDataEvent } from '../../nodes/lib/types';
 import { installClock, settle, waitFor, type Clock } from '../support/fake-clock';
 import { simConfig } from '../core/helpers';
@@ -19,7 +22,7 @@ const cases: Array<{ market: SimMarket; pool: string; limit: number; symbols: nu
   // spot myTrades weighs 20: 200 symbols = 4000 per recovery, more than the 3000 recovery may use per minute
   { market: 'spot', pool: 'api', limit: 6000, symbols: 200 },
   // USDⓈ-M userTrades weighs 5: 300 symbols = 1500 per recovery, more than 1200
-  { market: 'usdm-futures', pool: 'fapi', limit: 2400, symbols: 300 },
+  { market: 'usdm-futures', pool: 'futures', limit: 2400, symbols: 300 },
 ];
 
 describe('reliable stream: REST weights stay within the exchange limit through repeated gaps (fake time)', function () {
@@ -91,4 +94,98 @@ describe('reliable stream: REST weights stay within the exchange limit through r
       }
     });
   }
+});
+
+/**
+ * Since the CM–UM integration ("Important CM-UM Integration Notice" §A.3, effective 2026-06-30)
+ * USDⓈ-M and COIN-M share ONE per-IP weight limit (2400/min) and one X-MBX-USED-WEIGHT-1M counter.
+ * The simulator enforces that one limit over /fapi and /dapi together. A USDⓈ-M and a COIN-M account
+ * recover at the same time, after another program already used weight in the pool: together they
+ * stay within half the limit (one shared budget), wait for the header-reported usage instead of
+ * running into 429, and recover every fill.
+ */
+describe('reliable stream: USDⓈ-M and COIN-M recoveries share one weight limit (fake time)', function () {
+  this.timeout(180_000);
+
+  it('UM 300 + CM 100 listed symbols, 3 gaps together, 1500 weight used by another program: ≤ 2400/min in the shared pool, never 429', async () => {
+    const limit = 2400;
+    const clock: Clock = installClock();
+    const sim = await BinanceSimulator.start({ restWeightLimitPerMinute: limit });
+    const managers: StreamManager[] = [];
+    const streams: ReliableStream[] = [];
+    try {
+      const acct = sim.createAccount({ futuresBalances: { USDT: '100000000', BTC: '100000' } }).id;
+      const um = simConfig(sim, acct, 'usdm-futures').config;
+      const cm = simConfig(sim, acct, 'coinm-futures').config;
+      const umSymbols = Array.from({ length: 300 }, (_, i) => `U${String(i).padStart(3, '0')}USDT`);
+      const cmSymbols = Array.from({ length: 100 }, (_, i) => `C${String(i).padStart(3, '0')}USD_PERP`);
+      const out: UserDataEvent[] = [];
+      for (const [config, symbols] of [[um, umSymbols], [cm, cmSymbols]] as const) {
+        const m = new StreamManager(config);
+        managers.push(m);
+        // The production wiring: the budget of the recovery host and pool (binance-account.ts).
+        const s = new ReliableStream(m, { market: config.market, symbols: [...symbols], restUrl: config.restUrl });
+        streams.push(s);
+        s.on('event', (e) => out.push(e));
+      }
+      assert.equal(streams[0].recovery!.budget, streams[1].recovery!.budget, 'one budget for UM and CM');
+      assert.equal(streams[0].recovery!.budget, sharedWeightBudget(cm.restUrl!, 'coinm-futures'));
+      const move = async (ms: number): Promise<void> => {
+        for (let left = ms; left > 0; left -= 250) {
+          clock.tick(Math.min(250, left));
+          await settle(8);
+        }
+      };
+      for (const m of managers) m.acquire('w');
+      await waitFor(() => managers.every((m) => m.state === 'connected'), { clock, stepMs: 50, timeoutMs: 10_000, message: 'connected' });
+      sim.clearRequests();
+
+      // Another program on the same IP: 75 × /dapi/v1/userTrades (weight 20) = 1500 of 2400.
+      const other = new RestClient({
+        baseUrl: cm.restUrl!,
+        apiKey: cm.credentials.apiKey,
+        signer: createSigner('hmac', cm.credentials),
+        recvWindow: 60_000,
+        timePath: '/dapi/v1/time',
+        redactor: new Redactor([cm.credentials.apiKey, cm.credentials.apiSecret]),
+      });
+      for (let i = 0; i < 75; i++) await other.request('GET', '/dapi/v1/userTrades', { symbol: 'BTCUSD_PERP' }, { security: 'signed' });
+      assert.ok(sim.usedWeight('futures') >= 1500);
+
+      const missed: SimTrade[] = [];
+      for (let gap = 0; gap < 3; gap++) {
+        assert.ok(sim.dropConnections({ accountId: acct }) >= 2);
+        for (const [market, sym] of [['usdm-futures', umSymbols[gap * 11]], ['coinm-futures', cmSymbols[cmSymbols.length - 1 - gap]]] as const) {
+          missed.push(...sim.runOrderLifecycle(acct, { market, symbol: sym, side: 'BUY', quantity: '2', price: '10', fills: ['1'] }).trades);
+        }
+        await waitFor(() => managers.every((m) => m.state === 'connected'), { clock, stepMs: 250, timeoutMs: 10_000, message: 'reconnected' });
+        await move(5_000);
+      }
+      await waitFor(() => streams.every((s) => !s.recovering), { clock, stepMs: 250, timeoutMs: 150_000, message: 'recoveries done' });
+      await move(2_000);
+
+      const got = out.filter(isFill).map(fillKey);
+      assert.deepEqual([...got].sort(), missed.map((t) => `${t.symbol}/${t.orderId}/${t.tradeId}`).sort(), 'every missed fill once');
+      const rest = sim.requests.filter((r) => r.kind === 'rest');
+      assert.ok(rest.filter((r) => r.path === '/fapi/v1/userTrades').length >= 3 * umSymbols.length, 'UM symbols queried at every gap');
+      assert.ok(rest.filter((r) => r.path === '/dapi/v1/userTrades').length >= 3 * cmSymbols.length + 75, 'CM symbols queried at every gap');
+      assert.equal(rest.filter((r) => r.status === 429 || r.status === 418).length, 0, 'never rate limited');
+      const maxWindow = maxWindowWeight(sim.requests, 'futures');
+      assert.ok(maxWindow <= limit, `max weight of the shared pool in any 60 s: ${maxWindow} (limit ${limit})`);
+      const recoveryOnly = sim.requests.filter((r) => !(r.path === '/dapi/v1/userTrades' && r.params.symbol === 'BTCUSD_PERP'));
+      const maxRecovery = maxWindowWeight(recoveryOnly, 'futures');
+      assert.ok(maxRecovery <= limit / 2 + 100, `UM + CM recovery together in any 60 s: ${maxRecovery} (cap ${limit / 2} plus the streams' own calls)`);
+      assert.ok(streams[0].recovery!.budget.waits > 0, 'recovery waited (budget or header)');
+    } finally {
+      for (const s of streams) await s.close();
+      const stops = managers.map((m) => m.stop());
+      for (let i = 0; i < 24; i++) {
+        clock.tick(250);
+        await settle(5);
+      }
+      await Promise.all(stops);
+      await sim.stop();
+      clock.uninstall();
+    }
+  });
 });

@@ -32,6 +32,7 @@
  * is kept as its string in a Set. Both kinds share the one FIFO ring.
  */
 import type { Market, UserDataEvent } from '../types';
+import { isObj } from '../util';
 
 export interface EventDeduperOptions {
   /** Maximum remembered keys (default 100 000). */
@@ -41,10 +42,6 @@ export interface EventDeduperOptions {
 export const DEFAULT_DEDUPE_MAX_ENTRIES = 100_000;
 
 type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** String form of an id-like field; undefined when missing / null / empty. */
 function idPart(v: unknown): string | undefined {
@@ -106,7 +103,7 @@ function fillTradeId(order: Obj): string | undefined {
  * identity (then it is always accepted).
  */
 export function dedupeKey(e: UserDataEvent): string | undefined {
-  const m = e.market;
+  const m = e.market === 'portfolio-margin' ? `portfolio-margin/${pmBook(e)}` : e.market;
   const order = orderPart(e);
   if (order) {
     const symbol = idPart(order.s) ?? '';
@@ -149,7 +146,20 @@ const MARKET_CODES: Record<Market, number> = {
   'isolated-margin': 3,
   'usdm-futures': 4,
   'coinm-futures': 5,
+  // portfolio margin: one code per book (pmBook), so UM, CM and margin ids never collide
+  'portfolio-margin': 6,
 };
+// 3 bits (see numericKey): 1–5 are the other markets, so the books take 6, 7 and 0.
+const PM_BOOK_CODES: Record<string, number> = { MARGIN: 6, UM: 7, CM: 0 };
+
+/**
+ * The book of a portfolio-margin event: margin orders are executionReport, futures orders carry
+ * `fs` ('UM' / 'CM'; Portfolio Margin user-data page, connector types OrderTradeUpdate.fs).
+ */
+export function pmBook(e: UserDataEvent): 'MARGIN' | 'UM' | 'CM' {
+  if (e.eventType === 'executionReport' || e.eventType === 'outboundAccountPosition' || e.eventType === 'balanceUpdate') return 'MARGIN';
+  return e.raw.fs === 'CM' ? 'CM' : 'UM';
+}
 const FAMILY_FILL = 1;
 const FAMILY_ORDER = 2;
 const FAMILY_LITE = 3;
@@ -304,7 +314,7 @@ export class EventDeduper {
    * event is keyed by its string (see the header): families as in `dedupeKey`.
    */
   private numericKey(e: UserDataEvent): boolean {
-    const market = MARKET_CODES[e.market];
+    const market = e.market === 'portfolio-margin' ? PM_BOOK_CODES[pmBook(e)] : MARKET_CODES[e.market];
     if (market === undefined) return false;
     const order = orderPart(e);
     let family: number;

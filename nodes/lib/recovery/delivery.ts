@@ -24,7 +24,7 @@ import type { GapEvent, Logger, UserDataEvent } from '../types';
 import { EventDeduper } from './dedupe';
 import { fillIdentity, type GapRecovery, type RecoveryBatch } from './gap-recovery';
 import { FillLedger } from './ledger';
-import { errText } from './rest-rows';
+import { errText } from '../util';
 
 /** Default bound of the time a live event may be held back for a recovery (I2). */
 export const DEFAULT_MAX_HOLD_MS = 5_000;
@@ -189,6 +189,9 @@ export class DeliveryPipeline {
       }
       this.queue.splice(at, 0, { slot });
       this.unfilledHolding++;
+      // A new gap: its live events wait for it again (bounded as always), even if an older,
+      // slow recovery had let live events through.
+      this.spilled = false;
     }
     this.unfilled++;
     this.changed();

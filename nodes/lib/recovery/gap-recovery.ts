@@ -13,18 +13,18 @@
  * incomplete: the stream retries it (from the same cursor) until it succeeds.
  */
 import type { GapEvent, Logger, Market, UserDataEvent } from '../types';
-import type { PersistedOrder, PersistedRecoveryState } from '../persistence';
+import type { PersistedOrder, PersistedRecoveryState } from './persistence';
 import { BudgetedRest, WeightBudget, type RestLike, type RestParams } from '../weight-budget';
+import { ERROR_CODES, PM_RECOVERY_BOOKS, type RecoverableMarket, type RecoveryRest } from '../exchange/facts';
 import { FillLedger, type CursorCommit } from './ledger';
+import { pmBook } from './dedupe';
 import {
   algoStateEventFromRow,
   apiFor,
   balanceEventFromAccount,
   decEq,
-  errText,
   fillEventFromRow,
   int,
-  isObj,
   orderStateEventFromRow,
   rows,
   str,
@@ -32,6 +32,7 @@ import {
   type MarketApi,
   type Row,
 } from './rest-rows';
+import { errText, isObj } from '../util';
 
 export const DEFAULT_LOOKBACK_MS = 24 * 60 * 60 * 1000;
 
@@ -40,6 +41,11 @@ export type OpenOrdersScope = 'auto' | 'all' | 'per-symbol';
 export interface GapRecoveryOptions {
   market: Market;
   rest: RestLike;
+  /**
+   * The endpoints to read (ResolvedEndpoints.recovery.rest: the facts table's entry for the account).
+   * Default: the table's entry for the market.
+   */
+  endpoints?: RecoveryRest;
   /** Symbols listed in the config node (always queried). */
   symbols?: string[];
   /** Isolated-margin symbol (market 'isolated-margin'); then only this symbol is queried. */
@@ -84,6 +90,17 @@ export interface RecoveryStats {
   errors: string[];
 }
 
+/**
+ * One trade history a recovery reads. Every market has one (id ''), portfolio margin three (UM, CM,
+ * MARGIN); their symbols are qualified by the book (`UM:BTCUSDT`) everywhere inside the recovery and
+ * in the ledger (fillIdentity), because the same symbol name exists in two books.
+ */
+interface Book {
+  id: '' | 'UM' | 'CM' | 'MARGIN';
+  rowMarket: RecoverableMarket;
+  api: MarketApi;
+}
+
 interface TrackedOrder {
   symbol: string;
   orderId: number;
@@ -113,20 +130,37 @@ function orderOf(e: UserDataEvent): Row | undefined {
   return undefined;
 }
 
-/** The (symbol, trade id) of a fill event (live or recovered), else undefined. */
+/**
+ * The (symbol, trade id) of a fill event (live or recovered), else undefined. Portfolio margin has
+ * three trade-id spaces on one stream (UM, CM, margin: the same symbol name, e.g. BTCUSDT, can be
+ * in two), so its ledger symbol is qualified by the book: `UM:BTCUSDT`, `MARGIN:BTCUSDT`.
+ */
 export function fillIdentity(e: UserDataEvent): { symbol: string; id: number } | undefined {
   const o = orderOf(e);
   if (!o || o.x !== 'TRADE') return undefined;
   const symbol = str(o.s);
   const id = int(o.t);
-  return symbol !== undefined && id !== undefined && id >= 0 ? { symbol, id } : undefined;
+  if (symbol === undefined || id === undefined || id < 0) return undefined;
+  return { symbol: e.market === 'portfolio-margin' ? `${pmBook(e)}:${symbol}` : symbol, id };
+}
+
+/** Adds a page of trade rows to `byId`; the highest trade id in it (undefined: none). */
+function collectById(page: Row[], byId: Map<number, Row>): number | undefined {
+  let maxId: number | undefined;
+  for (const r of page) {
+    const id = int(r.id);
+    if (id === undefined) continue;
+    byId.set(id, r);
+    if (maxId === undefined || id > maxId) maxId = id;
+  }
+  return maxId;
 }
 
 export class GapRecovery {
   readonly market: Market;
   /** Which fills were delivered, and where recoveries resume (see ledger.ts). */
   readonly ledger: FillLedger;
-  private readonly api: MarketApi;
+  private readonly books: Book[];
   private readonly rest: RestLike;
   readonly budget: WeightBudget;
   private listed: string[];
@@ -172,7 +206,10 @@ export class GapRecovery {
 
   constructor(opts: GapRecoveryOptions) {
     this.market = opts.market;
-    this.api = apiFor(opts.market);
+    this.books =
+      opts.market === 'portfolio-margin'
+        ? PM_RECOVERY_BOOKS.map((b) => ({ id: b.id, rowMarket: b.rowMarket, api: apiFor(b.rowMarket, b.rest) }))
+        : [{ id: '', rowMarket: opts.market, api: apiFor(opts.market, opts.endpoints) }];
     this.ledger = new FillLedger();
     this.isolatedSymbol = opts.isolatedSymbol ? opts.isolatedSymbol.toUpperCase() : undefined;
     if (opts.market === 'isolated-margin' && !this.isolatedSymbol) {
@@ -216,10 +253,43 @@ export class GapRecovery {
     return this.lastE;
   }
 
+  /** The symbol as the recovery keys it: qualified by the book on portfolio margin (`UM:BTCUSDT`). */
+  private qualify(book: Book['id'], symbol: string): string {
+    return book ? `${book}:${symbol}` : symbol;
+  }
+
+  /** The book and the exchange's symbol of a recovery symbol. */
+  private split(q: string): { book: Book; symbol: string } {
+    if (this.books.length === 1) return { book: this.books[0], symbol: q };
+    const i = q.indexOf(':');
+    const id = i > 0 ? q.slice(0, i) : '';
+    return { book: this.books.find((b) => b.id === id) ?? this.books[0], symbol: i > 0 ? q.slice(i + 1) : q };
+  }
+
+  /** The book of a live event (portfolio margin: executionReport = MARGIN, else `fs`). */
+  private bookOfEvent(e: UserDataEvent): Book['id'] {
+    return this.books.length === 1 ? '' : pmBook(e);
+  }
+
+  /**
+   * Listed symbols as recovery symbols. Portfolio margin: `UM:X`, `CM:X`, `MARGIN:X` name a book;
+   * a plain symbol with `_` (BTCUSD_PERP, delivery contracts) is CM, any other is UM and MARGIN.
+   */
+  private listedQualified(): string[] {
+    if (this.books.length === 1) return this.listed;
+    const out: string[] = [];
+    for (const s of this.listed) {
+      if (/^(UM|CM|MARGIN):/.test(s)) out.push(s);
+      else if (s.includes('_')) out.push(`CM:${s}`);
+      else out.push(`UM:${s}`, `MARGIN:${s}`);
+    }
+    return out;
+  }
+
   /** Symbols a recovery queries for fills right now (before open-order discovery). */
   knownSymbols(): string[] {
     if (this.isolatedSymbol) return [this.isolatedSymbol];
-    const set = new Set<string>([...this.symbolsSeen.keys(), ...this.listed]);
+    const set = new Set<string>([...this.symbolsSeen.keys(), ...this.listedQualified()]);
     for (const o of this.orders.values()) set.add(o.symbol);
     for (const s of this.failed) set.add(s);
     return [...set].sort();
@@ -286,9 +356,11 @@ export class GapRecovery {
       this.lastE = E;
       this.rev++;
     }
+    const book = this.bookOfEvent(e);
     if (e.eventType === 'ALGO_UPDATE' && isObj(e.raw.o)) {
       const o = e.raw.o;
-      const symbol = str(o.s);
+      const plain = str(o.s);
+      const symbol = plain && this.qualify(book, plain);
       const aid = int(o.aid);
       if (symbol) this.seeSymbol(symbol);
       if (symbol && aid !== undefined && typeof o.X === 'string') this.trackOrder(symbol, aid, o.X, undefined, true);
@@ -298,12 +370,13 @@ export class GapRecovery {
     if (!order) {
       if (e.eventType === 'TRADE_LITE') {
         const s = str(e.raw.s);
-        if (s) this.seeSymbol(s);
+        if (s) this.seeSymbol(this.qualify(book, s));
       }
       return;
     }
-    const symbol = str(order.s);
-    if (!symbol) return;
+    const plain = str(order.s);
+    if (!plain) return;
+    const symbol = this.qualify(book, plain);
     this.seeSymbol(symbol);
     const orderId = int(order.i);
     if (orderId !== undefined && typeof order.X === 'string') {
@@ -485,36 +558,35 @@ export class GapRecovery {
 
     const known = this.knownSymbols();
 
-    // 1. open orders (also discovers symbols with open orders)
-    let openRows: Row[] | undefined;
-    let openCovered: Set<string> | 'all' = new Set();
-    try {
-      const r = await this.fetchOpenOrders(known, first);
-      openRows = r.rows;
-      openCovered = r.covered;
-    } catch (err) {
-      errors.push(`open orders: ${errText(err)}`);
-      this.logger?.warn(`recovery: open orders not reconciled: ${errText(err)}`);
-    }
-    let algoRows: Row[] | undefined;
-    let algoCovered: Set<string> | 'all' = new Set();
-    if (this.api.openAlgoOrders) {
+    // 1. open orders per book (also discovers symbols with open orders)
+    const open: Array<{ book: Book; algo: boolean; rows: Row[]; covered: Set<string> | 'all' }> = [];
+    for (const book of this.books) {
+      const bookKnown = known.map((q) => this.split(q)).filter((x) => x.book === book).map((x) => x.symbol);
+      const label = book.id ? `${book.id} ` : '';
       try {
-        const r = await this.fetchOpenAlgoOrders(known, first);
-        algoRows = r.rows;
-        algoCovered = r.covered;
+        open.push({ book, algo: false, ...(await this.fetchOpenOrders(book, bookKnown, first)) });
       } catch (err) {
-        errors.push(`open algo orders: ${errText(err)}`);
-        this.logger?.warn(`recovery: open algo orders not reconciled: ${errText(err)}`);
+        errors.push(`${label}open orders: ${errText(err)}`);
+        this.logger?.warn(`recovery: ${label}open orders not reconciled: ${errText(err)}`);
+      }
+      if (book.api.openAlgoOrders) {
+        try {
+          open.push({ book, algo: true, ...(await this.fetchOpenAlgoOrders(book, bookKnown, first)) });
+        } catch (err) {
+          errors.push(`${label}open algo orders: ${errText(err)}`);
+          this.logger?.warn(`recovery: ${label}open algo orders not reconciled: ${errText(err)}`);
+        }
       }
     }
 
     // 2. symbols to query for fills
     const symbols = new Set(known);
     if (!this.isolatedSymbol) {
-      for (const r of [...(openRows ?? []), ...(algoRows ?? [])]) {
-        const s = str(r.symbol);
-        if (s) symbols.add(s);
+      for (const o of open) {
+        for (const r of o.rows) {
+          const s = str(r.symbol);
+          if (s) symbols.add(this.qualify(o.book.id, s));
+        }
       }
     }
     const symbolList = [...symbols].sort();
@@ -532,20 +604,15 @@ export class GapRecovery {
 
     // 4. order states
     let orderStates = 0;
-    if (openRows) {
-      const ev = await this.reconcileOrders(openRows, openCovered, false, errors);
-      orderStates += ev.length;
-      out.push(...ev);
-    }
-    if (algoRows) {
-      const ev = await this.reconcileOrders(algoRows, algoCovered, true, errors);
+    for (const o of open) {
+      const ev = await this.reconcileOrders(o.book, o.rows, o.covered, o.algo, errors);
       orderStates += ev.length;
       out.push(...ev);
     }
 
-    // 5. balances
+    // 5. balances (one account per market; portfolio margin: the account-position node reloads its own)
     let balanceSnapshot = false;
-    if (this.includeAccount) {
+    if (this.includeAccount && this.books.length === 1) {
       try {
         const params: RestParams =
           this.market === 'isolated-margin'
@@ -553,7 +620,7 @@ export class GapRecovery {
             : this.market === 'spot'
               ? { omitZeroBalances: 'true' }
               : {};
-        const account = await this.get<unknown>(this.api.account, params);
+        const account = await this.get<unknown>(this.books[0].api.account, params);
         if (isObj(account)) {
           const ev = balanceEventFromAccount(this.market, account, this.now());
           if (ev) {
@@ -593,37 +660,49 @@ export class GapRecovery {
     return first || known.length === 0 || known.length * perSymbolWeight >= allWeight;
   }
 
-  private async fetchOpenOrders(known: string[], first: boolean): Promise<{ rows: Row[]; covered: Set<string> | 'all' }> {
-    const all = this.chooseAll(known, first, this.api.perSymbolOpenOrdersWeight, this.api.allOpenOrdersWeight);
+  /** Open orders of one book; `known` are the book's exchange symbols, `covered` recovery symbols. */
+  private async fetchOpenOrders(book: Book, known: string[], first: boolean): Promise<{ rows: Row[]; covered: Set<string> | 'all' }> {
+    const api = book.api;
+    const all = this.chooseAll(known, first, api.perSymbolOpenOrdersWeight, api.allOpenOrdersWeight);
     if (all) {
-      return { rows: rows(await this.get<unknown>(this.api.openOrders, {})), covered: 'all' };
+      return { rows: rows(await this.get<unknown>(api.openOrders, {})), covered: 'all' };
     }
     const out: Row[] = [];
     const covered = new Set<string>();
     for (const symbol of known) {
-      out.push(...rows(await this.get<unknown>(this.api.openOrders, { ...this.isolatedParams(), symbol })));
-      covered.add(symbol);
+      out.push(...rows(await this.get<unknown>(api.openOrders, { ...this.isolatedParams(), symbol })));
+      covered.add(this.qualify(book.id, symbol));
     }
     return { rows: out, covered };
   }
 
-  private async fetchOpenAlgoOrders(known: string[], first: boolean): Promise<{ rows: Row[]; covered: Set<string> | 'all' }> {
-    const path = this.api.openAlgoOrders!;
-    const all = this.chooseAll(known, first, 1, 40);
+  private async fetchOpenAlgoOrders(book: Book, known: string[], first: boolean): Promise<{ rows: Row[]; covered: Set<string> | 'all' }> {
+    const api = book.api;
+    const path = api.openAlgoOrders!;
+    const all = this.chooseAll(known, first, api.perSymbolOpenAlgoOrdersWeight, api.allOpenAlgoOrdersWeight);
     if (all) return { rows: rows(await this.get<unknown>(path, {})), covered: 'all' };
     const out: Row[] = [];
     const covered = new Set<string>();
     for (const symbol of known) {
       out.push(...rows(await this.get<unknown>(path, { symbol })));
-      covered.add(symbol);
+      covered.add(this.qualify(book.id, symbol));
     }
     return { rows: out, covered };
   }
 
-  /** One trade page. */
-  private async tradePage(symbol: string, params: RestParams): Promise<Row[]> {
+  /** One trade page of a recovery symbol. */
+  private async tradePage(q: string, params: RestParams): Promise<Row[]> {
+    const { book, symbol } = this.split(q);
     const p: RestParams = { ...this.isolatedParams(), symbol, ...params, limit: this.pageLimit };
-    return rows(await this.get<unknown>(this.api.trades, p));
+    return rows(await this.get<unknown>(book.api.trades, p));
+  }
+
+  /** Marks a row-built event as the account's (portfolio margin: market and `fs` of the book). */
+  private asAccountEvent(book: Book, e: UserDataEvent): UserDataEvent {
+    if (this.market !== 'portfolio-margin') return e;
+    e.market = 'portfolio-margin';
+    if (book.id === 'UM' || book.id === 'CM') e.raw = { fs: book.id, ...e.raw };
+    return e;
   }
 
   /**
@@ -657,16 +736,10 @@ export class GapRecovery {
         const end = this.now() + this.clockSlackMs;
         let ws = fromTime;
         while (ws <= end) {
-          const we = Math.min(ws + this.api.tradeWindowMs, end);
+          const we = Math.min(ws + this.split(symbol).book.api.tradeWindowMs, end);
           const page = await this.tradePage(symbol, { startTime: ws, endTime: we });
           pages++;
-          let maxId: number | undefined;
-          for (const r of page) {
-            const id = int(r.id);
-            if (id === undefined) continue;
-            byId.set(id, r);
-            if (maxId === undefined || id > maxId) maxId = id;
-          }
+          const maxId = collectById(page, byId);
           if (maxId !== undefined) {
             // Continue by id from here on (covers the rest of this window and later ones).
             fromId = maxId + 1;
@@ -684,19 +757,13 @@ export class GapRecovery {
         }
         const page = await this.tradePage(symbol, { fromId });
         pages++;
-        let maxId: number | undefined;
-        for (const r of page) {
-          const id = int(r.id);
-          if (id === undefined) continue;
-          byId.set(id, r);
-          if (maxId === undefined || id > maxId) maxId = id;
-        }
+        const maxId = collectById(page, byId);
         if (page.length < this.pageLimit || maxId === undefined) break;
         fromId = maxId + 1;
       }
     } catch (err) {
       errors.push(`${symbol} fills: ${errText(err)}`);
-      if ((err as { code?: unknown }).code === -1121) {
+      if ((err as { code?: unknown }).code === ERROR_CODES.BAD_SYMBOL) {
         // Invalid symbol (e.g. a typo in the config list): retrying cannot help.
         this.logger?.warn(`recovery: ${symbol} is not a valid symbol here; no fills recovered for it`);
         this.failed.delete(symbol);
@@ -715,7 +782,8 @@ export class GapRecovery {
       const row = byId.get(id)!;
       const t = int(row.time);
       if (t !== undefined && t < floor) continue;
-      events.push(fillEventFromRow(this.market, row, this.now()));
+      const book = this.split(symbol).book;
+      events.push(this.asAccountEvent(book, fillEventFromRow(book.rowMarket, row, this.now())));
     }
     if (ids.length) this.seeSymbol(symbol);
     const commit: CursorCommit = {
@@ -729,6 +797,7 @@ export class GapRecovery {
   }
 
   private async reconcileOrders(
+    book: Book,
     restRows: Row[],
     covered: Set<string> | 'all',
     algo: boolean,
@@ -737,8 +806,12 @@ export class GapRecovery {
     const out: UserDataEvent[] = [];
     const present = new Set<string>();
     const now = this.now();
+    const m = book.rowMarket;
+    const stateEvent = (row: Row, at: number): UserDataEvent =>
+      this.asAccountEvent(book, algo ? algoStateEventFromRow(m, row, at) : orderStateEventFromRow(m, row, at));
     for (const row of restRows) {
-      const symbol = str(row.symbol);
+      const plain = str(row.symbol);
+      const symbol = plain && this.qualify(book.id, plain);
       const id = int(algo ? row.algoId : row.orderId);
       const status = str(algo ? row.algoStatus : row.status);
       if (!symbol || id === undefined || !status) continue;
@@ -747,14 +820,15 @@ export class GapRecovery {
       const tracked = this.orders.get(key);
       const executedQty = algo ? undefined : str(row.executedQty);
       if (!tracked || tracked.status !== status || !decEq(tracked.executedQty, executedQty)) {
-        out.push(algo ? algoStateEventFromRow(this.market, row, now) : orderStateEventFromRow(this.market, row, now));
+        out.push(stateEvent(row, now));
       }
       this.seeSymbol(symbol);
       this.trackOrder(symbol, id, status, executedQty, algo);
     }
     // Orders seen open live that are no longer open: look up their final state.
     const vanished = [...this.orders.entries()].filter(
-      ([key, o]) => o.algo === algo && !present.has(key) && (covered === 'all' || covered.has(o.symbol)),
+      ([key, o]) =>
+        o.algo === algo && this.split(o.symbol).book === book && !present.has(key) && (covered === 'all' || covered.has(o.symbol)),
     );
     let looked = 0;
     for (const [key, o] of vanished) {
@@ -766,16 +840,16 @@ export class GapRecovery {
       try {
         let row: unknown;
         if (algo) {
-          row = await this.get<unknown>(this.api.algoOrder!, { algoId: o.orderId });
+          row = await this.get<unknown>(book.api.algoOrder!, { algoId: o.orderId });
         } else {
-          row = await this.get<unknown>(this.api.order, { ...this.isolatedParams(), symbol: o.symbol, orderId: o.orderId });
+          row = await this.get<unknown>(book.api.order, { ...this.isolatedParams(), symbol: this.split(o.symbol).symbol, orderId: o.orderId });
         }
         if (!isObj(row)) continue;
         const status = str(algo ? row.algoStatus : row.status);
         if (!status) continue;
         const executedQty = algo ? undefined : str(row.executedQty);
         if (status !== o.status || !decEq(o.executedQty, executedQty)) {
-          out.push(algo ? algoStateEventFromRow(this.market, row, this.now()) : orderStateEventFromRow(this.market, row, this.now()));
+          out.push(stateEvent(row, this.now()));
         }
         this.trackOrder(o.symbol, o.orderId, status, executedQty, algo);
       } catch (err) {

@@ -1,14 +1,14 @@
 /**
- * REST rows → events: the per-market REST paths and weights recovery uses, and the builders that
+ * REST rows → events: the per-market recovery endpoints (from the facts table), and the builders that
  * turn trade, order and account rows into events shaped like the exchange's (only the fields REST
  * returned, under the event's keys; nothing invented). Facts: reference §6.
  */
 import type { Market, UserDataEvent } from '../types';
-
-const DAY_MS = 24 * 60 * 60 * 1000;
+import { endpointWeight, RECOVERY_REST, type RecoverableMarket, type RecoveryRest } from '../exchange/facts';
 
 export type Row = Record<string, unknown>;
 
+/** A market's recovery endpoints (exchange/facts.ts RECOVERY_REST) and the event shapes of its rows. */
 export interface MarketApi {
   family: 'spot' | 'margin' | 'usdm' | 'coinm';
   trades: string;
@@ -21,68 +21,45 @@ export interface MarketApi {
   tradeWindowMs: number;
   perSymbolOpenOrdersWeight: number;
   allOpenOrdersWeight: number;
+  perSymbolOpenAlgoOrdersWeight: number;
+  allOpenAlgoOrdersWeight: number;
   fillEvent: 'executionReport' | 'ORDER_TRADE_UPDATE';
   balanceEvent: 'outboundAccountPosition' | 'ACCOUNT_UPDATE';
 }
 
-export function apiFor(market: Market): MarketApi {
-  switch (market) {
-    case 'spot':
-      return {
-        family: 'spot',
-        trades: '/api/v3/myTrades',
-        openOrders: '/api/v3/openOrders',
-        order: '/api/v3/order',
-        account: '/api/v3/account',
-        tradeWindowMs: DAY_MS - 1,
-        perSymbolOpenOrdersWeight: 6,
-        allOpenOrdersWeight: 80,
-        fillEvent: 'executionReport',
-        balanceEvent: 'outboundAccountPosition',
-      };
-    case 'margin':
-    case 'isolated-margin':
-      return {
-        family: 'margin',
-        trades: '/sapi/v1/margin/myTrades',
-        openOrders: '/sapi/v1/margin/openOrders',
-        order: '/sapi/v1/margin/order',
-        account: market === 'isolated-margin' ? '/sapi/v1/margin/isolated/account' : '/sapi/v1/margin/account',
-        tradeWindowMs: DAY_MS - 1,
-        perSymbolOpenOrdersWeight: 10,
-        allOpenOrdersWeight: 10,
-        fillEvent: 'executionReport',
-        balanceEvent: 'outboundAccountPosition',
-      };
-    case 'usdm-futures':
-      return {
-        family: 'usdm',
-        trades: '/fapi/v1/userTrades',
-        openOrders: '/fapi/v1/openOrders',
-        openAlgoOrders: '/fapi/v1/openAlgoOrders',
-        algoOrder: '/fapi/v1/algoOrder',
-        order: '/fapi/v1/order',
-        account: '/fapi/v3/account',
-        tradeWindowMs: 7 * DAY_MS - 1,
-        perSymbolOpenOrdersWeight: 1,
-        allOpenOrdersWeight: 40,
-        fillEvent: 'ORDER_TRADE_UPDATE',
-        balanceEvent: 'ACCOUNT_UPDATE',
-      };
-    case 'coinm-futures':
-      return {
-        family: 'coinm',
-        trades: '/dapi/v1/userTrades',
-        openOrders: '/dapi/v1/openOrders',
-        order: '/dapi/v1/order',
-        account: '/dapi/v1/account',
-        tradeWindowMs: 7 * DAY_MS - 1,
-        perSymbolOpenOrdersWeight: 1,
-        allOpenOrdersWeight: 40,
-        fillEvent: 'ORDER_TRADE_UPDATE',
-        balanceEvent: 'ACCOUNT_UPDATE',
-      };
-  }
+const FAMILY: Record<RecoverableMarket, MarketApi['family']> = {
+  spot: 'spot',
+  margin: 'margin',
+  'isolated-margin': 'margin',
+  'usdm-futures': 'usdm',
+  'coinm-futures': 'coinm',
+};
+
+/**
+ * The recovery endpoints of a market: from `rest` (ResolvedEndpoints.recovery.rest, the table's
+ * entry for the account) or the table itself. Portfolio margin has no recovery yet (throws).
+ */
+export function apiFor(market: Market, rest?: RecoveryRest): MarketApi {
+  if (market === 'portfolio-margin') throw new Error('portfolio-margin: recovery reads its books (PM_RECOVERY_BOOKS), not one market API');
+  const r = rest ?? RECOVERY_REST[market];
+  const family = FAMILY[market];
+  const futures = family === 'usdm' || family === 'coinm';
+  return {
+    family,
+    trades: r.trades.path,
+    openOrders: r.openOrders.path,
+    ...(r.openAlgoOrders ? { openAlgoOrders: r.openAlgoOrders.path } : {}),
+    ...(r.algoOrder ? { algoOrder: r.algoOrder.path } : {}),
+    order: r.order.path,
+    account: r.account.path,
+    tradeWindowMs: r.tradeWindowMs,
+    perSymbolOpenOrdersWeight: endpointWeight(r.openOrders, { symbol: 'X' }),
+    allOpenOrdersWeight: endpointWeight(r.openOrders),
+    perSymbolOpenAlgoOrdersWeight: r.openAlgoOrders ? endpointWeight(r.openAlgoOrders, { symbol: 'X' }) : 0,
+    allOpenAlgoOrdersWeight: r.openAlgoOrders ? endpointWeight(r.openAlgoOrders) : 0,
+    fillEvent: futures ? 'ORDER_TRADE_UPDATE' : 'executionReport',
+    balanceEvent: futures ? 'ACCOUNT_UPDATE' : 'outboundAccountPosition',
+  };
 }
 
 // ---------------------------------------------------------------------------

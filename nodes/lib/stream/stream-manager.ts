@@ -19,20 +19,22 @@
  * The venue specifics live in the transports; see docs/architecture.md for the state machine.
  */
 import { EventEmitter } from 'node:events';
-import { Backoff, rateLimitDelay, reconnectOptions } from './backoff';
+import { Backoff, rateLimitDelay, reconnectOptions } from '../backoff';
 import { Deduper } from './overlap-dedup';
-import { resolveEndpoints, type ResolvedEndpoints } from './endpoints';
+import { resolveEndpoints, type ResolvedEndpoints } from '../endpoints';
 import { shortId } from './identity';
-import { flushWarnings } from './log-limit';
-import { Redactor, redactingLogger } from './redact';
-import { BinanceApiError, RestClient } from './rest';
-import { CredentialsError, createSigner, type Signer } from './signing';
+import { flushWarnings } from '../log-limit';
+import { credentialsRedactor } from '../credentials';
+import { redactingLogger, type Redactor } from '../redact';
+import { BinanceApiError, RestClient } from '../rest';
+import { CredentialsError, createSigner, type Signer } from '../signing';
+import { REST } from '../exchange/facts';
 import { TimerSet, withDeadline } from './timers';
-import { errorMessage, type Session, type SessionEnd, type SessionHandlers, type Transport, type TransportContext } from './transport';
-import { FuturesTransport } from './transport-futures';
-import { MarginTransport } from './transport-margin';
-import { SpotTransport } from './transport-spot';
-import { CLIENT_PING_INTERVAL_MS } from './ws-connection';
+import { errorMessage, type Session, type SessionEnd, type SessionHandlers, type Transport, type TransportContext } from '../transport';
+import { FuturesTransport } from '../transport-futures';
+import { MarginTransport } from '../transport-margin';
+import { SpotTransport } from '../transport-spot';
+import { CLIENT_PING_INTERVAL_MS } from '../ws-connection';
 import type {
   AccountConfig,
   GapEvent,
@@ -43,12 +45,17 @@ import type {
   StreamManagerEvents,
   StreamState,
   UserDataEvent,
-} from './types';
+} from '../types';
 
 export const DEFAULT_ROTATE_AFTER_MS = 23 * 3_600_000;
 export const DEFAULT_WATCHDOG_MARGIN_MS = 10_000;
 export const DEFAULT_RECV_WINDOW_MS = 5_000;
 export const MAX_RECV_WINDOW_MS = 60_000;
+
+/** Why a recvWindow (ms) is not allowed, or undefined when it is: the one rule for it. */
+export function recvWindowProblem(ms: number): string | undefined {
+  return Number.isFinite(ms) && ms > 0 && ms <= MAX_RECV_WINDOW_MS ? undefined : `recvWindow must be between 1 and ${MAX_RECV_WINDOW_MS} ms`;
+}
 /** Upper bound of the graceful part of stop() (unsubscribe / DELETE / close handshakes). */
 export const STOP_GRACE_MS = 4_000;
 /** Re-sync the clock offset before connecting if the last sync is older than this. */
@@ -67,6 +74,16 @@ export const RESTRICTED_MESSAGE = 'Binance is not available from this location (
 export const WARN_AFTER_FAILURES = 3;
 
 export const AUTH_ERROR_MESSAGE = 'invalid API key or permissions';
+
+export interface StreamManagerOptions {
+  logger?: Logger;
+  /** Hard deadline of each REST call and clock sync (REST_TIMEOUT_MS); for tests that need a shorter one. */
+  restTimeoutMs?: number;
+  /** The account's redactor, when built already (account/settings.ts); else one of the credentials. */
+  redactor?: Redactor;
+  /** The account's signer, when built already; else one from the credentials. */
+  signer?: Signer;
+}
 
 function gapReasonOf(end: SessionEnd): string {
   switch (end.reason) {
@@ -118,18 +135,14 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
   private sessionSeq = 0;
   private readonly handlers: SessionHandlers;
 
-  /**
-   * `opts.restTimeoutMs`: hard deadline of each REST call and clock sync (REST_TIMEOUT_MS); for
-   * tests that need a shorter one.
-   */
-  constructor(config: AccountConfig, opts: { logger?: Logger; restTimeoutMs?: number } = {}) {
+  constructor(config: AccountConfig, opts: StreamManagerOptions = {}) {
     super();
     // Every consumer node of the account listens here (state, event ...): no listener limit.
     this.setMaxListeners(0);
     this.config = config;
     this.id = shortId(config);
     const c = config.credentials ?? { apiKey: '' };
-    this.redactor = new Redactor([c.apiKey, c.apiSecret, c.privateKey, c.passphrase]);
+    this.redactor = opts.redactor ?? credentialsRedactor(c);
     this.log = redactingLogger(opts.logger, this.redactor, `[${this.id}] `);
     this.reconnect = reconnectOptions(config.reconnect);
     this.backoff = new Backoff(this.reconnect.initialDelayMs, this.reconnect.maxDelayMs);
@@ -145,15 +158,14 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
       configError = err instanceof Error ? err : new Error(String(err));
     }
     try {
-      signer = createSigner(config.keyType, c);
+      signer = opts.signer ?? createSigner(config.keyType, c);
     } catch (err) {
       signer = err instanceof Error ? err : new Error(String(err));
       configError ??= signer;
     }
     const recvWindow = config.recvWindow ?? DEFAULT_RECV_WINDOW_MS;
-    if (!(Number.isFinite(recvWindow) && recvWindow > 0 && recvWindow <= MAX_RECV_WINDOW_MS)) {
-      configError ??= new Error(`recvWindow must be between 1 and ${MAX_RECV_WINDOW_MS} ms`);
-    }
+    const recvProblem = recvWindowProblem(recvWindow);
+    if (recvProblem) configError ??= new Error(recvProblem);
     this.endpoints = endpoints;
     this.configError = configError;
     this.rest = new RestClient({
@@ -161,7 +173,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
       apiKey: c.apiKey ?? '',
       signer: configError ?? signer,
       recvWindow,
-      timePath: endpoints?.timePath ?? '/api/v3/time',
+      timePath: endpoints?.timePath ?? REST.spot.time.path,
       redactor: this.redactor,
       timeoutMs: opts.restTimeoutMs,
     });

@@ -4,12 +4,12 @@
  * What is kept (small, JSON-safe): per symbol the safe trade cursor (every fill up to it was
  * delivered), the time cursor of symbols without one, the fills delivered above the cursor, the
  * last event time, the symbols seen, and the last delivered state of open orders (so a restart
- * does not emit unchanged order states again). See recovery/ledger.ts. The Node-RED adapter stores it in the node's context
- * (`ContextStateStore` below works with the default memory store and with
- * persistent stores, because it always uses the callback forms of get/set).
+ * does not emit unchanged order states again). See recovery/ledger.ts. An adapter brings its own
+ * `StateStore` (Node-RED: nodes/red/context-store.ts, over the node's context).
  * No Node-RED import here.
  */
-import type { Logger } from './types';
+import type { Logger } from '../types';
+import { errText, isObj } from '../util';
 
 /** [symbol, orderId, status, executedQty, 1 = algo order]. */
 export type PersistedOrder = [string, number, string, string | null, 0 | 1];
@@ -62,7 +62,7 @@ export function parsePersistedState(value: unknown): PersistedRecoveryState | un
   const state: PersistedRecoveryState = { version: o.version, lastTradeIds, symbols: [...new Set(symbols)] };
   const since = numberRecord(o.since, (n) => Number.isFinite(n) && n > 0);
   if (since) state.since = since;
-  if (isRecord(o.delivered)) {
+  if (isObj(o.delivered)) {
     const delivered: Record<string, number[]> = {};
     for (const [k, ids] of Object.entries(o.delivered)) {
       if (!k || !Array.isArray(ids)) continue;
@@ -92,12 +92,8 @@ export function parsePersistedState(value: unknown): PersistedRecoveryState | un
   return state;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function numberRecord(v: unknown, ok: (n: number) => boolean): Record<string, number> | undefined {
-  if (!isRecord(v)) return undefined;
+  if (!isObj(v)) return undefined;
   const out: Record<string, number> = {};
   for (const [k, n] of Object.entries(v)) if (k && typeof n === 'number' && ok(n)) out[k] = n;
   return Object.keys(out).length ? out : undefined;
@@ -120,53 +116,6 @@ export class MemoryStateStore implements StateStore {
     this.sets++;
     // Copy through JSON, as a persistent store would.
     this.value = JSON.stringify(s);
-  }
-}
-
-/** The subset of a Node-RED context (node / flow / global) the store needs. */
-export interface ContextLike {
-  get(key: string, store: string | undefined, callback: (err: unknown, value: unknown) => void): void;
-  set(key: string, value: unknown, store: string | undefined, callback: (err: unknown) => void): void;
-}
-
-/**
- * StateStore over a Node-RED context. `storeName` selects a context store
- * (undefined = the default one). The callback forms make it work with asynchronous
- * persistent stores (e.g. `localfilesystem`).
- */
-export class ContextStateStore implements StateStore {
-  constructor(
-    private readonly context: ContextLike,
-    private readonly key: string = 'binanceUserStreamRecovery',
-    private readonly storeName?: string,
-  ) {}
-
-  get(): Promise<PersistedRecoveryState | undefined> {
-    return new Promise((resolve, reject) => {
-      try {
-        this.context.get(this.key, this.storeName, (err, value) => {
-          if (err) reject(err instanceof Error ? err : new Error(String(err)));
-          else resolve(parsePersistedState(value));
-        });
-      } catch (err) {
-        reject(err instanceof Error ? err : new Error(String(err)));
-      }
-    });
-  }
-
-  set(s: PersistedRecoveryState): Promise<void> {
-    // Store a plain JSON copy (persistent stores serialise anyway).
-    const value: unknown = JSON.parse(JSON.stringify(s));
-    return new Promise((resolve, reject) => {
-      try {
-        this.context.set(this.key, value, this.storeName, (err) => {
-          if (err) reject(err instanceof Error ? err : new Error(String(err)));
-          else resolve();
-        });
-      } catch (err) {
-        reject(err instanceof Error ? err : new Error(String(err)));
-      }
-    });
   }
 }
 
@@ -216,7 +165,7 @@ export class StatePersister {
         await this.opts.store.set(this.opts.source.snapshot());
         this.savedRevision = rev;
       } catch (err) {
-        this.opts.logger?.warn(`could not save recovery state: ${err instanceof Error ? err.message : String(err)}`);
+        this.opts.logger?.warn(`could not save recovery state: ${errText(err)}`);
       }
     });
     return this.writing;

@@ -29,12 +29,14 @@ import {
   GapRecovery,
   type GapRecoveryOptions,
   type RecoveryStats,
-} from './recovery';
-import { EventDeduper } from './recovery/dedupe';
-import { StatePersister, type StateStore } from './persistence';
-import { sharedWeightBudget, WeightBudget } from './weight-budget';
+} from '../recovery';
+import { EventDeduper } from '../recovery/dedupe';
+import { StatePersister, type StateStore } from '../recovery/persistence';
+import { sharedWeightBudget, WeightBudget, type HttpMethod, type RestLike, type RestParams, type RestRequestOptionsLike } from '../weight-budget';
+import type { RecoveryEndpoints } from '../endpoints';
 import type { StreamManager } from './stream-manager';
-import type { GapEvent, Logger, Market, StateChange, StreamState, UserDataEvent } from './types';
+import { errText } from '../util';
+import type { GapEvent, Logger, Market, StateChange, StreamState, UserDataEvent } from '../types';
 
 /** The manager's states plus `recovering` (connected, catching up). */
 export type ReliableState = StreamState | 'recovering';
@@ -76,6 +78,12 @@ export interface ReliableStreamOptions {
   persistIntervalMs?: number;
   /** REST base of the account: the weight budget is shared per host and weight pool. */
   restUrl?: string;
+  /**
+   * Where recovery reads (ResolvedEndpoints.recovery: host and endpoints from the facts table).
+   * When its host is not `restUrl` (COIN-M unified: dapi while the listenKey is on fapi), recovery's
+   * requests go there, signed by the same client.
+   */
+  recoveryEndpoints?: RecoveryEndpoints;
   /** Explicit weight budget (tests). Default: sharedWeightBudget(restUrl, market). */
   budget?: WeightBudget;
   /** First delay before a recovery that had errors is run again. Default 30 s (doubling, cap 10 min). */
@@ -102,8 +110,24 @@ const GRACE_CONSUMER = '\u0000reliable-stream-grace';
 
 type Queued = { kind: 'event'; e: UserDataEvent } | { kind: 'gap'; g: GapEvent };
 
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+/**
+ * The account's REST client aimed at another host of the same exchange: paths become absolute URLs
+ * on `baseUrl` (the client sends absolute URLs as they are, signed the same way). The last
+ * `X-MBX-USED-WEIGHT-1M` the client saw is passed through for the weight budget.
+ */
+export class HostRest implements RestLike {
+  constructor(
+    private readonly inner: RestLike & { usedWeight1m?: number },
+    readonly baseUrl: string,
+  ) {}
+
+  get usedWeight1m(): number | undefined {
+    return this.inner.usedWeight1m;
+  }
+
+  request<T>(method: HttpMethod, path: string, params?: RestParams, opts?: RestRequestOptionsLike): Promise<T> {
+    return this.inner.request<T>(method, `${this.baseUrl}${path}`, params, opts);
+  }
 }
 
 export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
@@ -158,12 +182,16 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     if (s.state !== 'idle' && s.state !== 'stopped') this.startedAt = Date.now();
 
     if (opts.recovery !== false) {
-      const budget =
-        opts.budget ?? (opts.restUrl ? sharedWeightBudget(opts.restUrl, opts.market, { logger: opts.logger }) : undefined);
+      const recoveryUrl = opts.recoveryEndpoints?.restUrl?.replace(/\/+$/, '');
+      const ownUrl = opts.restUrl?.replace(/\/+$/, '');
+      const budgetUrl = recoveryUrl ?? ownUrl;
+      const budget = opts.budget ?? (budgetUrl ? sharedWeightBudget(budgetUrl, opts.market, { logger: opts.logger }) : undefined);
+      const rest = recoveryUrl && recoveryUrl !== ownUrl ? new HostRest(manager.rest, recoveryUrl) : manager.rest;
       this.recovery = new GapRecovery({
         ...opts.tuning,
         market: opts.market,
-        rest: manager.rest,
+        rest,
+        endpoints: opts.recoveryEndpoints?.rest,
         symbols: opts.symbols,
         isolatedSymbol: opts.isolatedSymbol,
         lookbackMs: opts.lookbackMs,
@@ -349,7 +377,11 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     this.recovery?.cancel();
     this.pipeline.dispose();
     await Promise.all([...this.persisters.values()].map((p) => p.stop()));
-    if (registry.get(this.manager) === this) registry.delete(this.manager);
+  }
+
+  /** True once close() was called: the registry then opens a new stream for the manager. */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   // ------------------------------------------------------------------ internals
@@ -563,7 +595,6 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
 
 // ---------------------------------------------------------------------------
 
-const registry = new WeakMap<StreamManager, ReliableStream>();
 /** Streams in their redeploy grace. */
 const inGrace = new Set<ReliableStream>();
 
@@ -573,31 +604,4 @@ const inGrace = new Set<ReliableStream>();
  */
 export async function endAllGraces(): Promise<void> {
   await Promise.all([...inGrace].map((s) => s.endGrace()));
-}
-
-/**
- * The reliable stream of a shared manager (created on first use with `opts`), retained once for
- * the caller (pair with `release(opts.store)`). Later callers with other options add their symbols
- * and store to the existing one; the recovery switch and look-back of the first caller apply.
- */
-export function reliableStreamFor(manager: StreamManager, opts: ReliableStreamOptions): ReliableStream {
-  const existing = registry.get(manager);
-  if (existing) {
-    if (opts.symbols?.length) existing.addSymbols(opts.symbols);
-    if (opts.store) existing.addStore(opts.store);
-    if ((opts.recovery !== false) !== (existing.recovery !== undefined)) {
-      opts.logger?.warn('another account node on the same account set recovery differently; its setting applies');
-    }
-    existing.retain();
-    return existing;
-  }
-  const r = new ReliableStream(manager, opts);
-  r.retain();
-  registry.set(manager, r);
-  return r;
-}
-
-/** The reliable stream of a manager, if one was created. */
-export function existingReliableStream(manager: StreamManager): ReliableStream | undefined {
-  return registry.get(manager);
 }

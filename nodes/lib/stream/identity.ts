@@ -3,7 +3,7 @@
  * symbol, key type and a hash of the credentials — never the raw key.
  */
 import * as crypto from 'node:crypto';
-import type { AccountConfig } from './types';
+import type { AccountConfig } from '../types';
 
 function sha256(text: string): string {
   return crypto.createHash('sha256').update(text, 'utf8').digest('hex');

@@ -12,7 +12,7 @@
  * (a node was removed).
  */
 import { EventEmitter } from 'node:events';
-import type { UserDataEvent } from './types';
+import type { UserDataEvent } from '../types';
 
 export const DEFAULT_UNCONSUMED_REPORT_INTERVAL_MS = 60_000;
 

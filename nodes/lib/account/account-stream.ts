@@ -1,0 +1,181 @@
+/**
+ * The one way into the core: `openAccountStream(settings, { store, logger })`.
+ *
+ *   const prepared = prepareAccount(settings);           // optional: validate before opening
+ *   if (!prepared.ok) show(prepared.problem);            // { key?, message } (redacted)
+ *   const account = openAccountStream(prepared, { store, logger });  // or openAccountStream(settings, ...)
+ *   account.stream.on('event', (e) => ...);              // live + recovered events, each once
+ *   account.stream.on('state', (s) => ...);              // truthful state ('recovering' while catching up)
+ *   account.acquire('consumer-1');                       // the first consumer starts the connection
+ *   await account.release('consumer-1');                // the last one stops it
+ *   account.resume();                                    // after a redeploy: the new consumers listen
+ *   await account.close();                               // kept 10 s for a redeploy to adopt, then closed
+ *
+ * Takes plain settings (account/settings.ts), validates them once, builds the redactor and the
+ * signer once, and returns a handle over the account's shared, recovering stream (registry.ts:
+ * one manager and one reliable stream per account identity, however many handles are open).
+ * Throws AccountSettingsError (key + redacted message) for invalid settings. Every text given to
+ * `logger` is redacted. Framework-agnostic: the Node-RED account node and the n8n adapter use this,
+ * the key check (key-check.ts), the balance-sheet tracker (balance-sheet.ts) and the event API.
+ */
+import { openSharedStream } from '../stream/registry';
+import type { StateStore } from '../recovery/persistence';
+import { redactingLogger } from '../redact';
+import type { ReliableStateChange, ReliableStream } from '../stream/reliable-stream';
+import type { RestClient } from '../rest';
+import type { StreamManager } from '../stream/stream-manager';
+import type { AccountConfig, Logger, Market } from '../types';
+import { errText } from '../util';
+import { isPreparedAccount, prepareAccount, type AccountSettings, type PreparedAccount, type SettingsProblem, type ValidAccount } from './settings';
+
+export interface AccountStreamOptions {
+  /** Where the recovery cursors are kept across restarts (none: not persisted). */
+  store?: StateStore;
+  /** Receives redacted texts only. */
+  logger?: Logger;
+}
+
+/** Invalid settings: `key` (when the problem has its own text) and a redacted English message. */
+export class AccountSettingsError extends Error implements SettingsProblem {
+  override name = 'AccountSettingsError';
+  readonly key: SettingsProblem['key'];
+  constructor(problem: SettingsProblem) {
+    super(problem.message);
+    this.key = problem.key;
+  }
+}
+
+/** One opened account: a handle over the shared stream, with its own consumers. */
+export interface AccountStream {
+  readonly config: AccountConfig;
+  readonly market: Market;
+  /** Isolated-margin symbol. */
+  readonly symbol: string | undefined;
+  /** Live and recovered events (each once), states, gaps and recoveries. */
+  readonly stream: ReliableStream;
+  /** The shared connection under the stream. */
+  readonly manager: StreamManager;
+  /** Signed REST of the account (shares the connection's clock and weight). */
+  readonly rest: RestClient;
+  /** The state to show (`recovering` while catching up). */
+  readonly currentState: ReliableStateChange;
+  readonly lastEventAt: number | undefined;
+  /** Removes the account's secrets (and every listenKey / token learnt) from a text. */
+  redact(text: string): string;
+  /** Adds a consumer (idempotent); the first one of the account starts the connection. */
+  acquire(consumerId: string): void;
+  /** Removes a consumer; the account's last one stops the connection. Never rejects. */
+  release(consumerId: string): Promise<void>;
+  /** True while this handle holds the consumer. */
+  holds(consumerId: string): boolean;
+  /** Events kept while a redeploy adopted the stream leave now (the new consumers listen). */
+  resume(): void;
+  /**
+   * Closes the handle: the stream is released first (the last handle keeps it for the redeploy
+   * grace, so a new handle of the same account adopts it without a reconnect; store written a
+   * last time and detached), then this handle's consumers. Never rejects.
+   */
+  close(): Promise<void>;
+}
+
+/** Opens (or joins) the account's shared, recovering stream. Throws AccountSettingsError. */
+export function openAccountStream(settings: AccountSettings | PreparedAccount, opts: AccountStreamOptions = {}): AccountStream {
+  const prepared = isPreparedAccount(settings) ? settings : prepareAccount(settings);
+  if (!prepared.ok) throw new AccountSettingsError(prepared.problem);
+  return new AccountStreamHandle(prepared, opts);
+}
+
+class AccountStreamHandle implements AccountStream {
+  readonly config: AccountConfig;
+  readonly stream: ReliableStream;
+  private readonly held = new Set<string>();
+  private readonly store: StateStore | undefined;
+  private readonly log: Logger;
+  private readonly account: ValidAccount;
+  private closed = false;
+
+  constructor(account: ValidAccount, opts: AccountStreamOptions) {
+    this.account = account;
+    this.config = account.config;
+    this.log = redactingLogger(opts.logger, account.redactor);
+    const rc = account.recovery;
+    this.store = rc.enabled ? opts.store : undefined;
+    this.stream = openSharedStream(
+      account.config,
+      { logger: this.log, redactor: account.redactor, signer: account.signer },
+      {
+        recovery: rc.enabled,
+        symbols: rc.symbols,
+        lookbackMs: rc.lookbackMs,
+        maxHoldMs: rc.maxHoldMs,
+        store: this.store,
+        restUrl: account.restUrl,
+        recoveryEndpoints: account.endpoints.recovery,
+        logger: this.log,
+      },
+    );
+  }
+
+  get market(): Market {
+    return this.config.market;
+  }
+
+  get symbol(): string | undefined {
+    return this.config.symbol;
+  }
+
+  get manager(): StreamManager {
+    return this.stream.manager;
+  }
+
+  get rest(): RestClient {
+    return this.stream.manager.rest;
+  }
+
+  get currentState(): ReliableStateChange {
+    return this.stream.currentState;
+  }
+
+  get lastEventAt(): number | undefined {
+    return this.stream.lastEventAt;
+  }
+
+  redact(text: string): string {
+    return this.account.redactor.apply(text);
+  }
+
+  acquire(consumerId: string): void {
+    if (this.closed || this.held.has(consumerId)) return;
+    this.held.add(consumerId);
+    this.manager.acquire(consumerId);
+  }
+
+  holds(consumerId: string): boolean {
+    return this.held.has(consumerId);
+  }
+
+  async release(consumerId: string): Promise<void> {
+    if (!this.held.delete(consumerId)) return;
+    await this.releaseIds([consumerId]);
+  }
+
+  resume(): void {
+    if (!this.closed) this.stream.resume();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const ids = [...this.held];
+    this.held.clear();
+    // The stream first (it keeps the connection for a redeploy to adopt), then the consumers.
+    await Promise.all([this.stream.release(this.store), this.releaseIds(ids)]);
+  }
+
+  private releaseIds(ids: string[]): Promise<void> {
+    const m = this.manager;
+    return Promise.all(ids.map((id) => m.release(id).catch((err: unknown) => this.log.warn(`release failed: ${errText(err)}`)))).then(
+      () => undefined,
+    );
+  }
+}

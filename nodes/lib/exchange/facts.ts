@@ -1,0 +1,362 @@
+/**
+ * THE table of exchange facts: hosts, REST paths, request weights, weight limits and pools, and the
+ * error codes the core acts on, per venue. A Binance change is one edit here. Every other module
+ * imports what it needs from this file (test/core/facts.test.ts fails when a REST path or weight
+ * literal appears anywhere else under nodes/).
+ *
+ * Sources, re-checked 2026-12 (each entry names the one it follows):
+ *  - [REF] /work/shared/binance-user-data-reference.md (researched exchange reference), §1–§6.
+ *  - [CJS] Binance's own connector binance/binance-connector-js, commit a9de9a9 (2026-07-24):
+ *    common/src/constants.ts (hosts), clients/derivatives-trading-portfolio-margin 17.0.0
+ *    (src/rest-api/modules/*.ts: paths and "Weight" of each PM endpoint, user-data event types).
+ *  - [CMUM] "Important CM-UM Integration Notice", COIN-M futures docs,
+ *    https://developers.binance.com/en/docs/products/derivatives-trading-coin-futures/Important-CM-UM-Integration-Notice
+ *    (progressive from 2026-06-24, effective 2026-06-30): §A.3 USDⓈ-M and COIN-M share one IP
+ *    weight limit and one X-MBX-USED-WEIGHT-1M counter; §C.5 COIN-M conditional orders move to
+ *    `POST/DELETE /dapi/v1/algoOrder`, `GET /dapi/v1/openAlgoOrders`. We could not open the page
+ *    itself; these sections are as quoted by third-party code that cites them (checked 2026-10-10).
+ *  - [PM] Portfolio Margin user-data page,
+ *    https://developers.binance.com/docs/derivatives/portfolio-margin/user-data-streams (reference §5):
+ *    `POST/PUT/DELETE https://papi.binance.com/papi/v1/listenKey`, 60 min validity, -1125 when gone,
+ *    stream `wss://fstream.binance.com/pm/ws/<listenKey>`; [CJS] constants agree
+ *    (`https://papi.binance.com`, `wss://fstream.binance.com/pm`).
+ *
+ * Entries marked UNVERIFIED are inferred or from third-party code only.
+ */
+import type { Environment, Market } from '../types';
+
+// ---------------------------------------------------------------------------------------- hosts
+
+export type FixedEnvironment = Exclude<Environment, 'custom'>;
+export type EndpointFamily = 'spot' | 'margin' | 'usdm' | 'coinm-dapi' | 'coinm-fapi' | 'pm';
+
+export interface HostPair {
+  restUrl: string;
+  wsUrl: string;
+  /** REST host of the account's trades / orders / balances when it is not restUrl (COIN-M unified). */
+  recoveryRestUrl?: string;
+  /** REST host of the server time when restUrl has none (portfolio margin: papi has no time endpoint). */
+  timeRestUrl?: string;
+}
+
+/**
+ * Hosts per venue and environment. For `spot`/`margin`, wsUrl is the WebSocket API URL (user data
+ * arrives there); for futures and portfolio margin it is the stream base the stream path is
+ * appended to (endpoints.ts futuresStreamUrl).
+ *
+ * Futures testnet vs demo (checked 2026-12 because of a report that `demo-fapi` replaces the testnet
+ * REST host): [CJS] ships both, as separate environments: USDⓈ-M TESTNET
+ * https://testnet.binancefuture.com and DEMO https://demo-fapi.binance.com; COIN-M TESTNET
+ * https://testnet.binancefuture.com and no COIN-M demo constant. No Binance page or change-log entry
+ * we could find announces the testnet host's retirement, so `testnet` stays testnet.binancefuture.com.
+ *
+ * Portfolio margin has production only: [CJS] has no PM testnet or demo constant, and third-party
+ * clients report papi answers 404 on the futures testnet (UNVERIFIED); resolveEndpoints refuses
+ * testnet/demo for it with a clear error.
+ */
+export const HOSTS: Record<EndpointFamily, Partial<Record<FixedEnvironment, HostPair>>> = {
+  spot: {
+    production: { restUrl: 'https://api.binance.com', wsUrl: 'wss://ws-api.binance.com:443/ws-api/v3' },
+    testnet: { restUrl: 'https://testnet.binance.vision', wsUrl: 'wss://ws-api.testnet.binance.vision/ws-api/v3' },
+    demo: { restUrl: 'https://demo-api.binance.com', wsUrl: 'wss://demo-ws-api.binance.com/ws-api/v3' },
+  },
+  // Margin: listenToken from SAPI, stream on the spot WebSocket API ([REF] §3; the WS URL is an
+  // inference from the docs linking there). UNVERIFIED: margin on testnet and demo.
+  margin: {
+    production: { restUrl: 'https://api.binance.com', wsUrl: 'wss://ws-api.binance.com:443/ws-api/v3' },
+    testnet: { restUrl: 'https://testnet.binance.vision', wsUrl: 'wss://ws-api.testnet.binance.vision/ws-api/v3' },
+    demo: { restUrl: 'https://demo-api.binance.com', wsUrl: 'wss://demo-ws-api.binance.com/ws-api/v3' },
+  },
+  // USDⓈ-M. UNVERIFIED: the /private path on the testnet and demo stream hosts ([REF] §4.2, §8.7).
+  usdm: {
+    production: { restUrl: 'https://fapi.binance.com', wsUrl: 'wss://fstream.binance.com' },
+    testnet: { restUrl: 'https://testnet.binancefuture.com', wsUrl: 'wss://fstream.binancefuture.com' },
+    demo: { restUrl: 'https://demo-fapi.binance.com', wsUrl: 'wss://demo-fstream.binance.com' },
+  },
+  // COIN-M, /dapi family (default): stream `/ws/<key>` on dstream. Testnet hosts from [CJS].
+  // UNVERIFIED: the demo-dapi / demo-dstream hosts (no source).
+  'coinm-dapi': {
+    production: { restUrl: 'https://dapi.binance.com', wsUrl: 'wss://dstream.binance.com' },
+    testnet: { restUrl: 'https://testnet.binancefuture.com', wsUrl: 'wss://dstream.binancefuture.com' },
+    demo: { restUrl: 'https://demo-dapi.binance.com', wsUrl: 'wss://demo-dstream.binance.com' },
+  },
+  // COIN-M unified (coinmApi 'fapi', [REF] §4.6): listenKey and stream on the USDⓈ-M hosts, COIN-M
+  // REST data (trades, orders, account) on the dapi host. UNVERIFIED on testnet/demo.
+  'coinm-fapi': {
+    production: { restUrl: 'https://fapi.binance.com', wsUrl: 'wss://fstream.binance.com', recoveryRestUrl: 'https://dapi.binance.com' },
+    testnet: { restUrl: 'https://testnet.binancefuture.com', wsUrl: 'wss://fstream.binancefuture.com', recoveryRestUrl: 'https://testnet.binancefuture.com' },
+    demo: { restUrl: 'https://demo-fapi.binance.com', wsUrl: 'wss://demo-fstream.binance.com', recoveryRestUrl: 'https://demo-dapi.binance.com' },
+  },
+  // Portfolio margin [PM], [CJS]. papi documents no server-time endpoint (only /papi/v1/ping), so the
+  // clock is read from fapi's (same exchange clock; UNVERIFIED that they never differ).
+  pm: {
+    production: { restUrl: 'https://papi.binance.com', wsUrl: 'wss://fstream.binance.com', timeRestUrl: 'https://fapi.binance.com' },
+  },
+};
+
+// ---------------------------------------------------------------------------------------- REST
+
+/** Weight of a request: a number, or `base` unless a listed parameter is present (first match). */
+export interface WeightRule {
+  base: number;
+  with?: ReadonlyArray<readonly [param: string, weight: number]>;
+}
+
+export interface RestEndpoint {
+  path: string;
+  weight: WeightRule;
+}
+
+const w = (base: number, ...withParams: Array<readonly [string, number]>): WeightRule => (withParams.length ? { base, with: withParams } : { base });
+const ep = (path: string, weight: WeightRule): RestEndpoint => ({ path, weight });
+
+/**
+ * Every REST endpoint the core calls, per venue, with its request weight (IP weight).
+ * Spot, margin, USDⓈ-M, COIN-M: [REF] §6 (weights as re-checked there). COIN-M algo orders: [CMUM]
+ * §C.5; weights 1 with a symbol / 40 without (openAlgoOrders) and 1 (algoOrder), as for USDⓈ-M
+ * (UNVERIFIED for COIN-M: the notice lists the paths; weights from third-party code, Binance.Net).
+ * Portfolio margin: [CJS] clients/derivatives-trading-portfolio-margin 17.0.0, "Weight" of each.
+ */
+export const REST = {
+  spot: {
+    time: ep('/api/v3/time', w(1)),
+    trades: ep('/api/v3/myTrades', w(20, ['orderId', 5])),
+    openOrders: ep('/api/v3/openOrders', w(80, ['symbol', 6])),
+    order: ep('/api/v3/order', w(4)),
+    account: ep('/api/v3/account', w(20)),
+  },
+  margin: {
+    listenToken: ep('/sapi/v1/userListenToken', w(1)),
+    trades: ep('/sapi/v1/margin/myTrades', w(10)),
+    openOrders: ep('/sapi/v1/margin/openOrders', w(10)),
+    order: ep('/sapi/v1/margin/order', w(10)),
+    account: ep('/sapi/v1/margin/account', w(10)),
+    isolatedAccount: ep('/sapi/v1/margin/isolated/account', w(10)),
+    /** The key's own permissions (Test connection's warning); spot/margin REST base. */
+    apiRestrictions: ep('/sapi/v1/account/apiRestrictions', w(1)),
+  },
+  usdm: {
+    time: ep('/fapi/v1/time', w(1)),
+    listenKey: ep('/fapi/v1/listenKey', w(1)),
+    trades: ep('/fapi/v1/userTrades', w(5)),
+    openOrders: ep('/fapi/v1/openOrders', w(40, ['symbol', 1])),
+    openAlgoOrders: ep('/fapi/v1/openAlgoOrders', w(40, ['symbol', 1])),
+    algoOrder: ep('/fapi/v1/algoOrder', w(1)),
+    order: ep('/fapi/v1/order', w(1)),
+    account: ep('/fapi/v3/account', w(5)),
+  },
+  coinm: {
+    time: ep('/dapi/v1/time', w(1)),
+    listenKey: ep('/dapi/v1/listenKey', w(1)),
+    trades: ep('/dapi/v1/userTrades', w(20, ['pair', 40])),
+    openOrders: ep('/dapi/v1/openOrders', w(40, ['symbol', 1])),
+    openAlgoOrders: ep('/dapi/v1/openAlgoOrders', w(40, ['symbol', 1])),
+    algoOrder: ep('/dapi/v1/algoOrder', w(1)),
+    order: ep('/dapi/v1/order', w(1)),
+    account: ep('/dapi/v1/account', w(5)),
+  },
+  pm: {
+    listenKey: ep('/papi/v1/listenKey', w(1)),
+    umTrades: ep('/papi/v1/um/userTrades', w(5)),
+    cmTrades: ep('/papi/v1/cm/userTrades', w(20, ['pair', 40])),
+    marginTrades: ep('/papi/v1/margin/myTrades', w(5)),
+    umOpenOrders: ep('/papi/v1/um/openOrders', w(40, ['symbol', 1])),
+    cmOpenOrders: ep('/papi/v1/cm/openOrders', w(40, ['symbol', 1])),
+    // [CJS]: "Weight(IP): 5"; without a symbol "the request count charged to the rate limiter equals
+    // the number of symbols currently trading": we count that as 1500 (UNVERIFIED estimate of the
+    // margin pairs), so recovery asks per symbol whenever it knows the symbols.
+    marginOpenOrders: ep('/papi/v1/margin/openOrders', w(1500, ['symbol', 5])),
+    umOrder: ep('/papi/v1/um/order', w(1)),
+    cmOrder: ep('/papi/v1/cm/order', w(1)),
+    marginOrder: ep('/papi/v1/margin/order', w(10)),
+    umOpenAlgoOrders: ep('/papi/v1/um/algo/openAlgoOrders', w(40, ['symbol', 1])),
+    umAlgoOrder: ep('/papi/v1/um/algo/algoOrder', w(1)),
+    balance: ep('/papi/v1/balance', w(20)),
+    umAccount: ep('/papi/v1/um/account', w(5)),
+    cmAccount: ep('/papi/v1/cm/account', w(5)),
+  },
+} as const;
+
+/** Weight charged for a path this table does not know (deliberately pessimistic). */
+export const UNKNOWN_PATH_WEIGHT = 20;
+
+const byPath = new Map<string, RestEndpoint>();
+for (const venue of Object.values(REST)) for (const e of Object.values(venue) as RestEndpoint[]) byPath.set(e.path, e);
+
+/** Request weight of `path` with `params` (unknown paths: `fallback`). */
+export function weightOf(path: string, params: Record<string, unknown> = {}, fallback = UNKNOWN_PATH_WEIGHT): number {
+  const e = byPath.get(path);
+  if (!e) return fallback;
+  for (const [param, weight] of e.weight.with ?? []) {
+    const v = params[param];
+    if (v !== undefined && v !== '') return weight;
+  }
+  return e.weight.base;
+}
+
+/** Weight of one request of `endpoint` (with or without the given parameters). */
+export function endpointWeight(endpoint: RestEndpoint, params: Record<string, unknown> = {}): number {
+  return weightOf(endpoint.path, params, endpoint.weight.base);
+}
+
+// ---------------------------------------------------------------------------------------- weight pools
+
+/**
+ * Exchange weight pools: the limit is per IP and pool, per minute ([REF] §6).
+ *  - api: spot 6000; sapi: margin (IP weight), budgeted as 6000 like api (SAPI's own IP limit is
+ *    higher, 12 000 per endpoint: we stay conservative).
+ *  - futures: USDⓈ-M AND COIN-M, ONE shared limit of 2400 since the integration ([CMUM] §A.3; the
+ *    2400 figure is the USDⓈ-M REQUEST_WEIGHT limit, [REF] §6, and what Binance's VIP endpoint
+ *    "Query Futures IP Rate Limits" shows as the default for both UM and CM).
+ *  - papi: portfolio margin, 6000 (PM general info as quoted by third-party clients; UNVERIFIED).
+ */
+export type WeightPool = 'api' | 'sapi' | 'futures' | 'papi';
+
+export const WEIGHT_LIMITS_PER_MINUTE: Readonly<Record<WeightPool, number>> = {
+  api: 6000,
+  sapi: 6000,
+  futures: 2400,
+  papi: 6000,
+};
+
+export function weightPoolOf(market: Market): WeightPool {
+  switch (market) {
+    case 'spot':
+      return 'api';
+    case 'margin':
+    case 'isolated-margin':
+      return 'sapi';
+    case 'usdm-futures':
+    case 'coinm-futures':
+      return 'futures';
+    case 'portfolio-margin':
+      return 'papi';
+  }
+}
+
+// ---------------------------------------------------------------------------------------- timing
+
+/** A listenKey is valid this long after POST / PUT (futures [REF] §4.1, portfolio margin [PM]). */
+export const LISTEN_KEY_VALIDITY_MS = 60 * 60_000;
+
+// ---------------------------------------------------------------------------------------- error codes
+
+/** Exchange error codes the core acts on ([REF] §7; Binance error-code pages of each venue). */
+export const ERROR_CODES = {
+  /** Unauthorized / API key format invalid / key, IP or permissions rejected / bad signature. */
+  UNAUTHORIZED: -1002,
+  BAD_API_KEY_FORMAT: -2014,
+  REJECTED_API_KEY: -2015,
+  BAD_SIGNATURE: -1022,
+  /** Too many requests (weight) / too many orders. */
+  TOO_MANY_REQUESTS: -1003,
+  TOO_MANY_ORDERS: -1015,
+  /** Timestamp outside recvWindow. */
+  TIMESTAMP: -1021,
+  /** Invalid symbol. */
+  BAD_SYMBOL: -1121,
+  /** listenKey does not exist (futures, portfolio margin). */
+  LISTEN_KEY_GONE: -1125,
+  /** listenToken invalid / expired (margin). */
+  LISTEN_TOKEN_GONE: -1209,
+} as const;
+
+/** Codes that mean "the key is wrong or lacks permissions" (never hammer these). */
+export const AUTH_ERROR_CODES: ReadonlySet<number> = new Set([
+  ERROR_CODES.BAD_API_KEY_FORMAT,
+  ERROR_CODES.REJECTED_API_KEY,
+  ERROR_CODES.BAD_SIGNATURE,
+  ERROR_CODES.UNAUTHORIZED,
+]);
+
+/** Codes that mean "rate limited" (besides HTTP 429). */
+export const RATE_LIMIT_ERROR_CODES: ReadonlySet<number> = new Set([ERROR_CODES.TOO_MANY_REQUESTS, ERROR_CODES.TOO_MANY_ORDERS]);
+
+/** Short reasons for exchange error codes and HTTP statuses (catalog keys under `binance-account.status.`). */
+export const ERROR_CODE_REASONS: Readonly<Record<string, string>> = {
+  [ERROR_CODES.REJECTED_API_KEY]: 'invalid-api-key',
+  [ERROR_CODES.BAD_API_KEY_FORMAT]: 'bad-api-key-format',
+  [ERROR_CODES.BAD_SIGNATURE]: 'bad-signature',
+  [ERROR_CODES.TIMESTAMP]: 'clock-skew',
+  [ERROR_CODES.TOO_MANY_REQUESTS]: 'rate-limited',
+  [ERROR_CODES.TOO_MANY_ORDERS]: 'rate-limited',
+  '429': 'rate-limited',
+  '418': 'ip-banned',
+  '451': 'restricted-location',
+  '401': 'invalid-api-key',
+  [ERROR_CODES.LISTEN_KEY_GONE]: 'key-expired',
+  [ERROR_CODES.LISTEN_TOKEN_GONE]: 'key-expired',
+};
+
+// ---------------------------------------------------------------------------------------- recovery
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The REST endpoints a gap recovery of one market reads ([REF] §6). */
+export interface RecoveryRest {
+  trades: RestEndpoint;
+  openOrders: RestEndpoint;
+  openAlgoOrders?: RestEndpoint;
+  algoOrder?: RestEndpoint;
+  order: RestEndpoint;
+  account: RestEndpoint;
+  /** Longest startTime..endTime span the trade query accepts (spot/margin 24 h, futures 7 days). */
+  tradeWindowMs: number;
+}
+
+/** Markets whose recovery reads one trade history (portfolio margin reads three: PM_RECOVERY_BOOKS). */
+export type RecoverableMarket = Exclude<Market, 'portfolio-margin'>;
+
+export const RECOVERY_REST: Readonly<Record<RecoverableMarket, RecoveryRest>> = {
+  spot: { ...pick(REST.spot), tradeWindowMs: DAY_MS - 1 },
+  margin: { ...pick(REST.margin), tradeWindowMs: DAY_MS - 1 },
+  'isolated-margin': { ...pick(REST.margin), account: REST.margin.isolatedAccount, tradeWindowMs: DAY_MS - 1 },
+  'usdm-futures': { ...pick(REST.usdm), openAlgoOrders: REST.usdm.openAlgoOrders, algoOrder: REST.usdm.algoOrder, tradeWindowMs: 7 * DAY_MS - 1 },
+  // COIN-M algo orders since the integration ([CMUM] §C.5).
+  'coinm-futures': { ...pick(REST.coinm), openAlgoOrders: REST.coinm.openAlgoOrders, algoOrder: REST.coinm.algoOrder, tradeWindowMs: 7 * DAY_MS - 1 },
+};
+
+function pick(v: { trades: RestEndpoint; openOrders: RestEndpoint; order: RestEndpoint; account: RestEndpoint }): Omit<RecoveryRest, 'tradeWindowMs'> {
+  return { trades: v.trades, openOrders: v.openOrders, order: v.order, account: v.account };
+}
+
+/** The signed request that returns a market's balances (snapshot, key check). */
+export const ACCOUNT_REST: Readonly<Record<Market, RestEndpoint>> = {
+  spot: REST.spot.account,
+  margin: REST.margin.account,
+  'isolated-margin': REST.margin.isolatedAccount,
+  'usdm-futures': REST.usdm.account,
+  'coinm-futures': REST.coinm.account,
+  'portfolio-margin': REST.pm.balance,
+};
+
+/**
+ * Portfolio margin keeps three trade histories (books) on papi ([CJS] PM 17.0.0): UM futures, CM
+ * futures and cross margin. Each is recovered like the market whose rows it returns (`rowMarket`).
+ * Account snapshots and UM algo orders are not part of a PM recovery (the account-position node
+ * reloads its snapshot from /papi/v1/balance after a gap).
+ */
+export interface RecoveryBook {
+  id: 'UM' | 'CM' | 'MARGIN';
+  rowMarket: RecoverableMarket;
+  rest: RecoveryRest;
+}
+
+export const PM_RECOVERY_BOOKS: readonly RecoveryBook[] = [
+  {
+    id: 'UM',
+    rowMarket: 'usdm-futures',
+    rest: { trades: REST.pm.umTrades, openOrders: REST.pm.umOpenOrders, order: REST.pm.umOrder, account: REST.pm.umAccount, tradeWindowMs: 7 * DAY_MS - 1 },
+  },
+  {
+    id: 'CM',
+    rowMarket: 'coinm-futures',
+    rest: { trades: REST.pm.cmTrades, openOrders: REST.pm.cmOpenOrders, order: REST.pm.cmOrder, account: REST.pm.cmAccount, tradeWindowMs: 7 * DAY_MS - 1 },
+  },
+  {
+    id: 'MARGIN',
+    rowMarket: 'margin',
+    // [CJS] marginAccountTradeList: "The interval between startTime and endTime must be less than 24 hours".
+    rest: { trades: REST.pm.marginTrades, openOrders: REST.pm.marginOpenOrders, order: REST.pm.marginOrder, account: REST.pm.balance, tradeWindowMs: DAY_MS - 1 },
+  },
+];

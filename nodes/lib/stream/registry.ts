@@ -1,0 +1,86 @@
+/**
+ * The one registry of shared streams. Per account identity (market, environment, URLs, symbol, key
+ * type and a hash of the credentials) one live StreamManager, shared by every consumer, and over it
+ * one ReliableStream. A manager leaves the registry when it stops and comes back if it is started
+ * again by acquire(); a reliable stream leaves it when it closes.
+ *
+ * `openSharedStream()` is the way in (account/account-stream.ts uses it); `getSharedManager()` and
+ * `reliableStreamFor()` are its two steps, kept for tests and tools that work on one layer.
+ */
+import { accountIdentity } from './identity';
+import { ReliableStream, type ReliableStreamOptions } from './reliable-stream';
+import { StreamManager, type StreamManagerOptions } from './stream-manager';
+import type { AccountConfig } from '../types';
+
+const managers = new Map<string, StreamManager>();
+const streams = new WeakMap<StreamManager, ReliableStream>();
+
+function track(key: string, m: StreamManager): void {
+  m.on('state', (s) => {
+    if (s.state === 'stopped') {
+      if (managers.get(key) === m) managers.delete(key);
+    } else if (!managers.has(key)) {
+      managers.set(key, m);
+    }
+  });
+}
+
+/** The live manager of this account, or a new one (registered until it stops). */
+export function getSharedManager(config: AccountConfig, opts: StreamManagerOptions = {}): StreamManager {
+  const key = accountIdentity(config);
+  const existing = managers.get(key);
+  if (existing && existing.state !== 'stopped') return existing;
+  const m = new StreamManager(config, opts);
+  managers.set(key, m);
+  track(key, m);
+  return m;
+}
+
+/**
+ * The reliable stream of a shared manager (created on first use with `opts`), retained once for
+ * the caller (pair with `release(opts.store)`). Later callers with other options add their symbols
+ * and store to the existing one; the recovery switch and look-back of the first caller apply.
+ */
+export function reliableStreamFor(manager: StreamManager, opts: ReliableStreamOptions): ReliableStream {
+  const existing = existingReliableStream(manager);
+  if (existing) {
+    if (opts.symbols?.length) existing.addSymbols(opts.symbols);
+    if (opts.store) existing.addStore(opts.store);
+    if ((opts.recovery !== false) !== (existing.recovery !== undefined)) {
+      opts.logger?.warn('another account node on the same account set recovery differently; its setting applies');
+    }
+    existing.retain();
+    return existing;
+  }
+  const r = new ReliableStream(manager, opts);
+  r.retain();
+  streams.set(manager, r);
+  return r;
+}
+
+/** The reliable stream of a manager, if one was created and is not closed. */
+export function existingReliableStream(manager: StreamManager): ReliableStream | undefined {
+  const s = streams.get(manager);
+  return s && !s.isClosed ? s : undefined;
+}
+
+/** Both steps: the account's shared manager and its reliable stream, retained once for the caller. */
+export function openSharedStream(
+  config: AccountConfig,
+  managerOpts: StreamManagerOptions,
+  streamOpts: Omit<ReliableStreamOptions, 'market' | 'isolatedSymbol'>,
+): ReliableStream {
+  const manager = getSharedManager(config, managerOpts);
+  return reliableStreamFor(manager, { ...streamOpts, market: config.market, isolatedSymbol: config.symbol });
+}
+
+/** Number of registered managers (diagnostics and tests). */
+export function sharedManagerCount(): number {
+  return managers.size;
+}
+
+/** Stops every registered manager (process shutdown, tests). */
+export async function stopAllSharedManagers(): Promise<void> {
+  await Promise.all([...managers.values()].map((m) => m.stop()));
+  managers.clear();
+}

@@ -1,0 +1,50 @@
+/**
+ * Runtime events our nodes follow, with one listener per Node-RED runtime: `flows:started` for all
+ * our nodes (one per node would trip Node's MaxListenersExceededWarning from the 11th node; it
+ * calls the handlers of the live ones), and a stop that no deploy follows.
+ */
+import type { NodeAPI } from 'node-red';
+
+type Events = NodeAPI['events'];
+const handlersOf = new WeakMap<Events, { handlers: Set<() => void>; listener: () => void }>();
+
+/** Calls `handler` on every `flows:started` until the returned function is called. */
+export function onFlowsStarted(RED: NodeAPI, handler: () => void): () => void {
+  const events = RED.events;
+  let entry = handlersOf.get(events);
+  if (!entry) {
+    const handlers = new Set<() => void>();
+    const listener = (): void => {
+      for (const h of [...handlers]) {
+        try {
+          h();
+        } catch {
+          // one node's handler must not keep the others from running
+        }
+      }
+    };
+    entry = { handlers, listener };
+    handlersOf.set(events, entry);
+  }
+  const e = entry;
+  if (e.handlers.size === 0) events.on('flows:started', e.listener);
+  e.handlers.add(handler);
+  return () => {
+    if (!e.handlers.delete(handler)) return;
+    if (e.handlers.size === 0) events.removeListener('flows:started', e.listener);
+  };
+}
+
+const stopWatched = new WeakSet<object>();
+
+/**
+ * Calls `handler` when the runtime stops without a new deploy (shutdown, "stop flows"); once per
+ * runtime, however often it is asked (the module may be registered again, e.g. by the test helper).
+ */
+export function onceOnRuntimeStop(RED: NodeAPI, handler: () => void): void {
+  if (stopWatched.has(RED.events)) return;
+  stopWatched.add(RED.events);
+  RED.events.on('runtime-event', (ev: { id?: string; payload?: { state?: string; deploy?: boolean } }) => {
+    if (ev?.id === 'runtime-state' && ev.payload?.state === 'stop' && !ev.payload.deploy) handler();
+  });
+}

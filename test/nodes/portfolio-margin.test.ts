@@ -1,0 +1,215 @@
+/**
+ * Portfolio margin through the nodes against the simulator: the account takes its listenKey from
+ * /papi/v1/listenKey and streams on /pm/ws/<listenKey> (Portfolio Margin user-data page, reference
+ * §5); UM and CM futures orders (`fs`), margin orders (executionReport), balances and the PM risk
+ * events reach the existing nodes with readable payloads.
+ */
+import assert from 'node:assert/strict';
+import type { BinanceSimulator } from '../../simulator/index';
+import { capturedLogs, collect, helper, nodeModules, rememberSecret, waitFor, type FlowNode } from '../support/red';
+import { accountNode, consumer, credentialsFor, helperNode, redWithSimulator, TAB, waitConnected, type TestAccount } from './flows';
+
+type Msg = Record<string, unknown> & { payload: Record<string, unknown>; raw: Record<string, unknown> };
+
+function pmAccount(sim: BinanceSimulator): TestAccount {
+  const { id } = sim.createAccount({
+    balances: { USDT: '100000', BTC: '10' },
+    futuresBalances: { USDT: '100000', BTC: '10' },
+  });
+  // The margin book of a PM account is the account's cross-margin book in the simulator.
+  sim.deposit(id, 'margin', 'USDT', '50000');
+  sim.deposit(id, 'margin', 'BTC', '5');
+  const key = sim.createKey(id, 'hmac');
+  rememberSecret(key.apiKey, key.apiSecret);
+  sim.clearRequests();
+  return { accountId: id, key, market: 'margin' };
+}
+
+function pmNode(sim: BinanceSimulator, a: TestAccount, extra: Record<string, unknown> = {}): FlowNode {
+  return { ...accountNode(sim, a), market: 'portfolio-margin', wsUrl: sim.urlsFor('portfolio-margin').wsUrl, ...extra };
+}
+
+describe('portfolio margin (binance-account market "portfolio-margin", against the simulator)', function () {
+  let sim: BinanceSimulator;
+
+  redWithSimulator((s) => {
+    sim = s;
+  });
+
+  it('papi listenKey + /pm/ws stream; UM / CM orders (businessUnit), margin orders, balances and risk events reach the nodes', async function () {
+    const a = pmAccount(sim);
+    await helper.load(
+      nodeModules(),
+      [
+        TAB,
+        pmNode(sim, a),
+        consumer('ou', 'binance-order-update', 'orders'),
+        consumer('ap', 'binance-account-position', 'positions'),
+        consumer('bu', 'binance-balance-update', 'balances'),
+        consumer('ue', 'binance-user-event', 'events', { eventTypes: 'riskLevelChange, liabilityChange, openOrderLoss, CONDITIONAL_ORDER_TRADE_UPDATE' }),
+        helperNode('orders'),
+        helperNode('positions'),
+        helperNode('balances'),
+        helperNode('events'),
+      ],
+      credentialsFor(a),
+    );
+    await waitConnected();
+    const posts = sim.requests.filter((r) => r.kind === 'rest' && r.method === 'POST');
+    assert.deepEqual([...new Set(posts.map((r) => r.path))], ['/papi/v1/listenKey']);
+    const ws = sim.requests.filter((r) => r.kind === 'ws-connect');
+    assert.equal(ws.length, 1);
+    assert.match(ws[0].path, /^\/pm\/ws\/[A-Za-z0-9]{64}$/);
+
+    const orders = collect('orders') as unknown as { msgs: Msg[] };
+    const positions = collect('positions') as unknown as { msgs: Msg[] };
+    const balances = collect('balances') as unknown as { msgs: Msg[] };
+    const events = collect('events') as unknown as { msgs: Msg[] };
+
+    const um = sim.runOrderLifecycle(a.accountId, { market: 'usdm-futures', symbol: 'BTCUSDT', side: 'BUY', quantity: '1', price: '100' });
+    const cm = sim.runOrderLifecycle(a.accountId, { market: 'coinm-futures', symbol: 'BTCUSD_PERP', side: 'SELL', quantity: '2', price: '100' });
+    const mg = sim.runOrderLifecycle(a.accountId, { market: 'margin', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.5', price: '100' });
+    sim.deposit(a.accountId, 'margin', 'USDT', '7');
+    sim.injectEvent(a.accountId, 'portfolio-margin', { e: 'riskLevelChange', u: '1.99', s: 'MARGIN_CALL', eq: '30.2', ae: '30.2', m: '15.1' });
+    sim.injectEvent(a.accountId, 'portfolio-margin', { e: 'liabilityChange', a: 'USDT', t: 'BORROW', T: 55, p: '1.03', i: '0', l: '1.03' });
+    sim.injectEvent(a.accountId, 'portfolio-margin', { e: 'openOrderLoss', O: [{ a: 'BUSD', o: '-0.1232313' }] });
+
+    const fillOf = (orderId: number): Msg | undefined => orders.msgs.find((m) => m.payload.orderId === orderId && m.payload.executionType === 'TRADE');
+    await waitFor(() => [um, cm, mg].every((x) => fillOf(x.order.orderId)), 5000, 'the three fills');
+    const umFill = fillOf(um.order.orderId)!;
+    assert.equal(umFill.payload.businessUnit, 'UM');
+    assert.equal(umFill.eventType, 'ORDER_TRADE_UPDATE');
+    assert.equal(umFill.market, 'portfolio-margin');
+    assert.equal(fillOf(cm.order.orderId)!.payload.businessUnit, 'CM');
+    assert.equal(fillOf(cm.order.orderId)!.payload.symbol, 'BTCUSD_PERP');
+    const mgFill = fillOf(mg.order.orderId)!;
+    assert.equal(mgFill.eventType, 'executionReport');
+    assert.equal(mgFill.payload.symbol, 'BTCUSDT');
+    assert.equal(mgFill.payload.lastFilledQuantity, '0.50000000');
+
+    await waitFor(
+      () =>
+        positions.msgs.some((m) => m.eventType === 'ACCOUNT_UPDATE' && m.payload.businessUnit === 'UM') &&
+        positions.msgs.some((m) => m.eventType === 'ACCOUNT_UPDATE' && m.payload.businessUnit === 'CM') &&
+        positions.msgs.some((m) => m.eventType === 'outboundAccountPosition'),
+      5000,
+      'UM, CM and margin balance events',
+    );
+    await waitFor(() => balances.msgs.some((m) => m.eventType === 'balanceUpdate'), 5000, 'the margin deposit');
+    const dep = balances.msgs.find((m) => m.eventType === 'balanceUpdate')!;
+    assert.equal(dep.payload.asset, 'USDT');
+    assert.equal(dep.payload.delta, '7.00000000');
+
+    await waitFor(() => events.msgs.length >= 3, 5000, 'the risk events');
+    const byTopic = new Map(events.msgs.map((m) => [m.topic, m.payload]));
+    assert.deepEqual({ ...byTopic.get('riskLevelChange'), eventTime: 0 }, {
+      riskLevel: 'MARGIN_CALL',
+      uniMMR: '1.99',
+      accountEquity: '30.2',
+      actualEquity: '30.2',
+      maintenanceMargin: '15.1',
+      eventTime: 0,
+    });
+    assert.equal(byTopic.get('liabilityChange')!.totalLiability, '1.03');
+    assert.equal(byTopic.get('liabilityChange')!.type, 'BORROW');
+    assert.deepEqual(byTopic.get('openOrderLoss')!.losses, [{ asset: 'BUSD', amount: '-0.1232313' }]);
+  });
+
+  it('snapshot output: balances from /papi/v1/balance, one row per asset with a column per book, updated by UM and margin events', async function () {
+    const a = pmAccount(sim);
+    await helper.load(
+      nodeModules(),
+      [TAB, pmNode(sim, a), consumer('ap', 'binance-account-position', 'positions', { output: 'snapshot' }), helperNode('positions')],
+      credentialsFor(a),
+    );
+    const positions = collect('positions') as unknown as { msgs: Msg[] };
+    await waitConnected();
+    await waitFor(() => positions.msgs.length >= 1, 5000, 'the first snapshot');
+    assert.ok(sim.requests.some((r) => r.path === '/papi/v1/balance' && r.status === 200));
+    const rowOf = (m: Msg, asset: string): Record<string, unknown> | undefined =>
+      (m.payload.balances as Array<Record<string, unknown>>).find((b) => b.asset === asset);
+    const first = rowOf(positions.msgs[0], 'USDT')!;
+    assert.equal(first.crossMarginFree, '150000.00000000');
+    assert.equal(first.umWalletBalance, '100000.00000000');
+    assert.equal(first.cmWalletBalance, '100000.00000000');
+
+    sim.deposit(a.accountId, 'usdm-futures', 'USDT', '25');
+    sim.deposit(a.accountId, 'margin', 'USDT', '3');
+    await waitFor(
+      () => {
+        const last = positions.msgs[positions.msgs.length - 1];
+        const row = rowOf(last, 'USDT');
+        return Number(row?.umWalletBalance) === 100025 && Number(row?.crossMarginFree) === 150003;
+      },
+      5000,
+      'the UM and margin columns updated',
+    );
+    const row = rowOf(positions.msgs[positions.msgs.length - 1], 'USDT')!;
+    assert.equal(row.cmWalletBalance, '100000.00000000', 'a UM event does not touch the CM column');
+    assert.equal(row.walletBalance, undefined, 'no column without a book');
+  });
+
+  it('listenKeyExpired: a new key from /papi/v1/listenKey and a new /pm/ws stream', async function () {
+    const a = pmAccount(sim);
+    // Recovery off: this test is about the key; the weight budget of the papi pool is shared by
+    // every account on the host (per IP), and the recovery test below spends it.
+    await helper.load(nodeModules(), [TAB, pmNode(sim, a, { recovery: false }), consumer('ou', 'binance-order-update', 'orders'), helperNode('orders')], credentialsFor(a));
+    await waitConnected();
+    const [first] = sim.listenKeys().filter((k) => k.market === 'portfolio-margin' && k.accountId === a.accountId);
+    assert.ok(first);
+    sim.expireListenKey(first.listenKey);
+    // keys of other tests' accounts stay (listenKeys are not deleted on stop): this account's only
+    await waitFor(() => sim.listenKeys().some((k) => k.market === 'portfolio-margin' && k.accountId === a.accountId && k.listenKey !== first.listenKey), 8000, 'a new key');
+    await waitConnected();
+    const orders = collect('orders') as unknown as { msgs: Msg[] };
+    await waitFor(() => sim.requests.filter((r) => r.kind === 'ws-connect' && r.path.startsWith('/pm/ws/')).length === 2, 8000, 'the new stream');
+    await waitFor(() => sim.openConnections({ accountId: a.accountId, market: 'portfolio-margin' }) === 1, 8000, 'the old stream closed');
+    const um = sim.runOrderLifecycle(a.accountId, { market: 'usdm-futures', symbol: 'BTCUSDT', side: 'BUY', quantity: '1', price: '100' });
+    await waitFor(() => orders.msgs.some((m) => m.payload.orderId === um.order.orderId), 5000, 'events on the new stream');
+    assert.equal(sim.requests.filter((r) => r.kind === 'ws-connect' && r.path.startsWith('/pm/ws/')).length, 2);
+  });
+
+  it('a gap: UM, CM and margin fills missed meanwhile are recovered from papi, each once, with msg.recovered and businessUnit', async function () {
+    const a = pmAccount(sim);
+    await helper.load(
+      nodeModules(),
+      [TAB, pmNode(sim, a, { recoverySymbols: 'BTCUSD_PERP' }), consumer('ou', 'binance-order-update', 'orders'), helperNode('orders')],
+      credentialsFor(a),
+    );
+    const orders = collect('orders') as unknown as { msgs: Msg[] };
+    await waitConnected();
+    // BTCUSDT becomes known in UM and in margin by live fills (the same symbol name in two books).
+    const liveUm = sim.runOrderLifecycle(a.accountId, { market: 'usdm-futures', symbol: 'BTCUSDT', side: 'BUY', quantity: '1', price: '100' }).trades;
+    const liveMg = sim.runOrderLifecycle(a.accountId, { market: 'margin', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.1', price: '100' }).trades;
+    const fills = (): Msg[] => orders.msgs.filter((m) => m.payload.executionType === 'TRADE' || (m.recovered === true && m.payload.tradeId !== undefined));
+    await waitFor(() => fills().length === 2, 5000, 'the live fills');
+
+    sim.clearRequests();
+    assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1);
+    const missed = [
+      ...sim.runOrderLifecycle(a.accountId, { market: 'usdm-futures', symbol: 'BTCUSDT', side: 'SELL', quantity: '2', price: '101', fills: ['1', '1'] }).trades.map((t) => ['UM', t] as const),
+      ...sim.runOrderLifecycle(a.accountId, { market: 'margin', symbol: 'BTCUSDT', side: 'SELL', quantity: '0.1', price: '101' }).trades.map((t) => ['MARGIN', t] as const),
+      // CM: only listed in the account node
+      ...sim.runOrderLifecycle(a.accountId, { market: 'coinm-futures', symbol: 'BTCUSD_PERP', side: 'BUY', quantity: '3', price: '100' }).trades.map((t) => ['CM', t] as const),
+    ];
+    await waitFor(() => fills().length === 2 + missed.length, 10_000, 'the recovered fills');
+    await new Promise((r) => setTimeout(r, 200));
+    const recovered = fills().slice(2);
+    assert.ok(recovered.every((m) => m.recovered === true && m.market === 'portfolio-margin'));
+    const key = (m: Msg): string => `${String(m.payload.businessUnit ?? 'MARGIN')}/${String(m.payload.symbol)}/${String(m.payload.tradeId)}`;
+    assert.deepEqual(recovered.map(key).sort(), missed.map(([b, t]) => `${b}/${t.symbol}/${t.tradeId}`).sort(), 'every missed fill once');
+    assert.equal(fills().length, 2 + missed.length, 'no duplicate of the live fills');
+    assert.ok(liveUm.length === 1 && liveMg.length === 1);
+    const paths = new Set(sim.requests.filter((r) => r.kind === 'rest').map((r) => r.path));
+    for (const p of ['/papi/v1/um/userTrades', '/papi/v1/cm/userTrades', '/papi/v1/margin/myTrades']) assert.ok(paths.has(p), `${p} queried`);
+    assert.ok(![...paths].some((p) => p.startsWith('/fapi/v1/user') || p.startsWith('/sapi/') || p.startsWith('/dapi/')), [...paths].join(' '));
+    assert.ok(sim.requests.filter((r) => r.kind === 'rest').every((r) => r.status === 200));
+  });
+
+  it('testnet: a clear configuration error (Binance has no portfolio-margin testnet)', async function () {
+    const a = pmAccount(sim);
+    await helper.load(nodeModules(), [TAB, pmNode(sim, a, { environment: 'testnet' }), consumer('ou', 'binance-order-update', 'orders'), helperNode('orders')], credentialsFor(a));
+    await waitFor(() => capturedLogs.some((l) => /portfolio-margin has no testnet environment/.test(String(l.msg))), 5000, 'the error');
+    assert.equal(sim.requests.filter((r) => r.path.startsWith('/papi/')).length, 0);
+  });
+});
