@@ -12,7 +12,7 @@ export class BinanceUserStreamApi implements ICredentialType {
 
   displayName = 'Binance API';
 
-  icon: Icon = 'file:../nodes/BinanceUserStreamTrigger/binance.svg';
+  icon: Icon = { light: 'file:../nodes/BinanceUserStreamTrigger/binance.svg', dark: 'file:../nodes/BinanceUserStreamTrigger/binance.dark.svg' };
 
   documentationUrl = 'https://github.com/node-red-contrib-binance-user-stream/node-red-contrib-binance-user-stream/tree/main/n8n#credentials';
 

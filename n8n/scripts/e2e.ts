@@ -4,15 +4,18 @@
  *
  *  1. Node 24 (npm package `node`, .ci/node24) and the pinned n8n (.ci/n8n, installed with
  *     --ignore-scripts; sqlite3 then built from source against that Node's headers).
- *  2. `npm pack` of n8n/ → the tarball is installed into a fresh folder, which n8n loads as a
- *     custom extension (N8N_CUSTOM_EXTENSIONS).
- *  3. Our simulator on 127.0.0.1 with an account and an HMAC key; n8n on 127.0.0.1 with a fresh
- *     user folder; owner set up and an API key created over its REST API; the credential, a
- *     workflow (trigger → No Operation) created and activated over the public API.
+ *  2. `npm pack` of n8n/ → the tarball is installed, twice, into a fresh n8n: once into n8n's own
+ *     community-nodes folder (`<user folder>/.n8n/nodes/node_modules`, what Settings → Community
+ *     Nodes → Install leaves), once into a folder n8n loads as a custom extension
+ *     (N8N_CUSTOM_EXTENSIONS).
+ *  3. For each: our simulator on 127.0.0.1 with an account and an HMAC key; n8n on 127.0.0.1 with
+ *     a fresh user folder; owner set up and an API key created over its REST API; the credential
+ *     created over the public API and (as a package) tested by n8n's credential test; a workflow
+ *     (the example's trigger → No Operation) created and activated over the public API.
  *  4. A simulator order is filled; the run waits for an execution whose trigger output carries
  *     that fill (eventId, tradeId); then the workflow is deactivated and the stream must close.
  *
- * Prints `1 passed, 0 failed` (or the reason and exit code 1).
+ * Prints `2 passed, 0 failed` (or the reason and exit code 1). KEEP_N8N_E2E=1 keeps the folder.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -91,21 +94,28 @@ function client(base: string, headers: () => Record<string, string>): Api {
   };
 }
 
-async function main(): Promise<void> {
-  ensureN8n();
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'n8n-e2e-'));
+type LoadMode = 'community-package' | 'custom-extension';
+
+/** Installs the tarball as n8n's community-package installer leaves it: `<dir>/node_modules/<name>`, no scripts, no peer. */
+function installTarball(dir: string, tgz: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"installed-nodes","private":true}');
+  run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--omit=peer', tgz], dir);
+  const brought = fs.readdirSync(path.join(dir, 'node_modules')).filter((f) => !f.startsWith('.'));
+  if (brought.join() !== 'n8n-nodes-binance-user-stream') throw new Error(`the tarball brought dependencies: ${brought.join(', ')}`);
+  return path.join(dir, 'node_modules', 'n8n-nodes-binance-user-stream');
+}
+
+async function runOnce(mode: LoadMode, tgz: string, work: string): Promise<void> {
   let n8n: ChildProcess | undefined;
   const sim = await BinanceSimulator.start({ port: 0 });
   try {
-    // 2. the packed tarball, installed into a fresh folder
-    const pkgDir = path.join(root, 'n8n');
-    const tgzName = run('npm', ['pack', '--silent', '--pack-destination', work], pkgDir).trim().split('\n').pop() as string;
-    const ext = path.join(work, 'ext');
-    fs.mkdirSync(ext);
-    fs.writeFileSync(path.join(ext, 'package.json'), '{"private":true}');
-    run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', path.join(work, tgzName)], ext);
-    const installed = path.join(ext, 'node_modules', 'n8n-nodes-binance-user-stream');
-    log(`installed ${tgzName} into a fresh folder`);
+    // 2. the packed tarball in a fresh n8n: in n8n's own community-nodes folder (what Settings →
+    //    Community Nodes → Install leaves), or in a folder named by N8N_CUSTOM_EXTENSIONS
+    const userFolder = path.join(work, mode, 'user');
+    const installed =
+      mode === 'community-package' ? installTarball(path.join(userFolder, '.n8n', 'nodes'), tgz) : installTarball(path.join(work, mode, 'ext'), tgz);
+    log(`${mode}: installed ${path.basename(tgz)} into a fresh folder`);
 
     // 3. simulator account + key; n8n
     const account = sim.createAccount({ balances: { USDT: '10000', BTC: '1' } });
@@ -115,30 +125,32 @@ async function main(): Promise<void> {
     const base = `http://127.0.0.1:${port}`;
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
-      HOME: work,
-      N8N_USER_FOLDER: path.join(work, 'user'),
+      HOME: path.join(work, mode),
+      N8N_USER_FOLDER: userFolder,
       N8N_PORT: String(port),
       N8N_LISTEN_ADDRESS: '127.0.0.1',
       N8N_HOST: '127.0.0.1',
-      N8N_CUSTOM_EXTENSIONS: installed,
+      ...(mode === 'custom-extension' ? { N8N_CUSTOM_EXTENSIONS: installed } : {}),
       N8N_DIAGNOSTICS_ENABLED: 'false',
       N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
       N8N_TEMPLATES_ENABLED: 'false',
       N8N_PERSONALIZATION_ENABLED: 'false',
+      // modules that call n8n's servers at start-up (no network here but loopback)
       N8N_DISABLED_MODULES: 'mcp-registry,promotions,instance-ai,workflow-builder,chat-hub,insights,agents,instance-registry',
       N8N_SECURE_COOKIE: 'false',
       N8N_PUBLIC_API_DISABLED: 'false',
       N8N_LOG_LEVEL: 'info',
       EXECUTIONS_DATA_SAVE_ON_SUCCESS: 'all',
     };
-    const n8nLog = fs.openSync(path.join(work, 'n8n.log'), 'w');
+    const logFile = path.join(work, `${mode}.n8n.log`);
+    const n8nLog = fs.openSync(logFile, 'w');
     n8n = spawn(node24, [n8nBin, 'start'], { cwd: work, env, stdio: ['ignore', n8nLog, n8nLog] });
-    log(`n8n ${run(node24, [n8nBin, '--version'], work, env).trim()} starting on ${base} (log ${path.join(work, 'n8n.log')})`);
+    log(`${mode}: n8n ${run(node24, [n8nBin, '--version'], work, env).trim()} on Node ${run(node24, ['-v'], work).trim()} starting on ${base} (log ${logFile})`);
     await waitFor('n8n /healthz/readiness', async () => ((await fetch(`${base}/healthz/readiness`)).ok ? true : undefined), 240_000);
 
     let cookie = '';
     let apiKey = '';
-    const rest = client(base, () => (cookie ? { cookie } : {}));
+    const rest = client(base, (): Record<string, string> => (cookie ? { cookie } : {}));
     const api = client(base, () => ({ 'X-N8N-API-KEY': apiKey }));
     const owner = { email: 'owner@example.com', firstName: 'E2E', lastName: 'Owner', password: 'E2e-password-1' };
     const setup = await rest('POST', '/rest/owner/setup', owner);
@@ -147,88 +159,107 @@ async function main(): Promise<void> {
     const created = await rest('POST', '/rest/api-keys', { label: 'e2e', expiresAt: null, scopes: ['workflow:create', 'workflow:read', 'workflow:activate', 'workflow:deactivate', 'credential:create', 'execution:read', 'execution:list', 'workflow:list'] });
     apiKey = ((created.json as { data?: { rawApiKey?: string } }).data?.rawApiKey ?? '') as string;
     if (!apiKey) throw new Error(`api key: ${created.status} ${JSON.stringify(created.json)}`);
-    log('owner set up, API key created');
+    log(`${mode}: owner set up, API key created`);
 
-    // The node type of a custom extension is CUSTOM.<name>: check n8n loaded ours.
+    // n8n names a package's node <package>.<name>, a custom extension's CUSTOM.<name>
     const types = await rest('GET', '/types/nodes.json');
     const nodeType = ((types.json as Array<{ name: string }>) ?? []).map((t) => t.name).find((n) => n.endsWith('.binanceUserStreamTrigger'));
-    if (!nodeType) throw new Error('n8n did not load the Binance User Stream Trigger');
+    const wantType = mode === 'community-package' ? 'n8n-nodes-binance-user-stream.binanceUserStreamTrigger' : 'CUSTOM.binanceUserStreamTrigger';
+    if (nodeType !== wantType) throw new Error(`n8n did not load the Binance User Stream Trigger as ${wantType} (found ${String(nodeType)})`);
 
-    const cred = await api('POST', '/api/v1/credentials', {
-      name: 'Simulator key',
-      type: 'binanceUserStreamApi',
-      data: { environment: 'custom', restUrl: urls.restUrl, wsUrl: urls.wsUrl, keyType: 'hmac', apiKey: key.apiKey, apiSecret: key.apiSecret, privateKey: '', passphrase: '' },
-    });
+    const credData = { environment: 'custom', restUrl: urls.restUrl, wsUrl: urls.wsUrl, keyType: 'hmac', apiKey: key.apiKey, apiSecret: key.apiSecret, privateKey: '', passphrase: '' };
+    const cred = await api('POST', '/api/v1/credentials', { name: 'Simulator key', type: 'binanceUserStreamApi', data: credData });
     const credId = (cred.json as { id?: string }).id;
     if (!credId) throw new Error(`credential: ${cred.status} ${JSON.stringify(cred.json)}`);
 
+    if (mode === 'community-package') {
+      // n8n's credential test (the dialog's Test) → the node's credentialTest → the core key check.
+      // (n8n 2.40.7 looks up `testedBy` only for packages, not for custom extensions.)
+      const tested = await rest('POST', '/rest/credentials/test', { credentials: { id: credId, name: 'Simulator key', type: 'binanceUserStreamApi', data: credData } });
+      const verdict = (tested.json as { data?: { status?: string; message?: string } }).data;
+      if (verdict?.status !== 'OK' || !verdict.message?.startsWith('Key accepted')) throw new Error(`credential test: ${tested.status} ${JSON.stringify(tested.json)}`);
+      log(`${mode}: credential test in n8n: ${verdict.status}, "${verdict.message}"`);
+    }
+
+    // the example workflow's trigger (fills only), its Telegram node replaced by No Operation
+    // (no network here but loopback)
+    const example = JSON.parse(fs.readFileSync(path.join(root, 'n8n', 'examples', 'fills-to-telegram.json'), 'utf8')) as { nodes: Array<Record<string, unknown>> };
+    const trigger = example.nodes.find((n) => String(n.type).endsWith('.binanceUserStreamTrigger')) as Record<string, unknown>;
     const wf = await api('POST', '/api/v1/workflows', {
       name: 'Binance fills (e2e)',
       nodes: [
-        {
-          id: 'a1b2c3d4-0000-4000-8000-000000000001',
-          name: 'Binance User Stream Trigger',
-          type: nodeType,
-          typeVersion: 1,
-          position: [0, 0],
-          parameters: { market: 'spot', events: 'orderUpdates', orderUpdates: 'fills', decimals: 'strings' },
-          credentials: { binanceUserStreamApi: { id: credId, name: 'Simulator key' } },
-        },
+        { ...trigger, type: nodeType, credentials: { binanceUserStreamApi: { id: credId, name: 'Simulator key' } } },
         { id: 'a1b2c3d4-0000-4000-8000-000000000002', name: 'No Operation', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [220, 0], parameters: {} },
       ],
-      connections: { 'Binance User Stream Trigger': { main: [[{ node: 'No Operation', type: 'main', index: 0 }]] } },
+      connections: { [String(trigger.name)]: { main: [[{ node: 'No Operation', type: 'main', index: 0 }]] } },
       settings: { saveDataSuccessExecution: 'all', executionOrder: 'v1' },
     });
     const wfId = (wf.json as { id?: string }).id;
     if (!wfId) throw new Error(`workflow: ${wf.status} ${JSON.stringify(wf.json)}`);
     const act = await api('POST', `/api/v1/workflows/${wfId}/activate`);
     if (act.status !== 200) throw new Error(`activate: ${act.status} ${JSON.stringify(act.json)}`);
-    log(`workflow ${wfId} active`);
+    log(`${mode}: workflow ${wfId} active`);
 
     // 4. the stream is subscribed → a fill → an execution carrying it
     await waitFor('the trigger subscribed to the simulator', async () => (sim.subscriptions({ market: 'spot' }).length > 0 ? true : undefined));
     const order = sim.placeOrder(account.id, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.01', price: '50000' });
     const trade = sim.fillOrder(order.orderId, { quantity: '0.01' });
     const fillId = `fill:spot:BTCUSDT:${order.orderId}:${trade.tradeId}`;
-    log(`simulator fill ${fillId}`);
+    log(`${mode}: simulator fill ${fillId}`);
     const execution = await waitFor('an execution with the fill', async () => {
       const list = await api('GET', `/api/v1/executions?workflowId=${wfId}&includeData=true`);
       const rows = (list.json as { data?: Array<Record<string, unknown>> }).data ?? [];
       return rows.find((r) => JSON.stringify(r).includes(fillId));
     });
     const text = JSON.stringify(execution);
-    for (const want of [`"eventId":"${fillId}"`, `"tradeId":${trade.tradeId}`, '"executionType":"TRADE"', '"recovered":false']) {
+    for (const want of [`"eventId":"${fillId}"`, `"tradeId":${trade.tradeId}`, '"executionType":"TRADE"', '"recovered":false', '"symbol":"BTCUSDT"']) {
       if (!text.includes(want)) throw new Error(`execution ${String(execution.id)} lacks ${want}`);
     }
     if (text.includes(key.apiSecret as string)) throw new Error('the API secret appears in the execution');
-    log(`execution ${String(execution.id)} (${String(execution.status)}) carries the fill ${fillId}`);
+    log(`${mode}: execution ${String(execution.id)} (${String(execution.status)}) carries the fill ${fillId}`);
 
     const deact = await api('POST', `/api/v1/workflows/${wfId}/deactivate`);
     if (deact.status !== 200) throw new Error(`deactivate: ${deact.status} ${JSON.stringify(deact.json)}`);
     await waitFor('the stream closed after deactivation', async () => (sim.openConnections() === 0 ? true : undefined), 15_000);
-    log('deactivated: the simulator has no open connection');
-    console.log('1 passed, 0 failed');
+    log(`${mode}: deactivated, the simulator has no open connection`);
+    if (fs.readFileSync(logFile, 'utf8').includes(key.apiSecret as string)) throw new Error('the API secret appears in the n8n log');
   } finally {
     if (n8n && n8n.exitCode === null) {
-      n8n.kill('SIGTERM');
+      const proc = n8n;
+      proc.kill('SIGTERM');
       await new Promise((r) => {
         const t = setTimeout(() => {
-          n8n?.kill('SIGKILL');
+          proc.kill('SIGKILL');
           r(undefined);
         }, 15_000);
-        n8n?.once('exit', () => {
+        proc.once('exit', () => {
           clearTimeout(t);
           r(undefined);
         });
       });
     }
     await sim.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  ensureN8n();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'n8n-e2e-'));
+  let passed = 0;
+  try {
+    const tgzName = run('npm', ['pack', '--silent', '--pack-destination', work], path.join(root, 'n8n')).trim().split('\n').pop() as string;
+    for (const mode of ['community-package', 'custom-extension'] as const) {
+      await runOnce(mode, path.join(work, tgzName), work);
+      passed++;
+    }
+    console.log(`${passed} passed, 0 failed`);
+  } catch (err) {
+    console.error(`[n8n-e2e] FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    console.log(`${passed} passed, 1 failed`);
+    process.exitCode = 1;
+  } finally {
     if (process.env.KEEP_N8N_E2E !== '1') fs.rmSync(work, { recursive: true, force: true });
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(`[n8n-e2e] FAILED: ${err instanceof Error ? err.message : String(err)}`);
-  console.log('0 passed, 1 failed');
-  process.exit(1);
-});
+void main();

@@ -13,7 +13,7 @@
  */
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import type { IDataObject, INode, INodeExecutionData, INodeType, INodeTypeDescription, ITriggerFunctions, ITriggerResponse } from 'n8n-workflow';
+import type { IDataObject, INode, INodeParameters, INodeExecutionData, INodeType, INodeTypeDescription, ITriggerFunctions, ITriggerResponse } from 'n8n-workflow';
 
 const n8nRoot = path.resolve(__dirname, '..', '..', '..', 'n8n');
 const n8nRequire = createRequire(path.join(n8nRoot, 'package.json'));
@@ -36,7 +36,8 @@ export interface FakeOptions {
 }
 
 export class TriggerHarness {
-  readonly emitted: INodeExecutionData[][] = [];
+  /** One entry per emit: its outputs, each a list of items. */
+  readonly emitted: INodeExecutionData[][][] = [];
   readonly errors: Error[] = [];
   readonly failedExecutions: Error[] = [];
   readonly logs: string[] = [];
@@ -54,10 +55,9 @@ export class TriggerHarness {
       ignoreEmptyOnFirstChild: true,
     }) as IDataObject & { __dataChanged?: boolean };
     const name = opts.nodeName ?? 'Binance User Stream Trigger';
-    this.node = { id: `node-${name}`, name, type: 'CUSTOM.binanceUserStreamTrigger', typeVersion: 1, position: [0, 0], parameters: opts.parameters };
+    this.node = { id: `node-${name}`, name, type: 'CUSTOM.binanceUserStreamTrigger', typeVersion: 1, position: [0, 0], parameters: opts.parameters as INodeParameters };
     const desc = type.description as INodeTypeDescription;
     const record = (level: string) => (m: string) => this.logs.push(`${level} ${m}`);
-    const self = this;
     this.ctx = {
       getNode: () => this.node,
       getMode: () => opts.mode ?? 'trigger',
@@ -68,12 +68,12 @@ export class TriggerHarness {
         return prop !== undefined ? structuredClone(prop.default) : fallback;
       },
       getCredentials: async () => structuredClone(opts.credentials),
-      getWorkflowStaticData(type: string) {
+      getWorkflowStaticData: (type: string) => {
         const key = type === 'global' ? 'global' : `node:${name}`;
-        if (self.staticData[key] === undefined) {
-          self.staticData[key] = workflowLib.ObservableObject.create({}, self.staticData as never) as IDataObject;
+        if (this.staticData[key] === undefined) {
+          this.staticData[key] = workflowLib.ObservableObject.create({}, this.staticData as never) as IDataObject;
         }
-        return self.staticData[key] as IDataObject;
+        return this.staticData[key] as IDataObject;
       },
       emit: (data: INodeExecutionData[][]) => {
         this.saveStaticData(); // n8n: saved (not awaited) when the trigger emits, before the run
@@ -116,9 +116,14 @@ export class TriggerHarness {
     await this.response?.closeFunction?.();
   }
 
+  /** The workflow's static data as the trigger changed it in memory (not necessarily saved yet). */
+  memoryStaticData(): IDataObject {
+    return JSON.parse(JSON.stringify(this.staticData)) as IDataObject;
+  }
+
   /** The items' JSON of every emit, flattened. */
   items(): IDataObject[] {
-    return this.emitted.flatMap((run) => run[0].map((i) => i.json));
+    return this.emitted.flatMap((run) => run[0].map((i: INodeExecutionData) => i.json));
   }
 
   /** Everything that left the trigger, as text (for the secret scan). */

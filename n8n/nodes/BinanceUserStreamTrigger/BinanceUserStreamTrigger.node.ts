@@ -30,13 +30,12 @@ import {
   openAccountStream,
   type AccountSettings,
   type AccountStream,
-  type KeyCheckResult,
   type ReliableStateChange,
   type UserDataEvent,
 } from '../../../nodes/lib';
 import { makeSelector, type EventChoice } from './events';
 import { StaticDataStore } from './static-data-store';
-import { stateProblem } from './texts';
+import { keyCheckText, stateProblem } from './texts';
 
 const MARKET_NAMES: Record<string, string> = {
   spot: 'Spot',
@@ -44,6 +43,7 @@ const MARKET_NAMES: Record<string, string> = {
   'isolated-margin': 'Isolated Margin',
   'usdm-futures': 'USDⓈ-M Futures',
   'coinm-futures': 'COIN-M Futures',
+  'portfolio-margin': 'Portfolio Margin',
 };
 
 /** The core's account settings from the credentials and the node's market (and options). */
@@ -69,23 +69,13 @@ export function accountSettings(creds: ICredentialDataDecryptedObject, market: s
   };
 }
 
-/** The credential test's answer from the core's key check (the Node-RED Test connection's). */
-export function credentialTestResult(r: KeyCheckResult): INodeCredentialTestResult {
-  if (!r.ok) return { status: 'Error', message: r.message ?? `key check failed (${r.problem ?? 'unknown'})` };
-  const parts = ['The key works'];
-  if (r.accountType) parts[0] += ` (account type ${r.accountType})`;
-  if (r.warnings?.length) parts.push(...r.warnings);
-  if (r.keyWarning) parts.push(r.keyWarning);
-  return { status: 'OK', message: parts.join('. ') };
-}
-
 let consumerSeq = 0;
 
 export class BinanceUserStreamTrigger implements INodeType {
   description: INodeTypeDescription = {
     displayName: 'Binance User Stream Trigger',
     name: 'binanceUserStreamTrigger',
-    icon: 'file:binance.svg',
+    icon: { light: 'file:binance.svg', dark: 'file:binance.dark.svg' },
     group: ['trigger'],
     version: 1,
     subtitle: '={{$parameter["events"] + " · " + $parameter["market"]}}',
@@ -235,7 +225,7 @@ export class BinanceUserStreamTrigger implements INodeType {
       async binanceUserStreamApiTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
         // the credential has no market: the key is checked on the spot account (every key can read it)
         const r = await checkKey(accountSettings(credential.data ?? {}, 'spot'));
-        return credentialTestResult(r);
+        return keyCheckText(r);
       },
     },
   };
@@ -289,7 +279,7 @@ export class BinanceUserStreamTrigger implements INodeType {
         log.warn(account.redact(`cannot handle ${e.eventType}: ${err instanceof Error ? err.message : String(err)}`));
         return;
       }
-      if (items.length) this.emit([items.map((json) => ({ json }))]);
+      if (items.length) this.emit([items.map((json) => ({ json: json as IDataObject }))]);
     };
     // A key rejected while running: a failed execution with the Node-RED status' text. The
     // workflow stays active and the core retries the key every 5 minutes (n8n's emitError would
