@@ -2,8 +2,8 @@
  * The recovery cursors (core `PersistedRecoveryState`) kept in the workflow's static data of the
  * trigger node (`getWorkflowStaticData('node')`).
  *
- * How n8n persists it (checked in n8n 2.40.7, packages/cli workflow-static-data.service and
- * trigger-execution-context.factory): the object is observed; a change marks it
+ * How n8n persists it (checked 2026-12-01 in n8n 2.40.7's packages/cli: workflow-static-data.service,
+ * workflows/triggers/trigger-execution-context.factory and workflow-trigger-activator): the object is observed; a change marks it
  * `__dataChanged`, and the whole static data of the workflow is written to the database
  * when the trigger emits (before the execution runs), after activation, and when
  * a reactivation after a failure succeeds. Nothing is written on deactivation or shutdown, and
