@@ -98,8 +98,7 @@ describe('n8n: Binance User Stream Trigger (built package, simulator)', function
       const k = sim.createKey(id, 'hmac');
       const urls = sim.urlsFor(c.market as 'spot');
       const h = new TriggerHarness(type, {
-        // the symbol listed: should a loaded machine cost the first connection, the fill is recovered
-        parameters: { market: c.market, options: { recoverySymbols: c.order.symbol }, ...(c.market === 'isolated-margin' ? { isolatedSymbol: 'BTCUSDT' } : {}) },
+        parameters: { market: c.market, ...(c.market === 'isolated-margin' ? { isolatedSymbol: 'BTCUSDT' } : {}) },
         credentials: { environment: 'custom', restUrl: urls.restUrl, wsUrl: urls.wsUrl, keyType: 'hmac', apiKey: k.apiKey, apiSecret: k.apiSecret },
       });
       open.push(h);
@@ -112,7 +111,9 @@ describe('n8n: Binance User Stream Trigger (built package, simulator)', function
         { timeoutMs: 15_000, message: 'subscribed' },
       );
       const { trades } = sim.runOrderLifecycle(id, { ...c.order, side: 'BUY', quantity: '1', price: '100' });
-      await waitFor(() => h.items().length >= trades.length, { timeoutMs: 30_000, message: `fills of ${c.market}` });
+      await waitFor(() => h.items().length >= trades.length, { timeoutMs: 30_000, message: `fills of ${c.market}` }).catch((err: Error) => {
+        throw new Error(`${err.message}; items ${JSON.stringify(h.items().map((i) => i.eventId))}; connections ${JSON.stringify(sim.connections())}; log:\n${h.logs.filter((l) => !l.startsWith('debug')).join('\n')}`);
+      });
       const fills = h.items();
       assert.deepEqual(fills.map((i) => i.tradeId), trades.map((t) => t.tradeId));
       for (const i of fills) {

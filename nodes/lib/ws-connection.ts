@@ -96,6 +96,8 @@ export interface CloseInfo {
  * (the frames of the socket chunk being parsed still arrive; at most one 64 KB chunk more).
  */
 export const MAX_FRAMES_PER_TURN = 64;
+/** Frames kept while a new connection's handler is not set yet (normally none, or the first few). */
+export const MAX_EARLY_FRAMES = 1_000;
 
 function toText(data: WebSocket.RawData): string {
   if (Buffer.isBuffer(data)) return data.toString('utf8');
@@ -106,11 +108,25 @@ function toText(data: WebSocket.RawData): string {
 export class WsConnection {
   readonly openedAt: number;
   lastFrameAt: number;
-  /** Called for every text frame (binary frames are reported as text too, after a warning). */
-  onMessage: ((text: string) => void) | undefined;
+  /**
+   * Called for every text frame (binary frames are reported as text too, after a warning). Frames
+   * that arrive before it is set are kept and handed to it, in order, right after it is set: the
+   * chunk that carries the handshake's answer can carry the first frames too (a futures stream
+   * pushes events as soon as it is open), and they are read before open()'s caller resumes.
+   */
+  get onMessage(): ((text: string) => void) | undefined {
+    return this.handler;
+  }
+  set onMessage(cb: ((text: string) => void) | undefined) {
+    this.handler = cb;
+    if (cb && this.early.length > 0) queueMicrotask(() => this.drainEarly());
+  }
   /** Called exactly once when the connection is over. */
   onClose: ((info: CloseInfo) => void) | undefined;
 
+  private handler: ((text: string) => void) | undefined;
+  /** Frames received while no handler was set (at most MAX_EARLY_FRAMES). */
+  private early: string[] = [];
   private liveness: ReturnType<typeof setInterval> | undefined;
   private pingTimer: ReturnType<typeof setTimeout> | undefined;
   private pongTimer: ReturnType<typeof setTimeout> | undefined;
@@ -145,13 +161,13 @@ export class WsConnection {
         ws.pause();
       }
       if (isBinary) limitedLog(this.opts.logger, `${this.opts.label}: unexpected binary frame`, `${this.opts.label}: unexpected binary frame (${toText(data).length} bytes)`);
-      const cb = this.onMessage;
-      if (!cb) return;
-      try {
-        cb(toText(data));
-      } catch (err) {
-        this.opts.logger.error(`${this.opts.label}: message handler failed: ${(err as Error)?.message ?? String(err)}`);
+      if (!this.handler || this.early.length > 0) {
+        // no handler yet (or earlier frames still waiting for it): keep the order
+        if (this.early.length < MAX_EARLY_FRAMES) this.early.push(toText(data));
+        else limitedLog(this.opts.logger, `${this.opts.label}: early frame dropped`, `${this.opts.label}: frame dropped: ${MAX_EARLY_FRAMES} frames arrived before a handler was set`);
+        return;
       }
+      this.deliver(toText(data));
     });
     ws.on('ping', () => {
       this.lastFrameAt = Date.now();
@@ -265,6 +281,20 @@ export class WsConnection {
         resolve(new WsConnection(ws, opts));
       });
     });
+  }
+
+  private deliver(text: string): void {
+    const cb = this.handler;
+    if (!cb) return;
+    try {
+      cb(text);
+    } catch (err) {
+      this.opts.logger.error(`${this.opts.label}: message handler failed: ${(err as Error)?.message ?? String(err)}`);
+    }
+  }
+
+  private drainEarly(): void {
+    while (this.handler && this.early.length > 0) this.deliver(this.early.shift() as string);
   }
 
   get isOpen(): boolean {

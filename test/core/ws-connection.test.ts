@@ -85,3 +85,40 @@ describe('core: WsConnection reads in bounded bursts', () => {
     assert.equal(got, MAX_FRAMES_PER_TURN * 3, 'frames sent before the close are all handled');
   });
 });
+
+describe('core: WsConnection keeps frames that arrive with the handshake', () => {
+  it('a frame sent in the same TCP write as the 101 answer reaches the handler set right after open() (a futures stream may push an event at once)', async () => {
+    const { createServer } = await import('node:http');
+    const { createHash } = await import('node:crypto');
+    const server = createServer();
+    const sockets = new Set<import('node:stream').Duplex>();
+    server.on('upgrade', (req, socket) => {
+      sockets.add(socket);
+      const accept = createHash('sha1')
+        .update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+        .digest('base64');
+      const payload = Buffer.from(JSON.stringify({ e: 'ORDER_TRADE_UPDATE', n: 1 }));
+      const frame = Buffer.concat([Buffer.from([0x81, payload.length]), payload]);
+      // one write: the handshake answer and the first frame arrive in one chunk
+      socket.write(
+        Buffer.concat([
+          Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`),
+          frame,
+        ]),
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    try {
+      const conn = await WsConnection.open({ url, silenceTimeoutMs: 60_000, pingIntervalMs: 30_000, logger: quiet, label: 'test' });
+      const got: string[] = [];
+      conn.onMessage = (text) => got.push(text);
+      for (let i = 0; i < 20 && got.length === 0; i++) await new Promise((r) => setImmediate(r));
+      conn.terminate('test over');
+      assert.deepEqual(got, [JSON.stringify({ e: 'ORDER_TRADE_UPDATE', n: 1 })]);
+    } finally {
+      for (const s of sockets) s.destroy(); // upgraded sockets are no longer the server's
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
