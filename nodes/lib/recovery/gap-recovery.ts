@@ -14,7 +14,7 @@
  */
 import type { GapEvent, Logger, Market, UserDataEvent } from '../types';
 import type { PersistedOrder, PersistedRecoveryState } from './persistence';
-import { BudgetedRest, WeightBudget, type RestLike, type RestParams } from '../weight-budget';
+import { BudgetedRest, WeightBudget, type RestLike, type RestParams } from '../exchange/weight-budget';
 import { ERROR_CODES, PM_RECOVERY_BOOKS, type RecoverableMarket, type RecoveryRest } from '../exchange/facts';
 import { FillLedger, type CursorCommit } from './ledger';
 import { pmBook } from './dedupe';
