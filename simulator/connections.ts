@@ -16,6 +16,16 @@ import {
 } from './model';
 import type { SimState } from './state';
 
+/** One active WS-API subscription as `subscriptions()` reports it. */
+interface SubscriptionInfo {
+  connId: number;
+  subscriptionId: number;
+  accountId: string;
+  market: SimMarket;
+  via: 'signature' | 'listenToken' | 'logon';
+  expiresAt?: number;
+}
+
 export class ConnectionsRoom {
   constructor(private readonly s: SimState) {}
 
@@ -70,22 +80,8 @@ export class ConnectionsRoom {
   }
 
   /** Active WS-API subscriptions (for tests). */
-  subscriptions(filter: ConnFilter = {}): Array<{
-    connId: number;
-    subscriptionId: number;
-    accountId: string;
-    market: SimMarket;
-    via: 'signature' | 'listenToken' | 'logon';
-    expiresAt?: number;
-  }> {
-    const out: Array<{
-      connId: number;
-      subscriptionId: number;
-      accountId: string;
-      market: SimMarket;
-      via: 'signature' | 'listenToken' | 'logon';
-      expiresAt?: number;
-    }> = [];
+  subscriptions(filter: ConnFilter = {}): SubscriptionInfo[] {
+    const out: SubscriptionInfo[] = [];
     for (const c of this.matching({ ...filter, kind: 'ws-api' })) {
       for (const s of c.subs.values()) {
         out.push({ connId: c.id, subscriptionId: s.id, accountId: s.accountId, market: s.market, via: s.via, expiresAt: s.expiresAt });

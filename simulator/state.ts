@@ -103,22 +103,21 @@ export class SimState {
       this.timers.delete(h);
       safe(fn);
     }, ms);
-    const h: Timer = {
-      clear: () => {
-        clear(t);
-        this.timers.delete(h);
-      },
-    };
-    this.timers.add(h);
+    const h = this.own(() => clear(t));
     return h;
   }
 
   interval(fn: () => void, ms: number): Timer {
     const clear = clearInterval;
     const t = setInterval(() => safe(fn), ms);
+    return this.own(() => clear(t));
+  }
+
+  /** A handle in `timers` whose clear() runs `clear` and forgets it (stop() clears them all). */
+  private own(clear: () => void): Timer {
     const h: Timer = {
       clear: () => {
-        clear(t);
+        clear();
         this.timers.delete(h);
       },
     };

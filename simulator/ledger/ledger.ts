@@ -159,6 +159,43 @@ export class LedgerRoom {
     return this.snapshot(rec);
   }
 
+  /**
+   * The rule spot and futures fills share: the order advances by `qty` (`cum` = quote amount, or
+   * COIN-M base amount), FILLED with the last fill, and the trade enters the trade log.
+   */
+  private recordFill(
+    o: OrderRec,
+    qty: bigint,
+    cum: bigint,
+    last: boolean,
+    now: number,
+    f: Pick<SimTrade, 'tradeId' | 'quantity' | 'price' | 'commission' | 'commissionAsset' | 'isMaker' | 'quoteQty' | 'realizedPnl' | 'positionSide'>,
+  ): SimTrade {
+    o.executed += qty;
+    o.cumQuote += cum;
+    o.status = last ? 'FILLED' : 'PARTIALLY_FILLED';
+    o.updateTime = now;
+    const trade: SimTrade = {
+      tradeId: f.tradeId,
+      orderId: o.orderId,
+      symbol: o.symbol,
+      market: o.market,
+      quantity: f.quantity,
+      price: f.price,
+      commission: f.commission,
+      commissionAsset: f.commissionAsset,
+      isMaker: f.isMaker,
+      time: now,
+      accountId: o.accountId,
+      side: o.side,
+      quoteQty: f.quoteQty,
+      realizedPnl: f.realizedPnl,
+    };
+    if (f.positionSide !== undefined) trade.positionSide = f.positionSide;
+    this.s.tradeLog.push(trade);
+    return trade;
+  }
+
   fillOrder(orderId: number, f: { quantity: string; price?: string; maker?: boolean }): SimTrade {
     const o = this.s.orders.get(orderId);
     if (!o) throw new Error(`unknown order ${orderId}`);
@@ -203,27 +240,16 @@ export class LedgerRoom {
         bb.free += release - qty;
         qb.free += quoteQty - commission;
       }
-      o.executed += qty;
-      o.cumQuote += quoteQty;
-      o.status = last ? 'FILLED' : 'PARTIALLY_FILLED';
-      o.updateTime = now;
-      const trade: SimTrade = {
+      const trade = this.recordFill(o, qty, quoteQty, last, now, {
         tradeId,
-        orderId,
-        symbol: o.symbol,
-        market: o.market,
         quantity: fmt(qty),
         price: fmt(price),
         commission: fmt(commission),
         commissionAsset,
         isMaker: maker,
-        time: now,
-        accountId: o.accountId,
-        side: o.side,
         quoteQty: fmt(quoteQty),
         realizedPnl: '0',
-      };
-      this.s.tradeLog.push(trade);
+      });
       const er = this.s.events.executionReport(o, 'TRADE', now, {
         trade,
         execId: 0,
@@ -272,28 +298,17 @@ export class LedgerRoom {
     pos.realized += realized;
     fb.marks.set(o.symbol, price);
     fb.wallet.set(asset, (fb.wallet.get(asset) ?? 0n) + realized - commission);
-    o.executed += qty;
-    o.cumQuote += notional;
-    o.status = last ? 'FILLED' : 'PARTIALLY_FILLED';
-    o.updateTime = now;
-    const trade: SimTrade = {
+    const trade = this.recordFill(o, qty, notional, last, now, {
       tradeId,
-      orderId,
-      symbol: o.symbol,
-      market: o.market,
       quantity: fmtTrim(qty),
       price: fmtTrim(price),
       commission: fmt(commission),
       commissionAsset: asset,
       isMaker: maker,
-      time: now,
-      accountId: o.accountId,
-      side: o.side,
       quoteQty: fmtTrim(notional),
       realizedPnl: fmtTrim(realized),
       positionSide: o.positionSide,
-    };
-    this.s.tradeLog.push(trade);
+    });
     this.s.streams.emitFutures(
       o.accountId,
       market,
