@@ -32,8 +32,8 @@ import {
 } from '../recovery';
 import { EventDeduper } from '../recovery/dedupe';
 import { StatePersister, type StateStore } from '../recovery/persistence';
-import { sharedWeightBudget, WeightBudget, type HttpMethod, type RestLike, type RestParams, type RestRequestOptionsLike } from '../weight-budget';
-import type { RecoveryEndpoints } from '../endpoints';
+import { sharedWeightBudget, WeightBudget, type HttpMethod, type RestLike, type RestParams, type RestRequestOptionsLike } from '../exchange/weight-budget';
+import type { RecoveryEndpoints } from '../exchange/endpoints';
 import type { StreamManager } from './stream-manager';
 import { errText } from '../util';
 import type { GapEvent, Logger, Market, StateChange, StreamState, UserDataEvent } from '../types';
