@@ -2,9 +2,13 @@
  * The loopback simulator in its own process, driven over IPC by a benchmark process, so the
  * frames are produced on another core and the measured process only does the client's work.
  *
- * Frames reach the clients through the simulator's public `injectRaw()` (one WebSocket message
- * per frame). `push` keeps at most `window` frames ahead of what the client reported consumed
- * (`ack` messages), so the client reads as fast as it can without an unbounded socket backlog.
+ * Throughput frames are serialised before a run (`prepare`: complete WebSocket frames in one
+ * buffer) and `push` only writes slices of that buffer to the corked socket, so the producer is
+ * not the limit: it reports its own CPU time and how long it waited for the client, which the
+ * bench turns into the producer check. `push` keeps at most `window` frames ahead of what the
+ * client reported consumed (`ack` messages), so the client reads as fast as it can without an
+ * unbounded socket backlog; a window of n or more is a burst (everything queued at once).
+ * Latency frames (`pace`) go through the simulator's public `injectRaw()`, one at a time.
  */
 import { BinanceSimulator, type ConnFilter, type SimMarket } from '../simulator/index';
 
@@ -16,7 +20,9 @@ export interface SimAccount {
 
 export type SimRequest =
   | { cmd: 'setup'; count: number; market: SimMarket }
+  | { cmd: 'prepare'; accountId: string; n: number }
   | { cmd: 'push'; accountId: string; n: number; window: number }
+  | { cmd: 'drop'; accountId: string }
   | { cmd: 'pace'; accountId: string; rate: number; durationMs: number }
   | { cmd: 'connections' }
   | { cmd: 'stop' };
@@ -68,32 +74,72 @@ function subscriptionOf(accountId: string): number {
   return subs[subs.length - 1].subscriptionId;
 }
 
-interface BatchCapable {
-  injectRawBatch?: (filter: ConnFilter, frames: readonly string[]) => number;
+interface RawSocket {
+  cork(): void;
+  uncork(): void;
+  write(chunk: Buffer): boolean;
+  destroyed: boolean;
 }
-interface PrivateConn {
-  closed: boolean;
-  ws: { _socket?: { cork(): void; uncork(): void } };
+
+/** The raw TCP socket under the simulator's (TypeScript-private) connections of an account. */
+function socketsOf(filter: ConnFilter): RawSocket[] {
+  const s = sim as unknown as { conns?: Map<number, { closed: boolean; ws: { _socket?: RawSocket } }> };
+  const ids = new Set(sim!.connections(filter).map((c) => c.id));
+  return [...(s.conns?.entries() ?? [])]
+    .filter(([id, c]) => ids.has(id) && !c.closed)
+    .map(([, c]) => c.ws._socket)
+    .filter((x): x is RawSocket => x !== undefined);
 }
 
 /**
- * Sends frames to every matching connection as one write per batch (socket corked), so the
- * pusher is not limited by one syscall per frame. Uses the simulator's `injectRawBatch` when it
- * has one; until then it corks the connection's socket around the public `injectRaw` calls,
- * reaching the sockets through the simulator's (TypeScript-private) connection table.
+ * One unmasked server-to-client WebSocket text frame (RFC 6455 §5.2): FIN + opcode 1, the
+ * payload length in 7, 7+16 or 7+64 bits, then the payload. Written straight to the socket, it is
+ * what `ws.send()` would have written, without the per-frame cost on the producer's side.
  */
-function injectBatch(filter: ConnFilter, frames: readonly string[]): number {
-  const s = sim as unknown as BatchCapable & { conns?: Map<number, PrivateConn> };
-  if (typeof s.injectRawBatch === 'function') return s.injectRawBatch(filter, frames);
-  const sockets = [...(s.conns?.values() ?? [])].filter((c) => !c.closed).map((c) => c.ws._socket).filter((x) => x !== undefined);
-  for (const sock of sockets) sock.cork();
-  let n = 0;
-  try {
-    for (const f of frames) n = Math.max(n, sim!.injectRaw(filter, f));
-  } finally {
-    for (const sock of sockets) sock.uncork();
+export function wsTextFrame(payload: Buffer): Buffer {
+  const len = payload.length;
+  const head = len < 126 ? 2 : len < 65_536 ? 4 : 10;
+  const out = Buffer.allocUnsafe(head + len);
+  out[0] = 0x81;
+  if (head === 2) out[1] = len;
+  else if (head === 4) {
+    out[1] = 126;
+    out.writeUInt16BE(len, 2);
+  } else {
+    out[1] = 127;
+    out.writeBigUInt64BE(BigInt(len), 2);
   }
-  return n;
+  payload.copy(out, head);
+  return out;
+}
+
+/**
+ * The frames of the next push, serialised once before it starts (not timed): one buffer of n
+ * complete WebSocket frames and the end offset of each frame, so a push is only socket writes.
+ */
+interface Prepared {
+  accountId: string;
+  buf: Buffer;
+  ends: Uint32Array;
+}
+let prepared: Prepared | undefined;
+
+function prepare(accountId: string, n: number): { frames: number; bytes: number; ms: number } {
+  const t0 = process.hrtime.bigint();
+  const sub = subscriptionOf(accountId);
+  const now = Date.now();
+  const parts: Buffer[] = [];
+  const ends = new Uint32Array(n);
+  let off = 0;
+  for (let i = 0; i < n; i++) {
+    seq += 1;
+    const f = wsTextFrame(Buffer.from(executionReportFrame(sub, seq, now, 'bench-tp')));
+    parts.push(f);
+    off += f.length;
+    ends[i] = off;
+  }
+  prepared = { accountId, buf: Buffer.concat(parts, off), ends };
+  return { frames: n, bytes: off, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
 }
 
 async function waitAck(target: number): Promise<void> {
@@ -104,26 +150,56 @@ async function waitAck(target: number): Promise<void> {
   }
 }
 
-async function push(accountId: string, n: number, window: number): Promise<{ sent: number; ms: number }> {
-  const sub = subscriptionOf(accountId);
+export interface PushStats {
+  sent: number;
+  /** Wall time of the push, ms. */
+  ms: number;
+  /** CPU time of the producer process over the push, ms. */
+  cpuMs: number;
+  /** Time the producer waited with a full window for the client to consume, ms. */
+  waitMs: number;
+  /** Frames per second of producer CPU: the rate the producer could sustain if never waiting. */
+  capacityPerSec: number;
+}
+
+/**
+ * Writes the prepared frames to the account's socket(s), corked, keeping at most `window` frames
+ * ahead of what the client acknowledged (with window ≥ n: everything at once, a burst).
+ */
+async function push(accountId: string, n: number, window: number): Promise<PushStats> {
+  const p = prepared;
+  if (!p || p.accountId !== accountId || p.ends.length < n) throw new Error('push: prepare first');
+  prepared = undefined;
   acked = 0;
+  const cpu0 = process.cpuUsage();
   const start = process.hrtime.bigint();
-  const now = Date.now();
+  let waitNs = 0n;
   let sent = 0;
-  const filter = { accountId, kind: 'ws-api' as const };
+  const sockets = socketsOf({ accountId, kind: 'ws-api' });
+  if (sockets.length === 0) throw new Error('client is gone');
   while (sent < n) {
-    // resume once the client has consumed half of the window
-    await waitAck(sent - Math.floor(window / 2));
-    const upto = Math.min(n, acked + window);
-    const frames: string[] = [];
-    while (sent + frames.length < upto) {
-      seq += 1;
-      frames.push(executionReportFrame(sub, seq, now, 'bench-tp'));
+    if (acked < sent - Math.floor(window / 2)) {
+      // resume once the client has consumed half of the window
+      const w0 = process.hrtime.bigint();
+      await waitAck(sent - Math.floor(window / 2));
+      waitNs += process.hrtime.bigint() - w0;
     }
-    if (injectBatch(filter, frames) === 0) throw new Error('client is gone');
-    sent += frames.length;
+    const upto = Math.min(n, acked + window);
+    if (upto <= sent) continue;
+    const from = sent === 0 ? 0 : p.ends[sent - 1];
+    const chunk = p.buf.subarray(from, p.ends[upto - 1]);
+    for (const sock of sockets) {
+      if (sock.destroyed) throw new Error('client is gone');
+      sock.cork();
+      sock.write(chunk);
+      sock.uncork();
+    }
+    sent = upto;
   }
-  return { sent, ms: Number(process.hrtime.bigint() - start) / 1e6 };
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  const c = process.cpuUsage(cpu0);
+  const cpuMs = (c.user + c.system) / 1000;
+  return { sent, ms, cpuMs, waitMs: Number(waitNs) / 1e6, capacityPerSec: Math.round(sent / (cpuMs / 1000)) };
 }
 
 async function pace(accountId: string, rate: number, durationMs: number): Promise<{ sent: number }> {
@@ -159,8 +235,12 @@ async function handle(req: SimRequest): Promise<unknown> {
       }
       return out;
     }
+    case 'prepare':
+      return prepare(req.accountId, req.n);
     case 'push':
       return push(req.accountId, req.n, req.window);
+    case 'drop':
+      return { dropped: sim?.dropConnections({ accountId: req.accountId }) ?? 0 };
     case 'pace':
       return pace(req.accountId, req.rate, req.durationMs);
     case 'connections':
