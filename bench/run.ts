@@ -116,7 +116,7 @@ export function render(results: Record<string, ScenarioOutcome>): { text: string
     parts.push(`Throughput: ${s.n.toLocaleString('en-US')} executionReport frames, median of ${s.rounds} round(s)`);
     parts.push(
       table([
-        ['client', 'events/s', 'ratio to baseline', 'client CPU (cores)', 'CPU µs/event', 'CPU ratio to baseline', 'producer frames/s (margin, waiting)', 'note'],
+        ['client', 'events/s', 'ratio to baseline', 'client CPU (cores)', 'CPU µs/event', 'CPU ratio to baseline', 'producer frames/s (margin, queued)', 'note'],
         ...s.throughput.map((t) => [
           t.client,
           fmt(t.eventsPerSec),
@@ -124,14 +124,14 @@ export function render(results: Record<string, ScenarioOutcome>): { text: string
           t.runs.length ? fmt(t.runs.map((r) => r.clientCpu).reduce((a, b) => a + b, 0) / t.runs.length) : 'n/a',
           fmt(t.cpuUsPerEvent, 2),
           fmt(t.cpuRatioToBaseline, 3),
-          t.producer ? `${fmt(t.producer.capacityPerSec)} (${fmt(t.producer.margin, 2)}x, ${fmt(100 * t.producer.waitShare, 1)} %)${t.producer.faster ? '' : ' NOT FASTER'}` : 'n/a',
+          t.producer ? `${fmt(t.producer.capacityPerSec)} (${fmt(t.producer.margin, 2)}x, ${fmt(100 * t.producer.queuedShare, 1)} %)${t.producer.faster ? '' : ' NOT FASTER'}` : 'n/a',
           t.error ?? '',
         ]),
       ]),
     );
     parts.push(
       s.producerFaster
-        ? 'Producer check: the producer was faster than every client (capacity = frames per second of producer CPU; waiting = share of the push spent with a full window, waiting for the client).'
+        ? 'Producer check: the producer was faster than every client (capacity = frames per second of producer CPU; queued = least share of a run during which frames were waiting for the client).'
         : 'Producer check: FAILED - the producer was not faster than every client; those rows are producer-limited (see the notes).',
     );
     for (const n of s.notes) parts.push(`Note: ${n}`);

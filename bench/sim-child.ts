@@ -5,9 +5,9 @@
  * Throughput frames are serialised before a run (`prepare`: complete WebSocket frames in one
  * buffer) and `push` only writes slices of that buffer to the corked socket, so the producer is
  * not the limit: it reports its own CPU time and how long it waited for the client, which the
- * bench turns into the producer check. `push` keeps at most `window` frames ahead of what the
- * client reported consumed (`ack` messages), so the client reads as fast as it can without an
- * unbounded socket backlog; a window of n or more is a burst (everything queued at once).
+ * bench turns into the producer check. `push` writes them all at once: they queue in this
+ * process (not in the client's) and leave as fast as the client reads, TCP's flow control being
+ * the only pacing; so the client is the limit as long as frames are queued here.
  * Latency frames (`pace`) go through the simulator's public `injectRaw()`, one at a time.
  */
 import { BinanceSimulator, type ConnFilter, type SimMarket } from '../simulator/index';
@@ -21,7 +21,7 @@ export interface SimAccount {
 export type SimRequest =
   | { cmd: 'setup'; count: number; market: SimMarket }
   | { cmd: 'prepare'; accountId: string; n: number }
-  | { cmd: 'push'; accountId: string; n: number; window: number }
+  | { cmd: 'push'; accountId: string; n: number }
   | { cmd: 'drop'; accountId: string }
   | { cmd: 'pace'; accountId: string; rate: number; durationMs: number }
   | { cmd: 'connections' }
@@ -39,8 +39,6 @@ interface Envelope {
 }
 
 let sim: BinanceSimulator | undefined;
-let acked = 0;
-let ackWaiter: (() => void) | undefined;
 let seq = 0;
 
 /**
@@ -79,6 +77,8 @@ interface RawSocket {
   uncork(): void;
   write(chunk: Buffer): boolean;
   destroyed: boolean;
+  on(event: 'drain' | 'close', fn: () => void): unknown;
+  off(event: 'drain' | 'close', fn: () => void): unknown;
 }
 
 /** The raw TCP socket under the simulator's (TypeScript-private) connections of an account. */
@@ -142,64 +142,55 @@ function prepare(accountId: string, n: number): { frames: number; bytes: number;
   return { frames: n, bytes: off, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
 }
 
-async function waitAck(target: number): Promise<void> {
-  while (acked < target) {
-    await new Promise<void>((r) => {
-      ackWaiter = r;
-    });
-  }
-}
-
 export interface PushStats {
   sent: number;
-  /** Wall time of the push, ms. */
-  ms: number;
-  /** CPU time of the producer process over the push, ms. */
+  /**
+   * Time from the push until the socket's own buffer was empty (every frame handed to the
+   * kernel), ms: until then the client always had frames waiting for it.
+   */
+  queuedMs: number;
+  /** CPU time of the producer process over that time, ms. */
   cpuMs: number;
-  /** Time the producer waited with a full window for the client to consume, ms. */
-  waitMs: number;
-  /** Frames per second of producer CPU: the rate the producer could sustain if never waiting. */
+  /** Frames per second of producer CPU: the rate the producer could sustain. */
   capacityPerSec: number;
 }
 
 /**
- * Writes the prepared frames to the account's socket(s), corked, keeping at most `window` frames
- * ahead of what the client acknowledged (with window ≥ n: everything at once, a burst).
+ * Writes all the prepared frames to the account's socket(s) at once (one corked write of the one
+ * buffer): they queue in this process and leave as fast as the client reads them, so the client
+ * reads at its own pace and never waits for the producer, and nothing in the measured process
+ * acknowledges anything. Resolves when the queue is empty (`drain`).
  */
-async function push(accountId: string, n: number, window: number): Promise<PushStats> {
+async function push(accountId: string, n: number): Promise<PushStats> {
   const p = prepared;
   if (!p || p.accountId !== accountId || p.ends.length < n) throw new Error('push: prepare first');
   prepared = undefined;
-  acked = 0;
-  const cpu0 = process.cpuUsage();
-  const start = process.hrtime.bigint();
-  let waitNs = 0n;
-  let sent = 0;
   const sockets = socketsOf({ accountId, kind: 'ws-api' });
   if (sockets.length === 0) throw new Error('client is gone');
-  while (sent < n) {
-    if (acked < sent - Math.floor(window / 2)) {
-      // resume once the client has consumed half of the window
-      const w0 = process.hrtime.bigint();
-      await waitAck(sent - Math.floor(window / 2));
-      waitNs += process.hrtime.bigint() - w0;
-    }
-    const upto = Math.min(n, acked + window);
-    if (upto <= sent) continue;
-    const from = sent === 0 ? 0 : p.ends[sent - 1];
-    const chunk = p.buf.subarray(from, p.ends[upto - 1]);
-    for (const sock of sockets) {
-      if (sock.destroyed) throw new Error('client is gone');
-      sock.cork();
-      sock.write(chunk);
-      sock.uncork();
-    }
-    sent = upto;
-  }
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  const cpu0 = process.cpuUsage();
+  const start = process.hrtime.bigint();
+  const data = p.buf.subarray(0, p.ends[n - 1]);
+  const drained = sockets.map((sock) => {
+    if (sock.destroyed) throw new Error('client is gone');
+    sock.cork();
+    const flushed = sock.write(data);
+    sock.uncork();
+    if (flushed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        sock.off('drain', done);
+        sock.off('close', done);
+        resolve();
+      };
+      sock.on('drain', done);
+      sock.on('close', done);
+    });
+  });
+  await Promise.all(drained);
+  const queuedMs = Number(process.hrtime.bigint() - start) / 1e6;
   const c = process.cpuUsage(cpu0);
   const cpuMs = (c.user + c.system) / 1000;
-  return { sent, ms, cpuMs, waitMs: Number(waitNs) / 1e6, capacityPerSec: Math.round(sent / (cpuMs / 1000)) };
+  return { sent: n, queuedMs, cpuMs, capacityPerSec: Math.round(n / (Math.max(cpuMs, 0.001) / 1000)) };
 }
 
 async function pace(accountId: string, rate: number, durationMs: number): Promise<{ sent: number }> {
@@ -238,7 +229,7 @@ async function handle(req: SimRequest): Promise<unknown> {
     case 'prepare':
       return prepare(req.accountId, req.n);
     case 'push':
-      return push(req.accountId, req.n, req.window);
+      return push(req.accountId, req.n);
     case 'drop':
       return { dropped: sim?.dropConnections({ accountId: req.accountId }) ?? 0 };
     case 'pace':
@@ -257,14 +248,7 @@ async function main(): Promise<void> {
   sim = await BinanceSimulator.start({ host: '127.0.0.1', port: 0 });
   const info: SimInfo = { restUrl: sim.restUrl, wsApiUrl: sim.wsApiUrl, futuresWsUrl: sim.futuresWsUrl };
   process.on('message', (m: unknown) => {
-    const msg = m as { ack?: number } & Partial<Envelope>;
-    if (typeof msg.ack === 'number') {
-      acked = msg.ack;
-      const w = ackWaiter;
-      ackWaiter = undefined;
-      w?.();
-      return;
-    }
+    const msg = m as Partial<Envelope>;
     if (typeof msg.id !== 'number' || !msg.req) return;
     const id = msg.id;
     handle(msg.req).then(
