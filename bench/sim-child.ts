@@ -23,6 +23,7 @@ export type SimRequest =
   | { cmd: 'prepare'; accountId: string; n: number }
   | { cmd: 'push'; accountId: string; n: number }
   | { cmd: 'drop'; accountId: string }
+  | { cmd: 'slowRecovery'; ms: number; count: number }
   | { cmd: 'pace'; accountId: string; rate: number; durationMs: number }
   | { cmd: 'connections' }
   | { cmd: 'stop' };
@@ -230,6 +231,10 @@ async function handle(req: SimRequest): Promise<unknown> {
       return prepare(req.accountId, req.n);
     case 'push':
       return push(req.accountId, req.n);
+    case 'slowRecovery':
+      // the spot recovery's REST reads (open orders, trades) answer `ms` late
+      sim?.delayNext({ path: /^\/api\/v3\/(openOrders|myTrades|allOrders)/, ms: req.ms, count: req.count });
+      return {};
     case 'drop':
       return { dropped: sim?.dropConnections({ accountId: req.accountId }) ?? 0 };
     case 'pace':
