@@ -320,6 +320,7 @@ async function main(): Promise<void> {
   const o = parseOptions();
   const selected = (o.only.length > 0 ? o.only : [...SCENARIOS]).filter((s): s is Scenario => (SCENARIOS as readonly string[]).includes(s));
   const started = Date.now();
+  const loadAtStart = os.loadavg().map((x) => round(x, 2));
   const m = machine();
   process.stderr.write(`bench${o.quick ? ' (quick)' : ''}: ${m.cpus} x ${m.cpuModel}, Node ${m.node}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
   const results: Record<string, ScenarioOutcome> = {};
@@ -333,7 +334,8 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     quick: o.quick,
     machine: m,
-    loadAverageAtStart: os.loadavg().map((x) => round(x, 2)),
+    loadAverageAtStart: loadAtStart,
+    loadAverageAtEnd: os.loadavg().map((x) => round(x, 2)),
     options: o,
     totalSeconds: round((Date.now() - started) / 1000, 1),
     scenarios: results,
