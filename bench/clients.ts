@@ -1,7 +1,12 @@
 /**
- * The three clients compared side by side on the same simulator, in the same process:
+ * The clients compared side by side on the same simulator, in the same process:
  *  - `baseline`: bare `ws` + `JSON.parse`, counting executionReport events (the floor cost of
  *    reading the stream at all);
+ *  - `Node-RED floor`: the same bare client handing every parsed event to a plain Node-RED node
+ *    (`bench-source`) that sends it to the sink: the floor of one Node-RED message per event;
+ *  - `ours, core only`: the shared recovering stream through `openAccountStream` (the core every
+ *    adapter uses: watchdog, overlap and fill de-duplication, recovery bookkeeping, persisted
+ *    cursors), counted at its `event`, no Node-RED;
  *  - `ours`: the `binance-order-update` node in an embedded Node-RED runtime, counted at a sink
  *    node wired to its output;
  *  - `binance-sdk`: the `binance` npm SDK's WebSocket API client (`subscribeUserDataStream`,
@@ -12,7 +17,8 @@
  */
 import WebSocket from 'ws';
 import { subscribeSignatureFrame } from './common';
-import { accountNode, orderUpdateNode, sinkNode, TAB, type EmbeddedRed } from './red-runtime';
+import { endAllGraces, MemoryStateStore, openAccountStream, type AccountStream, type UserDataEvent } from '../nodes/lib/index';
+import { accountNode, orderUpdateNode, sinkNode, sourceNode, TAB, type EmbeddedRed } from './red-runtime';
 import type { SimAccount, SimInfo } from './sim-child';
 
 export type Hit = (clientOrderId: unknown) => void;
@@ -27,12 +33,16 @@ export interface StreamClient {
 // ---------------------------------------------------------------------------- baseline
 
 export class BaselineClient implements StreamClient {
-  readonly name = 'baseline (ws + JSON.parse)';
+  readonly name: string = 'baseline (ws + JSON.parse)';
   private ws: WebSocket | undefined;
 
-  constructor(private readonly info: SimInfo) {}
+  constructor(protected readonly info: SimInfo) {}
 
   async connect(acct: SimAccount, hit: Hit): Promise<void> {
+    await this.open(acct, (ev) => hit(ev.c));
+  }
+
+  protected async open(acct: SimAccount, deliver: (ev: { e?: string; c?: unknown }) => void): Promise<void> {
     const ws = new WebSocket(this.info.wsApiUrl, { perMessageDeflate: false });
     this.ws = ws;
     await new Promise<void>((resolve, reject) => {
@@ -45,7 +55,7 @@ export class BaselineClient implements StreamClient {
       const msg = JSON.parse((data as Buffer).toString()) as { id?: string; status?: number; event?: { e?: string; c?: unknown } };
       const ev = msg.event;
       if (ev !== undefined) {
-        if (ev.e === 'executionReport') hit(ev.c);
+        if (ev.e === 'executionReport') deliver(ev);
         return;
       }
       if (msg.id === 'sub') {
@@ -68,6 +78,78 @@ export class BaselineClient implements StreamClient {
       ws.once('close', () => resolve());
       ws.terminate();
     });
+  }
+}
+
+// ---------------------------------------------------------------------------- Node-RED floor
+
+/**
+ * The bare client's parsed events, each sent as one Node-RED message by a plain node to the sink:
+ * what Node-RED's own message passing costs on top of reading the stream (no node of ours).
+ */
+export class RedFloorClient extends BaselineClient {
+  override readonly name = 'Node-RED floor (bare client -> plain node -> sink)';
+
+  constructor(
+    private readonly red: EmbeddedRed,
+    info: SimInfo,
+  ) {
+    super(info);
+  }
+
+  override async connect(acct: SimAccount, hit: Hit): Promise<void> {
+    this.red.sink = (msg) => hit((msg.payload as { c?: unknown }).c);
+    await this.red.deploy([TAB, sourceNode('src', ['sink']), sinkNode('sink')]);
+    const g = globalThis as { __benchSource?: (p: unknown) => void };
+    const start = Date.now();
+    while (!g.__benchSource && Date.now() - start < 5_000) await new Promise((r) => setTimeout(r, 5));
+    const source = g.__benchSource;
+    if (!source) throw new Error('bench-source node did not start');
+    await this.open(acct, source);
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    await this.red.deploy([TAB]);
+    this.red.sink = undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------- ours, core only
+
+/**
+ * The core without Node-RED: `openAccountStream` with a persisted store, recovery on (the
+ * defaults), one consumer; counted at the reliable stream's `event`.
+ */
+export class CoreClient implements StreamClient {
+  readonly name = 'ours, core only (openAccountStream)';
+  private handle: AccountStream | undefined;
+
+  constructor(private readonly info: SimInfo) {}
+
+  async connect(acct: SimAccount, hit: Hit): Promise<void> {
+    const handle = openAccountStream(
+      { market: 'spot', environment: 'custom', restUrl: this.info.restUrl, wsUrl: this.info.wsApiUrl, keyType: 'hmac', credentials: { apiKey: acct.apiKey, apiSecret: acct.apiSecret } },
+      { store: new MemoryStateStore() },
+    );
+    this.handle = handle;
+    handle.stream.on('event', (e: UserDataEvent) => {
+      if (e.eventType === 'executionReport') hit(e.raw.c);
+    });
+    handle.acquire('bench');
+    const start = Date.now();
+    while (handle.currentState.state !== 'connected') {
+      if (Date.now() - start > 15_000) throw new Error(`core stream did not connect (state ${handle.currentState.state})`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  async close(): Promise<void> {
+    const h = this.handle;
+    this.handle = undefined;
+    if (!h) return;
+    await h.close();
+    await endAllGraces();
   }
 }
 

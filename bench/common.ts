@@ -27,6 +27,8 @@ export interface BenchOptions {
   hours: number;
   /** Accounts of the scale scenario. */
   accounts: number;
+  /** Events of the burst scenario (queued at once after a reconnect). */
+  burst: number;
   /** Idle CPU measuring window of the scale scenario, ms. */
   idleMs: number;
   /** Scenarios to run (default all). */
@@ -66,7 +68,8 @@ export function parseOptions(argv: string[] = process.argv.slice(2), env: NodeJS
     cycles: Math.round(numArg(argv, 'cycles', env.BENCH_CYCLES, quick ? 50 : 1_000)),
     trendCycles: Math.round(numArg(argv, 'trend-cycles', env.BENCH_TREND_CYCLES, quick ? 50 : 2_000)),
     hours: numArg(argv, 'hours', env.BENCH_HOURS, quick ? 2 : 24),
-    accounts: Math.round(numArg(argv, 'accounts', env.BENCH_ACCOUNTS, quick ? 20 : 200)),
+    accounts: Math.round(numArg(argv, 'accounts', env.BENCH_ACCOUNTS, quick ? 20 : 1_000)),
+    burst: Math.round(numArg(argv, 'burst', env.BENCH_BURST, quick ? 5_000 : 50_000)),
     idleMs: numArg(argv, 'idle-ms', env.BENCH_IDLE_MS, quick ? 3_000 : 30_000),
     only,
     out: strArg(argv, 'out', env.BENCH_OUT) ?? 'bench/results/latest.json',

@@ -41,9 +41,24 @@ const SINK_JS = `module.exports = function (RED) {
     });
   }
   RED.nodes.registerType('bench-sink', BenchSink);
+  // The floor of Node-RED's own message passing: a plain node that sends the objects it is handed
+  // (globalThis.__benchSource), one message each, to the nodes wired to it.
+  function BenchSource(n) {
+    RED.nodes.createNode(this, n);
+    const node = this;
+    globalThis.__benchSource = function (payload) {
+      node.send({ payload: payload });
+    };
+    this.on('close', function () {
+      globalThis.__benchSource = undefined;
+    });
+  }
+  RED.nodes.registerType('bench-source', BenchSource);
 };
 `;
-const SINK_HTML = `<script type="text/javascript">RED.nodes.registerType('bench-sink',{category:'function',defaults:{},inputs:1,outputs:0,label:'bench sink'});</script>\n`;
+const SINK_HTML =
+  `<script type="text/javascript">RED.nodes.registerType('bench-sink',{category:'function',defaults:{},inputs:1,outputs:0,label:'bench sink'});</script>\n` +
+  `<script type="text/javascript">RED.nodes.registerType('bench-source',{category:'function',defaults:{},inputs:0,outputs:1,label:'bench source'});</script>\n`;
 
 export const TAB: FlowNode = { id: 'bench-tab', type: 'tab', label: 'bench', disabled: false, info: '' };
 
@@ -151,6 +166,11 @@ export function orderUpdateNode(id: string, account: string, wires: string[]): F
     showLastEvent: false,
     wires: [wires],
   };
+}
+
+/** A plain node that sends what `globalThis.__benchSource(payload)` hands it (the Node-RED floor). */
+export function sourceNode(id: string, wires: string[]): FlowNode {
+  return { id, type: 'bench-source', z: TAB.id, name: '', wires: [wires] };
 }
 
 export function sinkNode(id: string): FlowNode {

@@ -6,8 +6,8 @@
  * bench/results/latest.json (relative to the working directory; `--out` / BENCH_OUT).
  *
  * Options (CLI or environment): --quick (BENCH_QUICK=1), --n (BENCH_N), --rounds, --latency-ms,
- * --latency-rate, --cycles, --trend-cycles, --hours, --accounts, --idle-ms,
- * --only stream,redeploy,redeploy-control,redeploy-nojit,soak,scale.
+ * --latency-rate, --cycles, --trend-cycles, --hours, --accounts, --burst, --idle-ms,
+ * --only stream,redeploy,redeploy-control,redeploy-nojit,soak,scale,burst.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -15,15 +15,20 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { machine, parseOptions, RESULT_MARK, round, type BenchOptions } from './common';
 import { NO_JIT_FLAGS, type RedeployResult, type ScaleResult } from './runtime-bench';
+import type { BurstResult } from './burst-bench';
 import type { SoakResult } from './soak-bench';
-import type { StreamBenchResult } from './stream-bench';
+import type { ClientThroughput, StreamBenchResult, ThroughputRun } from './stream-bench';
 
-export const SCENARIOS = ['stream', 'redeploy', 'redeploy-control', 'redeploy-nojit', 'soak', 'scale'] as const;
+export const SCENARIOS = ['stream', 'redeploy', 'redeploy-control', 'redeploy-nojit', 'soak', 'scale', 'burst'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
-/** Targets of issue 7. */
+/** Targets of issues 7 and 17. */
 export const TARGETS = {
   throughputRatio: 0.75,
+  /** Issue 17: the core-only path against the binance SDK's raw path (events/s and CPU per event). */
+  coreToSdkRaw: 1.0,
+  /** Issue 17: our node's CPU per event ÷ the bare client's, at most. */
+  nodeCpuToBaseline: 1.5,
   redeployHeapGrowthMb: 2,
   /**
    * "No growth trend": the least-squares slope of the heap over the redeploys with V8's
@@ -33,7 +38,8 @@ export const TARGETS = {
    * kept per deploy would be several KB, i.e. several MB per 1000.
    */
   redeployTrendMbPer1000: 0.25,
-  idleCpuPercent: 2,
+  /** Issue 17: 1 000 idle accounts (issue 7: 200 accounts < 2 %). */
+  idleCpuPercent: 5,
 };
 
 interface ScenarioOutcome {
@@ -53,6 +59,7 @@ function optionArgs(o: BenchOptions): string[] {
     `--trend-cycles=${o.trendCycles}`,
     `--hours=${o.hours}`,
     `--accounts=${o.accounts}`,
+    `--burst=${o.burst}`,
     `--idle-ms=${o.idleMs}`,
   ];
 }
@@ -116,17 +123,23 @@ export function render(results: Record<string, ScenarioOutcome>): { text: string
     parts.push(`Throughput: ${s.n.toLocaleString('en-US')} executionReport frames, median of ${s.rounds} round(s)`);
     parts.push(
       table([
-        ['client', 'events/s', 'ratio to baseline', 'client CPU (cores)', 'CPU µs/event', 'CPU ratio to baseline', 'note'],
+        ['client', 'events/s', 'ratio to baseline', 'client CPU (cores)', 'CPU µs/event', 'CPU ratio to baseline', 'producer frames/s (margin, queued)', 'note'],
         ...s.throughput.map((t) => [
           t.client,
           fmt(t.eventsPerSec),
           fmt(t.ratioToBaseline, 3),
           t.runs.length ? fmt(t.runs.map((r) => r.clientCpu).reduce((a, b) => a + b, 0) / t.runs.length) : 'n/a',
-          fmt(t.cpuUsPerEvent, 1),
+          fmt(t.cpuUsPerEvent, 2),
           fmt(t.cpuRatioToBaseline, 3),
+          t.producer ? `${fmt(t.producer.capacityPerSec)} (${fmt(t.producer.margin, 2)}x, ${fmt(100 * t.producer.queuedShare, 1)} %)${t.producer.faster ? '' : ' NOT FASTER'}` : 'n/a',
           t.error ?? '',
         ]),
       ]),
+    );
+    parts.push(
+      s.producerFaster
+        ? 'Producer check: the producer was faster than every client (capacity = frames per second of producer CPU, at least 2x the client\'s rate; every frame was in the socket buffers before the client finished; queued = least share of a run with frames still queued at the producer).'
+        : 'Producer check: FAILED - the producer was not faster than every client; those rows are producer-limited (see the notes).',
     );
     for (const n of s.notes) parts.push(`Note: ${n}`);
     parts.push('');
@@ -147,6 +160,37 @@ export function render(results: Record<string, ScenarioOutcome>): { text: string
         met: ours.ratioToBaseline >= TARGETS.throughputRatio,
       });
     }
+    // Ratios of two clients within each round (they ran minutes apart at most, interleaved), as
+    // a check of the medians on a noisy machine.
+    const perRound = (a: ClientThroughput, b: ClientThroughput, f: (x: ThroughputRun, y: ThroughputRun) => number): string =>
+      a.runs.length === b.runs.length && a.runs.length > 1 ? ` (rounds ${a.runs.map((x, i) => fmt(f(x, b.runs[i]), 2)).join(', ')})` : '';
+    const usOf = (r: ThroughputRun): number => (r.clientCpu * 1e6) / r.eventsPerSec;
+    const core = s.throughput.find((t) => t.client.startsWith('ours, core only'));
+    const sdkRaw = s.throughput.find((t) => t.client.includes('raw events'));
+    const floor = s.throughput.find((t) => t.client.startsWith('Node-RED floor'));
+    const base = s.throughput[0];
+    if (core && sdkRaw) {
+      const eps = core.eventsPerSec / sdkRaw.eventsPerSec;
+      const cpu = sdkRaw.cpuUsPerEvent / core.cpuUsPerEvent;
+      verdicts.push({
+        target: `core only >= ${TARGETS.coreToSdkRaw}x the SDK's raw path (events/s and CPU per event)`,
+        value:
+          `${fmt(eps, 3)}x events/s${perRound(core, sdkRaw, (x, y) => x.eventsPerSec / y.eventsPerSec)}, ` +
+          `${fmt(cpu, 3)}x by CPU per event (${fmt(core.cpuUsPerEvent, 2)} vs ${fmt(sdkRaw.cpuUsPerEvent, 2)} µs)${perRound(core, sdkRaw, (x, y) => usOf(y) / usOf(x))}`,
+        met: eps >= TARGETS.coreToSdkRaw && cpu >= TARGETS.coreToSdkRaw,
+      });
+    }
+    if (ours) {
+      const r = ours.cpuUsPerEvent / base.cpuUsPerEvent;
+      verdicts.push({
+        target: `our node's CPU per event <= ${TARGETS.nodeCpuToBaseline}x the bare client's`,
+        value:
+          `${fmt(r, 2)}x (${fmt(ours.cpuUsPerEvent, 2)} vs ${fmt(base.cpuUsPerEvent, 2)} µs)${perRound(ours, base, (x, y) => usOf(x) / usOf(y))}` +
+          (floor ? `; the Node-RED floor alone is ${fmt(floor.cpuUsPerEvent / base.cpuUsPerEvent, 2)}x, ours ${fmt(ours.cpuUsPerEvent / floor.cpuUsPerEvent, 2)}x the floor` : ''),
+        met: r <= TARGETS.nodeCpuToBaseline,
+      });
+    }
+    verdicts.push({ target: 'producer faster than every client', value: s.producerFaster ? 'yes (see the producer column)' : 'no: some rows are producer-limited', met: s.producerFaster });
   } else if (stream) {
     parts.push(`Throughput/latency: FAILED (${stream.error})`);
   }
@@ -229,13 +273,47 @@ export function render(results: Record<string, ScenarioOutcome>): { text: string
     parts.push(`Scale: ${r.accounts} accounts in one runtime (${Object.entries(r.markets).map(([k, v]) => `${v} ${k}`).join(', ')})`);
     parts.push(
       table([
-        ['connections', 'connect ms', 'idle CPU % of a core', 'RSS MB (before)', 'heap MB (before)', 'heap per account KB'],
-        [String(r.simConnections.open), String(r.connectMs), fmt(r.idleCpuPercent, 3), `${fmt(r.rssMb, 1)} (${fmt(r.rssBeforeMb, 1)})`, `${fmt(r.heapUsedMb, 1)} (${fmt(r.heapBeforeMb, 1)})`, String(r.perAccountHeapKb)],
+        ['connections (spot WS-API / futures)', 'connect ms', 'idle CPU % of a core', 'RSS MB (before)', 'RSS per account KB', 'heap MB (before)', 'heap per account KB'],
+        [
+          `${r.simConnections.open} (${r.simConnections.wsApi} / ${r.simConnections.futures})`,
+          String(r.connectMs),
+          fmt(r.idleCpuPercent, 3),
+          `${fmt(r.rssMb, 1)} (${fmt(r.rssBeforeMb, 1)})`,
+          String(r.perAccountRssKb),
+          `${fmt(r.heapUsedMb, 1)} (${fmt(r.heapBeforeMb, 1)})`,
+          String(r.perAccountHeapKb),
+        ],
       ]),
     );
     verdicts.push({ target: `${r.accounts} idle accounts < ${TARGETS.idleCpuPercent} % of one core`, value: `${fmt(r.idleCpuPercent, 3)} %`, met: r.idleCpuPercent < TARGETS.idleCpuPercent });
   } else if (scale) {
     parts.push(`Scale: FAILED (${scale.error})`);
+  }
+  const burst = results.burst;
+  if (burst?.ok) {
+    const r = burst.result as BurstResult;
+    parts.push('');
+    parts.push(`Burst: ${r.events.toLocaleString('en-US')} frames queued at once on the new connection after a drop, while the gap's recovery runs (REST ${r.recoveryDelayMs} ms late); core only`);
+    parts.push(
+      table([
+        ['delivered', 'duplicates', 'drain ms (from push)', 'held ms (first event)', 'drain ms after the hold', 'events/s after the hold', 'heap before MB', 'peak heap MB', 'heap after MB', 'gaps / recoveries'],
+        [
+          `${r.delivered}/${r.events}`,
+          String(r.duplicates),
+          fmt(r.drainMs, 1),
+          fmt(r.heldMs, 1),
+          fmt(r.drainMs - r.heldMs, 1),
+          fmt((r.delivered / Math.max(1e-3, r.drainMs - r.heldMs)) * 1000),
+          fmt(r.heapBeforeMb, 1),
+          fmt(r.peakHeapMb, 1),
+          fmt(r.heapAfterMb, 1),
+          `${r.gaps} / ${r.recoveries}`,
+        ],
+      ]),
+    );
+    verdicts.push({ target: 'burst: every queued event delivered once', value: `${r.delivered}/${r.events}, ${r.duplicates} duplicates`, met: r.delivered === r.events && r.duplicates === 0 });
+  } else if (burst) {
+    parts.push(`Burst: FAILED (${burst.error})`);
   }
   if (verdicts.length > 0) {
     parts.push('');
@@ -249,6 +327,7 @@ async function main(): Promise<void> {
   const o = parseOptions();
   const selected = (o.only.length > 0 ? o.only : [...SCENARIOS]).filter((s): s is Scenario => (SCENARIOS as readonly string[]).includes(s));
   const started = Date.now();
+  const loadAtStart = os.loadavg().map((x) => round(x, 2));
   const m = machine();
   process.stderr.write(`bench${o.quick ? ' (quick)' : ''}: ${m.cpus} x ${m.cpuModel}, Node ${m.node}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
   const results: Record<string, ScenarioOutcome> = {};
@@ -262,7 +341,8 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     quick: o.quick,
     machine: m,
-    loadAverageAtStart: os.loadavg().map((x) => round(x, 2)),
+    loadAverageAtStart: loadAtStart,
+    loadAverageAtEnd: os.loadavg().map((x) => round(x, 2)),
     options: o,
     totalSeconds: round((Date.now() - started) / 1000, 1),
     scenarios: results,

@@ -168,8 +168,10 @@ export interface ScaleResult {
   rssBeforeMb: number;
   heapUsedMb: number;
   heapBeforeMb: number;
-  /** (heap after − heap before) / accounts, KB (RSS does not shrink, so it is reported as is). */
+  /** (heap after − heap before) / accounts, KB. */
   perAccountHeapKb: number;
+  /** (RSS after − RSS before) / accounts, KB. */
+  perAccountRssKb: number;
   handles: Record<string, number>;
 }
 
@@ -224,6 +226,7 @@ export async function runScale(opts: BenchOptions, log: (s: string) => void): Pr
       heapUsedMb: round(heap / MB, 1),
       heapBeforeMb: round(heapBefore / MB, 1),
       perAccountHeapKb: Math.round((heap - heapBefore) / 1024 / opts.accounts),
+      perAccountRssKb: Math.round((rss - rssBefore) / 1024 / opts.accounts),
       handles: activeResources(),
     };
   } finally {

@@ -1,7 +1,8 @@
 /**
- * Entry of one scenario process: `node dist/bench/scenario.js <stream|redeploy|redeploy-control|redeploy-nojit|soak|scale> [options]`.
+ * Entry of one scenario process: `node dist/bench/scenario.js <stream|redeploy|redeploy-control|redeploy-nojit|soak|scale|burst> [options]`.
  * Prints progress on stderr and one result line (RESULT_MARK + JSON) on stdout.
  */
+import { runBurst } from './burst-bench';
 import { emitResult, installLoopbackGuard, parseOptions } from './common';
 import { runRedeploy, runScale } from './runtime-bench';
 import { runSoak } from './soak-bench';
@@ -32,6 +33,9 @@ async function main(): Promise<void> {
       break;
     case 'soak':
       result = await runSoak(opts, log);
+      break;
+    case 'burst':
+      result = await runBurst(opts, log);
       break;
     case 'scale':
       result = await runScale(opts, log);

@@ -2,9 +2,13 @@
  * The loopback simulator in its own process, driven over IPC by a benchmark process, so the
  * frames are produced on another core and the measured process only does the client's work.
  *
- * Frames reach the clients through the simulator's public `injectRaw()` (one WebSocket message
- * per frame). `push` keeps at most `window` frames ahead of what the client reported consumed
- * (`ack` messages), so the client reads as fast as it can without an unbounded socket backlog.
+ * Throughput frames are serialised before a run (`prepare`: complete WebSocket frames in one
+ * buffer) and `push` only writes slices of that buffer to the corked socket, so the producer is
+ * not the limit: it reports its own CPU time and how long it waited for the client, which the
+ * bench turns into the producer check. `push` writes them all at once: they queue in this
+ * process (not in the client's) and leave as fast as the client reads, TCP's flow control being
+ * the only pacing; so the client is the limit as long as frames are queued here.
+ * Latency frames (`pace`) go through the simulator's public `injectRaw()`, one at a time.
  */
 import { BinanceSimulator, type ConnFilter, type SimMarket } from '../simulator/index';
 
@@ -16,7 +20,10 @@ export interface SimAccount {
 
 export type SimRequest =
   | { cmd: 'setup'; count: number; market: SimMarket }
-  | { cmd: 'push'; accountId: string; n: number; window: number }
+  | { cmd: 'prepare'; accountId: string; n: number }
+  | { cmd: 'push'; accountId: string; n: number }
+  | { cmd: 'drop'; accountId: string }
+  | { cmd: 'slowRecovery'; ms: number; count: number }
   | { cmd: 'pace'; accountId: string; rate: number; durationMs: number }
   | { cmd: 'connections' }
   | { cmd: 'stop' };
@@ -33,8 +40,6 @@ interface Envelope {
 }
 
 let sim: BinanceSimulator | undefined;
-let acked = 0;
-let ackWaiter: (() => void) | undefined;
 let seq = 0;
 
 /**
@@ -68,62 +73,125 @@ function subscriptionOf(accountId: string): number {
   return subs[subs.length - 1].subscriptionId;
 }
 
-interface BatchCapable {
-  injectRawBatch?: (filter: ConnFilter, frames: readonly string[]) => number;
+interface RawSocket {
+  cork(): void;
+  uncork(): void;
+  write(chunk: Buffer): boolean;
+  destroyed: boolean;
+  on(event: 'drain' | 'close', fn: () => void): unknown;
+  off(event: 'drain' | 'close', fn: () => void): unknown;
 }
-interface PrivateConn {
-  closed: boolean;
-  ws: { _socket?: { cork(): void; uncork(): void } };
+
+/** The raw TCP socket under the simulator's (TypeScript-private) connections of an account. */
+function socketsOf(filter: ConnFilter): RawSocket[] {
+  const s = sim as unknown as { conns?: Map<number, { closed: boolean; ws: { _socket?: RawSocket } }> };
+  const ids = new Set(sim!.connections(filter).map((c) => c.id));
+  return [...(s.conns?.entries() ?? [])]
+    .filter(([id, c]) => ids.has(id) && !c.closed)
+    .map(([, c]) => c.ws._socket)
+    .filter((x): x is RawSocket => x !== undefined);
 }
 
 /**
- * Sends frames to every matching connection as one write per batch (socket corked), so the
- * pusher is not limited by one syscall per frame. Uses the simulator's `injectRawBatch` when it
- * has one; until then it corks the connection's socket around the public `injectRaw` calls,
- * reaching the sockets through the simulator's (TypeScript-private) connection table.
+ * One unmasked server-to-client WebSocket text frame (RFC 6455 §5.2): FIN + opcode 1, the
+ * payload length in 7, 7+16 or 7+64 bits, then the payload. Written straight to the socket, it is
+ * what `ws.send()` would have written, without the per-frame cost on the producer's side.
  */
-function injectBatch(filter: ConnFilter, frames: readonly string[]): number {
-  const s = sim as unknown as BatchCapable & { conns?: Map<number, PrivateConn> };
-  if (typeof s.injectRawBatch === 'function') return s.injectRawBatch(filter, frames);
-  const sockets = [...(s.conns?.values() ?? [])].filter((c) => !c.closed).map((c) => c.ws._socket).filter((x) => x !== undefined);
-  for (const sock of sockets) sock.cork();
-  let n = 0;
-  try {
-    for (const f of frames) n = Math.max(n, sim!.injectRaw(filter, f));
-  } finally {
-    for (const sock of sockets) sock.uncork();
+export function wsTextFrame(payload: Buffer): Buffer {
+  const len = payload.length;
+  const head = len < 126 ? 2 : len < 65_536 ? 4 : 10;
+  const out = Buffer.allocUnsafe(head + len);
+  out[0] = 0x81;
+  if (head === 2) out[1] = len;
+  else if (head === 4) {
+    out[1] = 126;
+    out.writeUInt16BE(len, 2);
+  } else {
+    out[1] = 127;
+    out.writeBigUInt64BE(BigInt(len), 2);
   }
-  return n;
+  payload.copy(out, head);
+  return out;
 }
 
-async function waitAck(target: number): Promise<void> {
-  while (acked < target) {
-    await new Promise<void>((r) => {
-      ackWaiter = r;
-    });
-  }
+/**
+ * The frames of the next push, serialised once before it starts (not timed): one buffer of n
+ * complete WebSocket frames and the end offset of each frame, so a push is only socket writes.
+ */
+interface Prepared {
+  accountId: string;
+  buf: Buffer;
+  ends: Uint32Array;
 }
+let prepared: Prepared | undefined;
 
-async function push(accountId: string, n: number, window: number): Promise<{ sent: number; ms: number }> {
+function prepare(accountId: string, n: number): { frames: number; bytes: number; ms: number } {
+  const t0 = process.hrtime.bigint();
   const sub = subscriptionOf(accountId);
-  acked = 0;
-  const start = process.hrtime.bigint();
   const now = Date.now();
-  let sent = 0;
-  const filter = { accountId, kind: 'ws-api' as const };
-  while (sent < n) {
-    // resume once the client has consumed half of the window
-    await waitAck(sent - Math.floor(window / 2));
-    const upto = Math.min(n, acked + window);
-    const frames: string[] = [];
-    while (sent + frames.length < upto) {
-      seq += 1;
-      frames.push(executionReportFrame(sub, seq, now, 'bench-tp'));
-    }
-    if (injectBatch(filter, frames) === 0) throw new Error('client is gone');
-    sent += frames.length;
+  const parts: Buffer[] = [];
+  const ends = new Uint32Array(n);
+  let off = 0;
+  for (let i = 0; i < n; i++) {
+    seq += 1;
+    const f = wsTextFrame(Buffer.from(executionReportFrame(sub, seq, now, 'bench-tp')));
+    parts.push(f);
+    off += f.length;
+    ends[i] = off;
   }
-  return { sent, ms: Number(process.hrtime.bigint() - start) / 1e6 };
+  prepared = { accountId, buf: Buffer.concat(parts, off), ends };
+  return { frames: n, bytes: off, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+}
+
+export interface PushStats {
+  sent: number;
+  /**
+   * Time from the push until the socket's own buffer was empty (every frame handed to the
+   * kernel), ms: until then the client always had frames waiting for it.
+   */
+  queuedMs: number;
+  /** CPU time of the producer process over that time, ms. */
+  cpuMs: number;
+  /** Frames per second of producer CPU: the rate the producer could sustain. */
+  capacityPerSec: number;
+}
+
+/**
+ * Writes all the prepared frames to the account's socket(s) at once (one corked write of the one
+ * buffer): they queue in this process and leave as fast as the client reads them, so the client
+ * reads at its own pace and never waits for the producer, and nothing in the measured process
+ * acknowledges anything. Resolves when the queue is empty (`drain`).
+ */
+async function push(accountId: string, n: number): Promise<PushStats> {
+  const p = prepared;
+  if (!p || p.accountId !== accountId || p.ends.length < n) throw new Error('push: prepare first');
+  prepared = undefined;
+  const sockets = socketsOf({ accountId, kind: 'ws-api' });
+  if (sockets.length === 0) throw new Error('client is gone');
+  const cpu0 = process.cpuUsage();
+  const start = process.hrtime.bigint();
+  const data = p.buf.subarray(0, p.ends[n - 1]);
+  const drained = sockets.map((sock) => {
+    if (sock.destroyed) throw new Error('client is gone');
+    sock.cork();
+    const flushed = sock.write(data);
+    sock.uncork();
+    if (flushed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        sock.off('drain', done);
+        sock.off('close', done);
+        resolve();
+      };
+      sock.on('drain', done);
+      sock.on('close', done);
+    });
+  });
+  await Promise.all(drained);
+  const queuedMs = Number(process.hrtime.bigint() - start) / 1e6;
+  const c = process.cpuUsage(cpu0);
+  const cpuMs = (c.user + c.system) / 1000;
+  return { sent: n, queuedMs, cpuMs, capacityPerSec: Math.round(n / (Math.max(cpuMs, 0.001) / 1000)) };
 }
 
 async function pace(accountId: string, rate: number, durationMs: number): Promise<{ sent: number }> {
@@ -159,8 +227,16 @@ async function handle(req: SimRequest): Promise<unknown> {
       }
       return out;
     }
+    case 'prepare':
+      return prepare(req.accountId, req.n);
     case 'push':
-      return push(req.accountId, req.n, req.window);
+      return push(req.accountId, req.n);
+    case 'slowRecovery':
+      // the spot recovery's REST reads (open orders, trades) answer `ms` late
+      sim?.delayNext({ path: /^\/api\/v3\/(openOrders|myTrades|allOrders)/, ms: req.ms, count: req.count });
+      return {};
+    case 'drop':
+      return { dropped: sim?.dropConnections({ accountId: req.accountId }) ?? 0 };
     case 'pace':
       return pace(req.accountId, req.rate, req.durationMs);
     case 'connections':
@@ -177,14 +253,7 @@ async function main(): Promise<void> {
   sim = await BinanceSimulator.start({ host: '127.0.0.1', port: 0 });
   const info: SimInfo = { restUrl: sim.restUrl, wsApiUrl: sim.wsApiUrl, futuresWsUrl: sim.futuresWsUrl };
   process.on('message', (m: unknown) => {
-    const msg = m as { ack?: number } & Partial<Envelope>;
-    if (typeof msg.ack === 'number') {
-      acked = msg.ack;
-      const w = ackWaiter;
-      ackWaiter = undefined;
-      w?.();
-      return;
-    }
+    const msg = m as Partial<Envelope>;
     if (typeof msg.id !== 'number' || !msg.req) return;
     const id = msg.id;
     handle(msg.req).then(

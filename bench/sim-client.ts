@@ -53,11 +53,6 @@ export class SimProcess {
     });
   }
 
-  /** Tells the pusher how many frames the client has consumed in the current run. */
-  ack(n: number): void {
-    if (this.child.connected) this.child.send({ ack: n });
-  }
-
   setup(count: number, market: SimRequest & { cmd: 'setup' } extends { market: infer M } ? M : never = 'spot'): Promise<SimAccount[]> {
     return this.request<SimAccount[]>({ cmd: 'setup', count, market });
   }

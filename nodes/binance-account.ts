@@ -8,7 +8,7 @@
 import { makeTranslate } from './red/translate';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { accountRestBase, openAccountStream, prepareAccount, type AccountSettings, type AccountStream } from './lib/account';
-import type { CredentialsInput } from './lib/credentials';
+import type { CredentialsInput } from './lib/exchange/credentials';
 import { endAllGraces } from './lib/stream/reliable-stream';
 import type { UserDataEvent } from './lib/types';
 import { ConsumptionTracker, type UnconsumedReport } from './lib/events/unconsumed';

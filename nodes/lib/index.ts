@@ -6,7 +6,7 @@
  */
 export * from './account';
 export * from './types';
-export { normalizePem, type CredentialsInput } from './credentials';
+export { normalizePem, type CredentialsInput } from './exchange/credentials';
 export * from './normalize';
 export * from './events/filters';
 export { ConsumptionTracker, type UnconsumedReport } from './events/unconsumed';

@@ -11,7 +11,7 @@ import { isZeroDecimal } from './events/decimals';
 import { type Balance, type Position } from './events/balances';
 
 export * from './events';
-export { normalizePem } from './credentials';
+export { normalizePem } from './exchange/credentials';
 
 // ---------------------------------------------------------------------------
 // balance sheet (snapshot mode)

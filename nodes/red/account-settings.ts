@@ -1,6 +1,6 @@
 /** The editor's credentials for Test connection, and the status key of each settings problem. */
 import type { SettingsProblemKey } from '../lib/account';
-import type { CredentialsInput } from '../lib/credentials';
+import type { CredentialsInput } from '../lib/exchange/credentials';
 
 /** Password fields that were not changed in the editor are sent as this placeholder. */
 const UNCHANGED_PASSWORD = '__PWRD__';

@@ -6,7 +6,7 @@
  */
 import type { Node, NodeAPI } from 'node-red';
 import { checkKey, type AccountSettings } from '../lib/account';
-import type { CredentialsInput } from '../lib/credentials';
+import type { CredentialsInput } from '../lib/exchange/credentials';
 import { isAccountHandle } from './account-contract';
 import { mergeCredentials } from './account-settings';
 

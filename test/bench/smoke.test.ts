@@ -35,13 +35,23 @@ describe('benchmark smoke run (npm run bench -- --quick)', function () {
       assert.match(stdout, /control: 6 plain nodes/);
       const json = JSON.parse(fs.readFileSync(out, 'utf8')) as BenchResult;
       assert.equal(json.quick, true);
-      for (const name of ['stream', 'redeploy', 'redeploy-control', 'redeploy-nojit', 'soak', 'scale']) {
+      for (const name of ['stream', 'redeploy', 'redeploy-control', 'redeploy-nojit', 'soak', 'scale', 'burst']) {
         assert.ok(json.scenarios[name], `scenario ${name} missing`);
         assert.equal(json.scenarios[name].ok, true, `scenario ${name} failed`);
       }
-      const stream = json.scenarios.stream.result as { throughput: Array<{ client: string; eventsPerSec: number }> };
-      assert.ok(stream.throughput.length >= 3, 'baseline, ours and the peer SDK');
-      for (const c of stream.throughput) assert.ok(c.eventsPerSec > 0, `${c.client} delivered nothing`);
+      assert.match(stdout, /Producer check/);
+      const stream = json.scenarios.stream.result as { throughput: Array<{ client: string; eventsPerSec: number; cpuUsPerEvent: number }> };
+      const names = stream.throughput.map((c) => c.client).join(' | ');
+      for (const row of ['baseline', 'Node-RED floor', 'core only', 'binance-order-update', 'raw events', 'beautified events']) {
+        assert.ok(names.includes(row), `row ${row} missing: ${names}`);
+      }
+      for (const c of stream.throughput) {
+        assert.ok(c.eventsPerSec > 0, `${c.client} delivered nothing`);
+        assert.ok(c.cpuUsPerEvent > 0, `${c.client} has no CPU per event`);
+      }
+      const burst = json.scenarios.burst.result as { events: number; delivered: number; duplicates: number };
+      assert.equal(burst.delivered, burst.events, 'every burst event delivered');
+      assert.equal(burst.duplicates, 0);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

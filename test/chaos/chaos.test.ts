@@ -10,7 +10,7 @@ import { BinanceSimulator, type SimMarket } from '../../simulator/index';
 import { StreamManager } from '../../nodes/lib/stream/stream-manager';
 import { ReliableStream, type ReliableStateChange } from '../../nodes/lib/stream/reliable-stream';
 import { MemoryStateStore } from '../../nodes/lib/recovery/persistence';
-import { WeightBudget } from '../../nodes/lib/weight-budget';
+import { WeightBudget } from '../../nodes/lib/exchange/weight-budget';
 import type { GapEvent, UserDataEvent } from '../../nodes/lib/types';
 import { advance, installClock, settle, waitFor, type Clock } from '../support/fake-clock';
 import { LogCapture, StallProxy, simConfig } from '../core/helpers';

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REST, weightOf, WEIGHT_LIMITS_PER_MINUTE, weightPoolOf } from '../../nodes/lib/exchange/facts';
-import { resolveEndpoints } from '../../nodes/lib/endpoints';
+import { resolveEndpoints } from '../../nodes/lib/exchange/endpoints';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', 'nodes');
 const FACTS = path.join('lib', 'exchange', 'facts.ts');

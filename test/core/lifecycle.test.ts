@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { BinanceSimulator, type SimMarket, type SimulatorOptions } from '../../simulator/index';
 import { StreamManager } from '../../nodes/lib/stream/stream-manager';
 import type { AccountConfig } from '../../nodes/lib/types';
-import { HALF_OPEN_DETECTION_MS, PONG_TIMEOUT_MS } from '../../nodes/lib/ws-connection';
+import { HALF_OPEN_DETECTION_MS, PONG_TIMEOUT_MS } from '../../nodes/lib/transport/ws-connection';
 import { advance, installClock, settle, waitFor, type Clock } from '../support/fake-clock';
 import { LogCapture, StallProxy, attach, connKind, isFutures, seqs, simConfig, testEvent } from './helpers';
 

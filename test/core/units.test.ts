@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
-import { Backoff, reconnectOptions } from '../../nodes/lib/backoff';
+import { Backoff, reconnectOptions } from '../../nodes/lib/exchange/backoff';
 import {
   COINM_API_FAMILY,
   COINM_RECOVERY_PATHS,
@@ -11,11 +11,11 @@ import {
   futuresStreamUrl,
   isLoopbackHost,
   resolveEndpoints,
-} from '../../nodes/lib/endpoints';
-import { Redactor, redact } from '../../nodes/lib/redact';
-import { BinanceApiError, classifyError } from '../../nodes/lib/rest';
-import { CredentialsError, createSigner, restQueryString, wsApiPayload } from '../../nodes/lib/signing';
-import { renewDelay } from '../../nodes/lib/transport-margin';
+} from '../../nodes/lib/exchange/endpoints';
+import { Redactor, redact } from '../../nodes/lib/exchange/redact';
+import { BinanceApiError, classifyError } from '../../nodes/lib/transport/rest';
+import { CredentialsError, createSigner, restQueryString, wsApiPayload } from '../../nodes/lib/exchange/signing';
+import { renewDelay } from '../../nodes/lib/transport/transport-margin';
 import { Deduper } from '../../nodes/lib/stream/overlap-dedup';
 import { installClock } from '../support/fake-clock';
 import { accountIdentity, shortId } from '../../nodes/lib/stream/identity';

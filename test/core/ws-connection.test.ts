@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
-import { MAX_FRAMES_PER_TURN, WsConnection } from '../../nodes/lib/ws-connection';
+import { MAX_FRAMES_PER_TURN, WsConnection } from '../../nodes/lib/transport/ws-connection';
 import type { Logger } from '../../nodes/lib/types';
 
 const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };

@@ -109,7 +109,7 @@ describe('editor end-to-end in Chromium (import, configure, deploy, live fills)'
       viewport: { width: 1440, height: 860 },
       deviceScaleFactor: 1,
     });
-    context.setDefaultTimeout(15_000);
+    context.setDefaultTimeout(25_000);
     context.setDefaultNavigationTimeout(45_000);
     page = context.pages()[0] ?? (await context.newPage());
     fs.rmSync(path.join(shots, 'failure.png'), { force: true });
@@ -170,14 +170,33 @@ describe('editor end-to-end in Chromium (import, configure, deploy, live fills)'
     await shot('01-palette');
   });
 
-  it('imports the getting-started example from Import ▸ Examples', async function () {
+  /**
+   * Opens Import ▸ Examples and selects one of ours; resolves once the editor has loaded it (its
+   * Import button is enabled). On a loaded machine the first click on the entry can come before the
+   * tree is ready: then it clicks again.
+   */
+  const chooseExample = async (name: string): Promise<void> => {
     await page.locator('#red-ui-header-button-sidemenu').click();
     await page.locator('#menu-item-import').click();
     await page.locator('#red-ui-clipboard-dialog-import-tabs').waitFor({ state: 'visible' });
     await page.locator('#red-ui-clipboard-dialog-import-tabs li', { hasText: 'Examples' }).click();
     const lib = page.locator('#red-ui-clipboard-dialog-import-tab-examples');
-    await lib.locator('.red-ui-treeList-label', { hasText: PKG }).click();
-    await lib.locator('.red-ui-treeList-label', { hasText: 'getting-started' }).click();
+    const entry = lib.locator('.red-ui-treeList-label', { hasText: name });
+    const ok = page.locator('#red-ui-clipboard-dialog-ok:not(.ui-state-disabled)');
+    for (let attempt = 1; ; attempt++) {
+      if (!(await entry.isVisible())) await lib.locator('.red-ui-treeList-label', { hasText: PKG }).click();
+      await entry.click();
+      try {
+        await ok.waitFor({ state: 'visible', timeout: 5000 });
+        return;
+      } catch (err) {
+        if (attempt >= 4) throw err;
+      }
+    }
+  };
+
+  it('imports the getting-started example from Import ▸ Examples', async function () {
+    await chooseExample('getting-started');
     await shot('02-import-examples');
     await page.locator('#red-ui-clipboard-dialog-ok').click();
     // imported nodes follow the mouse until placed with a click on the workspace
@@ -354,12 +373,7 @@ describe('editor end-to-end in Chromium (import, configure, deploy, live fills)'
 
   it('the live dashboard: imported from Examples, deployed, and a simulator fill appears on its page', async function () {
     assert.ok(sim && nr && context);
-    await page.locator('#red-ui-header-button-sidemenu').click();
-    await page.locator('#menu-item-import').click();
-    await page.locator('#red-ui-clipboard-dialog-import-tabs li', { hasText: 'Examples' }).click();
-    const lib = page.locator('#red-ui-clipboard-dialog-import-tab-examples');
-    await lib.locator('.red-ui-treeList-label', { hasText: PKG }).click();
-    await lib.locator('.red-ui-treeList-label', { hasText: 'live-dashboard' }).click();
+    await chooseExample('live-dashboard');
     await page.locator('#red-ui-clipboard-dialog-ok').click();
     const ws = page.locator('#red-ui-workspace-chart');
     const box = await ws.boundingBox();

@@ -4,12 +4,12 @@
  * redaction before truncation. Over loopback to the hostile server (test/hostile/server.ts).
  */
 import assert from 'node:assert/strict';
-import { MAX_SERVER_DELAY_MS, parseRetryAfter } from '../../nodes/lib/backoff';
-import { ClockSync } from '../../nodes/lib/clock';
-import { Redactor, redactTruncate } from '../../nodes/lib/redact';
-import { BinanceApiError, MAX_RESPONSE_BYTES, RestClient } from '../../nodes/lib/rest';
-import { createSigner } from '../../nodes/lib/signing';
-import { WsConnection } from '../../nodes/lib/ws-connection';
+import { MAX_SERVER_DELAY_MS, parseRetryAfter } from '../../nodes/lib/exchange/backoff';
+import { ClockSync } from '../../nodes/lib/exchange/clock';
+import { Redactor, redactTruncate } from '../../nodes/lib/exchange/redact';
+import { BinanceApiError, MAX_RESPONSE_BYTES, RestClient } from '../../nodes/lib/transport/rest';
+import { createSigner } from '../../nodes/lib/exchange/signing';
+import { WsConnection } from '../../nodes/lib/transport/ws-connection';
 import type { Logger } from '../../nodes/lib/types';
 import { HostileServer, Recorder } from './server';
 

@@ -3,12 +3,12 @@
  * where the exchange's own behaviour matters), with fake timers for the long waits.
  */
 import assert from 'node:assert/strict';
-import { MAX_SERVER_DELAY_MS, RATE_LIMIT_INITIAL_DELAY_MS } from '../../nodes/lib/backoff';
-import { WARN_BURST } from '../../nodes/lib/log-limit';
+import { MAX_SERVER_DELAY_MS, RATE_LIMIT_INITIAL_DELAY_MS } from '../../nodes/lib/exchange/backoff';
+import { WARN_BURST } from '../../nodes/lib/exchange/log-limit';
 import { lookupCatalog, statusForState } from '../../nodes/red/status';
 import { RESTRICTED_RETRY_DELAY_MS, StreamManager } from '../../nodes/lib/stream/stream-manager';
 import type { AccountConfig, Market } from '../../nodes/lib/types';
-import { CLIENT_PING_INTERVAL_MS, HALF_OPEN_DETECTION_MS } from '../../nodes/lib/ws-connection';
+import { CLIENT_PING_INTERVAL_MS, HALF_OPEN_DETECTION_MS } from '../../nodes/lib/transport/ws-connection';
 import { BinanceSimulator } from '../../simulator/index';
 import { LogCapture, attach, simConfig, testEvent } from '../core/helpers';
 import { advance, installClock, realDelay, settle, waitFor, type Clock } from '../support/fake-clock';

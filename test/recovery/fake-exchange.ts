@@ -3,7 +3,7 @@
  * semantics of fromId / startTime / endTime / limit), for unit tests that need behaviour the
  * simulator does not have (single-order lookups, algo orders, long histories).
  */
-import type { HttpMethod, RestLike, RestParams } from '../../nodes/lib/weight-budget';
+import type { HttpMethod, RestLike, RestParams } from '../../nodes/lib/exchange/weight-budget';
 
 export interface FakeTrade {
   symbol: string;

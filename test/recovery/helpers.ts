@@ -2,9 +2,9 @@
  * Helpers of the recovery tests: a real RestClient against the simulator, live-event
  * builders from simulator trades, and weight-window checks over `sim.requests`.
  */
-import { RestClient } from '../../nodes/lib/rest';
-import { Redactor } from '../../nodes/lib/redact';
-import { createSigner } from '../../nodes/lib/signing';
+import { RestClient } from '../../nodes/lib/transport/rest';
+import { Redactor } from '../../nodes/lib/exchange/redact';
+import { createSigner } from '../../nodes/lib/exchange/signing';
 import type { Market, UserDataEvent } from '../../nodes/lib/types';
 import type { BinanceSimulator, RecordedRequest, SimMarket, SimTrade } from '../../simulator/index';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { GapRecovery, DeliveryPipeline, type GapRecoveryOptions } from '../../nodes/lib/recovery';
-import { BudgetedRest, WeightBudget, type HttpMethod, type RestLike, type RestParams } from '../../nodes/lib/weight-budget';
+import { BudgetedRest, WeightBudget, type HttpMethod, type RestLike, type RestParams } from '../../nodes/lib/exchange/weight-budget';
 import type { UserDataEvent } from '../../nodes/lib/types';
-import { BinanceApiError } from '../../nodes/lib/rest';
+import { BinanceApiError } from '../../nodes/lib/transport/rest';
 import { FakeExchange } from './fake-exchange';
 import { LogCapture, isFill } from './helpers';
 

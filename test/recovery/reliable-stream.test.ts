@@ -10,7 +10,7 @@ import { StreamManager } from '../../nodes/lib/stream/stream-manager';
 import { ReliableStream, type RecoveryReport } from '../../nodes/lib/stream/reliable-stream';
 import { existingReliableStream, reliableStreamFor } from '../../nodes/lib/stream/registry';
 import { MemoryStateStore, type PersistedRecoveryState, type StateStore } from '../../nodes/lib/recovery/persistence';
-import { WeightBudget } from '../../nodes/lib/weight-budget';
+import { WeightBudget } from '../../nodes/lib/exchange/weight-budget';
 import type { AccountConfig, GapEvent, UserDataEvent } from '../../nodes/lib/types';
 import { installClock, settle, waitFor, type Clock } from '../support/fake-clock';
 import { simConfig } from '../core/helpers';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import * as FakeTimers from '@sinonjs/fake-timers';
-import { BinanceApiError, type RestClient } from '../../nodes/lib/rest';
+import { BinanceApiError, type RestClient } from '../../nodes/lib/transport/rest';
 import {
   BudgetedRest,
   WeightBudget,
@@ -10,7 +10,7 @@ import {
   type HttpMethod,
   type RestLike,
   type RestParams,
-} from '../../nodes/lib/weight-budget';
+} from '../../nodes/lib/exchange/weight-budget';
 
 type Clock = ReturnType<typeof FakeTimers.install>;
 

@@ -20,9 +20,9 @@
  */
 import { openSharedStream } from '../stream/registry';
 import type { StateStore } from '../recovery/persistence';
-import { redactingLogger } from '../redact';
+import { redactingLogger } from '../exchange/redact';
 import type { ReliableStateChange, ReliableStream } from '../stream/reliable-stream';
-import type { RestClient } from '../rest';
+import type { RestClient } from '../transport/rest';
 import type { StreamManager } from '../stream/stream-manager';
 import type { AccountConfig, Logger, Market } from '../types';
 import { errText } from '../util';

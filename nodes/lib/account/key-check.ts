@@ -11,11 +11,11 @@
  * Failures are classified (problemOf) into the problems the editor explains. Never throws and never
  * returns a secret: every text goes through the settings' redactor.
  */
-import type { ResolvedEndpoints } from '../endpoints';
+import type { ResolvedEndpoints } from '../exchange/endpoints';
 import { endpointWeight, ERROR_CODES, REST } from '../exchange/facts';
 import { ACCOUNT_REQUESTS, accountRequestParams } from '../normalize';
-import { BinanceApiError, RestClient } from '../rest';
-import { CredentialsError } from '../signing';
+import { BinanceApiError, RestClient } from '../transport/rest';
+import { CredentialsError } from '../exchange/signing';
 import { DEFAULT_RECV_WINDOW_MS } from '../stream/stream-manager';
 import { errText } from '../util';
 import { prepareAccount, type AccountSettings } from './settings';

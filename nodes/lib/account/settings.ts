@@ -4,13 +4,13 @@
  * signer, and returns either the core `AccountConfig` with the recovery options, or a problem
  * with a stable key (for a translated text) and an English sentence (already redacted).
  */
-import { resolveEndpoints, type ResolvedEndpoints } from '../endpoints';
-import { credentialsRedactor, normalizePem, type CredentialsInput } from '../credentials';
+import { resolveEndpoints, type ResolvedEndpoints } from '../exchange/endpoints';
+import { credentialsRedactor, normalizePem, type CredentialsInput } from '../exchange/credentials';
 import { parseList } from '../events/filters';
 import { DEFAULT_LOOKBACK_MS, DEFAULT_MAX_HOLD_MS } from '../recovery';
-import type { Redactor } from '../redact';
+import type { Redactor } from '../exchange/redact';
 import { errText } from '../util';
-import { createSigner, type Signer } from '../signing';
+import { createSigner, type Signer } from '../exchange/signing';
 import { recvWindowProblem } from '../stream/stream-manager';
 import { ENVIRONMENTS, KEY_TYPES, MARKETS, type AccountConfig, type Environment, type KeyType, type Market } from '../types';
 

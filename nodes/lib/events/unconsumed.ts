@@ -33,8 +33,11 @@ export interface ConsumptionTrackerOptions {
 }
 
 export class ConsumptionTracker extends EventEmitter {
-  private readonly accepted = new WeakSet<object>();
+  /** Events observed in this turn, and whether a consumer took each (same index). */
   private pending: UserDataEvent[] = [];
+  private taken: boolean[] = [];
+  /** Accepted before observed (a consumer listening ahead of the account): rare, kept apart. */
+  private early: WeakSet<object> | undefined;
   private scheduled = false;
   private readonly counts = new Map<string, number>();
   private readonly lastReport = new Map<string, number>();
@@ -49,12 +52,22 @@ export class ConsumptionTracker extends EventEmitter {
 
   /** A consumer took this event. */
   accept(e: UserDataEvent): void {
-    this.accepted.add(e);
+    // Consumers run inside the emit that observed the event, so it is nearly always the last one
+    // of the turn: no per-event set (a WeakSet entry per event cost ~0.5 µs and GC work).
+    const pending = this.pending;
+    for (let i = pending.length - 1; i >= 0; i--) {
+      if (pending[i] === e) {
+        this.taken[i] = true;
+        return;
+      }
+    }
+    (this.early ??= new WeakSet()).add(e);
   }
 
   /** Every event of the account's stream, in the same turn as the consumers see it. */
   observe(e: UserDataEvent): void {
     this.pending.push(e);
+    this.taken.push(this.early?.has(e) === true);
     if (this.scheduled) return;
     this.scheduled = true;
     queueMicrotask(() => this.flush());
@@ -72,9 +85,13 @@ export class ConsumptionTracker extends EventEmitter {
   private flush(): void {
     this.scheduled = false;
     const batch = this.pending;
+    const taken = this.taken;
     this.pending = [];
-    for (const e of batch) {
-      if (this.accepted.has(e)) continue;
+    this.taken = [];
+    this.early = undefined;
+    for (let i = 0; i < batch.length; i++) {
+      if (taken[i]) continue;
+      const e = batch[i];
       const type = e.eventType;
       const count = (this.counts.get(type) ?? 0) + 1;
       this.counts.set(type, count);

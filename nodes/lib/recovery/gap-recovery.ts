@@ -13,30 +13,26 @@
  * incomplete: the stream retries it (from the same cursor) until it succeeds.
  */
 import type { GapEvent, Logger, Market, UserDataEvent } from '../types';
-import type { PersistedOrder, PersistedRecoveryState } from './persistence';
-import { BudgetedRest, WeightBudget, type RestLike, type RestParams } from '../weight-budget';
-import { ERROR_CODES, PM_RECOVERY_BOOKS, type RecoverableMarket, type RecoveryRest } from '../exchange/facts';
+import type { PersistedRecoveryState } from './persistence';
+import { BudgetedRest, WeightBudget, type RestLike, type RestParams } from '../exchange/weight-budget';
+import { ERROR_CODES, PM_RECOVERY_BOOKS, type RecoveryRest } from '../exchange/facts';
 import { FillLedger, type CursorCommit } from './ledger';
+import { OpenOrders, type Book, type OpenOrdersScope } from './open-orders';
 import { pmBook } from './dedupe';
 import {
-  algoStateEventFromRow,
   apiFor,
   balanceEventFromAccount,
-  decEq,
   fillEventFromRow,
   int,
-  orderStateEventFromRow,
   rows,
   str,
-  TERMINAL_STATUSES,
-  type MarketApi,
   type Row,
 } from './rest-rows';
 import { errText, isObj } from '../util';
 
 export const DEFAULT_LOOKBACK_MS = 24 * 60 * 60 * 1000;
 
-export type OpenOrdersScope = 'auto' | 'all' | 'per-symbol';
+export type { OpenOrdersScope } from './open-orders';
 
 export interface GapRecoveryOptions {
   market: Market;
@@ -88,25 +84,6 @@ export interface RecoveryStats {
   balanceSnapshot: boolean;
   requests: number;
   errors: string[];
-}
-
-/**
- * One trade history a recovery reads. Every market has one (id ''), portfolio margin three (UM, CM,
- * MARGIN); their symbols are qualified by the book (`UM:BTCUSDT`) everywhere inside the recovery and
- * in the ledger (fillIdentity), because the same symbol name exists in two books.
- */
-interface Book {
-  id: '' | 'UM' | 'CM' | 'MARGIN';
-  rowMarket: RecoverableMarket;
-  api: MarketApi;
-}
-
-interface TrackedOrder {
-  symbol: string;
-  orderId: number;
-  status: string;
-  executedQty?: string;
-  algo: boolean;
 }
 
 /** Orders persisted with the cursors (the most recently tracked), at most. */
@@ -178,21 +155,17 @@ export class GapRecovery {
   private readonly now: () => number;
   private readonly pageLimit: number;
   private readonly clockSlackMs: number;
-  private readonly scope: OpenOrdersScope;
-  private readonly maxOrderLookups: number;
   private readonly includeAccount: boolean;
   private readonly maxSymbols: number;
-  private readonly maxTrackedOrders: number;
   private readonly maxPages: number;
 
   /** symbol → last seen (insertion order = LRU). */
   private readonly symbolsSeen = new Map<string, true>();
   private lastE?: number;
-  private readonly orders = new Map<string, TrackedOrder>();
+  /** Orders seen open, reconciled after a gap (open-orders.ts). */
+  private readonly openOrders: OpenOrders;
   /** The symbol inserted last into symbolsSeen (LRU fast path). */
   private lastSymbol?: string;
-  /** The order tracked last and its key in `orders` (LRU fast path; its key is reused). */
-  private lastOrder?: { key: string; symbol: string; orderId: number; algo: boolean };
   /** Symbols whose last fill query failed (retried from their cursor). */
   private readonly failed = new Set<string>();
   /** Start of every gap requested and not committed yet (for a conservative snapshot). */
@@ -223,14 +196,32 @@ export class GapRecovery {
     this.now = opts.now ?? (() => Date.now());
     this.pageLimit = opts.pageLimit ?? 1000;
     this.clockSlackMs = opts.clockSlackMs ?? 5000;
-    this.scope = opts.openOrdersScope ?? 'auto';
-    this.maxOrderLookups = opts.maxOrderLookups ?? 50;
     this.includeAccount = opts.includeAccount ?? true;
     this.maxSymbols = opts.maxSymbols ?? 1000;
-    this.maxTrackedOrders = opts.maxTrackedOrders ?? 10_000;
     this.maxPages = opts.maxPagesPerSymbol ?? 10_000;
     this.coveredSince = this.now();
     this.createdAt = this.coveredSince;
+    this.openOrders = new OpenOrders(
+      {
+        get: <T>(path: string, params: RestParams) => this.get<T>(path, params),
+        qualify: (book, symbol) => this.qualify(book, symbol),
+        split: (q) => this.split(q),
+        seeSymbol: (symbol) => this.seeSymbol(symbol),
+        asAccountEvent: (book, e) => this.asAccountEvent(book, e),
+        isolatedParams: () => this.isolatedParams(),
+        changed: () => {
+          this.rev++;
+        },
+      },
+      {
+        scope: opts.openOrdersScope ?? 'auto',
+        isolated: this.isolatedSymbol !== undefined,
+        maxOrderLookups: opts.maxOrderLookups ?? 50,
+        maxTrackedOrders: opts.maxTrackedOrders ?? 10_000,
+        logger: opts.logger,
+        now: this.now,
+      },
+    );
   }
 
   /** True while some symbol's fills are incomplete (a failed query is retried from its cursor). */
@@ -290,7 +281,7 @@ export class GapRecovery {
   knownSymbols(): string[] {
     if (this.isolatedSymbol) return [this.isolatedSymbol];
     const set = new Set<string>([...this.symbolsSeen.keys(), ...this.listedQualified()]);
-    for (const o of this.orders.values()) set.add(o.symbol);
+    for (const symbol of this.openOrders.symbols()) set.add(symbol);
     for (const s of this.failed) set.add(s);
     return [...set].sort();
   }
@@ -363,7 +354,7 @@ export class GapRecovery {
       const symbol = plain && this.qualify(book, plain);
       const aid = int(o.aid);
       if (symbol) this.seeSymbol(symbol);
-      if (symbol && aid !== undefined && typeof o.X === 'string') this.trackOrder(symbol, aid, o.X, undefined, true);
+      if (symbol && aid !== undefined && typeof o.X === 'string') this.openOrders.track(symbol, aid, o.X, undefined, true);
       return;
     }
     const order = orderOf(e);
@@ -380,7 +371,7 @@ export class GapRecovery {
     this.seeSymbol(symbol);
     const orderId = int(order.i);
     if (orderId !== undefined && typeof order.X === 'string') {
-      this.trackOrder(symbol, orderId, order.X, typeof order.z === 'string' ? order.z : undefined, false);
+      this.openOrders.track(symbol, orderId, order.X, typeof order.z === 'string' ? order.z : undefined, false);
     }
   }
 
@@ -403,35 +394,6 @@ export class GapRecovery {
     }
   }
 
-  private orderKey(symbol: string, orderId: number, algo: boolean): string {
-    return `${algo ? 'algo' : 'order'}\u0000${symbol}\u0000${orderId}`;
-  }
-
-  private trackOrder(symbol: string, orderId: number, status: string, executedQty: string | undefined, algo: boolean): void {
-    this.rev++;
-    // Events of one order usually come in a row: reuse its key (already hashed) then.
-    const last = this.lastOrder;
-    const sameAsLast = last !== undefined && last.orderId === orderId && last.symbol === symbol && last.algo === algo;
-    const key = sameAsLast ? last.key : this.orderKey(symbol, orderId, algo);
-    if (TERMINAL_STATUSES.has(status)) {
-      this.orders.delete(key);
-      return;
-    }
-    // Records are never mutated: a recovery may hold one across an await.
-    if (sameAsLast && this.orders.has(key)) {
-      this.orders.set(key, { symbol, orderId, status, executedQty, algo });
-      return;
-    }
-    this.lastOrder = { key, symbol, orderId, algo };
-    this.orders.delete(key);
-    this.orders.set(key, { symbol, orderId, status, executedQty, algo });
-    while (this.orders.size > this.maxTrackedOrders) {
-      const oldest = this.orders.keys().next().value;
-      if (oldest === undefined) break;
-      this.orders.delete(oldest);
-    }
-  }
-
   // ------------------------------------------------------------------ persistence
 
   /**
@@ -445,10 +407,7 @@ export class GapRecovery {
     // restart must recover it: the stream may have been half-open or down all along).
     let lastEventTime = this.lastE ?? this.createdAt;
     for (const g of this.uncommitted) if (lastEventTime === undefined || g.from < lastEventTime) lastEventTime = g.from;
-    const orders: PersistedOrder[] = [];
-    for (const o of [...this.orders.values()].slice(-MAX_PERSISTED_ORDERS)) {
-      orders.push([o.symbol, o.orderId, o.status, o.executedQty ?? null, o.algo ? 1 : 0]);
-    }
+    const orders = this.openOrders.persisted(MAX_PERSISTED_ORDERS);
     const state: PersistedRecoveryState = { version: 2, lastTradeIds: l.safe, symbols: [...this.symbolsSeen.keys()] };
     if (Object.keys(l.since).length) state.since = l.since;
     if (Object.keys(l.delivered).length) state.delivered = l.delivered;
@@ -463,12 +422,7 @@ export class GapRecovery {
     for (const symbol of Object.keys(s.lastTradeIds ?? {})) this.seeSymbol(symbol);
     for (const symbol of s.symbols ?? []) if (typeof symbol === 'string' && symbol) this.seeSymbol(symbol);
     this.ledger.restore({ safe: s.lastTradeIds, since: s.since, delivered: s.delivered });
-    for (const o of s.orders ?? []) {
-      const [symbol, orderId, status, executedQty, algo] = o;
-      if (!this.orders.has(this.orderKey(symbol, orderId, algo === 1))) {
-        this.trackOrder(symbol, orderId, status, executedQty ?? undefined, algo === 1);
-      }
-    }
+    this.openOrders.restore(s.orders ?? []);
     if (typeof s.lastEventTime === 'number' && (this.lastE === undefined || s.lastEventTime > this.lastE)) {
       this.lastE = s.lastEventTime;
     }
@@ -564,14 +518,14 @@ export class GapRecovery {
       const bookKnown = known.map((q) => this.split(q)).filter((x) => x.book === book).map((x) => x.symbol);
       const label = book.id ? `${book.id} ` : '';
       try {
-        open.push({ book, algo: false, ...(await this.fetchOpenOrders(book, bookKnown, first)) });
+        open.push({ book, algo: false, ...(await this.openOrders.fetchOpen(book, bookKnown, first)) });
       } catch (err) {
         errors.push(`${label}open orders: ${errText(err)}`);
         this.logger?.warn(`recovery: ${label}open orders not reconciled: ${errText(err)}`);
       }
       if (book.api.openAlgoOrders) {
         try {
-          open.push({ book, algo: true, ...(await this.fetchOpenAlgoOrders(book, bookKnown, first)) });
+          open.push({ book, algo: true, ...(await this.openOrders.fetchOpenAlgo(book, bookKnown, first)) });
         } catch (err) {
           errors.push(`${label}open algo orders: ${errText(err)}`);
           this.logger?.warn(`recovery: ${label}open algo orders not reconciled: ${errText(err)}`);
@@ -605,7 +559,7 @@ export class GapRecovery {
     // 4. order states
     let orderStates = 0;
     for (const o of open) {
-      const ev = await this.reconcileOrders(o.book, o.rows, o.covered, o.algo, errors);
+      const ev = await this.openOrders.reconcile(o.book, o.rows, o.covered, o.algo, errors);
       orderStates += ev.length;
       out.push(...ev);
     }
@@ -651,43 +605,6 @@ export class GapRecovery {
         `${balanceSnapshot ? ', balances' : ''}; ${this.lastStats.requests} REST call(s)${errors.length ? `; ${errors.length} error(s)` : ''}`,
     );
     return { gap, events: out, commits, complete: commits.every((c) => c.complete), epoch };
-  }
-
-  private chooseAll(known: string[], first: boolean, perSymbolWeight: number, allWeight: number): boolean {
-    if (this.isolatedSymbol) return false;
-    if (this.scope === 'all') return true;
-    if (this.scope === 'per-symbol') return false;
-    return first || known.length === 0 || known.length * perSymbolWeight >= allWeight;
-  }
-
-  /** Open orders of one book; `known` are the book's exchange symbols, `covered` recovery symbols. */
-  private async fetchOpenOrders(book: Book, known: string[], first: boolean): Promise<{ rows: Row[]; covered: Set<string> | 'all' }> {
-    const api = book.api;
-    const all = this.chooseAll(known, first, api.perSymbolOpenOrdersWeight, api.allOpenOrdersWeight);
-    if (all) {
-      return { rows: rows(await this.get<unknown>(api.openOrders, {})), covered: 'all' };
-    }
-    const out: Row[] = [];
-    const covered = new Set<string>();
-    for (const symbol of known) {
-      out.push(...rows(await this.get<unknown>(api.openOrders, { ...this.isolatedParams(), symbol })));
-      covered.add(this.qualify(book.id, symbol));
-    }
-    return { rows: out, covered };
-  }
-
-  private async fetchOpenAlgoOrders(book: Book, known: string[], first: boolean): Promise<{ rows: Row[]; covered: Set<string> | 'all' }> {
-    const api = book.api;
-    const path = api.openAlgoOrders!;
-    const all = this.chooseAll(known, first, api.perSymbolOpenAlgoOrdersWeight, api.allOpenAlgoOrdersWeight);
-    if (all) return { rows: rows(await this.get<unknown>(path, {})), covered: 'all' };
-    const out: Row[] = [];
-    const covered = new Set<string>();
-    for (const symbol of known) {
-      out.push(...rows(await this.get<unknown>(path, { symbol })));
-      covered.add(this.qualify(book.id, symbol));
-    }
-    return { rows: out, covered };
   }
 
   /** One trade page of a recovery symbol. */
@@ -796,70 +713,5 @@ export class GapRecovery {
     return { events, commit };
   }
 
-  private async reconcileOrders(
-    book: Book,
-    restRows: Row[],
-    covered: Set<string> | 'all',
-    algo: boolean,
-    errors: string[],
-  ): Promise<UserDataEvent[]> {
-    const out: UserDataEvent[] = [];
-    const present = new Set<string>();
-    const now = this.now();
-    const m = book.rowMarket;
-    const stateEvent = (row: Row, at: number): UserDataEvent =>
-      this.asAccountEvent(book, algo ? algoStateEventFromRow(m, row, at) : orderStateEventFromRow(m, row, at));
-    for (const row of restRows) {
-      const plain = str(row.symbol);
-      const symbol = plain && this.qualify(book.id, plain);
-      const id = int(algo ? row.algoId : row.orderId);
-      const status = str(algo ? row.algoStatus : row.status);
-      if (!symbol || id === undefined || !status) continue;
-      const key = this.orderKey(symbol, id, algo);
-      present.add(key);
-      const tracked = this.orders.get(key);
-      const executedQty = algo ? undefined : str(row.executedQty);
-      if (!tracked || tracked.status !== status || !decEq(tracked.executedQty, executedQty)) {
-        out.push(stateEvent(row, now));
-      }
-      this.seeSymbol(symbol);
-      this.trackOrder(symbol, id, status, executedQty, algo);
-    }
-    // Orders seen open live that are no longer open: look up their final state.
-    const vanished = [...this.orders.entries()].filter(
-      ([key, o]) =>
-        o.algo === algo && this.split(o.symbol).book === book && !present.has(key) && (covered === 'all' || covered.has(o.symbol)),
-    );
-    let looked = 0;
-    for (const [key, o] of vanished) {
-      if (looked >= this.maxOrderLookups) {
-        this.logger?.warn(`recovery: ${vanished.length - looked} closed order(s) not looked up (limit ${this.maxOrderLookups})`);
-        break;
-      }
-      looked++;
-      try {
-        let row: unknown;
-        if (algo) {
-          row = await this.get<unknown>(book.api.algoOrder!, { algoId: o.orderId });
-        } else {
-          row = await this.get<unknown>(book.api.order, { ...this.isolatedParams(), symbol: this.split(o.symbol).symbol, orderId: o.orderId });
-        }
-        if (!isObj(row)) continue;
-        const status = str(algo ? row.algoStatus : row.status);
-        if (!status) continue;
-        const executedQty = algo ? undefined : str(row.executedQty);
-        if (status !== o.status || !decEq(o.executedQty, executedQty)) {
-          out.push(stateEvent(row, this.now()));
-        }
-        this.trackOrder(o.symbol, o.orderId, status, executedQty, algo);
-      } catch (err) {
-        errors.push(`order ${o.symbol}/${o.orderId}: ${errText(err)}`);
-        this.logger?.warn(`recovery: final state of order ${o.orderId} (${o.symbol}) unknown: ${errText(err)}`);
-        // Forget it: it is not open any more, and looking it up failed.
-        this.orders.delete(key);
-      }
-    }
-    return out;
-  }
 }
 

@@ -24,89 +24,21 @@
  * account that comes within the grace adopts the stream: no reconnect, no gap, no REST call.
  */
 import { EventEmitter } from 'node:events';
-import {
-  DeliveryPipeline,
-  GapRecovery,
-  type GapRecoveryOptions,
-  type RecoveryStats,
-} from '../recovery';
+import { DeliveryPipeline, GapRecovery } from '../recovery';
 import { EventDeduper } from '../recovery/dedupe';
 import { StatePersister, type StateStore } from '../recovery/persistence';
-import { sharedWeightBudget, WeightBudget, type HttpMethod, type RestLike, type RestParams, type RestRequestOptionsLike } from '../weight-budget';
-import type { RecoveryEndpoints } from '../endpoints';
+import { sharedWeightBudget, type HttpMethod, type RestLike, type RestParams, type RestRequestOptionsLike } from '../exchange/weight-budget';
 import type { StreamManager } from './stream-manager';
+import { DEFAULT_RELEASE_GRACE_MS, RedeployGrace } from './redeploy-grace';
 import { errText } from '../util';
-import type { GapEvent, Logger, Market, StateChange, StreamState, UserDataEvent } from '../types';
+import type { GapEvent, Logger, Market, StateChange, UserDataEvent } from '../types';
 
-/** The manager's states plus `recovering` (connected, catching up). */
-export type ReliableState = StreamState | 'recovering';
+export type { ReliableState, ReliableStateChange, RecoveryReport, ReliableStreamEvents, ReliableStreamOptions } from './reliable-types';
+import type { ReliableState, ReliableStateChange, ReliableStreamEvents, ReliableStreamOptions } from './reliable-types';
 
-export interface ReliableStateChange extends Omit<StateChange, 'state' | 'previous'> {
-  state: ReliableState;
-  previous: ReliableState;
-  /** While `recovering`: since when (epoch ms). */
-  since?: number;
-}
-
-export interface RecoveryReport {
-  phase: 'started' | 'finished';
-  gap: GapEvent;
-  /** Present when `phase` is `finished`. */
-  stats?: RecoveryStats;
-}
-
-export interface ReliableStreamEvents {
-  event: [UserDataEvent];
-  state: [ReliableStateChange];
-  gap: [GapEvent];
-  recovery: [RecoveryReport];
-}
-
-export interface ReliableStreamOptions {
-  market: Market;
-  /** Recover missed fills after gaps. Default true. When false, events pass through (de-duplicated). */
-  recovery?: boolean;
-  /** Symbols always reconciled (besides those seen and those with open orders). */
-  symbols?: string[];
-  /** Isolated-margin symbol. */
-  isolatedSymbol?: string;
-  /** Look-back of recoveries (start-up included). Default 24 h. */
-  lookbackMs?: number;
-  /** Where the recovery cursors are kept across restarts. None: nothing is persisted. */
-  store?: StateStore;
-  /** How often the cursors are written while they change. Default 5000 ms. */
-  persistIntervalMs?: number;
-  /** REST base of the account: the weight budget is shared per host and weight pool. */
-  restUrl?: string;
-  /**
-   * Where recovery reads (ResolvedEndpoints.recovery: host and endpoints from the facts table).
-   * When its host is not `restUrl` (COIN-M unified: dapi while the listenKey is on fapi), recovery's
-   * requests go there, signed by the same client.
-   */
-  recoveryEndpoints?: RecoveryEndpoints;
-  /** Explicit weight budget (tests). Default: sharedWeightBudget(restUrl, market). */
-  budget?: WeightBudget;
-  /** First delay before a recovery that had errors is run again. Default 30 s (doubling, cap 10 min). */
-  retryDelayMs?: number;
-  /** Longest a live event is held back for a recovery (I2). Default 5 s. */
-  maxHoldMs?: number;
-  /** How long the last release() keeps the stream for a redeploy to adopt it. Default 10 s. */
-  releaseGraceMs?: number;
-  /** Bound of the de-duplication memory. Default 100 000 keys. */
-  dedupeMaxEntries?: number;
-  logger?: Logger;
-  /** Further GapRecovery tuning (tests, advanced). */
-  tuning?: Partial<
-    Pick<GapRecoveryOptions, 'pageLimit' | 'clockSlackMs' | 'openOrdersScope' | 'maxOrderLookups' | 'includeAccount' | 'maxSymbols' | 'maxTrackedOrders'>
-  >;
-}
-
-export const DEFAULT_RELEASE_GRACE_MS = 10_000;
-/** After an adoption, kept events leave at the latest this long after it (no resume() came). */
-const RESUME_FALLBACK_MS = 2_000;
+export { DEFAULT_RELEASE_GRACE_MS, endAllGraces } from './redeploy-grace';
+/** Longest wait between retries of an incomplete recovery. */
 const MAX_RETRY_DELAY_MS = 10 * 60_000;
-/** The manager consumer that keeps the stream up during the redeploy grace. */
-const GRACE_CONSUMER = '\u0000reliable-stream-grace';
 
 type Queued = { kind: 'event'; e: UserDataEvent } | { kind: 'gap'; g: GapEvent };
 
@@ -142,7 +74,6 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   private readonly logger?: Logger;
   private readonly persisters = new Map<StateStore, StatePersister>();
   private readonly persistIntervalMs: number;
-  private readonly releaseGraceMs: number;
   private _current: ReliableStateChange;
   private active = 0;
   private isReady = false;
@@ -153,8 +84,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   private readonly retryDelayMs: number;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private failedRetries = 0;
-  private graceTimer: ReturnType<typeof setTimeout> | undefined;
-  private resumeTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly grace: RedeployGrace;
   /** When the stream went down (for a gap the manager does not report), and whether one came. */
   private downAt: number | undefined;
   private startedAt: number | undefined;
@@ -176,7 +106,17 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     this.logger = opts.logger;
     this.persistIntervalMs = opts.persistIntervalMs ?? 5000;
     this.retryDelayMs = opts.retryDelayMs ?? 30_000;
-    this.releaseGraceMs = opts.releaseGraceMs ?? DEFAULT_RELEASE_GRACE_MS;
+    this.grace = new RedeployGrace(
+      {
+        manager,
+        adopted: () => this.refs > 0 && !this.closed,
+        pause: () => this.pipeline.pause(),
+        resume: () => this.pipeline.resume(),
+        close: () => this.close(),
+        logger: opts.logger,
+      },
+      opts.releaseGraceMs ?? DEFAULT_RELEASE_GRACE_MS,
+    );
     const s = manager.currentState;
     this._current = { ...s };
     if (s.state !== 'idle' && s.state !== 'stopped') this.startedAt = Date.now();
@@ -289,22 +229,16 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   /**
    * One more user (an account node adopting the stream, e.g. after a redeploy). Events kept during
    * the grace leave at `resume()` — the adapter calls it once the new flow's nodes listen (Node-RED:
-   * `flows:started`) — or after RESUME_FALLBACK_MS at the latest.
+   * `flows:started`) — or soon after at the latest (redeploy-grace.ts).
    */
   retain(): void {
     this.refs++;
-    if (this.refs !== 1 || this.graceTimer === undefined) return;
-    this.logger?.debug('stream adopted by a redeployed account node');
-    if (this.resumeTimer === undefined) {
-      this.resumeTimer = setTimeout(() => this.resume(), RESUME_FALLBACK_MS);
-    }
+    if (this.refs === 1) this.grace.adopt();
   }
 
   /** The adopting flow's nodes listen: events kept during the redeploy grace leave now. */
   resume(): void {
-    if (this.resumeTimer !== undefined) clearTimeout(this.resumeTimer);
-    this.resumeTimer = undefined;
-    if (this.refs > 0 && !this.closed) this.pipeline.resume();
+    this.grace.resume();
   }
 
   /**
@@ -317,7 +251,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     // Synchronously: the grace consumer must hold the manager before the old flow's consumers
     // release it.
     const last = this.refs === 0 && !this.closed;
-    if (last && this.releaseGraceMs > 0) this.beginGrace();
+    if (last && this.grace.graceMs > 0) this.grace.begin();
     const p = store ? this.persisters.get(store) : undefined;
     if (p) {
       // Its last write, then detached (an adopting account node brings its own store).
@@ -326,33 +260,12 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     } else {
       await this.flush();
     }
-    if (last && this.releaseGraceMs <= 0 && this.refs === 0) await this.close();
-  }
-
-  private beginGrace(): void {
-    this.pipeline.pause();
-    if (this.resumeTimer !== undefined) clearTimeout(this.resumeTimer);
-    this.resumeTimer = undefined;
-    if (this.graceTimer !== undefined) return;
-    // Keeps the manager up while the consumers of the old flow release it.
-    this.manager.acquire(GRACE_CONSUMER);
-    inGrace.add(this);
-    this.graceTimer = setTimeout(() => this.endGrace(), this.releaseGraceMs);
-    // A grace never keeps a process alive.
-    if (typeof this.graceTimer === 'object' && 'unref' in this.graceTimer) this.graceTimer.unref();
+    if (last && this.grace.graceMs <= 0 && this.refs === 0) await this.close();
   }
 
   /** Ends the redeploy grace now: closes the stream unless it was adopted. Never rejects. */
-  async endGrace(): Promise<void> {
-    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
-    this.graceTimer = undefined;
-    if (!inGrace.delete(this)) return;
-    try {
-      if (this.refs === 0) await this.close();
-      await this.manager.release(GRACE_CONSUMER);
-    } catch (err) {
-      this.logger?.warn(`release failed: ${errText(err)}`);
-    }
+  endGrace(): Promise<void> {
+    return this.grace.end();
   }
 
   /**
@@ -363,14 +276,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     if (this.closed) return;
     this.closed = true;
     this.cancelRetry();
-    if (this.graceTimer !== undefined) {
-      clearTimeout(this.graceTimer);
-      this.graceTimer = undefined;
-      inGrace.delete(this);
-      void this.manager.release(GRACE_CONSUMER).catch(() => undefined);
-    }
-    if (this.resumeTimer !== undefined) clearTimeout(this.resumeTimer);
-    this.resumeTimer = undefined;
+    this.grace.cancel();
     this.manager.removeListener('event', this.handlers.event);
     this.manager.removeListener('state', this.handlers.state);
     this.manager.removeListener('gap', this.handlers.gap);
@@ -595,13 +501,3 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
 
 // ---------------------------------------------------------------------------
 
-/** Streams in their redeploy grace. */
-const inGrace = new Set<ReliableStream>();
-
-/**
- * Ends every redeploy grace now (the runtime stops without a new deploy, e.g. shutdown): streams
- * that were not adopted close at once. Never rejects.
- */
-export async function endAllGraces(): Promise<void> {
-  await Promise.all([...inGrace].map((s) => s.endGrace()));
-}

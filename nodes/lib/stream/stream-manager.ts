@@ -19,22 +19,22 @@
  * The venue specifics live in the transports; see docs/architecture.md for the state machine.
  */
 import { EventEmitter } from 'node:events';
-import { Backoff, rateLimitDelay, reconnectOptions } from '../backoff';
+import { Backoff, rateLimitDelay, reconnectOptions } from '../exchange/backoff';
 import { Deduper } from './overlap-dedup';
-import { resolveEndpoints, type ResolvedEndpoints } from '../endpoints';
+import { resolveEndpoints, type ResolvedEndpoints } from '../exchange/endpoints';
 import { shortId } from './identity';
-import { flushWarnings } from '../log-limit';
-import { credentialsRedactor } from '../credentials';
-import { redactingLogger, type Redactor } from '../redact';
-import { BinanceApiError, RestClient } from '../rest';
-import { CredentialsError, createSigner, type Signer } from '../signing';
+import { flushWarnings } from '../exchange/log-limit';
+import { credentialsRedactor } from '../exchange/credentials';
+import { redactingLogger, type Redactor } from '../exchange/redact';
+import { BinanceApiError, RestClient } from '../transport/rest';
+import { CredentialsError, createSigner, type Signer } from '../exchange/signing';
 import { REST } from '../exchange/facts';
 import { TimerSet, withDeadline } from './timers';
-import { errorMessage, type Session, type SessionEnd, type SessionHandlers, type Transport, type TransportContext } from '../transport';
-import { FuturesTransport } from '../transport-futures';
-import { MarginTransport } from '../transport-margin';
-import { SpotTransport } from '../transport-spot';
-import { CLIENT_PING_INTERVAL_MS } from '../ws-connection';
+import { errorMessage, type Session, type SessionEnd, type SessionHandlers, type Transport, type TransportContext } from '../transport/transport';
+import { FuturesTransport } from '../transport/transport-futures';
+import { MarginTransport } from '../transport/transport-margin';
+import { SpotTransport } from '../transport/transport-spot';
+import { CLIENT_PING_INTERVAL_MS } from '../transport/ws-connection';
 import type {
   AccountConfig,
   GapEvent,

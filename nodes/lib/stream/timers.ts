@@ -2,7 +2,7 @@
  * A set of timers owned by one object, so that all of them can be cleared at once on stop.
  * Callbacks are wrapped: an exception thrown by a callback is reported, never re-thrown.
  */
-import { clampDelay } from '../backoff';
+import { clampDelay } from '../exchange/backoff';
 
 export type TimerHandle = ReturnType<typeof setTimeout>;
 

@@ -8,7 +8,7 @@
  * No timers: nothing survives a stopped account. State is held in a WeakMap keyed by the logger,
  * so it goes when the logger does.
  */
-import type { Logger } from './types';
+import type { Logger } from '../types';
 
 /** Lines of one kind logged per window before the rest are only counted. */
 export const WARN_BURST = 3;

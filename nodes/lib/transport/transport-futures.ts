@@ -25,10 +25,10 @@
  * (COIN-M 'dapi') <base>/ws/<k>. Same session code for every form.
  * Frames are the events themselves; a combined-stream envelope `{stream, data}` is removed.
  */
-import { futuresStreamUrl } from './endpoints';
-import { ERROR_CODES, REST, endpointWeight } from './exchange/facts';
+import { futuresStreamUrl } from '../exchange/endpoints';
+import { ERROR_CODES, REST, endpointWeight } from '../exchange/facts';
 import { BinanceApiError } from './rest';
-import { limitedLog } from './log-limit';
+import { limitedLog } from '../exchange/log-limit';
 import {
   CLOSE_WAIT_MS,
   errorMessage,

@@ -3,7 +3,7 @@
  * The first retry therefore happens within `initialDelayMs` (about a second by default), the
  * delay never exceeds `maxDelayMs` (60 s by default), and there is no attempt limit.
  */
-import type { ReconnectOptions } from './types';
+import type { ReconnectOptions } from '../types';
 
 export const DEFAULT_RECONNECT: ReconnectOptions = {
   initialDelayMs: 1_000,

@@ -5,10 +5,10 @@
  * A Transport opens Sessions. A Session is one live, subscribed connection: `openSession()`
  * resolves only once the subscription is confirmed (WS API) or the stream socket is open (futures).
  */
-import type { ResolvedEndpoints } from './endpoints';
-import type { Redactor } from './redact';
+import type { ResolvedEndpoints } from '../exchange/endpoints';
+import type { Redactor } from '../exchange/redact';
 import type { RestClient } from './rest';
-import type { AccountConfig, GapEvent, Logger } from './types';
+import type { AccountConfig, GapEvent, Logger } from '../types';
 
 export interface SessionEnd {
   /** 'watchdog', 'server-close', 'error', 'listenKeyExpired', 'eventStreamTerminated', 'closed' ... */

@@ -4,7 +4,7 @@
  * Secrets are the API secret, the private key and its passphrase, and also the full API key,
  * listenKeys and listenTokens (they grant read access to the account's stream).
  */
-import type { Logger } from './types';
+import type { Logger } from '../types';
 
 /** Minimum length of a secret (or of a key-like run inside it) that is redacted. */
 const MIN_SECRET_LENGTH = 6;

@@ -6,7 +6,7 @@
  * On -1021 the clock offset is re-synced and the subscribe retried once.
  */
 import { BinanceApiError } from './rest';
-import { wsApiPayload, type ParamValue } from './signing';
+import { wsApiPayload, type ParamValue } from '../exchange/signing';
 import type { Session, SessionHandlers, Transport, TransportContext } from './transport';
 import { WsApiSession } from './ws-api-session';
 

@@ -6,8 +6,8 @@
  * Subclasses implement `subscribeOnce()` (signature for spot, listenToken for margin).
  */
 import { BinanceApiError } from './rest';
-import { limitedLog } from './log-limit';
-import { truncate } from './redact';
+import { limitedLog } from '../exchange/log-limit';
+import { truncate } from '../exchange/redact';
 import {
   CLOSE_WAIT_MS,
   UNSUBSCRIBE_WAIT_MS,

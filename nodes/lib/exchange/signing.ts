@@ -8,7 +8,7 @@
  *   Private keys are PEM (PKCS#8 or PKCS#1 for RSA), optionally encrypted with a passphrase.
  */
 import * as crypto from 'node:crypto';
-import type { Credentials, KeyType } from './types';
+import type { Credentials, KeyType } from '../types';
 
 export type ParamValue = string | number | boolean;
 export type Signer = (payload: string) => string;

@@ -19,11 +19,11 @@
  * Nothing here throws out of a socket handler: callback exceptions are caught and logged.
  */
 import WebSocket from 'ws';
-import { flushWarnings, limitedLog } from './log-limit';
-import { parseRetryAfter } from './backoff';
+import { flushWarnings, limitedLog } from '../exchange/log-limit';
+import { parseRetryAfter } from '../exchange/backoff';
 import { BinanceApiError } from './rest';
-import { truncate } from './redact';
-import type { Logger } from './types';
+import { truncate } from '../exchange/redact';
+import type { Logger } from '../types';
 
 /**
  * Our own pings, and how long we wait for an answer. Binance's rules (developers.binance.com, read

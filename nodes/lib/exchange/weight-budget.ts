@@ -11,8 +11,8 @@
  *
  * Waiting uses the global `setTimeout` at call time, so fake timers work.
  */
-import type { Logger, Market } from './types';
-import { UNKNOWN_PATH_WEIGHT, WEIGHT_LIMITS_PER_MINUTE, weightOf, weightPoolOf, type WeightPool } from './exchange/facts';
+import type { Logger, Market } from '../types';
+import { UNKNOWN_PATH_WEIGHT, WEIGHT_LIMITS_PER_MINUTE, weightOf, weightPoolOf, type WeightPool } from './facts';
 
 /** Parameters of a REST call (query / form). */
 export type RestParams = Record<string, string | number | boolean | undefined>;

@@ -16,12 +16,12 @@
  * re-syncs the clock offset and retries once.
  */
 import axios, { type AxiosInstance } from 'axios';
-import { parseRetryAfter, serverDelay } from './backoff';
-import { ClockSync } from './clock';
-import { isLoopbackHost } from './endpoints';
-import { AUTH_ERROR_CODES, ERROR_CODES, RATE_LIMIT_ERROR_CODES } from './exchange/facts';
-import { Redactor } from './redact';
-import { restQueryString, type ParamValue, type Signer } from './signing';
+import { parseRetryAfter, serverDelay } from '../exchange/backoff';
+import { ClockSync } from '../exchange/clock';
+import { isLoopbackHost } from '../exchange/endpoints';
+import { AUTH_ERROR_CODES, ERROR_CODES, RATE_LIMIT_ERROR_CODES } from '../exchange/facts';
+import { Redactor } from '../exchange/redact';
+import { restQueryString, type ParamValue, type Signer } from '../exchange/signing';
 
 export type ApiErrorKind = 'auth' | 'rate-limit' | 'banned' | 'restricted' | 'clock' | 'server' | 'network' | 'request';
 

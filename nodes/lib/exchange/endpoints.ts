@@ -6,10 +6,10 @@
  * Entries marked UNVERIFIED are taken from third-party code or inferred and were not confirmed in
  * Binance's own documentation; they are kept configurable via the `custom` environment.
  */
-import type { AccountConfig, CoinmApiFamily, Environment, FuturesPathForm, Market } from './types';
-import { HOSTS, RECOVERY_REST, REST, type EndpointFamily, type HostPair, type RecoveryRest } from './exchange/facts';
+import type { AccountConfig, CoinmApiFamily, Environment, FuturesPathForm, Market } from '../types';
+import { HOSTS, RECOVERY_REST, REST, type EndpointFamily, type HostPair, type RecoveryRest } from './facts';
 
-export type { CoinmApiFamily } from './types';
+export type { CoinmApiFamily } from '../types';
 
 /** Default URL form on the `/private` path of fstream (reference §4.2, open question 2). */
 export const DEFAULT_FUTURES_PATH_FORM: FuturesPathForm = 'ws-query';

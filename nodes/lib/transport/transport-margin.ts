@@ -11,7 +11,7 @@
  *  4. `eventStreamTerminated` on the current subscription → new token, subscribe again, report a gap.
  */
 import { BinanceApiError } from './rest';
-import { ERROR_CODES, REST, endpointWeight } from './exchange/facts';
+import { ERROR_CODES, REST, endpointWeight } from '../exchange/facts';
 import { errorMessage, type Session, type SessionHandlers, type Transport, type TransportContext } from './transport';
 import { WsApiSession } from './ws-api-session';
 

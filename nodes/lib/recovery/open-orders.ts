@@ -1,0 +1,234 @@
+/**
+ * The orders a recovery reconciles: those seen open on the stream (tracked, bounded, least
+ * recently seen dropped first) and those the exchange lists as open after a gap. After a gap each
+ * book's open orders (and open algo orders) are fetched, every one whose state differs from what
+ * was last seen becomes an order-state event, and orders seen open that are no longer listed are
+ * looked up one by one (at most `maxOrderLookups`) for their final state. Used by GapRecovery
+ * (gap-recovery.ts), whose symbols, books and REST calls it borrows through `OpenOrdersHost`.
+ */
+import type { Logger, UserDataEvent } from '../types';
+import type { RestParams } from '../exchange/weight-budget';
+import type { RecoverableMarket } from '../exchange/facts';
+import type { PersistedOrder } from './persistence';
+import {
+  algoStateEventFromRow,
+  decEq,
+  int,
+  orderStateEventFromRow,
+  rows,
+  str,
+  TERMINAL_STATUSES,
+  type MarketApi,
+  type Row,
+} from './rest-rows';
+import { errText, isObj } from '../util';
+
+export type OpenOrdersScope = 'auto' | 'all' | 'per-symbol';
+
+/**
+ * One trade history a recovery reads. Every market has one (id ''), portfolio margin three (UM, CM,
+ * MARGIN); their symbols are qualified by the book (`UM:BTCUSDT`) everywhere inside the recovery and
+ * in the ledger (fillIdentity), because the same symbol name exists in two books.
+ */
+export interface Book {
+  id: '' | 'UM' | 'CM' | 'MARGIN';
+  rowMarket: RecoverableMarket;
+  api: MarketApi;
+}
+
+interface TrackedOrder {
+  symbol: string;
+  orderId: number;
+  status: string;
+  executedQty?: string;
+  algo: boolean;
+}
+
+/** What the recovery lends: its REST calls, its symbol naming per book, its symbol tracking. */
+export interface OpenOrdersHost {
+  get<T>(path: string, params: RestParams): Promise<T>;
+  qualify(book: Book['id'], symbol: string): string;
+  split(q: string): { book: Book; symbol: string };
+  seeSymbol(symbol: string): void;
+  asAccountEvent(book: Book, e: UserDataEvent): UserDataEvent;
+  isolatedParams(): RestParams;
+  /** Something a snapshot holds changed. */
+  changed(): void;
+}
+
+export interface OpenOrdersOptions {
+  scope: OpenOrdersScope;
+  /** Isolated margin: only its one symbol, per symbol. */
+  isolated: boolean;
+  maxOrderLookups: number;
+  maxTrackedOrders: number;
+  logger?: Logger;
+  now: () => number;
+}
+
+export class OpenOrders {
+  private readonly orders = new Map<string, TrackedOrder>();
+  /** The order tracked last and its key in `orders` (LRU fast path; its key is reused). */
+  private lastOrder?: { key: string; symbol: string; orderId: number; algo: boolean };
+
+  constructor(
+    private readonly host: OpenOrdersHost,
+    private readonly opts: OpenOrdersOptions,
+  ) {}
+
+  /** The symbols of the tracked orders. */
+  *symbols(): Iterable<string> {
+    for (const o of this.orders.values()) yield o.symbol;
+  }
+
+  /** The most recently tracked orders (at most `max`), as persisted. */
+  persisted(max: number): PersistedOrder[] {
+    const out: PersistedOrder[] = [];
+    for (const o of [...this.orders.values()].slice(-max)) {
+      out.push([o.symbol, o.orderId, o.status, o.executedQty ?? null, o.algo ? 1 : 0]);
+    }
+    return out;
+  }
+
+  /** Tracks persisted orders not tracked yet. */
+  restore(list: PersistedOrder[]): void {
+    for (const o of list) {
+      const [symbol, orderId, status, executedQty, algo] = o;
+      if (!this.orders.has(this.key(symbol, orderId, algo === 1))) {
+        this.track(symbol, orderId, status, executedQty ?? undefined, algo === 1);
+      }
+    }
+  }
+
+  private key(symbol: string, orderId: number, algo: boolean): string {
+    return `${algo ? 'algo' : 'order'}\u0000${symbol}\u0000${orderId}`;
+  }
+
+  track(symbol: string, orderId: number, status: string, executedQty: string | undefined, algo: boolean): void {
+    this.host.changed();
+    // Events of one order usually come in a row: reuse its key (already hashed) then.
+    const last = this.lastOrder;
+    const sameAsLast = last !== undefined && last.orderId === orderId && last.symbol === symbol && last.algo === algo;
+    const key = sameAsLast ? last.key : this.key(symbol, orderId, algo);
+    if (TERMINAL_STATUSES.has(status)) {
+      this.orders.delete(key);
+      return;
+    }
+    // Records are never mutated: a recovery may hold one across an await.
+    if (sameAsLast && this.orders.has(key)) {
+      this.orders.set(key, { symbol, orderId, status, executedQty, algo });
+      return;
+    }
+    this.lastOrder = { key, symbol, orderId, algo };
+    this.orders.delete(key);
+    this.orders.set(key, { symbol, orderId, status, executedQty, algo });
+    while (this.orders.size > this.opts.maxTrackedOrders) {
+      const oldest = this.orders.keys().next().value;
+      if (oldest === undefined) break;
+      this.orders.delete(oldest);
+    }
+  }
+
+  private chooseAll(known: string[], first: boolean, perSymbolWeight: number, allWeight: number): boolean {
+    if (this.opts.isolated) return false;
+    if (this.opts.scope === 'all') return true;
+    if (this.opts.scope === 'per-symbol') return false;
+    return first || known.length === 0 || known.length * perSymbolWeight >= allWeight;
+  }
+
+  /** Open orders of one book; `known` are the book's exchange symbols, `covered` recovery symbols. */
+  async fetchOpen(book: Book, known: string[], first: boolean): Promise<{ rows: Row[]; covered: Set<string> | 'all' }> {
+    const api = book.api;
+    const all = this.chooseAll(known, first, api.perSymbolOpenOrdersWeight, api.allOpenOrdersWeight);
+    if (all) {
+      return { rows: rows(await this.host.get<unknown>(api.openOrders, {})), covered: 'all' };
+    }
+    const out: Row[] = [];
+    const covered = new Set<string>();
+    for (const symbol of known) {
+      out.push(...rows(await this.host.get<unknown>(api.openOrders, { ...this.host.isolatedParams(), symbol })));
+      covered.add(this.host.qualify(book.id, symbol));
+    }
+    return { rows: out, covered };
+  }
+
+  async fetchOpenAlgo(book: Book, known: string[], first: boolean): Promise<{ rows: Row[]; covered: Set<string> | 'all' }> {
+    const api = book.api;
+    const path = api.openAlgoOrders!;
+    const all = this.chooseAll(known, first, api.perSymbolOpenAlgoOrdersWeight, api.allOpenAlgoOrdersWeight);
+    if (all) return { rows: rows(await this.host.get<unknown>(path, {})), covered: 'all' };
+    const out: Row[] = [];
+    const covered = new Set<string>();
+    for (const symbol of known) {
+      out.push(...rows(await this.host.get<unknown>(path, { symbol })));
+      covered.add(this.host.qualify(book.id, symbol));
+    }
+    return { rows: out, covered };
+  }
+
+  async reconcile(
+    book: Book,
+    restRows: Row[],
+    covered: Set<string> | 'all',
+    algo: boolean,
+    errors: string[],
+  ): Promise<UserDataEvent[]> {
+    const out: UserDataEvent[] = [];
+    const present = new Set<string>();
+    const now = this.opts.now();
+    const m = book.rowMarket;
+    const stateEvent = (row: Row, at: number): UserDataEvent =>
+      this.host.asAccountEvent(book, algo ? algoStateEventFromRow(m, row, at) : orderStateEventFromRow(m, row, at));
+    for (const row of restRows) {
+      const plain = str(row.symbol);
+      const symbol = plain && this.host.qualify(book.id, plain);
+      const id = int(algo ? row.algoId : row.orderId);
+      const status = str(algo ? row.algoStatus : row.status);
+      if (!symbol || id === undefined || !status) continue;
+      const key = this.key(symbol, id, algo);
+      present.add(key);
+      const tracked = this.orders.get(key);
+      const executedQty = algo ? undefined : str(row.executedQty);
+      if (!tracked || tracked.status !== status || !decEq(tracked.executedQty, executedQty)) {
+        out.push(stateEvent(row, now));
+      }
+      this.host.seeSymbol(symbol);
+      this.track(symbol, id, status, executedQty, algo);
+    }
+    // Orders seen open live that are no longer open: look up their final state.
+    const vanished = [...this.orders.entries()].filter(
+      ([key, o]) =>
+        o.algo === algo && this.host.split(o.symbol).book === book && !present.has(key) && (covered === 'all' || covered.has(o.symbol)),
+    );
+    let looked = 0;
+    for (const [key, o] of vanished) {
+      if (looked >= this.opts.maxOrderLookups) {
+        this.opts.logger?.warn(`recovery: ${vanished.length - looked} closed order(s) not looked up (limit ${this.opts.maxOrderLookups})`);
+        break;
+      }
+      looked++;
+      try {
+        let row: unknown;
+        if (algo) {
+          row = await this.host.get<unknown>(book.api.algoOrder!, { algoId: o.orderId });
+        } else {
+          row = await this.host.get<unknown>(book.api.order, { ...this.host.isolatedParams(), symbol: this.host.split(o.symbol).symbol, orderId: o.orderId });
+        }
+        if (!isObj(row)) continue;
+        const status = str(algo ? row.algoStatus : row.status);
+        if (!status) continue;
+        const executedQty = algo ? undefined : str(row.executedQty);
+        if (status !== o.status || !decEq(o.executedQty, executedQty)) {
+          out.push(stateEvent(row, this.opts.now()));
+        }
+        this.track(o.symbol, o.orderId, status, executedQty, algo);
+      } catch (err) {
+        errors.push(`order ${o.symbol}/${o.orderId}: ${errText(err)}`);
+        this.opts.logger?.warn(`recovery: final state of order ${o.orderId} (${o.symbol}) unknown: ${errText(err)}`);
+        // Forget it: it is not open any more, and looking it up failed.
+        this.orders.delete(key);
+      }
+    }
+    return out;
+  }
+}

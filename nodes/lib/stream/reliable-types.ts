@@ -1,0 +1,69 @@
+/** The types of the reliable stream (stream/reliable-stream.ts): its states, events and options. */
+import type { GapRecoveryOptions, RecoveryStats } from '../recovery';
+import type { StateStore } from '../recovery/persistence';
+import type { RecoveryEndpoints } from '../exchange/endpoints';
+import type { WeightBudget } from '../exchange/weight-budget';
+import type { GapEvent, Logger, Market, StateChange, StreamState, UserDataEvent } from '../types';
+
+/** The manager's states plus `recovering` (connected, catching up). */
+export type ReliableState = StreamState | 'recovering';
+
+export interface ReliableStateChange extends Omit<StateChange, 'state' | 'previous'> {
+  state: ReliableState;
+  previous: ReliableState;
+  /** While `recovering`: since when (epoch ms). */
+  since?: number;
+}
+
+export interface RecoveryReport {
+  phase: 'started' | 'finished';
+  gap: GapEvent;
+  /** Present when `phase` is `finished`. */
+  stats?: RecoveryStats;
+}
+
+export interface ReliableStreamEvents {
+  event: [UserDataEvent];
+  state: [ReliableStateChange];
+  gap: [GapEvent];
+  recovery: [RecoveryReport];
+}
+
+export interface ReliableStreamOptions {
+  market: Market;
+  /** Recover missed fills after gaps. Default true. When false, events pass through (de-duplicated). */
+  recovery?: boolean;
+  /** Symbols always reconciled (besides those seen and those with open orders). */
+  symbols?: string[];
+  /** Isolated-margin symbol. */
+  isolatedSymbol?: string;
+  /** Look-back of recoveries (start-up included). Default 24 h. */
+  lookbackMs?: number;
+  /** Where the recovery cursors are kept across restarts. None: nothing is persisted. */
+  store?: StateStore;
+  /** How often the cursors are written while they change. Default 5000 ms. */
+  persistIntervalMs?: number;
+  /** REST base of the account: the weight budget is shared per host and weight pool. */
+  restUrl?: string;
+  /**
+   * Where recovery reads (ResolvedEndpoints.recovery: host and endpoints from the facts table).
+   * When its host is not `restUrl` (COIN-M unified: dapi while the listenKey is on fapi), recovery's
+   * requests go there, signed by the same client.
+   */
+  recoveryEndpoints?: RecoveryEndpoints;
+  /** Explicit weight budget (tests). Default: sharedWeightBudget(restUrl, market). */
+  budget?: WeightBudget;
+  /** First delay before a recovery that had errors is run again. Default 30 s (doubling, cap 10 min). */
+  retryDelayMs?: number;
+  /** Longest a live event is held back for a recovery (I2). Default 5 s. */
+  maxHoldMs?: number;
+  /** How long the last release() keeps the stream for a redeploy to adopt it. Default 10 s. */
+  releaseGraceMs?: number;
+  /** Bound of the de-duplication memory. Default 100 000 keys. */
+  dedupeMaxEntries?: number;
+  logger?: Logger;
+  /** Further GapRecovery tuning (tests, advanced). */
+  tuning?: Partial<
+    Pick<GapRecoveryOptions, 'pageLimit' | 'clockSlackMs' | 'openOrdersScope' | 'maxOrderLookups' | 'includeAccount' | 'maxSymbols' | 'maxTrackedOrders'>
+  >;
+}
