@@ -82,14 +82,9 @@ interface RawSocket {
   off(event: 'drain' | 'close', fn: () => void): unknown;
 }
 
-/** The raw TCP socket under the simulator's (TypeScript-private) connections of an account. */
+/** The raw TCP sockets under the simulator's open connections of an account. */
 function socketsOf(filter: ConnFilter): RawSocket[] {
-  const s = sim as unknown as { conns?: Map<number, { closed: boolean; ws: { _socket?: RawSocket } }> };
-  const ids = new Set(sim!.connections(filter).map((c) => c.id));
-  return [...(s.conns?.entries() ?? [])]
-    .filter(([id, c]) => ids.has(id) && !c.closed)
-    .map(([, c]) => c.ws._socket)
-    .filter((x): x is RawSocket => x !== undefined);
+  return sim!.rawSockets(filter) as unknown as RawSocket[];
 }
 
 /**

@@ -290,6 +290,18 @@ export class BinanceSimulator {
    * socket corked so a batch leaves in few writes (the benchmarks' fast pusher). Returns the
    * number of frames sent (frames × connections).
    */
+  /**
+   * The TCP sockets under the matching open connections. For the benchmark's producer, which writes
+   * pre-built WebSocket frames to them directly (bench/sim-child.ts); nothing else should need it.
+   */
+  rawSockets(filter: ConnFilter = {}): import('node:net').Socket[] {
+    return this.s.net
+      .matching(filter)
+      .filter((c) => !c.closed)
+      .map((c) => (c.ws as unknown as { _socket?: import('node:net').Socket })._socket)
+      .filter((x): x is import('node:net').Socket => x !== undefined);
+  }
+
   injectRawBatch(filter: ConnFilter, frames: ReadonlyArray<string | Buffer>): number {
     return this.s.net.injectRawBatch(filter, frames);
   }

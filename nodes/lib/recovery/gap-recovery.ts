@@ -17,6 +17,7 @@ import type { PersistedRecoveryState } from './persistence';
 import { BudgetedRest, WeightBudget, type RestLike, type RestParams } from '../exchange/weight-budget';
 import { ERROR_CODES, PM_RECOVERY_BOOKS, type RecoveryRest } from '../exchange/facts';
 import { FillLedger, type CursorCommit } from './ledger';
+import { readTradePages } from './trade-pages';
 import { OpenOrders, type Book, type OpenOrdersScope } from './open-orders';
 import { pmBook } from './dedupe';
 import {
@@ -119,18 +120,6 @@ export function fillIdentity(e: UserDataEvent): { symbol: string; id: number } |
   const id = int(o.t);
   if (symbol === undefined || id === undefined || id < 0) return undefined;
   return { symbol: e.market === 'portfolio-margin' ? `${pmBook(e)}:${symbol}` : symbol, id };
-}
-
-/** Adds a page of trade rows to `byId`; the highest trade id in it (undefined: none). */
-function collectById(page: Row[], byId: Map<number, Row>): number | undefined {
-  let maxId: number | undefined;
-  for (const r of page) {
-    const id = int(r.id);
-    if (id === undefined) continue;
-    byId.set(id, r);
-    if (maxId === undefined || id > maxId) maxId = id;
-  }
-  return maxId;
 }
 
 export class GapRecovery {
@@ -645,39 +634,22 @@ export class GapRecovery {
       fromTime = Math.max(floor, Math.min(gapFrom, since - this.clockSlackMs));
     }
     const byId = new Map<number, Row>();
-    let pages = 0;
-    let complete = true;
+    let complete: boolean;
     try {
-      if (fromId === undefined && fromTime !== undefined) {
-        // The exchange clock may run ahead of ours.
-        const end = this.now() + this.clockSlackMs;
-        let ws = fromTime;
-        while (ws <= end) {
-          const we = Math.min(ws + this.split(symbol).book.api.tradeWindowMs, end);
-          const page = await this.tradePage(symbol, { startTime: ws, endTime: we });
-          pages++;
-          const maxId = collectById(page, byId);
-          if (maxId !== undefined) {
-            // Continue by id from here on (covers the rest of this window and later ones).
-            fromId = maxId + 1;
-            if (page.length < this.pageLimit && we >= end) fromId = undefined;
-            break;
-          }
-          ws = we + 1;
-        }
-      }
-      while (fromId !== undefined) {
-        if (pages >= this.maxPages) {
-          this.logger?.warn(`recovery: ${symbol}: stopped after ${pages} pages; continued at the next recovery`);
-          complete = false;
-          break;
-        }
-        const page = await this.tradePage(symbol, { fromId });
-        pages++;
-        const maxId = collectById(page, byId);
-        if (page.length < this.pageLimit || maxId === undefined) break;
-        fromId = maxId + 1;
-      }
+      complete = await readTradePages(
+        {
+          page: (params) => this.tradePage(symbol, params),
+          pageLimit: this.pageLimit,
+          windowMs: this.split(symbol).book.api.tradeWindowMs,
+          maxPages: this.maxPages,
+          clockSlackMs: this.clockSlackMs,
+          now: this.now,
+          logger: this.logger,
+          label: symbol,
+        },
+        { fromId, fromTime },
+        byId,
+      );
     } catch (err) {
       errors.push(`${symbol} fills: ${errText(err)}`);
       if ((err as { code?: unknown }).code === ERROR_CODES.BAD_SYMBOL) {
