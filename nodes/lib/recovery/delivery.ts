@@ -119,11 +119,6 @@ export class DeliveryPipeline {
     return this.fillDuplicates + this.deduper.duplicateCount;
   }
 
-  /** Events whose de-duplication or delivery failed (delivered anyway where possible). */
-  get faultCount(): number {
-    return this.faults;
-  }
-
   /** The stream went down: hold live events until the gap is reported (bounded by maxHoldMs). */
   hold(): void {
     // Without recovery nothing can be fetched again: the ledger keeps trusting live fills.

@@ -157,8 +157,8 @@ export class GapRecovery {
   private lastSymbol?: string;
   /** Symbols whose last fill query failed (retried from their cursor). */
   private readonly failed = new Set<string>();
-  /** Start of every gap requested and not committed yet (for a conservative snapshot). */
-  private readonly uncommitted = new Set<{ from: number }>();
+  /** Every gap requested and not committed yet (its start bounds the persisted event time). */
+  private readonly uncommitted = new Set<GapEvent>();
   private rev = 0;
   private recoveries = 0;
   private chain: Promise<unknown> = Promise.resolve();
@@ -448,34 +448,21 @@ export class GapRecovery {
    */
   recoverBatch(gap: GapEvent): Promise<RecoveryBatch> {
     const epoch = this.ledger.epoch;
-    const mark = { from: gap.from };
-    this.uncommitted.add(mark);
+    this.uncommitted.add(gap);
     this.rev++;
     const run = this.chain.then(() => this.doRecover(gap, epoch));
     this.chain = run.catch(() => undefined);
-    return run.then(
-      (b) => {
-        this.pendingMarks.set(b, mark);
-        return b;
-      },
-      (err: unknown) => {
-        this.logger?.error(`recovery failed: ${errText(err)}`);
-        const b: RecoveryBatch = { gap, events: [], commits: [] };
-        this.pendingMarks.set(b, mark);
-        return b;
-      },
-    );
+    return run.catch((err: unknown): RecoveryBatch => {
+      this.logger?.error(`recovery failed: ${errText(err)}`);
+      return { gap, events: [], commits: [] };
+    });
   }
-
-  private readonly pendingMarks = new WeakMap<RecoveryBatch, { from: number }>();
 
   /** Applies a batch's cursor commits (after its events were delivered). */
   commit(batch: RecoveryBatch): void {
     for (const c of batch.commits) this.ledger.commit(c);
     if (batch.complete && batch.epoch !== undefined && this.failed.size === 0) this.ledger.markCaughtUp(batch.epoch);
-    const mark = this.pendingMarks.get(batch);
-    if (mark) this.uncommitted.delete(mark);
-    this.pendingMarks.delete(batch);
+    this.uncommitted.delete(batch.gap);
     this.rev++;
   }
 

@@ -148,11 +148,6 @@ export class FillLedger {
     return c.since !== undefined ? { since: c.since } : {};
   }
 
-  /** The safe cursor of a symbol (every fill up to it delivered). */
-  safeCursor(symbol: string): number | undefined {
-    return this.cursors.get(symbol)?.safe;
-  }
-
   /** Highest trade id known delivered (safe cursor or above it). */
   highestDelivered(symbol: string): number | undefined {
     const c = this.cursors.get(symbol);
@@ -160,10 +155,6 @@ export class FillLedger {
     let max = c.safe;
     for (const d of c.delivered) if (max === undefined || d > max) max = d;
     return max;
-  }
-
-  liveSafe(symbol: string): boolean {
-    return this.cursors.get(symbol)?.liveSafeEpoch === this.epoch;
   }
 
   forget(symbol: string): void {

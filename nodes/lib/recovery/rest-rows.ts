@@ -4,6 +4,7 @@
  * returned, under the event's keys; nothing invented). Facts: reference §6.
  */
 import type { Market, UserDataEvent } from '../types';
+import { isObj } from '../util';
 import { endpointWeight, RECOVERY_REST, type RecoverableMarket, type RecoveryRest } from '../exchange/facts';
 
 export type Row = Record<string, unknown>;
@@ -64,10 +65,6 @@ export function apiFor(market: Market, rest?: RecoveryRest): MarketApi {
 
 // ---------------------------------------------------------------------------
 // small readers
-export function isObj(v: unknown): v is Row {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 export function rows(v: unknown): Row[] {
   return Array.isArray(v) ? v.filter(isObj) : [];
 }
@@ -100,10 +97,6 @@ export function mapFields(row: Row, pairs: ReadonlyArray<readonly [string, strin
     if (v !== undefined && v !== null) out[to] = v;
   }
   return out;
-}
-
-export function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set([
