@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { BinanceSimulator, type SimMarket } from '../../simulator/index';
-import { StreamManager, WARN_AFTER_FAILURES } from '../../nodes/lib/stream/stream-manager';
+import { StreamManager } from '../../nodes/lib/stream/stream-manager';
+import { WARN_AFTER_FAILURES } from '../../nodes/lib/stream/retry-policy';
 import type { AccountConfig } from '../../nodes/lib/types';
 import { advance, installClock, waitFor, type Clock } from '../support/fake-clock';
 import { LogCapture, attach, connKind, simConfig, testEvent } from './helpers';

@@ -16,7 +16,7 @@ import { endpointWeight, ERROR_CODES, REST } from '../exchange/facts';
 import { ACCOUNT_REQUESTS, accountRequestParams } from '../normalize';
 import { BinanceApiError, RestClient } from '../transport/rest';
 import { CredentialsError } from '../exchange/signing';
-import { DEFAULT_RECV_WINDOW_MS } from '../stream/stream-manager';
+import { DEFAULT_RECV_WINDOW_MS } from '../stream/manager-setup';
 import { errText } from '../util';
 import { prepareAccount, type AccountSettings } from './settings';
 

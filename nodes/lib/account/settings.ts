@@ -11,7 +11,7 @@ import { DEFAULT_LOOKBACK_MS, DEFAULT_MAX_HOLD_MS } from '../recovery';
 import type { Redactor } from '../exchange/redact';
 import { errText } from '../util';
 import { createSigner, type Signer } from '../exchange/signing';
-import { recvWindowProblem } from '../stream/stream-manager';
+import { recvWindowProblem } from '../stream/manager-setup';
 import { ENVIRONMENTS, KEY_TYPES, MARKETS, type AccountConfig, type Environment, type KeyType, type Market } from '../types';
 
 /**

@@ -22,7 +22,8 @@
  */
 import type { GapEvent, Logger, UserDataEvent } from '../types';
 import { EventDeduper } from './dedupe';
-import { fillIdentity, type GapRecovery, type RecoveryBatch } from './gap-recovery';
+import { fillIdentity } from './books';
+import type { GapRecovery, RecoveryBatch } from './gap-recovery';
 import { FillLedger } from './ledger';
 import { errText } from '../util';
 

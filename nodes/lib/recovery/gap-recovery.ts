@@ -15,20 +15,13 @@
 import type { GapEvent, Logger, Market, UserDataEvent } from '../types';
 import type { PersistedRecoveryState } from './persistence';
 import { BudgetedRest, WeightBudget, type RestLike, type RestParams } from '../exchange/weight-budget';
-import { ERROR_CODES, PM_RECOVERY_BOOKS, type RecoveryRest } from '../exchange/facts';
+import type { RecoveryRest } from '../exchange/facts';
 import { FillLedger, type CursorCommit } from './ledger';
-import { readTradePages } from './trade-pages';
-import { OpenOrders, type Book, type OpenOrdersScope } from './open-orders';
-import { pmBook } from './dedupe';
-import {
-  apiFor,
-  balanceEventFromAccount,
-  fillEventFromRow,
-  int,
-  rows,
-  str,
-  type Row,
-} from './rest-rows';
+import { recoverSymbolFills, type SymbolFillsSource } from './symbol-fills';
+import { OpenOrders, type OpenOrdersScope } from './open-orders';
+import { Books, fillIdentity, type Book } from './books';
+import { LiveTracking } from './live-tracking';
+import { balanceEventFromAccount, rows, str, type Row } from './rest-rows';
 import { errText, isObj } from '../util';
 
 export const DEFAULT_LOOKBACK_MS = 24 * 60 * 60 * 1000;
@@ -101,32 +94,11 @@ export interface RecoveryBatch {
   epoch?: number;
 }
 
-/** Reads the order part of an order event (spot/margin: raw; futures: raw.o). */
-function orderOf(e: UserDataEvent): Row | undefined {
-  if (e.eventType === 'executionReport') return e.raw;
-  if (e.eventType === 'ORDER_TRADE_UPDATE' && isObj(e.raw.o)) return e.raw.o;
-  return undefined;
-}
-
-/**
- * The (symbol, trade id) of a fill event (live or recovered), else undefined. Portfolio margin has
- * three trade-id spaces on one stream (UM, CM, margin: the same symbol name, e.g. BTCUSDT, can be
- * in two), so its ledger symbol is qualified by the book: `UM:BTCUSDT`, `MARGIN:BTCUSDT`.
- */
-export function fillIdentity(e: UserDataEvent): { symbol: string; id: number } | undefined {
-  const o = orderOf(e);
-  if (!o || o.x !== 'TRADE') return undefined;
-  const symbol = str(o.s);
-  const id = int(o.t);
-  if (symbol === undefined || id === undefined || id < 0) return undefined;
-  return { symbol: e.market === 'portfolio-margin' ? `${pmBook(e)}:${symbol}` : symbol, id };
-}
-
 export class GapRecovery {
   readonly market: Market;
   /** Which fills were delivered, and where recoveries resume (see ledger.ts). */
   readonly ledger: FillLedger;
-  private readonly books: Book[];
+  private readonly books: Books;
   private readonly rest: RestLike;
   readonly budget: WeightBudget;
   private listed: string[];
@@ -145,16 +117,12 @@ export class GapRecovery {
   private readonly pageLimit: number;
   private readonly clockSlackMs: number;
   private readonly includeAccount: boolean;
-  private readonly maxSymbols: number;
   private readonly maxPages: number;
 
-  /** symbol → last seen (insertion order = LRU). */
-  private readonly symbolsSeen = new Map<string, true>();
-  private lastE?: number;
+  /** Symbols, last event time and open orders seen live (live-tracking.ts). */
+  private readonly live: LiveTracking;
   /** Orders seen open, reconciled after a gap (open-orders.ts). */
   private readonly openOrders: OpenOrders;
-  /** The symbol inserted last into symbolsSeen (LRU fast path). */
-  private lastSymbol?: string;
   /** Symbols whose last fill query failed (retried from their cursor). */
   private readonly failed = new Set<string>();
   /** Every gap requested and not committed yet (its start bounds the persisted event time). */
@@ -168,10 +136,7 @@ export class GapRecovery {
 
   constructor(opts: GapRecoveryOptions) {
     this.market = opts.market;
-    this.books =
-      opts.market === 'portfolio-margin'
-        ? PM_RECOVERY_BOOKS.map((b) => ({ id: b.id, rowMarket: b.rowMarket, api: apiFor(b.rowMarket, b.rest) }))
-        : [{ id: '', rowMarket: opts.market, api: apiFor(opts.market, opts.endpoints) }];
+    this.books = new Books(opts.market, opts.endpoints);
     this.ledger = new FillLedger();
     this.isolatedSymbol = opts.isolatedSymbol ? opts.isolatedSymbol.toUpperCase() : undefined;
     if (opts.market === 'isolated-margin' && !this.isolatedSymbol) {
@@ -186,17 +151,16 @@ export class GapRecovery {
     this.pageLimit = opts.pageLimit ?? 1000;
     this.clockSlackMs = opts.clockSlackMs ?? 5000;
     this.includeAccount = opts.includeAccount ?? true;
-    this.maxSymbols = opts.maxSymbols ?? 1000;
     this.maxPages = opts.maxPagesPerSymbol ?? 10_000;
     this.coveredSince = this.now();
     this.createdAt = this.coveredSince;
     this.openOrders = new OpenOrders(
       {
         get: <T>(path: string, params: RestParams) => this.get<T>(path, params),
-        qualify: (book, symbol) => this.qualify(book, symbol),
-        split: (q) => this.split(q),
-        seeSymbol: (symbol) => this.seeSymbol(symbol),
-        asAccountEvent: (book, e) => this.asAccountEvent(book, e),
+        qualify: (book, symbol) => this.books.qualify(book, symbol),
+        split: (q) => this.books.split(q),
+        seeSymbol: (symbol) => this.live.see(symbol),
+        asAccountEvent: (book, e) => this.books.asAccountEvent(book, e),
         isolatedParams: () => this.isolatedParams(),
         changed: () => {
           this.rev++;
@@ -210,6 +174,17 @@ export class GapRecovery {
         logger: opts.logger,
         now: this.now,
       },
+    );
+    this.live = new LiveTracking(
+      this.books,
+      {
+        trackOrder: (symbol, id, status, executedQty, algo) => this.openOrders.track(symbol, id, status, executedQty, algo),
+        forget: (symbol) => this.ledger.forget(symbol),
+        changed: () => {
+          this.rev++;
+        },
+      },
+      opts.maxSymbols ?? 1000,
     );
   }
 
@@ -230,46 +205,13 @@ export class GapRecovery {
 
   /** Highest exchange event time seen live. */
   get lastEventTime(): number | undefined {
-    return this.lastE;
-  }
-
-  /** The symbol as the recovery keys it: qualified by the book on portfolio margin (`UM:BTCUSDT`). */
-  private qualify(book: Book['id'], symbol: string): string {
-    return book ? `${book}:${symbol}` : symbol;
-  }
-
-  /** The book and the exchange's symbol of a recovery symbol. */
-  private split(q: string): { book: Book; symbol: string } {
-    if (this.books.length === 1) return { book: this.books[0], symbol: q };
-    const i = q.indexOf(':');
-    const id = i > 0 ? q.slice(0, i) : '';
-    return { book: this.books.find((b) => b.id === id) ?? this.books[0], symbol: i > 0 ? q.slice(i + 1) : q };
-  }
-
-  /** The book of a live event (portfolio margin: executionReport = MARGIN, else `fs`). */
-  private bookOfEvent(e: UserDataEvent): Book['id'] {
-    return this.books.length === 1 ? '' : pmBook(e);
-  }
-
-  /**
-   * Listed symbols as recovery symbols. Portfolio margin: `UM:X`, `CM:X`, `MARGIN:X` name a book;
-   * a plain symbol with `_` (BTCUSD_PERP, delivery contracts) is CM, any other is UM and MARGIN.
-   */
-  private listedQualified(): string[] {
-    if (this.books.length === 1) return this.listed;
-    const out: string[] = [];
-    for (const s of this.listed) {
-      if (/^(UM|CM|MARGIN):/.test(s)) out.push(s);
-      else if (s.includes('_')) out.push(`CM:${s}`);
-      else out.push(`UM:${s}`, `MARGIN:${s}`);
-    }
-    return out;
+    return this.live.lastEventTime;
   }
 
   /** Symbols a recovery queries for fills right now (before open-order discovery). */
   knownSymbols(): string[] {
     if (this.isolatedSymbol) return [this.isolatedSymbol];
-    const set = new Set<string>([...this.symbolsSeen.keys(), ...this.listedQualified()]);
+    const set = new Set<string>([...this.live.symbols(), ...this.books.qualifyListed(this.listed)]);
     for (const symbol of this.openOrders.symbols()) set.add(symbol);
     for (const s of this.failed) set.add(s);
     return [...set].sort();
@@ -322,64 +264,9 @@ export class GapRecovery {
   /** Tracks symbols, the last event time and open orders from one live event. Never throws. */
   track(e: UserDataEvent): void {
     try {
-      this.trackUnsafe(e);
+      this.live.track(e);
     } catch (err) {
       this.logger?.debug(`recovery: could not observe ${String(e?.eventType)}: ${errText(err)}`);
-    }
-  }
-
-  private trackUnsafe(e: UserDataEvent): void {
-    // Recovered events were tracked when they were recovered.
-    if (e.recovered) return;
-    const E = int(e.raw.E);
-    if (E !== undefined && (this.lastE === undefined || E > this.lastE)) {
-      this.lastE = E;
-      this.rev++;
-    }
-    const book = this.bookOfEvent(e);
-    if (e.eventType === 'ALGO_UPDATE' && isObj(e.raw.o)) {
-      const o = e.raw.o;
-      const plain = str(o.s);
-      const symbol = plain && this.qualify(book, plain);
-      const aid = int(o.aid);
-      if (symbol) this.seeSymbol(symbol);
-      if (symbol && aid !== undefined && typeof o.X === 'string') this.openOrders.track(symbol, aid, o.X, undefined, true);
-      return;
-    }
-    const order = orderOf(e);
-    if (!order) {
-      if (e.eventType === 'TRADE_LITE') {
-        const s = str(e.raw.s);
-        if (s) this.seeSymbol(this.qualify(book, s));
-      }
-      return;
-    }
-    const plain = str(order.s);
-    if (!plain) return;
-    const symbol = this.qualify(book, plain);
-    this.seeSymbol(symbol);
-    const orderId = int(order.i);
-    if (orderId !== undefined && typeof order.X === 'string') {
-      this.openOrders.track(symbol, orderId, order.X, typeof order.z === 'string' ? order.z : undefined, false);
-    }
-  }
-
-  private seeSymbol(symbol: string): void {
-    // Already the most recent (the usual case: events of one symbol in a row): nothing moves.
-    if (symbol === this.lastSymbol && this.symbolsSeen.has(symbol)) return;
-    this.lastSymbol = symbol;
-    if (this.symbolsSeen.has(symbol)) {
-      this.symbolsSeen.delete(symbol);
-      this.symbolsSeen.set(symbol, true);
-      return;
-    }
-    this.symbolsSeen.set(symbol, true);
-    this.rev++;
-    while (this.symbolsSeen.size > this.maxSymbols) {
-      const oldest = this.symbolsSeen.keys().next().value;
-      if (oldest === undefined) break;
-      this.symbolsSeen.delete(oldest);
-      this.ledger.forget(oldest);
     }
   }
 
@@ -394,10 +281,10 @@ export class GapRecovery {
     const l = this.ledger.snapshot();
     // Never saw an event: what happened since this recovery started covering is still ours (a
     // restart must recover it: the stream may have been half-open or down all along).
-    let lastEventTime = this.lastE ?? this.createdAt;
+    let lastEventTime = this.live.lastEventTime ?? this.createdAt;
     for (const g of this.uncommitted) if (lastEventTime === undefined || g.from < lastEventTime) lastEventTime = g.from;
     const orders = this.openOrders.persisted(MAX_PERSISTED_ORDERS);
-    const state: PersistedRecoveryState = { version: 2, lastTradeIds: l.safe, symbols: [...this.symbolsSeen.keys()] };
+    const state: PersistedRecoveryState = { version: 2, lastTradeIds: l.safe, symbols: this.live.symbols() };
     if (Object.keys(l.since).length) state.since = l.since;
     if (Object.keys(l.delivered).length) state.delivered = l.delivered;
     if (orders.length) state.orders = orders;
@@ -408,13 +295,11 @@ export class GapRecovery {
   /** Loads a persisted state (merging: cursors only move forward). */
   restore(s: PersistedRecoveryState | undefined): void {
     if (!s || (s.version !== 1 && s.version !== 2)) return;
-    for (const symbol of Object.keys(s.lastTradeIds ?? {})) this.seeSymbol(symbol);
-    for (const symbol of s.symbols ?? []) if (typeof symbol === 'string' && symbol) this.seeSymbol(symbol);
+    for (const symbol of Object.keys(s.lastTradeIds ?? {})) this.live.see(symbol);
+    for (const symbol of s.symbols ?? []) if (typeof symbol === 'string' && symbol) this.live.see(symbol);
     this.ledger.restore({ safe: s.lastTradeIds, since: s.since, delivered: s.delivered });
     this.openOrders.restore(s.orders ?? []);
-    if (typeof s.lastEventTime === 'number' && (this.lastE === undefined || s.lastEventTime > this.lastE)) {
-      this.lastE = s.lastEventTime;
-    }
+    if (typeof s.lastEventTime === 'number') this.live.raiseLastEventTime(s.lastEventTime);
     this.rev++;
   }
 
@@ -423,9 +308,10 @@ export class GapRecovery {
    * Undefined when nothing was ever persisted (first start: nothing was missed).
    */
   startupGap(now: number = this.now()): GapEvent | undefined {
-    if (this.lastE === undefined && this.ledger.symbols().length === 0) return undefined;
+    const lastE = this.live.lastEventTime;
+    if (lastE === undefined && this.ledger.symbols().length === 0) return undefined;
     const floor = now - this.lookbackMs;
-    const from = this.lastE === undefined ? floor : Math.max(this.lastE, floor);
+    const from = lastE === undefined ? floor : Math.max(lastE, floor);
     return { from: Math.min(from, now), to: now, reason: 'startup' };
   }
 
@@ -490,8 +376,8 @@ export class GapRecovery {
 
     // 1. open orders per book (also discovers symbols with open orders)
     const open: Array<{ book: Book; algo: boolean; rows: Row[]; covered: Set<string> | 'all' }> = [];
-    for (const book of this.books) {
-      const bookKnown = known.map((q) => this.split(q)).filter((x) => x.book === book).map((x) => x.symbol);
+    for (const book of this.books.list) {
+      const bookKnown = known.map((q) => this.books.split(q)).filter((x) => x.book === book).map((x) => x.symbol);
       const label = book.id ? `${book.id} ` : '';
       try {
         open.push({ book, algo: false, ...(await this.openOrders.fetchOpen(book, bookKnown, first)) });
@@ -515,7 +401,7 @@ export class GapRecovery {
       for (const o of open) {
         for (const r of o.rows) {
           const s = str(r.symbol);
-          if (s) symbols.add(this.qualify(o.book.id, s));
+          if (s) symbols.add(this.books.qualify(o.book.id, s));
         }
       }
     }
@@ -525,8 +411,23 @@ export class GapRecovery {
     const out: UserDataEvent[] = [];
     const commits: CursorCommit[] = [];
     let fills = 0;
+    const source: SymbolFillsSource = {
+      ledger: this.ledger,
+      books: this.books,
+      page: (symbol, params) => this.tradePage(symbol, params),
+      coveredSince: this.coveredSince,
+      pageLimit: this.pageLimit,
+      maxPages: this.maxPages,
+      clockSlackMs: this.clockSlackMs,
+      now: this.now,
+      logger: this.logger,
+    };
     for (const symbol of symbolList) {
-      const got = await this.recoverFills(symbol, gapFrom, floor, beyondLookback, epoch, errors);
+      const got = await recoverSymbolFills(source, symbol, { gapFrom, floor, beyondLookback, epoch });
+      if (got.error) errors.push(got.error);
+      if (got.outcome === 'incomplete') this.failed.add(symbol);
+      else this.failed.delete(symbol);
+      if (got.commit?.maxId !== undefined) this.live.see(symbol);
       fills += got.events.length;
       out.push(...got.events);
       if (got.commit) commits.push(got.commit);
@@ -542,7 +443,8 @@ export class GapRecovery {
 
     // 5. balances (one account per market; portfolio margin: the account-position node reloads its own)
     let balanceSnapshot = false;
-    if (this.includeAccount && this.books.length === 1) {
+    const single = this.books.single;
+    if (this.includeAccount && single) {
       try {
         const params: RestParams =
           this.market === 'isolated-margin'
@@ -550,7 +452,7 @@ export class GapRecovery {
             : this.market === 'spot'
               ? { omitZeroBalances: 'true' }
               : {};
-        const account = await this.get<unknown>(this.books[0].api.account, params);
+        const account = await this.get<unknown>(single.api.account, params);
         if (isObj(account)) {
           const ev = balanceEventFromAccount(this.market, account, this.now());
           if (ev) {
@@ -585,92 +487,8 @@ export class GapRecovery {
 
   /** One trade page of a recovery symbol. */
   private async tradePage(q: string, params: RestParams): Promise<Row[]> {
-    const { book, symbol } = this.split(q);
+    const { book, symbol } = this.books.split(q);
     const p: RestParams = { ...this.isolatedParams(), symbol, ...params, limit: this.pageLimit };
     return rows(await this.get<unknown>(book.api.trades, p));
   }
-
-  /** Marks a row-built event as the account's (portfolio margin: market and `fs` of the book). */
-  private asAccountEvent(book: Book, e: UserDataEvent): UserDataEvent {
-    if (this.market !== 'portfolio-margin') return e;
-    e.market = 'portfolio-margin';
-    if (book.id === 'UM' || book.id === 'CM') e.raw = { fs: book.id, ...e.raw };
-    return e;
-  }
-
-  /**
-   * The fills of one symbol from its ledger cursor: the events not delivered yet, and the commit
-   * that moves the cursor once they are.
-   */
-  private async recoverFills(
-    symbol: string,
-    gapFrom: number,
-    floor: number,
-    beyondLookback: boolean,
-    epoch: number,
-    errors: string[],
-  ): Promise<{ events: UserDataEvent[]; commit?: CursorCommit }> {
-    const resume = this.ledger.resumeFrom(symbol);
-    const queryStart = this.now();
-    let fromId: number | undefined;
-    let fromTime: number | undefined;
-    if (resume.fromId !== undefined && !beyondLookback) {
-      fromId = resume.fromId;
-    } else {
-      const since = resume.since ?? this.coveredSince;
-      fromTime = Math.max(floor, Math.min(gapFrom, since - this.clockSlackMs));
-    }
-    const byId = new Map<number, Row>();
-    let complete: boolean;
-    try {
-      complete = await readTradePages(
-        {
-          page: (params) => this.tradePage(symbol, params),
-          pageLimit: this.pageLimit,
-          windowMs: this.split(symbol).book.api.tradeWindowMs,
-          maxPages: this.maxPages,
-          clockSlackMs: this.clockSlackMs,
-          now: this.now,
-          logger: this.logger,
-          label: symbol,
-        },
-        { fromId, fromTime },
-        byId,
-      );
-    } catch (err) {
-      errors.push(`${symbol} fills: ${errText(err)}`);
-      if ((err as { code?: unknown }).code === ERROR_CODES.BAD_SYMBOL) {
-        // Invalid symbol (e.g. a typo in the config list): retrying cannot help.
-        this.logger?.warn(`recovery: ${symbol} is not a valid symbol here; no fills recovered for it`);
-        this.failed.delete(symbol);
-        return { events: [] };
-      }
-      this.logger?.warn(`recovery: fills of ${symbol} incomplete, retried from the same cursor: ${errText(err)}`);
-      complete = false;
-    }
-    if (complete) this.failed.delete(symbol);
-    else this.failed.add(symbol);
-    // Rows fetched are contiguous from the cursor (pages in id order): the highest one is covered.
-    const ids = [...byId.keys()].sort((a, b) => a - b);
-    const events: UserDataEvent[] = [];
-    for (const id of ids) {
-      if (this.ledger.isDelivered(symbol, id)) continue;
-      const row = byId.get(id)!;
-      const t = int(row.time);
-      if (t !== undefined && t < floor) continue;
-      const book = this.split(symbol).book;
-      events.push(this.asAccountEvent(book, fillEventFromRow(book.rowMarket, row, this.now())));
-    }
-    if (ids.length) this.seeSymbol(symbol);
-    const commit: CursorCommit = {
-      symbol,
-      complete,
-      epoch,
-      coveredUntil: queryStart - this.clockSlackMs,
-      ...(ids.length ? { maxId: ids[ids.length - 1] } : {}),
-    };
-    return { events, commit };
-  }
-
 }
-

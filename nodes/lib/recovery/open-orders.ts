@@ -8,7 +8,7 @@
  */
 import type { Logger, UserDataEvent } from '../types';
 import type { RestParams } from '../exchange/weight-budget';
-import type { RecoverableMarket } from '../exchange/facts';
+import type { Book } from './books';
 import type { PersistedOrder } from './persistence';
 import {
   algoStateEventFromRow,
@@ -18,23 +18,11 @@ import {
   rows,
   str,
   TERMINAL_STATUSES,
-  type MarketApi,
   type Row,
 } from './rest-rows';
 import { errText, isObj } from '../util';
 
 export type OpenOrdersScope = 'auto' | 'all' | 'per-symbol';
-
-/**
- * One trade history a recovery reads. Every market has one (id ''), portfolio margin three (UM, CM,
- * MARGIN); their symbols are qualified by the book (`UM:BTCUSDT`) everywhere inside the recovery and
- * in the ledger (fillIdentity), because the same symbol name exists in two books.
- */
-export interface Book {
-  id: '' | 'UM' | 'CM' | 'MARGIN';
-  rowMarket: RecoverableMarket;
-  api: MarketApi;
-}
 
 interface TrackedOrder {
   symbol: string;

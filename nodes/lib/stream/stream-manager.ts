@@ -2,44 +2,39 @@
  * One user-data stream per account, shared by all consumers: the lifecycle common to every venue.
  *
  *  - acquire()/release(): the first consumer starts the stream, the last one stops it.
- *  - Reconnect with exponential backoff + full jitter (first retry within ~1 s, cap 60 s, forever);
- *    a confirmed subscription resets the attempt counter. 429/418 wait out the server's
- *    Retry-After / retryAfter. Auth errors → state `auth-error`, retried every authRetryDelayMs.
+ *  - Reconnect after a failure or a dropped connection as retry-policy.ts says (backoff, auth
+ *    errors, 429/418, 451, log levels); a confirmed subscription resets its counters.
  *  - Make-before-break rotation at rotateAfterMs (23 h) and on serverShutdown: the new session is
  *    subscribed before the old one is closed; events seen on both are delivered once.
  *  - `gap` whenever the stream was down, emitted once the new subscription is confirmed.
  *  - stop(): every REST call in flight is aborted, bounded waits (≤ ~4 s), then every socket is
  *    terminated and every timer cleared.
- *  - HTTP 451 (restricted location): state `error` saying so, retried every 10 minutes.
  *  - Log levels (Node-RED shows warn/error in the debug sidebar): info for routine, expected events
  *    (rotation, server-initiated close, a reconnect attempt, a first failed attempt); warn for
  *    abnormal ones (repeated failures, 429/418, watchdog trips, malformed frames); error for an auth
  *    or configuration error, once per entry into that state.
  *
- * The venue specifics live in the transports; see docs/architecture.md for the state machine.
+ * Built from manager-setup.ts (endpoints, signer, RestClient, transport per venue); the venue
+ * specifics live in the transports; see docs/architecture.md for the state machine.
  */
 import { EventEmitter } from 'node:events';
-import { Backoff, rateLimitDelay, reconnectOptions } from '../exchange/backoff';
+import { reconnectOptions } from '../exchange/backoff';
 import { Deduper } from './overlap-dedup';
-import { resolveEndpoints, type ResolvedEndpoints } from '../exchange/endpoints';
+import type { ResolvedEndpoints } from '../exchange/endpoints';
 import { shortId } from './identity';
 import { flushWarnings } from '../exchange/log-limit';
 import { credentialsRedactor } from '../exchange/credentials';
 import { redactingLogger, type Redactor } from '../exchange/redact';
-import { BinanceApiError, RestClient } from '../transport/rest';
-import { CredentialsError, createSigner, type Signer } from '../exchange/signing';
-import { REST } from '../exchange/facts';
+import { BinanceApiError, type RestClient } from '../transport/rest';
+import type { Signer } from '../exchange/signing';
 import { TimerSet, withDeadline } from './timers';
-import { errorMessage, type Session, type SessionEnd, type SessionHandlers, type Transport, type TransportContext } from '../transport/transport';
-import { FuturesTransport } from '../transport/transport-futures';
-import { MarginTransport } from '../transport/transport-margin';
-import { SpotTransport } from '../transport/transport-spot';
-import { CLIENT_PING_INTERVAL_MS } from '../transport/ws-connection';
+import { errorMessage, type Session, type SessionEnd, type SessionHandlers, type Transport } from '../transport/transport';
+import { buildPlumbing, createTransport, DEFAULT_ROTATE_AFTER_MS } from './manager-setup';
+import { RetryPolicy, type RetryPlan } from './retry-policy';
 import type {
   AccountConfig,
   GapEvent,
   Logger,
-  ReconnectOptions,
   RotationEvent,
   StateChange,
   StreamManagerEvents,
@@ -47,33 +42,10 @@ import type {
   UserDataEvent,
 } from '../types';
 
-export const DEFAULT_ROTATE_AFTER_MS = 23 * 3_600_000;
-export const DEFAULT_WATCHDOG_MARGIN_MS = 10_000;
-export const DEFAULT_RECV_WINDOW_MS = 5_000;
-export const MAX_RECV_WINDOW_MS = 60_000;
-
-/** Why a recvWindow (ms) is not allowed, or undefined when it is: the one rule for it. */
-export function recvWindowProblem(ms: number): string | undefined {
-  return Number.isFinite(ms) && ms > 0 && ms <= MAX_RECV_WINDOW_MS ? undefined : `recvWindow must be between 1 and ${MAX_RECV_WINDOW_MS} ms`;
-}
 /** Upper bound of the graceful part of stop() (unsubscribe / DELETE / close handshakes). */
 export const STOP_GRACE_MS = 4_000;
 /** Re-sync the clock offset before connecting if the last sync is older than this. */
 const CLOCK_MAX_AGE_MS = 3_600_000;
-/** Minimum delay before retrying a failed rotation while the old session still works. */
-const ROTATION_RETRY_MIN_MS = 5_000;
-/** Fallback wait when the server banned us (418) without saying for how long. */
-const BANNED_FALLBACK_MS = 120_000;
-/**
- * Retry delay while Binance refuses service from this location (HTTP 451): slow, since only a
- * change of network (VPN, server location) helps; the status says so meanwhile.
- */
-export const RESTRICTED_RETRY_DELAY_MS = 10 * 60_000;
-export const RESTRICTED_MESSAGE = 'Binance is not available from this location (HTTP 451, restricted location)';
-/** From this many consecutive failed attempts on, connect / rotation failures are logged at warn. */
-export const WARN_AFTER_FAILURES = 3;
-
-export const AUTH_ERROR_MESSAGE = 'invalid API key or permissions';
 
 export interface StreamManagerOptions {
   logger?: Logger;
@@ -105,8 +77,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
   private readonly configError: Error | undefined;
   private readonly redactor: Redactor;
   private readonly log: Logger;
-  private readonly reconnect: ReconnectOptions;
-  private readonly backoff: Backoff;
+  private readonly retry: RetryPolicy;
   private readonly timers: TimerSet;
   private readonly dedup = new Deduper();
   private readonly consumers = new Set<string>();
@@ -120,13 +91,9 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
   private readonly retiring = new Set<Session>();
   private rotating: { reason: RotationEvent['reason']; abort: AbortController } | undefined;
   private rotationFailed = false;
-  private rotationAttempts = 0;
   private connectAbort: AbortController | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private rotateTimer: ReturnType<typeof setTimeout> | undefined;
-  private authAttempts = 0;
-  /** Consecutive rate-limit answers that named no wait (429 without Retry-After). */
-  private rateLimitAttempts = 0;
   private downSince: number | undefined;
   private downReason = 'reconnect';
   /** Bumped on start and stop: async continuations of an older run do nothing. */
@@ -144,39 +111,14 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
     const c = config.credentials ?? { apiKey: '' };
     this.redactor = opts.redactor ?? credentialsRedactor(c);
     this.log = redactingLogger(opts.logger, this.redactor, `[${this.id}] `);
-    this.reconnect = reconnectOptions(config.reconnect);
-    this.backoff = new Backoff(this.reconnect.initialDelayMs, this.reconnect.maxDelayMs);
+    this.retry = new RetryPolicy(reconnectOptions(config.reconnect));
     this.timers = new TimerSet((err) => this.log.error(`timer callback failed: ${errorMessage(err)}`));
     this._current = { state: 'idle', previous: 'idle', at: Date.now() };
 
-    let endpoints: ResolvedEndpoints | undefined;
-    let configError: Error | undefined;
-    let signer: Signer | Error;
-    try {
-      endpoints = resolveEndpoints(config);
-    } catch (err) {
-      configError = err instanceof Error ? err : new Error(String(err));
-    }
-    try {
-      signer = opts.signer ?? createSigner(config.keyType, c);
-    } catch (err) {
-      signer = err instanceof Error ? err : new Error(String(err));
-      configError ??= signer;
-    }
-    const recvWindow = config.recvWindow ?? DEFAULT_RECV_WINDOW_MS;
-    const recvProblem = recvWindowProblem(recvWindow);
-    if (recvProblem) configError ??= new Error(recvProblem);
-    this.endpoints = endpoints;
-    this.configError = configError;
-    this.rest = new RestClient({
-      baseUrl: endpoints?.restUrl ?? 'http://invalid.invalid',
-      apiKey: c.apiKey ?? '',
-      signer: configError ?? signer,
-      recvWindow,
-      timePath: endpoints?.timePath ?? REST.spot.time.path,
-      redactor: this.redactor,
-      timeoutMs: opts.restTimeoutMs,
-    });
+    const plumbing = buildPlumbing(config, this.redactor, opts);
+    this.endpoints = plumbing.endpoints;
+    this.configError = plumbing.configError;
+    this.rest = plumbing.rest;
 
     this.handlers = {
       onEvent: (session, raw) => this.onSessionEvent(session, raw),
@@ -244,12 +186,9 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
 
   private start(): void {
     this.generation += 1;
-    this.backoff.reset();
-    this.authAttempts = 0;
-    this.rateLimitAttempts = 0;
+    this.retry.reset();
     this.downSince = undefined;
     this.rotationFailed = false;
-    this.rotationAttempts = 0;
     this.dedup.reset();
     if (this.configError || !this.endpoints) {
       const msg = this.redactor.apply(this.configError?.message ?? 'invalid configuration');
@@ -257,34 +196,14 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
       this.setState('error', { message: msg });
       return;
     }
-    this.transport = this.createTransport(this.endpoints);
-    this.setState('connecting');
-    void this.connect();
-  }
-
-  private createTransport(endpoints: ResolvedEndpoints): Transport {
-    const margin = this.config.watchdogMarginMs;
-    const marginMs = typeof margin === 'number' && Number.isFinite(margin) && margin >= 0 ? margin : DEFAULT_WATCHDOG_MARGIN_MS;
-    const ctx: TransportContext = {
-      config: this.config,
-      endpoints,
+    this.transport = createTransport(this.config, this.endpoints, {
       rest: this.rest,
       redactor: this.redactor,
       logger: this.log,
-      silenceTimeoutMs: endpoints.serverPingIntervalMs + marginMs,
-      // half-open links are found by our pings within HALF_OPEN_DETECTION_MS (ws-connection.ts)
-      clientPingIntervalMs: Math.min(endpoints.serverPingIntervalMs, CLIENT_PING_INTERVAL_MS),
       nextSessionId: () => ++this.sessionSeq,
-    };
-    switch (endpoints.market) {
-      case 'spot':
-        return new SpotTransport(ctx);
-      case 'margin':
-      case 'isolated-margin':
-        return new MarginTransport(ctx);
-      default:
-        return new FuturesTransport(ctx);
-    }
+    });
+    this.setState('connecting');
+    void this.connect();
   }
 
   private async connect(): Promise<void> {
@@ -316,10 +235,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
   /** A confirmed subscription becomes the current session. */
   private adopt(session: Session): void {
     this.session = session;
-    this.rotationAttempts = 0;
-    this.backoff.reset();
-    this.authAttempts = 0;
-    this.rateLimitAttempts = 0;
+    this.retry.reset();
     this.timers.clear(this.retryTimer);
     this.retryTimer = undefined;
     this.setState('connected');
@@ -335,48 +251,18 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
 
   private scheduleRetry(err: unknown): void {
     if (this._state === 'stopped' || this.retryTimer !== undefined) return;
-    if (err instanceof CredentialsError) {
-      const msg = this.redactor.apply(err.message);
-      this.log.error(`credentials error: ${msg}`);
-      this.setState('error', { message: msg });
-      return;
-    }
-    const e = err instanceof BinanceApiError ? err : undefined;
-    const message = this.redactor.clip(errorMessage(err), 300);
-    let delay: number;
-    if (e?.kind === 'restricted') {
-      delay = Math.max(RESTRICTED_RETRY_DELAY_MS, e.retryAfterMs ?? 0);
-      const line = `${RESTRICTED_MESSAGE}; next attempt in ${Math.round(delay / 1000)} s`;
-      if (this._state === 'error') this.log.info(line);
-      else this.log.error(line);
-      this.setState('error', { delayMs: delay, code: e.httpStatus ?? e.code, message: RESTRICTED_MESSAGE });
-    } else if (e?.kind === 'auth') {
-      this.authAttempts += 1;
-      delay = this.reconnect.authRetryDelayMs;
-      const code = e.code ?? e.httpStatus;
-      const text = `${AUTH_ERROR_MESSAGE}${code !== undefined ? ` (${code})` : ''}`;
-      // error once when the auth-error state is entered; the slow retries that follow are routine
-      const line = `${text}; next attempt in ${Math.round(delay / 1000)} s`;
-      if (this._state === 'auth-error') this.log.info(line);
-      else this.log.error(line);
-      this.setState('auth-error', { attempt: this.authAttempts, delayMs: delay, code, message: text });
-    } else {
-      delay = this.backoff.next();
-      // server-given waits are clamped (BinanceApiError, MAX_SERVER_DELAY_MS)
-      if (e?.retryAfterMs !== undefined) delay = Math.max(delay, e.retryAfterMs);
-      else if (e?.kind === 'banned') delay = Math.max(delay, BANNED_FALLBACK_MS);
-      else if (e?.kind === 'rate-limit') delay = Math.max(delay, rateLimitDelay(++this.rateLimitAttempts));
-      const code = e?.code ?? e?.httpStatus;
-      const line = `connect failed: ${message}; retry ${this.backoff.attempt} in ${delay} ms`;
-      const abnormal = e?.kind === 'rate-limit' || e?.kind === 'banned' || this.backoff.attempt >= WARN_AFTER_FAILURES;
-      if (abnormal) this.log.warn(line);
-      else this.log.info(line);
-      this.setState('reconnecting', { attempt: this.backoff.attempt, delayMs: delay, code, message });
-    }
+    this.follow(this.retry.afterFailure(err, this._state, this.redactor));
+  }
+
+  /** Shows, logs and schedules what the retry policy decided. */
+  private follow(plan: RetryPlan): void {
+    this.log[plan.level](plan.line);
+    this.setState(plan.state, plan.change);
+    if (plan.delayMs === undefined) return;
     this.retryTimer = this.timers.timeout(() => {
       this.retryTimer = undefined;
       void this.connect();
-    }, delay);
+    }, plan.delayMs);
   }
 
   private onSessionEnded(session: Session, end: SessionEnd): void {
@@ -401,15 +287,8 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
       this.scheduleRetry(end.error);
       return;
     }
-    const delay = this.backoff.next();
-    const message = this.redactor.clip(why, 300);
     // Routine (server close, lifetime, expiry ...); a watchdog trip was already warned about by the connection.
-    this.log.info(`connection ended (${message}); reconnecting in ${delay} ms`);
-    this.setState('reconnecting', { attempt: this.backoff.attempt, delayMs: delay, message });
-    this.retryTimer = this.timers.timeout(() => {
-      this.retryTimer = undefined;
-      void this.connect();
-    }, delay);
+    this.follow(this.retry.afterEnd(this.redactor.clip(why, 300)));
   }
 
   // ------------------------------------------------------------------ rotation
@@ -451,7 +330,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
         }
         this.rotating = undefined;
         this.rotationFailed = false;
-        this.rotationAttempts = 0;
+        this.retry.rotated();
         if (this.session === old) {
           this.session = fresh;
           this.scheduleRotation(fresh);
@@ -479,15 +358,10 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
         if (this.rotating === rotation) this.rotating = undefined;
         if (gen !== this.generation) return;
         const line = `rotation failed: ${this.redactor.apply(errorMessage(err))}`;
-        // the old connection still works: a single failure is routine, repeated ones are not
-        if (this.rotationAttempts + 1 >= WARN_AFTER_FAILURES) this.log.warn(line);
-        else this.log.info(line);
+        this.log[this.retry.rotationFailureLevel()](line);
         if (this.session === old) {
           this.rotationFailed = true;
-          this.rotationAttempts += 1;
-          const exp = Math.min(this.reconnect.maxDelayMs, ROTATION_RETRY_MIN_MS * 2 ** Math.min(this.rotationAttempts - 1, 10));
-          const retryIn = Math.max(ROTATION_RETRY_MIN_MS, exp, err instanceof BinanceApiError ? (err.retryAfterMs ?? 0) : 0);
-          this.scheduleRotation(old, retryIn);
+          this.scheduleRotation(old, this.retry.afterRotationFailure(err));
         } else if (!this.session) {
           this.downReason = 'rotation-failed';
           this.scheduleRetry(err);
@@ -561,7 +435,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
     this.rest.abortAll();
     this.dedup.reset();
     this.downSince = undefined;
-    this.backoff.reset();
+    this.retry.reset();
     flushWarnings(this.log);
     this.setState('stopped');
   }

@@ -1,0 +1,107 @@
+/**
+ * The fills of one recovery symbol since its ledger cursor: where the query starts (by trade id
+ * from `safe + 1`, or by time from the symbol's time cursor or the gap start), the pages read
+ * (trade-pages.ts), the events not delivered yet, and the cursor commit the delivery pipeline
+ * applies once they were delivered (invariant I4). Used by GapRecovery (gap-recovery.ts).
+ */
+import type { Logger, UserDataEvent } from '../types';
+import { ERROR_CODES } from '../exchange/facts';
+import type { CursorCommit, FillLedger } from './ledger';
+import type { Books } from './books';
+import { readTradePages } from './trade-pages';
+import { fillEventFromRow, int, type Row } from './rest-rows';
+import { errText } from '../util';
+
+export interface SymbolFillsSource {
+  ledger: FillLedger;
+  books: Books;
+  /** One trade page of a recovery symbol with these query parameters. */
+  page(symbol: string, params: Record<string, number>): Promise<Row[]>;
+  /** Since when every fill of a symbol without any cursor is taken as delivered. */
+  coveredSince: number;
+  pageLimit: number;
+  maxPages: number;
+  clockSlackMs: number;
+  now(): number;
+  logger?: Logger;
+}
+
+/** The recovery's frame for every symbol. */
+export interface FillsWindow {
+  /** Gap start minus the clock slack, no earlier than `floor`. */
+  gapFrom: number;
+  /** Look-back limit: nothing older is recovered. */
+  floor: number;
+  /** The gap reaches past the look-back: id cursors are not trusted to be contiguous. */
+  beyondLookback: boolean;
+  epoch: number;
+}
+
+export interface SymbolFills {
+  events: UserDataEvent[];
+  /** Moves the cursor once `events` were delivered (none for an invalid symbol). */
+  commit?: CursorCommit;
+  /** 'complete': every page read; 'incomplete': retry from the same cursor; 'invalid': not a symbol here. */
+  outcome: 'complete' | 'incomplete' | 'invalid';
+  error?: string;
+}
+
+export async function recoverSymbolFills(src: SymbolFillsSource, symbol: string, w: FillsWindow): Promise<SymbolFills> {
+  const resume = src.ledger.resumeFrom(symbol);
+  const queryStart = src.now();
+  let fromId: number | undefined;
+  let fromTime: number | undefined;
+  if (resume.fromId !== undefined && !w.beyondLookback) {
+    fromId = resume.fromId;
+  } else {
+    const since = resume.since ?? src.coveredSince;
+    fromTime = Math.max(w.floor, Math.min(w.gapFrom, since - src.clockSlackMs));
+  }
+  const { book } = src.books.split(symbol);
+  const byId = new Map<number, Row>();
+  let complete: boolean;
+  let error: string | undefined;
+  try {
+    complete = await readTradePages(
+      {
+        page: (params) => src.page(symbol, params),
+        pageLimit: src.pageLimit,
+        windowMs: book.api.tradeWindowMs,
+        maxPages: src.maxPages,
+        clockSlackMs: src.clockSlackMs,
+        now: src.now,
+        logger: src.logger,
+        label: symbol,
+      },
+      { fromId, fromTime },
+      byId,
+    );
+  } catch (err) {
+    error = `${symbol} fills: ${errText(err)}`;
+    if ((err as { code?: unknown }).code === ERROR_CODES.BAD_SYMBOL) {
+      // Invalid symbol (e.g. a typo in the config list): retrying cannot help.
+      src.logger?.warn(`recovery: ${symbol} is not a valid symbol here; no fills recovered for it`);
+      return { events: [], outcome: 'invalid', error };
+    }
+    src.logger?.warn(`recovery: fills of ${symbol} incomplete, retried from the same cursor: ${errText(err)}`);
+    complete = false;
+  }
+  // Rows fetched are contiguous from the cursor (pages in id order): the highest one is covered.
+  const ids = [...byId.keys()].sort((a, b) => a - b);
+  const events: UserDataEvent[] = [];
+  for (const id of ids) {
+    if (src.ledger.isDelivered(symbol, id)) continue;
+    const row = byId.get(id)!;
+    const t = int(row.time);
+    if (t !== undefined && t < w.floor) continue;
+    events.push(src.books.asAccountEvent(book, fillEventFromRow(book.rowMarket, row, src.now())));
+  }
+  const commit: CursorCommit = {
+    symbol,
+    complete,
+    epoch: w.epoch,
+    coveredUntil: queryStart - src.clockSlackMs,
+    ...(ids.length ? { maxId: ids[ids.length - 1] } : {}),
+  };
+  return { events, commit, outcome: complete ? 'complete' : 'incomplete', ...(error ? { error } : {}) };
+}
