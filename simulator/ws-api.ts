@@ -72,13 +72,12 @@ export class WsApiRoom {
     }
     const rec: RecordedRequest = { kind: 'ws-api', method: '', path: '/ws-api/v3', params: {}, at: Date.now(), status: 0 };
     this.s.record(rec);
-    const respond = (id: unknown, status: number, body: { result?: unknown; error?: { code: number; msg: string } }, extra: Json = {}): void => {
+    const respond = (id: unknown, status: number, body: { result?: unknown; error?: { code: number; msg: string; data?: Json } }): void => {
       rec.status = status;
       if (body.error) rec.errorCode = body.error.code;
       const out: Json = { id: id ?? null, status };
       if (body.error) out.error = body.error;
       else out.result = body.result;
-      Object.assign(out, extra);
       if (c.returnRateLimits) {
         out.rateLimits = [
           { rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: 6000, count: this.s.weights.usedWeight('api') },
@@ -107,13 +106,15 @@ export class WsApiRoom {
     const fail = this.s.faults.takeFailure('ws', method);
     if (fail) {
       const b = this.s.faults.failureBody(fail);
-      const extra: Json = {};
-      if (fail.httpStatus === 429 || fail.httpStatus === 418) {
-        extra.retryAfter = this.s.serverTime() + (fail.retryAfterSec ?? (fail.httpStatus === 418 ? 120 : 1)) * 1000;
-      }
       const errBody: { code: number; msg: string; data?: Json } = { code: b.code, msg: b.msg };
-      if (extra.retryAfter !== undefined) errBody.data = { retryAfter: extra.retryAfter };
-      respond(id, fail.httpStatus, { error: errBody }, extra);
+      if (fail.httpStatus === 429 || fail.httpStatus === 418) {
+        // As documented: `error.data: {serverTime, retryAfter}`, retryAfter a moment on the server's
+        // clock (web-socket-api.md "Rate limits", binance-spot-api-docs a5e0bc3, 2026-07-21). No
+        // top-level `retryAfter` (the docs show none).
+        const now = this.s.serverTime();
+        errBody.data = { serverTime: now, retryAfter: now + (fail.retryAfterSec ?? (fail.httpStatus === 418 ? 120 : 1)) * 1000 };
+      }
+      respond(id, fail.httpStatus, { error: errBody });
       return;
     }
     try {

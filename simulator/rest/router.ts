@@ -19,7 +19,11 @@ import { poolOf } from '../weights';
 
 /** One REST route: who may call it, its weight, and what it answers. */
 export interface Route {
-  auth: 'none' | 'apikey' | 'signed';
+  /**
+   * 'user-stream': Binance's USER_STREAM security type as documented ("Endpoint requires sending a
+   * valid API-Key"); a signature, when one is sent anyway, is verified like a SIGNED one's.
+   */
+  auth: 'none' | 'apikey' | 'user-stream' | 'signed';
   perm?: 'margin' | 'futures';
   weight: (p: Record<string, string>) => number;
   handler: (p: Record<string, string>, key?: KeyRec) => unknown;
@@ -136,7 +140,8 @@ export class RestRouter {
         if (route.perm === 'margin' && !key.enableMargin) throw ERR.rejectedKey();
         if (route.perm === 'futures' && !key.enableFutures) throw ERR.rejectedKey();
       }
-      if (route.auth === 'signed' && key) {
+      const signedHere = route.auth === 'signed' || (route.auth === 'user-stream' && /(^|&)signature=/.test(`${rawQuery}&${body}`));
+      if (signedHere && key) {
         const { payload, signature } = restSigningPayload(rawQuery, body);
         if (signature === undefined || signature === '') throw ERR.mandatory('signature');
         let sig: string;

@@ -317,6 +317,26 @@ describe('core lifecycle (fake timers, loopback simulator)', function () {
     assert.equal(rec.states.filter((s) => s.state === 'reconnecting').length, 1);
   });
 
+  it("spot: a 418 on subscribe waits until the ban's retryAfter on the server's clock, even when ours runs ahead", async () => {
+    // retryAfter is a timestamp of the exchange's clock (error.data.{serverTime, retryAfter},
+    // web-socket-api.md "Rate limits", 2026-07-21). Our clock 90 s ahead of the exchange's: waiting
+    // `retryAfter - Date.now()` would retry 90 s before the ban is lifted.
+    const { m } = await setup('spot');
+    sim.setClockOffset(-90_000);
+    sim.failNext({ wsMethod: 'userDataStream.subscribe.signature', httpStatus: 418, code: -1003, msg: 'Way too many requests; IP banned.', retryAfterSec: 150 });
+    sim.clearRequests();
+    m.acquire('c1');
+    await waitFor(() => m.state === 'reconnecting');
+    const st = m.currentState;
+    assert.equal(st.code, -1003);
+    assert.ok(st.delayMs !== undefined && st.delayMs >= 149_000 && st.delayMs <= 151_000, `delay ${st.delayMs}`);
+    const subs = (): number => sim.requests.filter((r) => r.method === 'userDataStream.subscribe.signature').length;
+    await advance(clock, 145_000, 5_000);
+    assert.equal(subs(), 1, 'no retry while banned');
+    await advance(clock, 8_000, 1_000);
+    await connected(m);
+  });
+
   it('spot: a refused WebSocket handshake (418, no Retry-After) waits at least 2 minutes', async () => {
     const { m } = await setup('spot');
     sim.failNext({ path: '/ws-api/v3', httpStatus: 418, code: -1003, msg: 'Way too many requests; IP banned.' });

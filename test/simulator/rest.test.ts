@@ -89,6 +89,19 @@ describe('simulator REST (signing, failures, weights, data)', () => {
     assert.equal(bad.json.code, -1022);
   });
 
+  it('POST /sapi/v1/userListenToken is USER_STREAM as documented: the API key alone suffices', async () => {
+    // "Create Margin Account listenToken (USER_STREAM)", parameters symbol / isIsolated / validity
+    // only (margin_trading/trade-data-stream, read 2026-12-02); before, the simulator demanded a signature.
+    const hmac = sim.createKey(acct, 'hmac');
+    const r = await httpRequest(sim.restUrl, 'POST', '/sapi/v1/userListenToken?validity=60000', { apiKey: hmac.apiKey });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.equal(typeof r.json.token, 'string');
+    const none = await httpRequest(sim.restUrl, 'POST', '/sapi/v1/userListenToken');
+    assert.equal(none.json.code, -2014, 'no key: refused');
+    const forged = await httpRequest(sim.restUrl, 'POST', `/sapi/v1/userListenToken?timestamp=${sim.serverTime()}&signature=00`, { apiKey: hmac.apiKey });
+    assert.equal(forged.json.code, -1022, 'a signature that is sent is checked');
+  });
+
   it('auth and timing errors: -2014, -2015, -1102, -1131, -1021 (past and future), margin permission', async () => {
     let r = await httpRequest(sim.restUrl, 'GET', '/api/v3/account?timestamp=1&signature=00');
     assert.equal(r.status, 401);

@@ -60,8 +60,12 @@ export const HOSTS: Record<EndpointFamily, Partial<Record<FixedEnvironment, Host
     testnet: { restUrl: 'https://testnet.binance.vision', wsUrl: 'wss://ws-api.testnet.binance.vision/ws-api/v3' },
     demo: { restUrl: 'https://demo-api.binance.com', wsUrl: 'wss://demo-ws-api.binance.com/ws-api/v3' },
   },
-  // Margin: listenToken from SAPI, stream on the spot WebSocket API ([REF] §3; the WS URL is an
-  // inference from the docs linking there). UNVERIFIED: margin on testnet and demo.
+  // Margin: listenToken from SAPI, stream on the spot WebSocket API ([REF] §3). Production WS URL
+  // verified 2026-12-02: the listenToken page says the subscribe "method must be called on the
+  // WebSocket API" and links the spot WebSocket API (margin_trading/trade-data-stream), and the spot
+  // docs' own user-data-stream.md (binance-spot-api-docs a5e0bc3, 2026-07-21, "Event Stream
+  // Terminated") lists "A listen token subscription expires" among that API's events.
+  // UNVERIFIED: margin on testnet and demo (no source shows listenToken there).
   margin: {
     production: { restUrl: 'https://api.binance.com', wsUrl: 'wss://ws-api.binance.com:443/ws-api/v3' },
     testnet: { restUrl: 'https://testnet.binance.vision', wsUrl: 'wss://ws-api.testnet.binance.vision/ws-api/v3' },
@@ -74,6 +78,10 @@ export const HOSTS: Record<EndpointFamily, Partial<Record<FixedEnvironment, Host
     demo: { restUrl: 'https://demo-fapi.binance.com', wsUrl: 'wss://demo-fstream.binance.com' },
   },
   // COIN-M, /dapi family (default): stream `/ws/<key>` on dstream. Testnet hosts from [CJS].
+  // Production re-checked 2026-12-02: Binance's CAAS "User Data Streams" page (new docs site,
+  // https://developers.binance.com/zh-CN/docs/products/caas/user-data-streams, undated, stored copy
+  // of about Oct 2026) still says "COIN-M Futures | POST /dapi/v1/listenKey", and its market-streams
+  // page says only USDⓈ-M fstream is split into /public /market /private ("Spot and COIN-M do" not).
   // UNVERIFIED: the demo-dapi / demo-dstream hosts (no source).
   'coinm-dapi': {
     production: { restUrl: 'https://dapi.binance.com', wsUrl: 'wss://dstream.binance.com' },
@@ -233,6 +241,26 @@ export function weightPoolOf(market: Market): WeightPool {
       return 'papi';
   }
 }
+
+// ---------------------------------------------------------------------------------------- request security
+
+/**
+ * How `POST /sapi/v1/userListenToken` (margin listenToken) is authenticated. THE one setting for a
+ * point where the sources disagree (README "Exchange protocol choices", docs/protocol-notes.md):
+ *  - Binance's page titles it "Create Margin Account listenToken (USER_STREAM)" and lists only
+ *    `symbol`, `isIsolated`, `validity` (no `timestamp`/`signature`);
+ *    https://developers.binance.com/docs/margin_trading/trade-data-stream/Listen-Token-Websocket-API,
+ *    stored copy read 2026-12-02. USER_STREAM endpoints need the API key only; third-party code reads
+ *    it so (nautilus_trader's BinanceListenTokenHttp: BinanceSecurityType.USER_STREAM).
+ *  - our reference (/work/shared/binance-user-data-reference.md §3, 2026-11-25) says "signed"; a
+ *    third-party endpoint audit of 2026-09-27 notes that "the current official page omits an explicit
+ *    authentication/signature specification", and Binance's connector (binance-connector-js a9de9a9,
+ *    2026-07-24) has no listenToken call to settle it.
+ * 'signed' (default) sends the key header AND timestamp + signature: accepted by a server that wants a
+ * signature, and by a USER_STREAM server that ignores parameters it does not read (the simulator models
+ * that reading: key required, a signature checked when sent). 'apiKey' sends the header only.
+ */
+export const LISTEN_TOKEN_SECURITY: 'signed' | 'apiKey' = 'signed';
 
 // ---------------------------------------------------------------------------------------- timing
 

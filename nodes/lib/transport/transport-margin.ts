@@ -1,7 +1,8 @@
 /**
  * Margin user data (cross and isolated): listenToken on the WebSocket API.
  *
- *  1. `POST /sapi/v1/userListenToken` (signed; `isIsolated=true&symbol=…` for isolated margin)
+ *  1. `POST /sapi/v1/userListenToken` (API key, signed by default: LISTEN_TOKEN_SECURITY in facts.ts;
+ *     `isIsolated=true&symbol=…` for isolated margin)
  *     → `{token, expirationTime}`.
  *  2. `userDataStream.subscribe.listenToken {listenToken}` on the WS API → `{subscriptionId, expirationTime}`.
  *  3. Renewal, on the same connection and without a gap: before expiry (at 80 % of the validity or
@@ -11,7 +12,7 @@
  *  4. `eventStreamTerminated` on the current subscription → new token, subscribe again, report a gap.
  */
 import { BinanceApiError } from './rest';
-import { ERROR_CODES, REST, endpointWeight } from '../exchange/facts';
+import { ERROR_CODES, LISTEN_TOKEN_SECURITY, REST, endpointWeight } from '../exchange/facts';
 import { errorMessage, type Session, type SessionHandlers, type Transport, type TransportContext } from './transport';
 import { WsApiSession } from './ws-api-session';
 
@@ -41,7 +42,8 @@ export async function fetchListenToken(ctx: TransportContext): Promise<ListenTok
   }
   const path = ctx.endpoints.listenTokenPath ?? REST.margin.listenToken.path;
   const r = await ctx.rest.request<{ token?: unknown; expirationTime?: unknown }>('POST', path, params, {
-    security: 'signed',
+    // Signed or key-only: the sources disagree, exchange/facts.ts LISTEN_TOKEN_SECURITY.
+    security: LISTEN_TOKEN_SECURITY,
     weight: endpointWeight(REST.margin.listenToken),
   });
   if (typeof r?.token !== 'string' || r.token === '') {

@@ -37,14 +37,32 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Converts a WS-API error response into a BinanceApiError (retryAfter is epoch ms). */
-export function wsApiError(method: string, status: number | undefined, error: unknown, top: Record<string, unknown>): BinanceApiError {
+/**
+ * Converts a WS-API error response into a BinanceApiError.
+ *
+ * `retryAfter` is a moment on the SERVER's clock (epoch ms), not a duration: "Rate-limited responses
+ * include a `retryAfter` field, indicating when you can retry the request"; a 418 "`retryAfter`
+ * field indicates the timestamp when the ban will be lifted", and the documented answer carries it
+ * as `error.data: {serverTime, retryAfter}` (binance-spot-api-docs web-socket-api.md "Rate limits",
+ * commit a5e0bc3 of 2026-07-21; unchanged in the docs' CHANGELOG up to 2026-09-18). So the wait is
+ * `retryAfter − data.serverTime`; without `serverTime`, `retryAfter − serverNow()` (the synced
+ * estimate of the server's clock). Measuring it against the local clock instead made a client whose
+ * clock runs ahead of the exchange's retry before the ban was lifted (which lengthens the ban).
+ * `retryAfter` at the top level or directly in `error` is tolerated (not documented).
+ */
+export function wsApiError(
+  method: string,
+  status: number | undefined,
+  error: unknown,
+  top: Record<string, unknown>,
+  serverNow: () => number = Date.now,
+): BinanceApiError {
   const e = isObject(error) ? error : {};
   const code = num(e.code);
   const msg = typeof e.msg === 'string' ? e.msg : '';
   const data = isObject(e.data) ? e.data : {};
   const retryAt = num(data.retryAfter) ?? num(e.retryAfter) ?? num(top.retryAfter);
-  const retryAfterMs = retryAt !== undefined ? Math.max(0, retryAt - Date.now()) : undefined;
+  const retryAfterMs = retryAt !== undefined ? Math.max(0, retryAt - (num(data.serverTime) ?? serverNow())) : undefined;
   // Not shortened here: the caller redacts, then shortens (a secret cut in two would leak its start).
   return new BinanceApiError(`${method} failed: ${status ?? ''}${code !== undefined ? ` ${code}` : ''}${msg ? ` ${msg}` : ''}`, {
     code,
@@ -199,7 +217,7 @@ export abstract class WsApiSession implements Session {
     const status = num(msg.status);
     if (status === 200 || (status === undefined && msg.error === undefined)) p.resolve(msg.result);
     else {
-      const err = wsApiError(p.method, status, msg.error, msg);
+      const err = wsApiError(p.method, status, msg.error, msg, () => this.ctx.rest.clock.now());
       err.message = this.ctx.redactor.clip(err.message, 500);
       p.reject(err);
     }
