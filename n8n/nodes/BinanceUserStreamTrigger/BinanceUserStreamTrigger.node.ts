@@ -27,6 +27,7 @@ import {
   AccountSettingsError,
   MARKETS,
   checkKey,
+  errText,
   openAccountStream,
   type AccountSettings,
   type AccountStream,
@@ -276,7 +277,7 @@ export class BinanceUserStreamTrigger implements INodeType {
       try {
         items = select(e);
       } catch (err) {
-        log.warn(account.redact(`cannot handle ${e.eventType}: ${err instanceof Error ? err.message : String(err)}`));
+        log.warn(account.redact(`cannot handle ${e.eventType}: ${errText(err)}`));
         return;
       }
       if (items.length) this.emit([items.map((json) => ({ json: json as IDataObject }))]);

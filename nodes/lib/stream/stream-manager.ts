@@ -28,7 +28,7 @@ import { redactingLogger, type Redactor } from '../exchange/redact';
 import { BinanceApiError, type RestClient } from '../transport/rest';
 import type { Signer } from '../exchange/signing';
 import { TimerSet, withDeadline } from './timers';
-import { errorMessage, type Session, type SessionEnd, type SessionHandlers, type Transport } from '../transport/transport';
+import { type Session, type SessionEnd, type SessionHandlers, type Transport } from '../transport/transport';
 import { buildPlumbing, createTransport, DEFAULT_ROTATE_AFTER_MS } from './manager-setup';
 import { RetryPolicy, type RetryPlan } from './retry-policy';
 import type {
@@ -41,6 +41,7 @@ import type {
   StreamState,
   UserDataEvent,
 } from '../types';
+import { errText } from '../util';
 
 /** Upper bound of the graceful part of stop() (unsubscribe / DELETE / close handshakes). */
 export const STOP_GRACE_MS = 4_000;
@@ -112,7 +113,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
     this.redactor = opts.redactor ?? credentialsRedactor(c);
     this.log = redactingLogger(opts.logger, this.redactor, `[${this.id}] `);
     this.retry = new RetryPolicy(reconnectOptions(config.reconnect));
-    this.timers = new TimerSet((err) => this.log.error(`timer callback failed: ${errorMessage(err)}`));
+    this.timers = new TimerSet((err) => this.log.error(`timer callback failed: ${errText(err)}`));
     this._current = { state: 'idle', previous: 'idle', at: Date.now() };
 
     const plumbing = buildPlumbing(config, this.redactor, opts);
@@ -276,7 +277,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
       this.downReason = this.rotationFailed ? 'rotation-failed' : gapReasonOf(end);
     }
     this.rotationFailed = false;
-    const why = end.error ? `${end.reason}: ${errorMessage(end.error)}` : end.reason;
+    const why = end.error ? `${end.reason}: ${errText(end.error)}` : end.reason;
     if (this.rotating) {
       // The replacement is being opened already; it becomes current (and reports the gap).
       this.log.info(`connection ended during rotation (${why})`);
@@ -357,7 +358,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
       } catch (err) {
         if (this.rotating === rotation) this.rotating = undefined;
         if (gen !== this.generation) return;
-        const line = `rotation failed: ${this.redactor.apply(errorMessage(err))}`;
+        const line = `rotation failed: ${this.redactor.apply(errText(err))}`;
         this.log[this.retry.rotationFailureLevel()](line);
         if (this.session === old) {
           this.rotationFailed = true;
@@ -403,7 +404,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
     try {
       (this.emit as (n: K, ...a: StreamManagerEvents[K]) => boolean)(name, ...args);
     } catch (err) {
-      this.log.error(`a '${String(name)}' listener threw: ${errorMessage(err)}`);
+      this.log.error(`a '${String(name)}' listener threw: ${errText(err)}`);
     }
   }
 

@@ -31,7 +31,6 @@ import { BinanceApiError } from './rest';
 import { limitedLog } from '../exchange/log-limit';
 import {
   CLOSE_WAIT_MS,
-  errorMessage,
   type Session,
   type SessionEnd,
   type SessionHandlers,
@@ -39,6 +38,7 @@ import {
   type TransportContext,
 } from './transport';
 import { WsConnection, type CloseInfo } from './ws-connection';
+import { errText, isObj } from '../util';
 
 export const DEFAULT_KEEPALIVE_INTERVAL_MS = 30 * 60_000;
 /**
@@ -51,9 +51,6 @@ const KEEPALIVE_RETRY_MS = 60_000;
 /** POST / PUT / DELETE listenKey weigh the same on every futures venue (exchange/facts.ts). */
 const LISTEN_KEY_WEIGHT = endpointWeight(REST.usdm.listenKey);
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 class FuturesSession implements Session {
   readonly id: number;
@@ -125,8 +122,8 @@ class FuturesSession implements Session {
       limitedLog(this.ctx.logger, `${this.label}: malformed frame`, `${this.label}: malformed frame ignored: ${this.ctx.redactor.clip(text, 200)}`);
       return;
     }
-    if (isObject(msg) && typeof msg.stream === 'string' && isObject(msg.data)) msg = msg.data;
-    if (!isObject(msg) || typeof msg.e !== 'string') {
+    if (isObj(msg) && typeof msg.stream === 'string' && isObj(msg.data)) msg = msg.data;
+    if (!isObj(msg) || typeof msg.e !== 'string') {
       limitedLog(this.ctx.logger, `${this.label}: unexpected frame`, `${this.label}: unexpected frame ignored: ${this.ctx.redactor.clip(text, 200)}`);
       return;
     }
@@ -218,7 +215,7 @@ export class FuturesTransport implements Transport {
         this.keyExpired(key, undefined);
         return;
       }
-      this.ctx.logger.warn(`${this.ctx.endpoints.market}: listenKey keepalive failed: ${errorMessage(err)}`);
+      this.ctx.logger.warn(`${this.ctx.endpoints.market}: listenKey keepalive failed: ${errText(err)}`);
       if (this.retryTimer === undefined) {
         this.retryTimer = setTimeout(() => {
           this.retryTimer = undefined;

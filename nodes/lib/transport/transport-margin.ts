@@ -13,8 +13,9 @@
  */
 import { BinanceApiError } from './rest';
 import { ERROR_CODES, LISTEN_TOKEN_SECURITY, REST, endpointWeight } from '../exchange/facts';
-import { errorMessage, type Session, type SessionHandlers, type Transport, type TransportContext } from './transport';
+import { type Session, type SessionHandlers, type Transport, type TransportContext } from './transport';
 import { WsApiSession } from './ws-api-session';
+import { errText } from '../util';
 
 const FIVE_MINUTES = 5 * 60_000;
 /** Retry delay of a failed renewal while the current token is still valid. */
@@ -109,12 +110,12 @@ class MarginSession extends WsApiSession {
       this.ctx.logger.debug(`${this.label}: listenToken renewed (subscription ${oldId} → ${newId})`);
       if (oldId !== undefined && oldId !== newId && !this.isEnded) {
         await this.request('userDataStream.unsubscribe', { subscriptionId: oldId }).catch((err: unknown) => {
-          this.ctx.logger.debug(`${this.label}: unsubscribe of ${oldId}: ${errorMessage(err)}`);
+          this.ctx.logger.debug(`${this.label}: unsubscribe of ${oldId}: ${errText(err)}`);
         });
       }
     } catch (err) {
       const left = oldExpiresAt - Date.now();
-      this.ctx.logger.warn(`${this.label}: listenToken renewal failed: ${errorMessage(err)}`);
+      this.ctx.logger.warn(`${this.label}: listenToken renewal failed: ${errText(err)}`);
       if (!this.isEnded && left > 2_000) this.scheduleRenewal(oldExpiresAt, Math.min(RENEW_RETRY_MS, Math.floor(left / 2)));
       // Otherwise the token expires: eventStreamTerminated → subscribe again (reported as a gap).
     } finally {

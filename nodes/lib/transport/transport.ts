@@ -67,8 +67,3 @@ export interface TransportContext {
 export const CLOSE_WAIT_MS = 1_000;
 export const UNSUBSCRIBE_WAIT_MS = 1_500;
 export const SHUTDOWN_REST_WAIT_MS = 2_000;
-
-export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
-}

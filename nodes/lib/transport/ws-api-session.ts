@@ -11,13 +11,13 @@ import { truncate } from '../exchange/redact';
 import {
   CLOSE_WAIT_MS,
   UNSUBSCRIBE_WAIT_MS,
-  errorMessage,
   type Session,
   type SessionEnd,
   type SessionHandlers,
   type TransportContext,
 } from './transport';
 import { WsConnection, type CloseInfo } from './ws-connection';
+import { errText, isObj } from '../util';
 
 export const WS_API_REQUEST_TIMEOUT_MS = 10_000;
 
@@ -33,9 +33,6 @@ function num(v: unknown): number | undefined {
   return typeof n === 'number' && Number.isFinite(n) ? n : undefined;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /**
  * Converts a WS-API error response into a BinanceApiError.
@@ -57,10 +54,10 @@ export function wsApiError(
   top: Record<string, unknown>,
   serverNow: () => number = Date.now,
 ): BinanceApiError {
-  const e = isObject(error) ? error : {};
+  const e = isObj(error) ? error : {};
   const code = num(e.code);
   const msg = typeof e.msg === 'string' ? e.msg : '';
-  const data = isObject(e.data) ? e.data : {};
+  const data = isObj(e.data) ? e.data : {};
   const retryAt = num(data.retryAfter) ?? num(e.retryAfter) ?? num(top.retryAfter);
   const retryAfterMs = retryAt !== undefined ? Math.max(0, retryAt - (num(data.serverTime) ?? serverNow())) : undefined;
   // Not shortened here: the caller redacts, then shortens (a secret cut in two would leak its start).
@@ -164,7 +161,7 @@ export abstract class WsApiSession implements Session {
         // Without subscriptionId: ends every subscription of this connection.
         await this.request('userDataStream.unsubscribe', undefined, UNSUBSCRIBE_WAIT_MS);
       } catch (err) {
-        this.ctx.logger.debug(`${this.label}: unsubscribe: ${errorMessage(err)}`);
+        this.ctx.logger.debug(`${this.label}: unsubscribe: ${errText(err)}`);
       }
     }
     await this.conn.close(CLOSE_WAIT_MS);
@@ -190,7 +187,7 @@ export abstract class WsApiSession implements Session {
       limitedLog(this.ctx.logger, `${this.label}: malformed frame`, `${this.label}: malformed frame ignored: ${this.ctx.redactor.clip(text, 200)}`);
       return;
     }
-    if (!isObject(msg)) {
+    if (!isObj(msg)) {
       limitedLog(this.ctx.logger, `${this.label}: unexpected frame`, `${this.label}: unexpected frame ignored: ${this.ctx.redactor.clip(text, 200)}`);
       return;
     }
@@ -198,7 +195,7 @@ export abstract class WsApiSession implements Session {
       this.onResponse(msg);
       return;
     }
-    if (isObject(msg.event)) {
+    if (isObj(msg.event)) {
       this.onEnvelope(num(msg.subscriptionId), msg.event);
       return;
     }
@@ -256,7 +253,7 @@ export abstract class WsApiSession implements Session {
       if (!this.ended && !this.closing) this.handlers.onGap(this, { from, to: Date.now(), reason: 'eventStreamTerminated' });
     } catch (err) {
       // info: the manager logs the consequence at the right level (auth error, reconnect ...)
-      this.ctx.logger.info(`${this.label}: subscribing again failed: ${errorMessage(err)}`);
+      this.ctx.logger.info(`${this.label}: subscribing again failed: ${errText(err)}`);
       if (!this.ended) this.fail('eventStreamTerminated', err instanceof Error ? err : undefined);
     } finally {
       this.resubscribing = false;
@@ -274,7 +271,7 @@ export abstract class WsApiSession implements Session {
     try {
       this.onDispose();
     } catch (err) {
-      this.ctx.logger.error(`${this.label}: dispose failed: ${errorMessage(err)}`);
+      this.ctx.logger.error(`${this.label}: dispose failed: ${errText(err)}`);
     }
     const end: SessionEnd = {
       reason: this.failure?.reason ?? info.reason,
