@@ -6,14 +6,14 @@
  * POST /binance-user-stream/test-connection (permission binance-account.write).
  */
 import { makeTranslate } from './red/translate';
-import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { accountRestBase, openAccountStream, prepareAccount, type AccountSettings, type AccountStream } from './lib/account';
+import type { Node, NodeAPI } from 'node-red';
+import { accountRestBase, openAccountStream, prepareAccount, type AccountStream } from './lib/account';
 import type { CredentialsInput } from './lib/exchange/credentials';
 import { endAllGraces } from './lib/stream/reliable-stream';
 import type { UserDataEvent } from './lib/types';
 import { ConsumptionTracker, type UnconsumedReport } from './lib/events/unconsumed';
 import type { AccountHandle, AccountUser, RegisterOptions } from './red/account-contract';
-import { CONFIG_STATUS_KEYS } from './red/account-settings';
+import { CONFIG_STATUS_KEYS, contextStoreName, nodeLogger, settingsOf, type AccountNodeDef } from './red/account-settings';
 import { registerTestConnection } from './red/test-connection';
 import { accountStatus } from './red/account-status';
 import { ContextStateStore, type ContextLike } from './red/context-store';
@@ -25,29 +25,6 @@ const TYPE = 'binance-account';
 const CLOSE_DEADLINE_MS = 12_000;
 
 type AccountNode = Node<CredentialsInput> & AccountHandle & { users: Record<string, AccountUser> };
-
-/** The node's properties (units and defaults: AccountSettings in lib/account/settings.ts). */
-interface AccountNodeDef extends NodeDef {
-  market?: string; symbol?: string; environment?: string; restUrl?: string; wsUrl?: string; keyType?: string;
-  recvWindow?: string | number; keepaliveInterval?: string | number; futuresPathForm?: string; coinmApi?: string;
-  recovery?: boolean | string; recoverySymbols?: string; recoveryLookback?: string | number; liveHoldLimit?: string | number;
-  /** Context store for the recovery cursors (empty = the default store). */
-  recoveryStore?: string;
-}
-
-/** The node's properties and credentials as the core's settings. */
-function settingsOf(def: AccountNodeDef, credentials: CredentialsInput): AccountSettings {
-  const { market, environment, restUrl, wsUrl, symbol, keyType, futuresPathForm, coinmApi, recovery, recoverySymbols } = def;
-  return {
-    ...{ market, environment, restUrl, wsUrl, symbol, keyType, credentials, futuresPathForm, coinmApi, recovery, recoverySymbols },
-    ...{ recvWindowMs: def.recvWindow, keepaliveMinutes: def.keepaliveInterval, lookbackHours: def.recoveryLookback, liveHoldSeconds: def.liveHoldLimit },
-  };
-}
-
-/** The context store named in the node (undefined = the default store). */
-function contextStoreName(def: AccountNodeDef): string | undefined {
-  return typeof def.recoveryStore === 'string' && def.recoveryStore.trim() !== '' ? def.recoveryStore.trim() : undefined;
-}
 
 export = function register(RED: NodeAPI): void {
   const t = makeTranslate(RED, TYPE);
@@ -93,8 +70,7 @@ export = function register(RED: NodeAPI): void {
         } catch {
           store = undefined;
         }
-        const logger = { debug: (m: string) => node.debug(m), info: (m: string) => node.log(m), warn: (m: string) => node.warn(m), error: (m: string) => node.error(m) };
-        account = openAccountStream(prepared, { store, logger });
+        account = openAccountStream(prepared, { store, logger: nodeLogger(node) });
         account.stream.on('state', onState);
         account.stream.on('event', onEvent);
       }

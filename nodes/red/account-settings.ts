@@ -1,6 +1,39 @@
-/** The editor's credentials for Test connection, and the status key of each settings problem. */
-import type { SettingsProblemKey } from '../lib/account';
+/**
+ * The account node's properties as the core's settings, its logger, the editor's credentials for
+ * Test connection, and the status key of each settings problem.
+ */
+import type { Node, NodeDef } from 'node-red';
+import type { AccountSettings, SettingsProblemKey } from '../lib/account';
 import type { CredentialsInput } from '../lib/exchange/credentials';
+import type { Logger } from '../lib/types';
+
+/** The node's properties (units and defaults: AccountSettings in lib/account/settings.ts). */
+export interface AccountNodeDef extends NodeDef {
+  market?: string; symbol?: string; environment?: string; restUrl?: string; wsUrl?: string; keyType?: string;
+  recvWindow?: string | number; keepaliveInterval?: string | number; futuresPathForm?: string; coinmApi?: string;
+  recovery?: boolean | string; recoverySymbols?: string; recoveryLookback?: string | number; liveHoldLimit?: string | number;
+  /** Context store for the recovery cursors (empty = the default store). */
+  recoveryStore?: string;
+}
+
+/** The node's properties and credentials as the core's settings. */
+export function settingsOf(def: AccountNodeDef, credentials: CredentialsInput): AccountSettings {
+  const { market, environment, restUrl, wsUrl, symbol, keyType, futuresPathForm, coinmApi, recovery, recoverySymbols } = def;
+  return {
+    ...{ market, environment, restUrl, wsUrl, symbol, keyType, credentials, futuresPathForm, coinmApi, recovery, recoverySymbols },
+    ...{ recvWindowMs: def.recvWindow, keepaliveMinutes: def.keepaliveInterval, lookbackHours: def.recoveryLookback, liveHoldSeconds: def.liveHoldLimit },
+  };
+}
+
+/** The context store named in the node (undefined = the default store). */
+export function contextStoreName(def: AccountNodeDef): string | undefined {
+  return typeof def.recoveryStore === 'string' && def.recoveryStore.trim() !== '' ? def.recoveryStore.trim() : undefined;
+}
+
+/** A node's log as the core's Logger (debug / log / warn / error of the node). */
+export function nodeLogger(node: Node): Logger {
+  return { debug: (m) => node.debug(m), info: (m) => node.log(m), warn: (m) => node.warn(m), error: (m) => node.error(m) };
+}
 
 /** Password fields that were not changed in the editor are sent as this placeholder. */
 const UNCHANGED_PASSWORD = '__PWRD__';

@@ -52,7 +52,10 @@ describe('editor files', function () {
       });
 
       it('the runtime reads the properties the editor defines', function () {
-        const ts = read(`nodes/${type}.ts`);
+        // the node file and the Node-RED helpers it imports (nodes/red/*.ts), where the properties may be typed
+        const own = read(`nodes/${type}.ts`);
+        const helpers = [...own.matchAll(/from '\.\/red\/([a-z-]+)'/g)].map((m) => read(`nodes/red/${m[1]}.ts`));
+        const ts = [own, ...helpers].join('\n');
         for (const d of defaultsOf(html)) {
           if (d === 'name') continue;
           assert.ok(new RegExp(`\\b${d}\\??:`).test(ts), `${type}: ${d} not in the runtime's definition`);
