@@ -246,7 +246,7 @@ async function main(): Promise<void> {
   log('');
   log(`Node-RED editor:    ${editor}/`);
   if (withDashboard) log(`Live dashboard:     ${editor}/dashboard/binance`);
-  if (sim) log(`Binance simulator:  ${sim.restUrl}`);
+  if (sim) log(`Binance simulator:  ${sim.restUrl} (the exchange's REST and WebSocket API for the nodes; no web page)`);
   log('The "Getting started" flow is deployed: open the Debug sidebar to watch fills arrive.');
   log('Press Ctrl+C to stop.');
 }

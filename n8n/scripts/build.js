@@ -26,8 +26,9 @@ const entries = [...pkg.n8n.nodes, ...pkg.n8n.credentials].map((js) => {
   const rel = js.replace(/^dist\//, '').replace(/\.js$/, '');
   return { in: path.join(here, `${rel}.ts`), out: rel };
 });
-esbuild.buildSync({
+const result = esbuild.buildSync({
   entryPoints: entries,
+  metafile: true,
   outdir: dist,
   bundle: true,
   platform: 'node',
@@ -39,9 +40,54 @@ esbuild.buildSync({
   legalComments: 'eof',
   logLevel: 'warning',
 });
+writeNotices(result.metafile);
 // Icons beside the files that name them (`file:binance.svg`).
 for (const dir of ['nodes/BinanceUserStreamTrigger', 'credentials']) {
   for (const f of fs.readdirSync(path.join(here, dir))) {
     if (f.endsWith('.svg')) fs.copyFileSync(path.join(here, dir, f), path.join(dist, dir, f));
   }
+}
+
+/**
+ * dist/THIRD-PARTY-NOTICES.md: the bundle holds code of ws, axios and their dependencies, whose
+ * licences (MIT and the like) require their copyright and licence text to travel with every copy;
+ * esbuild keeps only the few `/*!` comments. One section per bundled package (from esbuild's
+ * metafile): name, version, licence, and its licence file.
+ */
+function writeNotices(metafile) {
+  const dirs = new Set();
+  for (const input of Object.keys(metafile.inputs)) {
+    const abs = path.resolve(process.cwd(), input);
+    const at = abs.lastIndexOf(`${path.sep}node_modules${path.sep}`);
+    if (at < 0) continue;
+    const rest = abs.slice(at + '/node_modules/'.length).split(path.sep);
+    const name = rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
+    dirs.add(path.join(abs.slice(0, at), 'node_modules', name));
+  }
+  const sections = [...dirs]
+    .map((d) => {
+      const p = JSON.parse(fs.readFileSync(path.join(d, 'package.json'), 'utf8'));
+      const license = typeof p.license === 'string' ? p.license : (p.license && p.license.type) || 'see below';
+      return { name: p.name, text: `## ${p.name} ${p.version} (${license})\n\n${licenceText(d, p)}\n` };
+    })
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const head = `# Third-party notices\n\n${pkg.name} bundles the following packages into dist/ (with esbuild); their licences follow.\n`;
+  fs.writeFileSync(path.join(dist, 'THIRD-PARTY-NOTICES.md'), [head, ...sections.map((s) => s.text)].join('\n'));
+}
+
+/** The licence text a package ships: its licence file, else the licence section of its README (agent-base 6). */
+function licenceText(dir, p) {
+  const files = fs.readdirSync(dir);
+  const file = files.find((f) => /^(licen[cs]e|copying)(\.|-|$)/i.test(f));
+  if (file) return fs.readFileSync(path.join(dir, file), 'utf8').trim();
+  const readme = files.find((f) => /^readme(\.|$)/i.test(f));
+  const text = readme ? fs.readFileSync(path.join(dir, readme), 'utf8') : '';
+  const at = text.search(/^(#+ *licen[cs]e\b.*|\(The MIT License\))$/im);
+  if (at < 0) throw new Error(`n8n/scripts/build.js: ${p.name} ${p.version} is bundled but ships no licence text`);
+  return text
+    .slice(at)
+    .split('\n')
+    .filter((l) => !/^\[[^\]]+\]: /.test(l))
+    .join('\n')
+    .trim();
 }

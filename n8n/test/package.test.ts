@@ -48,6 +48,29 @@ describe('n8n package contents (npm pack)', function () {
     }
   });
 
+  it('ships the licence text of every package bundled into dist/ (MIT and the like require it with every copy)', () => {
+    assert.ok(files.includes('dist/THIRD-PARTY-NOTICES.md'), 'dist/THIRD-PARTY-NOTICES.md not packed');
+    const notices = fs.readFileSync(path.join(dir, 'dist', 'THIRD-PARTY-NOTICES.md'), 'utf8');
+    const bundled = new Set<string>();
+    for (const js of [...pkg.n8n.nodes, ...pkg.n8n.credentials]) {
+      // esbuild marks each bundled module with a `// ../node_modules/<package>/<file>` line
+      for (const m of fs.readFileSync(path.join(dir, js), 'utf8').matchAll(/^\/\/ (?:\.\.\/)*node_modules\/((?:@[^/\s]+\/)?[^/\s]+)\//gm)) bundled.add(m[1]);
+    }
+    assert.ok(bundled.has('ws') && bundled.has('axios'), `bundled: ${[...bundled].join(', ')}`);
+    const sections = new Map<string, string>();
+    for (const part of notices.split(/^## /m).slice(1)) {
+      const m = /^(\S+) \d+\.\d+\.\d+\S* \(([^)]+)\)\n\n([\s\S]*)$/.exec(part);
+      assert.ok(m, `malformed section: ${part.slice(0, 80)}`);
+      sections.set(m[1], m[3]);
+    }
+    for (const name of bundled) {
+      const text = sections.get(name);
+      assert.ok(text, `no notice for the bundled ${name}`);
+      assert.match(text, /copyright/i, `${name}: no copyright line`);
+      assert.match(text, /permission|licen[cs]e/i, `${name}: no licence text`);
+    }
+  });
+
   it('ships no sources, tests, maps, scripts or key material; README, licence and the examples', () => {
     const forbidden = files.filter((f) => (f.endsWith('.ts') && !f.endsWith('.d.ts')) || f.endsWith('.map') || /(^|\/)(test|scripts)\//.test(f) || /\.(pem|key)$/i.test(f));
     assert.deepEqual(forbidden, []);

@@ -2,7 +2,8 @@
  * A real Node-RED runtime for the conformance and browser tests: a child process of
  * the Node-RED dev dependency (or `NODE_RED_PATH`), on 127.0.0.1 and a free port,
  * with a throw-away user directory holding this package (the build these tests
- * were compiled into) and all of Node-RED's core nodes. Plus a small client for
+ * were compiled into, or what the caller installs: the package test's tarball) and
+ * all of Node-RED's core nodes. Plus a small client for
  * the admin API and the editor's comms WebSocket (node status, debug messages,
  * runtime notifications).
  *
@@ -96,7 +97,7 @@ export function dashboardDir(): string | undefined {
  * A user directory with this package installed the way npm would leave it:
  * node_modules/<PKG>/package.json (the repository's) and node_modules/<PKG>/dist → the build.
  */
-function prepareUserDir(userDir: string, port: number): string {
+function installBuild(userDir: string): void {
   const root = repoRoot();
   const pkgDir = path.join(userDir, 'node_modules', PKG);
   fs.mkdirSync(pkgDir, { recursive: true });
@@ -112,6 +113,10 @@ function prepareUserDir(userDir: string, port: number): string {
     deps[DASHBOARD] = '*';
   }
   fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'binance-user-stream-test', private: true, dependencies: deps }, null, 2));
+}
+
+/** settings.js for a runtime on 127.0.0.1:`port` (own credential secret, no telemetry, no palette installs). */
+function writeSettings(userDir: string, port: number): string {
   const settings = path.join(userDir, 'settings.js');
   const secret = crypto.randomBytes(16).toString('hex');
   fs.writeFileSync(
@@ -173,11 +178,21 @@ export class NodeRedProcess {
     child.stderr?.on('data', add);
   }
 
-  /** `env`: extra environment variables for the runtime (e.g. where an example writes its file). */
-  static async start(opts: { env?: Record<string, string> } = {}): Promise<NodeRedProcess> {
+  /**
+   * `env`: extra environment variables for the runtime (e.g. where an example writes its file).
+   * `install`: puts this package into the user directory instead of linking the build (the
+   * package test installs the packed tarball).
+   */
+  static async start(opts: { env?: Record<string, string>; install?: (userDir: string) => void } = {}): Promise<NodeRedProcess> {
     const port = await freePort();
     const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'binance-nr-'));
-    const settings = prepareUserDir(userDir, port);
+    try {
+      (opts.install ?? installBuild)(userDir);
+    } catch (e) {
+      fs.rmSync(userDir, { recursive: true, force: true });
+      throw e;
+    }
+    const settings = writeSettings(userDir, port);
     // cwd = the user directory: examples that write files (fills-to-csv) write there.
     const child = spawn(process.execPath, [redJs(), '--userDir', userDir, '--settings', settings], {
       cwd: userDir,

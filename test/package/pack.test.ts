@@ -1,50 +1,114 @@
 /**
- * What a user installs: `npm pack` must ship the built nodes with their
- * editor files, locales and icons, the examples, and nothing else
- * (no tests, no simulator, no TypeScript sources, no fixtures or keys).
+ * What a user installs: `npm pack` must ship the built nodes with their editor files, locales and
+ * icons, the examples, the licence, readme and changelog, and nothing else (no tests, no simulator,
+ * no TypeScript sources, no fixtures or keys); and that tarball, installed into a fresh user
+ * directory, must work in a Node-RED of its own as the README says:
+ *  - every node type registers without error, with its help, its palette label and every label of
+ *    its dialog resolved from the served message catalog (no raw "binance-account.label.x"), its
+ *    icon served, and the examples listed under the package and served as shipped;
+ *  - the getting-started example, taken from the runtime's example library and set up only through
+ *    documented account properties (environment `custom`, REST and WebSocket URL, API key and
+ *    secret), connects to an exchange that is NOT our simulator (doc-exchange.ts, written from
+ *    Binance's documentation) and delivers its fill to the Debug node;
+ *  - no secret is in the exported flow, the flow files or the runtime's output.
+ *
+ * The tarball's dependencies come from this repository's node_modules (tests reach no registry), as
+ * links, so that the package can only resolve what it declares. With PACK_INSTALL=npm (CI only: it
+ * needs the npm registry) the tarball is installed with `npm install <tgz>` instead, and
+ * NODE_RED_PATH may name a freshly installed Node-RED.
  */
 import { strict as assert } from 'node:assert';
+import { builtinModules } from 'node:module';
 import { execFileSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { Comms, NodeRedProcess, until, type FlowNode } from '../e2e/runtime';
+import { DocExchange } from './doc-exchange';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 
 interface PackFile { path: string }
-interface PackResult { files: PackFile[] }
+interface PackResult { filename: string; files: PackFile[] }
+interface PackageJson {
+  name: string;
+  version: string;
+  license?: string;
+  keywords?: string[];
+  engines?: Record<string, string>;
+  main?: string;
+  scripts?: Record<string, string>;
+  dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  'node-red': { version?: string; nodes: Record<string, string> };
+}
 
-function packedFiles(): string[] {
-  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as PackageJson;
+
+/** `npm pack` into `dir` (the build is made by `npm test`'s pretest, so no prepack here): the tarball and its files. */
+function pack(dir: string): { tgz: string; files: string[] } {
+  const out = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], {
     cwd: root,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   const parsed = JSON.parse(out) as PackResult[];
-  return parsed[0].files.map((f) => f.path);
+  return { tgz: path.join(dir, parsed[0].filename), files: parsed[0].files.map((f) => f.path) };
+}
+
+/** Every module name a packed .js file requires that is not a relative path. */
+function bareRequires(dir: string): Set<string> {
+  const out = new Set<string>();
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.js')) {
+        for (const m of fs.readFileSync(p, 'utf8').matchAll(/\brequire\(\s*["']([^"'.][^"']*)["']\s*\)/g)) out.add(m[1]);
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** The package's root folder name for a module specifier (`axios/lib/x` → `axios`, `@a/b/c` → `@a/b`). */
+function packageOf(spec: string): string {
+  const parts = spec.split('/');
+  return spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
 }
 
 describe('package contents (npm pack)', function () {
   this.timeout(60000);
+  let tmp: string;
+  let tgz: string;
   let files: string[];
-  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
-    'node-red': { nodes: Record<string, string> };
-  };
 
   before(function () {
-    files = packedFiles();
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'binance-pack-'));
+    ({ tgz, files } = pack(tmp));
   });
 
-  it('ships no tests, simulator, sources, benchmarks, source maps or key material', function () {
+  after(function () {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('ships no tests, simulator, sources, benchmarks, source maps, build info or key material', function () {
     const forbidden = files.filter(
       (f) =>
         /(^|\/)test\//.test(f) ||
         /(^|\/)simulator\//.test(f) ||
         /(^|\/)bench\//.test(f) ||
+        /(^|\/)n8n\//.test(f) ||
         f.startsWith('.ci/') ||
         f.startsWith('scripts/') ||
+        f.startsWith('docs/') ||
         (f.endsWith('.ts') && !f.endsWith('.d.ts')) ||
         f.endsWith('.map') ||
-        /\.(pem|key|p8|crt)$/i.test(f) ||
+        f.endsWith('.tsbuildinfo') ||
+        /\.(pem|key|p8|crt|tgz)$/i.test(f) ||
         /fixture/i.test(f),
     );
     assert.deepEqual(forbidden, []);
@@ -64,7 +128,183 @@ describe('package contents (npm pack)', function () {
     }
   });
 
-  it('ships the licence and readme', function () {
-    for (const f of ['LICENSE', 'README.md', 'package.json']) assert.ok(files.includes(f), `${f} missing`);
+  it('ships the licence, readme, changelog and every example', function () {
+    for (const f of ['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json']) assert.ok(files.includes(f), `${f} missing`);
+    const examples = fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json'));
+    assert.ok(examples.length > 0);
+    for (const e of examples) assert.ok(files.includes(`examples/${e}`), `examples/${e} missing`);
+  });
+
+  it('package.json: Node-RED ≥ 4 and Node ≥ 20, the node-red keyword, exact runtime dependencies, no install scripts', function () {
+    assert.ok(pkg.keywords?.includes('node-red'), 'the "node-red" keyword lists the package in the flow library');
+    assert.equal(pkg.license, 'MIT');
+    assert.match(pkg['node-red'].version ?? '', /^>=4(\.|$)/);
+    assert.match(pkg.engines?.node ?? '', /^>=20(\.|$)/);
+    // the Node-RED we test with is the one the section names
+    assert.match(pkg.devDependencies?.['node-red'] ?? '', /^4\.\d+\.\d+$/);
+    assert.deepEqual(Object.keys(pkg.dependencies ?? {}).sort(), ['axios', 'ws']);
+    for (const [name, v] of Object.entries(pkg.dependencies ?? {})) assert.match(v, /^\d+\.\d+\.\d+$/, `${name} is not pinned`);
+    assert.equal(pkg.peerDependencies, undefined, 'Node-RED packages declare no peer dependencies');
+    for (const s of ['preinstall', 'install', 'postinstall', 'prepare']) assert.equal(pkg.scripts?.[s], undefined, `a user's install would run "${s}"`);
+  });
+
+  it('the packed code requires only Node built-ins and its declared dependencies (never a dev dependency)', function () {
+    const dir = path.join(tmp, 'unpacked');
+    fs.mkdirSync(dir);
+    execFileSync('tar', ['-xzf', tgz, '-C', dir, '--strip-components=1']);
+    const allowed = new Set([...Object.keys(pkg.dependencies ?? {})]);
+    const builtins = new Set(builtinModules);
+    const stray = [...bareRequires(path.join(dir, 'dist'))].filter((m) => !builtins.has(m.replace(/^node:/, '')) && !allowed.has(packageOf(m)));
+    assert.deepEqual(stray, []);
+  });
+
+  describe('the tarball in a fresh Node-RED, as a user installs it', function () {
+    this.timeout(120000);
+    const apiKey = `k${crypto.randomBytes(24).toString('hex')}`;
+    const apiSecret = `s${crypto.randomBytes(24).toString('hex')}`;
+    let nr: NodeRedProcess;
+    let comms: Comms;
+    let exchange: DocExchange;
+
+    /** The tarball into `userDir`, as `npm install <tgz>` would leave it. */
+    function install(userDir: string): void {
+      fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'fresh-user-dir', private: true }, null, 2));
+      if (process.env.PACK_INSTALL === 'npm') {
+        execFileSync('npm', ['install', '--no-audit', '--no-fund', '--omit=dev', tgz], { cwd: userDir, stdio: 'ignore', timeout: 300_000 });
+        return;
+      }
+      const dir = path.join(userDir, 'node_modules', pkg.name);
+      fs.mkdirSync(dir, { recursive: true });
+      execFileSync('tar', ['-xzf', tgz, '-C', dir, '--strip-components=1']);
+      // Only the declared dependencies, at their pinned versions, as links into our node_modules.
+      for (const [dep, version] of Object.entries(pkg.dependencies ?? {})) {
+        const src = path.join(root, 'node_modules', dep);
+        const installed = (JSON.parse(fs.readFileSync(path.join(src, 'package.json'), 'utf8')) as { version: string }).version;
+        assert.equal(installed, version, `node_modules/${dep} is not the pinned version`);
+        fs.symlinkSync(src, path.join(userDir, 'node_modules', dep), 'dir');
+      }
+    }
+
+    before(async function () {
+      exchange = await DocExchange.start({ apiKey, apiSecret });
+      nr = await NodeRedProcess.start({ install });
+      comms = await Comms.connect(nr);
+    });
+
+    after(async function () {
+      comms?.close();
+      await nr?.stop();
+      await exchange?.close();
+    });
+
+    async function text(p: string, accept = 'application/json'): Promise<{ status: number; type: string; body: string }> {
+      const res = await fetch(`${nr.url}${p}`, { headers: { accept } });
+      return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.text() };
+    }
+
+    it('registers every node type of package.json, enabled and without error, from the installed tarball', async function () {
+      const mod = (await nr.get(`/nodes/${pkg.name}`)) as { version: string; path: string; nodes: Array<{ name: string; types: string[]; enabled: boolean; err?: unknown }> };
+      assert.equal(mod.version, pkg.version);
+      assert.equal(fs.realpathSync(mod.path), fs.realpathSync(path.join(nr.userDir, 'node_modules', pkg.name)), 'loaded from the user directory');
+      for (const type of Object.keys(pkg['node-red'].nodes)) {
+        const set = mod.nodes.find((n) => n.name === type);
+        assert.ok(set, `${type} not registered`);
+        assert.equal(set.err, undefined, `${type}: ${JSON.stringify(set.err)}`);
+        assert.equal(set.enabled, true);
+        assert.deepEqual(set.types, [type]);
+      }
+      assert.ok(!/\[(error|warn)\].*binance/i.test(nr.output.split('Started flows')[0]), `load errors:\n${nr.output}`);
+    });
+
+    it('serves each node’s help, palette label, dialog labels (no raw i18n keys) and icon', async function () {
+      const catalogs = (await nr.get('/nodes/messages?lng=en-US')) as Record<string, Record<string, unknown>>;
+      const html = (await text('/nodes', 'text/html')).body;
+      const parts = html.split(/<!-- --- \[red-module:([^\]]+)\] --- -->/);
+      const sets = new Map<string, string>();
+      for (let i = 1; i < parts.length; i += 2) sets.set(parts[i], parts[i + 1]);
+      const icons = ((await nr.get('/icons')) as Record<string, string[]>)[pkg.name] ?? [];
+      const look = (c: unknown, key: string): unknown => key.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), c);
+      for (const type of Object.keys(pkg['node-red'].nodes)) {
+        const id = `${pkg.name}/${type}`;
+        const h = sets.get(id);
+        assert.ok(h, `no editor HTML served for ${id}`);
+        const cat = catalogs[id];
+        assert.ok(cat, `no message catalog served for ${id}`);
+        const keys = new Set<string>();
+        for (const m of h.matchAll(/data-i18n="([^"]+)"/g)) for (const k of m[1].split(';')) keys.add(k.replace(/^\[[a-z]+\]/, ''));
+        for (const m of h.matchAll(/\b_\('([a-z-]+\.[A-Za-z0-9.-]*[A-Za-z0-9])'\s*[,)]/g)) keys.add(m[1]);
+        assert.ok(keys.size > 3, `${type}: too few labels found (${keys.size})`);
+        for (const k of keys) assert.equal(typeof look(cat, k), 'string', `${type}: label key ${k} does not resolve`);
+        assert.equal(typeof look(cat, `${type}.paletteLabel`), 'string', `${type}: no palette label`);
+        const help = new RegExp(`<script type="text/html" data-help-name="${type}">([\\s\\S]*?)</script>`).exec(h);
+        assert.ok(help && help[1].replace(/<[^>]+>/g, '').trim().length > 100, `${type}: no help text`);
+        for (const m of h.matchAll(/\bicon: '([^']+)'/g)) {
+          assert.ok(icons.includes(m[1]), `${type}: icon ${m[1]} not served (${icons.join(', ')})`);
+          const r = await text(`/icons/${pkg.name}/${m[1]}`, '*/*');
+          assert.equal(r.status, 200);
+          assert.match(r.type, /^image\/svg\+xml/);
+          assert.match(r.body, /<svg[\s>]/);
+        }
+      }
+    });
+
+    it('lists the examples under the package (Import ▸ Examples) and serves each as shipped', async function () {
+      const listed = ((await nr.get(`/library/examples/flows/${pkg.name}`)) as Array<{ fn?: string }>).map((e) => e.fn).sort();
+      const shipped = files.filter((f) => /^examples\/[^/]+\.json$/.test(f)).map((f) => path.posix.basename(f, '.json')).sort();
+      assert.deepEqual(listed, shipped);
+      for (const name of shipped) {
+        const served = (await nr.get(`/library/examples/flows/${pkg.name}/${name}`)) as FlowNode[];
+        assert.deepEqual(served, JSON.parse(fs.readFileSync(path.join(root, 'examples', `${name}.json`), 'utf8')));
+      }
+    });
+
+    it('the getting-started example, set up through the documented account properties, delivers a fill from a Binance-documented exchange to Debug', async function () {
+      const example = (await nr.get(`/library/examples/flows/${pkg.name}/getting-started`)) as FlowNode[];
+      const tab: FlowNode = { id: 'fresh.tab', type: 'tab', label: 'Getting started' };
+      const flow: FlowNode[] = [tab];
+      for (const n of example) {
+        if (n.type === 'binance-account') {
+          flow.push({ ...n, environment: 'custom', restUrl: exchange.restUrl, wsUrl: exchange.wsUrl, keyType: 'hmac', credentials: { apiKey, apiSecret } });
+        } else flow.push({ ...n, z: tab.id });
+      }
+      const orderNode = example.find((n) => n.type === 'binance-order-update');
+      assert.ok(orderNode);
+      const debugId = ((orderNode.wires as string[][])[0] ?? [])[0];
+      assert.ok(debugId, 'the order node is wired to a Debug node');
+      await nr.deploy(flow);
+      const fills = (): Array<Record<string, unknown>> =>
+        comms.debug().filter((d) => d.id === debugId).map((d) => JSON.parse(String(d.msg)) as Record<string, unknown>);
+      await until(() => fills().length > 0, 15_000, () => `a fill in Debug; exchange saw ${exchange.requests.join(', ')}; statuses ${JSON.stringify([...comms.statuses])}\n${nr.output.slice(-3000)}`);
+      const msg = fills()[0];
+      assert.equal(msg.topic, 'ETHBTC');
+      assert.equal(msg.eventType, 'executionReport');
+      assert.equal(msg.eventId, `fill:spot:ETHBTC:${exchange.pushed[0]}:12345`);
+      const p = msg.payload as Record<string, unknown>;
+      assert.equal(p.executionType, 'TRADE');
+      assert.equal(p.orderStatus, 'FILLED');
+      assert.equal(p.lastFilledQuantity, '1.00000000');
+      assert.equal(p.commissionAsset, 'ETH');
+      assert.ok(exchange.requests.includes('WS userDataStream.subscribe.signature'));
+      // every status our nodes show is text, not a catalog key
+      const ours = flow.filter((n) => n.type.startsWith('binance-') && n.type !== 'binance-account');
+      await until(() => ours.every((n) => comms.statuses.get(n.id)?.fill === 'green'), 10_000, () => `green statuses: ${JSON.stringify([...comms.statuses])}`);
+      for (const n of ours) assert.doesNotMatch(String(comms.statuses.get(n.id)?.text), /^binance-[a-z-]+\.[A-Za-z.-]+$/, `${n.type} shows a raw key`);
+    });
+
+    it('no secret in the exported flow, the flow files, the Debug sidebar or the runtime output', async function () {
+      const exported = (await text('/flows')).body;
+      assert.match(exported, /"environment":"custom"/, 'the deployed account is exported');
+      const where: Array<[string, string]> = [
+        ['GET /flows', exported],
+        ['runtime output', nr.output],
+        ['debug messages', JSON.stringify(comms.messages)],
+        ['flows.json', fs.readFileSync(path.join(nr.userDir, 'flows.json'), 'utf8')],
+        ['flows_cred.json', fs.readFileSync(path.join(nr.userDir, 'flows_cred.json'), 'utf8')],
+      ];
+      for (const [name, body] of where) {
+        assert.ok(!body.includes(apiKey), `the API key is in ${name}`);
+        assert.ok(!body.includes(apiSecret), `the API secret is in ${name}`);
+      }
+    });
   });
 });
