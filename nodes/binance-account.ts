@@ -118,7 +118,7 @@ export = function register(RED: NodeAPI): void {
       },
     });
 
-    node.on('close', (_removed: boolean, done: () => void) => {
+    node.on('close', (removed: boolean, done: () => void) => {
       closing = true;
       stopWatching();
       pending.clear();
@@ -128,7 +128,8 @@ export = function register(RED: NodeAPI): void {
       a.stream.removeListener('state', onState);
       a.stream.removeListener('event', onEvent);
       const timer = setTimeout(done, CLOSE_DEADLINE_MS);
-      void a.close().finally(() => {
+      // deleted (removed): no redeploy grace, the connection closes now
+      void a.close({ keep: !removed }).finally(() => {
         clearTimeout(timer);
         done();
       });

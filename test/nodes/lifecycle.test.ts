@@ -3,6 +3,8 @@ import type { BinanceSimulator } from '../../simulator/index';
 import { captured, capturedLogs, collect, findLeaks, helper, nodeModules, rememberSecret, waitFor, type FlowNode } from '../support/red';
 import { accountNode, redWithSimulator, consumer, credentialsFor, helperNode, MARKETS, newAccount, symbolFor, TAB, waitConnected, type TestAccount } from './flows';
 
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 type Msg = Record<string, unknown> & { payload: Record<string, unknown> };
 interface StatusMsg {
   status: { fill?: string; shape?: string; text?: string; source?: { id?: string } };
@@ -243,6 +245,40 @@ describe('node lifecycle, status and connection sharing (against the simulator)'
       await waitFor(() => sim.openConnections({ accountId: a.accountId }) === 0, 8000, 'the connection to close');
       assert.equal(unsubscribes(), before + 1);
     });
+  }
+
+  // Found by the packed-tarball check: deleting an account with its consumers closed the connection
+  // and at once opened a new one (subscribe, start-up recovery, 10 s) under the deleted account.
+  for (const market of ['spot', 'usdm-futures'] as const) {
+    for (const how of ['an empty flow (full deploy)', 'the consumers first, then the account', 'the consumers, then a full deploy of the account alone'] as const) {
+      it(`${market}: deleting the consumers (${how}) closes the stream once: no new connection, no REST call`, async function () {
+        this.timeout(30_000);
+        const a = newAccount(sim, market);
+        const creds = credentialsFor(a);
+        const base: FlowNode[] = [TAB, accountNode(sim, a)];
+        await helper.load(nodeModules(), [...base, consumer('ou', 'binance-order-update', 'o'), helperNode('o')], creds);
+        await waitConnected();
+        await sleep(300);
+        const connects = (): number => sim.requests.filter((r) => r.kind === 'ws-connect').length;
+        const rest = (): number => sim.requests.filter((r) => r.kind === 'rest' && r.apiKey === a.key.apiKey).length;
+        const before = { connects: connects(), rest: rest() };
+        if (how === 'an empty flow (full deploy)') {
+          await helper.setFlows([TAB], 'full', {});
+        } else {
+          await helper.setFlows([...base], 'nodes', creds);
+          await waitFor(() => sim.openConnections({ accountId: a.accountId }) === 0, 8000, 'the connection to close');
+          if (how === 'the consumers first, then the account') await helper.setFlows([TAB], 'full', {});
+          else await helper.setFlows([...base], 'full', creds);
+        }
+        await waitFor(() => sim.openConnections({ accountId: a.accountId }) === 0, 8000, 'the connection to close');
+        // long enough for a reconnect (backoff ≤ 1 s) and its start-up recovery to show
+        await sleep(2_000);
+        assert.deepEqual(
+          { connects: connects() - before.connects, rest: rest() - before.rest, open: sim.openConnections({ accountId: a.accountId }) },
+          { connects: 0, rest: 0, open: 0 },
+        );
+      });
+    }
   }
 
   it('closing completes while the exchange does not answer any more', async function () {

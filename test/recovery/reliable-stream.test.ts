@@ -207,6 +207,9 @@ describe('reliable stream: recovery wired to the stream manager (simulator, fake
     const b = reliableStreamFor(m, { market: 'spot', symbols: ['BBBUSDT'] });
     assert.equal(a, b);
     assert.deepEqual(a.recovery!.listedSymbols.sort(), ['AAAUSDT', 'BBBUSDT']);
+    // a consumer of the old flow still holds the manager (a redeploy restarts it, not removes it)
+    m.acquire('old-flow-node');
+    await connected(m);
     await a.release();
     assert.equal(existingReliableStream(m), a, 'still used by the second account node');
     await b.release();
@@ -214,6 +217,21 @@ describe('reliable stream: recovery wired to the stream manager (simulator, fake
     clock.tick(10_000);
     await settle(10, 5);
     assert.equal(existingReliableStream(m), undefined, 'closed after the grace');
+  });
+
+  it('no redeploy grace when nothing runs to keep, or when the account is gone for good', async () => {
+    for (const how of ['no consumer', 'keep: false'] as const) {
+      const m = new StreamManager(config);
+      managers.push(m);
+      const a = reliableStreamFor(m, { market: 'spot' });
+      if (how === 'keep: false') {
+        m.acquire('node');
+        await connected(m);
+      }
+      await a.release(undefined, { keep: how === 'no consumer' });
+      assert.equal(existingReliableStream(m), undefined, `${how}: closed at once`);
+      assert.equal(m.consumerCount, how === 'no consumer' ? 0 : 1, `${how}: no grace consumer holds the manager`);
+    }
   });
 
   it('recovery off: events pass through, no REST history queried at a gap', async () => {

@@ -10,6 +10,7 @@
  *   await account.release('consumer-1');                // the last one stops it
  *   account.resume();                                    // after a redeploy: the new consumers listen
  *   await account.close();                               // kept 10 s for a redeploy to adopt, then closed
+ *   await account.close({ keep: false });                // the account was deleted: closed now
  *
  * Takes plain settings (account/settings.ts), validates them once, builds the redactor and the
  * signer once, and returns a handle over the account's shared, recovering stream (registry.ts:
@@ -73,9 +74,10 @@ export interface AccountStream {
   /**
    * Closes the handle: the stream is released first (the last handle keeps it for the redeploy
    * grace, so a new handle of the same account adopts it without a reconnect; store written a
-   * last time and detached), then this handle's consumers. Never rejects.
+   * last time and detached), then this handle's consumers. `keep: false` (the account was
+   * deleted): no grace, the connection closes now. Never rejects.
    */
-  close(): Promise<void>;
+  close(opts?: { keep?: boolean }): Promise<void>;
 }
 
 /** Opens (or joins) the account's shared, recovering stream. Throws AccountSettingsError. */
@@ -163,13 +165,13 @@ class AccountStreamHandle implements AccountStream {
     if (!this.closed) this.stream.resume();
   }
 
-  async close(): Promise<void> {
+  async close(opts: { keep?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     const ids = [...this.held];
     this.held.clear();
     // The stream first (it keeps the connection for a redeploy to adopt), then the consumers.
-    await Promise.all([this.stream.release(this.store), this.releaseIds(ids)]);
+    await Promise.all([this.stream.release(this.store, opts), this.releaseIds(ids)]);
   }
 
   private releaseIds(ids: string[]): Promise<void> {

@@ -244,14 +244,17 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   /**
    * One user less. Its store (if given) is written a last time and detached. The last user starts
    * the redeploy grace: the stream is kept `releaseGraceMs` for a new account node to adopt, then
-   * closed. Never rejects.
+   * closed. No grace when the user says it is gone for good (`keep: false`: the account was
+   * deleted) or when nothing runs to keep (every consumer released already: a grace would only
+   * start the connection again). Never rejects.
    */
-  async release(store?: StateStore): Promise<void> {
+  async release(store?: StateStore, opts: { keep?: boolean } = {}): Promise<void> {
     if (this.refs > 0) this.refs--;
     // Synchronously: the grace consumer must hold the manager before the old flow's consumers
     // release it.
     const last = this.refs === 0 && !this.closed;
-    if (last && this.grace.graceMs > 0) this.grace.begin();
+    const graced = last && this.grace.graceMs > 0 && opts.keep !== false && this.manager.consumerCount > 0;
+    if (graced) this.grace.begin();
     const p = store ? this.persisters.get(store) : undefined;
     if (p) {
       // Its last write, then detached (an adopting account node brings its own store).
@@ -260,7 +263,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     } else {
       await this.flush();
     }
-    if (last && this.grace.graceMs <= 0 && this.refs === 0) await this.close();
+    if (last && !graced && this.refs === 0) await this.close();
   }
 
   /** Ends the redeploy grace now: closes the stream unless it was adopted. Never rejects. */
