@@ -19,6 +19,7 @@ import { accountStatus } from './red/account-status';
 import { ContextStateStore, type ContextLike } from './red/context-store';
 import { onceOnRuntimeStop, onFlowsStarted } from './red/flows-started';
 import { UserStatuses } from './red/user-statuses';
+import { nodeForEvent } from './red/node-for-event';
 
 const TYPE = 'binance-account';
 /** Close must finish well within Node-RED's 15 s. */
@@ -54,7 +55,8 @@ export = function register(RED: NodeAPI): void {
     // Events no consumer took: counted per type, noted in the log once per type (issue 13).
     const unconsumed = new ConsumptionTracker();
     unconsumed.on('unconsumed', (r: UnconsumedReport) => {
-      if (r.first) node.warn(t(`${TYPE}.warnings.unconsumed`, { type: r.eventType }));
+      const made = nodeForEvent(r.eventType);
+      if (r.first) node.warn(made ? t(`${TYPE}.warnings.unconsumedFor`, { type: r.eventType, node: made }) : t(`${TYPE}.warnings.unconsumed`, { type: r.eventType }));
     });
     const onEvent = (e: UserDataEvent): void => {
       unconsumed.observe(e);

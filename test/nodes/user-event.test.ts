@@ -92,9 +92,11 @@ describe('binance-user-event, unconsumed events and COIN-M in each form (against
     sim.injectEvent(a.accountId, 'usdm-futures', { e: 'ACCOUNT_CONFIG_UPDATE', T: 1, ac: { s: 'BTCUSDT', l: 10 } });
     sim.injectEvent(a.accountId, 'usdm-futures', { e: 'ACCOUNT_CONFIG_UPDATE', T: 2, ac: { s: 'BTCUSDT', l: 20 } });
     sim.injectEvent(a.accountId, 'usdm-futures', { e: 'STRATEGY_UPDATE', T: 3, su: { si: 9, st: 'GRID', ss: 'NEW', s: 'BTCUSDT', ut: 3, c: 8 } });
+    // made for binance-account-position, which this flow does not have
+    sim.injectEvent(a.accountId, 'usdm-futures', { e: 'ACCOUNT_UPDATE', T: 5, a: { m: 'ORDER', B: [{ a: 'USDT', wb: '1', cw: '1', bc: '0' }], P: [] } });
     // taken by the order update node (algo updates on): not unconsumed
     sim.injectEvent(a.accountId, 'usdm-futures', { e: 'ALGO_UPDATE', T: 4, o: { aid: 1, s: 'BTCUSDT', S: 'BUY', X: 'NEW' } });
-    await waitFor(() => ou.msgs.length === 1 && st.msgs.filter((m) => m.topic === 'unconsumed').length >= 2, 5000, 'the unconsumed reports');
+    await waitFor(() => ou.msgs.length === 1 && st.msgs.filter((m) => m.topic === 'unconsumed').length >= 3, 5000, 'the unconsumed reports');
     await settle();
     const reports = st.msgs.filter((m) => m.topic === 'unconsumed').map((m) => m.payload);
     assert.deepEqual(
@@ -102,14 +104,18 @@ describe('binance-user-event, unconsumed events and COIN-M in each form (against
       [
         ['ACCOUNT_CONFIG_UPDATE', 1, true],
         ['STRATEGY_UPDATE', 1, true],
+        ['ACCOUNT_UPDATE', 1, true],
       ],
     );
     assert.equal(reports[1].total, 3, 'the second ACCOUNT_CONFIG_UPDATE is counted, not reported again within the minute');
     const account = helper.getNode('acct') as unknown as { unconsumed: { snapshot(): Record<string, number> } };
-    assert.deepEqual(account.unconsumed.snapshot(), { ACCOUNT_CONFIG_UPDATE: 2, STRATEGY_UPDATE: 1 });
+    assert.deepEqual(account.unconsumed.snapshot(), { ACCOUNT_CONFIG_UPDATE: 2, STRATEGY_UPDATE: 1, ACCOUNT_UPDATE: 1 });
     const notes = capturedLogs.slice(logsBefore).map((l) => String(l.msg)).filter((t) => t.includes('no node takes them'));
     assert.equal(notes.filter((t) => t.includes('ACCOUNT_CONFIG_UPDATE')).length, 1, notes.join('\n'));
     assert.equal(notes.filter((t) => t.includes('STRATEGY_UPDATE')).length, 1, notes.join('\n'));
+    // the hint names the node made for the type, else binance-user-event
+    assert.match(notes.find((t) => t.includes('ACCOUNT_UPDATE ')) ?? '', /add a binance-account-position node/);
+    assert.match(notes.find((t) => t.includes('STRATEGY_UPDATE')) ?? '', /add a binance-user-event node/);
   });
 
   it('COIN-M default form: /dapi/v1/listenKey + dstream /ws/<key>, fills reach binance-order-update', async function () {
