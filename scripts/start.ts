@@ -202,7 +202,8 @@ async function main(): Promise<void> {
       balances: { USDT: '25000.00000000', BTC: '0.50000000', ETH: '5.00000000', BNB: '10.00000000' },
       futuresBalances: { USDT: '10000.00000000' },
     });
-    const key = sim.createKey(account.id, 'hmac');
+    // a read-only key, as the README recommends (Test connection then shows no permission warning)
+    const key = sim.createKey(account.id, 'hmac', { canTrade: false, enableMargin: false, enableFutures: false });
     const urls = sim.urlsFor(market);
     setup = {
       market,

@@ -62,7 +62,7 @@ export class BooksRoom {
   createKey(
     accountId: string,
     keyType: SimKeyType,
-    opts: { passphrase?: string; canTrade?: boolean; enableMargin?: boolean; enableFutures?: boolean } = {},
+    opts: { passphrase?: string; canTrade?: boolean; enableMargin?: boolean; enableFutures?: boolean; enableWithdrawals?: boolean } = {},
   ): CreatedKey {
     this.s.account(accountId);
     const apiKey = randomAlnum(64);
@@ -76,6 +76,8 @@ export class BooksRoom {
       canTrade: opts.canTrade ?? true,
       enableMargin: opts.enableMargin ?? true,
       enableFutures: opts.enableFutures ?? true,
+      enableWithdrawals: opts.enableWithdrawals ?? false,
+      createdAt: this.s.serverTime(),
       revoked: false,
     });
     const out: CreatedKey = { apiKey, keyType };
@@ -101,6 +103,8 @@ export class BooksRoom {
       canTrade: true,
       enableMargin: true,
       enableFutures: true,
+      enableWithdrawals: false,
+      createdAt: this.s.serverTime(),
       revoked: false,
     });
   }

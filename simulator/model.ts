@@ -197,6 +197,10 @@ export interface KeyRec {
   canTrade: boolean;
   enableMargin: boolean;
   enableFutures: boolean;
+  /** The key may withdraw (apiRestrictions enableWithdrawals). Default false. */
+  enableWithdrawals: boolean;
+  /** When the key was created (apiRestrictions createTime). */
+  createdAt: number;
   revoked: boolean;
 }
 

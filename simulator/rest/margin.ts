@@ -45,6 +45,12 @@ export class MarginRest {
         },
       ],
       [
+        'GET /sapi/v1/account/apiRestrictions',
+        // "Get API Key Permission (USER_DATA)": weight(IP) 1, timestamp required; the documented
+        // response fields (developers.binance.com/docs/wallet/account/api-key-permission, read 2026-12-02).
+        { auth: 'signed', weight: () => 1, handler: (_p, k) => this.apiRestrictions(k!) },
+      ],
+      [
         'POST /sapi/v1/userListenToken',
         // "Create Margin Account listenToken (USER_STREAM)": API key; parameters symbol, isIsolated,
         // validity only (margin_trading/trade-data-stream, read 2026-12-02). A signature sent anyway is
@@ -72,6 +78,23 @@ export class MarginRest {
 
   marginOf(p: Record<string, string>): SpotLike {
     return String(p.isIsolated ?? '').toUpperCase() === 'TRUE' ? 'isolated-margin' : 'margin';
+  }
+
+  /** The key's own permissions (what it may do), as Binance's wallet endpoint answers them. */
+  private apiRestrictions(k: KeyRec): Json {
+    return {
+      ipRestrict: false,
+      createTime: k.createdAt,
+      enableReading: true,
+      enableWithdrawals: k.enableWithdrawals,
+      enableInternalTransfer: false,
+      enableMargin: k.enableMargin,
+      enableFutures: k.enableFutures,
+      permitsUniversalTransfer: false,
+      enableVanillaOptions: false,
+      enableSpotAndMarginTrading: k.canTrade,
+      enablePortfolioMarginTrading: false,
+    };
   }
 
   restListenToken(k: KeyRec, p: Record<string, string>): unknown {

@@ -15,6 +15,7 @@ interface TestResponse {
   accountType?: string;
   clockOffsetMs?: number;
   warnings?: string[];
+  keyWarning?: string;
 }
 
 describe('test-connection admin endpoint', function () {
@@ -77,6 +78,20 @@ describe('test-connection admin endpoint', function () {
       if (market === 'isolated-margin') assert.equal(req[0].params.symbols, 'BTCUSDT');
     });
   }
+
+  it('spot: the key\'s own permissions (apiRestrictions): a read-only key gets no warning, a trading key is told so', async function () {
+    const a = newAccount(sim, 'spot');
+    await deploy(a);
+    const trading = await post(bodyFor(a, 'spot', { apiKey: a.key.apiKey, apiSecret: a.key.apiSecret }), [a.key.apiKey, a.key.apiSecret]);
+    assert.match(trading.keyWarning ?? '', /^This key can trade \(enableSpotAndMarginTrading, enableMargin, enableFutures in the key's API restrictions\)/);
+    const readOnly = sim.createKey(a.accountId, 'hmac', { canTrade: false, enableMargin: false, enableFutures: false });
+    rememberSecret(readOnly.apiKey, readOnly.apiSecret);
+    const r = await post(bodyFor(a, 'spot', { apiKey: readOnly.apiKey, apiSecret: readOnly.apiSecret }), [readOnly.apiKey, readOnly.apiSecret]);
+    assert.equal(r.ok, true, JSON.stringify(r));
+    assert.equal(r.keyWarning, undefined, 'a read-only key is what we recommend');
+    const asked = sim.requests.filter((x) => x.kind === 'rest' && x.path === '/sapi/v1/account/apiRestrictions' && x.apiKey === readOnly.apiKey);
+    assert.deepEqual(asked.map((x) => x.status), [200], 'asked once, signed, answered');
+  });
 
   it('uses the saved credentials for unchanged (__PWRD__) or empty fields, by config node id', async function () {
     const a = newAccount(sim, 'spot');
