@@ -56,3 +56,52 @@ describe('core: every market subscribes and delivers events (real time, loopback
     });
   }
 });
+
+describe('core: the margin listenToken request in the form the server wants (LISTEN_TOKEN_SECURITY)', function () {
+  let sim: BinanceSimulator;
+  let manager: StreamManager | undefined;
+
+  beforeEach(async () => {
+    sim = await BinanceSimulator.start();
+  });
+  afterEach(async () => {
+    await manager?.stop();
+    manager = undefined;
+    await sim.stop();
+  });
+
+  for (const code of [-1106, -1104, -1102]) {
+    it(`a parameter error (${code}) to the signed form: asked once more with the API key only, and that form kept`, async () => {
+      const { id: accountId } = sim.createAccount();
+      const { config } = simConfig(sim, accountId, 'margin');
+      const log = new LogCapture();
+      manager = new StreamManager(config, { logger: log });
+      // a server reading the page strictly: "USER_STREAM", so timestamp/signature are not wanted
+      sim.failNext({ path: '/sapi/v1/userListenToken', httpStatus: 400, code, msg: 'Parameter signature sent when not required.' });
+      manager.acquire('consumer-1');
+      await waitFor(() => manager!.state === 'connected', { message: 'margin connected' });
+      const asked = (): Array<Record<string, string>> =>
+        sim.requests.filter((r) => r.kind === 'rest' && r.path === '/sapi/v1/userListenToken').map((r) => r.params);
+      assert.deepEqual(
+        asked().map((p) => 'signature' in p),
+        [true, false],
+        'signed first (the default), then the key alone',
+      );
+      assert.match(log.text(), /the signed form was refused \(-11\d\d\); the apiKey form is used from now on/);
+      // a reconnect asks in the learnt form at once
+      sim.dropConnections({ accountId });
+      await waitFor(() => asked().length === 3 && manager!.state === 'connected', { message: 'reconnected' });
+      assert.equal('signature' in asked()[2], false);
+    });
+  }
+
+  it('an auth error is not taken for a form problem (asked once, auth-error shown)', async () => {
+    const { id: accountId } = sim.createAccount();
+    const { config } = simConfig(sim, accountId, 'margin');
+    manager = new StreamManager(config);
+    sim.failNext({ path: '/sapi/v1/userListenToken', httpStatus: 401, code: -2015, msg: 'Invalid API-key, IP, or permissions for action.' });
+    manager.acquire('consumer-1');
+    await waitFor(() => manager!.state === 'auth-error', { message: 'auth-error' });
+    assert.equal(sim.requests.filter((r) => r.kind === 'rest' && r.path === '/sapi/v1/userListenToken').length, 1);
+  });
+});

@@ -259,6 +259,9 @@ export function weightPoolOf(market: Market): WeightPool {
  * 'signed' (default) sends the key header AND timestamp + signature: accepted by a server that wants a
  * signature, and by a USER_STREAM server that ignores parameters it does not read (the simulator models
  * that reading: key required, a signature checked when sent). 'apiKey' sends the header only.
+ * A server that answers the chosen form with a parameter error (PARAMETER_ERROR_CODES: a strict
+ * USER_STREAM reading refusing `timestamp`/`signature`, or a SIGNED one missing them) is asked once
+ * more in the other form, and that form is kept for the account (transport-margin.ts).
  */
 export const LISTEN_TOKEN_SECURITY: 'signed' | 'apiKey' = 'signed';
 
@@ -288,6 +291,14 @@ export const ERROR_CODES = {
   /** listenToken invalid / expired (margin). */
   LISTEN_TOKEN_GONE: -1209,
 } as const;
+
+/**
+ * Codes that mean "these parameters are not what the endpoint reads" (spot errors.md 11xx:
+ * -1101 too many parameters, -1102 a mandatory parameter missing or malformed, -1104 not all sent
+ * parameters were read, -1106 a parameter sent when not required). On the margin listenToken
+ * request they mean the other security form is wanted (LISTEN_TOKEN_SECURITY): tried once.
+ */
+export const PARAMETER_ERROR_CODES: ReadonlySet<number> = new Set([-1101, -1102, -1104, -1106]);
 
 /** Codes that mean "the key is wrong or lacks permissions" (never hammer these). */
 export const AUTH_ERROR_CODES: ReadonlySet<number> = new Set([

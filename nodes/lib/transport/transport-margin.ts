@@ -12,7 +12,7 @@
  *  4. `eventStreamTerminated` on the current subscription → new token, subscribe again, report a gap.
  */
 import { BinanceApiError } from './rest';
-import { ERROR_CODES, LISTEN_TOKEN_SECURITY, REST, endpointWeight } from '../exchange/facts';
+import { ERROR_CODES, LISTEN_TOKEN_SECURITY, PARAMETER_ERROR_CODES, REST, endpointWeight } from '../exchange/facts';
 import { type Session, type SessionHandlers, type Transport, type TransportContext } from './transport';
 import { WsApiSession } from './ws-api-session';
 import { errText } from '../util';
@@ -28,6 +28,10 @@ export function renewDelay(validityMs: number): number {
   return Math.max(1_000, Math.floor(d));
 }
 
+type TokenSecurity = 'signed' | 'apiKey';
+/** The listenToken security form a server accepted after refusing the default, per account REST client. */
+const securityLearnt = new WeakMap<object, TokenSecurity>();
+
 interface ListenToken {
   token: string;
   expirationTime: number;
@@ -42,11 +46,21 @@ export async function fetchListenToken(ctx: TransportContext): Promise<ListenTok
     params.symbol = String(ctx.config.symbol).trim().toUpperCase();
   }
   const path = ctx.endpoints.listenTokenPath ?? REST.margin.listenToken.path;
-  const r = await ctx.rest.request<{ token?: unknown; expirationTime?: unknown }>('POST', path, params, {
-    // Signed or key-only: the sources disagree, exchange/facts.ts LISTEN_TOKEN_SECURITY.
-    security: LISTEN_TOKEN_SECURITY,
-    weight: endpointWeight(REST.margin.listenToken),
-  });
+  // Signed or key-only: the sources disagree (exchange/facts.ts LISTEN_TOKEN_SECURITY); a parameter
+  // error to one form means the server wants the other, which is then kept for the account.
+  const security = securityLearnt.get(ctx.rest) ?? LISTEN_TOKEN_SECURITY;
+  const ask = (form: TokenSecurity): Promise<{ token?: unknown; expirationTime?: unknown }> =>
+    ctx.rest.request('POST', path, params, { security: form, weight: endpointWeight(REST.margin.listenToken) });
+  let r: { token?: unknown; expirationTime?: unknown };
+  try {
+    r = await ask(security);
+  } catch (err) {
+    if (!(err instanceof BinanceApiError) || err.code === undefined || !PARAMETER_ERROR_CODES.has(err.code)) throw err;
+    const other: TokenSecurity = security === 'signed' ? 'apiKey' : 'signed';
+    r = await ask(other);
+    securityLearnt.set(ctx.rest, other);
+    ctx.logger.info(`POST ${path}: the ${security} form was refused (${err.code}); the ${other} form is used from now on`);
+  }
   if (typeof r?.token !== 'string' || r.token === '') {
     throw new BinanceApiError(`POST ${path}: no token in the response`, { kind: 'server' });
   }
