@@ -6,18 +6,24 @@ import { LogCapture, attach, connKind, isFutures, seqs, simConfig, testEvent } f
 
 const MARKETS: SimMarket[] = ['spot', 'margin', 'isolated-margin', 'usdm-futures', 'coinm-futures'];
 
+/** A fresh simulator per test; the test's manager is stopped after it. */
+function simulatorPerTest(started: (s: BinanceSimulator) => void, current: () => StreamManager | undefined, reset: () => void): void {
+  let sim: BinanceSimulator | undefined;
+  beforeEach(async () => {
+    sim = await BinanceSimulator.start();
+    started(sim);
+  });
+  afterEach(async () => {
+    await current()?.stop();
+    reset();
+    await sim?.stop();
+  });
+}
+
 describe('core: every market subscribes and delivers events (real time, loopback simulator)', function () {
   let sim: BinanceSimulator;
   let manager: StreamManager | undefined;
-
-  beforeEach(async () => {
-    sim = await BinanceSimulator.start();
-  });
-  afterEach(async () => {
-    await manager?.stop();
-    manager = undefined;
-    await sim.stop();
-  });
+  simulatorPerTest((x) => (sim = x), () => manager, () => (manager = undefined));
 
   for (const market of MARKETS) {
     it(`${market}: subscribes, delivers injected events without envelope, stops cleanly`, async () => {
@@ -60,15 +66,7 @@ describe('core: every market subscribes and delivers events (real time, loopback
 describe('core: the margin listenToken request in the form the server wants (LISTEN_TOKEN_SECURITY)', function () {
   let sim: BinanceSimulator;
   let manager: StreamManager | undefined;
-
-  beforeEach(async () => {
-    sim = await BinanceSimulator.start();
-  });
-  afterEach(async () => {
-    await manager?.stop();
-    manager = undefined;
-    await sim.stop();
-  });
+  simulatorPerTest((x) => (sim = x), () => manager, () => (manager = undefined));
 
   for (const code of [-1106, -1104, -1102]) {
     it(`a parameter error (${code}) to the signed form: asked once more with the API key only, and that form kept`, async () => {
