@@ -31,6 +31,7 @@ import { BinanceApiError } from './rest';
 import { limitedLog } from '../exchange/log-limit';
 import {
   CLOSE_WAIT_MS,
+  openSessionSocket,
   type Session,
   type SessionEnd,
   type SessionHandlers,
@@ -83,17 +84,10 @@ class FuturesSession implements Session {
   async start(signal: AbortSignal): Promise<this> {
     const ep = this.ctx.endpoints;
     const url = futuresStreamUrl(ep.wsUrl, this.listenKey, ep.futuresPathForm, ep.futuresStreamStyle);
-    this.conn = await WsConnection.open({
-      url,
-      silenceTimeoutMs: this.ctx.silenceTimeoutMs,
-      pingIntervalMs: this.ctx.clientPingIntervalMs,
-      logger: this.ctx.logger,
-      label: this.label,
-      signal,
-      redact: (t) => this.ctx.redactor.apply(t),
+    this.conn = await openSessionSocket(this.ctx, url, this.label, signal, {
+      message: (text) => this.onFrame(text),
+      close: (info) => this.onConnClose(info),
     });
-    this.conn.onMessage = (text) => this.onFrame(text);
-    this.conn.onClose = (info) => this.onConnClose(info);
     this.ctx.logger.debug(`${this.label}: stream open`);
     return this;
   }

@@ -8,6 +8,7 @@
 import type { ResolvedEndpoints } from '../exchange/endpoints';
 import type { Redactor } from '../exchange/redact';
 import type { RestClient } from './rest';
+import { WsConnection, type CloseInfo } from './ws-connection';
 import type { AccountConfig, GapEvent, Logger } from '../types';
 
 export interface SessionEnd {
@@ -67,3 +68,28 @@ export interface TransportContext {
 export const CLOSE_WAIT_MS = 1_000;
 export const UNSUBSCRIBE_WAIT_MS = 1_500;
 export const SHUTDOWN_REST_WAIT_MS = 2_000;
+
+/**
+ * Opens a session's socket the same way on every venue: the account's silence watchdog, our pings,
+ * its redaction; frames and the close go to the session's handlers.
+ */
+export async function openSessionSocket(
+  ctx: TransportContext,
+  url: string,
+  label: string,
+  signal: AbortSignal,
+  on: { message(text: string): void; close(info: CloseInfo): void },
+): Promise<WsConnection> {
+  const conn = await WsConnection.open({
+    url,
+    silenceTimeoutMs: ctx.silenceTimeoutMs,
+    pingIntervalMs: ctx.clientPingIntervalMs,
+    logger: ctx.logger,
+    label,
+    signal,
+    redact: (t) => ctx.redactor.apply(t),
+  });
+  conn.onMessage = (text) => on.message(text);
+  conn.onClose = (info) => on.close(info);
+  return conn;
+}

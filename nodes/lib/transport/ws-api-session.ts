@@ -10,6 +10,7 @@ import { limitedLog } from '../exchange/log-limit';
 import { truncate } from '../exchange/redact';
 import {
   CLOSE_WAIT_MS,
+  openSessionSocket,
   UNSUBSCRIBE_WAIT_MS,
   type Session,
   type SessionEnd,
@@ -106,17 +107,10 @@ export abstract class WsApiSession implements Session {
 
   /** Connects and subscribes; rejects (and drops the socket) if either fails. */
   async start(signal: AbortSignal): Promise<this> {
-    this.conn = await WsConnection.open({
-      url: this.ctx.endpoints.wsUrl,
-      silenceTimeoutMs: this.ctx.silenceTimeoutMs,
-      pingIntervalMs: this.ctx.clientPingIntervalMs,
-      logger: this.ctx.logger,
-      label: this.label,
-      signal,
-      redact: (t) => this.ctx.redactor.apply(t),
+    this.conn = await openSessionSocket(this.ctx, this.ctx.endpoints.wsUrl, this.label, signal, {
+      message: (text) => this.onFrame(text),
+      close: (info) => this.onConnClose(info),
     });
-    this.conn.onMessage = (text) => this.onFrame(text);
-    this.conn.onClose = (info) => this.onConnClose(info);
     const onAbort = (): void => this.terminate('aborted');
     signal.addEventListener('abort', onAbort, { once: true });
     try {
