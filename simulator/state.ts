@@ -99,10 +99,18 @@ export class SimState {
    */
   timer(fn: () => void, ms: number): Timer {
     const clear = clearTimeout;
-    const t = setTimeout(() => {
-      this.timers.delete(h);
-      safe(fn);
-    }, ms);
+    const set = setTimeout;
+    // setTimeout fires at once beyond 2^31 - 1 ms: a long wait (a token valid for years) is chained
+    const MAX = 2_147_483_647;
+    let t: ReturnType<typeof setTimeout>;
+    const arm = (left: number): void => {
+      t = set(() => {
+        if (left > MAX) return arm(left - MAX);
+        this.timers.delete(h);
+        safe(fn);
+      }, Math.min(left, MAX));
+    };
+    arm(Math.max(0, Number.isFinite(ms) ? ms : MAX));
     const h = this.own(() => clear(t));
     return h;
   }

@@ -289,11 +289,17 @@ describe('core units: redaction, errors, identity, dedup, renewal timing', () =>
     }
   });
 
-  it('listenToken renewal: 80 % of validity or 5 minutes before expiry, whichever is earlier', () => {
+  it('listenToken renewal: 80 % of validity or 5 minutes before expiry, whichever is earlier; within [10 s, the 24-hour token\'s]', () => {
     assert.equal(renewDelay(24 * 3_600_000), 69_120_000);
     assert.equal(renewDelay(20 * 60_000), 15 * 60_000);
     assert.equal(renewDelay(10 * 60_000), 5 * 60_000);
     assert.equal(renewDelay(60_000), 48_000);
-    assert.equal(renewDelay(0), 1_000);
+    // a token said to expire at once, or already expired: not renewed in a loop
+    assert.equal(renewDelay(0), 10_000);
+    assert.equal(renewDelay(-5_000), 10_000);
+    assert.equal(renewDelay(Number.NaN), 10_000);
+    // an expiry years ahead: as for Binance's longest validity (a timer beyond 2^31 ms fires at once)
+    assert.equal(renewDelay(1e14), 69_120_000);
+    assert.equal(renewDelay(Number.POSITIVE_INFINITY), 10_000);
   });
 });

@@ -245,6 +245,28 @@ describe('hostile networks: the stream', function () {
     assert.equal(m.state, 'stopped');
   });
 
+  describe('a margin listenToken with an expiry no real token has (simulator)', () => {
+    let sim: BinanceSimulator;
+    afterEach(async () => {
+      await sim.stop();
+    });
+
+    // A token "valid" for 3 000 years: its renewal delay overflowed setTimeout, which Node then
+    // fires at once — a renewal loop (14 token requests and subscriptions in 4 s before the fix).
+    it('an expiry years ahead renews no sooner than for a 24-hour token: one token request, one subscription', async () => {
+      sim = await BinanceSimulator.start({ listenTokenMaxValidityMs: 1e14 });
+      const { id } = sim.createAccount();
+      const { config } = simConfig(sim, id, 'margin');
+      const m = (manager = new StreamManager(config, { logger: log }));
+      m.acquire('a');
+      await waitFor(() => m.state === 'connected', { timeoutMs: 5_000 });
+      await realDelay(1_500);
+      const tokens = sim.requests.filter((r) => r.kind === 'rest' && r.path === '/sapi/v1/userListenToken').length;
+      const subs = sim.requests.filter((r) => r.kind === 'ws-api' && r.method === 'userDataStream.subscribe.listenToken').length;
+      assert.deepEqual({ tokens, subs, state: m.state }, { tokens: 1, subs: 1, state: 'connected' });
+    });
+  });
+
   describe('a futures listenKey shared by two clients of one account (simulator)', () => {
     let sim: BinanceSimulator;
     afterEach(async () => {

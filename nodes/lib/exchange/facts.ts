@@ -269,6 +269,11 @@ export const LISTEN_TOKEN_SECURITY: 'signed' | 'apiKey' = 'signed';
 
 /** A listenKey is valid this long after POST / PUT (futures [REF] §4.1, portfolio margin [PM]). */
 export const LISTEN_KEY_VALIDITY_MS = 60 * 60_000;
+/**
+ * A margin listenToken is valid at most this long ("validity ... default 24 hours, maximum 24
+ * hours", POST /sapi/v1/userListenToken, margin_trading/trade-data-stream, read 2026-12-02).
+ */
+export const LISTEN_TOKEN_MAX_VALIDITY_MS = 24 * 60 * 60_000;
 
 // ---------------------------------------------------------------------------------------- error codes
 

@@ -12,7 +12,7 @@
  *  4. `eventStreamTerminated` on the current subscription → new token, subscribe again, report a gap.
  */
 import { BinanceApiError } from './rest';
-import { ERROR_CODES, LISTEN_TOKEN_SECURITY, PARAMETER_ERROR_CODES, REST, endpointWeight } from '../exchange/facts';
+import { ERROR_CODES, LISTEN_TOKEN_MAX_VALIDITY_MS, LISTEN_TOKEN_SECURITY, PARAMETER_ERROR_CODES, REST, endpointWeight } from '../exchange/facts';
 import { type Session, type SessionHandlers, type Transport, type TransportContext } from './transport';
 import { WsApiSession } from './ws-api-session';
 import { errText } from '../util';
@@ -21,11 +21,22 @@ const FIVE_MINUTES = 5 * 60_000;
 /** Retry delay of a failed renewal while the current token is still valid. */
 const RENEW_RETRY_MS = 30_000;
 
-/** When to renew a token valid for `validityMs`: 80 % of it or 5 min before expiry, whichever is earlier. */
+/**
+ * Renewals at least this far apart, whatever expiry a server names: a token said to expire at once
+ * (or already expired) is not renewed in a loop; it runs out and is subscribed again with backoff.
+ */
+const MIN_RENEW_DELAY_MS = 10_000;
+
+/**
+ * When to renew a token valid for `validityMs`: 80 % of it or 5 min before expiry, whichever is
+ * earlier; never sooner than MIN_RENEW_DELAY_MS, never later than for Binance's longest validity
+ * (an expiry years ahead — a lying or broken server — must not overflow the timer, which Node then
+ * fires at once: a renewal loop).
+ */
 export function renewDelay(validityMs: number): number {
-  const v = Math.max(0, validityMs);
+  const v = Math.min(Math.max(0, Number.isFinite(validityMs) ? validityMs : 0), LISTEN_TOKEN_MAX_VALIDITY_MS);
   const d = v > FIVE_MINUTES ? Math.min(0.8 * v, v - FIVE_MINUTES) : 0.8 * v;
-  return Math.max(1_000, Math.floor(d));
+  return Math.max(MIN_RENEW_DELAY_MS, Math.floor(d));
 }
 
 type TokenSecurity = 'signed' | 'apiKey';
@@ -66,7 +77,7 @@ export async function fetchListenToken(ctx: TransportContext): Promise<ListenTok
   }
   ctx.redactor.add(r.token);
   const exp = Number(r.expirationTime);
-  return { token: r.token, expirationTime: Number.isFinite(exp) ? exp : Date.now() + 24 * 3_600_000 };
+  return { token: r.token, expirationTime: Number.isFinite(exp) ? exp : ctx.rest.clock.now() + LISTEN_TOKEN_MAX_VALIDITY_MS };
 }
 
 class MarginSession extends WsApiSession {
@@ -104,7 +115,8 @@ class MarginSession extends WsApiSession {
 
   private scheduleRenewal(expiresAt: number, delayMs?: number): void {
     if (this.renewTimer !== undefined) clearTimeout(this.renewTimer);
-    const delay = delayMs ?? renewDelay(expiresAt - Date.now());
+    // expirationTime is a moment on the exchange's clock
+    const delay = delayMs ?? renewDelay(expiresAt - this.ctx.rest.clock.now());
     this.renewTimer = setTimeout(() => {
       this.renewTimer = undefined;
       void this.renew(expiresAt);
@@ -128,7 +140,7 @@ class MarginSession extends WsApiSession {
         });
       }
     } catch (err) {
-      const left = oldExpiresAt - Date.now();
+      const left = oldExpiresAt - this.ctx.rest.clock.now();
       this.ctx.logger.warn(`${this.label}: listenToken renewal failed: ${errText(err)}`);
       if (!this.isEnded && left > 2_000) this.scheduleRenewal(oldExpiresAt, Math.min(RENEW_RETRY_MS, Math.floor(left / 2)));
       // Otherwise the token expires: eventStreamTerminated → subscribe again (reported as a gap).
