@@ -32,6 +32,22 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     assert.deepEqual(r.knownSymbols(), ['BTCUSDT', 'ETHUSDT', 'XRPUSDT']);
   });
 
+  it('an event time far ahead of our clock (a server clock in year 3000) is not taken as the last event time, live or restored', () => {
+    const r = make(new FakeExchange());
+    r.observe(spotEvent({ E: NOW - 1000, s: 'BTCUSDT', i: 1, t: 5, x: 'TRADE', X: 'FILLED' }));
+    r.observe(spotEvent({ E: 32_503_680_000_000, s: 'BTCUSDT', i: 2, t: 6, x: 'TRADE', X: 'FILLED' }));
+    assert.equal(r.lastEventTime, NOW - 1000);
+    assert.equal(r.snapshot().lastEventTime, NOW - 1000);
+    const restored = make(new FakeExchange());
+    restored.restore({ version: 2, lastTradeIds: { BTCUSDT: 6 }, symbols: ['BTCUSDT'], lastEventTime: 32_503_680_000_000 });
+    assert.equal(restored.lastEventTime, undefined);
+    // the start-up gap then reaches back over the look-back, not to year 3000
+    assert.deepEqual(restored.startupGap(NOW), { from: NOW - 24 * H, to: NOW, reason: 'startup' });
+    // a few minutes ahead (clock skew) still counts
+    r.observe(spotEvent({ E: NOW + 60_000, s: 'BTCUSDT', i: 3, t: 7, x: 'TRADE', X: 'FILLED' }));
+    assert.equal(r.lastEventTime, NOW + 60_000);
+  });
+
   it('observe(): symbols and tracked orders stay least-recently-used (repeats of the most recent are a no-op)', () => {
     // symbols: maxSymbols 2, A B A A C -> B is the least recently seen and is forgotten
     const r = make(new FakeExchange(), { maxSymbols: 2 });

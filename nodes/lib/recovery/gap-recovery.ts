@@ -185,6 +185,7 @@ export class GapRecovery {
         },
       },
       opts.maxSymbols ?? 1000,
+      this.now,
     );
   }
 

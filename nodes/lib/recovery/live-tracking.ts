@@ -19,6 +19,13 @@ export interface LiveTrackingHost {
   changed(): void;
 }
 
+/**
+ * Event times further ahead of our clock than this are not taken as the last event time: a server
+ * whose clock (or a frame) says year 3000 would otherwise make every later start-up gap empty.
+ * Ignoring one is conservative (the next start recovers from an earlier time).
+ */
+export const MAX_EVENT_TIME_AHEAD_MS = 10 * 60_000;
+
 export class LiveTracking {
   /** symbol → true, in insertion order = least recently seen first. */
   private readonly seen = new Map<string, true>();
@@ -30,7 +37,13 @@ export class LiveTracking {
     private readonly books: Books,
     private readonly host: LiveTrackingHost,
     private readonly maxSymbols: number,
+    private readonly now: () => number = Date.now,
   ) {}
+
+  /** A time that may become the last event time (not implausibly far in the future). */
+  private plausible(t: number): boolean {
+    return t <= this.now() + MAX_EVENT_TIME_AHEAD_MS;
+  }
 
   /** Highest exchange event time seen live (or restored). */
   get lastEventTime(): number | undefined {
@@ -39,7 +52,7 @@ export class LiveTracking {
 
   /** Raises the last event time (a restored state); never lowers it. */
   raiseLastEventTime(t: number): void {
-    if (this.lastE === undefined || t > this.lastE) this.lastE = t;
+    if (this.plausible(t) && (this.lastE === undefined || t > this.lastE)) this.lastE = t;
   }
 
   /** The symbols seen, least recently seen first. */
@@ -51,7 +64,7 @@ export class LiveTracking {
   track(e: UserDataEvent): void {
     if (e.recovered) return;
     const E = int(e.raw.E);
-    if (E !== undefined && (this.lastE === undefined || E > this.lastE)) {
+    if (E !== undefined && (this.lastE === undefined || E > this.lastE) && this.plausible(E)) {
       this.lastE = E;
       this.host.changed();
     }
