@@ -126,6 +126,28 @@ describe('binance-order-update (against the simulator)', function () {
     assert.equal(sim.openConnections(), 0);
   });
 
+  // An exchange whose trade ids do not grow per symbol (a test double, a bogus frame): a live fill
+  // below the highest id seen was taken as a duplicate and silently dropped.
+  for (const market of ['spot', 'usdm-futures'] as const) {
+    it(`${market}: live fills whose trade ids do not grow are each delivered once (a repeat of the same fill is not)`, async function () {
+      const a = newAccount(sim, market);
+      const out = await load(a);
+      const E = Date.now();
+      const fill = (t: number, i: number, e: number): Record<string, unknown> =>
+        market === 'spot'
+          ? { e: 'executionReport', E: e, s: 'BTCUSDT', c: `c${i}`, S: 'BUY', o: 'LIMIT', f: 'GTC', q: '1', p: '100', x: 'TRADE', X: 'FILLED', i, l: '1', z: '1', L: '100', n: '0', N: 'BNB', T: e, t, O: e, Z: '100' }
+          : { e: 'ORDER_TRADE_UPDATE', E: e, T: e, o: { s: 'BTCUSDT', c: `c${i}`, S: 'BUY', o: 'LIMIT', f: 'GTC', q: '1', p: '100', ap: '100', x: 'TRADE', X: 'FILLED', i, l: '1', z: '1', L: '100', T: e, t } };
+      // ids 9 000 000 000 (one bogus frame), then 700, then 700 again (the same fill twice), then 650
+      for (const [t, i, d] of [[9_000_000_000, 1, 0], [700, 2, 1], [700, 2, 1], [650, 3, 2]] as const) sim.injectEvent(a.accountId, market, fill(t, i, E + d));
+      await waitFor(() => out.msgs.length >= 3, 5000, 'three fills');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(
+        out.msgs.map((m) => m.payload.tradeId),
+        [9_000_000_000, 700, 650],
+      );
+    });
+  }
+
   it('filters by symbol wildcard, side, fills only and status', async function () {
     const a = newAccount(sim, 'spot');
     const out = await load(a, { symbols: 'ETH*, ?NBUSDT', sides: 'SELL', executionTypes: 'fills', orderStatuses: 'FILLED' });

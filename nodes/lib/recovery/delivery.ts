@@ -327,7 +327,7 @@ export class DeliveryPipeline {
     try {
       const f = fillIdentity(e);
       if (f) {
-        if (this.ledger.isDelivered(f.symbol, f.id)) {
+        if (e.recovered ? this.ledger.isDelivered(f.symbol, f.id) : this.ledger.isDeliveredLive(f.symbol, f.id)) {
           fresh = false;
           this.fillDuplicates++;
         } else {

@@ -17,7 +17,12 @@
  *  - `since`: for a symbol without a trade-id cursor: every fill before this time was delivered
  *    (time-based queries start there).
  *
- * A fill is a duplicate exactly when `id <= safe` or `id` is in `delivered`.
+ * A fill fetched over REST is a duplicate exactly when `id <= safe` or `id` is in `delivered`
+ * (REST pages are contiguous by id). A LIVE fill is a duplicate exactly when its id is in
+ * `delivered` or among the symbol's last RECENT_PER_SYMBOL delivered ids: live duplicates are
+ * copies seen within seconds (a rotation overlap, a held event also fetched by a recovery), and a
+ * live fill below the cursor that was never delivered is delivered — an exchange whose trade ids
+ * do not grow (a test double, one bogus frame with a huge id) must not silence later fills.
  *
  * Epochs: `openGap()` starts a new epoch whenever the stream may have missed something (the
  * connection went down, a gap was reported); every symbol stops being live-safe until a recovery
@@ -28,12 +33,16 @@
 export const MAX_DELIVERED_PER_SYMBOL = 20_000;
 /** Of those, persisted at most (the newest). */
 export const MAX_PERSISTED_DELIVERED = 2_000;
+/** Delivered ids remembered per symbol whatever the cursor (live duplicates), at most. */
+export const RECENT_PER_SYMBOL = 512;
 
 interface SymbolCursor {
   safe?: number;
   since?: number;
   /** Delivered trade ids above `safe` (insertion order ≈ id order). */
   delivered: Set<number>;
+  /** The last RECENT_PER_SYMBOL ids delivered (in memory only), below the cursor or not. */
+  recent: Set<number>;
   /** Epoch in which the symbol is live-safe; -1: not live-safe. */
   liveSafeEpoch: number;
 }
@@ -93,17 +102,24 @@ export class FillLedger {
   private cursor(symbol: string, create: boolean): SymbolCursor | undefined {
     let c = this.cursors.get(symbol);
     if (!c && create) {
-      c = { delivered: new Set(), liveSafeEpoch: -1 };
+      c = { delivered: new Set(), recent: new Set(), liveSafeEpoch: -1 };
       this.cursors.set(symbol, c);
     }
     return c;
   }
 
-  /** True when this fill reached the flow already. */
+  /** True when this fill (fetched over REST) reached the flow already: at or below the cursor, or delivered. */
   isDelivered(symbol: string, id: number): boolean {
     const c = this.cursors.get(symbol);
     if (!c) return false;
     return (c.safe !== undefined && id <= c.safe) || c.delivered.has(id);
+  }
+
+  /** True when this LIVE fill reached the flow already: delivered, exactly (see the module doc). */
+  isDeliveredLive(symbol: string, id: number): boolean {
+    const c = this.cursors.get(symbol);
+    if (!c) return false;
+    return c.delivered.has(id) || c.recent.has(id);
   }
 
   /**
@@ -114,6 +130,11 @@ export class FillLedger {
   delivered(symbol: string, id: number, live: boolean, overlapping: boolean, trustNew = false): void {
     const existed = this.cursors.has(symbol);
     const c = this.cursor(symbol, true)!;
+    c.recent.add(id);
+    if (c.recent.size > RECENT_PER_SYMBOL) {
+      const oldest = c.recent.values().next().value;
+      if (oldest !== undefined) c.recent.delete(oldest);
+    }
     if (!existed && live && trustNew && this.caughtUp && c.safe === undefined) c.liveSafeEpoch = this.epoch;
     if (live && !overlapping && c.liveSafeEpoch === this.epoch) {
       if (c.safe === undefined || id > c.safe) c.safe = id;
