@@ -8,7 +8,7 @@
  *    icon served, and the examples listed under the package and served as shipped;
  *  - the getting-started example, taken from the runtime's example library and set up only through
  *    documented account properties (environment `custom`, REST and WebSocket URL, API key and
- *    secret), connects to an exchange that is NOT our simulator (doc-exchange.ts, written from
+ *    secret), connects to an exchange that is NOT our simulator (doc-exchange/spot.ts, written from
  *    Binance's documentation) and delivers its fill to the Debug node;
  *  - no secret is in the exported flow, the flow files or the runtime's output.
  *
@@ -25,7 +25,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Comms, NodeRedProcess, until, type FlowNode } from '../e2e/runtime';
-import { DocExchange } from './doc-exchange';
+import { FuturesDocExchange } from './doc-exchange/futures';
+import { MarginDocExchange } from './doc-exchange/margin';
+import { DocExchange } from './doc-exchange/spot';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 
@@ -258,24 +260,41 @@ describe('package contents (npm pack)', function () {
       }
     });
 
-    it('the getting-started example, set up through the documented account properties, delivers a fill from a Binance-documented exchange to Debug', async function () {
+    /**
+     * The getting-started example from the runtime's example library, its account set up only
+     * through documented properties (environment `custom`, REST and WebSocket URL, `market`, key),
+     * deployed: resolves with the first message its order node sends to Debug for `market`, once
+     * every one of our nodes shows a green status.
+     */
+    async function deployGettingStarted(market: string, restUrl: string, wsUrl: string, requests: () => string[], extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
       const example = (await nr.get(`/library/examples/flows/${pkg.name}/getting-started`)) as FlowNode[];
       const tab: FlowNode = { id: 'fresh.tab', type: 'tab', label: 'Getting started' };
       const flow: FlowNode[] = [tab];
       for (const n of example) {
         if (n.type === 'binance-account') {
-          flow.push({ ...n, environment: 'custom', restUrl: exchange.restUrl, wsUrl: exchange.wsUrl, keyType: 'hmac', credentials: { apiKey, apiSecret } });
+          flow.push({ ...n, market, environment: 'custom', restUrl, wsUrl, keyType: 'hmac', ...extra, credentials: { apiKey, apiSecret } });
         } else flow.push({ ...n, z: tab.id });
       }
       const orderNode = example.find((n) => n.type === 'binance-order-update');
       assert.ok(orderNode);
       const debugId = ((orderNode.wires as string[][])[0] ?? [])[0];
       assert.ok(debugId, 'the order node is wired to a Debug node');
+      const seen = comms.debug().length;
+      const ours = flow.filter((n) => n.type.startsWith('binance-') && n.type !== 'binance-account');
+      for (const n of ours) comms.statuses.delete(n.id); // only the statuses of this deploy count
       await nr.deploy(flow);
       const fills = (): Array<Record<string, unknown>> =>
-        comms.debug().filter((d) => d.id === debugId).map((d) => JSON.parse(String(d.msg)) as Record<string, unknown>);
-      await until(() => fills().length > 0, 15_000, () => `a fill in Debug; exchange saw ${exchange.requests.join(', ')}; statuses ${JSON.stringify([...comms.statuses])}\n${nr.output.slice(-3000)}`);
-      const msg = fills()[0];
+        comms.debug().slice(seen).filter((d) => d.id === debugId).map((d) => JSON.parse(String(d.msg)) as Record<string, unknown>).filter((m) => m.market === market);
+      await until(() => fills().length > 0, 15_000, () => `a ${market} fill in Debug; exchange saw ${requests().join(', ')}; statuses ${JSON.stringify([...comms.statuses])}\n${nr.output.slice(-3000)}`);
+      // every status our nodes show is green, and text, not a catalog key
+      await until(() => ours.every((n) => comms.statuses.get(n.id)?.fill === 'green'), 10_000, () => `${market}: green statuses: ${JSON.stringify([...comms.statuses])}; exchange saw ${requests().join(', ')}`);
+      for (const n of ours) assert.doesNotMatch(String(comms.statuses.get(n.id)?.text), /^binance-[a-z-]+\.[A-Za-z.-]+$/, `${n.type} shows a raw key`);
+      if (process.env.DOC_EXCHANGE_TRACE) console.log(market, requests().join(', '));
+      return fills()[0];
+    }
+
+    it('the getting-started example, set up through the documented account properties, delivers a fill from a Binance-documented exchange to Debug', async function () {
+      const msg = await deployGettingStarted('spot', exchange.restUrl, exchange.wsUrl, () => exchange.requests);
       assert.equal(msg.topic, 'ETHBTC');
       assert.equal(msg.eventType, 'executionReport');
       assert.equal(msg.eventId, `fill:spot:ETHBTC:${exchange.pushed[0]}:12345`);
@@ -285,10 +304,65 @@ describe('package contents (npm pack)', function () {
       assert.equal(p.lastFilledQuantity, '1.00000000');
       assert.equal(p.commissionAsset, 'ETH');
       assert.ok(exchange.requests.includes('WS userDataStream.subscribe.signature'));
-      // every status our nodes show is text, not a catalog key
-      const ours = flow.filter((n) => n.type.startsWith('binance-') && n.type !== 'binance-account');
-      await until(() => ours.every((n) => comms.statuses.get(n.id)?.fill === 'green'), 10_000, () => `green statuses: ${JSON.stringify([...comms.statuses])}`);
-      for (const n of ours) assert.doesNotMatch(String(comms.statuses.get(n.id)?.text), /^binance-[a-z-]+\.[A-Za-z.-]+$/, `${n.type} shows a raw key`);
+    });
+
+    it('cross margin: a fill from a Binance-documented listenToken exchange reaches Debug, status green', async function () {
+      const x = await MarginDocExchange.start({ apiKey, apiSecret });
+      try {
+        const msg = await deployGettingStarted('margin', x.restUrl, x.wsUrl, () => x.requests);
+        assert.ok(x.requests.includes('POST /sapi/v1/userListenToken'), x.requests.join(', '));
+        assert.ok(x.requests.includes('WS userDataStream.subscribe.listenToken'), x.requests.join(', '));
+        assert.ok(!x.requests.includes('WS userDataStream.subscribe.signature'), 'margin subscribes with its listenToken');
+        if (process.env.DOC_EXCHANGE_TRACE) console.log('signed token requests', x.signedTokenRequests);
+        assert.equal(msg.topic, 'ETHBTC');
+        assert.equal(msg.eventType, 'executionReport');
+        assert.equal(msg.eventId, `fill:margin:ETHBTC:${x.pushed[0]}:12345`);
+        assert.equal((msg.payload as Record<string, unknown>).executionType, 'TRADE');
+      } finally {
+        await x.close();
+      }
+    });
+
+    for (const [label, extra, form] of [
+      ['default stream URL', {}, 'ws-query'],
+      ['futuresPathForm ws-path', { futuresPathForm: 'ws-path' }, 'ws-path'],
+    ] as const) {
+      it(`USDⓈ-M futures (${label}): a fill from a Binance-documented listenKey exchange on /private reaches Debug, status green`, async function () {
+        const x = await FuturesDocExchange.start({ apiKey, apiSecret, family: 'usdm' });
+        try {
+          const msg = await deployGettingStarted('usdm-futures', x.restUrl, x.wsUrl, () => x.requests, extra);
+          assert.ok(x.requests.includes('POST /fapi/v1/listenKey'), x.requests.join(', '));
+          assert.equal(x.streams[0]?.form, form, JSON.stringify(x.streams));
+          assert.ok(x.streams.every((s) => s.valid), JSON.stringify(x.streams));
+          if (process.env.DOC_EXCHANGE_TRACE) console.log(JSON.stringify(x.streams));
+          assert.equal(msg.topic, 'BTCUSDT');
+          assert.equal(msg.eventType, 'ORDER_TRADE_UPDATE');
+          assert.equal(msg.eventId, `fill:usdm-futures:BTCUSDT:${x.pushed[0]}:12345`);
+          const p = msg.payload as Record<string, unknown>;
+          assert.equal(p.executionType, 'TRADE');
+          assert.equal(p.orderStatus, 'FILLED');
+          assert.equal(p.lastFilledQuantity, '0.001');
+          assert.equal(p.commissionAsset, 'USDT');
+          await until(() => x.pongs > 0, 5_000, () => 'a pong to the server ping');
+        } finally {
+          await x.close();
+        }
+      });
+    }
+
+    it('COIN-M futures (default dapi): a fill from a Binance-documented dstream exchange reaches Debug, status green', async function () {
+      const x = await FuturesDocExchange.start({ apiKey, apiSecret, family: 'coinm' });
+      try {
+        const msg = await deployGettingStarted('coinm-futures', x.restUrl, x.wsUrl, () => x.requests);
+        assert.ok(x.requests.includes('POST /dapi/v1/listenKey'), x.requests.join(', '));
+        assert.equal(x.streams[0]?.form, 'dstream-ws', JSON.stringify(x.streams));
+        assert.equal(msg.topic, 'BTCUSD_200925');
+        assert.equal(msg.eventType, 'ORDER_TRADE_UPDATE');
+        assert.equal(msg.eventId, `fill:coinm-futures:BTCUSD_200925:${x.pushed[0]}:12345`);
+        assert.equal((msg.payload as Record<string, unknown>).lastFilledQuantity, '2');
+      } finally {
+        await x.close();
+      }
     });
 
     it('no secret in the exported flow, the flow files, the Debug sidebar or the runtime output', async function () {
