@@ -259,6 +259,12 @@ export function weightPoolOf(market: Market): WeightPool {
  * 'signed' (default) sends the key header AND timestamp + signature: accepted by a server that wants a
  * signature, and by a USER_STREAM server that ignores parameters it does not read (the simulator models
  * that reading: key required, a signature checked when sent). 'apiKey' sends the header only.
+ * This is the form tried FIRST. A USER_STREAM server may also refuse the parameters it does not list
+ * with -1104 "Not all sent parameters were read" (binance-spot-api-docs errors.md, a5e0bc3 2026-07-21);
+ * a server that wants a signature answers a key-only request with -1102 (mandatory `timestamp` /
+ * `signature`). On that answer the client asks once more in the other form and keeps the form that was
+ * accepted for the account (transport-margin.ts `fetchListenToken`; the package test's doc-written
+ * exchange and the simulator's `userStreamUnreadParams: 'refuse'` model the -1104 reading).
  */
 export const LISTEN_TOKEN_SECURITY: 'signed' | 'apiKey' = 'signed';
 
@@ -281,6 +287,10 @@ export const ERROR_CODES = {
   TOO_MANY_ORDERS: -1015,
   /** Timestamp outside recvWindow. */
   TIMESTAMP: -1021,
+  /** A mandatory parameter was not sent (e.g. `timestamp` / `signature` of a signed request). */
+  MANDATORY_PARAMETER: -1102,
+  /** "Not all sent parameters were read": the endpoint does not take a parameter that was sent. */
+  UNREAD_PARAMETERS: -1104,
   /** Invalid symbol. */
   BAD_SYMBOL: -1121,
   /** listenKey does not exist (futures, portfolio margin). */

@@ -3,7 +3,9 @@
  *
  *  1. `POST /sapi/v1/userListenToken` (API key, signed by default: LISTEN_TOKEN_SECURITY in facts.ts;
  *     `isIsolated=true&symbol=…` for isolated margin)
- *     → `{token, expirationTime}`.
+ *     → `{token, expirationTime}`. When the server refuses that form (-1104: it does not read
+ *     `timestamp` / `signature`; or, key-only, -1102: it wants them), the other form is tried once
+ *     and the accepted one kept for the account's later tokens.
  *  2. `userDataStream.subscribe.listenToken {listenToken}` on the WS API → `{subscriptionId, expirationTime}`.
  *  3. Renewal, on the same connection and without a gap: before expiry (at 80 % of the validity or
  *     5 minutes before it, whichever is earlier) a fresh token is fetched and subscribed; then the
@@ -11,7 +13,7 @@
  *     suppressed by the manager (onOverlap).
  *  4. `eventStreamTerminated` on the current subscription → new token, subscribe again, report a gap.
  */
-import { BinanceApiError } from './rest';
+import { BinanceApiError, type Security } from './rest';
 import { ERROR_CODES, LISTEN_TOKEN_SECURITY, REST, endpointWeight } from '../exchange/facts';
 import { type Session, type SessionHandlers, type Transport, type TransportContext } from './transport';
 import { WsApiSession } from './ws-api-session';
@@ -33,6 +35,18 @@ interface ListenToken {
   expirationTime: number;
 }
 
+type TokenSecurity = Extract<Security, 'signed' | 'apiKey'>;
+
+/** Per account (its transport context): the form of the token request the server accepted. */
+const acceptedSecurity = new WeakMap<TransportContext, TokenSecurity>();
+
+/** Whether `err`, the answer to a token request sent as `security`, says the server reads the endpoint the other way. */
+function wantsOtherSecurity(err: unknown, security: TokenSecurity): boolean {
+  if (!(err instanceof BinanceApiError)) return false;
+  if (security === 'signed') return err.code === ERROR_CODES.UNREAD_PARAMETERS;
+  return err.code === ERROR_CODES.MANDATORY_PARAMETER && /\b(timestamp|signature)\b/.test(err.message);
+}
+
 export async function fetchListenToken(ctx: TransportContext): Promise<ListenToken> {
   const params: Record<string, string> = {};
   if (ctx.endpoints.market === 'isolated-margin') {
@@ -42,11 +56,24 @@ export async function fetchListenToken(ctx: TransportContext): Promise<ListenTok
     params.symbol = String(ctx.config.symbol).trim().toUpperCase();
   }
   const path = ctx.endpoints.listenTokenPath ?? REST.margin.listenToken.path;
-  const r = await ctx.rest.request<{ token?: unknown; expirationTime?: unknown }>('POST', path, params, {
-    // Signed or key-only: the sources disagree, exchange/facts.ts LISTEN_TOKEN_SECURITY.
-    security: LISTEN_TOKEN_SECURITY,
-    weight: endpointWeight(REST.margin.listenToken),
-  });
+  const ask = (security: TokenSecurity): Promise<{ token?: unknown; expirationTime?: unknown }> =>
+    ctx.rest.request<{ token?: unknown; expirationTime?: unknown }>('POST', path, params, {
+      security,
+      weight: endpointWeight(REST.margin.listenToken),
+    });
+  // Signed or key-only: the sources disagree, exchange/facts.ts LISTEN_TOKEN_SECURITY.
+  let security: TokenSecurity = acceptedSecurity.get(ctx) ?? LISTEN_TOKEN_SECURITY;
+  let r: { token?: unknown; expirationTime?: unknown };
+  try {
+    r = await ask(security);
+  } catch (err) {
+    if (!wantsOtherSecurity(err, security)) throw err;
+    const other: TokenSecurity = security === 'signed' ? 'apiKey' : 'signed';
+    ctx.logger.info(`POST ${path}: the server refused the ${security === 'signed' ? 'signed' : 'key-only'} request (${errText(err)}); asking ${other === 'signed' ? 'signed' : 'with the API key only'}`);
+    security = other;
+    r = await ask(security);
+  }
+  acceptedSecurity.set(ctx, security);
   if (typeof r?.token !== 'string' || r.token === '') {
     throw new BinanceApiError(`POST ${path}: no token in the response`, { kind: 'server' });
   }

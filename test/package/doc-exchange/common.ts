@@ -27,6 +27,13 @@ import { WebSocketServer, type WebSocket } from 'ws';
 export interface DocExchangeOptions {
   apiKey: string;
   apiSecret: string;
+  /**
+   * What a USER_STREAM endpoint does with parameters it does not list (a `timestamp` and
+   * `signature` on a key-only endpoint): `ignore` them (the pages say nothing), or `refuse` them
+   * with -1104 "Not all sent parameters were read" (errors.md; the futures error-code pages list
+   * the same code). Default `ignore`.
+   */
+  unreadParams?: 'ignore' | 'refuse';
 }
 
 export interface RestRequest {
@@ -55,6 +62,7 @@ export const ERR = {
   badKeyFormat: () => fail(401, -2014, 'API-key format invalid.'),
   badKey: () => fail(401, -2015, 'Invalid API-key, IP, or permissions for action.'),
   badParam: (name: string) => fail(400, -1130, `Data sent for parameter '${name}' is not valid.`),
+  unread: (read: number, sent: number) => fail(400, -1104, `Not all sent parameters were read; read '${read}' parameter(s) but was sent '${sent}'.`),
   badListenKey: () => fail(400, -1125, 'This listenKey does not exist.'),
   unknownPath: () => fail(404, -1000, 'An unknown error occurred while processing the request.'),
 };
@@ -113,11 +121,19 @@ export abstract class DocServer {
     return crypto.createHmac('sha256', this.opts.apiSecret).update(payload, 'utf8').digest('hex');
   }
 
-  /** USER_STREAM: a valid `X-MBX-APIKEY`, nothing else; null when the request may go on. */
-  protected apiKeyOnly(req: RestRequest): RestAnswer | null {
+  /**
+   * USER_STREAM: a valid `X-MBX-APIKEY`, and only the parameters the endpoint lists (`listed`;
+   * others refused when `unreadParams` is `refuse`); null when the request may go on.
+   */
+  protected apiKeyOnly(req: RestRequest, listed: readonly string[] = []): RestAnswer | null {
     const key = req.headers['x-mbx-apikey'];
     if (typeof key !== 'string' || key === '') return ERR.badKeyFormat();
     if (key !== this.opts.apiKey) return ERR.badKey();
+    if (this.opts.unreadParams === 'refuse') {
+      const sent = [...new Set(req.params.keys())];
+      const read = sent.filter((k) => listed.includes(k)).length;
+      if (read < sent.length) return ERR.unread(read, sent.length);
+    }
     return null;
   }
 

@@ -102,6 +102,7 @@ export class FuturesDocExchange extends DocServer {
   }
 
   private listenKeyCall(req: RestRequest): RestAnswer {
+    // "Parameters: None" on all three (a PUT or DELETE of a COIN-M / USDⓈ-M key names no key either)
     const denied = this.apiKeyOnly(req);
     if (denied) return denied;
     const now = Date.now();

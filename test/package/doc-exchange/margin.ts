@@ -10,8 +10,11 @@
  *      "default 24 hours, maximum 24 hours"); "expirationTime = current time + validity";
  *      response `{"token": "…", "expirationTime": 1758792204196}`. No timestamp or signature
  *      among the parameters: USER_STREAM is the API key header only (common.ts). The page does not
- *      say that a signature sent anyway is refused, so one that is sent is checked (a wrong one is
- *      refused) and accepted; `signedTokenRequests` counts them.
+ *      say what happens to a signature sent anyway: with `unreadParams: 'ignore'` it is checked (a
+ *      wrong one is refused) and accepted, with `'refuse'` the request gets -1104 (errors.md);
+ *      `signedTokenRequests` counts the signed requests accepted. Binance's spot rest-api.md
+ *      (a5e0bc3) reads the other way ("Except for NONE, all endpoints with a security type are
+ *      considered SIGNED"), which is why both are modelled.
  *    · "Subscribe to User Data Stream using listenToken (USER_STREAM)": WS API method
  *      `userDataStream.subscribe.listenToken`, params `{listenToken}`, weight 2; "Non-authenticated
  *      sessions are allowed"; "If the listenToken is invalid, an error -1209" is returned.
@@ -56,7 +59,7 @@ export class MarginDocExchange extends DocExchange {
 
   private listenToken(req: RestRequest): RestAnswer {
     if (req.method !== 'POST') return ERR.unknownPath();
-    const denied = this.apiKeyOnly(req);
+    const denied = this.apiKeyOnly(req, ['symbol', 'isIsolated', 'validity']);
     if (denied) return denied;
     if (req.params.has('signature')) {
       const bad = this.signed(req);
@@ -80,7 +83,7 @@ export class MarginDocExchange extends DocExchange {
     const listenToken = req.params.listenToken;
     const grant = typeof listenToken === 'string' ? this.tokens.get(listenToken) : undefined;
     if (!grant || grant.expirationTime <= Date.now()) {
-      const { body } = fail(400, -1209, 'Invalid listenToken.');
+      const { body } = fail(400, -1209, 'Invalid listenToken.'); // the code is the page's, the text ours
       return { reply: { status: 400, error: body as { code: number; msg: string } } };
     }
     const subscriptionId = this.subscribe(ws);
