@@ -167,6 +167,8 @@ describe('package contents (npm pack)', function () {
     let nr: NodeRedProcess;
     let comms: Comms;
     let exchange: DocExchange;
+    /** The listenTokens and listenKeys the doc exchanges issued: stream credentials, never to be shown either. */
+    const issued: string[] = [];
 
     /** The tarball into `userDir`, as `npm install <tgz>` would leave it. */
     function install(userDir: string): void {
@@ -320,6 +322,7 @@ describe('package contents (npm pack)', function () {
           assert.equal(msg.eventType, 'executionReport');
           assert.equal(msg.eventId, `fill:margin:ETHBTC:${x.pushed[0]}:12345`);
           assert.equal((msg.payload as Record<string, unknown>).executionType, 'TRADE');
+          issued.push(...x.tokens.keys());
         } finally {
           await x.close();
         }
@@ -347,6 +350,7 @@ describe('package contents (npm pack)', function () {
           assert.equal(p.lastFilledQuantity, '0.001');
           assert.equal(p.commissionAsset, 'USDT');
           await until(() => x.pongs > 0, 5_000, () => 'a pong to the server ping');
+          issued.push(...x.streams.map((st) => st.listenKey));
         } finally {
           await x.close();
         }
@@ -363,12 +367,14 @@ describe('package contents (npm pack)', function () {
         assert.equal(msg.eventType, 'ORDER_TRADE_UPDATE');
         assert.equal(msg.eventId, `fill:coinm-futures:BTCUSD_200925:${x.pushed[0]}:12345`);
         assert.equal((msg.payload as Record<string, unknown>).lastFilledQuantity, '2');
+        await until(() => x.pongs > 0, 5_000, () => 'a pong to the server ping');
+        issued.push(...x.streams.map((st) => st.listenKey));
       } finally {
         await x.close();
       }
     });
 
-    it('no secret in the exported flow, the flow files, the Debug sidebar or the runtime output', async function () {
+    it('no secret (API key, secret, listenKey or listenToken) in the exported flow, the flow files, the Debug sidebar or the runtime output', async function () {
       const exported = (await text('/flows')).body;
       assert.match(exported, /"environment":"custom"/, 'the deployed account is exported');
       const where: Array<[string, string]> = [
@@ -378,9 +384,11 @@ describe('package contents (npm pack)', function () {
         ['flows.json', fs.readFileSync(path.join(nr.userDir, 'flows.json'), 'utf8')],
         ['flows_cred.json', fs.readFileSync(path.join(nr.userDir, 'flows_cred.json'), 'utf8')],
       ];
+      assert.ok(issued.length >= 5, `stream credentials issued: ${issued.length}`);
       for (const [name, body] of where) {
         assert.ok(!body.includes(apiKey), `the API key is in ${name}`);
         assert.ok(!body.includes(apiSecret), `the API secret is in ${name}`);
+        for (const t of issued) assert.ok(!body.includes(t), `a listenKey / listenToken is in ${name}`);
       }
     });
   });

@@ -11,7 +11,10 @@
  *    The WebSocket API is at `wss://ws-api.binance.com:443/ws-api/v3`.
  *  - rest-api.md, "Check server time": GET /api/v3/time → `{serverTime}`; signed REST endpoints
  *    as in common.ts. "Current open orders", "Account trade list", "All orders": arrays.
- *  - errors.md: -2015 (invalid API key), -1022 (invalid signature), -1000 (unknown).
+ *    "Timing security": a request is rejected unless `timestamp < serverTime + 1 second` and
+ *    `serverTime - timestamp <= recvWindow` (default 5000 ms; ms or µs timestamps).
+ *  - errors.md: -2015 (invalid API key), -1022 (invalid signature), -1021 (timestamp outside the
+ *    recvWindow), -1000 (unknown).
  *  - user-data-stream.md, "Order Update": the executionReport event, sent as
  *    `{subscriptionId, event: {e: "executionReport", …}}` (the documented example's fields).
  * It answers only what a first connection needs; after each accepted subscription it pushes one
@@ -100,6 +103,15 @@ export class DocExchange extends DocServer {
     const payload = Object.keys(params).sort().map((k) => `${k}=${String(params[k])}`).join('&');
     if (typeof signature !== 'string' || signature.toLowerCase() !== this.hmac(payload)) {
       return { reply: wsError(-1022, 'Signature for this request is not valid.') };
+    }
+    // web-socket-api.md "Timing security": rejected (-1021) unless timestamp < serverTime + 1000 and
+    // serverTime - timestamp <= recvWindow (default 5000); timestamps in ms or µs.
+    let ts = Number(params.timestamp);
+    if (ts > 1e14) ts /= 1000;
+    const recvWindow = params.recvWindow === undefined ? 5000 : Number(params.recvWindow);
+    const now = Date.now();
+    if (!Number.isFinite(ts) || ts >= now + 1000 || now - ts > recvWindow) {
+      return { reply: wsError(-1021, 'Timestamp for this request is outside of the recvWindow.') };
     }
     const subscriptionId = this.subscribe(ws);
     return { reply: { status: 200, result: { subscriptionId } }, then: () => this.pushFill(ws, subscriptionId) };
