@@ -9,7 +9,7 @@ import { makeTranslate } from './red/translate';
 import type { Node, NodeAPI } from 'node-red';
 import { accountRestBase, openAccountStream, prepareAccount, type AccountStream } from './lib/account';
 import type { CredentialsInput } from './lib/exchange/credentials';
-import { endAllGraces } from './lib/stream/reliable-stream';
+import { endAllGraces, endUnadoptedGraces } from './lib/stream/reliable-stream';
 import type { UserDataEvent } from './lib/types';
 import { ConsumptionTracker, type UnconsumedReport } from './lib/events/unconsumed';
 import type { AccountHandle, AccountUser, RegisterOptions } from './red/account-contract';
@@ -17,7 +17,7 @@ import { CONFIG_STATUS_KEYS, contextStoreName, nodeLogger, settingsOf, type Acco
 import { registerTestConnection } from './red/test-connection';
 import { accountStatus } from './red/account-status';
 import { ContextStateStore, type ContextLike } from './red/context-store';
-import { onceOnRuntimeStop, onFlowsStarted } from './red/flows-started';
+import { onEveryFlowsStarted, onceOnRuntimeStop, onFlowsStarted } from './red/flows-started';
 import { UserStatuses } from './red/user-statuses';
 import { nodeForEvent } from './red/node-for-event';
 
@@ -31,6 +31,9 @@ export = function register(RED: NodeAPI): void {
   const t = makeTranslate(RED, TYPE);
   // A stop that no deploy follows (shutdown, "stop flows"): streams kept for a redeploy close now.
   onceOnRuntimeStop(RED, () => void endAllGraces());
+  // A deploy has started every node: a stream kept for it that no account node adopted (the account
+  // was redeployed with another key, URL or market) closes now, not 10 s later after reconnecting.
+  onEveryFlowsStarted(RED, () => void endUnadoptedGraces());
 
   function BinanceAccountNode(this: AccountNode, def: AccountNodeDef): void {
     RED.nodes.createNode(this, def);
