@@ -8,9 +8,13 @@
  *    icon served, and the examples listed under the package and served as shipped;
  *  - the getting-started example, taken from the runtime's example library and set up only through
  *    documented account properties (environment `custom`, REST and WebSocket URL, API key and
- *    secret), connects to an exchange that is NOT our simulator (doc-exchange/spot.ts, written from
- *    Binance's documentation) and delivers its fill to the Debug node;
- *  - no secret is in the exported flow, the flow files or the runtime's output.
+ *    secret), connects to an exchange that is NOT our simulator (doc-exchange/, written from
+ *    Binance's documentation alone) and delivers its fill to the Debug node, with every status
+ *    green: spot, cross margin (the token request's unlisted parameters ignored or refused), USDⓈ-M
+ *    futures (both `/private` forms of `futuresPathForm`, the server's ping answered) and COIN-M
+ *    futures (dstream);
+ *  - no secret (API key and secret, and the listenKeys and listenTokens issued) is in the exported
+ *    flow, the flow files, the Debug sidebar or the runtime's output.
  *
  * The tarball's dependencies come from this repository's node_modules (tests reach no registry), as
  * links, so that the package can only resolve what it declares. With PACK_INSTALL=npm (CI only: it
@@ -291,7 +295,6 @@ describe('package contents (npm pack)', function () {
       // every status our nodes show is green, and text, not a catalog key
       await until(() => ours.every((n) => comms.statuses.get(n.id)?.fill === 'green'), 10_000, () => `${market}: green statuses: ${JSON.stringify([...comms.statuses])}; exchange saw ${requests().join(', ')}`);
       for (const n of ours) assert.doesNotMatch(String(comms.statuses.get(n.id)?.text), /^binance-[a-z-]+\.[A-Za-z.-]+$/, `${n.type} shows a raw key`);
-      if (process.env.DOC_EXCHANGE_TRACE) console.log(market, requests().join(', '));
       return fills()[0];
     }
 
@@ -340,7 +343,6 @@ describe('package contents (npm pack)', function () {
           assert.ok(x.requests.includes('POST /fapi/v1/listenKey'), x.requests.join(', '));
           assert.equal(x.streams[0]?.form, form, JSON.stringify(x.streams));
           assert.ok(x.streams.every((s) => s.valid), JSON.stringify(x.streams));
-          if (process.env.DOC_EXCHANGE_TRACE) console.log(JSON.stringify(x.streams));
           assert.equal(msg.topic, 'BTCUSDT');
           assert.equal(msg.eventType, 'ORDER_TRADE_UPDATE');
           assert.equal(msg.eventId, `fill:usdm-futures:BTCUSDT:${x.pushed[0]}:12345`);
