@@ -173,6 +173,9 @@ describe('package contents (npm pack)', function () {
     let exchange: DocExchange;
     /** The listenTokens and listenKeys the doc exchanges issued: stream credentials, never to be shown either. */
     const issued: string[] = [];
+    /** Our nodes (not the account) of the flow deployed last. */
+    let ours: FlowNode[] = [];
+    const allGreen = (): boolean => ours.every((n) => comms.statuses.get(n.id)?.fill === 'green');
 
     /** The tarball into `userDir`, as `npm install <tgz>` would leave it. */
     function install(userDir: string): void {
@@ -272,7 +275,13 @@ describe('package contents (npm pack)', function () {
      * deployed: resolves with the first message its order node sends to Debug for `market`, once
      * every one of our nodes shows a green status.
      */
-    async function deployGettingStarted(market: string, restUrl: string, wsUrl: string, requests: () => string[], extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    async function deployGettingStarted(
+      market: string,
+      restUrl: string,
+      wsUrl: string,
+      requests: () => string[],
+      extra: Record<string, unknown> = {},
+    ): Promise<Record<string, unknown> & { fills: () => Array<Record<string, unknown>> }> {
       const example = (await nr.get(`/library/examples/flows/${pkg.name}/getting-started`)) as FlowNode[];
       const tab: FlowNode = { id: 'fresh.tab', type: 'tab', label: 'Getting started' };
       const flow: FlowNode[] = [tab];
@@ -286,16 +295,36 @@ describe('package contents (npm pack)', function () {
       const debugId = ((orderNode.wires as string[][])[0] ?? [])[0];
       assert.ok(debugId, 'the order node is wired to a Debug node');
       const seen = comms.debug().length;
-      const ours = flow.filter((n) => n.type.startsWith('binance-') && n.type !== 'binance-account');
+      ours = flow.filter((n) => n.type.startsWith('binance-') && n.type !== 'binance-account');
       for (const n of ours) comms.statuses.delete(n.id); // only the statuses of this deploy count
       await nr.deploy(flow);
       const fills = (): Array<Record<string, unknown>> =>
         comms.debug().slice(seen).filter((d) => d.id === debugId).map((d) => JSON.parse(String(d.msg)) as Record<string, unknown>).filter((m) => m.market === market);
       await until(() => fills().length > 0, 15_000, () => `a ${market} fill in Debug; exchange saw ${requests().join(', ')}; statuses ${JSON.stringify([...comms.statuses])}\n${nr.output.slice(-3000)}`);
       // every status our nodes show is green, and text, not a catalog key
-      await until(() => ours.every((n) => comms.statuses.get(n.id)?.fill === 'green'), 10_000, () => `${market}: green statuses: ${JSON.stringify([...comms.statuses])}; exchange saw ${requests().join(', ')}`);
+      await until(allGreen, 10_000, () => `${market}: green statuses: ${JSON.stringify([...comms.statuses])}; exchange saw ${requests().join(', ')}`);
       for (const n of ours) assert.doesNotMatch(String(comms.statuses.get(n.id)?.text), /^binance-[a-z-]+\.[A-Za-z.-]+$/, `${n.type} shows a raw key`);
-      return fills()[0];
+      return Object.assign(fills()[0], { fills });
+    }
+
+    /**
+     * A dropped connection: the stream reconnects, recovers over REST (every request accepted by the
+     * doc exchange), turns green again, and every fill the exchange pushed reached Debug exactly once
+     * (the one recovered over REST, delivered live before, not again).
+     */
+    async function dropAndRecover(x: { drop(): void; refused: string[]; requests: string[]; pushed: number[] }, fills: () => Array<Record<string, unknown>>, connections: () => number): Promise<void> {
+      const before = connections();
+      const rest = x.requests.length;
+      const refused = x.refused.length;
+      x.drop();
+      await until(() => connections() > before, 10_000, () => `a reconnect; exchange saw ${x.requests.join(', ')}`);
+      await until(allGreen, 10_000, () => `green again: ${JSON.stringify([...comms.statuses])}; refused ${x.refused.join('; ')}`);
+      await until(() => fills().length >= x.pushed.length, 10_000, () => `${x.pushed.length} fills in Debug, got ${fills().length}`);
+      assert.ok(x.requests.slice(rest).some((r) => /^GET \/(fapi|dapi|sapi|api)\/.*(userTrades|myTrades)$/.test(r)), `recovery asked for the trades: ${x.requests.slice(rest).join(', ')}`);
+      assert.deepEqual(x.refused.slice(refused), [], 'no REST request refused');
+      const ids = fills().map((m) => String(m.eventId));
+      assert.equal(new Set(ids).size, ids.length, `each fill once: ${ids.join(', ')}`);
+      assert.equal(ids.length, x.pushed.length, `every fill pushed, once: ${ids.join(', ')}`);
     }
 
     it('the getting-started example, set up through the documented account properties, delivers a fill from a Binance-documented exchange to Debug', async function () {
@@ -309,6 +338,7 @@ describe('package contents (npm pack)', function () {
       assert.equal(p.lastFilledQuantity, '1.00000000');
       assert.equal(p.commissionAsset, 'ETH');
       assert.ok(exchange.requests.includes('WS userDataStream.subscribe.signature'));
+      await dropAndRecover(exchange, msg.fills, () => exchange.requests.filter((r) => r === 'WS userDataStream.subscribe.signature').length);
     });
 
     // Binance's pages do not say what a key-only (USER_STREAM) endpoint does with a timestamp and
@@ -325,6 +355,7 @@ describe('package contents (npm pack)', function () {
           assert.equal(msg.eventType, 'executionReport');
           assert.equal(msg.eventId, `fill:margin:ETHBTC:${x.pushed[0]}:12345`);
           assert.equal((msg.payload as Record<string, unknown>).executionType, 'TRADE');
+          await dropAndRecover(x, msg.fills, () => x.requests.filter((r) => r === 'WS userDataStream.subscribe.listenToken').length);
           issued.push(...x.tokens.keys());
         } finally {
           await x.close();
@@ -336,7 +367,7 @@ describe('package contents (npm pack)', function () {
       ['default stream URL', {}, 'ws-query'],
       ['futuresPathForm ws-path', { futuresPathForm: 'ws-path' }, 'ws-path'],
     ] as const) {
-      it(`USDⓈ-M futures (${label}): a fill from a Binance-documented listenKey exchange on /private reaches Debug, status green`, async function () {
+      it(`USDⓈ-M futures (${label}): a fill from a Binance-documented listenKey exchange on /private reaches Debug, status green; after a drop, recovered once`, async function () {
         const x = await FuturesDocExchange.start({ apiKey, apiSecret, family: 'usdm', unreadParams: 'refuse' });
         try {
           const msg = await deployGettingStarted('usdm-futures', x.restUrl, x.wsUrl, () => x.requests, extra);
@@ -352,6 +383,7 @@ describe('package contents (npm pack)', function () {
           assert.equal(p.lastFilledQuantity, '0.001');
           assert.equal(p.commissionAsset, 'USDT');
           await until(() => x.pongs > 0, 5_000, () => 'a pong to the server ping');
+          await dropAndRecover(x, msg.fills, () => x.streams.length);
           issued.push(...x.streams.map((st) => st.listenKey));
         } finally {
           await x.close();
@@ -359,7 +391,7 @@ describe('package contents (npm pack)', function () {
       });
     }
 
-    it('COIN-M futures (default dapi): a fill from a Binance-documented dstream exchange reaches Debug, status green', async function () {
+    it('COIN-M futures (default dapi): a fill from a Binance-documented dstream exchange reaches Debug, status green; after a drop, recovered once', async function () {
       const x = await FuturesDocExchange.start({ apiKey, apiSecret, family: 'coinm', unreadParams: 'refuse' });
       try {
         const msg = await deployGettingStarted('coinm-futures', x.restUrl, x.wsUrl, () => x.requests);
@@ -370,6 +402,7 @@ describe('package contents (npm pack)', function () {
         assert.equal(msg.eventId, `fill:coinm-futures:BTCUSD_200925:${x.pushed[0]}:12345`);
         assert.equal((msg.payload as Record<string, unknown>).lastFilledQuantity, '2');
         await until(() => x.pongs > 0, 5_000, () => 'a pong to the server ping');
+        await dropAndRecover(x, msg.fills, () => x.streams.length);
         issued.push(...x.streams.map((st) => st.listenKey));
       } finally {
         await x.close();

@@ -7,7 +7,9 @@
  *    example (HMAC)": the key goes in the `X-MBX-APIKEY` header; the signature is HMAC-SHA256 (hex,
  *    "not case-sensitive") of "the query string concatenated without separator to the HTTP body",
  *    `signature` sent last; errors.md: -1102 (mandatory parameter missing), -1022 (invalid
- *    signature), -1130 (invalid parameter), -1125 (listenKey does not exist), -2014 (API-key format
+ *    signature), -1021 (timestamp outside the recvWindow), -1127 (more than N hours between
+ *    startTime and endTime), -1128 (combination of optional parameters invalid), -1130 (invalid
+ *    parameter), -1125 (listenKey does not exist), -2014 (API-key format
  *    invalid), -2015 (invalid API key, IP or permissions), -1000 (unknown; our answer for a path we
  *    do not model).
  *  - developers.binance.com derivatives pages (USDⓈ-M / COIN-M "General Info", stored copies read
@@ -62,6 +64,9 @@ export const ERR = {
   badKeyFormat: () => fail(401, -2014, 'API-key format invalid.'),
   badKey: () => fail(401, -2015, 'Invalid API-key, IP, or permissions for action.'),
   badParam: (name: string) => fail(400, -1130, `Data sent for parameter '${name}' is not valid.`),
+  timestamp: () => fail(400, -1021, 'Timestamp for this request is outside of the recvWindow.'),
+  combination: () => fail(400, -1128, 'Combination of optional parameters invalid.'),
+  interval: (hours: number) => fail(400, -1127, `More than ${hours} hours between startTime and endTime.`),
   unread: (read: number, sent: number) => fail(400, -1104, `Not all sent parameters were read; read '${read}' parameter(s) but was sent '${sent}'.`),
   badListenKey: () => fail(400, -1125, 'This listenKey does not exist.'),
   unknownPath: () => fail(404, -1000, 'An unknown error occurred while processing the request.'),
@@ -71,6 +76,8 @@ export const ERR = {
 export abstract class DocServer {
   /** Every REST call (`GET /api/v3/time`), WebSocket API method (`WS userDataStream.subscribe.signature`) and stream connection (`WSS /private/ws`), in order. */
   readonly requests: string[] = [];
+  /** Every REST call refused (status ≥ 400): `GET /fapi/v1/userTrades?… → 400 -1128 …`. */
+  readonly refused: string[] = [];
   private readonly http: http.Server;
   protected readonly wss = new WebSocketServer({ noServer: true });
 
@@ -86,6 +93,10 @@ export abstract class DocServer {
         const method = req.method ?? 'GET';
         this.requests.push(`${method} ${url.pathname}`);
         const answer = this.rest({ method, path: url.pathname, params, headers: req.headers, query: url.search.slice(1), body });
+        if (answer.status >= 400) {
+          const shown = [...params.keys()].filter((k) => k !== 'signature').join(',');
+          this.refused.push(`${method} ${url.pathname} (${shown}) → ${answer.status} ${JSON.stringify(answer.body)}`);
+        }
         res.writeHead(answer.status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(answer.body));
       });
@@ -126,9 +137,8 @@ export abstract class DocServer {
    * others refused when `unreadParams` is `refuse`); null when the request may go on.
    */
   protected apiKeyOnly(req: RestRequest, listed: readonly string[] = []): RestAnswer | null {
-    const key = req.headers['x-mbx-apikey'];
-    if (typeof key !== 'string' || key === '') return ERR.badKeyFormat();
-    if (key !== this.opts.apiKey) return ERR.badKey();
+    const keyError = this.checkKey(req);
+    if (keyError) return keyError;
     if (this.opts.unreadParams === 'refuse') {
       const sent = [...new Set(req.params.keys())];
       const read = sent.filter((k) => listed.includes(k)).length;
@@ -137,9 +147,20 @@ export abstract class DocServer {
     return null;
   }
 
-  /** SIGNED (TRADE / USER_DATA): the key, a `timestamp`, and `signature` last over query + body. */
+  private checkKey(req: RestRequest): RestAnswer | null {
+    const key = req.headers['x-mbx-apikey'];
+    if (typeof key !== 'string' || key === '') return ERR.badKeyFormat();
+    if (key !== this.opts.apiKey) return ERR.badKey();
+    return null;
+  }
+
+  /**
+   * SIGNED (TRADE / USER_DATA): the key, a `timestamp` within the `recvWindow` (rest-api.md "Timing
+   * security": `timestamp < serverTime + 1000` and `serverTime - timestamp <= recvWindow`, default
+   * 5000, at most 60000), and `signature` last over query + body.
+   */
   protected signed(req: RestRequest): RestAnswer | null {
-    const keyError = this.apiKeyOnly(req);
+    const keyError = this.checkKey(req);
     if (keyError) return keyError;
     const split = (s: string): [string, string] | null => {
       const m = /(^|&)signature=([^&]*)$/.exec(s);
@@ -152,7 +173,18 @@ export abstract class DocServer {
     const signature = inBody ? inBody[1] : (inQuery as [string, string])[1];
     if (!req.params.get('timestamp')) return ERR.missingParam('timestamp');
     if (signature.toLowerCase() !== this.hmac(payload)) return ERR.badSignature();
+    let ts = Number(req.params.get('timestamp'));
+    if (ts > 1e14) ts /= 1000;
+    const recvWindow = req.params.has('recvWindow') ? Number(req.params.get('recvWindow')) : 5000;
+    if (!(recvWindow > 0 && recvWindow <= 60000)) return ERR.badParam('recvWindow');
+    const now = Date.now();
+    if (!Number.isFinite(ts) || ts >= now + 1000 || now - ts > recvWindow) return ERR.timestamp();
     return null;
+  }
+
+  /** Drops every WebSocket connection (a network fault): the client must reconnect and recover. */
+  drop(): void {
+    for (const c of this.wss.clients) c.terminate();
   }
 
   async close(): Promise<void> {

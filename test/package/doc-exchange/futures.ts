@@ -31,9 +31,9 @@
  *    ps, cp, AP, cr, pP, si, ss, rp, V, pm, gtd, er}}`; COIN-M's example adds `i` (account alias)
  *    and `ma` (margin asset) (coin-margined-futures/user-data-streams/Event-Order-Update).
  *  - Signed REST (USER_DATA) as in common.ts; "Current All Open Orders" (`/fapi/v1/openOrders`,
- *    `/dapi/v1/openOrders`), "Account Trade List" (`userTrades`), "All Orders", "Current All Algo
- *    Open Orders" (`/fapi/v1/openAlgoOrders`): arrays. "Check Server Time": `GET /fapi/v1/time`,
- *    `GET /dapi/v1/time` → `{serverTime}`.
+ *    `/dapi/v1/openOrders`), "All Orders", "Current All Algo Open Orders" (`/fapi/v1/openAlgoOrders`):
+ *    empty arrays; "Account Trade List" (`userTrades`) and the account pages: see below.
+ *    "Check Server Time": `GET /fapi/v1/time`, `GET /dapi/v1/time` → `{serverTime}`.
  * It pushes one fill (an ORDER_TRADE_UPDATE with execution type TRADE) on each stream connection
  * whose listenKey is valid and whose `events` include ORDER_TRADE_UPDATE.
  */
@@ -64,7 +64,11 @@ export class FuturesDocExchange extends DocServer {
   /** Pongs that answered the server's pings with their payload. */
   pongs = 0;
   private listenKey: { key: string; expires: number } | null = null;
+  /** The fills pushed, as Account Trade List records. */
+  private readonly trades: Array<Record<string, unknown> & { symbol: string; pair?: string; id: number; time: number }> = [];
   private nextOrderId = 8886774;
+  /** Trade ids count up per symbol; each fill here is its own trade (two orders of the account share one only in a self-trade). */
+  private nextTradeId = 12345;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly family: FuturesFamily;
   private readonly pingIntervalMs: number;
@@ -96,9 +100,76 @@ export class FuturesDocExchange extends DocServer {
     if (req.path === `${api}/v1/listenKey`) return this.listenKeyCall(req);
     const denied = this.signed(req);
     if (denied) return denied;
-    const lists = [`${api}/v1/openOrders`, `${api}/v1/userTrades`, `${api}/v1/allOrders`, `${api}/v1/openAlgoOrders`];
-    if (req.method === 'GET' && lists.includes(req.path)) return ok([]);
+    if (req.method !== 'GET') return ERR.unknownPath();
+    if (req.path === `${api}/v1/userTrades`) return this.userTrades(req);
+    const lists = [`${api}/v1/openOrders`, `${api}/v1/allOrders`, `${api}/v1/openAlgoOrders`];
+    if (lists.includes(req.path)) return ok([]);
+    if (this.family === 'usdm' && req.path === '/fapi/v3/account') return ok(this.usdmAccount());
+    if (this.family === 'coinm' && req.path === '/dapi/v1/account') return ok(this.coinmAccount());
     return ERR.unknownPath();
+  }
+
+  /**
+   * "Account Trade List (USER_DATA)". USDⓈ-M `GET /fapi/v1/userTrades`: `symbol` mandatory; "The time
+   * between startTime and endTime cannot be longer than 7 days"; "The parameter fromId cannot be
+   * sent with startTime or endTime"; limit ≤ 1000 (usds-margined-futures/trade/rest-api/Account-Trade-List).
+   * COIN-M `GET /dapi/v1/userTrades`: `symbol` or `pair`, not both, same window and fromId rules
+   * (coin-margined-futures/trade/Account-Trade-List; reference §6). The trades are the fills
+   * pushed, as in the page's response example (`buyer, commission, commissionAsset, id, maker,
+   * orderId, price, qty, quoteQty, realizedPnl, side, positionSide, symbol, time`; COIN-M
+   * `baseQty`, `marginAsset`, `pair` instead of `quoteQty`).
+   */
+  private userTrades(req: RestRequest): RestAnswer {
+    const p = req.params;
+    const symbol = p.get('symbol');
+    const pair = p.get('pair');
+    if (this.family === 'usdm' && !symbol) return ERR.missingParam('symbol');
+    if (this.family === 'coinm' && !symbol === !pair) return symbol ? ERR.combination() : ERR.missingParam('symbol');
+    const start = p.has('startTime') ? Number(p.get('startTime')) : undefined;
+    const end = p.has('endTime') ? Number(p.get('endTime')) : undefined;
+    if (p.has('fromId') && (start !== undefined || end !== undefined)) return ERR.combination();
+    if (start !== undefined && end !== undefined && end - start > 7 * 24 * HOUR_MS) return ERR.interval(168);
+    const limit = p.has('limit') ? Number(p.get('limit')) : 500;
+    if (!(Number.isInteger(limit) && limit > 0 && limit <= 1000)) return ERR.badParam('limit');
+    const fromId = p.has('fromId') ? Number(p.get('fromId')) : undefined;
+    const trades = this.trades.filter(
+      (t) =>
+        (symbol ? t.symbol === symbol : t.pair === pair) &&
+        (fromId === undefined || Number(t.id) >= fromId) &&
+        (start === undefined || Number(t.time) >= start) &&
+        (end === undefined || Number(t.time) <= end),
+    );
+    return ok(trades.slice(0, limit));
+  }
+
+  /** "Account Information V3 (USER_DATA)" `GET /fapi/v3/account`, the page's single-asset example (no positions). */
+  private usdmAccount(): unknown {
+    const zero = '0.00000000';
+    return {
+      totalInitialMargin: zero, totalMaintMargin: zero, totalWalletBalance: '103.12345678', totalUnrealizedProfit: zero,
+      totalMarginBalance: '103.12345678', totalPositionInitialMargin: zero, totalOpenOrderInitialMargin: zero,
+      totalCrossWalletBalance: '103.12345678', totalCrossUnPnl: zero, availableBalance: '103.12345678', maxWithdrawAmount: '103.12345678',
+      assets: [{
+        asset: 'USDT', walletBalance: '103.12345678', unrealizedProfit: zero, marginBalance: '103.12345678', maintMargin: zero,
+        initialMargin: zero, positionInitialMargin: zero, openOrderInitialMargin: zero, crossWalletBalance: '103.12345678',
+        crossUnPnl: zero, availableBalance: '103.12345678', maxWithdrawAmount: '103.12345678', updateTime: Date.now(),
+      }],
+      positions: [],
+    };
+  }
+
+  /** "Account Information (USER_DATA)" `GET /dapi/v1/account` (coin-margined-futures/account/Account-Information), one asset, no positions. */
+  private coinmAccount(): unknown {
+    const zero = '0.00000000';
+    return {
+      assets: [{
+        asset: 'BTC', walletBalance: '0.00241969', unrealizedProfit: zero, marginBalance: '0.00241969', maintMargin: zero,
+        initialMargin: zero, positionInitialMargin: zero, openOrderInitialMargin: zero, maxWithdrawAmount: '0.00241969',
+        crossWalletBalance: '0.00241969', crossUnPnl: zero, availableBalance: '0.00241969', updateTime: Date.now(),
+      }],
+      positions: [],
+      canDeposit: true, canTrade: true, canWithdraw: true, feeTier: 2, updateTime: 0,
+    };
   }
 
   private listenKeyCall(req: RestRequest): RestAnswer {
@@ -173,6 +244,7 @@ export class FuturesDocExchange extends DocServer {
   private pushFill(ws: WebSocket): void {
     const now = Date.now();
     const orderId = this.nextOrderId++;
+    const tradeId = this.nextTradeId++;
     this.pushed.push(orderId);
     const usdm = this.family === 'usdm';
     const o: Record<string, unknown> = {
@@ -180,10 +252,15 @@ export class FuturesDocExchange extends DocServer {
       q: usdm ? '0.001' : '2', p: usdm ? '7103.04' : '9103.1', ap: usdm ? '7103.04' : '9103.1', sp: '0',
       x: 'TRADE', X: 'FILLED', i: orderId, l: usdm ? '0.001' : '2', z: usdm ? '0.001' : '2', L: usdm ? '7103.04' : '9103.1',
       ...(usdm ? {} : { ma: 'BTC' }),
-      N: usdm ? 'USDT' : 'BTC', n: usdm ? '0.00284121' : '0.00000879', T: now, t: 12345, b: '0', a: '0', m: false, R: false,
+      N: usdm ? 'USDT' : 'BTC', n: usdm ? '0.00284121' : '0.00000879', T: now, t: tradeId, b: '0', a: '0', m: false, R: false,
       wt: 'CONTRACT_PRICE', ot: 'LIMIT', ps: 'BOTH', cp: false, pP: false, si: 0, ss: 0, rp: '0', V: 'NONE', pm: 'NONE', gtd: 0, er: '0',
     };
     const event = { e: 'ORDER_TRADE_UPDATE', E: now, T: now, ...(usdm ? {} : { i: 'SfsR' }), o };
+    this.trades.push({
+      buyer: false, commission: String(o.n), commissionAsset: String(o.N), id: Number(o.t), maker: false, orderId, price: String(o.L),
+      qty: String(o.l), ...(usdm ? { quoteQty: '7.10304' } : { baseQty: '0.00219710', marginAsset: 'BTC', pair: 'BTCUSD' }),
+      realizedPnl: '0', side: 'SELL', positionSide: 'BOTH', symbol: String(o.s), time: now,
+    });
     ws.send(JSON.stringify(event));
   }
 

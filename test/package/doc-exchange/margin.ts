@@ -25,7 +25,7 @@
  *    listen token subscription expires (not modelled: the test ends long before).
  *  - developers.binance.com/docs/margin_trading (trade "Query Margin Account's Open Orders",
  *    "Query Margin Account's Trade List", "Query Margin Account's All Orders", USER_DATA, signed):
- *    arrays; `isIsolated` "TRUE"/"FALSE" with `symbol` for isolated.
+ *    arrays (trades: spot.ts `myTrades`); `isIsolated` "TRUE"/"FALSE" with `symbol` for isolated.
  */
 import * as crypto from 'node:crypto';
 import type { WebSocket } from 'ws';
@@ -33,6 +33,22 @@ import { ERR, fail, ok, type DocExchangeOptions, type RestAnswer, type RestReque
 import { DocExchange, type WsApiRequest, type WsApiAnswer } from './spot';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * "Query Cross Margin Account Details (USER_DATA)" `GET /sapi/v1/margin/account`, weight 10 (IP),
+ * the response example's shape (margin_trading/account/Query-Cross-Margin-Account-Details, stored
+ * copy read 2026-12-02).
+ */
+function crossMarginAccount(): unknown {
+  const zero = '0.00000000';
+  const asset = (a: string, free: string): Record<string, string> => ({ asset: a, borrowed: zero, free, interest: zero, locked: zero, netAsset: free });
+  return {
+    created: true, borrowEnabled: true, marginLevel: '999.00000000', collateralMarginLevel: '999.00000000',
+    totalAssetOfBtc: '0.10264410', totalLiabilityOfBtc: zero, totalNetAssetOfBtc: '0.10264410', TotalCollateralValueInUSDT: '5000.00000000',
+    tradeEnabled: true, transferInEnabled: true, transferOutEnabled: true, accountType: 'MARGIN_1',
+    userAssets: [asset('ETH', '1.00000000'), asset('BTC', zero)],
+  };
+}
 
 export class MarginDocExchange extends DocExchange {
   /** Token requests that carried a signature (sent although the endpoint is USER_STREAM). */
@@ -51,7 +67,9 @@ export class MarginDocExchange extends DocExchange {
     if (req.path.startsWith('/sapi/v1/margin/')) {
       const denied = this.signed(req);
       if (denied) return denied;
-      if (['/sapi/v1/margin/openOrders', '/sapi/v1/margin/myTrades', '/sapi/v1/margin/allOrders'].includes(req.path)) return ok([]);
+      if (req.method === 'GET' && req.path === '/sapi/v1/margin/myTrades') return this.myTrades(req, true);
+      if (['/sapi/v1/margin/openOrders', '/sapi/v1/margin/allOrders'].includes(req.path)) return ok([]);
+      if (req.method === 'GET' && req.path === '/sapi/v1/margin/account') return ok(crossMarginAccount());
       return ERR.unknownPath();
     }
     return super.rest(req);
@@ -89,7 +107,7 @@ export class MarginDocExchange extends DocExchange {
     const subscriptionId = this.subscribe(ws);
     return {
       reply: { status: 200, result: { subscriptionId, expirationTime: grant.expirationTime } },
-      then: () => this.pushFill(ws, subscriptionId),
+      then: () => this.pushFill(ws, subscriptionId, grant.isolated),
     };
   }
 }

@@ -39,7 +39,11 @@ const wsError = (code: number, msg: string): WsApiAnswer => ({ status: 400, erro
 export class DocExchange extends DocServer {
   /** The fills pushed, by order id. */
   readonly pushed: number[] = [];
+  /** The fills pushed, as trade-list rows (`isolated`: of an isolated-margin subscription). */
+  protected readonly trades: Array<{ symbol: string; id: number; orderId: number; time: number; isolated: boolean } & Record<string, unknown>> = [];
   private nextOrderId = 4293153;
+  /** Trade ids count up per symbol; each fill here is its own trade (two orders of the account share one only in a self-trade). */
+  private nextTradeId = 12345;
   /** Per connection, the next subscription id (web-socket-api.md: ids count up within a session). */
   private readonly nextSubscription = new WeakMap<WebSocket, number>();
 
@@ -61,8 +65,62 @@ export class DocExchange extends DocServer {
     if (req.path === '/api/v3/time') return ok({ serverTime: Date.now() });
     const denied = this.signed(req);
     if (denied) return denied;
-    if (req.path === '/api/v3/openOrders' || req.path === '/api/v3/myTrades' || req.path === '/api/v3/allOrders') return ok([]);
+    if (req.method !== 'GET') return ERR.unknownPath();
+    if (req.path === '/api/v3/myTrades') return this.myTrades(req, false);
+    if (req.path === '/api/v3/openOrders' || req.path === '/api/v3/allOrders') return ok([]);
+    if (req.path === '/api/v3/account') return this.account(req);
     return ERR.unknownPath();
+  }
+
+  /** rest-api.md "Account information (USER_DATA)" `GET /api/v3/account` (`omitZeroBalances` BOOLEAN): the response example's shape. */
+  private account(req: RestRequest): RestAnswer {
+    const omit = req.params.get('omitZeroBalances');
+    if (omit !== null && omit !== 'true' && omit !== 'false') return ERR.badParam('omitZeroBalances');
+    const balances = [
+      { asset: 'ETH', free: '1.00000000', locked: '0.00000000' },
+      { asset: 'LTC', free: '0.00000000', locked: '0.00000000' },
+    ].filter((b) => omit !== 'true' || b.free !== '0.00000000');
+    return ok({
+      makerCommission: 15, takerCommission: 15, buyerCommission: 0, sellerCommission: 0,
+      commissionRates: { maker: '0.00150000', taker: '0.00150000', buyer: '0.00000000', seller: '0.00000000' },
+      canTrade: true, canWithdraw: true, canDeposit: true, brokered: false, requireSelfTradePrevention: false, preventSor: false,
+      updateTime: Date.now(), accountType: 'SPOT', balances, permissions: ['SPOT'], uid: 354937868,
+    });
+  }
+
+  /**
+   * rest-api.md "Account trade list (USER_DATA)" `GET /api/v3/myTrades` (margin: "Query Margin
+   * Account's Trade List", `GET /sapi/v1/margin/myTrades`, the same rules plus `isIsolated`):
+   * `symbol` mandatory; "If fromId is set, it will get trades >= that fromId"; "The time between
+   * startTime and endTime can't be longer than 24 hours"; limit ≤ 1000; the supported combinations
+   * are symbol, +orderId, +startTime, +endTime, +fromId, +startTime+endTime, +orderId+fromId
+   * (others: -1128). The rows are the fills pushed, in the response example's shape.
+   */
+  protected myTrades(req: RestRequest, margin: boolean): RestAnswer {
+    const p = req.params;
+    const symbol = p.get('symbol');
+    if (!symbol) return ERR.missingParam('symbol');
+    const given = ['orderId', 'startTime', 'endTime', 'fromId'].filter((k) => p.has(k)).sort().join('+');
+    const combos = ['', 'orderId', 'startTime', 'endTime', 'fromId', 'endTime+startTime', 'fromId+orderId'];
+    if (!combos.includes(given)) return ERR.combination();
+    const start = p.has('startTime') ? Number(p.get('startTime')) : undefined;
+    const end = p.has('endTime') ? Number(p.get('endTime')) : undefined;
+    if (start !== undefined && end !== undefined && end - start > 24 * 60 * 60 * 1000) return ERR.interval(24);
+    const limit = p.has('limit') ? Number(p.get('limit')) : 500;
+    if (!(Number.isInteger(limit) && limit > 0 && limit <= 1000)) return ERR.badParam('limit');
+    const fromId = p.has('fromId') ? Number(p.get('fromId')) : undefined;
+    const orderId = p.has('orderId') ? Number(p.get('orderId')) : undefined;
+    const isolated = margin && p.get('isIsolated')?.toUpperCase() === 'TRUE';
+    const rows = this.trades.filter(
+      (t) =>
+        t.symbol === symbol &&
+        t.isolated === isolated &&
+        (fromId === undefined || t.id >= fromId) &&
+        (orderId === undefined || t.orderId === orderId) &&
+        (start === undefined || t.time >= start) &&
+        (end === undefined || t.time <= end),
+    );
+    return ok(rows.slice(0, limit).map(({ isolated: _isolated, ...row }) => row));
   }
 
   protected acceptsUpgrade(url: URL): boolean {
@@ -118,16 +176,21 @@ export class DocExchange extends DocServer {
   }
 
   /** One executionReport fill (user-data-stream.md "Order Update", the documented example's fields) for `subscriptionId`. */
-  protected pushFill(ws: WebSocket, subscriptionId: number): void {
+  protected pushFill(ws: WebSocket, subscriptionId: number, isolated = false): void {
     const now = Date.now();
     const orderId = this.nextOrderId++;
+    const tradeId = this.nextTradeId++;
     this.pushed.push(orderId);
     const event = {
       e: 'executionReport', E: now, s: 'ETHBTC', c: 'mUvoqJxFIILMdfAW5iGSOW', S: 'BUY', o: 'LIMIT', f: 'GTC',
       q: '1.00000000', p: '0.10264410', P: '0.00000000', F: '0.00000000', g: -1, C: '', x: 'TRADE', X: 'FILLED', r: 'NONE',
-      i: orderId, l: '1.00000000', z: '1.00000000', L: '0.10264410', n: '0.00100000', N: 'ETH', T: now, t: 12345, I: 8641984,
+      i: orderId, l: '1.00000000', z: '1.00000000', L: '0.10264410', n: '0.00100000', N: 'ETH', T: now, t: tradeId, I: 8641984,
       w: false, m: false, M: true, O: now - 5, Z: '0.10264410', Y: '0.10264410', Q: '0.00000000', W: now - 5, V: 'NONE',
     };
+    this.trades.push({
+      symbol: 'ETHBTC', id: tradeId, orderId, orderListId: -1, price: '0.10264410', qty: '1.00000000', quoteQty: '0.10264410',
+      commission: '0.00100000', commissionAsset: 'ETH', time: now, isBuyer: true, isMaker: false, isBestMatch: true, isolated,
+    });
     ws.send(JSON.stringify({ subscriptionId, event }));
   }
 }
