@@ -17,7 +17,7 @@ import { CONFIG_STATUS_KEYS, contextStoreName, nodeLogger, settingsOf, type Acco
 import { registerTestConnection } from './red/test-connection';
 import { accountStatus } from './red/account-status';
 import { ContextStateStore, type ContextLike } from './red/context-store';
-import { onEveryFlowsStarted, onceOnRuntimeStop, onFlowsStarted } from './red/flows-started';
+import { onceOnRuntimeStop, onFlowsStarted } from './red/flows-started';
 import { UserStatuses } from './red/user-statuses';
 import { nodeForEvent } from './red/node-for-event';
 
@@ -31,9 +31,6 @@ export = function register(RED: NodeAPI): void {
   const t = makeTranslate(RED, TYPE);
   // A stop that no deploy follows (shutdown, "stop flows"): streams kept for a redeploy close now.
   onceOnRuntimeStop(RED, () => void endAllGraces());
-  // A deploy has started every node: a stream kept for it that no account node adopted (the account
-  // was redeployed with another key, URL or market) closes now, not 10 s later after reconnecting.
-  onEveryFlowsStarted(RED, () => void endUnadoptedGraces());
 
   function BinanceAccountNode(this: AccountNode, def: AccountNodeDef): void {
     RED.nodes.createNode(this, def);
@@ -82,6 +79,10 @@ export = function register(RED: NodeAPI): void {
       return account;
     };
     const stopWatching = onFlowsStarted(RED, () => {
+      // The deploy has started every node: a stream kept for it that no account node adopted (an
+      // account redeployed with another key, URL or market) closes now, not 10 s later after
+      // reconnecting under the old settings. Idempotent: the first account node's call does it.
+      void endUnadoptedGraces();
       // Every node of the deploy listens now: events kept while the stream was adopted leave.
       account?.resume();
       const stale = [...pending].filter((id) => !statuses.has(id));

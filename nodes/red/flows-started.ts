@@ -36,17 +36,7 @@ export function onFlowsStarted(RED: NodeAPI, handler: () => void): () => void {
 }
 
 const stopWatched = new WeakSet<object>();
-const deployWatched = new WeakSet<object>();
 
-/**
- * Calls `handler` on every `flows:started` (a deploy, or the first start, has started all its
- * nodes), whichever of our nodes run; once per runtime, however often it is asked.
- */
-export function onEveryFlowsStarted(RED: NodeAPI, handler: () => void): void {
-  if (deployWatched.has(RED.events)) return;
-  deployWatched.add(RED.events);
-  RED.events.on('flows:started', handler);
-}
 
 /**
  * Calls `handler` when the runtime stops without a new deploy (shutdown, "stop flows"); once per
