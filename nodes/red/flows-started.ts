@@ -37,7 +37,6 @@ export function onFlowsStarted(RED: NodeAPI, handler: () => void): () => void {
 
 const stopWatched = new WeakSet<object>();
 
-
 /**
  * Calls `handler` when the runtime stops without a new deploy (shutdown, "stop flows"); once per
  * runtime, however often it is asked (the module may be registered again, e.g. by the test helper).
