@@ -9,7 +9,7 @@ import { makeTranslate } from './red/translate';
 import type { Node, NodeAPI } from 'node-red';
 import { accountRestBase, openAccountStream, prepareAccount, type AccountStream } from './lib/account';
 import type { CredentialsInput } from './lib/exchange/credentials';
-import { endAllGraces } from './lib/stream/reliable-stream';
+import { endAllGraces, endUnadoptedGraces } from './lib/stream/reliable-stream';
 import type { UserDataEvent } from './lib/types';
 import { ConsumptionTracker, type UnconsumedReport } from './lib/events/unconsumed';
 import type { AccountHandle, AccountUser, RegisterOptions } from './red/account-contract';
@@ -79,6 +79,10 @@ export = function register(RED: NodeAPI): void {
       return account;
     };
     const stopWatching = onFlowsStarted(RED, () => {
+      // The deploy has started every node: a stream kept for it that no account node adopted (an
+      // account redeployed with another key, URL or market) closes now, not 10 s later after
+      // reconnecting under the old settings. Idempotent: the first account node's call does it.
+      void endUnadoptedGraces();
       // Every node of the deploy listens now: events kept while the stream was adopted leave.
       account?.resume();
       const stale = [...pending].filter((id) => !statuses.has(id));

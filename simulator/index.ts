@@ -126,6 +126,7 @@ export class BinanceSimulator {
       recvWindowMax: opts.recvWindowMax ?? 60_000,
       serverShutdownGraceMs: opts.serverShutdownGraceMs ?? 5_000,
       restWeightLimitPerMinute: opts.restWeightLimitPerMinute ?? 0,
+      userStreamUnreadParams: opts.userStreamUnreadParams ?? 'ignore',
     };
     const server = http.createServer();
     // autoPong off: pings are answered by hand, so a stalled connection can stay silent (half-open link)

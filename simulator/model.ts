@@ -27,6 +27,14 @@ export interface SimulatorOptions {
    * Default: no limit (weights are only counted and reported).
    */
   restWeightLimitPerMinute?: number;
+  /**
+   * What a USER_STREAM endpoint with a parameter list (`POST /sapi/v1/userListenToken`: `symbol`,
+   * `isIsolated`, `validity`) does with parameters it does not list, such as a `timestamp` and
+   * `signature`: `ignore` them (default; a signature sent is still verified), or `refuse` them with
+   * -1104 "Not all sent parameters were read" (binance-spot-api-docs errors.md, a5e0bc3 2026-07-21).
+   * Binance's pages do not say which; the client must work under both.
+   */
+  userStreamUnreadParams?: 'ignore' | 'refuse';
 }
 
 export type SimMarket = 'spot' | 'margin' | 'isolated-margin' | 'usdm-futures' | 'coinm-futures';
@@ -334,6 +342,8 @@ export const ERR = {
   badParam: (p: string) => new ApiError(400, -1100, `Illegal characters found in parameter '${p}'.`),
   noListenKey: () => new ApiError(400, -1125, 'This listenKey does not exist.'),
   badToken: () => new ApiError(400, -1209, 'Invalid listenToken.'),
+  unread: (read: number, sent: number) =>
+    new ApiError(400, -1104, `Not all sent parameters were read; read '${read}' parameter(s) but was sent '${sent}'.`),
   combination: () => new ApiError(400, -1128, 'Combination of optional parameters invalid.'),
   noOrder: () => new ApiError(400, -2013, 'Order does not exist.'),
   orderIdOrClientId: (client = 'origClientOrderId', id = 'orderId') =>

@@ -11,6 +11,6 @@ export * from './normalize';
 export * from './events/filters';
 export { ConsumptionTracker, type UnconsumedReport } from './events/unconsumed';
 export { MemoryStateStore, parsePersistedState, type PersistedRecoveryState, type StateStore } from './recovery/persistence';
-export { endAllGraces, type RecoveryReport, type ReliableState, type ReliableStateChange, type ReliableStream } from './stream/reliable-stream';
+export { endAllGraces, endUnadoptedGraces, type RecoveryReport, type ReliableState, type ReliableStateChange, type ReliableStream } from './stream/reliable-stream';
 export type { RecoveryStats } from './recovery';
 export { errText, isObj } from './util';

@@ -54,8 +54,9 @@ export class MarginRest {
         'POST /sapi/v1/userListenToken',
         // "Create Margin Account listenToken (USER_STREAM)": API key; parameters symbol, isIsolated,
         // validity only (margin_trading/trade-data-stream, read 2026-12-02). A signature sent anyway is
-        // verified (our client's default, LISTEN_TOKEN_SECURITY in nodes/lib/exchange/facts.ts).
-        { auth: 'user-stream', perm: 'margin', weight: () => 1, handler: (p, k) => this.restListenToken(k!, p) },
+        // verified (our client's default, LISTEN_TOKEN_SECURITY in nodes/lib/exchange/facts.ts), or
+        // refused with -1104 (option userStreamUnreadParams 'refuse').
+        { auth: 'user-stream', params: ['symbol', 'isIsolated', 'validity'], perm: 'margin', weight: () => 1, handler: (p, k) => this.restListenToken(k!, p) },
       ],
       [
         'GET /sapi/v1/margin/myTrades',

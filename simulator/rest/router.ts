@@ -24,6 +24,8 @@ export interface Route {
    * valid API-Key"); a signature, when one is sent anyway, is verified like a SIGNED one's.
    */
   auth: 'none' | 'apikey' | 'user-stream' | 'signed';
+  /** 'user-stream' routes: the parameters the endpoint lists (others: option `userStreamUnreadParams`). */
+  params?: readonly string[];
   perm?: 'margin' | 'futures';
   weight: (p: Record<string, string>) => number;
   handler: (p: Record<string, string>, key?: KeyRec) => unknown;
@@ -139,6 +141,11 @@ export class RestRouter {
         if (!key || key.revoked) throw ERR.rejectedKey();
         if (route.perm === 'margin' && !key.enableMargin) throw ERR.rejectedKey();
         if (route.perm === 'futures' && !key.enableFutures) throw ERR.rejectedKey();
+      }
+      if (route.auth === 'user-stream' && route.params && this.s.opts.userStreamUnreadParams === 'refuse') {
+        const sent = Object.keys(params);
+        const read = sent.filter((n) => route.params!.includes(n)).length;
+        if (read < sent.length) throw ERR.unread(read, sent.length);
       }
       const signedHere = route.auth === 'signed' || (route.auth === 'user-stream' && /(^|&)signature=/.test(`${rawQuery}&${body}`));
       if (signedHere && key) {

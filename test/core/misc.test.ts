@@ -204,6 +204,37 @@ describe('core: key types, frames and configuration (real time)', () => {
     });
   }
 
+  for (const keyType of ['hmac', 'ed25519'] as const) {
+    it(`margin (${keyType}): a server that refuses the unlisted timestamp/signature on userListenToken (-1104) gets the key-only form, once`, async () => {
+      // Binance's page lists only symbol / isIsolated / validity for this USER_STREAM endpoint; whether
+      // a signature sent anyway is ignored or refused (-1104, errors.md) is not documented (facts.ts
+      // LISTEN_TOKEN_SECURITY). Before: the client sent it signed forever and never connected.
+      const strict = await BinanceSimulator.start({ userStreamUnreadParams: 'refuse' });
+      try {
+        const { id: accountId } = strict.createAccount();
+        const c = simConfig(strict, accountId, 'margin', keyType);
+        m = new StreamManager(c.config, { logger: log });
+        const rec = attach(m);
+        m.acquire('c');
+        await waitFor(() => m!.state === 'connected', { message: 'connected' });
+        const tokenCalls = (): Array<{ params: Record<string, string> }> => strict.requests.filter((r) => r.kind === 'rest' && r.path === '/sapi/v1/userListenToken');
+        assert.equal(tokenCalls().length, 2, 'the signed form, refused, then the key-only form');
+        assert.ok('signature' in tokenCalls()[0].params);
+        assert.ok(!('signature' in tokenCalls()[1].params) && !('timestamp' in tokenCalls()[1].params));
+        strict.injectEvent(accountId, 'margin', testEvent('margin', 1));
+        await waitFor(() => rec.events.length === 1);
+        // the next token (a reconnect) goes key-only at once
+        strict.dropConnections({ accountId });
+        await waitFor(() => tokenCalls().length === 3 && m!.state === 'connected', { timeoutMs: 10_000, message: 'reconnected' });
+        assert.ok(!('signature' in tokenCalls()[2].params), 'the form that worked is remembered');
+      } finally {
+        await m?.stop();
+        m = undefined;
+        await strict.stop();
+      }
+    });
+  }
+
   it('configuration errors give the error state at once, without connecting', async () => {
     const bad: AccountConfig = {
       market: 'spot',

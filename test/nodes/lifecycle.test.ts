@@ -281,6 +281,31 @@ describe('node lifecycle, status and connection sharing (against the simulator)'
     }
   }
 
+  // Found by the package test's doc-written exchanges: an account node redeployed with another key
+  // (or URL) kept the old stream for the whole 10 s redeploy grace, although the deploy had ended and
+  // nothing could adopt it any more: it reconnected and ran its start-up recovery under the old key.
+  for (const market of ['spot', 'usdm-futures'] as const) {
+    it(`${market}: an account redeployed with another key closes the old key's stream once the deploy has started: no reconnect under the old key`, async function () {
+      this.timeout(30_000);
+      const a = newAccount(sim, market);
+      const b = newAccount(sim, market);
+      const flow = (x: TestAccount): FlowNode[] => [TAB, accountNode(sim, x), consumer('ou', 'binance-order-update', 'o'), helperNode('o')];
+      await helper.load(nodeModules(), flow(a), credentialsFor(a));
+      await waitConnected();
+      await helper.setFlows(flow(b), 'full', credentialsFor(b));
+      await waitConnected();
+      // every request made with the old key: REST, and WebSocket API requests (subscribe.signature names it)
+      const oldKey = (): number => sim.requests.filter((r) => r.apiKey === a.key.apiKey || r.params?.apiKey === a.key.apiKey).length;
+      // the old key's connection, if it is still open, drops: a stream still running reconnects
+      sim.dropConnections({ accountId: a.accountId });
+      const before = oldKey();
+      // long enough for a reconnect (backoff ≤ 1 s) and its start-up recovery to show
+      await sleep(2_000);
+      assert.deepEqual({ requests: oldKey() - before, open: sim.openConnections({ accountId: a.accountId }) }, { requests: 0, open: 0 });
+      assert.equal(sim.openConnections({ accountId: b.accountId }), 1, 'the new key streams');
+    });
+  }
+
   it('closing completes while the exchange does not answer any more', async function () {
     // spot: the unsubscribe request over the stalled WebSocket API never gets an answer
     const a = newAccount(sim, 'spot');

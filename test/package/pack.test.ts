@@ -8,9 +8,13 @@
  *    icon served, and the examples listed under the package and served as shipped;
  *  - the getting-started example, taken from the runtime's example library and set up only through
  *    documented account properties (environment `custom`, REST and WebSocket URL, API key and
- *    secret), connects to an exchange that is NOT our simulator (doc-exchange.ts, written from
- *    Binance's documentation) and delivers its fill to the Debug node;
- *  - no secret is in the exported flow, the flow files or the runtime's output.
+ *    secret), connects to an exchange that is NOT our simulator (doc-exchange/, written from
+ *    Binance's documentation alone) and delivers its fill to the Debug node, with every status
+ *    green: spot, cross margin (the token request's unlisted parameters ignored or refused), USDⓈ-M
+ *    futures (both `/private` forms of `futuresPathForm`, the server's ping answered) and COIN-M
+ *    futures (dstream);
+ *  - no secret (API key and secret, and the listenKeys and listenTokens issued) is in the exported
+ *    flow, the flow files, the Debug sidebar or the runtime's output.
  *
  * The tarball's dependencies come from this repository's node_modules (tests reach no registry), as
  * links, so that the package can only resolve what it declares. With PACK_INSTALL=npm (CI only: it
@@ -25,7 +29,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Comms, NodeRedProcess, until, type FlowNode } from '../e2e/runtime';
-import { DocExchange } from './doc-exchange';
+import { FuturesDocExchange } from './doc-exchange/futures';
+import { MarginDocExchange } from './doc-exchange/margin';
+import { DocExchange } from './doc-exchange/spot';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 
@@ -165,6 +171,11 @@ describe('package contents (npm pack)', function () {
     let nr: NodeRedProcess;
     let comms: Comms;
     let exchange: DocExchange;
+    /** The listenTokens and listenKeys the doc exchanges issued: stream credentials, never to be shown either. */
+    const issued: string[] = [];
+    /** Our nodes (not the account) of the flow deployed last. */
+    let ours: FlowNode[] = [];
+    const allGreen = (): boolean => ours.every((n) => comms.statuses.get(n.id)?.fill === 'green');
 
     /** The tarball into `userDir`, as `npm install <tgz>` would leave it. */
     function install(userDir: string): void {
@@ -258,24 +269,66 @@ describe('package contents (npm pack)', function () {
       }
     });
 
-    it('the getting-started example, set up through the documented account properties, delivers a fill from a Binance-documented exchange to Debug', async function () {
+    /**
+     * The getting-started example from the runtime's example library, its account set up only
+     * through documented properties (environment `custom`, REST and WebSocket URL, `market`, key),
+     * deployed: resolves with the first message its order node sends to Debug for `market`, once
+     * every one of our nodes shows a green status.
+     */
+    async function deployGettingStarted(
+      market: string,
+      restUrl: string,
+      wsUrl: string,
+      requests: () => string[],
+      extra: Record<string, unknown> = {},
+    ): Promise<Record<string, unknown> & { fills: () => Array<Record<string, unknown>> }> {
       const example = (await nr.get(`/library/examples/flows/${pkg.name}/getting-started`)) as FlowNode[];
       const tab: FlowNode = { id: 'fresh.tab', type: 'tab', label: 'Getting started' };
       const flow: FlowNode[] = [tab];
       for (const n of example) {
         if (n.type === 'binance-account') {
-          flow.push({ ...n, environment: 'custom', restUrl: exchange.restUrl, wsUrl: exchange.wsUrl, keyType: 'hmac', credentials: { apiKey, apiSecret } });
+          flow.push({ ...n, market, environment: 'custom', restUrl, wsUrl, keyType: 'hmac', ...extra, credentials: { apiKey, apiSecret } });
         } else flow.push({ ...n, z: tab.id });
       }
       const orderNode = example.find((n) => n.type === 'binance-order-update');
       assert.ok(orderNode);
       const debugId = ((orderNode.wires as string[][])[0] ?? [])[0];
       assert.ok(debugId, 'the order node is wired to a Debug node');
+      const seen = comms.debug().length;
+      ours = flow.filter((n) => n.type.startsWith('binance-') && n.type !== 'binance-account');
+      for (const n of ours) comms.statuses.delete(n.id); // only the statuses of this deploy count
       await nr.deploy(flow);
       const fills = (): Array<Record<string, unknown>> =>
-        comms.debug().filter((d) => d.id === debugId).map((d) => JSON.parse(String(d.msg)) as Record<string, unknown>);
-      await until(() => fills().length > 0, 15_000, () => `a fill in Debug; exchange saw ${exchange.requests.join(', ')}; statuses ${JSON.stringify([...comms.statuses])}\n${nr.output.slice(-3000)}`);
-      const msg = fills()[0];
+        comms.debug().slice(seen).filter((d) => d.id === debugId).map((d) => JSON.parse(String(d.msg)) as Record<string, unknown>).filter((m) => m.market === market);
+      await until(() => fills().length > 0, 15_000, () => `a ${market} fill in Debug; exchange saw ${requests().join(', ')}; statuses ${JSON.stringify([...comms.statuses])}\n${nr.output.slice(-3000)}`);
+      // every status our nodes show is green, and text, not a catalog key
+      await until(allGreen, 10_000, () => `${market}: green statuses: ${JSON.stringify([...comms.statuses])}; exchange saw ${requests().join(', ')}`);
+      for (const n of ours) assert.doesNotMatch(String(comms.statuses.get(n.id)?.text), /^binance-[a-z-]+\.[A-Za-z.-]+$/, `${n.type} shows a raw key`);
+      return Object.assign(fills()[0], { fills });
+    }
+
+    /**
+     * A dropped connection: the stream reconnects, recovers over REST (every request accepted by the
+     * doc exchange), turns green again, and every fill the exchange pushed reached Debug exactly once
+     * (the one recovered over REST, delivered live before, not again).
+     */
+    async function dropAndRecover(x: { drop(): void; refused: string[]; requests: string[]; pushed: number[] }, fills: () => Array<Record<string, unknown>>, connections: () => number): Promise<void> {
+      const before = connections();
+      const rest = x.requests.length;
+      const refused = x.refused.length;
+      x.drop();
+      await until(() => connections() > before, 10_000, () => `a reconnect; exchange saw ${x.requests.join(', ')}`);
+      await until(allGreen, 10_000, () => `green again: ${JSON.stringify([...comms.statuses])}; refused ${x.refused.join('; ')}`);
+      await until(() => fills().length >= x.pushed.length, 10_000, () => `${x.pushed.length} fills in Debug, got ${fills().length}`);
+      assert.ok(x.requests.slice(rest).some((r) => /^GET \/(fapi|dapi|sapi|api)\/.*(userTrades|myTrades)$/.test(r)), `recovery asked for the trades: ${x.requests.slice(rest).join(', ')}`);
+      assert.deepEqual(x.refused.slice(refused), [], 'no REST request refused');
+      const ids = fills().map((m) => String(m.eventId));
+      assert.equal(new Set(ids).size, ids.length, `each fill once: ${ids.join(', ')}`);
+      assert.equal(ids.length, x.pushed.length, `every fill pushed, once: ${ids.join(', ')}`);
+    }
+
+    it('the getting-started example, set up through the documented account properties, delivers a fill from a Binance-documented exchange to Debug', async function () {
+      const msg = await deployGettingStarted('spot', exchange.restUrl, exchange.wsUrl, () => exchange.requests);
       assert.equal(msg.topic, 'ETHBTC');
       assert.equal(msg.eventType, 'executionReport');
       assert.equal(msg.eventId, `fill:spot:ETHBTC:${exchange.pushed[0]}:12345`);
@@ -285,13 +338,78 @@ describe('package contents (npm pack)', function () {
       assert.equal(p.lastFilledQuantity, '1.00000000');
       assert.equal(p.commissionAsset, 'ETH');
       assert.ok(exchange.requests.includes('WS userDataStream.subscribe.signature'));
-      // every status our nodes show is text, not a catalog key
-      const ours = flow.filter((n) => n.type.startsWith('binance-') && n.type !== 'binance-account');
-      await until(() => ours.every((n) => comms.statuses.get(n.id)?.fill === 'green'), 10_000, () => `green statuses: ${JSON.stringify([...comms.statuses])}`);
-      for (const n of ours) assert.doesNotMatch(String(comms.statuses.get(n.id)?.text), /^binance-[a-z-]+\.[A-Za-z.-]+$/, `${n.type} shows a raw key`);
+      await dropAndRecover(exchange, msg.fills, () => exchange.requests.filter((r) => r === 'WS userDataStream.subscribe.signature').length);
     });
 
-    it('no secret in the exported flow, the flow files, the Debug sidebar or the runtime output', async function () {
+    // Binance's pages do not say what a key-only (USER_STREAM) endpoint does with a timestamp and
+    // signature it does not list: the client must stream under both readings (doc-exchange/common.ts).
+    for (const unreadParams of ['ignore', 'refuse'] as const) {
+      it(`cross margin (unlisted parameters: ${unreadParams}): a fill from a Binance-documented listenToken exchange reaches Debug, status green`, async function () {
+        const x = await MarginDocExchange.start({ apiKey, apiSecret, unreadParams });
+        try {
+          const msg = await deployGettingStarted('margin', x.restUrl, x.wsUrl, () => x.requests);
+          assert.ok(x.requests.includes('POST /sapi/v1/userListenToken'), x.requests.join(', '));
+          assert.ok(x.requests.includes('WS userDataStream.subscribe.listenToken'), x.requests.join(', '));
+          assert.ok(!x.requests.includes('WS userDataStream.subscribe.signature'), 'margin subscribes with its listenToken');
+          assert.equal(msg.topic, 'ETHBTC');
+          assert.equal(msg.eventType, 'executionReport');
+          assert.equal(msg.eventId, `fill:margin:ETHBTC:${x.pushed[0]}:12345`);
+          assert.equal((msg.payload as Record<string, unknown>).executionType, 'TRADE');
+          await dropAndRecover(x, msg.fills, () => x.requests.filter((r) => r === 'WS userDataStream.subscribe.listenToken').length);
+          issued.push(...x.tokens.keys());
+        } finally {
+          await x.close();
+        }
+      });
+    }
+
+    for (const [label, extra, form] of [
+      ['default stream URL', {}, 'ws-query'],
+      ['futuresPathForm ws-path', { futuresPathForm: 'ws-path' }, 'ws-path'],
+    ] as const) {
+      it(`USDⓈ-M futures (${label}): a fill from a Binance-documented listenKey exchange on /private reaches Debug, status green; after a drop, recovered once`, async function () {
+        const x = await FuturesDocExchange.start({ apiKey, apiSecret, family: 'usdm', unreadParams: 'refuse' });
+        try {
+          const msg = await deployGettingStarted('usdm-futures', x.restUrl, x.wsUrl, () => x.requests, extra);
+          assert.ok(x.requests.includes('POST /fapi/v1/listenKey'), x.requests.join(', '));
+          assert.equal(x.streams[0]?.form, form, JSON.stringify(x.streams));
+          assert.ok(x.streams.every((s) => s.valid), JSON.stringify(x.streams));
+          assert.equal(msg.topic, 'BTCUSDT');
+          assert.equal(msg.eventType, 'ORDER_TRADE_UPDATE');
+          assert.equal(msg.eventId, `fill:usdm-futures:BTCUSDT:${x.pushed[0]}:12345`);
+          const p = msg.payload as Record<string, unknown>;
+          assert.equal(p.executionType, 'TRADE');
+          assert.equal(p.orderStatus, 'FILLED');
+          assert.equal(p.lastFilledQuantity, '0.001');
+          assert.equal(p.commissionAsset, 'USDT');
+          await until(() => x.pongs > 0, 5_000, () => 'a pong to the server ping');
+          await dropAndRecover(x, msg.fills, () => x.streams.length);
+          issued.push(...x.streams.map((st) => st.listenKey));
+        } finally {
+          await x.close();
+        }
+      });
+    }
+
+    it('COIN-M futures (default dapi): a fill from a Binance-documented dstream exchange reaches Debug, status green; after a drop, recovered once', async function () {
+      const x = await FuturesDocExchange.start({ apiKey, apiSecret, family: 'coinm', unreadParams: 'refuse' });
+      try {
+        const msg = await deployGettingStarted('coinm-futures', x.restUrl, x.wsUrl, () => x.requests);
+        assert.ok(x.requests.includes('POST /dapi/v1/listenKey'), x.requests.join(', '));
+        assert.equal(x.streams[0]?.form, 'dstream-ws', JSON.stringify(x.streams));
+        assert.equal(msg.topic, 'BTCUSD_200925');
+        assert.equal(msg.eventType, 'ORDER_TRADE_UPDATE');
+        assert.equal(msg.eventId, `fill:coinm-futures:BTCUSD_200925:${x.pushed[0]}:12345`);
+        assert.equal((msg.payload as Record<string, unknown>).lastFilledQuantity, '2');
+        await until(() => x.pongs > 0, 5_000, () => 'a pong to the server ping');
+        await dropAndRecover(x, msg.fills, () => x.streams.length);
+        issued.push(...x.streams.map((st) => st.listenKey));
+      } finally {
+        await x.close();
+      }
+    });
+
+    it('no secret (API key, secret, listenKey or listenToken) in the exported flow, the flow files, the Debug sidebar or the runtime output', async function () {
       const exported = (await text('/flows')).body;
       assert.match(exported, /"environment":"custom"/, 'the deployed account is exported');
       const where: Array<[string, string]> = [
@@ -301,9 +419,11 @@ describe('package contents (npm pack)', function () {
         ['flows.json', fs.readFileSync(path.join(nr.userDir, 'flows.json'), 'utf8')],
         ['flows_cred.json', fs.readFileSync(path.join(nr.userDir, 'flows_cred.json'), 'utf8')],
       ];
+      assert.ok(issued.length >= 5, `stream credentials issued: ${issued.length}`);
       for (const [name, body] of where) {
         assert.ok(!body.includes(apiKey), `the API key is in ${name}`);
         assert.ok(!body.includes(apiSecret), `the API secret is in ${name}`);
+        for (const t of issued) assert.ok(!body.includes(t), `a listenKey / listenToken is in ${name}`);
       }
     });
   });

@@ -102,6 +102,24 @@ describe('simulator REST (signing, failures, weights, data)', () => {
     assert.equal(forged.json.code, -1022, 'a signature that is sent is checked');
   });
 
+  it("userStreamUnreadParams 'refuse': userListenToken refuses parameters it does not list with -1104, takes the listed ones", async () => {
+    // errors.md (binance-spot-api-docs a5e0bc3, 2026-07-21): -1104 "Not all sent parameters were read";
+    // the endpoint lists symbol, isIsolated and validity only (margin_trading/trade-data-stream, read 2026-12-02).
+    const strict = await BinanceSimulator.start({ userStreamUnreadParams: 'refuse' });
+    try {
+      const { id } = strict.createAccount();
+      const hmac = strict.createKey(id, 'hmac');
+      const signed = await signedRest(strict, hmac, 'POST', '/sapi/v1/userListenToken', [['validity', '60000']]);
+      assert.equal(signed.json.code, -1104, JSON.stringify(signed.json));
+      assert.match(String(signed.json.msg), /read '1' parameter\(s\) but was sent '3'/);
+      const keyOnly = await httpRequest(strict.restUrl, 'POST', '/sapi/v1/userListenToken?validity=60000&isIsolated=true&symbol=BTCUSDT', { apiKey: hmac.apiKey });
+      assert.equal(keyOnly.status, 200, JSON.stringify(keyOnly.json));
+      assert.equal(typeof keyOnly.json.token, 'string');
+    } finally {
+      await strict.stop();
+    }
+  });
+
   it('auth and timing errors: -2014, -2015, -1102, -1131, -1021 (past and future), margin permission', async () => {
     let r = await httpRequest(sim.restUrl, 'GET', '/api/v3/account?timestamp=1&signature=00');
     assert.equal(r.status, 401);

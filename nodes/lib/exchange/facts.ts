@@ -259,9 +259,12 @@ export function weightPoolOf(market: Market): WeightPool {
  * 'signed' (default) sends the key header AND timestamp + signature: accepted by a server that wants a
  * signature, and by a USER_STREAM server that ignores parameters it does not read (the simulator models
  * that reading: key required, a signature checked when sent). 'apiKey' sends the header only.
- * A server that answers the chosen form with a parameter error (PARAMETER_ERROR_CODES: a strict
- * USER_STREAM reading refusing `timestamp`/`signature`, or a SIGNED one missing them) is asked once
- * more in the other form, and that form is kept for the account (transport-margin.ts).
+ * This is the form tried FIRST. A USER_STREAM server may also refuse the parameters it does not list
+ * with -1104 "Not all sent parameters were read" (or -1101 / -1106) (binance-spot-api-docs errors.md, a5e0bc3 2026-07-21);
+ * a server that wants a signature answers a key-only request with -1102 (mandatory `timestamp` /
+ * `signature`). On that answer the client asks once more in the other form and keeps the form that was
+ * accepted for the account (transport-margin.ts `fetchListenToken`; the package test's doc-written
+ * exchange and the simulator's `userStreamUnreadParams: 'refuse'` model the -1104 reading).
  */
 export const LISTEN_TOKEN_SECURITY: 'signed' | 'apiKey' = 'signed';
 
@@ -289,6 +292,14 @@ export const ERROR_CODES = {
   TOO_MANY_ORDERS: -1015,
   /** Timestamp outside recvWindow. */
   TIMESTAMP: -1021,
+  /** Too many parameters sent for this endpoint. */
+  TOO_MANY_PARAMETERS: -1101,
+  /** A mandatory parameter was not sent (e.g. `timestamp` / `signature` of a signed request). */
+  MANDATORY_PARAMETER: -1102,
+  /** "Not all sent parameters were read": the endpoint does not take a parameter that was sent. */
+  UNREAD_PARAMETERS: -1104,
+  /** A parameter was sent when not required. */
+  PARAMETER_NOT_REQUIRED: -1106,
   /** Invalid symbol. */
   BAD_SYMBOL: -1121,
   /** listenKey does not exist (futures, portfolio margin). */
@@ -296,14 +307,6 @@ export const ERROR_CODES = {
   /** listenToken invalid / expired (margin). */
   LISTEN_TOKEN_GONE: -1209,
 } as const;
-
-/**
- * Codes that mean "these parameters are not what the endpoint reads" (spot errors.md 11xx:
- * -1101 too many parameters, -1102 a mandatory parameter missing or malformed, -1104 not all sent
- * parameters were read, -1106 a parameter sent when not required). On the margin listenToken
- * request they mean the other security form is wanted (LISTEN_TOKEN_SECURITY): tried once.
- */
-export const PARAMETER_ERROR_CODES: ReadonlySet<number> = new Set([-1101, -1102, -1104, -1106]);
 
 /** Codes that mean "the key is wrong or lacks permissions" (never hammer these). */
 export const AUTH_ERROR_CODES: ReadonlySet<number> = new Set([

@@ -4,8 +4,9 @@
  * no gap, no REST call. Meanwhile the manager is held by a grace consumer and the delivery
  * pipeline is paused (events wait for the new nodes). An adoption resumes the pipeline when the
  * adapter says the new nodes listen (`resume()`; Node-RED: flows:started), or after
- * RESUME_FALLBACK_MS. Without adoption the stream closes when the grace ends. A stop of the runtime
- * that no deploy follows ends every grace at once (`endAllGraces()`).
+ * RESUME_FALLBACK_MS. Without adoption the stream closes when the grace ends, or as soon as the
+ * deploy has started its nodes (`endUnadoptedGraces()`; Node-RED: flows:started). A stop of the
+ * runtime that no deploy follows ends every grace at once (`endAllGraces()`).
  */
 import type { Logger } from '../types';
 import { errText } from '../util';
@@ -41,6 +42,11 @@ export class RedeployGrace {
     private readonly host: GraceHost,
     readonly graceMs: number = DEFAULT_RELEASE_GRACE_MS,
   ) {}
+
+  /** True once a new user holds the stream. */
+  get isAdopted(): boolean {
+    return this.host.adopted();
+  }
 
   /** True while the grace runs (the stream waits for an adoption). */
   get active(): boolean {
@@ -99,6 +105,15 @@ export class RedeployGrace {
     if (this.resumeTimer !== undefined) clearTimeout(this.resumeTimer);
     this.resumeTimer = undefined;
   }
+}
+
+/**
+ * A deploy has started all its nodes: a stream kept for it that no account node adopted never will
+ * be (another key, URL or market, or the account is gone), so it closes now instead of when its
+ * grace ends. Adopted graces run on as before. Never rejects.
+ */
+export async function endUnadoptedGraces(): Promise<void> {
+  await Promise.all([...running].filter((g) => !g.isAdopted).map((g) => g.end()));
 }
 
 /**

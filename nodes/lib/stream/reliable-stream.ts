@@ -36,7 +36,7 @@ import type { GapEvent, Logger, Market, StateChange, UserDataEvent } from '../ty
 export type { ReliableState, ReliableStateChange, RecoveryReport, ReliableStreamEvents, ReliableStreamOptions } from './reliable-types';
 import type { ReliableState, ReliableStateChange, ReliableStreamEvents, ReliableStreamOptions } from './reliable-types';
 
-export { DEFAULT_RELEASE_GRACE_MS, endAllGraces } from './redeploy-grace';
+export { DEFAULT_RELEASE_GRACE_MS, endAllGraces, endUnadoptedGraces } from './redeploy-grace';
 /** Longest wait between retries of an incomplete recovery. */
 const MAX_RETRY_DELAY_MS = 10 * 60_000;
 

@@ -3,7 +3,9 @@
  *
  *  1. `POST /sapi/v1/userListenToken` (API key, signed by default: LISTEN_TOKEN_SECURITY in facts.ts;
  *     `isIsolated=true&symbol=…` for isolated margin)
- *     → `{token, expirationTime}`.
+ *     → `{token, expirationTime}`. When the server refuses that form (-1104: it does not read
+ *     `timestamp` / `signature`; or, key-only, -1102: it wants them), the other form is tried once
+ *     and the accepted one kept for the account's later tokens.
  *  2. `userDataStream.subscribe.listenToken {listenToken}` on the WS API → `{subscriptionId, expirationTime}`.
  *  3. Renewal, on the same connection and without a gap: before expiry (at 80 % of the validity or
  *     5 minutes before it, whichever is earlier) a fresh token is fetched and subscribed; then the
@@ -11,8 +13,8 @@
  *     suppressed by the manager (onOverlap).
  *  4. `eventStreamTerminated` on the current subscription → new token, subscribe again, report a gap.
  */
-import { BinanceApiError } from './rest';
-import { ERROR_CODES, LISTEN_TOKEN_MAX_VALIDITY_MS, LISTEN_TOKEN_SECURITY, PARAMETER_ERROR_CODES, REST, endpointWeight } from '../exchange/facts';
+import { BinanceApiError, type Security } from './rest';
+import { ERROR_CODES, LISTEN_TOKEN_MAX_VALIDITY_MS, LISTEN_TOKEN_SECURITY, REST, endpointWeight } from '../exchange/facts';
 import { type Session, type SessionHandlers, type Transport, type TransportContext } from './transport';
 import { WsApiSession } from './ws-api-session';
 import { errText } from '../util';
@@ -39,14 +41,32 @@ export function renewDelay(validityMs: number): number {
   return Math.max(MIN_RENEW_DELAY_MS, Math.floor(d));
 }
 
-type TokenSecurity = 'signed' | 'apiKey';
-/** The listenToken security form a server accepted after refusing the default, per account REST client. */
-const securityLearnt = new WeakMap<object, TokenSecurity>();
-
 interface ListenToken {
   token: string;
   expirationTime: number;
 }
+
+type TokenSecurity = Extract<Security, 'signed' | 'apiKey'>;
+
+/**
+ * Per account (its REST client, which outlives a stop and start): the form of the token request
+ * the server accepted.
+ */
+const acceptedSecurity = new WeakMap<object, TokenSecurity>();
+
+/**
+ * Whether `err`, the answer to a token request sent as `security`, says the server reads the
+ * endpoint the other way: to the signed form, a parameter it does not read or want (-1101 too
+ * many, -1104 not all read, -1106 not required; errors.md); to the key-only form, a missing
+ * `timestamp` / `signature` (-1102).
+ */
+function wantsOtherSecurity(err: unknown, security: TokenSecurity): boolean {
+  if (!(err instanceof BinanceApiError) || err.code === undefined) return false;
+  if (security === 'signed') return UNWANTED_PARAMETER_CODES.has(err.code);
+  return err.code === ERROR_CODES.MANDATORY_PARAMETER && /\b(timestamp|signature)\b/.test(err.message);
+}
+
+const UNWANTED_PARAMETER_CODES: ReadonlySet<number> = new Set([ERROR_CODES.TOO_MANY_PARAMETERS, ERROR_CODES.UNREAD_PARAMETERS, ERROR_CODES.PARAMETER_NOT_REQUIRED]);
 
 export async function fetchListenToken(ctx: TransportContext): Promise<ListenToken> {
   const params: Record<string, string> = {};
@@ -57,21 +77,24 @@ export async function fetchListenToken(ctx: TransportContext): Promise<ListenTok
     params.symbol = String(ctx.config.symbol).trim().toUpperCase();
   }
   const path = ctx.endpoints.listenTokenPath ?? REST.margin.listenToken.path;
-  // Signed or key-only: the sources disagree (exchange/facts.ts LISTEN_TOKEN_SECURITY); a parameter
-  // error to one form means the server wants the other, which is then kept for the account.
-  const security = securityLearnt.get(ctx.rest) ?? LISTEN_TOKEN_SECURITY;
-  const ask = (form: TokenSecurity): Promise<{ token?: unknown; expirationTime?: unknown }> =>
-    ctx.rest.request('POST', path, params, { security: form, weight: endpointWeight(REST.margin.listenToken) });
+  const ask = (security: TokenSecurity): Promise<{ token?: unknown; expirationTime?: unknown }> =>
+    ctx.rest.request<{ token?: unknown; expirationTime?: unknown }>('POST', path, params, {
+      security,
+      weight: endpointWeight(REST.margin.listenToken),
+    });
+  // Signed or key-only: the sources disagree, exchange/facts.ts LISTEN_TOKEN_SECURITY.
+  let security: TokenSecurity = acceptedSecurity.get(ctx.rest) ?? LISTEN_TOKEN_SECURITY;
   let r: { token?: unknown; expirationTime?: unknown };
   try {
     r = await ask(security);
   } catch (err) {
-    if (!(err instanceof BinanceApiError) || err.code === undefined || !PARAMETER_ERROR_CODES.has(err.code)) throw err;
+    if (!wantsOtherSecurity(err, security)) throw err;
     const other: TokenSecurity = security === 'signed' ? 'apiKey' : 'signed';
-    r = await ask(other);
-    securityLearnt.set(ctx.rest, other);
-    ctx.logger.info(`POST ${path}: the ${security} form was refused (${err.code}); the ${other} form is used from now on`);
+    ctx.logger.info(`POST ${path}: the server refused the ${security === 'signed' ? 'signed' : 'key-only'} request (${errText(err)}); asking ${other === 'signed' ? 'signed' : 'with the API key only'}`);
+    security = other;
+    r = await ask(security);
   }
+  acceptedSecurity.set(ctx.rest, security);
   if (typeof r?.token !== 'string' || r.token === '') {
     throw new BinanceApiError(`POST ${path}: no token in the response`, { kind: 'server' });
   }
