@@ -148,6 +148,31 @@ describe('binance-order-update (against the simulator)', function () {
     });
   }
 
+  // A self-trade: "two orders of the same account filled by one trade" share one trade id (STP FAQ,
+  // Scenario A). The second leg was taken for a duplicate of the first and never reached the flow.
+  for (const market of ['spot', 'usdm-futures'] as const) {
+    it(`${market}: both legs of a self-trade (one trade id, a buy and a sell order) are delivered, each once`, async function () {
+      const a = newAccount(sim, market);
+      const out = await load(a);
+      const E = Date.now();
+      const leg = (i: number, side: 'BUY' | 'SELL', e: number): Record<string, unknown> =>
+        market === 'spot'
+          ? { e: 'executionReport', E: e, s: 'BTCUSDT', c: `c${i}`, S: side, o: 'LIMIT', f: 'GTC', q: '1', p: '100', x: 'TRADE', X: 'FILLED', i, l: '1', z: '1', L: '100', n: '0', N: 'BNB', T: e, t: 4242, O: e, Z: '100' }
+          : { e: 'ORDER_TRADE_UPDATE', E: e, T: e, o: { s: 'BTCUSDT', c: `c${i}`, S: side, o: 'LIMIT', f: 'GTC', q: '1', p: '100', ap: '100', x: 'TRADE', X: 'FILLED', i, l: '1', z: '1', L: '100', T: e, t: 4242 } };
+      // the buy leg, the sell leg, then the sell leg again (the same frame twice)
+      for (const [i, side, d] of [[11, 'BUY', 0], [12, 'SELL', 0], [12, 'SELL', 0]] as const) sim.injectEvent(a.accountId, market, leg(i, side, E + d));
+      await waitFor(() => out.msgs.length >= 2, 5000, 'two fills');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(
+        out.msgs.map((m) => [m.payload.tradeId, m.payload.orderId, m.payload.side]),
+        [
+          [4242, 11, 'BUY'],
+          [4242, 12, 'SELL'],
+        ],
+      );
+    });
+  }
+
   it('filters by symbol wildcard, side, fills only and status', async function () {
     const a = newAccount(sim, 'spot');
     const out = await load(a, { symbols: 'ETH*, ?NBUSDT', sides: 'SELL', executionTypes: 'fills', orderStatuses: 'FILLED' });

@@ -48,6 +48,36 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     assert.equal(r.lastEventTime, NOW + 60_000);
   });
 
+  for (const futures of [false, true]) {
+    it(`${futures ? 'usdm' : 'spot'}: both legs of a self-trade (two rows of one trade id) are recovered, each once, also after a live leg`, async () => {
+      const ex = new FakeExchange(futures);
+      const market = futures ? 'usdm-futures' : 'spot';
+      const r = make(ex, { market, symbols: ['BTCUSDT'] });
+      const buy = ex.trade('BTCUSDT', NOW - 5000);
+      ex.trades.push({ ...buy, orderId: buy.orderId + 100, side: 'SELL' });
+      const first = await r.recover({ from: NOW - 10_000, to: NOW, reason: 'reconnect' });
+      const legs = (evs: UserDataEvent[]): Array<[unknown, unknown]> =>
+        evs.filter(isFill).map((e) => {
+          const o = (futures ? e.raw.o : e.raw) as Record<string, unknown>;
+          return [o.t, o.S];
+        });
+      assert.deepEqual(legs(first), [
+        [buy.id, 'BUY'],
+        [buy.id, 'SELL'],
+      ]);
+      assert.deepEqual(legs(await r.recover({ from: NOW - 10_000, to: NOW, reason: 'reconnect' })), [], 'nothing twice');
+      // a second self-trade whose buy leg arrived live: the sell leg is still recovered
+      const buy2 = ex.trade('BTCUSDT', NOW - 4000);
+      ex.trades.push({ ...buy2, orderId: buy2.orderId + 100, side: 'SELL' });
+      const live = futures
+        ? { market, eventType: 'ORDER_TRADE_UPDATE', raw: { e: 'ORDER_TRADE_UPDATE', E: NOW - 4000, o: { s: 'BTCUSDT', i: buy2.orderId, t: buy2.id, x: 'TRADE', X: 'FILLED', S: 'BUY' } }, receivedAt: 0 }
+        : spotEvent({ E: NOW - 4000, s: 'BTCUSDT', i: buy2.orderId, t: buy2.id, x: 'TRADE', X: 'FILLED', S: 'BUY' });
+      r.ledger.openGap();
+      r.observe(live as UserDataEvent);
+      assert.deepEqual(legs(await r.recover({ from: NOW - 10_000, to: NOW, reason: 'reconnect' })), [[buy2.id, 'SELL']]);
+    });
+  }
+
   it('observe(): symbols and tracked orders stay least-recently-used (repeats of the most recent are a no-op)', () => {
     // symbols: maxSymbols 2, A B A A C -> B is the least recently seen and is forgotten
     const r = make(new FakeExchange(), { maxSymbols: 2 });

@@ -10,6 +10,7 @@ import { PM_RECOVERY_BOOKS, type RecoverableMarket, type RecoveryRest } from '..
 import { pmBook } from './dedupe';
 import { apiFor, int, str, type MarketApi, type Row } from './rest-rows';
 import { isObj } from '../util';
+import { legOf, MAX_FILL_ID, type Leg } from './ledger';
 
 /** One trade history a recovery reads. */
 export interface Book {
@@ -26,16 +27,18 @@ export function orderOf(e: UserDataEvent): Row | undefined {
 }
 
 /**
- * The (symbol, trade id) of a fill event (live or recovered), else undefined; on portfolio margin
- * the symbol is qualified by the book (see the file comment).
+ * The (symbol, trade id, leg) of a fill event (live or recovered), else undefined; on portfolio
+ * margin the symbol is qualified by the book (see the file comment). The leg is the order's side:
+ * a self-trade is two fills with one trade id (ledger.ts `Leg`).
  */
-export function fillIdentity(e: UserDataEvent): { symbol: string; id: number } | undefined {
+export function fillIdentity(e: UserDataEvent): { symbol: string; id: number; leg: Leg } | undefined {
   const o = orderOf(e);
   if (!o || o.x !== 'TRADE') return undefined;
   const symbol = str(o.s);
   const id = int(o.t);
-  if (symbol === undefined || id === undefined || id < 0) return undefined;
-  return { symbol: e.market === 'portfolio-margin' ? `${pmBook(e)}:${symbol}` : symbol, id };
+  // beyond MAX_FILL_ID no exchange's trade id: de-duplicated as an event, not by the ledger
+  if (symbol === undefined || id === undefined || id < 0 || id > MAX_FILL_ID) return undefined;
+  return { symbol: e.market === 'portfolio-margin' ? `${pmBook(e)}:${symbol}` : symbol, id, leg: legOf(o.S) };
 }
 
 /** The books of one account and the naming of recovery symbols in them. */

@@ -327,11 +327,11 @@ export class DeliveryPipeline {
     try {
       const f = fillIdentity(e);
       if (f) {
-        if (e.recovered ? this.ledger.isDelivered(f.symbol, f.id) : this.ledger.isDeliveredLive(f.symbol, f.id)) {
+        if (e.recovered ? this.ledger.isDelivered(f.symbol, f.id, f.leg) : this.ledger.isDeliveredLive(f.symbol, f.id, f.leg)) {
           fresh = false;
           this.fillDuplicates++;
         } else {
-          this.ledger.delivered(f.symbol, f.id, !e.recovered, this.isOverlapping(), this.isConnected());
+          this.ledger.delivered(f.symbol, f.id, f.leg, !e.recovered, this.isOverlapping(), this.isConnected());
         }
       } else {
         fresh = this.deduper.accept(e);

@@ -17,7 +17,8 @@
  *  - `since`: for a symbol without a trade-id cursor: every fill before this time was delivered
  *    (time-based queries start there).
  *
- * A fill fetched over REST is a duplicate exactly when `id <= safe` or `id` is in `delivered`
+ * Fills are keyed by trade id and leg (a self-trade's buyer and seller share one id: `Leg`).
+ * A fill fetched over REST is a duplicate exactly when `id <= safe` or it is in `delivered`
  * (REST pages are contiguous by id). A LIVE fill is a duplicate exactly when its id is in
  * `delivered` or among the symbol's last RECENT_PER_SYMBOL delivered ids: live duplicates are
  * copies seen within seconds (a rotation overlap, a held event also fetched by a recovery), and a
@@ -29,6 +30,21 @@
  * of the new epoch commits it.
  */
 
+/**
+ * The legs of a trade. One trade id can be two fills of the account — a self-trade, "two orders
+ * of the same account filled by one trade" (binance-spot-api-docs faqs/stp_faq.md, Scenario A,
+ * a5e0bc3 2026-07-21): the buyer's and the seller's. The exact sets key a fill by its id and leg.
+ */
+export type Leg = 0 | 1;
+/** The leg of a fill from its side ('SELL' = 1, anything else = 0: the buyer). */
+export function legOf(side: unknown): Leg {
+  return side === 'SELL' ? 1 : 0;
+}
+/** Highest trade id a fill key can hold (id * 2 + leg stays a safe integer). */
+export const MAX_FILL_ID = 2 ** 51;
+const keyOf = (id: number, leg: Leg): number => id * 2 + leg;
+const idOf = (key: number): number => Math.floor(key / 2);
+
 /** Fills remembered above a symbol's safe cursor, at most (the oldest is forgotten first). */
 export const MAX_DELIVERED_PER_SYMBOL = 20_000;
 /** Of those, persisted at most (the newest). */
@@ -39,9 +55,9 @@ export const RECENT_PER_SYMBOL = 512;
 interface SymbolCursor {
   safe?: number;
   since?: number;
-  /** Delivered trade ids above `safe` (insertion order ≈ id order). */
+  /** Delivered fills above `safe`, as keys of id and leg (insertion order ≈ id order). */
   delivered: Set<number>;
-  /** The last RECENT_PER_SYMBOL ids delivered (in memory only), below the cursor or not. */
+  /** The last RECENT_PER_SYMBOL fills delivered, as keys (in memory only), below the cursor or not. */
   recent: Set<number>;
   /** Epoch in which the symbol is live-safe; -1: not live-safe. */
   liveSafeEpoch: number;
@@ -109,17 +125,18 @@ export class FillLedger {
   }
 
   /** True when this fill (fetched over REST) reached the flow already: at or below the cursor, or delivered. */
-  isDelivered(symbol: string, id: number): boolean {
+  isDelivered(symbol: string, id: number, leg: Leg): boolean {
     const c = this.cursors.get(symbol);
     if (!c) return false;
-    return (c.safe !== undefined && id <= c.safe) || c.delivered.has(id);
+    return (c.safe !== undefined && id <= c.safe) || c.delivered.has(keyOf(id, leg));
   }
 
   /** True when this LIVE fill reached the flow already: delivered, exactly (see the module doc). */
-  isDeliveredLive(symbol: string, id: number): boolean {
+  isDeliveredLive(symbol: string, id: number, leg: Leg): boolean {
     const c = this.cursors.get(symbol);
     if (!c) return false;
-    return c.delivered.has(id) || c.recent.has(id);
+    const k = keyOf(id, leg);
+    return c.delivered.has(k) || c.recent.has(k);
   }
 
   /**
@@ -127,10 +144,11 @@ export class FillLedger {
    * (see the module doc). `trustNew`: the stream is connected, so a symbol first seen now, while
    * the ledger is caught up (no recovery pending), is live-safe from this fill on.
    */
-  delivered(symbol: string, id: number, live: boolean, overlapping: boolean, trustNew = false): void {
+  delivered(symbol: string, id: number, leg: Leg, live: boolean, overlapping: boolean, trustNew = false): void {
     const existed = this.cursors.has(symbol);
     const c = this.cursor(symbol, true)!;
-    c.recent.add(id);
+    const key = keyOf(id, leg);
+    c.recent.add(key);
     if (c.recent.size > RECENT_PER_SYMBOL) {
       const oldest = c.recent.values().next().value;
       if (oldest !== undefined) c.recent.delete(oldest);
@@ -138,9 +156,9 @@ export class FillLedger {
     if (!existed && live && trustNew && this.caughtUp && c.safe === undefined) c.liveSafeEpoch = this.epoch;
     if (live && !overlapping && c.liveSafeEpoch === this.epoch) {
       if (c.safe === undefined || id > c.safe) c.safe = id;
-      if (c.delivered.size > 0) for (const d of c.delivered) if (d <= c.safe) c.delivered.delete(d);
+      if (c.delivered.size > 0) for (const d of c.delivered) if (idOf(d) <= c.safe) c.delivered.delete(d);
     } else if (c.safe === undefined || id > c.safe) {
-      c.delivered.add(id);
+      c.delivered.add(key);
       if (c.delivered.size > MAX_DELIVERED_PER_SYMBOL) {
         const oldest = c.delivered.values().next().value;
         if (oldest !== undefined) c.delivered.delete(oldest);
@@ -153,7 +171,7 @@ export class FillLedger {
   commit(k: CursorCommit): void {
     const c = this.cursor(k.symbol, true)!;
     if (k.maxId !== undefined && (c.safe === undefined || k.maxId > c.safe)) c.safe = k.maxId;
-    if (c.safe !== undefined) for (const d of c.delivered) if (d <= c.safe) c.delivered.delete(d);
+    if (c.safe !== undefined) for (const d of c.delivered) if (idOf(d) <= c.safe) c.delivered.delete(d);
     if (k.complete) {
       if (k.coveredUntil !== undefined && (c.since === undefined || k.coveredUntil > c.since)) c.since = k.coveredUntil;
       if (k.epoch === this.epoch) c.liveSafeEpoch = this.epoch;
@@ -174,7 +192,7 @@ export class FillLedger {
     const c = this.cursors.get(symbol);
     if (!c) return undefined;
     let max = c.safe;
-    for (const d of c.delivered) if (max === undefined || d > max) max = d;
+    for (const d of c.delivered) if (max === undefined || idOf(d) > max) max = idOf(d);
     return max;
   }
 
@@ -192,7 +210,8 @@ export class FillLedger {
       if (c.safe !== undefined) out.safe[s] = c.safe;
       else if (c.since !== undefined) out.since[s] = c.since;
       if (c.delivered.size > 0) {
-        const ids = [...c.delivered].sort((a, b) => a - b);
+        // persisted as trade ids (a restored id counts for both legs)
+        const ids = [...new Set([...c.delivered].map(idOf))].sort((a, b) => a - b);
         out.delivered[s] = ids.slice(-MAX_PERSISTED_DELIVERED);
       }
     }
@@ -210,7 +229,7 @@ export class FillLedger {
       if (c.safe === undefined || id > c.safe) {
         c.safe = id;
         c.liveSafeEpoch = -1;
-        for (const d of c.delivered) if (d <= id) c.delivered.delete(d);
+        for (const d of c.delivered) if (idOf(d) <= id) c.delivered.delete(d);
       }
     }
     for (const [symbol, t] of Object.entries(s.since ?? {})) {
@@ -224,7 +243,11 @@ export class FillLedger {
     for (const [symbol, ids] of Object.entries(s.delivered ?? {})) {
       if (!Array.isArray(ids)) continue;
       const c = this.cursor(symbol, true)!;
-      for (const id of ids) if (Number.isSafeInteger(id) && (c.safe === undefined || id > c.safe)) c.delivered.add(id);
+      for (const id of ids) {
+        if (!Number.isSafeInteger(id) || id < 0 || id > MAX_FILL_ID || (c.safe !== undefined && id <= c.safe)) continue;
+        c.delivered.add(keyOf(id, 0));
+        c.delivered.add(keyOf(id, 1));
+      }
     }
     this.rev++;
   }

@@ -6,7 +6,7 @@
  */
 import type { Logger, UserDataEvent } from '../types';
 import { ERROR_CODES } from '../exchange/facts';
-import type { CursorCommit, FillLedger } from './ledger';
+import type { CursorCommit, FillLedger, Leg } from './ledger';
 import type { Books } from './books';
 import { readTradePages } from './trade-pages';
 import { fillEventFromRow, int, type Row } from './rest-rows';
@@ -58,6 +58,7 @@ export async function recoverSymbolFills(src: SymbolFillsSource, symbol: string,
     fromTime = Math.max(w.floor, Math.min(w.gapFrom, since - src.clockSlackMs));
   }
   const { book } = src.books.split(symbol);
+  // rows by id and leg (trade-pages.ts rowKey)
   const byId = new Map<number, Row>();
   let complete: boolean;
   let error: string | undefined;
@@ -87,11 +88,13 @@ export async function recoverSymbolFills(src: SymbolFillsSource, symbol: string,
     complete = false;
   }
   // Rows fetched are contiguous from the cursor (pages in id order): the highest one is covered.
-  const ids = [...byId.keys()].sort((a, b) => a - b);
+  // Keys are id * 2 + leg (trade-pages.ts): sorted, they are in id order.
+  const keys = [...byId.keys()].sort((a, b) => a - b);
+  const ids = keys.map((k) => Math.floor(k / 2));
   const events: UserDataEvent[] = [];
-  for (const id of ids) {
-    if (src.ledger.isDelivered(symbol, id)) continue;
-    const row = byId.get(id)!;
+  for (const k of keys) {
+    if (src.ledger.isDelivered(symbol, Math.floor(k / 2), (k % 2) as Leg)) continue;
+    const row = byId.get(k)!;
     const t = int(row.time);
     if (t !== undefined && t < w.floor) continue;
     events.push(src.books.asAccountEvent(book, fillEventFromRow(book.rowMarket, row, src.now())));
