@@ -78,6 +78,32 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     });
   }
 
+  // Found by the generated schedules (seed 1202): a fill made while the stream was down, whose
+  // recoveries failed before and after a restart, was never fetched once REST answered again —
+  // the restarted recovery queried a symbol without a cursor from its own start, not from the
+  // persisted last event time.
+  it('a restart between failed recoveries: a symbol without a cursor is queried from the persisted last event time', async () => {
+    const ex = new FakeExchange();
+    let now = NOW - 100_000;
+    const clock = (): number => now;
+    const r1 = make(ex, { symbols: ['BTCUSDT'] }, clock);
+    const missed = ex.trade('BTCUSDT', NOW - 50_000);
+    ex.failOn = (path) => (path.includes('myTrades') ? new BinanceApiError('GET /api/v3/myTrades failed: HTTP 500', { httpStatus: 500 }) : undefined);
+    now = NOW - 40_000;
+    await r1.recover({ from: NOW - 60_000, to: NOW - 45_000, reason: 'reconnect' });
+    assert.ok(r1.incomplete);
+    const saved = r1.snapshot();
+    now = NOW; // Node-RED restarts
+    const r2 = make(ex, { symbols: ['BTCUSDT'] }, clock);
+    r2.restore(saved);
+    await r2.recover(r2.startupGap(NOW)!);
+    assert.ok(r2.incomplete);
+    ex.failOn = undefined;
+    now = NOW + 20_000; // the stream drops once more; REST answers again
+    const got = await r2.recover({ from: NOW + 10_000, to: NOW + 15_000, reason: 'reconnect' });
+    assert.deepEqual(got.filter(isFill).map((e) => e.raw.t), [missed.id]);
+  });
+
   it('observe(): symbols and tracked orders stay least-recently-used (repeats of the most recent are a no-op)', () => {
     // symbols: maxSymbols 2, A B A A C -> B is the least recently seen and is forgotten
     const r = make(new FakeExchange(), { maxSymbols: 2 });

@@ -300,7 +300,12 @@ export class GapRecovery {
     for (const symbol of s.symbols ?? []) if (typeof symbol === 'string' && symbol) this.live.see(symbol);
     this.ledger.restore({ safe: s.lastTradeIds, since: s.since, delivered: s.delivered });
     this.openOrders.restore(s.orders ?? []);
-    if (typeof s.lastEventTime === 'number') this.live.raiseLastEventTime(s.lastEventTime);
+    if (typeof s.lastEventTime === 'number') {
+      this.live.raiseLastEventTime(s.lastEventTime);
+      // Since the persisted last event time nothing is covered yet (the start-up gap): a symbol
+      // without a cursor is queried from there until a recovery completes, not from this start.
+      if (s.lastEventTime < this.coveredSince) this.coveredSince = s.lastEventTime;
+    }
     this.rev++;
   }
 
