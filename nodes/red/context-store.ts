@@ -4,6 +4,7 @@
  * always uses the callback forms of get/set.
  */
 import { parsePersistedState, type PersistedRecoveryState, type StateStore } from '../lib/recovery/persistence';
+import { asError } from '../lib/util';
 
 /** The subset of a Node-RED context (node / flow / global) the store needs. */
 export interface ContextLike {
@@ -27,11 +28,11 @@ export class ContextStateStore implements StateStore {
     return new Promise((resolve, reject) => {
       try {
         this.context.get(this.key, this.storeName, (err, value) => {
-          if (err) reject(err instanceof Error ? err : new Error(String(err)));
+          if (err) reject(asError(err));
           else resolve(parsePersistedState(value));
         });
       } catch (err) {
-        reject(err instanceof Error ? err : new Error(String(err)));
+        reject(asError(err));
       }
     });
   }
@@ -42,11 +43,11 @@ export class ContextStateStore implements StateStore {
     return new Promise((resolve, reject) => {
       try {
         this.context.set(this.key, value, this.storeName, (err) => {
-          if (err) reject(err instanceof Error ? err : new Error(String(err)));
+          if (err) reject(asError(err));
           else resolve();
         });
       } catch (err) {
-        reject(err instanceof Error ? err : new Error(String(err)));
+        reject(asError(err));
       }
     });
   }

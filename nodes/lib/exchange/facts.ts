@@ -319,6 +319,17 @@ export const AUTH_ERROR_CODES: ReadonlySet<number> = new Set([
 /** Codes that mean "rate limited" (besides HTTP 429). */
 export const RATE_LIMIT_ERROR_CODES: ReadonlySet<number> = new Set([ERROR_CODES.TOO_MANY_REQUESTS, ERROR_CODES.TOO_MANY_ORDERS]);
 
+/**
+ * Codes that mean "a parameter was sent that this endpoint does not read or want" (-1101 too many,
+ * -1104 not all read, -1106 not required; errors.md): on the margin listenToken request, the
+ * server wants the key-only form (LISTEN_TOKEN_SECURITY).
+ */
+export const UNWANTED_PARAMETER_CODES: ReadonlySet<number> = new Set([
+  ERROR_CODES.TOO_MANY_PARAMETERS,
+  ERROR_CODES.UNREAD_PARAMETERS,
+  ERROR_CODES.PARAMETER_NOT_REQUIRED,
+]);
+
 /** Short reasons for exchange error codes and HTTP statuses (catalog keys under `binance-account.status.`). */
 export const ERROR_CODE_REASONS: Readonly<Record<string, string>> = {
   [ERROR_CODES.REJECTED_API_KEY]: 'invalid-api-key',

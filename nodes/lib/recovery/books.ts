@@ -10,7 +10,7 @@ import { PM_RECOVERY_BOOKS, type RecoverableMarket, type RecoveryRest } from '..
 import { pmBook } from './dedupe';
 import { apiFor, int, str, type MarketApi, type Row } from './rest-rows';
 import { isObj } from '../util';
-import { legOf, MAX_FILL_ID, type Leg } from './ledger';
+import { isFillId, legOf, type Leg } from './ledger';
 
 /** One trade history a recovery reads. */
 export interface Book {
@@ -36,8 +36,7 @@ export function fillIdentity(e: UserDataEvent): { symbol: string; id: number; le
   if (!o || o.x !== 'TRADE') return undefined;
   const symbol = str(o.s);
   const id = int(o.t);
-  // beyond MAX_FILL_ID no exchange's trade id: de-duplicated as an event, not by the ledger
-  if (symbol === undefined || id === undefined || id < 0 || id > MAX_FILL_ID) return undefined;
+  if (symbol === undefined || !isFillId(id)) return undefined;
   return { symbol: e.market === 'portfolio-margin' ? `${pmBook(e)}:${symbol}` : symbol, id, leg: legOf(o.S) };
 }
 

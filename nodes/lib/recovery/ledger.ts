@@ -42,8 +42,22 @@ export function legOf(side: unknown): Leg {
 }
 /** Highest trade id a fill key can hold (id * 2 + leg stays a safe integer). */
 export const MAX_FILL_ID = 2 ** 51;
-const keyOf = (id: number, leg: Leg): number => id * 2 + leg;
-const idOf = (key: number): number => Math.floor(key / 2);
+/** A trade id the ledger keys (beyond MAX_FILL_ID no exchange's id: such a fill is de-duplicated as an event). */
+export function isFillId(id: number | undefined): id is number {
+  return id !== undefined && id >= 0 && id <= MAX_FILL_ID;
+}
+/** One number for a fill's id and leg; keys sort in id order. */
+export function fillKey(id: number, leg: Leg): number {
+  return id * 2 + leg;
+}
+/** The trade id of a fill key. */
+export function idOf(key: number): number {
+  return Math.floor(key / 2);
+}
+/** The leg of a fill key. */
+export function legOfKey(key: number): Leg {
+  return (key % 2) as Leg;
+}
 
 /** Fills remembered above a symbol's safe cursor, at most (the oldest is forgotten first). */
 export const MAX_DELIVERED_PER_SYMBOL = 20_000;
@@ -128,14 +142,14 @@ export class FillLedger {
   isDelivered(symbol: string, id: number, leg: Leg): boolean {
     const c = this.cursors.get(symbol);
     if (!c) return false;
-    return (c.safe !== undefined && id <= c.safe) || c.delivered.has(keyOf(id, leg));
+    return (c.safe !== undefined && id <= c.safe) || c.delivered.has(fillKey(id, leg));
   }
 
   /** True when this LIVE fill reached the flow already: delivered, exactly (see the module doc). */
   isDeliveredLive(symbol: string, id: number, leg: Leg): boolean {
     const c = this.cursors.get(symbol);
     if (!c) return false;
-    const k = keyOf(id, leg);
+    const k = fillKey(id, leg);
     return c.delivered.has(k) || c.recent.has(k);
   }
 
@@ -147,7 +161,7 @@ export class FillLedger {
   delivered(symbol: string, id: number, leg: Leg, live: boolean, overlapping: boolean, trustNew = false): void {
     const existed = this.cursors.has(symbol);
     const c = this.cursor(symbol, true)!;
-    const key = keyOf(id, leg);
+    const key = fillKey(id, leg);
     c.recent.add(key);
     if (c.recent.size > RECENT_PER_SYMBOL) {
       const oldest = c.recent.values().next().value;
@@ -244,9 +258,9 @@ export class FillLedger {
       if (!Array.isArray(ids)) continue;
       const c = this.cursor(symbol, true)!;
       for (const id of ids) {
-        if (!Number.isSafeInteger(id) || id < 0 || id > MAX_FILL_ID || (c.safe !== undefined && id <= c.safe)) continue;
-        c.delivered.add(keyOf(id, 0));
-        c.delivered.add(keyOf(id, 1));
+        if (!Number.isSafeInteger(id) || !isFillId(id) || (c.safe !== undefined && id <= c.safe)) continue;
+        c.delivered.add(fillKey(id, 0));
+        c.delivered.add(fillKey(id, 1));
       }
     }
     this.rev++;

@@ -221,11 +221,25 @@ const ALGO_ORDER_FIELDS = [
   ['goodTillDate', 'gtd'],
 ] as const;
 
+/**
+ * The side of a trade row: spot/margin `isBuyer`, futures `side` or `buyer`. A self-trade is two
+ * rows of one trade id, told apart by it.
+ */
+export function rowSide(row: Row): string | undefined {
+  if (typeof row.isBuyer === 'boolean') return row.isBuyer ? 'BUY' : 'SELL';
+  if (typeof row.side === 'string') return row.side;
+  if (typeof row.buyer === 'boolean') return row.buyer ? 'BUY' : 'SELL';
+  return undefined;
+}
+
 /** A recovered fill event from one trade-history row (see module doc). */
 export function fillEventFromRow(market: Market, row: Row, receivedAt: number): UserDataEvent {
   if (market === 'usdm-futures' || market === 'coinm-futures') {
     const o = mapFields(row, FUTURES_FILL_FIELDS);
-    if (o.S === undefined && typeof row.buyer === 'boolean') o.S = row.buyer ? 'BUY' : 'SELL';
+    if (o.S === undefined) {
+      const side = rowSide(row);
+      if (side !== undefined) o.S = side;
+    }
     o.x = 'TRADE';
     const raw: Row = { e: 'ORDER_TRADE_UPDATE' };
     if (row.time !== undefined && row.time !== null) raw.T = row.time;
@@ -234,8 +248,8 @@ export function fillEventFromRow(market: Market, row: Row, receivedAt: number): 
   }
   const raw: Row = { e: 'executionReport' };
   mapFields(row, SPOT_FILL_FIELDS, raw);
-  if (typeof row.isBuyer === 'boolean') raw.S = row.isBuyer ? 'BUY' : 'SELL';
-  else if (typeof row.side === 'string') raw.S = row.side;
+  const side = rowSide(row);
+  if (side !== undefined) raw.S = side;
   raw.x = 'TRADE';
   return { market, eventType: 'executionReport', raw, recovered: true, restRecord: { ...row }, receivedAt };
 }

@@ -6,7 +6,7 @@
  */
 import type { Logger, UserDataEvent } from '../types';
 import { ERROR_CODES } from '../exchange/facts';
-import type { CursorCommit, FillLedger, Leg } from './ledger';
+import { idOf, legOfKey, type CursorCommit, type FillLedger } from './ledger';
 import type { Books } from './books';
 import { readTradePages } from './trade-pages';
 import { fillEventFromRow, int, type Row } from './rest-rows';
@@ -58,7 +58,7 @@ export async function recoverSymbolFills(src: SymbolFillsSource, symbol: string,
     fromTime = Math.max(w.floor, Math.min(w.gapFrom, since - src.clockSlackMs));
   }
   const { book } = src.books.split(symbol);
-  // rows by id and leg (trade-pages.ts rowKey)
+  // rows by fill key (id and leg, ledger.ts fillKey)
   const byId = new Map<number, Row>();
   let complete: boolean;
   let error: string | undefined;
@@ -88,12 +88,10 @@ export async function recoverSymbolFills(src: SymbolFillsSource, symbol: string,
     complete = false;
   }
   // Rows fetched are contiguous from the cursor (pages in id order): the highest one is covered.
-  // Keys are id * 2 + leg (trade-pages.ts): sorted, they are in id order.
   const keys = [...byId.keys()].sort((a, b) => a - b);
-  const ids = keys.map((k) => Math.floor(k / 2));
   const events: UserDataEvent[] = [];
   for (const k of keys) {
-    if (src.ledger.isDelivered(symbol, Math.floor(k / 2), (k % 2) as Leg)) continue;
+    if (src.ledger.isDelivered(symbol, idOf(k), legOfKey(k))) continue;
     const row = byId.get(k)!;
     const t = int(row.time);
     if (t !== undefined && t < w.floor) continue;
@@ -104,7 +102,7 @@ export async function recoverSymbolFills(src: SymbolFillsSource, symbol: string,
     complete,
     epoch: w.epoch,
     coveredUntil: queryStart - src.clockSlackMs,
-    ...(ids.length ? { maxId: ids[ids.length - 1] } : {}),
+    ...(keys.length ? { maxId: idOf(keys[keys.length - 1]) } : {}),
   };
   return { events, commit, outcome: complete ? 'complete' : 'incomplete', ...(error ? { error } : {}) };
 }

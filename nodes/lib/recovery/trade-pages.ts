@@ -1,13 +1,12 @@
 /**
  * Reading a symbol's trade history in pages: from an id cursor (`fromId`, pages of `pageLimit`
  * until a short page), or, without one, by time windows of the API's maximum span from `fromTime`
- * until a window has rows, then on by id from the highest of them. Rows land in `byId` (keyed by
- * id and leg: a self-trade is two rows of one id) as they
- * come, so what was read before a failed page is kept (pages are contiguous from the cursor).
+ * until a window has rows, then on by id from the highest of them. Rows land in `byId` (by
+ * ledger.ts `fillKey`: a self-trade is two rows of one id) as they come, so what was read before a failed page is kept (pages are contiguous from the cursor).
  */
 import type { Logger } from '../types';
-import { int, type Row } from './rest-rows';
-import { legOf, MAX_FILL_ID, type Leg } from './ledger';
+import { int, rowSide, type Row } from './rest-rows';
+import { fillKey, isFillId, legOf } from './ledger';
 
 export interface TradePageSource {
   /** One page of the symbol's trades with these query parameters (startTime/endTime or fromId). */
@@ -25,25 +24,13 @@ export interface TradePageSource {
   label: string;
 }
 
-/** The leg of a trade row (spot/margin `isBuyer`, futures `buyer` or `side`): a self-trade has two rows of one id. */
-export function rowLeg(r: Row): Leg {
-  if (typeof r.isBuyer === 'boolean') return r.isBuyer ? 0 : 1;
-  if (typeof r.buyer === 'boolean') return r.buyer ? 0 : 1;
-  return legOf(r.side);
-}
-
-/** The key of a trade row in `byId`: id and leg (ids sort the same way; `Math.floor(key / 2)` is the id). */
-export function rowKey(id: number, r: Row): number {
-  return id * 2 + rowLeg(r);
-}
-
 /** Adds a page of trade rows to `byId`; the highest trade id in it (undefined: none). */
 function collectById(page: Row[], byId: Map<number, Row>): number | undefined {
   let maxId: number | undefined;
   for (const r of page) {
     const id = int(r.id);
-    if (id === undefined || id < 0 || id > MAX_FILL_ID) continue;
-    byId.set(rowKey(id, r), r);
+    if (!isFillId(id)) continue;
+    byId.set(fillKey(id, legOf(rowSide(r))), r);
     if (maxId === undefined || id > maxId) maxId = id;
   }
   return maxId;

@@ -14,6 +14,7 @@ import { MarginTransport } from '../transport/transport-margin';
 import { SpotTransport } from '../transport/transport-spot';
 import { CLIENT_PING_INTERVAL_MS } from '../transport/ws-connection';
 import type { AccountConfig, Logger } from '../types';
+import { asError } from '../util';
 
 export const DEFAULT_ROTATE_AFTER_MS = 23 * 3_600_000;
 export const DEFAULT_WATCHDOG_MARGIN_MS = 10_000;
@@ -30,10 +31,6 @@ export interface ManagerPlumbing {
   /** The first problem of the configuration (endpoints, key, recvWindow), if any. */
   configError: Error | undefined;
   rest: RestClient;
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }
 
 /** Checks the configuration and builds the account's RestClient (never throws). */

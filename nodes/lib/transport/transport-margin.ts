@@ -14,7 +14,7 @@
  *  4. `eventStreamTerminated` on the current subscription → new token, subscribe again, report a gap.
  */
 import { BinanceApiError, type Security } from './rest';
-import { ERROR_CODES, LISTEN_TOKEN_MAX_VALIDITY_MS, LISTEN_TOKEN_SECURITY, REST, endpointWeight } from '../exchange/facts';
+import { ERROR_CODES, LISTEN_TOKEN_MAX_VALIDITY_MS, LISTEN_TOKEN_SECURITY, REST, UNWANTED_PARAMETER_CODES, endpointWeight } from '../exchange/facts';
 import { type Session, type SessionHandlers, type Transport, type TransportContext } from './transport';
 import { WsApiSession } from './ws-api-session';
 import { errText } from '../util';
@@ -56,17 +56,14 @@ const acceptedSecurity = new WeakMap<object, TokenSecurity>();
 
 /**
  * Whether `err`, the answer to a token request sent as `security`, says the server reads the
- * endpoint the other way: to the signed form, a parameter it does not read or want (-1101 too
- * many, -1104 not all read, -1106 not required; errors.md); to the key-only form, a missing
- * `timestamp` / `signature` (-1102).
+ * endpoint the other way: to the signed form, a parameter it does not read or want
+ * (UNWANTED_PARAMETER_CODES); to the key-only form, a missing `timestamp` / `signature` (-1102).
  */
 function wantsOtherSecurity(err: unknown, security: TokenSecurity): boolean {
   if (!(err instanceof BinanceApiError) || err.code === undefined) return false;
   if (security === 'signed') return UNWANTED_PARAMETER_CODES.has(err.code);
   return err.code === ERROR_CODES.MANDATORY_PARAMETER && /\b(timestamp|signature)\b/.test(err.message);
 }
-
-const UNWANTED_PARAMETER_CODES: ReadonlySet<number> = new Set([ERROR_CODES.TOO_MANY_PARAMETERS, ERROR_CODES.UNREAD_PARAMETERS, ERROR_CODES.PARAMETER_NOT_REQUIRED]);
 
 export async function fetchListenToken(ctx: TransportContext): Promise<ListenToken> {
   const params: Record<string, string> = {};
