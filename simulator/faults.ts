@@ -9,6 +9,7 @@ import {
   type SimMarket,
   type ConnFilter,
   type FailRule,
+  type AfterRule,
   type DelayRule,
   type Conn,
 } from './model';
@@ -72,8 +73,20 @@ export class FaultsRoom {
     this.s.delayRules.push({ ...rule, remaining: rule.count ?? 1 });
   }
 
-  /** Drops every pending delayNext / failNext rule (the faults stop). */
+  /** Runs `rule.run` right after the next successful answer to `rule.wsMethod` (see AfterRule). */
+  afterNext(rule: AfterRule): void {
+    this.s.afterRules.push(rule);
+  }
+
+  /** The afterNext rule of a method just answered, taken. */
+  takeAfter(method: string): AfterRule | undefined {
+    const i = this.s.afterRules.findIndex((r) => r.wsMethod === method);
+    return i < 0 ? undefined : this.s.afterRules.splice(i, 1)[0];
+  }
+
+  /** Drops every pending delayNext / failNext / afterNext rule (the faults stop). */
   clearFaults(): void {
+    this.s.afterRules.length = 0;
     this.s.delayRules.length = 0;
     this.s.failRules.length = 0;
   }

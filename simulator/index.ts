@@ -30,6 +30,7 @@ import {
   safe,
   type ConnFilter,
   type ConnMarket,
+  type AfterRule,
   type DelayRule,
   type FailRule,
   type FuturesMarket,
@@ -73,6 +74,7 @@ export type {
   CreatedKey,
   FailRule,
   DelayRule,
+  AfterRule,
   KeyMarket,
   ConnMarket,
 } from './model';
@@ -232,7 +234,16 @@ export class BinanceSimulator {
     this.s.faults.delayNext(rule);
   }
 
-  /** Drops every pending delayNext / failNext rule (the faults stop). */
+  /**
+   * Runs `rule.run` right after the next successful answer to the WS API method `rule.wsMethod`,
+   * in the same turn: the events it makes follow the answer on the wire (a fill at the instant a
+   * subscription starts).
+   */
+  afterNext(rule: AfterRule): void {
+    this.s.faults.afterNext(rule);
+  }
+
+  /** Drops every pending delayNext / failNext / afterNext rule (the faults stop). */
   clearFaults(): void {
     this.s.faults.clearFaults();
   }

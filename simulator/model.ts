@@ -136,6 +136,16 @@ export interface FailRule {
 }
 
 /** A slow REST answer (see `delayNext`): requests on `path` are answered `ms` later. */
+/**
+ * Something that happens on the exchange right after it answered a WS API method (in the same
+ * turn: its frames follow the answer on the wire, as a fill at the instant a subscription starts).
+ */
+export interface AfterRule {
+  wsMethod: string;
+  /** Runs once, after the next successful answer to `wsMethod`. */
+  run: () => void;
+}
+
 export interface DelayRule {
   path: string | RegExp;
   /** Delay of the answer, ms (on the timers of the moment: fake timers drive it). */

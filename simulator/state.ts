@@ -12,6 +12,7 @@ import {
   type Account,
   type AlgoRec,
   type Conn,
+  type AfterRule,
   type DelayRule,
   type FailRule,
   type KeyRec,
@@ -52,6 +53,7 @@ export class SimState {
   readonly listenTokens = new Map<string, ListenTokenRec>();
   readonly failRules: Array<FailRule & { remaining: number }> = [];
   readonly delayRules: Array<DelayRule & { remaining: number }> = [];
+  readonly afterRules: AfterRule[] = [];
   readonly timers = new Set<Timer>();
   readonly weightLog: Array<{ at: number; pool: string; weight: number }> = [];
   clockOffset = 0;

@@ -120,6 +120,7 @@ export class WsApiRoom {
     try {
       const result = this.wsApiMethod(c, method, params);
       respond(id, 200, { result });
+      this.s.faults.takeAfter(method)?.run();
     } catch (e) {
       if (e instanceof ApiError) respond(id, e.httpStatus, { error: { code: e.code, msg: e.message } });
       else respond(id, 500, { error: { code: -1000, msg: 'An unknown error occurred while processing the request.' } });

@@ -88,6 +88,9 @@ async function scenario(market: SimMarket, seed: number, liveBeforeGap = false, 
         await sleep(2);
       } else if (r < 0.85 && down && !stopped) {
         await sleep(2);
+        // Whether the earlier recoveries finished by now is drawn, not left to the machine's
+        // speed (CI of 3556117: seed 11 lost fills only where they had finished).
+        if (rnd() < 0.5) await pipeline.idle();
         down = false;
         // the new connection delivers fills right after the reconnect: normally after the gap
         // was reported (held back by the pipeline); in the liveBeforeGap variant, before
@@ -146,7 +149,7 @@ describe('recovery pipeline: seeded drop/duplicate/restart scenario against the 
   for (const seed of [3, 99]) {
     it(`usdm, seed ${seed}: every fill exactly once, in exchange order per symbol`, () => scenario('usdm-futures', seed));
   }
-  for (const seed of [5, 11, 2024]) {
+  for (const seed of [5, 11, 2024, 1003, 1012]) {
     it(`spot, seed ${seed}, live fills delivered before the gap is reported: every fill exactly once`, () => scenario('spot', seed, true));
   }
   for (const seed of [6, 12, 2025]) {

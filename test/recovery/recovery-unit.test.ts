@@ -489,6 +489,38 @@ describe('recovery/DeliveryPipeline', () => {
     assert.equal(p.holding, false);
   });
 
+  it('a gap reported late (no hold: the subscription ended on a live connection): live fills received after its start do not let the cursor pass the missed fills', async () => {
+    // CI run of 3556117, pipeline-sim seed 11 (live fills before the gap report): a recovery of
+    // the symbol had completed, then a live fill of the new subscription moved the cursor past
+    // the fills made while down, and the gap's recovery resumed after them. The WS API's
+    // eventStreamTerminated takes this path: the connection stays up, the gap comes after the
+    // new subscription is confirmed, and its first events can come first.
+    const ex = new FakeExchange();
+    const out: UserDataEvent[] = [];
+    const p = new DeliveryPipeline({ recovery: make(ex, { symbols: ['BTCUSDT'] }), emit: (e) => out.push(e) });
+    await p.gap({ from: NOW - 6000, to: NOW - 5500, reason: 'startup' }); // BTCUSDT recovered: live-safe
+    const t1 = ex.trade('BTCUSDT', NOW - 5000, 1);
+    const missed = [ex.trade('BTCUSDT', NOW - 4000, 2), ex.trade('BTCUSDT', NOW - 3900, 2)];
+    const t4 = ex.trade('BTCUSDT', NOW - 1000, 3);
+    const live = (t: { id: number; orderId: number }, at: number): UserDataEvent => ({
+      ...spotEvent({ E: at, s: 'BTCUSDT', i: t.orderId, t: t.id, x: 'TRADE', X: 'FILLED' }),
+      receivedAt: at,
+    });
+    p.live(live(t1, NOW - 5000));
+    p.live(live(t4, NOW - 1000)); // the new subscription's first fill, before the gap report
+    await p.gap({ from: NOW - 4500, to: NOW - 500, reason: 'eventStreamTerminated' });
+    assert.deepEqual(
+      out.filter(isFill).map((e) => e.raw.t),
+      [t1.id, t4.id, ...missed.map((t) => t.id)],
+      'the missed fills are recovered, the live ones not twice',
+    );
+    assert.deepEqual(p.ledger.snapshot().safe, { BTCUSDT: t4.id }, 'after the recovery the cursor covers everything');
+    // a later gap from before t4's arrival: nothing again
+    out.length = 0;
+    await p.gap({ from: NOW - 1500, to: NOW, reason: 'reconnect' });
+    assert.deepEqual(out.filter(isFill), []);
+  });
+
   it('a throwing consumer does not break the pipeline', async () => {
     const ex = new FakeExchange();
     ex.trade('BTCUSDT', NOW - 1000);

@@ -173,7 +173,8 @@ export class DeliveryPipeline {
   gap(g: GapEvent, opts: { hold?: boolean } = {}): Promise<void> {
     const slot: Slot = { gap: g, hold: opts.hold !== false };
     if (slot.hold) {
-      if (this.recovery) this.ledger.openGap();
+      // from g.from: a live fill received since the gap began may have moved a cursor already
+      if (this.recovery) this.ledger.openGap(g.from);
       this.armedAt = undefined;
       // After every slot already queued; before the queued live events of the new connection.
       let at = 0;
@@ -331,7 +332,7 @@ export class DeliveryPipeline {
           fresh = false;
           this.fillDuplicates++;
         } else {
-          this.ledger.delivered(f.symbol, f.id, f.leg, !e.recovered, this.isOverlapping(), this.isConnected());
+          this.ledger.delivered(f.symbol, f.id, f.leg, !e.recovered, this.isOverlapping(), this.isConnected(), e.receivedAt);
         }
       } else {
         fresh = this.deduper.accept(e);

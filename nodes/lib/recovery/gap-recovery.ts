@@ -256,7 +256,7 @@ export class GapRecovery {
     this.track(e);
     try {
       const f = e.recovered ? undefined : fillIdentity(e);
-      if (f && !this.ledger.isDeliveredLive(f.symbol, f.id, f.leg)) this.ledger.delivered(f.symbol, f.id, f.leg, true, false, true);
+      if (f && !this.ledger.isDeliveredLive(f.symbol, f.id, f.leg)) this.ledger.delivered(f.symbol, f.id, f.leg, true, false, true, e.receivedAt);
     } catch (err) {
       this.logger?.debug(`recovery: could not record ${String(e?.eventType)}: ${errText(err)}`);
     }

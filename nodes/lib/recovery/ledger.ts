@@ -28,6 +28,14 @@
  * Epochs: `openGap()` starts a new epoch whenever the stream may have missed something (the
  * connection went down, a gap was reported); every symbol stops being live-safe until a recovery
  * of the new epoch commits it.
+ *
+ * A gap reported late: when a gap is reported with its start (`openGap(from)`) after live fills
+ * received since that start already moved a cursor (no hold came first: the WS API's
+ * eventStreamTerminated ends a subscription on a live connection, and the new subscription's
+ * first events can precede the gap report), the cursor goes back to where it stood at `from`;
+ * the fills delivered above it stay known (the delivered set), so the recovery fetches only what
+ * is missing (I4). Live advances are remembered for LATE_GAP_WINDOW_MS, at most
+ * MAX_LIVE_ADVANCES per symbol.
  */
 
 /**
@@ -65,6 +73,16 @@ export const MAX_DELIVERED_PER_SYMBOL = 20_000;
 export const MAX_PERSISTED_DELIVERED = 2_000;
 /** Delivered ids remembered per symbol whatever the cursor (live duplicates), at most. */
 export const RECENT_PER_SYMBOL = 512;
+/** How long a live cursor move can still be undone by a gap that began before it. */
+export const LATE_GAP_WINDOW_MS = 10 * 60_000;
+/** Live cursor moves remembered per symbol for that, at most (the oldest is forgotten first). */
+export const MAX_LIVE_ADVANCES = 4_096;
+
+/** A live fill moved the safe cursor: when it was received, and where the cursor stood before. */
+interface LiveAdvance {
+  at: number;
+  prev: number | undefined;
+}
 
 interface SymbolCursor {
   safe?: number;
@@ -75,6 +93,8 @@ interface SymbolCursor {
   recent: Set<number>;
   /** Epoch in which the symbol is live-safe; -1: not live-safe. */
   liveSafeEpoch: number;
+  /** Recent live moves of `safe`, oldest first (see "A gap reported late"). */
+  advances: LiveAdvance[];
 }
 
 export interface LedgerSnapshot {
@@ -114,9 +134,25 @@ export class FillLedger {
     return this.rev;
   }
 
-  /** A gap may have begun: no symbol is live-safe until a recovery of the new epoch commits it. */
-  openGap(): void {
+  /**
+   * A gap may have begun: no symbol is live-safe until a recovery of the new epoch commits it.
+   * `from`: when it began, if that may lie before now; cursors moved by live fills received
+   * since then go back (see "A gap reported late").
+   */
+  openGap(from?: number): void {
     this.epoch++;
+    if (from === undefined || !Number.isFinite(from)) return;
+    for (const c of this.cursors.values()) {
+      const i = c.advances.findIndex((a) => a.at >= from);
+      if (i < 0) continue;
+      const back = c.advances[i].prev;
+      c.advances.length = i;
+      if (c.safe === undefined || (back !== undefined && back >= c.safe)) continue;
+      // every fill delivered above the cursor it goes back to stays known
+      for (const k of c.recent) if (back === undefined || idOf(k) > back) c.delivered.add(k);
+      c.safe = back;
+      this.rev++;
+    }
   }
 
   /** Every recovery of `epoch` completed: nothing is missing (if no gap began since). */
@@ -132,7 +168,7 @@ export class FillLedger {
   private cursor(symbol: string, create: boolean): SymbolCursor | undefined {
     let c = this.cursors.get(symbol);
     if (!c && create) {
-      c = { delivered: new Set(), recent: new Set(), liveSafeEpoch: -1 };
+      c = { delivered: new Set(), recent: new Set(), liveSafeEpoch: -1, advances: [] };
       this.cursors.set(symbol, c);
     }
     return c;
@@ -156,9 +192,10 @@ export class FillLedger {
   /**
    * Records a delivered fill. A live fill outside a rotation overlap may move the safe cursor
    * (see the module doc). `trustNew`: the stream is connected, so a symbol first seen now, while
-   * the ledger is caught up (no recovery pending), is live-safe from this fill on.
+   * the ledger is caught up (no recovery pending), is live-safe from this fill on. `at`: when a
+   * live fill was received (a gap reported later that began before it undoes its cursor move).
    */
-  delivered(symbol: string, id: number, leg: Leg, live: boolean, overlapping: boolean, trustNew = false): void {
+  delivered(symbol: string, id: number, leg: Leg, live: boolean, overlapping: boolean, trustNew = false, at = Date.now()): void {
     const existed = this.cursors.has(symbol);
     const c = this.cursor(symbol, true)!;
     const key = fillKey(id, leg);
@@ -169,7 +206,10 @@ export class FillLedger {
     }
     if (!existed && live && trustNew && this.caughtUp && c.safe === undefined) c.liveSafeEpoch = this.epoch;
     if (live && !overlapping && c.liveSafeEpoch === this.epoch) {
-      if (c.safe === undefined || id > c.safe) c.safe = id;
+      if (c.safe === undefined || id > c.safe) {
+        this.noteAdvance(c, at);
+        c.safe = id;
+      }
       if (c.delivered.size > 0) for (const d of c.delivered) if (idOf(d) <= c.safe) c.delivered.delete(d);
     } else if (c.safe === undefined || id > c.safe) {
       c.delivered.add(key);
@@ -179,6 +219,17 @@ export class FillLedger {
       }
     }
     this.rev++;
+  }
+
+  /** Remembers where the cursor stood before a live move, for a gap reported late. */
+  private noteAdvance(c: SymbolCursor, at: number): void {
+    const a = c.advances;
+    const last = a.at(-1);
+    // one entry per instant is enough: a gap that began then goes back to the earliest
+    if (!last || last.at < at) a.push({ at, prev: c.safe });
+    let drop = 0;
+    while (drop < a.length && (a.length - drop > MAX_LIVE_ADVANCES || a[drop].at < at - LATE_GAP_WINDOW_MS)) drop++;
+    if (drop > 0) a.splice(0, drop);
   }
 
   /** Applies a recovery's result for one symbol (after its rows were delivered). */

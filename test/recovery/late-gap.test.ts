@@ -1,0 +1,75 @@
+/**
+ * A gap reported after the live events that follow it (margin listenToken expiry): the WS API
+ * sends `eventStreamTerminated`, the connection stays up, we subscribe again and report the gap
+ * once the new subscription is confirmed. A fill at the instant the new subscription starts is
+ * sent right after its answer, so it can reach the pipeline before the gap report. It must not
+ * let the cursor pass the fills made while no subscription existed (I4).
+ */
+import assert from 'node:assert/strict';
+import { BinanceSimulator, type SimTrade } from '../../simulator/index';
+import { StreamManager } from '../../nodes/lib/stream/stream-manager';
+import { ReliableStream } from '../../nodes/lib/stream/reliable-stream';
+import { WeightBudget } from '../../nodes/lib/exchange/weight-budget';
+import type { GapEvent, UserDataEvent } from '../../nodes/lib/types';
+import { installClock, settle, waitFor, type Clock } from '../support/fake-clock';
+import { simConfig } from '../core/helpers';
+import { fillKey, isFill } from './helpers';
+
+const key = (t: SimTrade): string => `${t.symbol}/${t.orderId}/${t.tradeId}`;
+
+describe('recovery: a gap reported after the new subscription’s first fill (margin eventStreamTerminated, simulator, fake time)', function () {
+  this.timeout(60_000);
+  let clock: Clock;
+  let sim: BinanceSimulator;
+
+  beforeEach(async () => {
+    clock = installClock();
+    sim = await BinanceSimulator.start();
+  });
+  afterEach(async () => {
+    clock.uninstall();
+    await sim.stop();
+  });
+
+  it('the fills made while unsubscribed are recovered; the first fill of the new subscription is not delivered twice', async () => {
+    const acct = sim.createAccount({ balances: { USDT: '10000000' } }).id;
+    const { config } = simConfig(sim, acct, 'margin');
+    const m = new StreamManager(config);
+    const s = new ReliableStream(m, { market: 'margin', symbols: ['BTCUSDT'], budget: new WeightBudget({ market: 'margin' }) });
+    const out: UserDataEvent[] = [];
+    const gaps: GapEvent[] = [];
+    s.on('event', (e) => out.push(e));
+    s.on('gap', (g) => gaps.push(g));
+    const trade = (qty: string): SimTrade[] =>
+      sim.runOrderLifecycle(acct, { market: 'margin', symbol: 'BTCUSDT', side: 'BUY', quantity: qty, price: '10', fills: [qty] }).trades;
+    const wait = (p: () => boolean, message: string): Promise<void> => waitFor(p, { clock, stepMs: 50, timeoutMs: 10_000, message });
+    try {
+      m.acquire('t');
+      await wait(() => m.state === 'connected' && !s.recovering, 'connected');
+      const before = trade('1');
+      await wait(() => out.filter(isFill).length === 1, 'first fill live');
+
+      // the token expires: the subscription ends, the connection stays
+      let first: SimTrade[] = [];
+      sim.afterNext({ wsMethod: 'userDataStream.subscribe.listenToken', run: () => (first = trade('3')) });
+      assert.equal(sim.expireListenToken({ accountId: acct }), 1);
+      const missed = trade('2'); // no subscription: never sent
+      await wait(() => gaps.length === 1 && !s.recovering && s.state === 'connected', 'gap recovered');
+      await settle(10, 5);
+
+      assert.equal(gaps[0].reason, 'eventStreamTerminated');
+      assert.equal(first.length, 1, 'a fill at the new subscription’s start');
+      const got = out.filter(isFill).map(fillKey);
+      assert.deepEqual([...got].sort(), [...before, ...missed, ...first].map(key).sort(), 'every fill, once');
+      assert.equal(out.find((e) => isFill(e) && fillKey(e) === key(missed[0]))?.recovered, true);
+    } finally {
+      await s.close();
+      const p = m.stop();
+      for (let i = 0; i < 30; i++) {
+        clock.tick(250);
+        await settle(5);
+      }
+      await p;
+    }
+  });
+});
