@@ -149,6 +149,8 @@ export interface StreamManagerEvents {
   event: [UserDataEvent];
   state: [StateChange];
   gap: [GapEvent];
+  /** Events are being missed since this moment on a connection that stays up; a `gap` follows. */
+  gapOpened: [number];
   rotated: [RotationEvent];
 }
 

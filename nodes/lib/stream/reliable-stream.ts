@@ -96,6 +96,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     event: (e: UserDataEvent) => void;
     state: (s: StateChange) => void;
     gap: (g: GapEvent) => void;
+    gapOpened: () => void;
   };
 
   constructor(manager: StreamManager, opts: ReliableStreamOptions) {
@@ -154,10 +155,12 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       event: (e) => this.onEvent(e),
       state: (st) => this.onState(st),
       gap: (g) => this.onGap(g),
+      gapOpened: () => this.onGapOpened(),
     };
     manager.on('event', this.handlers.event);
     manager.on('state', this.handlers.state);
     manager.on('gap', this.handlers.gap);
+    manager.on('gapOpened', this.handlers.gapOpened);
 
     if (opts.store) this.addStore(opts.store, false);
     this.ready = this.start(opts.store);
@@ -283,6 +286,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     this.manager.removeListener('event', this.handlers.event);
     this.manager.removeListener('state', this.handlers.state);
     this.manager.removeListener('gap', this.handlers.gap);
+    this.manager.removeListener('gapOpened', this.handlers.gapOpened);
     this.recovery?.cancel();
     this.pipeline.dispose();
     await Promise.all([...this.persisters.values()].map((p) => p.stop()));
@@ -331,6 +335,12 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       return;
     }
     this.pipeline.live(e);
+  }
+
+  /** The subscription ended on a live connection: hold the next events for the gap that follows (I2 bounds it). */
+  private onGapOpened(): void {
+    if (this.closed || !this.recovery) return;
+    this.pipeline.hold();
   }
 
   private onGap(g: GapEvent): void {

@@ -91,6 +91,8 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
   private session: Session | undefined;
   private readonly retiring = new Set<Session>();
   private rotating: { reason: RotationEvent['reason']; abort: AbortController } | undefined;
+  /** The current session's subscription ended at this moment and its gap is not reported yet. */
+  private gapOpenedAt: number | undefined;
   private rotationFailed = false;
   private connectAbort: AbortController | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -126,8 +128,15 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
       onRotateRequested: (session, reason) => {
         if (session === this.session) this.rotate(reason);
       },
+      onGapOpened: (session, from) => {
+        if (session !== this.session) return;
+        this.gapOpenedAt ??= from;
+        this.emitSafe('gapOpened', from);
+      },
       onGap: (session, gap) => {
-        if (session === this.session) this.emitSafe('gap', gap);
+        if (session !== this.session) return;
+        this.gapOpenedAt = undefined;
+        this.emitSafe('gap', gap);
       },
       onOverlap: (_session, active) => (active ? this.dedup.begin() : this.dedup.end()),
       onEnded: (session, end) => this.onSessionEnded(session, end),
@@ -276,6 +285,9 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
       this.downSince = end.lastLiveAt;
       this.downReason = this.rotationFailed ? 'rotation-failed' : gapReasonOf(end);
     }
+    // its subscription had ended before (eventStreamTerminated, not subscribed again): missed since then
+    if (this.gapOpenedAt !== undefined && this.gapOpenedAt < this.downSince) this.downSince = this.gapOpenedAt;
+    this.gapOpenedAt = undefined;
     this.rotationFailed = false;
     const why = end.error ? `${end.reason}: ${errText(end.error)}` : end.reason;
     if (this.rotating) {
@@ -335,6 +347,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
         if (this.session === old) {
           this.session = fresh;
           this.scheduleRotation(fresh);
+          this.reportOpenGap();
           this.retiring.add(old);
           overlapEnds = false;
           void old
@@ -371,6 +384,17 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
         if (overlapEnds) this.dedup.end();
       }
     })();
+  }
+
+  /**
+   * A rotation replaced a session whose subscription had ended (eventStreamTerminated) before it
+   * was subscribed again: its gap is reported now, from the end of that subscription.
+   */
+  private reportOpenGap(): void {
+    const from = this.gapOpenedAt;
+    if (from === undefined) return;
+    this.gapOpenedAt = undefined;
+    this.emitSafe('gap', { from, to: Date.now(), reason: 'eventStreamTerminated' });
   }
 
   // ------------------------------------------------------------------ events
@@ -411,6 +435,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
   // ------------------------------------------------------------------ stop
 
   private async doStop(): Promise<void> {
+    this.gapOpenedAt = undefined;
     this.generation += 1;
     // every REST call in flight through this.rest (connects, keepalives, recovery) ends now
     this.rest.abortAll();

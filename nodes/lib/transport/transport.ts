@@ -24,6 +24,11 @@ export interface SessionHandlers {
   onEvent(session: Session, raw: Record<string, unknown>): void;
   /** The server announced a shutdown of this connection: rotate make-before-break. */
   onRotateRequested(session: Session, reason: 'serverShutdown'): void;
+  /**
+   * The subscription ended on a live connection (WS API eventStreamTerminated): events are missed
+   * from `from` on, until the onGap that follows (or the session's end).
+   */
+  onGapOpened(session: Session, from: number): void;
   /** The stream was down and is live again on the same connection. */
   onGap(session: Session, gap: GapEvent): void;
   /** Two subscriptions overlap on this connection (token renewal): suppress duplicates while true. */

@@ -242,6 +242,8 @@ export abstract class WsApiSession implements Session {
     this.resubscribing = true;
     const from = Math.min(terminatedAt ?? Date.now(), Date.now());
     this.ctx.logger.info(`${this.label}: eventStreamTerminated: subscribing again`);
+    // nothing arrives until the new subscription: the events after its answer wait for the gap
+    this.handlers.onGapOpened(this, from);
     try {
       this.currentSubscriptionId = await this.subscribeOnce();
       if (!this.ended && !this.closing) this.handlers.onGap(this, { from, to: Date.now(), reason: 'eventStreamTerminated' });
