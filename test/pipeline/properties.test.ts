@@ -21,7 +21,8 @@
  * A schedule: one market (spot, USDⓈ-M futures or cross margin), 1–3 symbols, and steps of
  * orders with fills interleaved with faults: first-connect failure, socket drops, half-open
  * stalls, serverShutdown, rotation (the 23 h age scaled to 10 min here: `rotateAfterMs`),
- * listenKey / listenToken expiry, REST 5xx / 429 / 418 with Retry-After, slow REST, poison
+ * listenKey / listenToken expiry (margin: with fills while unsubscribed and at the instant the
+ * new subscription starts), REST 5xx / 429 / 418 with Retry-After, slow REST, poison
  * frames, full redeploys (the account node's close and open sequence) and Node-RED restarts
  * with a persistent store.
  *
@@ -60,7 +61,7 @@ type Step =
   | { t: 'stall'; dt: number }
   | { t: 'serverShutdown'; dt: number }
   | { t: 'rotate' }
-  | { t: 'expire'; dt: number }
+  | { t: 'expire'; busy: boolean; dt: number }
   | { t: 'rest'; status: 500 | 502 | 503 | 429 | 418; retryAfterSec: number; count: number; path: RestPath; dt: number }
   | { t: 'slow'; ms: number; count: number; path: RestPath; dt: number }
   | { t: 'poison'; depth: number; dt: number }
@@ -84,7 +85,7 @@ const STEP_KINDS: Array<{ kind: Step['t']; weight: number; arbitrary: fc.Arbitra
   { kind: 'stall', weight: 1, arbitrary: fc.record({ t: fc.constant('stall' as const), dt }) },
   { kind: 'serverShutdown', weight: 1, arbitrary: fc.record({ t: fc.constant('serverShutdown' as const), dt }) },
   { kind: 'rotate', weight: 1, arbitrary: fc.constant({ t: 'rotate' as const }) },
-  { kind: 'expire', weight: 1, arbitrary: fc.record({ t: fc.constant('expire' as const), dt }) },
+  { kind: 'expire', weight: 1, arbitrary: fc.record({ t: fc.constant('expire' as const), busy: fc.boolean(), dt }) },
   {
     kind: 'rest',
     weight: 2,
@@ -105,10 +106,12 @@ const STEP_KINDS: Array<{ kind: Step['t']; weight: number; arbitrary: fc.Arbitra
 ];
 /** PIPELINE_STEPS=orders,drop,… narrows the step kinds (to look at one fault); default all. */
 const allowed = process.env.PIPELINE_STEPS?.split(',').map((k) => k.trim());
+/** PIPELINE_MARKETS (comma separated) narrows the markets, as PIPELINE_STEPS the step kinds. */
+const MARKETS = (process.env.PIPELINE_MARKETS?.split(',').map((k) => k.trim()) as Market[] | undefined) ?? ['spot', 'usdm-futures', 'margin'];
 const step: fc.Arbitrary<Step> = fc.oneof(...STEP_KINDS.filter((k) => !allowed || allowed.includes(k.kind)));
 
 const schedule: fc.Arbitrary<Schedule> = fc.record({
-  market: fc.constantFrom<Market>('spot', 'usdm-futures', 'margin'),
+  market: fc.constantFrom<Market>(...MARKETS),
   symbols: fc.integer({ min: 1, max: 3 }),
   firstConnectFails: process.env.PIPELINE_FIRST_FAIL === '0' ? fc.constant(false) : fc.boolean(),
   steps: fc.array(step, { minLength: 1, maxLength: 14 }),
@@ -322,7 +325,13 @@ async function runSchedule(s: Schedule): Promise<RunResult> {
           break;
         case 'expire':
           if (futures) for (const k of sim.listenKeys().filter((x) => x.accountId === acct)) sim.expireListenKey(k.listenKey);
-          else if (market === 'margin') sim.expireListenToken({ accountId: acct });
+          else if (market === 'margin') {
+            // busy: fills go on meanwhile — one while no subscription exists (missed), one at the
+            // instant the new subscription starts (sent right after its answer, before our gap report)
+            if (st.busy) sim.afterNext({ wsMethod: 'userDataStream.subscribe.listenToken', run: () => trade(0, 1, false) });
+            sim.expireListenToken({ accountId: acct });
+            if (st.busy) trade(symbols.length - 1, 1, false);
+          }
           else sim.dropConnections({ accountId: acct });
           break;
         case 'rest':
