@@ -149,7 +149,7 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     assert.equal(tq[0].params.startTime, NOW - 60 * H);
     assert.ok(Number(tq[0].params.endTime) - Number(tq[0].params.startTime) < 24 * H);
     assert.equal(tq[1].params.startTime, Number(tq[0].params.endTime) + 1);
-    assert.equal(tq[2].params.fromId, a.id + 1);
+    assert.equal(tq[2].params.fromId, a.id, 'on by id, at the last id read (its other leg may follow)');
     assert.equal(tq[2].params.startTime, undefined);
     assert.equal(tq.length, 3);
     assert.equal(r.lastTradeId('BTCUSDT'), b.id);
@@ -174,12 +174,38 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     const all = Array.from({ length: 7 }, (_, i) => ex.trade('BTCUSDT', NOW - 10 * H + i));
     const r = make(ex, { pageLimit: 2, maxPagesPerSymbol: 2 });
     r.observe(spotEvent({ E: 1, s: 'BTCUSDT', i: 1, t: all[0].id - 1, x: 'TRADE', X: 'FILLED' }));
+    // pages of 2 continue at their last id: [0, 1], [1, 2] — 3 new fills in 2 pages
     const one = await r.recover({ from: NOW - H, to: NOW, reason: 'reconnect' });
-    assert.deepEqual(one.filter(isFill).map((e) => e.raw.t), all.slice(0, 4).map((t) => t.id));
+    assert.deepEqual(one.filter(isFill).map((e) => e.raw.t), all.slice(0, 3).map((t) => t.id));
     // the persisted cursor stays at the last delivered id
-    assert.equal(r.snapshot().lastTradeIds.BTCUSDT, all[3].id);
+    assert.equal(r.snapshot().lastTradeIds.BTCUSDT, all[2].id);
     const two = await r.recover({ from: NOW - H, to: NOW, reason: 'reconnect' });
-    assert.deepEqual(two.filter(isFill).map((e) => e.raw.t), all.slice(4).map((t) => t.id));
+    assert.deepEqual(two.filter(isFill).map((e) => e.raw.t), all.slice(3, 6).map((t) => t.id));
+    const three = await r.recover({ from: NOW - H, to: NOW, reason: 'reconnect' });
+    assert.deepEqual(three.filter(isFill).map((e) => e.raw.t), all.slice(6).map((t) => t.id));
+  });
+
+  it('a self-trade split by a page boundary: both legs recovered (the next page starts at the last id again)', async () => {
+    const ex = new FakeExchange();
+    const pre = ex.trade('BTCUSDT', NOW - 10 * H);
+    const t1 = ex.trade('BTCUSDT', NOW - 9 * H);
+    const buy = ex.trade('BTCUSDT', NOW - 8 * H);
+    ex.trades.push({ ...buy, orderId: buy.orderId + 100, side: 'SELL' }); // the other leg, same id
+    const t4 = ex.trade('BTCUSDT', NOW - 7 * H);
+    const r = make(ex, { pageLimit: 2 });
+    r.observe(spotEvent({ E: 1, s: 'BTCUSDT', i: pre.orderId, t: pre.id, x: 'TRADE', X: 'FILLED' }));
+    const rec = await r.recover({ from: NOW - 9.5 * H, to: NOW, reason: 'reconnect' });
+    // page 1: t1, buy leg; page 2 from buy's id: buy leg again (known), sell leg; page 3: t4
+    assert.deepEqual(
+      rec.filter(isFill).map((e) => [e.raw.t, e.raw.S]),
+      [
+        [t1.id, 'BUY'],
+        [buy.id, 'BUY'],
+        [buy.id, 'SELL'],
+        [t4.id, 'BUY'],
+      ],
+    );
+    assert.equal(r.snapshot().lastTradeIds.BTCUSDT, t4.id);
   });
 
   it('order states: only changed ones, from REST fields; orders gone from openOrders are looked up one by one', async () => {

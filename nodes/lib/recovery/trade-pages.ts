@@ -2,7 +2,12 @@
  * Reading a symbol's trade history in pages: from an id cursor (`fromId`, pages of `pageLimit`
  * until a short page), or, without one, by time windows of the API's maximum span from `fromTime`
  * until a window has rows, then on by id from the highest of them. Rows land in `byId` (by
- * ledger.ts `fillKey`: a self-trade is two rows of one id) as they come, so what was read before a failed page is kept (pages are contiguous from the cursor).
+ * ledger.ts `fillKey`: a self-trade is two rows of one id) as they come, so what was read before a
+ * failed page is kept (pages are contiguous from the cursor).
+ *
+ * A full page continues AT its highest id, not after it (`fromId` is inclusive): a self-trade's two
+ * rows share one id, and a page boundary between them would otherwise lose the second leg. The
+ * row read twice is the same key in `byId`.
  */
 import type { Logger } from '../types';
 import { int, rowSide, type Row } from './rest-rows';
@@ -53,7 +58,7 @@ export async function readTradePages(src: TradePageSource, from: { fromId?: numb
       const maxId = collectById(page, byId);
       if (maxId !== undefined) {
         // Continue by id from here on (covers the rest of this window and later ones).
-        fromId = maxId + 1;
+        fromId = maxId;
         if (page.length < src.pageLimit && we >= end) fromId = undefined;
         break;
       }
@@ -69,7 +74,16 @@ export async function readTradePages(src: TradePageSource, from: { fromId?: numb
     pages++;
     const maxId = collectById(page, byId);
     if (page.length < src.pageLimit || maxId === undefined) break;
-    fromId = maxId + 1;
+    fromId = nextFromId(maxId, fromId);
   }
   return true;
+}
+
+/**
+ * Where the page after a full one starts: at its highest id (its other leg may follow), unless
+ * that would not move on from the page's own start (a page of one id: a limit of 1, or a server
+ * ignoring fromId), then after it.
+ */
+function nextFromId(maxId: number, pageFrom: number | undefined): number {
+  return pageFrom !== undefined && maxId <= pageFrom ? maxId + 1 : maxId;
 }
