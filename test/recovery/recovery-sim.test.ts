@@ -139,9 +139,10 @@ describe('recovery against the simulator (REST over loopback)', function () {
     const tradeCalls = sim.requests.filter((r) => r.kind === 'rest' && r.path === '/api/v3/myTrades');
     const btcCalls = tradeCalls.filter((r) => r.params.symbol === 'BTCUSDT');
     assert.equal(btcCalls.length, 2);
-    assert.equal(btcCalls[0].params.fromId, String(liveTrades.at(-1)!.tradeId + 1));
-    // a full page continues at its last id (a self-trade's other leg may follow it)
-    assert.equal(btcCalls[1].params.fromId, String(offline.filter((t) => t.symbol === 'BTCUSDT')[999].tradeId));
+    // at the last live fill's id (it vouches for its own leg only: a self-trade's other may follow)
+    assert.equal(btcCalls[0].params.fromId, String(liveTrades.at(-1)!.tradeId));
+    // a full page (the live row again, then 999 offline ones) continues at its last id (a self-trade's other leg may follow it)
+    assert.equal(btcCalls[1].params.fromId, String(offline.filter((t) => t.symbol === 'BTCUSDT')[998].tradeId));
     assert.ok(tradeCalls.every((r) => r.params.symbol !== 'XRPUSDT'));
     const eth = tradeCalls.filter((r) => r.params.symbol === 'ETHUSDT');
     assert.ok(eth[0].params.startTime !== undefined && eth[0].params.fromId === undefined, 'no known id: by time');

@@ -174,15 +174,18 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     const all = Array.from({ length: 7 }, (_, i) => ex.trade('BTCUSDT', NOW - 10 * H + i));
     const r = make(ex, { pageLimit: 2, maxPagesPerSymbol: 2 });
     r.observe(spotEvent({ E: 1, s: 'BTCUSDT', i: 1, t: all[0].id - 1, x: 'TRADE', X: 'FILLED' }));
-    // pages of 2 continue at their last id: [0, 1], [1, 2] — 3 new fills in 2 pages
+    // at the live cursor (a live fill vouches for its own leg only), pages of 2 continue at their
+    // last id: [0, 1], [1, 2] — 3 new fills in 2 pages
     const one = await r.recover({ from: NOW - H, to: NOW, reason: 'reconnect' });
     assert.deepEqual(one.filter(isFill).map((e) => e.raw.t), all.slice(0, 3).map((t) => t.id));
     // the persisted cursor stays at the last delivered id
     assert.equal(r.snapshot().lastTradeIds.BTCUSDT, all[2].id);
+    // stopped at the page bound: the last id's other leg may be on the next page, so the next
+    // recovery starts at it again: [2, 3], [3, 4]
     const two = await r.recover({ from: NOW - H, to: NOW, reason: 'reconnect' });
-    assert.deepEqual(two.filter(isFill).map((e) => e.raw.t), all.slice(3, 6).map((t) => t.id));
+    assert.deepEqual(two.filter(isFill).map((e) => e.raw.t), all.slice(3, 5).map((t) => t.id));
     const three = await r.recover({ from: NOW - H, to: NOW, reason: 'reconnect' });
-    assert.deepEqual(three.filter(isFill).map((e) => e.raw.t), all.slice(6).map((t) => t.id));
+    assert.deepEqual(three.filter(isFill).map((e) => e.raw.t), all.slice(5).map((t) => t.id));
   });
 
   it('a self-trade split by a page boundary: both legs recovered (the next page starts at the last id again)', async () => {
@@ -366,7 +369,8 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     const rec = await r.recover({ from: NOW - 9000, to: NOW - 2000, reason: 'watchdog' });
     // only what was not delivered: the post-gap live fill is not handed out again
     assert.deepEqual(rec.filter(isFill).map((e) => e.raw.t), missed.map((t) => t.id));
-    assert.equal(ex.calls.find((c) => c.path === '/api/v3/myTrades')?.params.fromId, pre.id + 1);
+    // at the live cursor, not after it: a live fill vouches for its own leg only (a self-trade's other may be missing)
+    assert.equal(ex.calls.find((c) => c.path === '/api/v3/myTrades')?.params.fromId, pre.id);
   });
 
   it('many post-gap live fills: still recovered from the safe cursor by id (the delivered set is exact)', async () => {
@@ -384,7 +388,8 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     assert.ok(!ids.includes(pre.id));
     // the 70 live fills were delivered: none comes again
     assert.ok(!post.some((t) => ids.includes(t.id)));
-    assert.equal(ex.calls.find((c) => c.path === '/api/v3/myTrades')?.params.fromId, pre.id + 1);
+    // at the live cursor, not after it: a live fill vouches for its own leg only (a self-trade's other may be missing)
+    assert.equal(ex.calls.find((c) => c.path === '/api/v3/myTrades')?.params.fromId, pre.id);
   });
 
   it('snapshot while a recovery runs keeps the cursor before the missed fills', async () => {
@@ -544,6 +549,30 @@ describe('recovery/DeliveryPipeline', () => {
     // a later gap from before t4's arrival: nothing again
     out.length = 0;
     await p.gap({ from: NOW - 1500, to: NOW, reason: 'reconnect' });
+    assert.deepEqual(out.filter(isFill), []);
+  });
+
+  it('a self-trade whose first leg arrived live just before a drop: the second leg (same trade id) is recovered', async () => {
+    const ex = new FakeExchange();
+    const out: UserDataEvent[] = [];
+    const p = new DeliveryPipeline({ recovery: make(ex, { symbols: ['BTCUSDT'] }), emit: (e) => out.push(e) });
+    await p.gap({ from: NOW - 6000, to: NOW - 5500, reason: 'startup' }); // BTCUSDT recovered: live-safe
+    const buy = ex.trade('BTCUSDT', NOW - 5000);
+    const sell = { ...buy, orderId: buy.orderId + 100, side: 'SELL' as const };
+    ex.trades.push(sell);
+    p.live({ ...spotEvent({ E: NOW - 5000, s: 'BTCUSDT', S: 'BUY', i: buy.orderId, t: buy.id, x: 'TRADE', X: 'FILLED' }), receivedAt: NOW - 5000 });
+    p.hold(); // the connection drops before the sell leg's event
+    await p.gap({ from: NOW - 4900, to: NOW, reason: 'reconnect' });
+    assert.deepEqual(
+      out.filter(isFill).map((e) => [e.raw.t, e.raw.S, e.recovered === true]),
+      [
+        [buy.id, 'BUY', false],
+        [buy.id, 'SELL', true],
+      ],
+    );
+    // and nothing twice at the next gap
+    out.length = 0;
+    await p.gap({ from: NOW - 100, to: NOW, reason: 'reconnect' });
     assert.deepEqual(out.filter(isFill), []);
   });
 

@@ -78,14 +78,29 @@ export const LATE_GAP_WINDOW_MS = 10 * 60_000;
 /** Live cursor moves remembered per symbol for that, at most (the oldest is forgotten first). */
 export const MAX_LIVE_ADVANCES = 4_096;
 
+/** Both legs as a mask (see SymbolCursor.safeLegs). */
+export const BOTH_LEGS = 3;
+/** One leg as a mask bit. */
+export function legBit(leg: Leg): number {
+  return 1 << leg;
+}
+
 /** A live fill moved the safe cursor: when it was received, and where the cursor stood before. */
 interface LiveAdvance {
   at: number;
   prev: number | undefined;
+  prevLegs: number;
 }
 
 interface SymbolCursor {
+  /** Every fill below this id was delivered, and at it the legs of `safeLegs`. */
   safe?: number;
+  /**
+   * The legs at `safe` known delivered (mask of legBit). A live fill moves the cursor to its own
+   * id and leg only: the other leg of a self-trade may still be missing (a recovery then starts AT
+   * the cursor). REST rows read to the end hold every leg of their last id (BOTH_LEGS).
+   */
+  safeLegs: number;
   since?: number;
   /** Delivered fills above `safe`, as keys of id and leg (insertion order ≈ id order). */
   delivered: Set<number>;
@@ -108,6 +123,8 @@ export interface CursorCommit {
   symbol: string;
   /** Highest trade id fetched contiguously from the cursor (REST pages). */
   maxId?: number;
+  /** The legs at `maxId` that were fetched (mask); default both: the pages were read to the end. */
+  maxIdLegs?: number;
   /** The query covered every fill up to this time (local clock, minus slack). */
   coveredUntil?: number;
   /** Every page was fetched (no error): the symbol becomes live-safe if no gap came since. */
@@ -145,12 +162,14 @@ export class FillLedger {
     for (const c of this.cursors.values()) {
       const i = c.advances.findIndex((a) => a.at >= from);
       if (i < 0) continue;
-      const back = c.advances[i].prev;
+      const { prev: back, prevLegs } = c.advances[i];
       c.advances.length = i;
       if (c.safe === undefined || (back !== undefined && back >= c.safe)) continue;
       // every fill delivered above the cursor it goes back to stays known
-      for (const k of c.recent) if (back === undefined || idOf(k) > back) c.delivered.add(k);
+      for (const k of c.recent) if (back === undefined || idOf(k) >= back) c.delivered.add(k);
       c.safe = back;
+      c.safeLegs = prevLegs;
+      this.prune(c);
       this.rev++;
     }
   }
@@ -168,7 +187,7 @@ export class FillLedger {
   private cursor(symbol: string, create: boolean): SymbolCursor | undefined {
     let c = this.cursors.get(symbol);
     if (!c && create) {
-      c = { delivered: new Set(), recent: new Set(), liveSafeEpoch: -1, advances: [] };
+      c = { safeLegs: BOTH_LEGS, delivered: new Set(), recent: new Set(), liveSafeEpoch: -1, advances: [] };
       this.cursors.set(symbol, c);
     }
     return c;
@@ -178,7 +197,8 @@ export class FillLedger {
   isDelivered(symbol: string, id: number, leg: Leg): boolean {
     const c = this.cursors.get(symbol);
     if (!c) return false;
-    return (c.safe !== undefined && id <= c.safe) || c.delivered.has(fillKey(id, leg));
+    if (c.safe !== undefined && (id < c.safe || (id === c.safe && (c.safeLegs & legBit(leg)) !== 0))) return true;
+    return c.delivered.has(fillKey(id, leg));
   }
 
   /** True when this LIVE fill reached the flow already: delivered, exactly (see the module doc). */
@@ -208,10 +228,11 @@ export class FillLedger {
     if (live && !overlapping && c.liveSafeEpoch === this.epoch) {
       if (c.safe === undefined || id > c.safe) {
         this.noteAdvance(c, at);
-        c.safe = id;
+        this.setSafe(c, id, legBit(leg));
+      } else if (id === c.safe) {
+        c.safeLegs |= legBit(leg);
       }
-      if (c.delivered.size > 0) for (const d of c.delivered) if (idOf(d) <= c.safe) c.delivered.delete(d);
-    } else if (c.safe === undefined || id > c.safe) {
+    } else if (!this.isDelivered(symbol, id, leg)) {
       c.delivered.add(key);
       if (c.delivered.size > MAX_DELIVERED_PER_SYMBOL) {
         const oldest = c.delivered.values().next().value;
@@ -226,17 +247,36 @@ export class FillLedger {
     const a = c.advances;
     const last = a.at(-1);
     // one entry per instant is enough: a gap that began then goes back to the earliest
-    if (!last || last.at < at) a.push({ at, prev: c.safe });
+    if (!last || last.at < at) a.push({ at, prev: c.safe, prevLegs: c.safeLegs });
     let drop = 0;
     while (drop < a.length && (a.length - drop > MAX_LIVE_ADVANCES || a[drop].at < at - LATE_GAP_WINDOW_MS)) drop++;
     if (drop > 0) a.splice(0, drop);
   }
 
+  /** Moves the cursor to `id` with the legs `legs` delivered there. */
+  private setSafe(c: SymbolCursor, id: number, legs: number): void {
+    c.safe = id;
+    c.safeLegs = legs;
+    this.prune(c);
+  }
+
+  /** Drops delivered fills the cursor covers; those at the cursor's id become its legs. */
+  private prune(c: SymbolCursor): void {
+    if (c.safe === undefined || c.delivered.size === 0) return;
+    for (const d of c.delivered) {
+      const id = idOf(d);
+      if (id === c.safe) c.safeLegs |= legBit(legOfKey(d));
+      if (id <= c.safe) c.delivered.delete(d);
+    }
+  }
+
   /** Applies a recovery's result for one symbol (after its rows were delivered). */
   commit(k: CursorCommit): void {
     const c = this.cursor(k.symbol, true)!;
-    if (k.maxId !== undefined && (c.safe === undefined || k.maxId > c.safe)) c.safe = k.maxId;
-    if (c.safe !== undefined) for (const d of c.delivered) if (idOf(d) <= c.safe) c.delivered.delete(d);
+    const legs = k.maxIdLegs ?? BOTH_LEGS;
+    if (k.maxId !== undefined && (c.safe === undefined || k.maxId > c.safe)) this.setSafe(c, k.maxId, legs);
+    else if (k.maxId !== undefined && k.maxId === c.safe) c.safeLegs |= legs;
+    this.prune(c);
     if (k.complete) {
       if (k.coveredUntil !== undefined && (c.since === undefined || k.coveredUntil > c.since)) c.since = k.coveredUntil;
       if (k.epoch === this.epoch) c.liveSafeEpoch = this.epoch;
@@ -248,7 +288,8 @@ export class FillLedger {
   resumeFrom(symbol: string): { fromId?: number; since?: number } {
     const c = this.cursors.get(symbol);
     if (!c) return {};
-    if (c.safe !== undefined) return { fromId: c.safe + 1 };
+    // at the cursor while a leg there may be missing (a self-trade's other leg)
+    if (c.safe !== undefined) return { fromId: c.safeLegs === BOTH_LEGS ? c.safe + 1 : c.safe };
     return c.since !== undefined ? { since: c.since } : {};
   }
 
@@ -292,9 +333,9 @@ export class FillLedger {
       if (!Number.isSafeInteger(id)) continue;
       const c = this.cursor(symbol, true)!;
       if (c.safe === undefined || id > c.safe) {
-        c.safe = id;
+        // persisted as an id: both legs there count as delivered
+        this.setSafe(c, id, BOTH_LEGS);
         c.liveSafeEpoch = -1;
-        for (const d of c.delivered) if (idOf(d) <= id) c.delivered.delete(d);
       }
     }
     for (const [symbol, t] of Object.entries(s.since ?? {})) {

@@ -6,7 +6,7 @@
  */
 import type { Logger, UserDataEvent } from '../types';
 import { ERROR_CODES } from '../exchange/facts';
-import { idOf, legOfKey, type CursorCommit, type FillLedger } from './ledger';
+import { BOTH_LEGS, idOf, legBit, legOfKey, type CursorCommit, type FillLedger } from './ledger';
 import type { Books } from './books';
 import { readTradePages } from './trade-pages';
 import { fillEventFromRow, int, type Row } from './rest-rows';
@@ -97,12 +97,16 @@ export async function recoverSymbolFills(src: SymbolFillsSource, symbol: string,
     if (t !== undefined && t < w.floor) continue;
     events.push(src.books.asAccountEvent(book, fillEventFromRow(book.rowMarket, row, src.now())));
   }
+  const maxId = keys.length ? idOf(keys[keys.length - 1]) : undefined;
+  // Read to the end: every leg of the last id is here. Stopped early: only the legs read.
+  let maxIdLegs = BOTH_LEGS;
+  if (!complete && maxId !== undefined) maxIdLegs = keys.filter((k) => idOf(k) === maxId).reduce((m, k) => m | legBit(legOfKey(k)), 0);
   const commit: CursorCommit = {
     symbol,
     complete,
     epoch: w.epoch,
     coveredUntil: queryStart - src.clockSlackMs,
-    ...(keys.length ? { maxId: idOf(keys[keys.length - 1]) } : {}),
+    ...(maxId !== undefined ? { maxId, maxIdLegs } : {}),
   };
   return { events, commit, outcome: complete ? 'complete' : 'incomplete', ...(error ? { error } : {}) };
 }
