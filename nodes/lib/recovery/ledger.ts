@@ -3,10 +3,11 @@
  * start. THE place that answers "how is a fill de-duplicated" and "where does a recovery resume".
  *
  * Per symbol:
- *  - `safe`: every fill of the symbol with a trade id <= safe has been delivered (invariant I4:
- *    it never passes an undelivered fill). It moves only
+ *  - `safe`: every fill of the symbol with a trade id < safe has been delivered, and at `safe`
+ *    the legs of `safeLegs` (invariant I4: it never passes an undelivered fill). It moves only
  *      (a) at a recovery's commit, after the REST rows it fetched were delivered (REST pages are
- *          contiguous from `safe + 1`, so the highest fetched id is covered), or
+ *          contiguous from the cursor, so the highest fetched id is covered: both legs if the
+ *          pages were read to the end), or
  *      (b) on a live fill while the symbol is *live-safe*: its last recovery completed in the
  *          current connection epoch (no gap since), so every fill up to this one was either
  *          fetched by that recovery or arrived live on this connection. Not during a rotation
@@ -18,7 +19,8 @@
  *    (time-based queries start there).
  *
  * Fills are keyed by trade id and leg (a self-trade's buyer and seller share one id: `Leg`).
- * A fill fetched over REST is a duplicate exactly when `id <= safe` or it is in `delivered`
+ * A fill fetched over REST is a duplicate exactly when `id < safe`, at `safe` with a leg of
+ * `safeLegs`, or in `delivered`
  * (REST pages are contiguous by id). A LIVE fill is a duplicate exactly when its id is in
  * `delivered` or among the symbol's last RECENT_PER_SYMBOL delivered ids: live duplicates are
  * copies seen within seconds (a rotation overlap, a held event also fetched by a recovery), and a
