@@ -135,7 +135,6 @@ export interface FailRule {
   retryAfterSec?: number;
 }
 
-/** A slow REST answer (see `delayNext`): requests on `path` are answered `ms` later. */
 /**
  * Something that happens on the exchange right after it answered a WS API method (in the same
  * turn: its frames follow the answer on the wire, as a fill at the instant a subscription starts).
@@ -146,6 +145,7 @@ export interface AfterRule {
   run: () => void;
 }
 
+/** A slow REST answer (see `delayNext`): requests on `path` are answered `ms` later. */
 export interface DelayRule {
   path: string | RegExp;
   /** Delay of the answer, ms (on the timers of the moment: fake timers drive it). */

@@ -15,6 +15,7 @@ import {
   type KeyRec,
   type WsSub,
   type Conn,
+  type AfterRule,
 } from './model';
 import type { SimState } from './state';
 
@@ -117,14 +118,17 @@ export class WsApiRoom {
       respond(id, fail.httpStatus, { error: errBody });
       return;
     }
+    let after: AfterRule | undefined;
     try {
       const result = this.wsApiMethod(c, method, params);
       respond(id, 200, { result });
-      this.s.faults.takeAfter(method)?.run();
+      after = this.s.faults.takeAfter(method);
     } catch (e) {
       if (e instanceof ApiError) respond(id, e.httpStatus, { error: { code: e.code, msg: e.message } });
       else respond(id, 500, { error: { code: -1000, msg: 'An unknown error occurred while processing the request.' } });
     }
+    // outside the try: what it does is not this request's answer
+    after?.run();
   }
 
   private wsApiMethod(c: Conn, method: string, params: Json): unknown {

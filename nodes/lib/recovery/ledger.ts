@@ -198,7 +198,11 @@ export class FillLedger {
   /** True when this fill (fetched over REST) reached the flow already: at or below the cursor, or delivered. */
   isDelivered(symbol: string, id: number, leg: Leg): boolean {
     const c = this.cursors.get(symbol);
-    if (!c) return false;
+    return c !== undefined && this.covers(c, id, leg);
+  }
+
+  /** isDelivered on a symbol's cursor. */
+  private covers(c: SymbolCursor, id: number, leg: Leg): boolean {
     if (c.safe !== undefined && (id < c.safe || (id === c.safe && (c.safeLegs & legBit(leg)) !== 0))) return true;
     return c.delivered.has(fillKey(id, leg));
   }
@@ -234,7 +238,7 @@ export class FillLedger {
       } else if (id === c.safe) {
         c.safeLegs |= legBit(leg);
       }
-    } else if (!this.isDelivered(symbol, id, leg)) {
+    } else if (!this.covers(c, id, leg)) {
       c.delivered.add(key);
       if (c.delivered.size > MAX_DELIVERED_PER_SYMBOL) {
         const oldest = c.delivered.values().next().value;
@@ -276,8 +280,12 @@ export class FillLedger {
   commit(k: CursorCommit): void {
     const c = this.cursor(k.symbol, true)!;
     const legs = k.maxIdLegs ?? BOTH_LEGS;
-    if (k.maxId !== undefined && (c.safe === undefined || k.maxId > c.safe)) this.setSafe(c, k.maxId, legs);
-    else if (k.maxId !== undefined && k.maxId === c.safe) c.safeLegs |= legs;
+    if (k.maxId !== undefined && (c.safe === undefined || k.maxId > c.safe)) {
+      c.safe = k.maxId;
+      c.safeLegs = legs;
+    } else if (k.maxId !== undefined && k.maxId === c.safe) {
+      c.safeLegs |= legs;
+    }
     this.prune(c);
     if (k.complete) {
       if (k.coveredUntil !== undefined && (c.since === undefined || k.coveredUntil > c.since)) c.since = k.coveredUntil;
