@@ -14,12 +14,14 @@
  *
  * Takes plain settings (account/settings.ts), validates them once, builds the redactor and the
  * signer once, and returns a handle over the account's shared, recovering stream (registry.ts:
- * one manager and one reliable stream per account identity, however many handles are open).
+ * one manager and one reliable stream per account identity, however many handles are open). With
+ * `cursors: 'own'` (n8n: one per workflow) the handle's reliable stream is its own, over the same
+ * shared connection, so each gets what it missed from its own store.
  * Throws AccountSettingsError (key + redacted message) for invalid settings. Every text given to
  * `logger` is redacted. Framework-agnostic: the Node-RED account node and the n8n adapter use this,
  * the key check (key-check.ts), the balance-sheet tracker (balance-sheet.ts) and the event API.
  */
-import { openSharedStream } from '../stream/registry';
+import { openOwnStream, openSharedStream } from '../stream/registry';
 import type { StateStore } from '../recovery/persistence';
 import { redactingLogger } from '../exchange/redact';
 import type { ReliableStateChange, ReliableStream } from '../stream/reliable-stream';
@@ -34,6 +36,15 @@ export interface AccountStreamOptions {
   store?: StateStore;
   /** Receives redacted texts only. */
   logger?: Logger;
+  /**
+   * Whose cursors the handle's stream keeps. `'shared'` (default; Node-RED): the account's one
+   * reliable stream, whose cursors every handle's store receives (merged, only forward). `'own'`
+   * (n8n: one per workflow): a reliable stream of this handle alone (its own delivery pipeline,
+   * de-duplication, gap recovery and start-up recovery from `store`, with its own recovery
+   * settings) over the account's one shared connection, so it gets the fills made while it was
+   * closed from its own cursors. close() closes it at once (no redeploy grace).
+   */
+  cursors?: 'shared' | 'own';
 }
 
 /** Invalid settings: `key` (when the problem has its own text) and a redacted English message. */
@@ -94,6 +105,7 @@ class AccountStreamHandle implements AccountStream {
   private readonly store: StateStore | undefined;
   private readonly log: Logger;
   private readonly account: ValidAccount;
+  private readonly own: boolean;
   private closed = false;
 
   constructor(account: ValidAccount, opts: AccountStreamOptions) {
@@ -102,7 +114,8 @@ class AccountStreamHandle implements AccountStream {
     this.log = redactingLogger(opts.logger, account.redactor);
     const rc = account.recovery;
     this.store = rc.enabled ? opts.store : undefined;
-    this.stream = openSharedStream(
+    this.own = opts.cursors === 'own';
+    this.stream = (this.own ? openOwnStream : openSharedStream)(
       account.config,
       { logger: this.log, redactor: account.redactor, signer: account.signer },
       {
@@ -170,6 +183,12 @@ class AccountStreamHandle implements AccountStream {
     this.closed = true;
     const ids = [...this.held];
     this.held.clear();
+    if (this.own) {
+      // Detached at once (nothing more is delivered to no listener), its cursors written a last
+      // time; then the consumers (the account's last one stops the shared connection).
+      await Promise.all([this.stream.close(), this.releaseIds(ids)]);
+      return;
+    }
     // The stream first (it keeps the connection for a redeploy to adopt), then the consumers.
     await Promise.all([this.stream.release(this.store, opts), this.releaseIds(ids)]);
   }

@@ -6,6 +6,8 @@
  *
  * `openSharedStream()` is the way in (account/account-stream.ts uses it); `getSharedManager()` and
  * `reliableStreamFor()` are its two steps, kept for tests and tools that work on one layer.
+ * `openOwnStream()` gives a caller a reliable stream of its own over the shared manager (n8n: one
+ * per workflow, each from its own cursors).
  */
 import { accountIdentity } from './identity';
 import { ReliableStream, type ReliableStreamOptions } from './reliable-stream';
@@ -72,6 +74,23 @@ export function openSharedStream(
 ): ReliableStream {
   const manager = getSharedManager(config, managerOpts);
   return reliableStreamFor(manager, { ...streamOpts, market: config.market, isolatedSymbol: config.symbol });
+}
+
+/**
+ * A reliable stream of the caller's own over the account's shared manager: its own delivery
+ * pipeline, ledger and gap recovery (start-up recovery from `streamOpts.store`), on the one
+ * connection every consumer of the account shares. Not registered (no other caller joins it) and
+ * without a redeploy grace; retained once, and closed by the caller (`close()`).
+ */
+export function openOwnStream(
+  config: AccountConfig,
+  managerOpts: StreamManagerOptions,
+  streamOpts: Omit<ReliableStreamOptions, 'market' | 'isolatedSymbol' | 'releaseGraceMs'>,
+): ReliableStream {
+  const manager = getSharedManager(config, managerOpts);
+  const r = new ReliableStream(manager, { ...streamOpts, market: config.market, isolatedSymbol: config.symbol, releaseGraceMs: 0 });
+  r.retain();
+  return r;
 }
 
 /** Number of registered managers (diagnostics and tests). */
