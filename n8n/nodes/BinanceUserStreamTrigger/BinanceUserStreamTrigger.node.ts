@@ -1,14 +1,17 @@
 /**
  * *Binance User Stream Trigger*: a Binance account's user-data stream as workflow executions, on
- * the same core as the Node-RED nodes (`openAccountStream`: one shared, recovering stream per key
- * and market, however many workflows listen; reconnects, key rotation, gap recovery).
+ * the same core as the Node-RED nodes (`openAccountStream`: one shared connection per key and
+ * market, however many workflows listen; reconnects, key rotation, gap recovery).
  *
- * Lifecycle: activation opens (or joins) the account's stream and acquires it for this node;
- * every wanted event becomes one emit (one execution); `closeFunction` releases it, and the
- * account's last consumer closes sockets and timers at once (no redeploy grace: n8n has no
- * deploy to adopt it). In manual mode ("Listen for test event") the next wanted event is
- * emitted and n8n then closes the trigger. Recovery cursors live in the node's workflow static
- * data (static-data-store.ts); manual runs use none, so a test never moves them.
+ * Lifecycle: activation opens a reliable stream of this workflow's own (its delivery pipeline,
+ * cursors and recovery) over the account's one shared connection, and acquires the connection
+ * for this node; every wanted event becomes one emit (one execution); `closeFunction` closes the
+ * workflow's stream and releases the connection, and the account's last consumer closes sockets
+ * and timers at once (no redeploy grace: n8n has no deploy to adopt it). A workflow activated
+ * again gets what was made while it was inactive from its own cursors. In manual mode ("Listen
+ * for test event") the next wanted event is emitted and n8n then closes the trigger. Recovery
+ * cursors live in the node's workflow static data (static-data-store.ts), written through at
+ * each emit; manual runs use none, so a test never moves them.
  */
 import {
   NodeConnectionTypes,
@@ -257,6 +260,9 @@ export class BinanceUserStreamTrigger implements INodeType {
     try {
       account = openAccountStream(settings, {
         store,
+        // each workflow its own stream over the account's one connection: it gets what it
+        // missed while inactive from its own cursors (in its own static data)
+        cursors: 'own',
         logger: {
           debug: (m) => log.debug(m),
           info: (m) => log.info(m),
@@ -272,6 +278,12 @@ export class BinanceUserStreamTrigger implements INodeType {
 
     const consumer = `n8n:${node.id ?? node.name}:${++consumerSeq}`;
     const stream = account.stream;
+    const recovery = stream.recovery;
+    // n8n saves static data with each emit and after activation, never on deactivation: the
+    // cursors are written through just before each emit (static-data-store.ts)
+    const saveCursors = (): void => {
+      if (store && recovery) store.saveNow(recovery);
+    };
     const onEvent = (e: UserDataEvent): void => {
       let items;
       try {
@@ -280,7 +292,9 @@ export class BinanceUserStreamTrigger implements INodeType {
         log.warn(account.redact(`cannot handle ${e.eventType}: ${errText(err)}`));
         return;
       }
-      if (items.length) this.emit([items.map((json) => ({ json: json as IDataObject }))]);
+      if (!items.length) return;
+      saveCursors();
+      this.emit([items.map((json) => ({ json: json as IDataObject }))]);
     };
     // A key rejected while running: a failed execution with the Node-RED status' text. The
     // workflow stays active and the core retries the key every 5 minutes (n8n's emitError would
@@ -297,17 +311,25 @@ export class BinanceUserStreamTrigger implements INodeType {
     stream.on('state', onState);
     account.acquire(consumer);
     account.resume();
+    if (store) {
+      // the saved state is read (the start-up recovery runs from it): in static data for the
+      // save n8n makes after the activation (a workflow deactivated before its first emit
+      // recovers from here)
+      await stream.ready;
+      saveCursors();
+    }
 
     let closed = false;
     const closeFunction = async (): Promise<void> => {
       if (closed) return;
       closed = true;
+      // The workflow's own stream is detached at once (nothing is delivered, or counted
+      // delivered, without this listener), its state written a last time (n8n does not save it);
+      // the account's last consumer closes the connection.
+      const closing = account.close();
       stream.removeListener('event', onEvent);
       stream.removeListener('state', onState);
-      await account.close();
-      // n8n has no redeploy to adopt a kept stream: the last consumer's stream closes now
-      // (a no-op while another workflow still listens to it)
-      await stream.endGrace();
+      await closing;
     };
     return { closeFunction };
   }
