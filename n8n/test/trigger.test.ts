@@ -221,6 +221,24 @@ describe('n8n: Binance User Stream Trigger (built package, simulator)', function
     assert.equal(cursorIn(dbB.staticData), f4.trade.tradeId);
   });
 
+  it("each workflow's own recovery settings apply on the shared connection: one activated first without recovery does not switch it off for another", async () => {
+    const off = await start({ options: { recovery: false } });
+    const on = await start({}, { nodeName: 'Recovering' });
+    await subscribed();
+    assert.equal(sim.openConnections(), 1);
+    const first = fill();
+    await waitFor(() => ids(off).includes(first.eventId) && ids(on).includes(first.eventId), { timeoutMs: 15_000 });
+    sim.dropConnections();
+    const missed = fill(); // no socket is listening now
+    await waitFor(() => ids(on).includes(missed.eventId), { timeoutMs: 30_000, message: 'recovered by the workflow with recovery' }).catch((err: Error) => {
+      throw new Error(`${err.message}; got ${JSON.stringify(ids(on))}`);
+    });
+    const later = fill();
+    await waitFor(() => ids(off).includes(later.eventId) && ids(on).includes(later.eventId), { timeoutMs: 15_000, message: 'live to both' });
+    assert.deepEqual(ids(on), [first, missed, later].map((f) => f.eventId));
+    assert.deepEqual(ids(off), [first, later].map((f) => f.eventId), 'recovery off: only what came live');
+  });
+
   it('a reconnect with gap recovery: the fill missed while the socket was down comes recovered, every fill exactly once', async () => {
     const h = await start();
     await subscribed();
