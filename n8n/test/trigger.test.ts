@@ -14,6 +14,16 @@ import { TriggerHarness, loadTriggerType, type FakeOptions } from './trigger-fun
 
 const STATIC_KEY = 'binanceUserStreamRecovery';
 
+/**
+ * The highest BTCUSDT trade id the trigger's saved state claims delivered: its safe cursor, or an
+ * id in its delivered set (however the set is written: ids or ranges).
+ */
+function claimedIn(data: IDataObject, node = 'node:Binance User Stream Trigger'): number {
+  const st = (data[node] as IDataObject | undefined)?.[STATIC_KEY] as { lastTradeIds?: Record<string, number>; delivered?: Record<string, unknown> } | undefined;
+  const nums = (v: unknown): number[] => (typeof v === 'number' ? [v] : Array.isArray(v) ? v.flatMap(nums) : []);
+  return Math.max(0, st?.lastTradeIds?.BTCUSDT ?? 0, ...nums(st?.delivered?.BTCUSDT));
+}
+
 describe('n8n: Binance User Stream Trigger (built package, simulator)', function () {
   this.timeout(60_000);
   const type = loadTriggerType();
@@ -179,9 +189,6 @@ describe('n8n: Binance User Stream Trigger (built package, simulator)', function
   });
 
   it('several workflows on one credential: one deactivated while fills are made gets them once when activated again, from its own cursors in its static data; the other gets every fill once; one connection', async () => {
-    const node = 'node:Binance User Stream Trigger';
-    const cursorIn = (data: IDataObject): number =>
-      ((data[node] as IDataObject | undefined)?.[STATIC_KEY] as { lastTradeIds?: Record<string, number> } | undefined)?.lastTradeIds?.BTCUSDT ?? 0;
     const dbA = { staticData: {} as IDataObject };
     const dbB = { staticData: {} as IDataObject };
     const a = await start({}, { db: dbA });
@@ -193,7 +200,7 @@ describe('n8n: Binance User Stream Trigger (built package, simulator)', function
     const f1 = fill();
     await waitFor(() => ids(a).includes(f1.eventId) && ids(b).includes(f1.eventId), { timeoutMs: 15_000, message: 'f1 to both' });
     // what n8n saved with the emit already covers the emitted fill (n8n saves nothing on deactivation)
-    assert.equal(cursorIn(dbB.staticData), f1.trade.tradeId, 'saved with the emit');
+    assert.equal(claimedIn(dbB.staticData), f1.trade.tradeId, 'saved with the emit');
     await b.close(); // deactivated
     open.splice(open.indexOf(b), 1);
     assert.equal(sim.openConnections(), 1, 'the other workflow still listens');
@@ -217,8 +224,8 @@ describe('n8n: Binance User Stream Trigger (built package, simulator)', function
     assert.deepEqual(ids(b2), [f2, f3, f4].map((f) => f.eventId), 'reactivated: what it missed, then live; f1 not again');
     assert.deepEqual(b2.items().map((i) => i.recovered), [true, true, false]);
     assert.deepEqual(sim.connections().map((c) => c.id), [connId], 'one connection all along');
-    assert.equal(cursorIn(dbA.staticData), f4.trade.tradeId);
-    assert.equal(cursorIn(dbB.staticData), f4.trade.tradeId);
+    assert.equal(claimedIn(dbA.staticData), f4.trade.tradeId);
+    assert.equal(claimedIn(dbB.staticData), f4.trade.tradeId);
   });
 
   it("each workflow's own recovery settings apply on the shared connection: one activated first without recovery does not switch it off for another", async () => {
@@ -262,16 +269,13 @@ describe('n8n: Binance User Stream Trigger (built package, simulator)', function
     const db = { staticData: {} as IDataObject };
     const h1 = await start({}, { db });
     await subscribed();
-    const node = 'node:Binance User Stream Trigger';
-    const cursorIn = (data: IDataObject): number =>
-      ((data[node] as IDataObject | undefined)?.[STATIC_KEY] as { lastTradeIds?: Record<string, number> } | undefined)?.lastTradeIds?.BTCUSDT ?? 0;
     const first = fill();
     await waitFor(() => ids(h1).includes(first.eventId), { timeoutMs: 15_000 });
     // n8n saved the static data with the emit, and it already covers the emitted fill
-    assert.equal(cursorIn(db.staticData), first.trade.tradeId, 'saved with the emit');
+    assert.equal(claimedIn(db.staticData), first.trade.tradeId, 'saved with the emit');
     const second = fill();
     await waitFor(() => ids(h1).includes(second.eventId), { timeoutMs: 15_000 });
-    assert.equal(cursorIn(db.staticData), second.trade.tradeId, 'saved with the next emit');
+    assert.equal(claimedIn(db.staticData), second.trade.tradeId, 'saved with the next emit');
     await h1.close(); // n8n saves nothing on deactivation
     open.splice(open.indexOf(h1), 1);
     await waitFor(() => sim.openConnections() === 0, { timeoutMs: 5_000 });
