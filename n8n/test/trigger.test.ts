@@ -228,6 +228,42 @@ describe('n8n: Binance User Stream Trigger (built package, simulator)', function
     assert.equal(claimedIn(dbB.staticData), f4.trade.tradeId);
   });
 
+  it('a workflow deactivated and activated again three times while fills keep coming gets every fill exactly once across its activations; the other workflow gets every fill once, in order', async () => {
+    const a = await start({}, { db: { staticData: {} } });
+    const dbB = { staticData: {} as IDataObject };
+    let b = await start({}, { db: dbB });
+    await subscribed();
+    const all: string[] = [];
+    const gotB: string[] = [];
+    const burst = (): void => {
+      for (let i = 0; i < 5; i++) {
+        const o = sim.placeOrder(acct, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.01', price: '50000' });
+        all.push(`fill:spot:BTCUSDT:${o.orderId}:${sim.fillOrder(o.orderId, { quantity: '0.01' }).tradeId}`);
+      }
+    };
+    for (let round = 0; round < 3; round++) {
+      burst();
+      await waitFor(() => ids(b).length > 0, { timeoutMs: 15_000, message: 'some fills reached the workflow' });
+      await b.close(); // deactivated, some fills of the burst still on their way
+      open.splice(open.indexOf(b), 1);
+      gotB.push(...ids(b));
+      // nothing saved claims a fill the workflow did not emit
+      assert.ok(claimedIn(dbB.staticData) <= Math.max(0, ...b.items().map((i) => i.tradeId as number)), `round ${round}: saved state claims an unemitted fill`);
+      burst(); // while inactive
+      await waitFor(() => all.every((id) => ids(a).includes(id)), { timeoutMs: 15_000, message: 'the other workflow got them' });
+      b = await start({}, { db: dbB });
+    }
+    burst();
+    const everything = (): string[] => [...gotB, ...ids(b)];
+    await waitFor(() => all.every((id) => everything().includes(id) && ids(a).includes(id)), { timeoutMs: 30_000, message: 'every fill to both' }).catch((err: Error) => {
+      throw new Error(`${err.message}; missing for the reactivated workflow ${JSON.stringify(all.filter((id) => !everything().includes(id)))}`);
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual([...everything()].sort(), [...all].sort(), 'each fill exactly once across the activations');
+    assert.deepEqual(ids(a), all, 'the workflow that stayed: each once, in order');
+    assert.equal(sim.openConnections(), 1);
+  });
+
   it("each workflow's own recovery settings apply on the shared connection: one activated first without recovery does not switch it off for another", async () => {
     const off = await start({ options: { recovery: false } });
     const on = await start({}, { nodeName: 'Recovering' });
