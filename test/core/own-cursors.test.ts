@@ -116,6 +116,26 @@ describe('core: consumers with their own cursors on one account (issue 21)', fun
     await waitFor(() => sim.openConnections() === 0, { timeoutMs: 5_000, message: 'closed after the last consumer' });
   });
 
+  it('fifteen own streams on one account: one connection, each gets a fill once, no MaxListenersExceededWarning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    try {
+      const cs = Array.from({ length: 15 }, (_, i) => open(`c${i}`, new MemoryStateStore()));
+      await waitFor(() => sim.subscriptions({ market: 'spot' }).length === 1, { timeoutMs: 15_000, message: 'subscribed' });
+      assert.equal(sim.openConnections(), 1);
+      const f = fill();
+      await waitFor(() => cs.every((c) => tradeIds(c).includes(f)), { timeoutMs: 15_000, message: 'the fill to every consumer' });
+      assert.ok(cs.every((c) => tradeIds(c).length === 1));
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message), []);
+    } finally {
+      process.removeListener('warning', onWarning);
+    }
+  });
+
   it('own streams are not shared: each is closed by its own handle at once, and the other keeps its deliveries', async () => {
     const a = open('a', new MemoryStateStore());
     const b = open('b', new MemoryStateStore());
