@@ -155,18 +155,24 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     assert.equal(r.lastTradeId('BTCUSDT'), b.id);
   });
 
-  it('a gap longer than the look-back: nothing older than the look-back, nothing at or below the known id', async () => {
+  it('a gap longer than the look-back: a known id cursor still counts (issue 21 case 7), by time nothing older than the look-back', async () => {
     const ex = new FakeExchange();
     const seen = ex.trade('BTCUSDT', NOW - 100 * H);
-    ex.trade('BTCUSDT', NOW - 72 * H); // missed, but older than the 24 h look-back
+    const b = ex.trade('BTCUSDT', NOW - 72 * H); // missed, older than the 24 h look-back, after the known cursor
     const c = ex.trade('BTCUSDT', NOW - 10 * H);
-    const r = make(ex);
+    ex.trade('ETHUSDT', NOW - 72 * H); // no cursor: older than the look-back, not wanted
+    const e = ex.trade('ETHUSDT', NOW - 10 * H);
+    const r = make(ex, { symbols: ['ETHUSDT'] });
     r.observe(spotEvent({ E: NOW - 100 * H, s: 'BTCUSDT', i: seen.orderId, t: seen.id, x: 'TRADE', X: 'FILLED' }));
-    const rec = await r.recover({ from: NOW - 100 * H, to: NOW, reason: 'startup' });
-    assert.deepEqual(rec.filter(isFill).map((e) => e.raw.t), [c.id]);
-    const first = ex.calls.find((x) => x.path === '/api/v3/myTrades')!;
-    assert.equal(first.params.startTime, NOW - 24 * H);
-    assert.equal(first.params.fromId, undefined);
+    const rec = await r.recover({ from: NOW - 100 * H, to: NOW, reason: 'recovery-retry' });
+    assert.deepEqual(
+      rec.filter(isFill).map((x) => `${String(x.raw.s)}:${String(x.raw.t)}`),
+      [`BTCUSDT:${b.id}`, `BTCUSDT:${c.id}`, `ETHUSDT:${e.id}`],
+    );
+    const btc = ex.calls.find((x) => x.path === '/api/v3/myTrades' && x.params.symbol === 'BTCUSDT')!;
+    assert.equal(btc.params.fromId, seen.id, 'from the cursor it holds (at its id: a live fill vouches for its own leg), not from the look-back');
+    const eth = ex.calls.find((x) => x.path === '/api/v3/myTrades' && x.params.symbol === 'ETHUSDT')!;
+    assert.equal(eth.params.startTime, NOW - 24 * H);
   });
 
   it('pages by fromId until a short page; maxPagesPerSymbol defers the rest to the next recovery', async () => {
@@ -428,8 +434,10 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     r.observe(spotEvent({ E: NOW - H, s: 'ETHUSDT', i: 2, x: 'NEW', X: 'NEW' }));
     const snap = r.snapshot();
     assert.deepEqual(snap, {
-      version: 2,
+      version: 3,
       lastTradeIds: { BTCUSDT: 41 },
+      // a live fill vouches for its own leg only (a self-trade's other leg may follow)
+      safeLegs: { BTCUSDT: 1 },
       lastEventTime: NOW - H,
       symbols: ['BTCUSDT', 'ETHUSDT'],
       orders: [['ETHUSDT', 2, 'NEW', null, 0]],

@@ -42,6 +42,8 @@ export interface OpenOrdersHost {
   isolatedParams(): RestParams;
   /** Something a snapshot holds changed. */
   changed(): void;
+  /** An open order was dropped from the bound (its final state will not be looked up after a gap). */
+  dropped?(symbol: string, orderId: number): void;
 }
 
 export interface OpenOrdersOptions {
@@ -113,7 +115,9 @@ export class OpenOrders {
     while (this.orders.size > this.opts.maxTrackedOrders) {
       const oldest = this.orders.keys().next().value;
       if (oldest === undefined) break;
+      const o = this.orders.get(oldest);
       this.orders.delete(oldest);
+      if (o) this.host.dropped?.(o.symbol, o.orderId);
     }
   }
 

@@ -7,7 +7,7 @@
  * `openSharedStream()` is the way in (account/account-stream.ts uses it); `getSharedManager()` and
  * `reliableStreamFor()` are its two steps, kept for tests and tools that work on one layer.
  */
-import { accountIdentity } from './identity';
+import { accountIdentity, stateOwner } from './identity';
 import { ReliableStream, type ReliableStreamOptions } from './reliable-stream';
 import { StreamManager, type StreamManagerOptions } from './stream-manager';
 import type { AccountConfig } from '../types';
@@ -71,7 +71,8 @@ export function openSharedStream(
   streamOpts: Omit<ReliableStreamOptions, 'market' | 'isolatedSymbol'>,
 ): ReliableStream {
   const manager = getSharedManager(config, managerOpts);
-  return reliableStreamFor(manager, { ...streamOpts, market: config.market, isolatedSymbol: config.symbol });
+  const owner = stateOwner(config, streamOpts.recoveryEndpoints?.restUrl ?? streamOpts.restUrl);
+  return reliableStreamFor(manager, { owner, ...streamOpts, market: config.market, isolatedSymbol: config.symbol });
 }
 
 /** Number of registered managers (diagnostics and tests). */
