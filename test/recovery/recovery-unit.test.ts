@@ -118,6 +118,16 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     r.observe(spotEvent({ E: 7, s: 'DDD', i: 7, t: 7, x: 'TRADE', X: 'FILLED' }));
     assert.deepEqual(r.snapshot().symbols, ['CCC', 'DDD']);
 
+    // issue 21: a bound that drops an entry is never silent: warned, and reported for the status
+    const log = new LogCapture();
+    let reported = 0;
+    const v = make(new FakeExchange(), { maxSymbols: 2, maxTrackedOrders: 100, logger: log });
+    v.onLimit = () => reported++;
+    for (const [sym, t] of [['AAA', 1], ['BBB', 2], ['CCC', 3], ['DDD', 4]] as const) v.observe(spotEvent({ E: t, s: sym, i: t, t, x: 'TRADE', X: 'FILLED' }));
+    assert.deepEqual(v.limits, { symbols: 2, droppedSymbols: 2, droppedOrders: 0 });
+    assert.equal(reported, 1, 'reported once when the bound is first reached');
+    assert.equal(log.lines.filter((l) => /more than 2 symbols tracked: AAA is no longer reconciled after a gap .*"Symbols tracked"/.test(l)).length, 1);
+
     // open orders: maxTrackedOrders 2 (maxSymbols 1, so known symbols beyond the last seen come from orders)
     const o = make(new FakeExchange(), { maxSymbols: 1, maxTrackedOrders: 2 });
     const ev = (s: string, i: number, X: string): UserDataEvent => spotEvent({ E: 1, s, i, t: -1, x: 'NEW', X });
