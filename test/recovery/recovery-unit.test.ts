@@ -270,8 +270,22 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     assert.equal(rec.length, 0);
     assert.equal(ex.calls.filter((c) => c.path === '/api/v3/order').length, 2);
     assert.ok(logger.lines.some((l) => l.startsWith('warn') && l.includes('not looked up')));
-    assert.ok(logger.lines.some((l) => l.startsWith('warn') && l.includes('unknown')));
+    assert.ok(logger.lines.some((l) => l.startsWith('warn') && l.includes('unknown to the exchange')));
     assert.equal(r.lastStats?.errors.length, 2);
+  });
+
+  it('a lookup that fails for a fault (not -2013) keeps the order: it is looked up again at the next recovery (issue 21: a fault never forgets)', async () => {
+    const ex = new FakeExchange();
+    const r = make(ex, { openOrdersScope: 'all' });
+    const o = ex.order('BTCUSDT', 'NEW', NOW - H);
+    r.observe(spotEvent({ E: NOW - H, s: 'BTCUSDT', i: o.orderId, x: 'NEW', X: 'NEW' }));
+    o.status = 'CANCELED';
+    ex.failOn = (path) => (path === '/api/v3/order' ? Object.assign(new Error('internal error'), { code: -1000 }) : undefined);
+    const first = await r.recover({ from: NOW - H, to: NOW, reason: 'reconnect' });
+    assert.equal(first.length, 0);
+    ex.failOn = undefined;
+    const second = await r.recover({ from: NOW - 1000, to: NOW, reason: 'reconnect' });
+    assert.deepEqual(second.map((e) => e.raw.X), ['CANCELED'], 'the final state, found at the next recovery');
   });
 
   it("open-order scope 'auto': global call first, then per symbol while cheaper; 'per-symbol' never global", async () => {

@@ -85,8 +85,6 @@ export interface RecoveryStats {
   errors: string[];
 }
 
-/** Orders persisted with the cursors (the most recently tracked), at most. */
-const MAX_PERSISTED_ORDERS = 2_000;
 
 /** A recovery's result: its events, and the cursor commits to apply once they were delivered. */
 export interface RecoveryBatch {
@@ -133,6 +131,7 @@ export class GapRecovery {
   /** Symbols whose cursor a live fill far above it could not move (checked by the next recovery). */
   private readonly suspect = new Set<string>();
   private readonly owner?: StateOwner;
+  private readonly maxTrackedOrders: number;
   /** A live fill far above its cursor was delivered: a recovery of the symbol should confirm it soon. */
   onSuspicious?: (symbol: string, id: number) => void;
   /** A tracking bound was reached (`limits` says which); shown, never silent. */
@@ -153,6 +152,7 @@ export class GapRecovery {
     this.books = new Books(opts.market, opts.endpoints);
     this.ledger = new FillLedger();
     this.owner = opts.owner;
+    this.maxTrackedOrders = opts.maxTrackedOrders ?? 10_000;
     this.ledger.onSuspicious = (symbol, id) => {
       if (!this.suspect.has(symbol)) {
         this.logger?.warn(
@@ -336,7 +336,8 @@ export class GapRecovery {
     // restart must recover it: the stream may have been half-open or down all along).
     let lastEventTime = this.live.lastEventTime ?? this.createdAt;
     for (const g of this.uncommitted) if (lastEventTime === undefined || g.from < lastEventTime) lastEventTime = g.from;
-    const orders = this.openOrders.persisted(MAX_PERSISTED_ORDERS);
+    // every tracked order (bounded by the "Open orders tracked" setting, never by less)
+    const orders = this.openOrders.persisted(this.maxTrackedOrders);
     const state: PersistedRecoveryState = { version: 3, lastTradeIds: l.safe, symbols: this.live.symbols() };
     if (this.owner) state.owner = this.owner;
     if (Object.keys(l.safeLegs).length) state.safeLegs = l.safeLegs;
