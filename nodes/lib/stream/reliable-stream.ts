@@ -84,6 +84,8 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   private eventsFlow = false;
   private waitTimer: ReturnType<typeof setTimeout> | undefined;
   private reader: SavedStateReader | undefined;
+  /** The start-up gap, known before the stream was subscribed (recovered once it is). */
+  private startupPending: GapEvent | undefined;
   private stoppedAt: number | undefined;
   private closed = false;
   private recoveredTotal = 0;
@@ -365,15 +367,26 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   private stateKnown(g: GapEvent | undefined, announce: boolean): void {
     if (this.closed) return;
     this.isReady = true;
-    if (g) {
-      if (announce || g.reason === 'startup') this.logger?.info(`recovering what was missed since ${new Date(g.from).toISOString()} (start-up)`);
-      this.emitSafe('gap', g);
-      this.runRecovery(g);
+    if (g && this.manager.state !== 'connected') {
+      // Not subscribed yet: a recovery now would read the history before the subscription begins,
+      // and a fill made in between would be neither fetched nor received live (found by the
+      // crash-window measurement, test/process/startup-window.test.ts). It runs once subscribed.
+      this.startupPending = g;
+    } else if (g) {
+      this.runStartup(g, announce);
     }
     const gaps = this.waitingGaps;
     this.waitingGaps = [];
     for (const q of gaps) this.runRecovery(q);
     this.letEventsFlow();
+  }
+
+  /** The start-up recovery, up to now (it runs once the stream is subscribed). */
+  private runStartup(g: GapEvent, announce = true): void {
+    const gap: GapEvent = { ...g, to: Math.max(g.to, Date.now()) };
+    if (announce || gap.reason === 'startup') this.logger?.info(`recovering what was missed since ${new Date(gap.from).toISOString()} (start-up)`);
+    this.emitSafe('gap', gap);
+    this.runRecovery(gap);
   }
 
   /** Live events no longer wait for the saved state (it is known, a read failed, or the hold bound passed). */
@@ -496,6 +509,9 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       for (const p of this.persisters.values()) p.start();
     }
     if (s.state === 'connected') {
+      const startup = this.startupPending;
+      this.startupPending = undefined;
+      if (startup) this.runStartup(startup);
       if (this.stoppedAt !== undefined && this.recovery) {
         // Started again after a stop: what happened meanwhile is a gap too.
         const g: GapEvent = { from: this.stoppedAt, to: Date.now(), reason: 'restart' };
