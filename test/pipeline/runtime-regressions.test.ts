@@ -228,8 +228,8 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
     this.timeout(90_000);
     const a = newAccount(sim, 'spot');
     await started(a, { closeMs: 11_000 });
-    const before = fills(sim, a, 'spot', 1);
-    await waitFor(() => fillIds('out').length === 1, 5000, 'the first live fill');
+    // no fill before the deploy: the account's first fill is made during the deploy (as in the issue)
+    const before: number[] = [];
 
     const closing = closeStarted('slow');
     const deploying = helper.setFlows(flow(a, { closeMs: 11_000 }), 'full', credentialsFor(a));
@@ -241,7 +241,7 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
     await waitConnected();
 
     const deposits = (): Msg[] => asMsgs('balOut').filter((m) => m.eventType === 'balanceUpdate');
-    await waitQuietly(() => fillIds('out').length >= 2 && deposits().length >= 1, 10_000);
+    await waitQuietly(() => fillIds('out').length >= 1 && deposits().length >= 1, 10_000);
     const after = fills(sim, a, 'spot', 1);
     await waitQuietly(() => fillIds('out').includes(after[0]), 8000);
     await sleep(300);
@@ -300,8 +300,14 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
   it(`case 4: one live frame with trade id 2^50 for BTCUSDT, then fills missed during a reconnect: they are recovered, each once`, async function () {
     const a = newAccount(sim, 'spot');
     await started(a);
-    const before = fills(sim, a, 'spot', 2);
-    await waitFor(() => fillIds('out').length === 2, 5000, 'the first live fills');
+    // a fill, a reconnect and its recovery (BTCUSDT is reconciled: live fills move its cursor), a fill
+    const before = fills(sim, a, 'spot', 1);
+    await waitFor(() => fillIds('out').length === 1, 5000, 'the first live fill');
+    const rec0 = recoveries().length;
+    assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1);
+    await waitFor(() => recoveries().length > rec0, 15_000, 'the recovery after the first reconnect');
+    before.push(...fills(sim, a, 'spot', 1));
+    await waitFor(() => fillIds('out').length === 2, 5000, 'the second live fill');
     // one bogus frame: a fill of a real open order with an absurd trade id
     const order = sim.placeOrder(a.accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', type: 'LIMIT', quantity: '0.001', price: '90' });
     const bogus = 2 ** 50;
@@ -312,7 +318,10 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
       n: '0.00000100', N: 'BTC', T: now, t: bogus, I: 999_999, w: false, m: true, M: true, O: now, Z: '0.09000000', Y: '0.09000000', Q: '0.00000000', W: now, V: 'EXPIRE_MAKER', eR: 'NONE',
     });
     assert.ok(sent >= 1, 'setup: the bogus frame was sent');
-    await sleep(1000);
+    // later live fills still arrive
+    before.push(...fills(sim, a, 'spot', 1));
+    await waitFor(() => fillIds('out').includes(before[before.length - 1]), 5000, 'a live fill after the bogus frame');
+    await sleep(500);
 
     const recBefore = recoveries().length;
     assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1);
