@@ -16,6 +16,7 @@ type Msg = Record<string, unknown>;
 const sinks = new Map<string, Msg[]>();
 const arrivalLog: Array<{ sink: string; msg: Msg }> = [];
 const closeWaiters = new Map<string, Array<() => void>>();
+let fast = false;
 
 /** The messages every incarnation of the sink node `id` received, in order of arrival. */
 export function sunk(id: string): Msg[] {
@@ -36,6 +37,11 @@ export function arrivals(): ReadonlyArray<{ sink: string; msg: Msg }> {
 export function clearSinks(): void {
   sinks.clear();
   arrivalLog.length = 0;
+}
+
+/** While on, slow-close nodes close at once (a test's clean-up need not wait for them). */
+export function fastCloses(on: boolean): void {
+  fast = on;
 }
 
 /** Resolves when the next close of the slow-close node `id` begins. */
@@ -69,7 +75,8 @@ export function testNodes(RED: NodeAPI): void {
       const waiting = closeWaiters.get(id) ?? [];
       closeWaiters.delete(id);
       for (const w of waiting) w();
-      setTimeout(done, ms);
+      if (fast) done();
+      else setTimeout(done, ms);
     });
   }
   RED.nodes.registerType('test-sink', TestSink);
