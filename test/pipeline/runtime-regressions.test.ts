@@ -425,59 +425,66 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
 
   // -------------------------------------------------------------------------------- case 6
 
-  it(`case 6: one rejected read of the context store at start-up: the fills made while Node-RED was stopped are delivered, the status is not green before, the saved cursors survive`, async function () {
-    const a = newAccount(sim, 'spot');
-    const props = { account: { recoveryStore: 'persist' } };
-    // run 1: a cursor, saved when Node-RED stops
-    await started(a, props);
-    const run1Live = fills(sim, a, 'spot', 1);
-    await waitFor(() => fillIds('out').length === 1, 5000, 'the first live fill');
-    await helper.unload();
-    const run1 = fillIds('out');
-    clearSinks();
+  for (const [mode, what] of [
+    ['fail', 'one rejected read'],
+    ['hang', 'one read that never answers'],
+  ] as const) {
+    it(`case 6${mode === 'fail' ? '' : ' (hang)'}: ${what} of the context store at start-up: the fills made while Node-RED was stopped are delivered, the status is not green before, the saved cursors survive`, async function () {
+      this.timeout(150_000);
+      const a = newAccount(sim, 'spot');
+      const props = { account: { recoveryStore: 'persist' } };
+      // run 1: a cursor, saved when Node-RED stops
+      await started(a, props);
+      const run1Live = fills(sim, a, 'spot', 1);
+      await waitFor(() => fillIds('out').length === 1, 5000, 'the first live fill');
+      await helper.unload();
+      const run1 = fillIds('out');
+      clearSinks();
 
-    // Node-RED stopped: fills; then it starts while the store's backend is not up (one read fails)
-    const whileStopped = fills(sim, a, 'spot', 3);
-    store.onGet({ mode: 'fail', count: 1 });
-    const logFrom = capturedLogs.length;
-    const callsFrom = store.calls.length;
-    await load(a, props);
-    await waitConnected();
-    await waitQuietly(() => whileStopped.every((id) => fillIds('out').includes(id)), 20_000);
-    // a live fill once the stream is up (I2: live events flow whatever the store does)
-    const run2Live = fills(sim, a, 'spot', 1);
-    await waitQuietly(() => fillIds('out').includes(run2Live[0]), 8000);
-    await sleep(300);
-    const run2 = fillIds('out');
-    const seq = arrivals().map((x) => ({ sink: x.sink, msg: x.msg as Msg }));
-    const firstRecovered = seq.findIndex((x) => x.sink === 'out' && whileStopped.includes(Number(x.msg.payload.tradeId)));
-    const shownBefore = seq
-      .slice(0, firstRecovered < 0 ? seq.length : firstRecovered)
-      .filter((x) => x.sink === 'stOut')
-      .map((x) => statusText(x.msg as unknown as StatusMsg));
-    const readFailures = store.calls.slice(callsFrom).filter((c) => c.op === 'get' && c.outcome === 'fail').length;
-    assert.equal(readFailures, 1, 'setup: one read of the store was rejected');
+      // Node-RED stopped: fills; then it starts while the store's backend is not up (one read fails or hangs)
+      const whileStopped = fills(sim, a, 'spot', 3);
+      store.onGet({ mode, count: 1 });
+      const logFrom = capturedLogs.length;
+      const callsFrom = store.calls.length;
+      await load(a, props);
+      await waitConnected();
+      await waitQuietly(() => whileStopped.every((id) => fillIds('out').includes(id)), 30_000);
+      // a live fill once the stream is up (I2: live events flow whatever the store does)
+      const run2Live = fills(sim, a, 'spot', 1);
+      await waitQuietly(() => fillIds('out').includes(run2Live[0]), 8000);
+      await sleep(300);
+      const run2 = fillIds('out');
+      const seq = arrivals().map((x) => ({ sink: x.sink, msg: x.msg as Msg }));
+      const firstRecovered = seq.findIndex((x) => x.sink === 'out' && whileStopped.includes(Number(x.msg.payload.tradeId)));
+      const shownBefore = seq
+        .slice(0, firstRecovered < 0 ? seq.length : firstRecovered)
+        .filter((x) => x.sink === 'stOut')
+        .map((x) => statusText(x.msg as unknown as StatusMsg));
+      const readFaults = store.calls.slice(callsFrom).filter((c) => c.op === 'get' && c.outcome === mode).length;
+      assert.equal(readFaults, 1, `setup: ${what} of the store`);
 
-    // run 3: a clean restart with a healthy store, a fill made while stopped
-    await helper.unload();
-    clearSinks();
-    const beforeRun3 = fills(sim, a, 'spot', 1);
-    await load(a, props);
-    await waitConnected();
-    await waitQuietly(() => fillIds('out').includes(beforeRun3[0]), 15_000);
-    await sleep(500);
-    const run3 = fillIds('out');
+      // run 3: a clean restart with a healthy store, a fill made while stopped
+      await helper.unload();
+      clearSinks();
+      const beforeRun3 = fills(sim, a, 'spot', 1);
+      await load(a, props);
+      await waitConnected();
+      await waitQuietly(() => fillIds('out').includes(beforeRun3[0]), 15_000);
+      await sleep(500);
+      const run3 = fillIds('out');
 
-    const expected = [...run1Live, ...whileStopped, ...run2Live, ...beforeRun3];
-    assert.deepEqual(ledger(sim, a, 'spot'), expected, 'setup: the exchange ledger');
-    const problems: string[] = [];
-    const miss2 = missing(whileStopped, run2);
-    if (miss2.length) problems.push(`fills made while Node-RED was stopped never delivered after the failed read: ${ranges(miss2)} (warnings: ${JSON.stringify(warningsSince(logFrom))})`);
-    if (shownBefore.some((s) => s.startsWith('green/') && s.endsWith('/connected'))) problems.push(`green "connected" shown while they were missing (${shownBefore.join(' → ')})`);
-    const all = [...run1, ...run2, ...run3];
-    if (duplicates(all).length || missing(expected, all).length) problems.push(`over three runs: ${onceReport(expected, all)}`);
-    assert.deepEqual(problems, [], `case 6: ${problems.join('; ')}`);
-  });
+      const expected = [...run1Live, ...whileStopped, ...run2Live, ...beforeRun3];
+      assert.deepEqual(ledger(sim, a, 'spot'), expected, 'setup: the exchange ledger');
+      const problems: string[] = [];
+      const miss2 = missing(whileStopped, run2);
+      if (miss2.length) problems.push(`fills made while Node-RED was stopped never delivered after ${what}: ${ranges(miss2)} (warnings: ${JSON.stringify(warningsSince(logFrom))})`);
+      if (!run2.includes(run2Live[0])) problems.push(`the live fill ${run2Live[0]} made after the stream connected was not delivered while the state was unknown (I2)`);
+      if (shownBefore.some((s) => s.startsWith('green/') && s.endsWith('/connected'))) problems.push(`green "connected" shown while they were missing (${shownBefore.join(' → ')})`);
+      const all = [...run1, ...run2, ...run3];
+      if (duplicates(all).length || missing(expected, all).length) problems.push(`over three runs: ${onceReport(expected, all)}`);
+      assert.deepEqual(problems, [], `case 6 (${what}): ${problems.join('; ')}`);
+    });
+  }
 
   // -------------------------------------------------------------------------------- case 7
 
