@@ -14,6 +14,9 @@ export interface AccountNodeDef extends NodeDef {
   recovery?: boolean | string; recoverySymbols?: string; recoveryLookback?: string | number; liveHoldLimit?: string | number;
   /** Context store for the recovery cursors (empty = the default store). */
   recoveryStore?: string;
+  /** Symbols / open orders tracked at most (empty = the default). */
+  recoveryMaxSymbols?: string | number;
+  recoveryMaxOrders?: string | number;
 }
 
 /** The node's properties and credentials as the core's settings. */
@@ -22,6 +25,7 @@ export function settingsOf(def: AccountNodeDef, credentials: CredentialsInput): 
   return {
     ...{ market, environment, restUrl, wsUrl, symbol, keyType, credentials, futuresPathForm, coinmApi, recovery, recoverySymbols },
     ...{ recvWindowMs: def.recvWindow, keepaliveMinutes: def.keepaliveInterval, lookbackHours: def.recoveryLookback, liveHoldSeconds: def.liveHoldLimit },
+    ...{ maxSymbols: def.recoveryMaxSymbols, maxOpenOrders: def.recoveryMaxOrders },
   };
 }
 

@@ -19,6 +19,11 @@ export function accountStatus(t: Translate, current: ReliableStateChange, lastEv
   }
   const spec = statusForState({ ...current, state: current.state }, lastEventAt);
   const vars = spec.reasonKey ? { ...spec.vars, reason: t(`binance-account.status.${spec.reasonKey}`) } : spec.vars;
-  const text = spec.text ?? t(`binance-account.status.${spec.key ?? 'error'}`, vars);
+  let text = spec.text ?? t(`binance-account.status.${spec.key ?? 'error'}`, vars);
+  // a tracking bound dropped entries: said in the status (and the log), never silent
+  if (current.state === 'connected' && current.limits) {
+    const l = current.limits;
+    text = t(l.symbols !== undefined ? 'binance-account.status.limit-symbols' : 'binance-account.status.limit-orders', { status: text, n: l.symbols ?? l.orders ?? 0 });
+  }
   return { fill: spec.fill, shape: spec.shape, text };
 }

@@ -98,7 +98,8 @@ export class FakeExchange implements RestLike {
       case '/api/v3/order':
       case '/fapi/v1/order': {
         const o = this.orders.get(Number(p.orderId));
-        if (!o || o.symbol !== p.symbol) throw new Error('Order does not exist.');
+        // the exchange's answer: -2013 "Order does not exist."
+        if (!o || o.symbol !== p.symbol) throw Object.assign(new Error('Order does not exist.'), { code: -2013 });
         return { ...o };
       }
       case '/fapi/v1/openAlgoOrders':

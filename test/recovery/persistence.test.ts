@@ -42,7 +42,7 @@ describe('recovery/persistence', () => {
     assert.deepEqual(parsePersistedState(JSON.stringify(STATE)), STATE);
     assert.equal(parsePersistedState(undefined), undefined);
     assert.equal(parsePersistedState('{nope'), undefined);
-    assert.equal(parsePersistedState({ version: 3, lastTradeIds: {}, symbols: [] }), undefined);
+    assert.equal(parsePersistedState({ version: 4, lastTradeIds: {}, symbols: [] }), undefined);
     assert.deepEqual(parsePersistedState({ version: 1, lastTradeIds: { A: 1, B: -1, C: 'x', D: 1.5 }, symbols: ['A', 3, '', 'A'], lastEventTime: 'x' }), {
       version: 1,
       lastTradeIds: { A: 1 },

@@ -118,6 +118,16 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     r.observe(spotEvent({ E: 7, s: 'DDD', i: 7, t: 7, x: 'TRADE', X: 'FILLED' }));
     assert.deepEqual(r.snapshot().symbols, ['CCC', 'DDD']);
 
+    // issue 21: a bound that drops an entry is never silent: warned, and reported for the status
+    const log = new LogCapture();
+    let reported = 0;
+    const v = make(new FakeExchange(), { maxSymbols: 2, maxTrackedOrders: 100, logger: log });
+    v.onLimit = () => reported++;
+    for (const [sym, t] of [['AAA', 1], ['BBB', 2], ['CCC', 3], ['DDD', 4]] as const) v.observe(spotEvent({ E: t, s: sym, i: t, t, x: 'TRADE', X: 'FILLED' }));
+    assert.deepEqual(v.limits, { symbols: 2, droppedSymbols: 2, droppedOrders: 0 });
+    assert.equal(reported, 1, 'reported once when the bound is first reached');
+    assert.equal(log.lines.filter((l) => /more than 2 symbols tracked: AAA is no longer reconciled after a gap .*"Symbols tracked"/.test(l)).length, 1);
+
     // open orders: maxTrackedOrders 2 (maxSymbols 1, so known symbols beyond the last seen come from orders)
     const o = make(new FakeExchange(), { maxSymbols: 1, maxTrackedOrders: 2 });
     const ev = (s: string, i: number, X: string): UserDataEvent => spotEvent({ E: 1, s, i, t: -1, x: 'NEW', X });
@@ -155,18 +165,24 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     assert.equal(r.lastTradeId('BTCUSDT'), b.id);
   });
 
-  it('a gap longer than the look-back: nothing older than the look-back, nothing at or below the known id', async () => {
+  it('a gap longer than the look-back: a known id cursor still counts (issue 21 case 7), by time nothing older than the look-back', async () => {
     const ex = new FakeExchange();
     const seen = ex.trade('BTCUSDT', NOW - 100 * H);
-    ex.trade('BTCUSDT', NOW - 72 * H); // missed, but older than the 24 h look-back
+    const b = ex.trade('BTCUSDT', NOW - 72 * H); // missed, older than the 24 h look-back, after the known cursor
     const c = ex.trade('BTCUSDT', NOW - 10 * H);
-    const r = make(ex);
+    ex.trade('ETHUSDT', NOW - 72 * H); // no cursor: older than the look-back, not wanted
+    const e = ex.trade('ETHUSDT', NOW - 10 * H);
+    const r = make(ex, { symbols: ['ETHUSDT'] });
     r.observe(spotEvent({ E: NOW - 100 * H, s: 'BTCUSDT', i: seen.orderId, t: seen.id, x: 'TRADE', X: 'FILLED' }));
-    const rec = await r.recover({ from: NOW - 100 * H, to: NOW, reason: 'startup' });
-    assert.deepEqual(rec.filter(isFill).map((e) => e.raw.t), [c.id]);
-    const first = ex.calls.find((x) => x.path === '/api/v3/myTrades')!;
-    assert.equal(first.params.startTime, NOW - 24 * H);
-    assert.equal(first.params.fromId, undefined);
+    const rec = await r.recover({ from: NOW - 100 * H, to: NOW, reason: 'recovery-retry' });
+    assert.deepEqual(
+      rec.filter(isFill).map((x) => `${String(x.raw.s)}:${String(x.raw.t)}`),
+      [`BTCUSDT:${b.id}`, `BTCUSDT:${c.id}`, `ETHUSDT:${e.id}`],
+    );
+    const btc = ex.calls.find((x) => x.path === '/api/v3/myTrades' && x.params.symbol === 'BTCUSDT')!;
+    assert.equal(btc.params.fromId, seen.id, 'from the cursor it holds (at its id: a live fill vouches for its own leg), not from the look-back');
+    const eth = ex.calls.find((x) => x.path === '/api/v3/myTrades' && x.params.symbol === 'ETHUSDT')!;
+    assert.equal(eth.params.startTime, NOW - 24 * H);
   });
 
   it('pages by fromId until a short page; maxPagesPerSymbol defers the rest to the next recovery', async () => {
@@ -254,8 +270,22 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     assert.equal(rec.length, 0);
     assert.equal(ex.calls.filter((c) => c.path === '/api/v3/order').length, 2);
     assert.ok(logger.lines.some((l) => l.startsWith('warn') && l.includes('not looked up')));
-    assert.ok(logger.lines.some((l) => l.startsWith('warn') && l.includes('unknown')));
+    assert.ok(logger.lines.some((l) => l.startsWith('warn') && l.includes('unknown to the exchange')));
     assert.equal(r.lastStats?.errors.length, 2);
+  });
+
+  it('a lookup that fails for a fault (not -2013) keeps the order: it is looked up again at the next recovery (issue 21: a fault never forgets)', async () => {
+    const ex = new FakeExchange();
+    const r = make(ex, { openOrdersScope: 'all' });
+    const o = ex.order('BTCUSDT', 'NEW', NOW - H);
+    r.observe(spotEvent({ E: NOW - H, s: 'BTCUSDT', i: o.orderId, x: 'NEW', X: 'NEW' }));
+    o.status = 'CANCELED';
+    ex.failOn = (path) => (path === '/api/v3/order' ? Object.assign(new Error('internal error'), { code: -1000 }) : undefined);
+    const first = await r.recover({ from: NOW - H, to: NOW, reason: 'reconnect' });
+    assert.equal(first.length, 0);
+    ex.failOn = undefined;
+    const second = await r.recover({ from: NOW - 1000, to: NOW, reason: 'reconnect' });
+    assert.deepEqual(second.map((e) => e.raw.X), ['CANCELED'], 'the final state, found at the next recovery');
   });
 
   it("open-order scope 'auto': global call first, then per symbol while cheaper; 'per-symbol' never global", async () => {
@@ -428,8 +458,10 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     r.observe(spotEvent({ E: NOW - H, s: 'ETHUSDT', i: 2, x: 'NEW', X: 'NEW' }));
     const snap = r.snapshot();
     assert.deepEqual(snap, {
-      version: 2,
+      version: 3,
       lastTradeIds: { BTCUSDT: 41 },
+      // a live fill vouches for its own leg only (a self-trade's other leg may follow)
+      safeLegs: { BTCUSDT: 1 },
       lastEventTime: NOW - H,
       symbols: ['BTCUSDT', 'ETHUSDT'],
       orders: [['ETHUSDT', 2, 'NEW', null, 0]],

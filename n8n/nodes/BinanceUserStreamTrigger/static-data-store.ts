@@ -32,11 +32,15 @@ export interface RecoveryStateSource {
 
 export class StaticDataStore implements StateStore {
   private savedRevision: number | undefined;
+  /** The saved state was read: saveNow() may write (before, it would replace unread cursors). */
+  private read = false;
 
   constructor(private readonly data: Record<string, unknown>) {}
 
   async get(): Promise<PersistedRecoveryState | undefined> {
-    return parsePersistedState(this.data[STATIC_DATA_KEY]);
+    const s = parsePersistedState(this.data[STATIC_DATA_KEY]);
+    this.read = true;
+    return s;
   }
 
   async set(s: PersistedRecoveryState): Promise<void> {
@@ -53,7 +57,7 @@ export class StaticDataStore implements StateStore {
   saveNow(source: RecoveryStateSource): void {
     try {
       const rev = source.revision;
-      if (rev === this.savedRevision) return;
+      if (!this.read || rev === this.savedRevision) return;
       this.write(source.snapshot());
       this.savedRevision = rev;
     } catch {

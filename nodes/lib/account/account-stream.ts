@@ -123,6 +123,7 @@ class AccountStreamHandle implements AccountStream {
         symbols: rc.symbols,
         lookbackMs: rc.lookbackMs,
         maxHoldMs: rc.maxHoldMs,
+        tuning: { maxSymbols: rc.maxSymbols, maxTrackedOrders: rc.maxOpenOrders },
         store: this.store,
         restUrl: account.restUrl,
         recoveryEndpoints: account.endpoints.recovery,

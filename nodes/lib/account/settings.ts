@@ -47,6 +47,10 @@ export interface AccountSettings {
   lookbackHours?: number | string;
   /** Longest a live event waits for a recovery, seconds (0–600; default 5). */
   liveHoldSeconds?: number | string;
+  /** Symbols tracked for recovery at most (10–100 000; default 1000). Beyond: the least recently seen is dropped, visibly. */
+  maxSymbols?: number | string;
+  /** Open orders tracked for recovery at most (100–1 000 000; default 10 000). Beyond: the least recently seen is dropped, visibly. */
+  maxOpenOrders?: number | string;
 }
 
 export interface RecoverySettings {
@@ -54,7 +58,16 @@ export interface RecoverySettings {
   symbols: string[];
   lookbackMs: number;
   maxHoldMs: number;
+  /** Symbols tracked at most. */
+  maxSymbols: number;
+  /** Open orders tracked at most. */
+  maxOpenOrders: number;
 }
+
+/** Default of `maxSymbols`. */
+export const DEFAULT_MAX_SYMBOLS = 1000;
+/** Default of `maxOpenOrders`. */
+export const DEFAULT_MAX_OPEN_ORDERS = 10_000;
 
 /** Keys of the problems that have their own text (Node-RED: `binance-account.errors.<key>`). */
 export type SettingsProblemKey = 'bad-market' | 'missing-api-key' | 'missing-secret' | 'missing-private-key' | 'missing-symbol' | 'missing-urls';
@@ -174,11 +187,21 @@ function checkRecovery(s: AccountSettings): RecoverySettings | SettingsProblem {
   if (hours !== undefined && !(hours > 0 && hours <= 24 * 90)) return { message: 'the recovery look-back must be between 0 and 2160 hours' };
   const hold = optionalNumber(s.liveHoldSeconds);
   if (hold !== undefined && !(hold >= 0 && hold <= 600)) return { message: 'the live hold limit must be between 0 and 600 seconds' };
+  const maxSymbols = optionalNumber(s.maxSymbols);
+  if (maxSymbols !== undefined && !(Number.isInteger(maxSymbols) && maxSymbols >= 10 && maxSymbols <= 100_000)) {
+    return { message: 'the number of symbols tracked must be a whole number between 10 and 100000' };
+  }
+  const maxOrders = optionalNumber(s.maxOpenOrders);
+  if (maxOrders !== undefined && !(Number.isInteger(maxOrders) && maxOrders >= 100 && maxOrders <= 1_000_000)) {
+    return { message: 'the number of open orders tracked must be a whole number between 100 and 1000000' };
+  }
   return {
     enabled,
     symbols: parseList(s.recoverySymbols),
     lookbackMs: hours !== undefined ? Math.round(hours * 3_600_000) : DEFAULT_LOOKBACK_MS,
     maxHoldMs: hold !== undefined ? Math.round(hold * 1000) : DEFAULT_MAX_HOLD_MS,
+    maxSymbols: maxSymbols ?? DEFAULT_MAX_SYMBOLS,
+    maxOpenOrders: maxOrders ?? DEFAULT_MAX_OPEN_ORDERS,
   };
 }
 

@@ -302,6 +302,8 @@ export const ERROR_CODES = {
   PARAMETER_NOT_REQUIRED: -1106,
   /** Invalid symbol. */
   BAD_SYMBOL: -1121,
+  /** "Order does not exist." (spot errors.md -2013 NO_SUCH_ORDER; futures the same code). */
+  NO_SUCH_ORDER: -2013,
   /** listenKey does not exist (futures, portfolio margin). */
   LISTEN_KEY_GONE: -1125,
   /** listenToken invalid / expired (margin). */

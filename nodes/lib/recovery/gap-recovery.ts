@@ -13,7 +13,7 @@
  * incomplete: the stream retries it (from the same cursor) until it succeeds.
  */
 import type { GapEvent, Logger, Market, UserDataEvent } from '../types';
-import type { PersistedRecoveryState } from './persistence';
+import { describeOwner, sameOwner, type PersistedRecoveryState, type StateOwner } from './persistence';
 import { BudgetedRest, WeightBudget, type RestLike, type RestParams } from '../exchange/weight-budget';
 import type { RecoveryRest } from '../exchange/facts';
 import { FillLedger, type CursorCommit } from './ledger';
@@ -60,12 +60,17 @@ export interface GapRecoveryOptions {
   maxOrderLookups?: number;
   /** Fetch the balance snapshot. Default true. */
   includeAccount?: boolean;
-  /** Bound of the tracked symbols (least recently seen dropped). Default 1000. */
+  /**
+   * Bound of the tracked symbols (least recently seen dropped, with its cursor: a warning and
+   * `onLimit`; the account node's "Symbols tracked"). Default 1000.
+   */
   maxSymbols?: number;
-  /** Bound of the tracked open orders. Default 10 000. */
+  /** Bound of the tracked open orders (likewise; "Open orders tracked"). Default 10 000. */
   maxTrackedOrders?: number;
   /** Safety bound of trade pages per symbol and recovery. Default 10 000. */
   maxPagesPerSymbol?: number;
+  /** Whose state this is: written with the snapshot; a restored state of another owner is discarded. */
+  owner?: StateOwner;
 }
 
 export interface RecoveryStats {
@@ -80,8 +85,6 @@ export interface RecoveryStats {
   errors: string[];
 }
 
-/** Orders persisted with the cursors (the most recently tracked), at most. */
-const MAX_PERSISTED_ORDERS = 2_000;
 
 /** A recovery's result: its events, and the cursor commits to apply once they were delivered. */
 export interface RecoveryBatch {
@@ -125,6 +128,16 @@ export class GapRecovery {
   private readonly openOrders: OpenOrders;
   /** Symbols whose last fill query failed (retried from their cursor). */
   private readonly failed = new Set<string>();
+  /** Symbols whose cursor a live fill far above it could not move (checked by the next recovery). */
+  private readonly suspect = new Set<string>();
+  private readonly owner?: StateOwner;
+  private readonly maxTrackedOrders: number;
+  /** A live fill far above its cursor was delivered: a recovery of the symbol should confirm it soon. */
+  onSuspicious?: (symbol: string, id: number) => void;
+  /** A tracking bound was reached (`limits` says which); shown, never silent. */
+  onLimit?: () => void;
+  /** The bounds reached so far (the setting's value), and how often each dropped an entry. */
+  readonly limits: { symbols?: number; orders?: number; droppedSymbols: number; droppedOrders: number } = { droppedSymbols: 0, droppedOrders: 0 };
   /** Every gap requested and not committed yet (its start bounds the persisted event time). */
   private readonly uncommitted = new Set<GapEvent>();
   private rev = 0;
@@ -138,6 +151,19 @@ export class GapRecovery {
     this.market = opts.market;
     this.books = new Books(opts.market, opts.endpoints);
     this.ledger = new FillLedger();
+    this.owner = opts.owner;
+    this.maxTrackedOrders = opts.maxTrackedOrders ?? 10_000;
+    this.ledger.onSuspicious = (symbol, id) => {
+      if (!this.suspect.has(symbol)) {
+        this.logger?.warn(
+          `a live fill of ${symbol} has trade id ${id}, far above what the exchange's history confirmed; ` +
+            'it was delivered, and the cursor waits for the exchange to confirm it',
+        );
+      }
+      this.suspect.add(symbol);
+      this.rev++;
+      this.onSuspicious?.(symbol, id);
+    };
     this.isolatedSymbol = opts.isolatedSymbol ? opts.isolatedSymbol.toUpperCase() : undefined;
     if (opts.market === 'isolated-margin' && !this.isolatedSymbol) {
       throw new Error('isolated-margin recovery needs isolatedSymbol');
@@ -165,6 +191,7 @@ export class GapRecovery {
         changed: () => {
           this.rev++;
         },
+        dropped: (symbol, orderId) => this.limitReached('orders', opts.maxTrackedOrders ?? 10_000, `order ${orderId} of ${symbol}`),
       },
       {
         scope: opts.openOrdersScope ?? 'auto',
@@ -179,7 +206,10 @@ export class GapRecovery {
       this.books,
       {
         trackOrder: (symbol, id, status, executedQty, algo) => this.openOrders.track(symbol, id, status, executedQty, algo),
-        forget: (symbol) => this.ledger.forget(symbol),
+        dropped: (symbol) => {
+          this.ledger.forget(symbol);
+          this.limitReached('symbols', opts.maxSymbols ?? 1000, symbol);
+        },
         changed: () => {
           this.rev++;
         },
@@ -189,9 +219,30 @@ export class GapRecovery {
     );
   }
 
+  /** A bound dropped an entry: warned (the first, then one in a hundred) and reported. */
+  private limitReached(what: 'symbols' | 'orders', limit: number, dropped: string): void {
+    const l = this.limits;
+    const n = what === 'symbols' ? ++l.droppedSymbols : ++l.droppedOrders;
+    const first = l[what] === undefined;
+    l[what] = limit;
+    if (n === 1 || n % 100 === 0) {
+      const setting = what === 'symbols' ? 'Symbols tracked' : 'Open orders tracked';
+      this.logger?.warn(
+        `more than ${limit} ${what === 'symbols' ? 'symbols' : 'open orders'} tracked: ${dropped} is no longer reconciled after a gap ` +
+          `(${n} dropped so far); raise the account node's "${setting}"${what === 'symbols' ? ' or list the symbol' : ''}`,
+      );
+    }
+    if (first) this.onLimit?.();
+  }
+
   /** True while some symbol's fills are incomplete (a failed query is retried from its cursor). */
   get incomplete(): boolean {
-    return this.failed.size > 0;
+    return this.failed.size > 0 || this.suspect.size > 0;
+  }
+
+  /** True while a live fill's id waits to be confirmed by the exchange's history (and nothing failed). */
+  get checking(): boolean {
+    return this.failed.size === 0 && this.suspect.size > 0;
   }
 
   /** Increases whenever `snapshot()` would change (for StatePersister). */
@@ -215,6 +266,7 @@ export class GapRecovery {
     const set = new Set<string>([...this.live.symbols(), ...this.books.qualifyListed(this.listed)]);
     for (const symbol of this.openOrders.symbols()) set.add(symbol);
     for (const s of this.failed) set.add(s);
+    for (const s of this.suspect) set.add(s);
     return [...set].sort();
   }
 
@@ -284,21 +336,35 @@ export class GapRecovery {
     // restart must recover it: the stream may have been half-open or down all along).
     let lastEventTime = this.live.lastEventTime ?? this.createdAt;
     for (const g of this.uncommitted) if (lastEventTime === undefined || g.from < lastEventTime) lastEventTime = g.from;
-    const orders = this.openOrders.persisted(MAX_PERSISTED_ORDERS);
-    const state: PersistedRecoveryState = { version: 2, lastTradeIds: l.safe, symbols: this.live.symbols() };
+    // every tracked order (bounded by the "Open orders tracked" setting, never by less)
+    const orders = this.openOrders.persisted(this.maxTrackedOrders);
+    const state: PersistedRecoveryState = { version: 3, lastTradeIds: l.safe, symbols: this.live.symbols() };
+    if (this.owner) state.owner = this.owner;
+    if (Object.keys(l.safeLegs).length) state.safeLegs = l.safeLegs;
     if (Object.keys(l.since).length) state.since = l.since;
-    if (Object.keys(l.delivered).length) state.delivered = l.delivered;
+    if (Object.keys(l.delivered).length) state.deliveredRanges = l.delivered;
     if (orders.length) state.orders = orders;
     if (lastEventTime !== undefined) state.lastEventTime = lastEventTime;
     return state;
   }
 
-  /** Loads a persisted state (merging: cursors only move forward). */
-  restore(s: PersistedRecoveryState | undefined): void {
-    if (!s || (s.version !== 1 && s.version !== 2)) return;
+  /**
+   * Loads a persisted state (merging: cursors only move forward). A state written for another
+   * stream (market, environment, host, isolated symbol or key: `owner`) is discarded with a
+   * warning; returns false then. A state without an owner (written before version 3) is applied.
+   */
+  restore(s: PersistedRecoveryState | undefined): boolean {
+    if (!s || (s.version !== 1 && s.version !== 2 && s.version !== 3)) return false;
+    if (s.owner && this.owner && !sameOwner(s.owner, this.owner)) {
+      this.logger?.warn(
+        `the saved recovery state belongs to another stream (${describeOwner(s.owner)}; this one: ${describeOwner(this.owner)}); ` +
+          'it was discarded, not applied',
+      );
+      return false;
+    }
     for (const symbol of Object.keys(s.lastTradeIds ?? {})) this.live.see(symbol);
     for (const symbol of s.symbols ?? []) if (typeof symbol === 'string' && symbol) this.live.see(symbol);
-    this.ledger.restore({ safe: s.lastTradeIds, since: s.since, delivered: s.delivered });
+    this.ledger.restore({ safe: s.lastTradeIds, safeLegs: s.safeLegs, since: s.since, delivered: s.deliveredRanges, deliveredIds: s.delivered });
     this.openOrders.restore(s.orders ?? []);
     if (typeof s.lastEventTime === 'number') {
       this.live.raiseLastEventTime(s.lastEventTime);
@@ -307,14 +373,20 @@ export class GapRecovery {
       if (s.lastEventTime < this.coveredSince) this.coveredSince = s.lastEventTime;
     }
     this.rev++;
+    return true;
   }
 
   /**
    * The gap to recover at start-up: from the last event time (clamped to the look-back) to `now`.
    * Undefined when nothing was ever persisted (first start: nothing was missed).
    */
-  startupGap(now: number = this.now()): GapEvent | undefined {
+  startupGap(now: number = this.now(), opts: { stateUnknown?: boolean } = {}): GapEvent | undefined {
     const lastE = this.live.lastEventTime;
+    // the saved state could not be read: not a first start, everything from the look-back
+    if (opts.stateUnknown) {
+      this.coveredSince = Math.min(this.coveredSince, now - this.lookbackMs);
+      return { from: now - this.lookbackMs, to: now, reason: 'startup' };
+    }
     if (lastE === undefined && this.ledger.symbols().length === 0) return undefined;
     const floor = now - this.lookbackMs;
     const from = lastE === undefined ? floor : Math.max(lastE, floor);
@@ -376,7 +448,6 @@ export class GapRecovery {
     this.recoveries++;
     const floor = startedAt - this.lookbackMs;
     const gapFrom = Math.max(gap.from - this.clockSlackMs, floor);
-    const beyondLookback = gap.from - this.clockSlackMs < floor;
 
     const known = this.knownSymbols();
 
@@ -429,10 +500,11 @@ export class GapRecovery {
       logger: this.logger,
     };
     for (const symbol of symbolList) {
-      const got = await recoverSymbolFills(source, symbol, { gapFrom, floor, beyondLookback, epoch });
+      const got = await recoverSymbolFills(source, symbol, { gapFrom, floor, epoch });
       if (got.error) errors.push(got.error);
       if (got.outcome === 'incomplete') this.failed.add(symbol);
       else this.failed.delete(symbol);
+      if (got.outcome !== 'incomplete' && got.commit?.epoch === this.ledger.epoch && this.suspect.delete(symbol)) this.rev++;
       if (got.commit?.maxId !== undefined) this.live.see(symbol);
       fills += got.events.length;
       out.push(...got.events);

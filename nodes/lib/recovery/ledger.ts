@@ -13,8 +13,9 @@
  *          fetched by that recovery or arrived live on this connection. Not during a rotation
  *          overlap (two sockets may deliver out of order).
  *  - `delivered`: fills delivered above `safe` (live fills while not live-safe, recovered fills
- *    before their commit). Exact, so a retry that fetches them again from `safe + 1` cannot
- *    deliver a second copy (bounded per symbol; see MAX_DELIVERED_PER_SYMBOL).
+ *    before their commit), per leg, as exact ranges of ids (id-ranges.ts): a retry that fetches
+ *    them again from `safe + 1` cannot deliver a second copy, however many there are — nothing is
+ *    forgotten to stay small (consecutive ids cost one range), in memory and persisted.
  *  - `since`: for a symbol without a trade-id cursor: every fill before this time was delivered
  *    (time-based queries start there).
  *
@@ -26,6 +27,12 @@
  * copies seen within seconds (a rotation overlap, a held event also fetched by a recovery), and a
  * live fill below the cursor that was never delivered is delivered — an exchange whose trade ids
  * do not grow (a test double, one bogus frame with a huge id) must not silence later fills.
+ *
+ * A single frame cannot move a cursor far: a live fill whose id lies far above the symbol's cursor
+ * (more than MAX_LIVE_JUMP), or above MAX_PLAUSIBLE_TRADE_ID for a symbol without one, is delivered
+ * and recorded exactly, but the cursor stays and the symbol stops being live-safe until the
+ * exchange's own history confirms where it stands (a recovery of the symbol: `onSuspicious`). One
+ * bogus id (2^50) can then neither hide later fills nor make recoveries start above them.
  *
  * Epochs: `openGap()` starts a new epoch whenever the stream may have missed something (the
  * connection went down, a gap was reported); every symbol stops being live-safe until a recovery
@@ -39,6 +46,8 @@
  * is missing (I4). Live advances are remembered for LATE_GAP_WINDOW_MS, at most
  * MAX_LIVE_ADVANCES per symbol.
  */
+
+import { IdRanges, type PersistedRanges } from './id-ranges';
 
 /**
  * The legs of a trade. One trade id can be two fills of the account — a self-trade, "two orders
@@ -69,10 +78,18 @@ export function legOfKey(key: number): Leg {
   return (key % 2) as Leg;
 }
 
-/** Fills remembered above a symbol's safe cursor, at most (the oldest is forgotten first). */
-export const MAX_DELIVERED_PER_SYMBOL = 20_000;
-/** Of those, persisted at most (the newest). */
-export const MAX_PERSISTED_DELIVERED = 2_000;
+/**
+ * A live fill this far above the symbol's safe cursor does not move it (see "A single frame cannot
+ * move a cursor far"). Binance's busiest symbols make a few million trades a day (their ids count
+ * every trade of the symbol), so this is weeks of a busy market; a real jump that large only costs
+ * one REST query from the old cursor (it returns the account's own fills only).
+ */
+export const MAX_LIVE_JUMP = 100_000_000;
+/**
+ * The highest trade id a live fill of a symbol without a cursor is trusted with (2^40 ≈ 1.1e12;
+ * Binance's busiest symbols counted about 6e9 trades in 2026).
+ */
+export const MAX_PLAUSIBLE_TRADE_ID = 2 ** 40;
 /** Delivered ids remembered per symbol whatever the cursor (live duplicates), at most. */
 export const RECENT_PER_SYMBOL = 512;
 /** How long a live cursor move can still be undone by a gap that began before it. */
@@ -94,6 +111,9 @@ interface LiveAdvance {
   prevLegs: number;
 }
 
+/** Delivered fills above the cursor, by leg (exact ranges of ids). */
+type DeliveredLegs = [IdRanges, IdRanges];
+
 interface SymbolCursor {
   /** Every fill below this id was delivered, and at it the legs of `safeLegs`. */
   safe?: number;
@@ -104,8 +124,8 @@ interface SymbolCursor {
    */
   safeLegs: number;
   since?: number;
-  /** Delivered fills above `safe`, as keys of id and leg (insertion order ≈ id order). */
-  delivered: Set<number>;
+  /** Delivered fills above `safe`: ids per leg, exact. */
+  delivered: DeliveredLegs;
   /** The last RECENT_PER_SYMBOL fills delivered, as keys (in memory only), below the cursor or not. */
   recent: Set<number>;
   /** Epoch in which the symbol is live-safe; -1: not live-safe. */
@@ -116,8 +136,20 @@ interface SymbolCursor {
 
 export interface LedgerSnapshot {
   safe: Record<string, number>;
+  /** Legs at the cursor (mask) where they are not both. */
+  safeLegs: Record<string, number>;
   since: Record<string, number>;
-  delivered: Record<string, number[]>;
+  /** Fills delivered above the cursor: [buyer leg, seller leg] ranges of ids. */
+  delivered: Record<string, [PersistedRanges, PersistedRanges]>;
+}
+
+/** What restore() reads: a snapshot, or a version-2 state's ids (a restored id counts for both legs). */
+export interface LedgerRestore {
+  safe?: Record<string, number>;
+  safeLegs?: Record<string, number>;
+  since?: Record<string, number>;
+  delivered?: Record<string, unknown>;
+  deliveredIds?: Record<string, number[]>;
 }
 
 /** What a recovery hands back per symbol, applied after its rows were delivered. */
@@ -138,6 +170,8 @@ export interface CursorCommit {
 export class FillLedger {
   /** Bumped by openGap(). */
   epoch = 1;
+  /** A live fill too far above its symbol's cursor was delivered (the cursor stays until a recovery). */
+  onSuspicious?: (symbol: string, id: number) => void;
   /**
    * The epoch in which every symbol's last recovery completed (nothing can be missing): only
    * then is a symbol first seen live trusted from its first fill. A fresh ledger starts caught up
@@ -168,7 +202,7 @@ export class FillLedger {
       c.advances.length = i;
       if (c.safe === undefined || (back !== undefined && back >= c.safe)) continue;
       // every fill delivered above the cursor it goes back to stays known
-      for (const k of c.recent) if (back === undefined || idOf(k) >= back) c.delivered.add(k);
+      for (const k of c.recent) if (back === undefined || idOf(k) >= back) c.delivered[legOfKey(k)].add(idOf(k));
       c.safe = back;
       c.safeLegs = prevLegs;
       this.prune(c);
@@ -189,7 +223,7 @@ export class FillLedger {
   private cursor(symbol: string, create: boolean): SymbolCursor | undefined {
     let c = this.cursors.get(symbol);
     if (!c && create) {
-      c = { safeLegs: BOTH_LEGS, delivered: new Set(), recent: new Set(), liveSafeEpoch: -1, advances: [] };
+      c = { safeLegs: BOTH_LEGS, delivered: [new IdRanges(), new IdRanges()], recent: new Set(), liveSafeEpoch: -1, advances: [] };
       this.cursors.set(symbol, c);
     }
     return c;
@@ -204,15 +238,14 @@ export class FillLedger {
   /** isDelivered on a symbol's cursor. */
   private covers(c: SymbolCursor, id: number, leg: Leg): boolean {
     if (c.safe !== undefined && (id < c.safe || (id === c.safe && (c.safeLegs & legBit(leg)) !== 0))) return true;
-    return c.delivered.has(fillKey(id, leg));
+    return c.delivered[leg].has(id);
   }
 
   /** True when this LIVE fill reached the flow already: delivered, exactly (see the module doc). */
   isDeliveredLive(symbol: string, id: number, leg: Leg): boolean {
     const c = this.cursors.get(symbol);
     if (!c) return false;
-    const k = fillKey(id, leg);
-    return c.delivered.has(k) || c.recent.has(k);
+    return c.delivered[leg].has(id) || c.recent.has(fillKey(id, leg));
   }
 
   /**
@@ -231,21 +264,31 @@ export class FillLedger {
       if (oldest !== undefined) c.recent.delete(oldest);
     }
     if (!existed && live && trustNew && this.caughtUp && c.safe === undefined) c.liveSafeEpoch = this.epoch;
+    let moved = false;
     if (live && !overlapping && c.liveSafeEpoch === this.epoch) {
-      if (c.safe === undefined || id > c.safe) {
+      if (c.safe === undefined ? id > MAX_PLAUSIBLE_TRADE_ID : id > c.safe + MAX_LIVE_JUMP) {
+        // one frame cannot move the cursor far: kept exactly, confirmed by the next recovery
+        c.liveSafeEpoch = -1;
+        this.suspicious(symbol, id);
+      } else if (c.safe === undefined || id > c.safe) {
         this.noteAdvance(c, at);
         this.setSafe(c, id, legBit(leg));
+        moved = true;
       } else if (id === c.safe) {
         c.safeLegs |= legBit(leg);
-      }
-    } else if (!this.covers(c, id, leg)) {
-      c.delivered.add(key);
-      if (c.delivered.size > MAX_DELIVERED_PER_SYMBOL) {
-        const oldest = c.delivered.values().next().value;
-        if (oldest !== undefined) c.delivered.delete(oldest);
+        moved = true;
       }
     }
+    if (!moved && !this.covers(c, id, leg)) c.delivered[leg].add(id);
     this.rev++;
+  }
+
+  private suspicious(symbol: string, id: number): void {
+    try {
+      this.onSuspicious?.(symbol, id);
+    } catch {
+      // a listener's fault changes nothing here
+    }
   }
 
   /** Remembers where the cursor stood before a live move, for a gap reported late. */
@@ -268,11 +311,12 @@ export class FillLedger {
 
   /** Drops delivered fills the cursor covers; those at the cursor's id become its legs. */
   private prune(c: SymbolCursor): void {
-    if (c.safe === undefined || c.delivered.size === 0) return;
-    for (const d of c.delivered) {
-      const id = idOf(d);
-      if (id === c.safe) c.safeLegs |= legBit(legOfKey(d));
-      if (id <= c.safe) c.delivered.delete(d);
+    if (c.safe === undefined) return;
+    for (const leg of [0, 1] as const) {
+      const d = c.delivered[leg];
+      if (d.size === 0) continue;
+      if (d.has(c.safe)) c.safeLegs |= legBit(leg);
+      d.deleteUpTo(c.safe);
     }
   }
 
@@ -308,7 +352,10 @@ export class FillLedger {
     const c = this.cursors.get(symbol);
     if (!c) return undefined;
     let max = c.safe;
-    for (const d of c.delivered) if (max === undefined || idOf(d) > max) max = idOf(d);
+    for (const d of c.delivered) {
+      const m = d.max();
+      if (m !== undefined && (max === undefined || m > max)) max = m;
+    }
     return max;
   }
 
@@ -320,16 +367,21 @@ export class FillLedger {
     return [...this.cursors.keys()];
   }
 
+  /** Fills recorded above the symbol's cursor, and the ranges they take (diagnostics, tests). */
+  deliveredAbove(symbol: string): { fills: number; ranges: number } {
+    const c = this.cursors.get(symbol);
+    if (!c) return { fills: 0, ranges: 0 };
+    return { fills: c.delivered[0].size + c.delivered[1].size, ranges: c.delivered[0].rangeCount + c.delivered[1].rangeCount };
+  }
+
   snapshot(): LedgerSnapshot {
-    const out: LedgerSnapshot = { safe: {}, since: {}, delivered: {} };
+    const out: LedgerSnapshot = { safe: {}, safeLegs: {}, since: {}, delivered: {} };
     for (const [s, c] of this.cursors) {
-      if (c.safe !== undefined) out.safe[s] = c.safe;
-      else if (c.since !== undefined) out.since[s] = c.since;
-      if (c.delivered.size > 0) {
-        // persisted as trade ids (a restored id counts for both legs)
-        const ids = [...new Set([...c.delivered].map(idOf))].sort((a, b) => a - b);
-        out.delivered[s] = ids.slice(-MAX_PERSISTED_DELIVERED);
-      }
+      if (c.safe !== undefined) {
+        out.safe[s] = c.safe;
+        if (c.safeLegs !== BOTH_LEGS) out.safeLegs[s] = c.safeLegs;
+      } else if (c.since !== undefined) out.since[s] = c.since;
+      if (c.delivered[0].size + c.delivered[1].size > 0) out.delivered[s] = [c.delivered[0].toPersisted(), c.delivered[1].toPersisted()];
     }
     return out;
   }
@@ -338,14 +390,17 @@ export class FillLedger {
    * Merges a persisted state: cursors only move forward. A symbol whose cursor this moves is no
    * longer live-safe (what lies between is unknown until a recovery).
    */
-  restore(s: Partial<LedgerSnapshot>): void {
+  restore(s: LedgerRestore): void {
     for (const [symbol, id] of Object.entries(s.safe ?? {})) {
-      if (!Number.isSafeInteger(id)) continue;
+      if (!Number.isSafeInteger(id) || id < 0) continue;
       const c = this.cursor(symbol, true)!;
+      const legs = s.safeLegs?.[symbol];
+      const restoredLegs = legs === 1 || legs === 2 ? legs : BOTH_LEGS;
       if (c.safe === undefined || id > c.safe) {
-        // persisted as an id: both legs there count as delivered
-        this.setSafe(c, id, BOTH_LEGS);
+        this.setSafe(c, id, restoredLegs);
         c.liveSafeEpoch = -1;
+      } else if (id === c.safe) {
+        c.safeLegs |= restoredLegs;
       }
     }
     for (const [symbol, t] of Object.entries(s.since ?? {})) {
@@ -356,13 +411,21 @@ export class FillLedger {
         if (c.safe === undefined) c.liveSafeEpoch = -1;
       }
     }
-    for (const [symbol, ids] of Object.entries(s.delivered ?? {})) {
+    for (const [symbol, legs] of Object.entries(s.delivered ?? {})) {
+      if (!Array.isArray(legs) || legs.length !== 2) continue;
+      const c = this.cursor(symbol, true)!;
+      c.delivered[0].addPersisted(legs[0]);
+      c.delivered[1].addPersisted(legs[1]);
+      this.prune(c);
+    }
+    for (const [symbol, ids] of Object.entries(s.deliveredIds ?? {})) {
       if (!Array.isArray(ids)) continue;
       const c = this.cursor(symbol, true)!;
       for (const id of ids) {
         if (!Number.isSafeInteger(id) || !isFillId(id) || (c.safe !== undefined && id <= c.safe)) continue;
-        c.delivered.add(fillKey(id, 0));
-        c.delivered.add(fillKey(id, 1));
+        // version 2 kept ids: both legs there count as delivered
+        c.delivered[0].add(id);
+        c.delivered[1].add(id);
       }
     }
     this.rev++;

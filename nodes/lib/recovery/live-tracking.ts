@@ -13,8 +13,8 @@ import { isObj } from '../util';
 export interface LiveTrackingHost {
   /** An order seen with a status (open-orders.ts). */
   trackOrder(symbol: string, orderId: number, status: string, executedQty: string | undefined, algo: boolean): void;
-  /** A symbol dropped from the bound: its ledger entry goes too. */
-  forget(symbol: string): void;
+  /** A symbol dropped from the bound (its ledger entry goes too): the loss is made visible. */
+  dropped(symbol: string): void;
   /** Something a snapshot holds changed. */
   changed(): void;
 }
@@ -111,7 +111,7 @@ export class LiveTracking {
       const oldest = this.seen.keys().next().value;
       if (oldest === undefined) break;
       this.seen.delete(oldest);
-      this.host.forget(oldest);
+      this.host.dropped(oldest);
     }
   }
 }

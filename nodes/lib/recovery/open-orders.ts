@@ -6,6 +6,7 @@
  * looked up one by one (at most `maxOrderLookups`) for their final state. Used by GapRecovery
  * (gap-recovery.ts), whose symbols, books and REST calls it borrows through `OpenOrdersHost`.
  */
+import { ERROR_CODES } from '../exchange/facts';
 import type { Logger, UserDataEvent } from '../types';
 import type { RestParams } from '../exchange/weight-budget';
 import type { Book } from './books';
@@ -42,6 +43,8 @@ export interface OpenOrdersHost {
   isolatedParams(): RestParams;
   /** Something a snapshot holds changed. */
   changed(): void;
+  /** An open order was dropped from the bound (its final state will not be looked up after a gap). */
+  dropped?(symbol: string, orderId: number): void;
 }
 
 export interface OpenOrdersOptions {
@@ -113,7 +116,9 @@ export class OpenOrders {
     while (this.orders.size > this.opts.maxTrackedOrders) {
       const oldest = this.orders.keys().next().value;
       if (oldest === undefined) break;
+      const o = this.orders.get(oldest);
       this.orders.delete(oldest);
+      if (o) this.host.dropped?.(o.symbol, o.orderId);
     }
   }
 
@@ -212,9 +217,14 @@ export class OpenOrders {
         this.track(o.symbol, o.orderId, status, executedQty, algo);
       } catch (err) {
         errors.push(`order ${o.symbol}/${o.orderId}: ${errText(err)}`);
-        this.opts.logger?.warn(`recovery: final state of order ${o.orderId} (${o.symbol}) unknown: ${errText(err)}`);
-        // Forget it: it is not open any more, and looking it up failed.
-        this.orders.delete(key);
+        if ((err as { code?: unknown }).code === ERROR_CODES.NO_SUCH_ORDER) {
+          // the exchange does not know it (any more): nothing to look up again
+          this.opts.logger?.warn(`recovery: order ${o.orderId} (${o.symbol}) is unknown to the exchange; not tracked any more`);
+          this.orders.delete(key);
+        } else {
+          // a fault, not an answer: looked up again at the next recovery (issue 21: a fault never forgets)
+          this.opts.logger?.warn(`recovery: final state of order ${o.orderId} (${o.symbol}) not known yet, looked up again later: ${errText(err)}`);
+        }
       }
     }
     return out;

@@ -10,19 +10,45 @@
  */
 import type { Logger } from '../types';
 import { errText, isObj } from '../util';
+import type { PersistedRanges } from './id-ranges';
+
+/**
+ * Whose state it is: the stream it was written for. A state of another owner is never applied
+ * (an account node switched from spot to USDⓈ-M, to the testnet or to another key keeps its
+ * context: the old cursors would skip the new stream's fills). `key` is a fingerprint of the API
+ * key (a hash prefix), never the key.
+ */
+export interface StateOwner {
+  market: string;
+  environment: string;
+  /** The REST host recovery reads (custom URLs, the COIN-M family's host). */
+  host: string;
+  /** Isolated-margin symbol. */
+  symbol?: string;
+  key: string;
+}
 
 /** [symbol, orderId, status, executedQty, 1 = algo order]. */
 export type PersistedOrder = [string, number, string, string | null, 0 | 1];
 
 export interface PersistedRecoveryState {
-  /** 2 since the delivery-pipeline rebuild; 1 (highest trade id per symbol) is still read. */
-  version: 1 | 2;
-  /** symbol → safe trade cursor: every fill with an id up to it was delivered. */
+  /**
+   * 3: with its owner, legs at the cursor and exact ranges of delivered ids; 2 (delivered ids,
+   * at most 2 000 per symbol) and 1 (highest trade id per symbol) are still read.
+   */
+  version: 1 | 2 | 3;
+  /** Whose state it is (version 3). */
+  owner?: StateOwner;
+  /** symbol → safe trade cursor: every fill with an id below it was delivered, and at it the legs of `safeLegs`. */
   lastTradeIds: Record<string, number>;
+  /** symbol → the legs delivered at its cursor (1 buyer, 2 seller) where not both (version 3). */
+  safeLegs?: Record<string, number>;
   /** symbol → every fill before this time (epoch ms) was delivered (symbols without an id cursor). */
   since?: Record<string, number>;
-  /** symbol → trade ids delivered above its cursor. */
+  /** Version 2: symbol → trade ids delivered above its cursor (a restored id counts for both legs). */
   delivered?: Record<string, number[]>;
+  /** Version 3: symbol → [buyer leg, seller leg] ids delivered above its cursor, as ranges (id-ranges.ts). */
+  deliveredRanges?: Record<string, [PersistedRanges, PersistedRanges]>;
   /** Last delivered state of tracked open orders. */
   orders?: PersistedOrder[];
   /** Highest exchange event time (`E`, epoch ms) delivered. */
@@ -51,7 +77,7 @@ export function parsePersistedState(value: unknown): PersistedRecoveryState | un
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
   const o = v as Record<string, unknown>;
-  if (o.version !== 1 && o.version !== 2) return undefined;
+  if (o.version !== 1 && o.version !== 2 && o.version !== 3) return undefined;
   const lastTradeIds: Record<string, number> = {};
   if (typeof o.lastTradeIds === 'object' && o.lastTradeIds !== null && !Array.isArray(o.lastTradeIds)) {
     for (const [k, id] of Object.entries(o.lastTradeIds as Record<string, unknown>)) {
@@ -62,6 +88,19 @@ export function parsePersistedState(value: unknown): PersistedRecoveryState | un
   const state: PersistedRecoveryState = { version: o.version, lastTradeIds, symbols: [...new Set(symbols)] };
   const since = numberRecord(o.since, (n) => Number.isFinite(n) && n > 0);
   if (since) state.since = since;
+  const owner = ownerOf(o.owner);
+  if (owner) state.owner = owner;
+  const safeLegs = numberRecord(o.safeLegs, (n) => n === 1 || n === 2);
+  if (safeLegs) state.safeLegs = safeLegs;
+  if (isObj(o.deliveredRanges)) {
+    const ranges: Record<string, [PersistedRanges, PersistedRanges]> = {};
+    for (const [k, legs] of Object.entries(o.deliveredRanges)) {
+      if (k && Array.isArray(legs) && legs.length === 2 && Array.isArray(legs[0]) && Array.isArray(legs[1])) {
+        ranges[k] = [legs[0] as PersistedRanges, legs[1] as PersistedRanges];
+      }
+    }
+    if (Object.keys(ranges).length) state.deliveredRanges = ranges;
+  }
   if (isObj(o.delivered)) {
     const delivered: Record<string, number[]> = {};
     for (const [k, ids] of Object.entries(o.delivered)) {
@@ -92,6 +131,23 @@ export function parsePersistedState(value: unknown): PersistedRecoveryState | un
   return state;
 }
 
+function ownerOf(v: unknown): StateOwner | undefined {
+  if (!isObj(v)) return undefined;
+  const { market, environment, host, symbol, key } = v;
+  if (typeof market !== 'string' || typeof environment !== 'string' || typeof host !== 'string' || typeof key !== 'string') return undefined;
+  return { market, environment, host, key, ...(typeof symbol === 'string' && symbol ? { symbol } : {}) };
+}
+
+/** True when two owners name the same stream. */
+export function sameOwner(a: StateOwner, b: StateOwner): boolean {
+  return a.market === b.market && a.environment === b.environment && a.host === b.host && (a.symbol ?? '') === (b.symbol ?? '') && a.key === b.key;
+}
+
+/** The owner in words for the log (the key as its fingerprint). */
+export function describeOwner(o: StateOwner): string {
+  return `${o.market}${o.symbol ? ` ${o.symbol}` : ''}, ${o.environment} (${o.host}), key ${o.key}`;
+}
+
 function numberRecord(v: unknown, ok: (n: number) => boolean): Record<string, number> | undefined {
   if (!isObj(v)) return undefined;
   const out: Record<string, number> = {};
@@ -119,6 +175,41 @@ export class MemoryStateStore implements StateStore {
   }
 }
 
+/**
+ * Longest a read or write of the state store may take (a store that never answers is a failed
+ * store, not a slow one). Context stores answer in milliseconds; a database behind one in less
+ * than a second.
+ */
+export const STORE_DEADLINE_MS = 10_000;
+
+/** Rejects when `p` has not settled within `ms`. */
+export function storeDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const h = setTimeout(() => reject(new Error(`${what}: the context store did not answer within ${Math.round(ms / 1000)} s`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(h);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(h);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
+/** Reads a store within the deadline; rejects on an error or no answer. */
+export function readState(store: StateStore, deadlineMs = STORE_DEADLINE_MS): Promise<PersistedRecoveryState | undefined> {
+  let p: Promise<PersistedRecoveryState | undefined>;
+  try {
+    p = store.get();
+  } catch (err) {
+    p = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+  return storeDeadline(p, deadlineMs, 'reading the recovery state');
+}
+
 /** What StatePersister needs from GapRecovery. */
 export interface Snapshotting {
   snapshot(): PersistedRecoveryState;
@@ -131,21 +222,47 @@ export interface StatePersisterOptions {
   store: StateStore;
   /** Write at most this often while the state changes. Default 5000 ms. */
   intervalMs?: number;
+  /** Longest one write may take. Default STORE_DEADLINE_MS. */
+  deadlineMs?: number;
+  /**
+   * Write nothing until `allow()` (the state this store holds was not read yet: writing now would
+   * overwrite the saved cursors with a state that does not know them).
+   */
+  blocked?: boolean;
   logger?: Logger;
 }
 
 /**
- * Writes the recovery state to a StateStore at most every `intervalMs` while it
- * changes, and once more on `stop()`. Store errors are logged, never thrown.
+ * Writes the recovery state to a StateStore at most every `intervalMs` while it changes, at once
+ * after `soon()` (fills were delivered: the crash window is one write), and once more on
+ * `stop()`. One write at a time; writes asked for meanwhile become one. Every write has a
+ * deadline. Store errors are logged, never thrown.
  */
 export class StatePersister {
   private timer?: ReturnType<typeof setInterval>;
   private savedRevision = -1;
   private writing: Promise<void> = Promise.resolve();
+  private queued = false;
+  private soonAsked = false;
   private readonly intervalMs: number;
+  private readonly deadlineMs: number;
+  private blocked: boolean;
+  private failures = 0;
 
   constructor(private readonly opts: StatePersisterOptions) {
     this.intervalMs = opts.intervalMs ?? 5000;
+    this.deadlineMs = opts.deadlineMs ?? STORE_DEADLINE_MS;
+    this.blocked = opts.blocked === true;
+  }
+
+  /** True until allow(): nothing is written. */
+  get isBlocked(): boolean {
+    return this.blocked;
+  }
+
+  /** The store's state was read: writing may begin. */
+  allow(): void {
+    this.blocked = false;
   }
 
   start(): void {
@@ -156,16 +273,42 @@ export class StatePersister {
     if (typeof this.timer === 'object' && this.timer && 'unref' in this.timer) this.timer.unref();
   }
 
+  /** Writes as soon as the store takes it (after the write in flight). */
+  soon(): void {
+    if (this.blocked || this.soonAsked) return;
+    this.soonAsked = true;
+    setImmediate(() => {
+      this.soonAsked = false;
+      void this.flush();
+    });
+  }
+
   /** Writes now if the state changed since the last write. Never rejects. */
   flush(): Promise<void> {
+    if (this.queued) return this.writing;
+    this.queued = true;
     this.writing = this.writing.then(async () => {
+      this.queued = false;
+      if (this.blocked) return;
       const rev = this.opts.source.revision;
       if (rev === this.savedRevision) return;
       try {
-        await this.opts.store.set(this.opts.source.snapshot());
+        let p: Promise<void>;
+        try {
+          p = this.opts.store.set(this.opts.source.snapshot());
+        } catch (err) {
+          p = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+        }
+        await storeDeadline(p, this.deadlineMs, 'saving the recovery state');
         this.savedRevision = rev;
+        if (this.failures > 0) this.opts.logger?.info(`the recovery state is saved again (after ${this.failures} failed write(s))`);
+        this.failures = 0;
       } catch (err) {
-        this.opts.logger?.warn(`could not save recovery state: ${errText(err)}`);
+        this.failures++;
+        // the first failures, then one in a hundred: a store down for hours must not flood the log
+        if (this.failures <= 3 || this.failures % 100 === 0) {
+          this.opts.logger?.warn(`could not save recovery state (${this.failures} in a row): ${errText(err)}`);
+        }
       }
     });
     return this.writing;

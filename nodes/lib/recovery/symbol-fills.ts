@@ -32,8 +32,6 @@ export interface FillsWindow {
   gapFrom: number;
   /** Look-back limit: nothing older is recovered. */
   floor: number;
-  /** The gap reaches past the look-back: id cursors are not trusted to be contiguous. */
-  beyondLookback: boolean;
   epoch: number;
 }
 
@@ -51,7 +49,10 @@ export async function recoverSymbolFills(src: SymbolFillsSource, symbol: string,
   const queryStart = src.now();
   let fromId: number | undefined;
   let fromTime: number | undefined;
-  if (resume.fromId !== undefined && !w.beyondLookback) {
+  // A known id cursor always counts, however old the gap (a retry after a days-long ban, a restart
+  // after a long stop): the look-back bounds where a recovery starts from nothing, not where a
+  // cursor stops counting (issue 21, case 7).
+  if (resume.fromId !== undefined) {
     fromId = resume.fromId;
   } else {
     const since = resume.since ?? src.coveredSince;
@@ -94,7 +95,8 @@ export async function recoverSymbolFills(src: SymbolFillsSource, symbol: string,
     if (src.ledger.isDelivered(symbol, idOf(k), legOfKey(k))) continue;
     const row = byId.get(k)!;
     const t = int(row.time);
-    if (t !== undefined && t < w.floor) continue;
+    // by time: nothing older than the look-back (by id from a cursor: every fill after it counts)
+    if (fromId === undefined && t !== undefined && t < w.floor) continue;
     events.push(src.books.asAccountEvent(book, fillEventFromRow(book.rowMarket, row, src.now())));
   }
   const maxId = keys.length ? idOf(keys[keys.length - 1]) : undefined;

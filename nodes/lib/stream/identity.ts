@@ -4,6 +4,7 @@
  */
 import * as crypto from 'node:crypto';
 import type { AccountConfig } from '../types';
+import type { StateOwner } from '../recovery/persistence';
 
 function sha256(text: string): string {
   return crypto.createHash('sha256').update(text, 'utf8').digest('hex');
@@ -30,4 +31,25 @@ export function accountIdentity(config: AccountConfig): string {
 /** Short, non-secret id for logs and status, e.g. 'spot:production:3fa2c1'. */
 export function shortId(config: AccountConfig): string {
   return `${config.market}:${config.environment}:${accountIdentity(config).slice(0, 6)}`;
+}
+
+/**
+ * Whose recovery state a stream writes (persistence.ts StateOwner): market, environment, the host
+ * recovery reads, the isolated symbol and a fingerprint of the API key (a hash prefix, never the key).
+ */
+export function stateOwner(config: AccountConfig, host: string | undefined): StateOwner {
+  const key = sha256(`binance-user-stream key fingerprint\u0000${config.credentials?.apiKey ?? ''}`).slice(0, 12);
+  let h = host ?? config.restUrl ?? '';
+  try {
+    h = new URL(h).host || h;
+  } catch {
+    // not a URL: kept as it is
+  }
+  return {
+    market: config.market,
+    environment: config.environment,
+    host: h,
+    ...(config.market === 'isolated-margin' && config.symbol ? { symbol: config.symbol.trim().toUpperCase() } : {}),
+    key,
+  };
 }

@@ -9,7 +9,7 @@
  * `openOwnStream()` gives a caller a reliable stream of its own over the shared manager (n8n: one
  * per workflow, each from its own cursors).
  */
-import { accountIdentity } from './identity';
+import { accountIdentity, stateOwner } from './identity';
 import { ReliableStream, type ReliableStreamOptions } from './reliable-stream';
 import { StreamManager, type StreamManagerOptions } from './stream-manager';
 import type { AccountConfig } from '../types';
@@ -73,7 +73,8 @@ export function openSharedStream(
   streamOpts: Omit<ReliableStreamOptions, 'market' | 'isolatedSymbol'>,
 ): ReliableStream {
   const manager = getSharedManager(config, managerOpts);
-  return reliableStreamFor(manager, { ...streamOpts, market: config.market, isolatedSymbol: config.symbol });
+  const owner = stateOwner(config, streamOpts.recoveryEndpoints?.restUrl ?? streamOpts.restUrl);
+  return reliableStreamFor(manager, { owner, ...streamOpts, market: config.market, isolatedSymbol: config.symbol });
 }
 
 /**
@@ -88,7 +89,8 @@ export function openOwnStream(
   streamOpts: Omit<ReliableStreamOptions, 'market' | 'isolatedSymbol' | 'releaseGraceMs'>,
 ): ReliableStream {
   const manager = getSharedManager(config, managerOpts);
-  const r = new ReliableStream(manager, { ...streamOpts, market: config.market, isolatedSymbol: config.symbol, releaseGraceMs: 0 });
+  const owner = stateOwner(config, streamOpts.recoveryEndpoints?.restUrl ?? streamOpts.restUrl);
+  const r = new ReliableStream(manager, { owner, ...streamOpts, market: config.market, isolatedSymbol: config.symbol, releaseGraceMs: 0 });
   r.retain();
   return r;
 }

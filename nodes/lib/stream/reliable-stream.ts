@@ -26,12 +26,13 @@
 import { EventEmitter } from 'node:events';
 import { DeliveryPipeline, GapRecovery } from '../recovery';
 import { EventDeduper } from '../recovery/dedupe';
-import { StatePersister, type StateStore } from '../recovery/persistence';
+import { readState, StatePersister, type StateStore } from '../recovery/persistence';
 import { sharedWeightBudget, type HttpMethod, type RestLike, type RestParams, type RestRequestOptionsLike } from '../exchange/weight-budget';
 import type { StreamManager } from './stream-manager';
 import { DEFAULT_RELEASE_GRACE_MS, RedeployGrace } from './redeploy-grace';
 import { errText } from '../util';
 import type { GapEvent, Logger, Market, StateChange, UserDataEvent } from '../types';
+import { SavedStateReader } from './saved-state';
 
 export type { ReliableState, ReliableStateChange, RecoveryReport, ReliableStreamEvents, ReliableStreamOptions } from './reliable-types';
 import type { ReliableState, ReliableStateChange, ReliableStreamEvents, ReliableStreamOptions } from './reliable-types';
@@ -40,7 +41,6 @@ export { DEFAULT_RELEASE_GRACE_MS, endAllGraces, endUnadoptedGraces } from './re
 /** Longest wait between retries of an incomplete recovery. */
 const MAX_RETRY_DELAY_MS = 10 * 60_000;
 
-type Queued = { kind: 'event'; e: UserDataEvent } | { kind: 'gap'; g: GapEvent };
 
 /**
  * The account's REST client aimed at another host of the same exchange: paths become absolute URLs
@@ -76,8 +76,16 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   private readonly persistIntervalMs: number;
   private _current: ReliableStateChange;
   private active = 0;
+  /** The saved state is known (read, none to read, or given up on: the look-back recovery ran). */
   private isReady = false;
-  private queue: Queued[] = [];
+  /** Live events that wait for the saved state (at most the hold bound), and gaps that wait for it. */
+  private waitingEvents: UserDataEvent[] = [];
+  private waitingGaps: GapEvent[] = [];
+  private eventsFlow = false;
+  private waitTimer: ReturnType<typeof setTimeout> | undefined;
+  private reader: SavedStateReader | undefined;
+  /** The start-up gap, known before the stream was subscribed (recovered once it is). */
+  private startupPending: GapEvent | undefined;
   private stoppedAt: number | undefined;
   private closed = false;
   private recoveredTotal = 0;
@@ -138,12 +146,20 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
         lookbackMs: opts.lookbackMs,
         budget,
         logger: opts.logger,
+        owner: opts.owner,
       });
+      // a live fill far above its cursor: the exchange's history confirms it soon (a retry)
+      this.recovery.onSuspicious = () => this.scheduleRetry({ from: Date.now(), to: Date.now(), reason: 'recovery-retry' });
+      this.recovery.onLimit = () => this.refreshState();
     }
     this.pipeline = new DeliveryPipeline({
       recovery: this.recovery,
       deduper: new EventDeduper({ maxEntries: opts.dedupeMaxEntries }),
-      emit: (e) => this.emitSafe('event', e),
+      emit: (e) => {
+        this.emitSafe('event', e);
+        // delivered: the cursors are written through (the crash window is one write)
+        for (const p of this.persisters.values()) p.soon();
+      },
       logger: opts.logger,
       maxHoldMs: opts.maxHoldMs,
       isOverlapping: () => manager.overlapping,
@@ -207,15 +223,27 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
    */
   addStore(store: StateStore, restore = true): void {
     if (!this.recovery || this.persisters.has(store)) return;
-    const p = new StatePersister({ source: this.recovery, store, intervalMs: this.persistIntervalMs, logger: this.logger });
+    // nothing is written to a store before what it holds was read (it would be overwritten)
+    const p = new StatePersister({ source: this.recovery, store, intervalMs: this.persistIntervalMs, logger: this.logger, blocked: true });
     this.persisters.set(store, p);
     if (this.manager.state !== 'stopped' && !this.closed) p.start();
-    if (restore) {
-      store.get().then(
-        (st) => this.recovery?.restore(st),
-        (err: unknown) => this.logger?.warn(`could not read the recovery state: ${errText(err)}`),
-      );
-    }
+    if (restore) this.mergeStore(store, p, 0);
+  }
+
+  /** Reads a further store (another account node's copy) and merges it; retried while it fails. */
+  private mergeStore(store: StateStore, p: StatePersister, failures: number): void {
+    readState(store).then(
+      (st) => {
+        if (this.closed) return;
+        this.recovery?.restore(st);
+        p.allow();
+      },
+      (err: unknown) => {
+        if (this.closed || this.persisters.get(store) !== p) return;
+        if (failures < 3) this.logger?.warn(`could not read the recovery state: ${errText(err)}; retried`);
+        setTimeout(() => this.mergeStore(store, p, failures + 1), Math.min(30_000, 1000 * 2 ** Math.min(failures, 5)));
+      },
+    );
   }
 
   /** Writes the recovery cursors to every store now (if they changed). Never rejects. */
@@ -289,6 +317,8 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     this.manager.removeListener('gapOpened', this.handlers.gapOpened);
     this.recovery?.cancel();
     this.pipeline.dispose();
+    this.reader?.stop();
+    if (this.waitTimer !== undefined) clearTimeout(this.waitTimer);
     await Promise.all([...this.persisters.values()].map((p) => p.stop()));
   }
 
@@ -300,38 +330,80 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   // ------------------------------------------------------------------ internals
 
   private async start(store: StateStore | undefined): Promise<void> {
-    if (!this.recovery) {
+    const recovery = this.recovery;
+    if (!recovery) {
       this.isReady = true;
       return;
     }
-    // Hold live events until the persisted state is in and the start-up gap has started.
-    if (store) {
-      try {
-        this.recovery.restore(await store.get());
-      } catch (err) {
-        this.logger?.warn(`could not read the recovery state: ${errText(err)}`);
-      }
+    if (!store) {
+      this.stateKnown(recovery.startupGap(), false);
+      return;
     }
+    // Until the saved state is known, no live fill is trusted to move a cursor (a fill made while
+    // Node-RED was stopped may lie below it), and live events wait at most the hold bound (I2).
+    recovery.ledger.openGap();
+    this.waitTimer = setTimeout(() => this.letEventsFlow(), this.pipeline.maxHoldMs);
+    const reader = new SavedStateReader(
+      {
+        restore: (st) => recovery.restore(st),
+        known: (g, fresh) => {
+          // nothing saved and nothing recovered: a first start, nothing can be missing
+          if (fresh) recovery.ledger.markCaughtUp(recovery.ledger.epoch);
+          this.stateKnown(g, true);
+        },
+        startupGap: (unknown) => recovery.startupGap(undefined, { stateUnknown: unknown }),
+        allowWrites: () => this.persisters.get(store)?.allow(),
+        letEventsFlow: () => this.letEventsFlow(),
+        changed: () => this.refreshState(),
+        logger: this.logger,
+      },
+      store,
+    );
+    this.reader = reader;
+    await reader.start();
+  }
+
+  /** The saved state is known: the start-up gap (if any) and the gaps that waited are recovered. */
+  private stateKnown(g: GapEvent | undefined, announce: boolean): void {
     if (this.closed) return;
     this.isReady = true;
-    const g = this.recovery.startupGap();
-    if (g) {
-      this.logger?.info(`recovering what was missed since ${new Date(g.from).toISOString()} (start-up)`);
-      this.emitSafe('gap', g);
-      this.runRecovery(g);
+    if (g && this.manager.state !== 'connected') {
+      // Not subscribed yet: a recovery now would read the history before the subscription begins,
+      // and a fill made in between would be neither fetched nor received live (found by the
+      // crash-window measurement, test/process/startup-window.test.ts). It runs once subscribed.
+      this.startupPending = g;
+    } else if (g) {
+      this.runStartup(g, announce);
     }
-    const queued = this.queue;
-    this.queue = [];
-    for (const q of queued) {
-      if (q.kind === 'event') this.pipeline.live(q.e);
-      else this.runRecovery(q.g);
-    }
+    const gaps = this.waitingGaps;
+    this.waitingGaps = [];
+    for (const q of gaps) this.runRecovery(q);
+    this.letEventsFlow();
+  }
+
+  /** The start-up recovery, up to now (it runs once the stream is subscribed). */
+  private runStartup(g: GapEvent, announce = true): void {
+    const gap: GapEvent = { ...g, to: Math.max(g.to, Date.now()) };
+    if (announce || gap.reason === 'startup') this.logger?.info(`recovering what was missed since ${new Date(gap.from).toISOString()} (start-up)`);
+    this.emitSafe('gap', gap);
+    this.runRecovery(gap);
+  }
+
+  /** Live events no longer wait for the saved state (it is known, a read failed, or the hold bound passed). */
+  private letEventsFlow(): void {
+    if (this.waitTimer !== undefined) clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
+    if (this.closed || this.eventsFlow) return;
+    this.eventsFlow = true;
+    const events = this.waitingEvents;
+    this.waitingEvents = [];
+    for (const e of events) this.pipeline.live(e);
   }
 
   private onEvent(e: UserDataEvent): void {
     if (this.closed) return;
-    if (!this.isReady) {
-      this.queue.push({ kind: 'event', e });
+    if (!this.eventsFlow && !this.isReady) {
+      this.waitingEvents.push(e);
       return;
     }
     this.pipeline.live(e);
@@ -353,7 +425,9 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       return;
     }
     if (!this.isReady) {
-      this.queue.push({ kind: 'gap', g });
+      // recovered once the saved cursors are known (a recovery from cursors not restored yet
+      // could commit past fills that the restored ones still miss)
+      this.waitingGaps.push(g);
       return;
     }
     this.runRecovery(g);
@@ -435,6 +509,9 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       for (const p of this.persisters.values()) p.start();
     }
     if (s.state === 'connected') {
+      const startup = this.startupPending;
+      this.startupPending = undefined;
+      if (startup) this.runStartup(startup);
       if (this.stoppedAt !== undefined && this.recovery) {
         // Started again after a stop: what happened meanwhile is a gap too.
         const g: GapEvent = { from: this.stoppedAt, to: Date.now(), reason: 'restart' };
@@ -469,12 +546,14 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
 
   /** Why the stream is catching up, or undefined when nothing is held or missing (I3). */
   private catchingUp(): string | undefined {
+    if (this.reader?.problem !== undefined) return `the saved recovery state cannot be read (${this.reader.problem}); retrying`;
     if (!this.isReady) return 'reading the saved recovery state';
     if (this.pipeline.paused) return 'waiting for the redeployed nodes';
     const p = this.pipeline;
     const g = p.currentGap;
     if (g?.reason === 'recovery-retry' && p.heldCount === 0 && !p.holding) return 'fetching fills that could not be fetched before';
     if (p.recovering || p.heldCount > 0 || p.holding) return `recovering what was missed (${g && g.reason !== 'recovery-retry' ? g.reason : 'reconnect'})`;
+    if (this.recovery?.checking) return 'confirming a trade id far above the cursor with the exchange';
     if (this.recovery?.incomplete) return 'some fills not fetched yet (REST unavailable); retrying';
     return undefined;
   }
@@ -497,8 +576,16 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     } else {
       this.recoveringSince = undefined;
     }
+    // a tracking bound that dropped entries is shown (never a silent loss)
+    const lim = this.recovery?.limits;
+    if (lim && (lim.symbols !== undefined || lim.orders !== undefined)) {
+      shown.limits = { ...(lim.symbols !== undefined ? { symbols: lim.symbols } : {}), ...(lim.orders !== undefined ? { orders: lim.orders } : {}) };
+    } else {
+      delete shown.limits;
+    }
     const cur = this._current;
-    if (shown.state === cur.state && shown.message === cur.message && (shown.state === 'recovering' || shown.state === 'connected')) return;
+    const sameLimits = JSON.stringify(shown.limits) === JSON.stringify(cur.limits);
+    if (shown.state === cur.state && shown.message === cur.message && sameLimits && (shown.state === 'recovering' || shown.state === 'connected')) return;
     this._current = { ...shown, previous: cur.state };
     this.emitSafe('state', this._current);
   }

@@ -1,6 +1,6 @@
 /** The types of the reliable stream (stream/reliable-stream.ts): its states, events and options. */
 import type { GapRecoveryOptions, RecoveryStats } from '../recovery';
-import type { StateStore } from '../recovery/persistence';
+import type { StateOwner, StateStore } from '../recovery/persistence';
 import type { RecoveryEndpoints } from '../exchange/endpoints';
 import type { WeightBudget } from '../exchange/weight-budget';
 import type { GapEvent, Logger, Market, StateChange, StreamState, UserDataEvent } from '../types';
@@ -13,6 +13,11 @@ export interface ReliableStateChange extends Omit<StateChange, 'state' | 'previo
   previous: ReliableState;
   /** While `recovering`: since when (epoch ms). */
   since?: number;
+  /**
+   * Tracking bounds that dropped entries (the setting's value): symbols / open orders no longer
+   * reconciled after a gap. Shown in the status until the stream is opened again.
+   */
+  limits?: { symbols?: number; orders?: number };
 }
 
 export interface RecoveryReport {
@@ -41,6 +46,8 @@ export interface ReliableStreamOptions {
   lookbackMs?: number;
   /** Where the recovery cursors are kept across restarts. None: nothing is persisted. */
   store?: StateStore;
+  /** Whose state the stream writes (a saved state of another owner is discarded). */
+  owner?: StateOwner;
   /** How often the cursors are written while they change. Default 5000 ms. */
   persistIntervalMs?: number;
   /** REST base of the account: the weight budget is shared per host and weight pool. */
