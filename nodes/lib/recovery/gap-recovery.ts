@@ -497,4 +497,16 @@ export class GapRecovery {
     const p: RestParams = { ...this.isolatedParams(), symbol, ...params, limit: this.pageLimit };
     return rows(await this.get<unknown>(book.api.trades, p));
   }
+
+  // ------------------------------------------------------------------ changed settings
+
+  /** Symbols to always reconcile, replacing the listed ones (a redeploy changed them). */
+  setListedSymbols(symbols: string[]): void {
+    this.listed = [...new Set(symbols.map((s) => s.trim().toUpperCase()).filter((s) => s !== ''))];
+  }
+
+  /** A new look-back (a redeploy changed it): applies to the recoveries that start from now on. */
+  setLookbackMs(ms: number | undefined): void {
+    (this as { lookbackMs: number }).lookbackMs = ms ?? DEFAULT_LOOKBACK_MS;
+  }
 }

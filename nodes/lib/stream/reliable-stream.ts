@@ -25,6 +25,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { DeliveryPipeline, GapRecovery } from '../recovery';
+import { DEFAULT_MAX_HOLD_MS } from '../recovery/delivery';
 import { EventDeduper } from '../recovery/dedupe';
 import { StatePersister, type StateStore } from '../recovery/persistence';
 import { sharedWeightBudget, type HttpMethod, type RestLike, type RestParams, type RestRequestOptionsLike } from '../exchange/weight-budget';
@@ -37,6 +38,9 @@ export type { ReliableState, ReliableStateChange, RecoveryReport, ReliableStream
 import type { ReliableState, ReliableStateChange, ReliableStreamEvents, ReliableStreamOptions } from './reliable-types';
 
 export { DEFAULT_RELEASE_GRACE_MS, endAllGraces, endUnadoptedGraces } from './redeploy-grace';
+/** Pause reasons of the pipeline (I6): the stream waits for a redeploy / a consumer is away. */
+const PAUSED_FOR_REDEPLOY = 'redeploy';
+const PAUSED_FOR_CONSUMERS = 'consumers';
 /** Longest wait between retries of an incomplete recovery. */
 const MAX_RETRY_DELAY_MS = 10 * 60_000;
 
@@ -92,6 +96,8 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   private recoveringSince: number | undefined;
   /** Users (account nodes) of this stream: the last release() starts the grace. */
   refs = 0;
+  /** Consumers being restarted (I6): nothing is delivered until each is back or gone. */
+  private readonly awayConsumers = new Set<string>();
   private readonly handlers: {
     event: (e: UserDataEvent) => void;
     state: (s: StateChange) => void;
@@ -111,8 +117,8 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       {
         manager,
         adopted: () => this.refs > 0 && !this.closed,
-        pause: () => this.pipeline.pause(),
-        resume: () => this.pipeline.resume(),
+        pause: () => this.pipeline.pause(PAUSED_FOR_REDEPLOY),
+        resume: () => this.pipeline.resume(PAUSED_FOR_REDEPLOY),
         close: () => this.close(),
         logger: opts.logger,
       },
@@ -149,6 +155,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       isOverlapping: () => manager.overlapping,
       isConnected: () => manager.state === 'connected',
       onChange: () => this.refreshState(),
+      onDropped: (g) => this.onGap(g),
     });
 
     this.handlers = {
@@ -232,7 +239,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   /**
    * One more user (an account node adopting the stream, e.g. after a redeploy). Events kept during
    * the grace leave at `resume()` — the adapter calls it once the new flow's nodes listen (Node-RED:
-   * `flows:started`) — or soon after at the latest (redeploy-grace.ts).
+   * `flows:started`) — or soon after at the latest when the host tells no deploy (redeploy-grace.ts).
    */
   retain(): void {
     this.refs++;
@@ -242,6 +249,52 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   /** The adopting flow's nodes listen: events kept during the redeploy grace leave now. */
   resume(): void {
     this.grace.resume();
+  }
+
+  /**
+   * A consumer is being restarted (I6; Node-RED: a deploy closes it to construct it again): from
+   * now on nothing is delivered — nor recorded as delivered — until it is back (`consumerBack`,
+   * with the same `key`) or gone for good (`consumerBack` too: a consumer removed is not waited
+   * for). Meanwhile events are kept in order (bounded: delivery.ts), so every consumer gets each
+   * once. `key` is unique per consumer of this stream.
+   */
+  consumerAway(key: string): void {
+    if (this.closed) return;
+    this.awayConsumers.add(key);
+    this.pipeline.pause(PAUSED_FOR_CONSUMERS);
+    this.refreshState();
+  }
+
+  /** The consumer is back (listens again) or gone for good: when no other is away, kept events leave. */
+  consumerBack(key: string): void {
+    if (!this.awayConsumers.delete(key) || this.awayConsumers.size > 0) return;
+    this.pipeline.resume(PAUSED_FOR_CONSUMERS);
+    this.refreshState();
+  }
+
+  /** Number of consumers being restarted (diagnostics, tests). */
+  get consumersAway(): number {
+    return this.awayConsumers.size;
+  }
+
+  /**
+   * The settings of a user that adopts or joins the stream (registry.ts): they take effect now.
+   * `replace` (the stream's only user: a redeploy adopted it): its symbols, look-back and hold
+   * limit replace the old ones. Otherwise (users share it): symbols are the union, the longer
+   * look-back and the shorter hold limit apply (each user gets at least what it asked for).
+   */
+  applySettings(s: Pick<ReliableStreamOptions, 'symbols' | 'lookbackMs' | 'maxHoldMs'>, replace: boolean): void {
+    const r = this.recovery;
+    if (replace) {
+      r?.setListedSymbols(s.symbols ?? []);
+      r?.setLookbackMs(s.lookbackMs);
+      this.pipeline.setMaxHoldMs(s.maxHoldMs);
+      return;
+    }
+    if (s.symbols?.length) r?.addSymbols(s.symbols);
+    if (r && s.lookbackMs !== undefined && s.lookbackMs > r.lookbackMs) r.setLookbackMs(s.lookbackMs);
+    const hold = s.maxHoldMs ?? DEFAULT_MAX_HOLD_MS;
+    if (hold >= 0 && hold < this.pipeline.maxHoldMs) this.pipeline.setMaxHoldMs(hold);
   }
 
   /**
