@@ -49,8 +49,8 @@ export = function register(RED: NodeAPI): void {
     const problem = prepared.ok ? undefined : prepared.problem;
     const configError = problem && (problem.key ? redact(t(`${TYPE}.errors.${problem.key}`)) : problem.message);
     /**
-     * Consumers restarted (not removed): away (the stream keeps their events, I6) until they
-     * register again, released if they do not by the time the deploy has started its nodes.
+     * Consumers restarted (not removed): away (the stream keeps their events, I6) until the deploy
+     * has started its nodes; then back if they registered again, released if not.
      */
     const pending = new Set<string>();
     let account: AccountStream | undefined;
@@ -90,11 +90,14 @@ export = function register(RED: NodeAPI): void {
       return account;
     };
     const stopWatching = onFlowsStarted(RED, () => {
-      // The deploy has started every node. Restarted consumers that did not come back are gone
-      // (moved to another account, say): not waited for any longer.
-      const stale = [...pending].filter((id) => !statuses.has(id));
+      // The deploy has started every node: restarted consumers that came back take their events
+      // now; those that did not are gone (moved to another account, say), not waited for.
+      const restarted = [...pending];
       pending.clear();
-      for (const id of stale) void account?.release(id);
+      for (const id of restarted) {
+        if (statuses.has(id)) account?.acquire(id);
+        else void account?.release(id);
+      }
       // Every node of the deploy listens now: events kept while the stream was adopted leave.
       account?.resume();
     });
@@ -114,13 +117,14 @@ export = function register(RED: NodeAPI): void {
       unconsumed,
       accepted: (e: UserDataEvent): void => unconsumed.accept(e),
       register(user: AccountUser, opts: RegisterOptions = {}): void {
-        pending.delete(user.id);
         const a = open();
         if (!a && configError && !configErrorReported) {
           configErrorReported = true;
           node.error(t(`${TYPE}.errors.invalid-config`, { reason: configError }));
         }
-        a?.acquire(user.id);
+        // Restarted by this deploy: back at flows:started, once every node of the deploy exists
+        // (also those it sends to: a message to a node not started yet would be lost).
+        if (!pending.has(user.id)) a?.acquire(user.id);
         statuses.add(user, opts.showLastEvent === true);
       },
       deregister(user: AccountUser, done: () => void, removed: boolean): void {
