@@ -231,37 +231,46 @@ describe('deploys through the runtime (issue 21: delivered means the flow receiv
     assert.equal(managerOf(), manager, 'the deploy adopted the kept stream (same connection)');
   });
 
-  it('settings changed at a redeploy take effect on the adopted stream: listed symbols are replaced, the new look-back applies', async function () {
+  /** Loads an account listing ETHUSDT, redeploys it (modified nodes) with `edited`, drops the connection; the recovery's trade queries. */
+  async function redeployThenDrop(edited: Record<string, unknown>): Promise<{ queries: Array<{ symbol: string; startTime?: number }>; droppedAt: number }> {
     const a = newAccount(sim, 'spot');
     const creds = credentialsFor(a);
     const flow = (extra: Record<string, unknown>): FlowNode[] => [TAB, accountNode(sim, a, extra), consumer('ou', 'binance-order-update', 'so'), sink('so')];
     await load(flow({ recoverySymbols: 'ETHUSDT' }), creds);
     await waitConnected();
     const manager = managerOf();
-    // Edit the account node: another listed symbol and a look-back of 3.6 s (0.001 h).
-    await helper.setFlows(flow({ recoverySymbols: 'BNBUSDT', recoveryLookback: '0.001' }), 'nodes', creds);
+    await helper.setFlows(flow(edited), 'nodes', creds);
     await waitConnected();
     assert.equal(managerOf(), manager, 'the redeployed account node adopted the stream');
-
     const fromReq = sim.requests.length;
     const droppedAt = Date.now();
     assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1);
-    const tradeQueries = (): Array<{ symbol: string; startTime?: number; at: number }> =>
+    const tradeQueries = (): Array<{ symbol: string; startTime?: number }> =>
       sim.requests
         .slice(fromReq)
         .filter((r) => r.kind === 'rest' && r.path === '/api/v3/myTrades')
-        .map((r) => ({ symbol: r.params.symbol, startTime: r.params.startTime ? Number(r.params.startTime) : undefined, at: r.at }));
+        .map((r) => ({ symbol: r.params.symbol, startTime: r.params.startTime ? Number(r.params.startTime) : undefined }));
     await waitFor(() => tradeQueries().some((q) => q.symbol === 'BNBUSDT'), 10_000, 'the recovery to query BNBUSDT');
-    const queries = tradeQueries();
+    await waitFor(() => (helper.getNode('acct') as unknown as { getStream(): { currentState: { state: string } } }).getStream().currentState.state === 'connected', 10_000, 'the recovery to end');
+    return { queries: tradeQueries(), droppedAt };
+  }
+
+  it('settings changed at a redeploy take effect on the adopted stream: the listed symbols are replaced', async function () {
+    const { queries } = await redeployThenDrop({ recoverySymbols: 'BNBUSDT' });
     assert.deepEqual(
       queries.filter((q) => q.symbol === 'ETHUSDT'),
       [],
       'the symbol no longer listed is not queried',
     );
+  });
+
+  it('settings changed at a redeploy take effect on the adopted stream: the new look-back applies', async function () {
+    // A look-back of 3.6 s (0.001 h) instead of 24 h.
+    const { queries, droppedAt } = await redeployThenDrop({ recoverySymbols: 'ETHUSDT,BNBUSDT', recoveryLookback: '0.001' });
     const bnb = queries.find((q) => q.symbol === 'BNBUSDT')!;
     assert.ok(bnb.startTime !== undefined, JSON.stringify(bnb));
-    // The default look-back (24 h) would start at the gap's start minus the 5 s clock slack; the
-    // new one (3.6 s) starts no earlier than 3.6 s before the recovery.
+    // 24 h would start at the gap's start minus the 5 s clock slack; 3.6 s starts no earlier than
+    // 3.6 s before the recovery, which began after the drop.
     assert.ok(bnb.startTime > droppedAt - 5000, `startTime ${bnb.startTime} vs drop ${droppedAt}: the new look-back applies`);
   });
 });
