@@ -179,9 +179,10 @@ export class DeliveryPipeline {
     const d = this.dropped;
     this.dropped = undefined;
     if (d) {
-      // Before the held events of later times (gap() places the slot by time): the dropped ones
-      // come back from REST first, then the kept ones leave.
-      const g: GapEvent = { from: d.from, to: d.to, reason: 'held-overflow' };
+      // Before every kept event (gap() places the slot after the live events received at or
+      // before its start, and the kept ones arrived after the dropped ones, possibly in the same
+      // millisecond): the dropped ones come back from REST first, then the kept ones leave.
+      const g: GapEvent = { from: d.from - 1, to: d.to, reason: 'held-overflow' };
       this.logger?.warn(`${d.count} event(s) were dropped while no consumer listened (too many held); recovering them`);
       if (this.onDropped) {
         try {
