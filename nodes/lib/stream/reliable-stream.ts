@@ -3,7 +3,7 @@
  * manager to the delivery pipeline (recovery/delivery.ts: holding, de-duplication, cursor
  * commits) and gap recovery (recovery/gap-recovery.ts), persists the cursors through injected
  * StateStores, keeps the stream across a redeploy, and reports a state that tells the truth.
- * Framework-agnostic: no Node-RED import. Invariants I1–I5: docs/recovery.md.
+ * Framework-agnostic: no Node-RED import. Invariants I1–I6: docs/recovery.md.
  *
  * Emits (Node EventEmitter):
  *  - `event`    every live and recovered event exactly once (recovered ones carry `recovered`);
@@ -19,9 +19,11 @@
  * pipeline.gap. A recovery with errors is retried from the same cursors, with growing delays,
  * until it succeeds (I4), without holding live events.
  *
- * Redeploys: the last release() keeps the stream for `releaseGraceMs` (the manager is held by a
- * grace consumer); events meanwhile wait in the paused pipeline. A new account node of the same
- * account that comes within the grace adopts the stream: no reconnect, no gap, no REST call.
+ * Redeploys: the last release() keeps the stream for the redeploy grace (redeploy-grace.ts: through
+ * a told deploy's stop phase, else `releaseGraceMs`; the manager is held by a grace consumer);
+ * events meanwhile wait in the paused pipeline. A new account node of the same account that comes
+ * within the grace adopts the stream, with its settings: no reconnect, no gap, no REST call. A
+ * consumer being restarted (`consumerAway`) pauses the pipeline too, until it is back (I6).
  */
 import { EventEmitter } from 'node:events';
 import { DeliveryPipeline, GapRecovery } from '../recovery';
