@@ -273,4 +273,49 @@ describe('deploys through the runtime (issue 21: delivered means the flow receiv
     // 3.6 s before the recovery, which began after the drop.
     assert.ok(bnb.startTime > droppedAt - 5000, `startTime ${bnb.startTime} vs drop ${droppedAt}: the new look-back applies`);
   });
+
+  for (const on of [false, true]) {
+    it(`recovery switched ${on ? 'on' : 'off'} at a redeploy that adopts the stream: the fills of the deploy once, none twice, on the same connection; gaps are ${on ? '' : 'no longer '}recovered`, async function () {
+      const a = newAccount(sim, 'spot');
+      const creds = credentialsFor(a);
+      const flow = (recovery: boolean, v: number): FlowNode[] => [
+        TAB,
+        accountNode(sim, a, { recovery: String(recovery) }),
+        consumer('ou', 'binance-order-update', 'so'),
+        sink('so'),
+        slowNode(v),
+      ];
+      const fill = (): SimTrade[] =>
+        sim.runOrderLifecycle(a.accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.001', price: '100', fills: ['0.001'] }).trades;
+      await load(flow(!on, 1), creds);
+      await waitConnected();
+      const before = fill();
+      await waitFor(() => fillKeys(received('so')).length === 1, 5000, 'the fill before the deploy');
+      const manager = managerOf();
+      const seen = eventsSeen(manager);
+      const during: SimTrade[] = [];
+      await deployWithSlowClose(flow(on, 2), 'nodes', creds, 3000, async () => {
+        during.push(...fill());
+        await waitFor(() => seen.count() >= 2, 5000, 'the exchange events to reach the stream');
+      });
+      seen.stop();
+      await waitFor(() => fillKeys(received('so')).length >= 2, 10_000, 'the fill made during the deploy');
+      assert.equal(managerOf(), manager, 'same connection');
+
+      // A gap now: recovered only when recovery is on.
+      assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1);
+      const missed = fill();
+      await waitFor(() => manager.state !== 'connected', 5000, 'the drop noticed');
+      await waitConnected();
+      const stream = (helper.getNode('acct') as unknown as { getStream(): { currentState: { state: string } } }).getStream();
+      await waitFor(() => stream.currentState.state === 'connected', 10_000, 'caught up');
+      const after = fill();
+      await waitFor(() => fillKeys(received('so')).includes(tradeKeys(after)[0]), 10_000, 'a live fill after the gap');
+      await sleep(300);
+      const expected = on ? [...before, ...during, ...missed, ...after] : [...before, ...during, ...after];
+      assert.deepEqual(fillKeys(received('so')), tradeKeys(expected), 'each once, in order');
+      const myTrades = sim.requests.filter((r) => r.kind === 'rest' && r.path === '/api/v3/myTrades' && r.apiKey === a.key.apiKey).length;
+      if (!on) assert.equal(myTrades, 0, 'no REST history read with recovery off');
+    });
+  }
 });

@@ -40,6 +40,8 @@ export interface DeliveryPipelineOptions {
   /** Gap recovery; none: events pass through, de-duplicated. */
   recovery?: GapRecovery;
   deduper?: EventDeduper;
+  /** Without recovery: the ledger to de-duplicate fills with (a handover keeps its history). */
+  ledger?: FillLedger;
   /** Receives every event exactly once, live and recovered. */
   emit: (e: UserDataEvent) => void;
   logger?: Logger;
@@ -101,7 +103,7 @@ export class DeliveryPipeline {
 
   constructor(opts: DeliveryPipelineOptions) {
     this.recovery = opts.recovery;
-    this.ledger = opts.recovery?.ledger ?? new FillLedger();
+    this.ledger = opts.recovery?.ledger ?? opts.ledger ?? new FillLedger();
     this.deduper = opts.deduper ?? new EventDeduper();
     this.emitFn = opts.emit;
     this.logger = opts.logger;
@@ -265,6 +267,26 @@ export class DeliveryPipeline {
   /** Waits for every recovery started so far to be delivered. */
   idle(): Promise<void> {
     return this.chain;
+  }
+
+  /**
+   * Takes everything kept and not delivered, in order (a handover to another pipeline): live
+   * events and the events of finished recoveries. Recoveries still running are abandoned (their
+   * promises never resolve); events dropped while paused are not among them (the caller's
+   * recovery covers them from its cursors). Empties the queue.
+   */
+  takeKept(): UserDataEvent[] {
+    const out: UserDataEvent[] = [];
+    for (const it of this.queue) {
+      if (it.e) out.push(it.e);
+      else if (it.slot.batch) out.push(...it.slot.batch.events);
+    }
+    if (this.unfilled > 0) this.logger?.warn(`${this.unfilled} recovery(ies) still running abandoned by a handover`);
+    this.queue = [];
+    this.held = 0;
+    this.dropped = undefined;
+    this.clearSpill();
+    return out;
   }
 
   /** Stops the spill timer (the stream is closing); what is queued stays queued. */

@@ -509,4 +509,16 @@ export class GapRecovery {
   setLookbackMs(ms: number | undefined): void {
     (this as { lookbackMs: number }).lookbackMs = ms ?? DEFAULT_LOOKBACK_MS;
   }
+
+  /**
+   * Takes over what another stream delivered (recovery switched on at a redeploy: the stream
+   * without recovery hands over its ledger): its fills count as delivered, its symbols as seen,
+   * and nothing before now is missing (the old stream delivered live up to here).
+   */
+  takeOverDelivered(ledger: FillLedger): void {
+    for (const symbol of ledger.symbols()) this.live.see(symbol);
+    this.ledger.restore(ledger.snapshot());
+    this.live.raiseLastEventTime(this.now());
+    this.rev++;
+  }
 }

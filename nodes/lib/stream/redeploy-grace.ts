@@ -107,6 +107,16 @@ export class RedeployGrace {
     void this.host.manager.release(GRACE_CONSUMER).catch(() => undefined);
   }
 
+  /**
+   * The stream hands over to a new one on the same manager, whose grace takes over the manager's
+   * grace consumer (the same id): drop this grace without letting the manager go.
+   */
+  handOff(): void {
+    this.clearResume();
+    this.clearFallback();
+    running.delete(this);
+  }
+
   /** Arms the fallback end of the grace (idempotent). */
   armFallback(): void {
     if (this.graceTimer !== undefined || !running.has(this)) return;

@@ -36,8 +36,8 @@ import { DEFAULT_RELEASE_GRACE_MS, RedeployGrace } from './redeploy-grace';
 import { errText } from '../util';
 import type { GapEvent, Logger, Market, StateChange, UserDataEvent } from '../types';
 
-export type { ReliableState, ReliableStateChange, RecoveryReport, ReliableStreamEvents, ReliableStreamOptions } from './reliable-types';
-import type { ReliableState, ReliableStateChange, ReliableStreamEvents, ReliableStreamOptions } from './reliable-types';
+export type { ReliableState, ReliableStateChange, RecoveryReport, ReliableStreamEvents, ReliableStreamOptions, StreamHandover } from './reliable-types';
+import type { ReliableState, ReliableStateChange, ReliableStreamEvents, ReliableStreamOptions, StreamHandover } from './reliable-types';
 
 export { DEFAULT_RELEASE_GRACE_MS, endAllGraces, endUnadoptedGraces } from './redeploy-grace';
 /** Pause reasons of the pipeline (I6): the stream waits for a redeploy / a consumer is away. */
@@ -150,7 +150,8 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     }
     this.pipeline = new DeliveryPipeline({
       recovery: this.recovery,
-      deduper: new EventDeduper({ maxEntries: opts.dedupeMaxEntries }),
+      deduper: opts.handover?.deduper ?? new EventDeduper({ maxEntries: opts.dedupeMaxEntries }),
+      ledger: opts.handover?.ledger,
       emit: (e) => this.emitSafe('event', e),
       logger: opts.logger,
       maxHoldMs: opts.maxHoldMs,
@@ -172,7 +173,10 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     manager.on('gapOpened', this.handlers.gapOpened);
 
     if (opts.store) this.addStore(opts.store, false);
+    if (opts.handover) this.takeOver(opts.handover);
     this.ready = this.start(opts.store);
+    // After start(): queued while the saved state is read, or straight into the pipeline.
+    for (const e of opts.handover?.events ?? []) this.onEvent(e);
   }
 
   // ------------------------------------------------------------------ public
@@ -322,6 +326,26 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       await this.flush();
     }
     if (last && !graced && this.refs === 0) await this.close();
+  }
+
+  /**
+   * Hands over to a new stream on the same manager (registry.ts: a redeploy switched recovery on or
+   * off, which a stream cannot change in place): detaches from the manager now, leaves the grace's
+   * hold on the manager to the new stream, and returns the events it kept (in order, undelivered)
+   * and what it delivered, so that the new stream delivers each event once. Only while in the
+   * grace (no user).
+   */
+  handOver(): StreamHandover {
+    const events = this.pipeline.takeKept();
+    this.grace.handOff();
+    void this.close();
+    return { events, ledger: this.pipeline.ledger, deduper: this.pipeline.deduper };
+  }
+
+  /** Starts as a handed-over stream: in the redeploy grace, knowing what was delivered (its kept events follow). */
+  private takeOver(h: StreamHandover): void {
+    this.grace.begin();
+    this.recovery?.takeOverDelivered(h.ledger);
   }
 
   /** Ends the redeploy grace now: closes the stream unless it was adopted. Never rejects. */
