@@ -90,6 +90,10 @@ export = function register(RED: NodeAPI): void {
       return account;
     };
     const stopWatching = onFlowsStarted(RED, () => {
+      // A stream kept for the deploy that no account node adopted (an account redeployed with
+      // another key, URL or market) closes now. Idempotent: the first account node's call does it
+      // (and the runtime-state `start` right after, for a deploy that left no account node).
+      void endUnadoptedGraces();
       // The deploy has started every node: restarted consumers that came back take their events
       // now; those that did not are gone (moved to another account, say), not waited for.
       const restarted = [...pending];

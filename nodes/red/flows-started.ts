@@ -44,7 +44,7 @@ export interface RuntimePhases {
   stopping(): void;
   /** Every close of that stop phase finished or timed out (flows:stopped). */
   stopped(): void;
-  /** The deploy has started its nodes (flows:started). */
+  /** The deploy has started its nodes (runtime-state `start`, right after flows:started). */
   started(): void;
   /** The runtime stopped without a new deploy (shutdown, "stop flows"). */
   stop(): void;
@@ -53,7 +53,8 @@ export interface RuntimePhases {
 /**
  * Follows the phases of the runtime's deploys and stops, once per runtime however often it is
  * asked (the module may be registered again, e.g. by the test helper): flows:stopping,
- * flows:stopped, flows:started, and a runtime-state `stop` that no deploy follows.
+ * flows:stopped, the runtime-state `start` that follows flows:started, and a runtime-state `stop`
+ * that no deploy follows.
  */
 export function onceOnRuntimePhases(RED: NodeAPI, phases: RuntimePhases): void {
   if (stopWatched.has(RED.events)) return;
@@ -67,9 +68,13 @@ export function onceOnRuntimePhases(RED: NodeAPI, phases: RuntimePhases): void {
   };
   RED.events.on('flows:stopping', guarded(phases.stopping));
   RED.events.on('flows:stopped', guarded(phases.stopped));
-  RED.events.on('flows:started', guarded(phases.started));
   const stop = guarded(phases.stop);
+  const started = guarded(phases.started);
+  // The runtime's state, not flows:started: that one keeps a single listener, present only while
+  // account nodes exist (onFlowsStarted; they call the same idempotent `started` work there).
   RED.events.on('runtime-event', (ev: { id?: string; payload?: { state?: string; deploy?: boolean } }) => {
-    if (ev?.id === 'runtime-state' && ev.payload?.state === 'stop' && !ev.payload.deploy) stop();
+    if (ev?.id !== 'runtime-state') return;
+    if (ev.payload?.state === 'stop' && !ev.payload.deploy) stop();
+    else if (ev.payload?.state === 'start') started();
   });
 }

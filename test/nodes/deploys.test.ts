@@ -185,6 +185,37 @@ describe('deploys through the runtime (issue 21: delivered means the flow receiv
     await waitFor(() => fillKeys(received('s1')).length === during.length + after.length, 5000, 'a fill after the deploy');
   });
 
+  it('two account nodes of one account share the stream; a deploy restarts one with its consumer: the fill made meanwhile reaches both consumers once', async function () {
+    const a = newAccount(sim, 'usdm-futures');
+    const creds = { ...credentialsFor(a), ...credentialsFor(a, 'acct2') };
+    const flow = (name: string, v: number): FlowNode[] => [
+      TAB,
+      accountNode(sim, a, { name }),
+      accountNode(sim, a, { id: 'acct2', name: 'second' }),
+      consumer('ou1', 'binance-order-update', 's1'),
+      consumer('ou2', 'binance-order-update', 's2', { account: 'acct2' }),
+      sink('s1'),
+      sink('s2'),
+      slowNode(v),
+    ];
+    await load(flow('first', 1), creds);
+    await waitConnected();
+    await waitConnected('acct2');
+    const manager = managerOf();
+    assert.equal(managerOf('acct2'), manager, 'one shared connection');
+    const seen = eventsSeen(manager);
+    const during: SimTrade[] = [];
+    await deployWithSlowClose(flow('first (renamed)', 2), 'nodes', creds, 3000, async () => {
+      during.push(...sim.runOrderLifecycle(a.accountId, { market: 'usdm-futures', symbol: 'BTCUSDT', side: 'BUY', quantity: '1', price: '100', fills: ['1'] }).trades);
+      await waitFor(() => seen.count() >= 2, 5000, 'the exchange events to reach the stream');
+    });
+    seen.stop();
+    await waitFor(() => fillKeys(received('s1')).length >= 1 && fillKeys(received('s2')).length >= 1, 10_000, 'the fill at both consumers');
+    await sleep(300);
+    assert.deepEqual(fillKeys(received('s1')), tradeKeys(during), 'the restarted account node\'s consumer');
+    assert.deepEqual(fillKeys(received('s2')), tradeKeys(during), 'the other account node\'s consumer');
+  });
+
   it('a deploy that only deletes a consumer holds nothing for it: the others receive during the stop phase', async function () {
     const a = newAccount(sim, 'spot');
     const creds = credentialsFor(a);

@@ -123,7 +123,7 @@ describe('I6: delivered means a consumer received it (pipeline pause, consumers 
     const connected = (m: StreamManager): Promise<void> =>
       waitFor(() => m.state === 'connected', { clock, stepMs: 50, timeoutMs: 10_000, message: 'connected' });
 
-    function open(opts: { symbols?: string[]; lookbackMs?: number; maxHoldMs?: number } = {}, m?: StreamManager) {
+    function open(opts: { symbols?: string[]; lookbackMs?: number; maxHoldMs?: number; recovery?: boolean } = {}, m?: StreamManager) {
       const manager = m ?? new StreamManager(config);
       if (!m) managers.push(manager);
       const s = reliableStreamFor(manager, { market: 'spot', budget: new WeightBudget({ market: 'spot' }), ...opts });
@@ -196,6 +196,36 @@ describe('I6: delivered means a consumer received it (pipeline pause, consumers 
       assert.equal(existingReliableStream(m), undefined, 'closed by the fallback');
       await endUnadoptedGraces();
     });
+
+    for (const on of [false, true]) {
+      it(`recovery switched ${on ? 'on' : 'off'} by the adopting user: a new stream on the same connection, handed the kept events (each once)`, async () => {
+        const { m, s } = open({ recovery: !on });
+        m.acquire('old-consumer');
+        await connected(m);
+        await waitFor(() => s.state === 'connected', { clock, stepMs: 50 });
+        const before = trade(['1']);
+        await waitFor(() => s.pipeline.ledger.symbols().includes('BTCUSDT'), { clock, stepMs: 20, message: 'the first fill delivered' });
+        await s.release();
+        const kept = trade(['1', '1']);
+        await waitFor(() => s.pipeline.heldCount >= 3, { clock, stepMs: 20, message: 'kept in the grace' });
+        const next = reliableStreamFor(m, { market: 'spot', budget: new WeightBudget({ market: 'spot' }), recovery: on });
+        streams.push(next);
+        assert.notEqual(next, s, 'a new stream');
+        assert.equal(s.isClosed, true);
+        assert.equal(next.recovery !== undefined, on);
+        const out: UserDataEvent[] = [];
+        next.on('event', (e) => out.push(e));
+        await m.release('old-consumer');
+        m.acquire('new-consumer');
+        assert.equal(m.state, 'connected', 'the connection was kept');
+        next.resume();
+        await waitFor(() => out.filter(isFill).length >= 2, { clock, stepMs: 50, message: 'the kept fills' });
+        await next.idle();
+        await settle(10, 20);
+        assert.deepEqual(out.filter(isFill).map(fillKey), kept.map(key), 'the kept fills once; the one delivered before not again');
+        assert.ok(!out.filter(isFill).map(fillKey).includes(key(before[0])));
+      });
+    }
 
     it('settings: an adopting user replaces symbols, look-back and hold limit; users sharing the stream get the union', async () => {
       const { m, s } = open({ symbols: ['AAAUSDT'], lookbackMs: 3_600_000, maxHoldMs: 5000 });

@@ -22,6 +22,7 @@
  * the key check (key-check.ts), the balance-sheet tracker (balance-sheet.ts) and the event API.
  */
 import { openSharedStream } from '../stream/registry';
+import { whenDeployStarted } from '../stream/redeploy-grace';
 import type { StateStore } from '../recovery/persistence';
 import { redactingLogger } from '../exchange/redact';
 import type { ReliableStateChange, ReliableStream } from '../stream/reliable-stream';
@@ -197,10 +198,15 @@ class AccountStreamHandle implements AccountStream {
     const ids = [...this.held];
     this.held.clear();
     // The stream first (it keeps the connection for a redeploy to adopt, and its events: the
-    // grace pauses the delivery synchronously), then the consumers; those away are not waited for
-    // by this handle any longer (the grace keeps their events for the redeploy).
+    // grace pauses the delivery synchronously), then the consumers. Those away are being
+    // restarted by a deploy (with this account, to come back on a new handle): they stay away
+    // until the deploy has started its nodes — also when another handle keeps the stream (then
+    // there is no grace), so its consumers do not take events these never get. Gone for good
+    // (`keep: false`): not waited for.
     const released = this.stream.release(this.store, opts);
-    for (const id of [...this.awayIds]) this.back(id);
+    const away = [...this.awayIds];
+    if (opts.keep === false) for (const id of away) this.back(id);
+    else whenDeployStarted(() => away.forEach((id) => this.back(id)));
     await Promise.all([released, this.releaseIds(ids)]);
   }
 

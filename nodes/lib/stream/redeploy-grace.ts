@@ -41,6 +41,28 @@ export interface GraceHost {
 const running = new Set<RedeployGrace>();
 /** The host's deploy, as it told it: `stopping` from its stop phase on, until its nodes started. */
 let deployPhase: 'none' | 'stopping' | 'starting' = 'none';
+/** What waits for the told deploy to have started its nodes (whenDeployStarted). */
+const atDeployStarted: Array<() => void> = [];
+
+/**
+ * Runs `fn` once the deploy the host told has started its nodes (`endUnadoptedGraces()`) or the
+ * runtime stopped (`endAllGraces()`); at once when no deploy is told. E.g. a closed account handle's
+ * consumers that a deploy restarts stay away until then (I6).
+ */
+export function whenDeployStarted(fn: () => void): void {
+  if (deployPhase === 'none') fn();
+  else atDeployStarted.push(fn);
+}
+
+function runDeployStarted(): void {
+  for (const fn of atDeployStarted.splice(0)) {
+    try {
+      fn();
+    } catch {
+      // one waiter must not keep the others from running
+    }
+  }
+}
 
 export class RedeployGrace {
   private graceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -157,6 +179,7 @@ export function deployStopped(): void {
  */
 export async function endUnadoptedGraces(): Promise<void> {
   deployPhase = 'none';
+  runDeployStarted();
   for (const g of running) g.armFallback();
   await Promise.all([...running].filter((g) => !g.isAdopted).map((g) => g.end()));
 }
@@ -167,5 +190,6 @@ export async function endUnadoptedGraces(): Promise<void> {
  */
 export async function endAllGraces(): Promise<void> {
   deployPhase = 'none';
+  runDeployStarted();
   await Promise.all([...running].map((g) => g.end()));
 }

@@ -273,7 +273,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
 
   /** The consumer is back (listens again) or gone for good: when no other is away, kept events leave. */
   consumerBack(key: string): void {
-    if (!this.awayConsumers.delete(key) || this.awayConsumers.size > 0) return;
+    if (!this.awayConsumers.delete(key) || this.awayConsumers.size > 0 || this.closed) return;
     this.pipeline.resume(PAUSED_FOR_CONSUMERS);
     this.refreshState();
   }
