@@ -9,7 +9,7 @@ import { makeTranslate } from './red/translate';
 import type { Node, NodeAPI } from 'node-red';
 import { accountRestBase, openAccountStream, prepareAccount, type AccountStream } from './lib/account';
 import type { CredentialsInput } from './lib/exchange/credentials';
-import { endAllGraces, endUnadoptedGraces } from './lib/stream/reliable-stream';
+import { deployStopped, deployStopping, endAllGraces, endUnadoptedGraces } from './lib/stream/redeploy-grace';
 import type { UserDataEvent } from './lib/types';
 import { ConsumptionTracker, type UnconsumedReport } from './lib/events/unconsumed';
 import type { AccountHandle, AccountUser, RegisterOptions } from './red/account-contract';
@@ -17,7 +17,7 @@ import { CONFIG_STATUS_KEYS, contextStoreName, nodeLogger, settingsOf, type Acco
 import { registerTestConnection } from './red/test-connection';
 import { accountStatus } from './red/account-status';
 import { ContextStateStore, type ContextLike } from './red/context-store';
-import { onceOnRuntimeStop, onFlowsStarted } from './red/flows-started';
+import { onceOnRuntimePhases, onFlowsStarted } from './red/flows-started';
 import { UserStatuses } from './red/user-statuses';
 import { nodeForEvent } from './red/node-for-event';
 
@@ -29,8 +29,16 @@ type AccountNode = Node<CredentialsInput> & AccountHandle & { users: Record<stri
 
 export = function register(RED: NodeAPI): void {
   const t = makeTranslate(RED, TYPE);
-  // A stop that no deploy follows (shutdown, "stop flows"): streams kept for a redeploy close now.
-  onceOnRuntimeStop(RED, () => void endAllGraces());
+  // Streams kept for a redeploy (redeploy-grace.ts) live through the deploy's whole stop phase,
+  // however long its closes take; once the deploy has started every node, a stream no account node
+  // adopted (another key, URL or market, or the account is gone) closes at once. A stop that no
+  // deploy follows (shutdown, "stop flows"): they close now.
+  onceOnRuntimePhases(RED, {
+    stopping: deployStopping,
+    stopped: deployStopped,
+    started: () => void endUnadoptedGraces(),
+    stop: () => void endAllGraces(),
+  });
 
   function BinanceAccountNode(this: AccountNode, def: AccountNodeDef): void {
     RED.nodes.createNode(this, def);
@@ -40,7 +48,10 @@ export = function register(RED: NodeAPI): void {
     const redact = (text: string): string => prepared.redactor.apply(text);
     const problem = prepared.ok ? undefined : prepared.problem;
     const configError = problem && (problem.key ? redact(t(`${TYPE}.errors.${problem.key}`)) : problem.message);
-    /** Consumers restarted (not removed): released if they do not register again after the deploy. */
+    /**
+     * Consumers restarted (not removed): away (the stream keeps their events, I6) until the deploy
+     * has started its nodes; then back if they registered again, released if not.
+     */
     const pending = new Set<string>();
     let account: AccountStream | undefined;
     let closing = false;
@@ -79,15 +90,20 @@ export = function register(RED: NodeAPI): void {
       return account;
     };
     const stopWatching = onFlowsStarted(RED, () => {
-      // The deploy has started every node: a stream kept for it that no account node adopted (an
-      // account redeployed with another key, URL or market) closes now, not 10 s later after
-      // reconnecting under the old settings. Idempotent: the first account node's call does it.
+      // A stream kept for the deploy that no account node adopted (an account redeployed with
+      // another key, URL or market) closes now. Idempotent: the first account node's call does it
+      // (and the runtime-state `start` right after, for a deploy that left no account node).
       void endUnadoptedGraces();
+      // The deploy has started every node: restarted consumers that came back take their events
+      // now; those that did not are gone (moved to another account, say), not waited for.
+      const restarted = [...pending];
+      pending.clear();
+      for (const id of restarted) {
+        if (statuses.has(id)) account?.acquire(id);
+        else void account?.release(id);
+      }
       // Every node of the deploy listens now: events kept while the stream was adopted leave.
       account?.resume();
-      const stale = [...pending].filter((id) => !statuses.has(id));
-      pending.clear();
-      for (const id of stale) void account?.release(id);
     });
 
     Object.assign(node, {
@@ -105,20 +121,23 @@ export = function register(RED: NodeAPI): void {
       unconsumed,
       accepted: (e: UserDataEvent): void => unconsumed.accept(e),
       register(user: AccountUser, opts: RegisterOptions = {}): void {
-        pending.delete(user.id);
         const a = open();
         if (!a && configError && !configErrorReported) {
           configErrorReported = true;
           node.error(t(`${TYPE}.errors.invalid-config`, { reason: configError }));
         }
-        a?.acquire(user.id);
+        // Restarted by this deploy: back at flows:started, once every node of the deploy exists
+        // (also those it sends to: a message to a node not started yet would be lost).
+        if (!pending.has(user.id)) a?.acquire(user.id);
         statuses.add(user, opts.showLastEvent === true);
       },
       deregister(user: AccountUser, done: () => void, removed: boolean): void {
         statuses.remove(user.id);
         if (!account?.holds(user.id)) done();
         else if (!removed) {
+          // Restarted by a deploy: its events wait for it (I6), however long the deploy's closes take.
           pending.add(user.id);
+          account.away(user.id);
           done();
         } else void account.release(user.id).finally(done);
       },

@@ -41,8 +41,9 @@ export interface AccountHandle {
   register(user: AccountUser, opts?: RegisterOptions): void;
   /**
    * Removes a consumer. `removed` = the node was deleted/disabled: the consumer is released at once
-   * (the last one stops the stream). Otherwise (restart on redeploy) it is released only if it does
-   * not come back when the flows have started.
+   * (the last one stops the stream) and not waited for. Otherwise (restart on redeploy) it is away:
+   * the stream keeps the events meanwhile, recording none as delivered (I6), until the flows have
+   * started; then they leave to it if it registered again, else it is released.
    */
   deregister(user: AccountUser, done: () => void, removed: boolean): void;
   /** Removes this account's secrets from a text. */

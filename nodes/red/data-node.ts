@@ -67,9 +67,10 @@ export type StreamListeners = { [K in keyof ReliableStreamEvents]?: (...args: Re
 /**
  * Wires a consumer node to its account: the listeners on the account's reliable stream (live and
  * recovered events, de-duplicated; states; gaps; recoveries), then registers the node (its status
- * follows the stream). On close: `onClose`, the listeners off, then deregister (the account node
- * decides whether the stream stays up for a redeploy). Returns the stream (undefined when the
- * account cannot connect).
+ * follows the stream). On close: `onClose`, the listeners off, then deregister in the same
+ * synchronous step (the account node decides whether the stream stays up for a redeploy, and a
+ * node restarted by a deploy is away: its events wait for it, I6). Returns the stream (undefined
+ * when the account cannot connect).
  */
 export function consume(
   node: Node,

@@ -7,6 +7,8 @@
  *   account.stream.on('event', (e) => ...);              // live + recovered events, each once
  *   account.stream.on('state', (s) => ...);              // truthful state ('recovering' while catching up)
  *   account.acquire('consumer-1');                       // the first consumer starts the connection
+ *   account.away('consumer-1');                          // restarted: its events wait for it (I6) ...
+ *   account.acquire('consumer-1');                       // ... until it is back (or released)
  *   await account.release('consumer-1');                // the last one stops it
  *   account.resume();                                    // after a redeploy: the new consumers listen
  *   await account.close();                               // kept 10 s for a redeploy to adopt, then closed
@@ -22,6 +24,7 @@
  * the key check (key-check.ts), the balance-sheet tracker (balance-sheet.ts) and the event API.
  */
 import { openOwnStream, openSharedStream } from '../stream/registry';
+import { whenDeployStarted } from '../stream/redeploy-grace';
 import type { StateStore } from '../recovery/persistence';
 import { redactingLogger } from '../exchange/redact';
 import type { ReliableStateChange, ReliableStream } from '../stream/reliable-stream';
@@ -80,6 +83,14 @@ export interface AccountStream {
   release(consumerId: string): Promise<void>;
   /** True while this handle holds the consumer. */
   holds(consumerId: string): boolean;
+  /**
+   * The consumer is being restarted (a redeploy closes it to start it again): it stays held, and
+   * the stream delivers nothing — records nothing as delivered — until it is back (`acquire`) or
+   * gone for good (`release`); then the kept events leave in order, each once, to every consumer
+   * (docs/recovery.md, I6). Other consumers of the stream wait meanwhile (a deploy is a pause).
+   * Pair every away() with an acquire() or a release(); close() ends it too.
+   */
+  away(consumerId: string): void;
   /** Events kept while a redeploy adopted the stream leave now (the new consumers listen). */
   resume(): void;
   /**
@@ -98,10 +109,16 @@ export function openAccountStream(settings: AccountSettings | PreparedAccount, o
   return new AccountStreamHandle(prepared, opts);
 }
 
+/** Tells handles apart in the stream's set of away consumers. */
+let handleSerial = 0;
+
 class AccountStreamHandle implements AccountStream {
   readonly config: AccountConfig;
   readonly stream: ReliableStream;
   private readonly held = new Set<string>();
+  /** Held consumers being restarted (away() until acquire() or release()). */
+  private readonly awayIds = new Set<string>();
+  private readonly serial = ++handleSerial;
   private readonly store: StateStore | undefined;
   private readonly log: Logger;
   private readonly account: ValidAccount;
@@ -161,7 +178,9 @@ class AccountStreamHandle implements AccountStream {
   }
 
   acquire(consumerId: string): void {
-    if (this.closed || this.held.has(consumerId)) return;
+    if (this.closed) return;
+    this.back(consumerId);
+    if (this.held.has(consumerId)) return;
     this.held.add(consumerId);
     this.manager.acquire(consumerId);
   }
@@ -170,7 +189,15 @@ class AccountStreamHandle implements AccountStream {
     return this.held.has(consumerId);
   }
 
+  away(consumerId: string): void {
+    if (this.closed || !this.held.has(consumerId) || this.awayIds.has(consumerId)) return;
+    this.awayIds.add(consumerId);
+    this.stream.consumerAway(this.awayKey(consumerId));
+  }
+
   async release(consumerId: string): Promise<void> {
+    // Not waited for any longer (synchronously: kept events may leave at once).
+    this.back(consumerId);
     if (!this.held.delete(consumerId)) return;
     await this.releaseIds([consumerId]);
   }
@@ -190,8 +217,25 @@ class AccountStreamHandle implements AccountStream {
       await Promise.all([this.stream.close(), this.releaseIds(ids)]);
       return;
     }
-    // The stream first (it keeps the connection for a redeploy to adopt), then the consumers.
-    await Promise.all([this.stream.release(this.store, opts), this.releaseIds(ids)]);
+    // The stream first (it keeps the connection for a redeploy to adopt, and its events: the
+    // grace pauses the delivery synchronously), then the consumers. Those away are being
+    // restarted by a deploy (with this account, to come back on a new handle): they stay away
+    // until the deploy has started its nodes — also when another handle keeps the stream (then
+    // there is no grace), so its consumers do not take events these never get. Gone for good
+    // (`keep: false`): not waited for.
+    const released = this.stream.release(this.store, opts);
+    const away = [...this.awayIds];
+    if (opts.keep === false) for (const id of away) this.back(id);
+    else whenDeployStarted(() => away.forEach((id) => this.back(id)));
+    await Promise.all([released, this.releaseIds(ids)]);
+  }
+
+  private awayKey(consumerId: string): string {
+    return `${this.serial}\u0000${consumerId}`;
+  }
+
+  private back(consumerId: string): void {
+    if (this.awayIds.delete(consumerId)) this.stream.consumerBack(this.awayKey(consumerId));
   }
 
   private releaseIds(ids: string[]): Promise<void> {

@@ -10,10 +10,16 @@
  *  - behind a recovery that is still running (its fills are older: exchange order per symbol), or
  *  - while `hold()` is armed: the stream went down and events of the new connection may arrive
  *    before the gap is reported, or
- *  - while the pipeline is paused (no consumer registered: a redeploy in progress),
+ *  - while the pipeline is paused: a consumer the event is for is away (restarted by a redeploy),
+ *    or the stream waits for a redeploy to adopt it (I6: delivered means a consumer received it),
  * and, except while paused, never longer than `maxHoldMs` (I2): when the oldest held live event
  * reaches the bound, every held live event leaves at once and later ones pass straight through
  * until the running recoveries end; their recovered events follow, marked `recovered`.
+ *
+ * Paused, nothing leaves and nothing is recorded: an event counts as delivered (ledger, window,
+ * cursor commits) only in `out()`, when it is handed to the consumers. Past `maxBuffered` held
+ * live events while paused, the oldest are dropped *unrecorded* and the time they span becomes a
+ * gap recovered at `resume()` (`onDropped`), so the fills among them come back from REST.
  *
  * De-duplication (one story): a fill is delivered at most once by the ledger (exact: trade id at
  * or below the symbol's safe cursor, or in its delivered set); every other event by its identity
@@ -34,13 +40,23 @@ export interface DeliveryPipelineOptions {
   /** Gap recovery; none: events pass through, de-duplicated. */
   recovery?: GapRecovery;
   deduper?: EventDeduper;
+  /** Without recovery: the ledger to de-duplicate fills with (a handover keeps its history). */
+  ledger?: FillLedger;
   /** Receives every event exactly once, live and recovered. */
   emit: (e: UserDataEvent) => void;
   logger?: Logger;
   /** Longest a live event is held back for a recovery. Default DEFAULT_MAX_HOLD_MS. */
   maxHoldMs?: number;
-  /** Live events held at most (beyond: the oldest leaves). Default 100 000. */
+  /**
+   * Live events held at most. Beyond it the oldest leaves (held for a recovery), or, while paused,
+   * is dropped unrecorded and recovered as a gap at resume(). Default 100 000.
+   */
   maxBuffered?: number;
+  /**
+   * Events were dropped unrecorded while paused (memory bound): recover this gap (the stream
+   * reports and runs it; default: the pipeline runs it itself). Called at resume().
+   */
+  onDropped?: (g: GapEvent) => void;
   /** True while two connections overlap (rotation): live fills do not move safe cursors then. */
   isOverlapping?: () => boolean;
   /** True while the stream is connected (a symbol first seen then is trusted from its first fill). */
@@ -63,8 +79,9 @@ export class DeliveryPipeline {
   readonly deduper: EventDeduper;
   private readonly emitFn: (e: UserDataEvent) => void;
   private readonly logger?: Logger;
-  readonly maxHoldMs: number;
+  private holdMs: number;
   private readonly maxBuffered: number;
+  private readonly onDropped?: (g: GapEvent) => void;
   private readonly isOverlapping: () => boolean;
   private readonly isConnected: () => boolean;
   private readonly onChange?: () => void;
@@ -73,7 +90,10 @@ export class DeliveryPipeline {
   private unfilled = 0;
   private unfilledHolding = 0;
   private armedAt: number | undefined;
-  private pausedFlag = false;
+  /** Why the pipeline is paused (nothing leaves while any reason is set). */
+  private readonly pausedBy = new Set<string>();
+  /** While paused: what was dropped unrecorded past maxBuffered (recovered at resume). */
+  private dropped: { from: number; to: number; count: number } | undefined;
   private spilled = false;
   private spillTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly waiters: Array<{ slot: Slot; resolve: () => void }> = [];
@@ -83,12 +103,13 @@ export class DeliveryPipeline {
 
   constructor(opts: DeliveryPipelineOptions) {
     this.recovery = opts.recovery;
-    this.ledger = opts.recovery?.ledger ?? new FillLedger();
+    this.ledger = opts.recovery?.ledger ?? opts.ledger ?? new FillLedger();
     this.deduper = opts.deduper ?? new EventDeduper();
     this.emitFn = opts.emit;
     this.logger = opts.logger;
-    this.maxHoldMs = opts.maxHoldMs !== undefined && opts.maxHoldMs >= 0 ? opts.maxHoldMs : DEFAULT_MAX_HOLD_MS;
+    this.holdMs = opts.maxHoldMs !== undefined && opts.maxHoldMs >= 0 ? opts.maxHoldMs : DEFAULT_MAX_HOLD_MS;
     this.maxBuffered = opts.maxBuffered ?? 100_000;
+    this.onDropped = opts.onDropped;
     this.isOverlapping = opts.isOverlapping ?? (() => false);
     this.isConnected = opts.isConnected ?? (() => true);
     this.onChange = opts.onChange;
@@ -135,20 +156,56 @@ export class DeliveryPipeline {
     this.drain();
   }
 
-  /** True while paused (no consumer registered). */
+  /** Longest a live event is held back for a recovery (I2). */
+  get maxHoldMs(): number {
+    return this.holdMs;
+  }
+
+  /** True while paused (a consumer is away, or a redeploy is in progress). */
   get paused(): boolean {
-    return this.pausedFlag;
+    return this.pausedBy.size > 0;
   }
 
-  /** No consumer: keep everything (unbounded by time, bounded by maxBuffered) until resume(). */
-  pause(): void {
-    this.pausedFlag = true;
+  /**
+   * A consumer cannot take events now (`reason`: who says so): keep everything, unbounded by
+   * time, bounded by maxBuffered, until every reason was lifted by resume(reason). Nothing is
+   * recorded as delivered meanwhile.
+   */
+  pause(reason = 'paused'): void {
+    this.pausedBy.add(reason);
   }
 
-  resume(): void {
-    if (!this.pausedFlag) return;
-    this.pausedFlag = false;
+  /** Lifts one reason of a pause; the last one lets the kept events leave, in order. */
+  resume(reason = 'paused'): void {
+    if (!this.pausedBy.delete(reason) || this.paused) return;
+    const d = this.dropped;
+    this.dropped = undefined;
+    if (d) {
+      // Before every kept event (gap() places the slot after the live events received at or
+      // before its start, and the kept ones arrived after the dropped ones, possibly in the same
+      // millisecond): the dropped ones come back from REST first, then the kept ones leave.
+      const g: GapEvent = { from: d.from - 1, to: d.to, reason: 'held-overflow' };
+      this.logger?.warn(`${d.count} event(s) were dropped while no consumer listened (too many held); recovering them`);
+      if (this.onDropped) {
+        try {
+          this.onDropped(g);
+        } catch (err) {
+          this.logger?.error(`could not recover the dropped events: ${errText(err)}`);
+        }
+      } else {
+        void this.gap(g);
+      }
+    }
     this.drain();
+  }
+
+  /** A new hold limit (changed settings): applies to what is held from now on. */
+  setMaxHoldMs(ms: number | undefined): void {
+    this.holdMs = ms !== undefined && ms >= 0 ? ms : DEFAULT_MAX_HOLD_MS;
+    if (this.spillTimer !== undefined) {
+      this.clearSpill();
+      this.armSpill();
+    }
   }
 
   /** A live event from the stream. */
@@ -210,6 +267,26 @@ export class DeliveryPipeline {
   /** Waits for every recovery started so far to be delivered. */
   idle(): Promise<void> {
     return this.chain;
+  }
+
+  /**
+   * Takes everything kept and not delivered, in order (a handover to another pipeline): live
+   * events and the events of finished recoveries. Recoveries still running are abandoned (their
+   * promises never resolve); events dropped while paused are not among them (the caller's
+   * recovery covers them from its cursors). Empties the queue.
+   */
+  takeKept(): UserDataEvent[] {
+    const out: UserDataEvent[] = [];
+    for (const it of this.queue) {
+      if (it.e) out.push(it.e);
+      else if (it.slot.batch) out.push(...it.slot.batch.events);
+    }
+    if (this.unfilled > 0) this.logger?.warn(`${this.unfilled} recovery(ies) still running abandoned by a handover`);
+    this.queue = [];
+    this.held = 0;
+    this.dropped = undefined;
+    this.clearSpill();
+    return out;
   }
 
   /** Stops the spill timer (the stream is closing); what is queued stays queued. */
@@ -309,8 +386,23 @@ export class DeliveryPipeline {
     if (i < 0) return;
     const [it] = this.queue.splice(i, 1);
     this.held--;
-    this.logger?.warn('too many live events held back; releasing the oldest');
-    if (it.e) this.out(it.e);
+    const e = it.e!;
+    if (!this.paused) {
+      this.logger?.warn('too many live events held back; releasing the oldest');
+      this.out(e);
+      return;
+    }
+    // Paused: no consumer takes it, so it is not delivered and not recorded (I6). With recovery
+    // its time becomes a gap recovered at resume(); without, it is lost, and the log says so.
+    const at = e.receivedAt;
+    if (!this.dropped) {
+      this.dropped = { from: at, to: e.receivedAt, count: 0 };
+      if (this.recovery) this.logger?.warn(`more than ${this.maxBuffered} events held while no consumer listens; dropping the oldest, recovered when the consumers are back`);
+    }
+    this.dropped.count++;
+    this.dropped.from = Math.min(this.dropped.from, at);
+    this.dropped.to = Math.max(this.dropped.to, e.receivedAt);
+    if (!this.recovery) this.fault(`more than ${this.maxBuffered} events held while no consumer listens; ${String(e.eventType)} dropped (recovery is off)`);
   }
 
   private changed(): void {

@@ -569,4 +569,28 @@ export class GapRecovery {
     const p: RestParams = { ...this.isolatedParams(), symbol, ...params, limit: this.pageLimit };
     return rows(await this.get<unknown>(book.api.trades, p));
   }
+
+  // ------------------------------------------------------------------ changed settings
+
+  /** Symbols to always reconcile, replacing the listed ones (a redeploy changed them). */
+  setListedSymbols(symbols: string[]): void {
+    this.listed = [...new Set(symbols.map((s) => s.trim().toUpperCase()).filter((s) => s !== ''))];
+  }
+
+  /** A new look-back (a redeploy changed it): applies to the recoveries that start from now on. */
+  setLookbackMs(ms: number | undefined): void {
+    (this as { lookbackMs: number }).lookbackMs = ms ?? DEFAULT_LOOKBACK_MS;
+  }
+
+  /**
+   * Takes over what another stream delivered (recovery switched on at a redeploy: the stream
+   * without recovery hands over its ledger): its fills count as delivered, its symbols as seen,
+   * and nothing before now is missing (the old stream delivered live up to here).
+   */
+  takeOverDelivered(ledger: FillLedger): void {
+    for (const symbol of ledger.symbols()) this.live.see(symbol);
+    this.ledger.restore(ledger.snapshot());
+    this.live.raiseLastEventTime(this.now());
+    this.rev++;
+  }
 }

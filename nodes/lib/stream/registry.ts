@@ -40,17 +40,30 @@ export function getSharedManager(config: AccountConfig, opts: StreamManagerOptio
 
 /**
  * The reliable stream of a shared manager (created on first use with `opts`), retained once for
- * the caller (pair with `release(opts.store)`). Later callers with other options add their symbols
- * and store to the existing one; the recovery switch and look-back of the first caller apply.
+ * the caller (pair with `release(opts.store)`). A caller that adopts the existing stream after a
+ * redeploy (nobody else holds it) brings its settings: its symbols, look-back and hold limit
+ * replace the old ones. A caller that joins users of it adds its symbols (union), the longer
+ * look-back and the shorter hold limit (ReliableStream.applySettings), and its store; the recovery
+ * switch of the users already there applies. An adopting caller that switches recovery on or off
+ * gets a new stream, handed over from the kept one (ReliableStream.handOver).
  */
 export function reliableStreamFor(manager: StreamManager, opts: ReliableStreamOptions): ReliableStream {
   const existing = existingReliableStream(manager);
   if (existing) {
-    if (opts.symbols?.length) existing.addSymbols(opts.symbols);
-    if (opts.store) existing.addStore(opts.store);
-    if ((opts.recovery !== false) !== (existing.recovery !== undefined)) {
-      opts.logger?.warn('another account node on the same account set recovery differently; its setting applies');
+    const adopting = existing.refs === 0;
+    const switched = (opts.recovery !== false) !== (existing.recovery !== undefined);
+    if (adopting && switched) {
+      // Recovery switched on or off at a redeploy: a new stream on the same connection, handed
+      // what the kept one holds and delivered (each event once, none lost, no reconnect).
+      opts.logger?.info(`recovery switched ${opts.recovery !== false ? 'on' : 'off'}: the kept stream is handed over`);
+      const r = new ReliableStream(manager, { ...opts, handover: existing.handOver() });
+      r.retain();
+      streams.set(manager, r);
+      return r;
     }
+    if (switched) opts.logger?.warn('another account node on the same account set recovery differently; its setting applies');
+    existing.applySettings(opts, adopting);
+    if (opts.store) existing.addStore(opts.store);
     existing.retain();
     return existing;
   }

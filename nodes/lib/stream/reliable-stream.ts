@@ -3,7 +3,7 @@
  * manager to the delivery pipeline (recovery/delivery.ts: holding, de-duplication, cursor
  * commits) and gap recovery (recovery/gap-recovery.ts), persists the cursors through injected
  * StateStores, keeps the stream across a redeploy, and reports a state that tells the truth.
- * Framework-agnostic: no Node-RED import. Invariants I1–I5: docs/recovery.md.
+ * Framework-agnostic: no Node-RED import. Invariants I1–I6: docs/recovery.md.
  *
  * Emits (Node EventEmitter):
  *  - `event`    every live and recovered event exactly once (recovered ones carry `recovered`);
@@ -19,12 +19,15 @@
  * pipeline.gap. A recovery with errors is retried from the same cursors, with growing delays,
  * until it succeeds (I4), without holding live events.
  *
- * Redeploys: the last release() keeps the stream for `releaseGraceMs` (the manager is held by a
- * grace consumer); events meanwhile wait in the paused pipeline. A new account node of the same
- * account that comes within the grace adopts the stream: no reconnect, no gap, no REST call.
+ * Redeploys: the last release() keeps the stream for the redeploy grace (redeploy-grace.ts: through
+ * a told deploy's stop phase, else `releaseGraceMs`; the manager is held by a grace consumer);
+ * events meanwhile wait in the paused pipeline. A new account node of the same account that comes
+ * within the grace adopts the stream, with its settings: no reconnect, no gap, no REST call. A
+ * consumer being restarted (`consumerAway`) pauses the pipeline too, until it is back (I6).
  */
 import { EventEmitter } from 'node:events';
 import { DeliveryPipeline, GapRecovery } from '../recovery';
+import { DEFAULT_MAX_HOLD_MS } from '../recovery/delivery';
 import { EventDeduper } from '../recovery/dedupe';
 import { readState, StatePersister, type StateStore } from '../recovery/persistence';
 import { sharedWeightBudget, type HttpMethod, type RestLike, type RestParams, type RestRequestOptionsLike } from '../exchange/weight-budget';
@@ -34,10 +37,13 @@ import { errText } from '../util';
 import type { GapEvent, Logger, Market, StateChange, UserDataEvent } from '../types';
 import { SavedStateReader } from './saved-state';
 
-export type { ReliableState, ReliableStateChange, RecoveryReport, ReliableStreamEvents, ReliableStreamOptions } from './reliable-types';
-import type { ReliableState, ReliableStateChange, ReliableStreamEvents, ReliableStreamOptions } from './reliable-types';
+export type { ReliableState, ReliableStateChange, RecoveryReport, ReliableStreamEvents, ReliableStreamOptions, StreamHandover } from './reliable-types';
+import type { ReliableState, ReliableStateChange, ReliableStreamEvents, ReliableStreamOptions, StreamHandover } from './reliable-types';
 
 export { DEFAULT_RELEASE_GRACE_MS, endAllGraces, endUnadoptedGraces } from './redeploy-grace';
+/** Pause reasons of the pipeline (I6): the stream waits for a redeploy / a consumer is away. */
+const PAUSED_FOR_REDEPLOY = 'redeploy';
+const PAUSED_FOR_CONSUMERS = 'consumers';
 /** Longest wait between retries of an incomplete recovery. */
 const MAX_RETRY_DELAY_MS = 10 * 60_000;
 
@@ -100,6 +106,8 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   private recoveringSince: number | undefined;
   /** Users (account nodes) of this stream: the last release() starts the grace. */
   refs = 0;
+  /** Consumers being restarted (I6): nothing is delivered until each is back or gone. */
+  private readonly awayConsumers = new Set<string>();
   private readonly handlers: {
     event: (e: UserDataEvent) => void;
     state: (s: StateChange) => void;
@@ -119,8 +127,8 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       {
         manager,
         adopted: () => this.refs > 0 && !this.closed,
-        pause: () => this.pipeline.pause(),
-        resume: () => this.pipeline.resume(),
+        pause: () => this.pipeline.pause(PAUSED_FOR_REDEPLOY),
+        resume: () => this.pipeline.resume(PAUSED_FOR_REDEPLOY),
         close: () => this.close(),
         logger: opts.logger,
       },
@@ -154,7 +162,8 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     }
     this.pipeline = new DeliveryPipeline({
       recovery: this.recovery,
-      deduper: new EventDeduper({ maxEntries: opts.dedupeMaxEntries }),
+      deduper: opts.handover?.deduper ?? new EventDeduper({ maxEntries: opts.dedupeMaxEntries }),
+      ledger: opts.handover?.ledger,
       emit: (e) => {
         this.emitSafe('event', e);
         // delivered: the cursors are written through (the crash window is one write)
@@ -165,6 +174,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       isOverlapping: () => manager.overlapping,
       isConnected: () => manager.state === 'connected',
       onChange: () => this.refreshState(),
+      onDropped: (g) => this.onGap(g),
     });
 
     this.handlers = {
@@ -179,7 +189,10 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     manager.on('gapOpened', this.handlers.gapOpened);
 
     if (opts.store) this.addStore(opts.store, false);
+    if (opts.handover) this.takeOver(opts.handover);
     this.ready = this.start(opts.store);
+    // After start(): queued while the saved state is read, or straight into the pipeline.
+    for (const e of opts.handover?.events ?? []) this.onEvent(e);
   }
 
   // ------------------------------------------------------------------ public
@@ -260,7 +273,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   /**
    * One more user (an account node adopting the stream, e.g. after a redeploy). Events kept during
    * the grace leave at `resume()` — the adapter calls it once the new flow's nodes listen (Node-RED:
-   * `flows:started`) — or soon after at the latest (redeploy-grace.ts).
+   * `flows:started`) — or soon after at the latest when the host tells no deploy (redeploy-grace.ts).
    */
   retain(): void {
     this.refs++;
@@ -270,6 +283,52 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   /** The adopting flow's nodes listen: events kept during the redeploy grace leave now. */
   resume(): void {
     this.grace.resume();
+  }
+
+  /**
+   * A consumer is being restarted (I6; Node-RED: a deploy closes it to construct it again): from
+   * now on nothing is delivered — nor recorded as delivered — until it is back (`consumerBack`,
+   * with the same `key`) or gone for good (`consumerBack` too: a consumer removed is not waited
+   * for). Meanwhile events are kept in order (bounded: delivery.ts), so every consumer gets each
+   * once. `key` is unique per consumer of this stream.
+   */
+  consumerAway(key: string): void {
+    if (this.closed) return;
+    this.awayConsumers.add(key);
+    this.pipeline.pause(PAUSED_FOR_CONSUMERS);
+    this.refreshState();
+  }
+
+  /** The consumer is back (listens again) or gone for good: when no other is away, kept events leave. */
+  consumerBack(key: string): void {
+    if (!this.awayConsumers.delete(key) || this.awayConsumers.size > 0 || this.closed) return;
+    this.pipeline.resume(PAUSED_FOR_CONSUMERS);
+    this.refreshState();
+  }
+
+  /** Number of consumers being restarted (diagnostics, tests). */
+  get consumersAway(): number {
+    return this.awayConsumers.size;
+  }
+
+  /**
+   * The settings of a user that adopts or joins the stream (registry.ts): they take effect now.
+   * `replace` (the stream's only user: a redeploy adopted it): its symbols, look-back and hold
+   * limit replace the old ones. Otherwise (users share it): symbols are the union, the longer
+   * look-back and the shorter hold limit apply (each user gets at least what it asked for).
+   */
+  applySettings(s: Pick<ReliableStreamOptions, 'symbols' | 'lookbackMs' | 'maxHoldMs'>, replace: boolean): void {
+    const r = this.recovery;
+    if (replace) {
+      r?.setListedSymbols(s.symbols ?? []);
+      r?.setLookbackMs(s.lookbackMs);
+      this.pipeline.setMaxHoldMs(s.maxHoldMs);
+      return;
+    }
+    if (s.symbols?.length) r?.addSymbols(s.symbols);
+    if (r && s.lookbackMs !== undefined && s.lookbackMs > r.lookbackMs) r.setLookbackMs(s.lookbackMs);
+    const hold = s.maxHoldMs ?? DEFAULT_MAX_HOLD_MS;
+    if (hold >= 0 && hold < this.pipeline.maxHoldMs) this.pipeline.setMaxHoldMs(hold);
   }
 
   /**
@@ -295,6 +354,26 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       await this.flush();
     }
     if (last && !graced && this.refs === 0) await this.close();
+  }
+
+  /**
+   * Hands over to a new stream on the same manager (registry.ts: a redeploy switched recovery on or
+   * off, which a stream cannot change in place): detaches from the manager now, leaves the grace's
+   * hold on the manager to the new stream, and returns the events it kept (in order, undelivered)
+   * and what it delivered, so that the new stream delivers each event once. Only while in the
+   * grace (no user).
+   */
+  handOver(): StreamHandover {
+    const events = this.pipeline.takeKept();
+    this.grace.handOff();
+    void this.close();
+    return { events, ledger: this.pipeline.ledger, deduper: this.pipeline.deduper };
+  }
+
+  /** Starts as a handed-over stream: in the redeploy grace, knowing what was delivered (its kept events follow). */
+  private takeOver(h: StreamHandover): void {
+    this.grace.begin();
+    this.recovery?.takeOverDelivered(h.ledger);
   }
 
   /** Ends the redeploy grace now: closes the stream unless it was adopted. Never rejects. */

@@ -1,5 +1,6 @@
 /** The types of the reliable stream (stream/reliable-stream.ts): its states, events and options. */
-import type { GapRecoveryOptions, RecoveryStats } from '../recovery';
+import type { FillLedger, GapRecoveryOptions, RecoveryStats } from '../recovery';
+import type { EventDeduper } from '../recovery/dedupe';
 import type { StateOwner, StateStore } from '../recovery/persistence';
 import type { RecoveryEndpoints } from '../exchange/endpoints';
 import type { WeightBudget } from '../exchange/weight-budget';
@@ -32,6 +33,16 @@ export interface ReliableStreamEvents {
   state: [ReliableStateChange];
   gap: [GapEvent];
   recovery: [RecoveryReport];
+}
+
+/** What a reliable stream hands over to the next one on its manager (ReliableStream.handOver). */
+export interface StreamHandover {
+  /** Kept, not delivered, in order. */
+  events: UserDataEvent[];
+  /** What it delivered (fills). */
+  ledger: FillLedger;
+  /** What it delivered (other events). */
+  deduper: EventDeduper;
 }
 
 export interface ReliableStreamOptions {
@@ -68,6 +79,11 @@ export interface ReliableStreamOptions {
   releaseGraceMs?: number;
   /** Bound of the de-duplication memory. Default 100 000 keys. */
   dedupeMaxEntries?: number;
+  /**
+   * What a stream of the same manager hands over (registry.ts: a redeploy switched recovery on or
+   * off): the new stream starts in its redeploy grace, with these events kept in order.
+   */
+  handover?: StreamHandover;
   logger?: Logger;
   /** Further GapRecovery tuning (tests, advanced). */
   tuning?: Partial<

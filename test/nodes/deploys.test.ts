@@ -1,0 +1,352 @@
+/**
+ * Deploys through the real Node-RED runtime (node-red-node-test-helper's setFlows: the runtime's
+ * own stop phase, closes raced against its close timeout, start phase, flows:* events), against
+ * the simulator. Issue 21:
+ *  - case 1: a modified-nodes / modified-flows deploy restarts a `binance-order-update` node while
+ *    another node of the deploy takes 3 s to close: the fills made meanwhile reach the flow once,
+ *    in order, after the deploy (I6: delivered means a consumer received it);
+ *  - case 2: a full deploy whose stop phase outlasts the 10 s redeploy grace (an 11 s close): a
+ *    deposit and a fill made during it are delivered once;
+ *  - a consumer deleted by the deploy is not waited for;
+ *  - changed settings take effect at the deploy that adopts the stream (symbols, look-back).
+ *
+ * The slow node's close is held open by the test (and let go after the stated time, once the
+ * stream has received what the exchange sent), so what happens inside the stop phase is certain.
+ */
+import assert from 'node:assert/strict';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import type { BinanceSimulator, SimTrade } from '../../simulator/index';
+import { isAccountHandle } from '../../nodes/red/account-contract';
+import type { StreamManager } from '../../nodes/lib/stream/stream-manager';
+import type { UserDataEvent } from '../../nodes/lib/types';
+import { helper, nodeModules, waitFor, type FlowNode, type NodeInitializer } from '../support/red';
+import { accountNode, consumer, credentialsFor, newAccount, redWithSimulator, TAB, waitConnected } from './flows';
+
+type Msg = NodeMessage & { payload: Record<string, unknown>; recovered?: boolean; eventType?: string };
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** What reached each sink, by sink id; kept across deploys (a deploy replaces the sink node). */
+const sinks = new Map<string, Msg[]>();
+/** While true, a `test-slow-close` node's close waits for the test (`letClose`). */
+let holdCloses = false;
+const closing = new Map<string, () => void>();
+
+/** Two tiny node types of the test: a sink that records, and a node whose close the test holds. */
+const testNodes: NodeInitializer = (RED: NodeAPI) => {
+  function Sink(this: Node, def: NodeDef): void {
+    RED.nodes.createNode(this, def);
+    this.on('input', (msg: NodeMessage) => {
+      const list = sinks.get(def.id) ?? [];
+      list.push(msg as Msg);
+      sinks.set(def.id, list);
+    });
+  }
+  function SlowClose(this: Node, def: NodeDef): void {
+    RED.nodes.createNode(this, def);
+    this.on('close', (_removed: boolean, done: () => void) => {
+      if (holdCloses) closing.set(def.id, done);
+      else done();
+    });
+  }
+  RED.nodes.registerType('test-sink', Sink);
+  RED.nodes.registerType('test-slow-close', SlowClose);
+};
+
+function sink(id: string): FlowNode {
+  return { id, type: 'test-sink', z: TAB.id };
+}
+
+function slowNode(version: number): FlowNode {
+  return { id: 'slow', type: 'test-slow-close', z: TAB.id, version };
+}
+
+function received(id: string): Msg[] {
+  return sinks.get(id) ?? [];
+}
+
+const fillKeys = (msgs: Msg[]): string[] =>
+  msgs.filter((m) => m.payload.executionType === 'TRADE').map((m) => `${String(m.payload.symbol)}/${String(m.payload.tradeId)}`);
+const tradeKeys = (trades: SimTrade[]): string[] => trades.map((t) => `${t.symbol}/${t.tradeId}`);
+
+function managerOf(id = 'acct'): StreamManager {
+  const n: unknown = helper.getNode(id);
+  assert.ok(isAccountHandle(n));
+  const m = n.getManager();
+  assert.ok(m);
+  return m;
+}
+
+/**
+ * Deploys `flow` while the slow node's close is held open at least `closeMs`: `during` runs once
+ * the stop phase has begun (the slow node is closing), and the close is let go only when `during`
+ * resolved and `closeMs` passed. Resolves when the deploy has started its nodes.
+ */
+async function deployWithSlowClose(
+  flow: FlowNode[],
+  type: 'full' | 'flows' | 'nodes',
+  creds: Record<string, Record<string, string>>,
+  closeMs: number,
+  during: () => Promise<void>,
+): Promise<void> {
+  holdCloses = true;
+  try {
+    const deploying = helper.setFlows(flow, type, creds);
+    await waitFor(() => closing.has('slow'), 5000, 'the slow node to be closing');
+    const t0 = Date.now();
+    await during();
+    await sleep(Math.max(0, closeMs - (Date.now() - t0)));
+    const done = closing.get('slow')!;
+    closing.delete('slow');
+    done();
+    await deploying;
+  } finally {
+    holdCloses = false;
+    for (const done of closing.values()) done();
+    closing.clear();
+  }
+}
+
+/** Resolves once the account's connection has received `n` more events than `before`. */
+function eventsSeen(manager: StreamManager): { count: () => number; stop: () => void } {
+  const seen: UserDataEvent[] = [];
+  const on = (e: UserDataEvent): void => void seen.push(e);
+  manager.on('event', on);
+  return { count: () => seen.length, stop: () => manager.removeListener('event', on) };
+}
+
+describe('deploys through the runtime (issue 21: delivered means the flow received it; settings at the deploy)', function () {
+  this.timeout(60_000);
+  let sim: BinanceSimulator;
+
+  redWithSimulator((s) => {
+    sim = s;
+  });
+  beforeEach(function () {
+    sinks.clear();
+  });
+
+  const load = (flow: FlowNode[], creds: Record<string, Record<string, string>>): Promise<void> => helper.load([...nodeModules(), testNodes], flow, creds);
+
+  for (const deploy of ['nodes', 'flows'] as const) {
+    it(`case 1: a modified-${deploy} deploy restarts binance-order-update while another node takes 3 s to close: the fills made meanwhile reach the flow once, in order, after it`, async function () {
+      const a = newAccount(sim, 'spot');
+      const creds = credentialsFor(a);
+      const flow = (v: number, name: string): FlowNode[] => [TAB, accountNode(sim, a), consumer('ou', 'binance-order-update', 'sink', { name }), sink('sink'), slowNode(v)];
+      await load(flow(1, 'orders'), creds);
+      await waitConnected();
+      const before = sim.runOrderLifecycle(a.accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.001', price: '100', fills: ['0.001'] }).trades;
+      await waitFor(() => fillKeys(received('sink')).length === before.length, 5000, 'the fill before the deploy');
+
+      const manager = managerOf();
+      const seen = eventsSeen(manager);
+      const during: SimTrade[] = [];
+      let shownBeforeStart = -1;
+      await deployWithSlowClose(flow(2, 'orders (edited)'), deploy, creds, 3000, async () => {
+        during.push(
+          ...sim.runOrderLifecycle(a.accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'SELL', quantity: '0.003', price: '101', fills: ['0.001', '0.001', '0.001'] }).trades,
+        );
+        // NEW + three TRADE reports reached the stream while the deploy's closes run.
+        await waitFor(() => seen.count() >= 4, 5000, 'the exchange events to reach the stream');
+        shownBeforeStart = fillKeys(received('sink')).length;
+      });
+      seen.stop();
+      assert.equal(during.length, 3);
+      assert.equal(shownBeforeStart, before.length, 'nothing reaches the flow while its node is being restarted');
+      await waitFor(() => fillKeys(received('sink')).length >= before.length + during.length, 10_000, 'the fills made during the deploy');
+      await sleep(300);
+      assert.deepEqual(fillKeys(received('sink')), tradeKeys([...before, ...during]), 'every fill once, in order');
+      assert.equal(managerOf(), manager, 'same connection');
+    });
+  }
+
+  it('case 1: a restarted consumer gets the fills made during the deploy; a consumer deleted by it is not waited for', async function () {
+    const a = newAccount(sim, 'usdm-futures');
+    const creds = credentialsFor(a);
+    const base = (v: number): FlowNode[] => [TAB, accountNode(sim, a), sink('s1'), sink('s2'), slowNode(v)];
+    await load([...base(1), consumer('ou1', 'binance-order-update', 's1'), consumer('ou2', 'binance-order-update', 's2')], creds);
+    await waitConnected();
+    const manager = managerOf();
+    const seen = eventsSeen(manager);
+    const during: SimTrade[] = [];
+    await deployWithSlowClose([...base(2), consumer('ou1', 'binance-order-update', 's1', { name: 'edited' })], 'nodes', creds, 3000, async () => {
+      during.push(
+        ...sim.runOrderLifecycle(a.accountId, { market: 'usdm-futures', symbol: 'BTCUSDT', side: 'BUY', quantity: '2', price: '100', fills: ['1', '1'] }).trades,
+      );
+      await waitFor(() => seen.count() >= 3, 5000, 'the exchange events to reach the stream');
+    });
+    seen.stop();
+    await waitFor(() => fillKeys(received('s1')).length >= during.length, 10_000, 'the fills made during the deploy');
+    await sleep(300);
+    assert.deepEqual(fillKeys(received('s1')), tradeKeys(during), 'the restarted consumer: every fill once, in order');
+    assert.deepEqual(fillKeys(received('s2')), [], 'the deleted consumer got nothing');
+    // Nothing is held any more: a fill now leaves at once.
+    const after = sim.runOrderLifecycle(a.accountId, { market: 'usdm-futures', symbol: 'BTCUSDT', side: 'SELL', quantity: '1', price: '100', fills: ['1'] }).trades;
+    await waitFor(() => fillKeys(received('s1')).length === during.length + after.length, 5000, 'a fill after the deploy');
+  });
+
+  it('two account nodes of one account share the stream; a deploy restarts one with its consumer: the fill made meanwhile reaches both consumers once', async function () {
+    const a = newAccount(sim, 'usdm-futures');
+    const creds = { ...credentialsFor(a), ...credentialsFor(a, 'acct2') };
+    const flow = (name: string, v: number): FlowNode[] => [
+      TAB,
+      accountNode(sim, a, { name }),
+      accountNode(sim, a, { id: 'acct2', name: 'second' }),
+      consumer('ou1', 'binance-order-update', 's1'),
+      consumer('ou2', 'binance-order-update', 's2', { account: 'acct2' }),
+      sink('s1'),
+      sink('s2'),
+      slowNode(v),
+    ];
+    await load(flow('first', 1), creds);
+    await waitConnected();
+    await waitConnected('acct2');
+    const manager = managerOf();
+    assert.equal(managerOf('acct2'), manager, 'one shared connection');
+    const seen = eventsSeen(manager);
+    const during: SimTrade[] = [];
+    await deployWithSlowClose(flow('first (renamed)', 2), 'nodes', creds, 3000, async () => {
+      during.push(...sim.runOrderLifecycle(a.accountId, { market: 'usdm-futures', symbol: 'BTCUSDT', side: 'BUY', quantity: '1', price: '100', fills: ['1'] }).trades);
+      await waitFor(() => seen.count() >= 2, 5000, 'the exchange events to reach the stream');
+    });
+    seen.stop();
+    await waitFor(() => fillKeys(received('s1')).length >= 1 && fillKeys(received('s2')).length >= 1, 10_000, 'the fill at both consumers');
+    await sleep(300);
+    assert.deepEqual(fillKeys(received('s1')), tradeKeys(during), 'the restarted account node\'s consumer');
+    assert.deepEqual(fillKeys(received('s2')), tradeKeys(during), 'the other account node\'s consumer');
+  });
+
+  it('a deploy that only deletes a consumer holds nothing for it: the others receive during the stop phase', async function () {
+    const a = newAccount(sim, 'spot');
+    const creds = credentialsFor(a);
+    const base = (v: number): FlowNode[] => [TAB, accountNode(sim, a), consumer('ou1', 'binance-order-update', 's1'), sink('s1'), sink('s2'), slowNode(v)];
+    await load([...base(1), consumer('ou2', 'binance-order-update', 's2')], creds);
+    await waitConnected();
+    let during: SimTrade[] = [];
+    await deployWithSlowClose(base(2), 'nodes', creds, 0, async () => {
+      during = sim.runOrderLifecycle(a.accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.001', price: '100', fills: ['0.001'] }).trades;
+      // ou1 is not restarted and ou2 is gone: the fill reaches s1 while the slow close still runs.
+      await waitFor(() => fillKeys(received('s1')).length === 1, 5000, 'the fill during the stop phase');
+    });
+    assert.deepEqual(fillKeys(received('s1')), tradeKeys(during));
+  });
+
+  it('case 2: a full deploy whose stop phase lasts 11 s (longer than the 10 s grace): a deposit and a fill made during it are delivered once', async function () {
+    const a = newAccount(sim, 'spot');
+    const creds = credentialsFor(a);
+    const flow = (v: number): FlowNode[] => [
+      TAB,
+      accountNode(sim, a),
+      consumer('ou', 'binance-order-update', 'so'),
+      consumer('bu', 'binance-balance-update', 'sb'),
+      sink('so'),
+      sink('sb'),
+      slowNode(v),
+    ];
+    await load(flow(1), creds);
+    await waitConnected();
+    const manager = managerOf();
+    const seen = eventsSeen(manager);
+    const during: SimTrade[] = [];
+    await deployWithSlowClose(flow(2), 'full', creds, 11_000, async () => {
+      sim.deposit(a.accountId, 'spot', 'USDT', '25');
+      during.push(...sim.runOrderLifecycle(a.accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.001', price: '100', fills: ['0.001'] }).trades);
+      await waitFor(() => seen.count() >= 3, 5000, 'the exchange events to reach the stream');
+    });
+    seen.stop();
+    await waitFor(() => fillKeys(received('so')).length >= 1 && received('sb').length >= 1, 10_000, 'the deposit and the fill');
+    await sleep(500);
+    assert.deepEqual(fillKeys(received('so')), tradeKeys(during), 'the fill once');
+    const deposits = received('sb').filter((m) => m.eventType === 'balanceUpdate');
+    assert.equal(deposits.length, 1, 'the deposit once');
+    assert.equal(managerOf(), manager, 'the deploy adopted the kept stream (same connection)');
+  });
+
+  /** Loads an account listing ETHUSDT, redeploys it (modified nodes) with `edited`, drops the connection; the recovery's trade queries. */
+  async function redeployThenDrop(edited: Record<string, unknown>): Promise<{ queries: Array<{ symbol: string; startTime?: number }>; droppedAt: number }> {
+    const a = newAccount(sim, 'spot');
+    const creds = credentialsFor(a);
+    const flow = (extra: Record<string, unknown>): FlowNode[] => [TAB, accountNode(sim, a, extra), consumer('ou', 'binance-order-update', 'so'), sink('so')];
+    await load(flow({ recoverySymbols: 'ETHUSDT' }), creds);
+    await waitConnected();
+    const manager = managerOf();
+    await helper.setFlows(flow(edited), 'nodes', creds);
+    await waitConnected();
+    assert.equal(managerOf(), manager, 'the redeployed account node adopted the stream');
+    const fromReq = sim.requests.length;
+    const droppedAt = Date.now();
+    assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1);
+    const tradeQueries = (): Array<{ symbol: string; startTime?: number }> =>
+      sim.requests
+        .slice(fromReq)
+        .filter((r) => r.kind === 'rest' && r.path === '/api/v3/myTrades')
+        .map((r) => ({ symbol: r.params.symbol, startTime: r.params.startTime ? Number(r.params.startTime) : undefined }));
+    await waitFor(() => tradeQueries().some((q) => q.symbol === 'BNBUSDT'), 10_000, 'the recovery to query BNBUSDT');
+    await waitFor(() => (helper.getNode('acct') as unknown as { getStream(): { currentState: { state: string } } }).getStream().currentState.state === 'connected', 10_000, 'the recovery to end');
+    return { queries: tradeQueries(), droppedAt };
+  }
+
+  it('settings changed at a redeploy take effect on the adopted stream: the listed symbols are replaced', async function () {
+    const { queries } = await redeployThenDrop({ recoverySymbols: 'BNBUSDT' });
+    assert.deepEqual(
+      queries.filter((q) => q.symbol === 'ETHUSDT'),
+      [],
+      'the symbol no longer listed is not queried',
+    );
+  });
+
+  it('settings changed at a redeploy take effect on the adopted stream: the new look-back applies', async function () {
+    // A look-back of 3.6 s (0.001 h) instead of 24 h.
+    const { queries, droppedAt } = await redeployThenDrop({ recoverySymbols: 'ETHUSDT,BNBUSDT', recoveryLookback: '0.001' });
+    const bnb = queries.find((q) => q.symbol === 'BNBUSDT')!;
+    assert.ok(bnb.startTime !== undefined, JSON.stringify(bnb));
+    // 24 h would start at the gap's start minus the 5 s clock slack; 3.6 s starts no earlier than
+    // 3.6 s before the recovery, which began after the drop.
+    assert.ok(bnb.startTime > droppedAt - 5000, `startTime ${bnb.startTime} vs drop ${droppedAt}: the new look-back applies`);
+  });
+
+  for (const on of [false, true]) {
+    it(`recovery switched ${on ? 'on' : 'off'} at a redeploy that adopts the stream: the fills of the deploy once, none twice, on the same connection; gaps are ${on ? '' : 'no longer '}recovered`, async function () {
+      const a = newAccount(sim, 'spot');
+      const creds = credentialsFor(a);
+      const flow = (recovery: boolean, v: number): FlowNode[] => [
+        TAB,
+        accountNode(sim, a, { recovery: String(recovery) }),
+        consumer('ou', 'binance-order-update', 'so'),
+        sink('so'),
+        slowNode(v),
+      ];
+      const fill = (): SimTrade[] =>
+        sim.runOrderLifecycle(a.accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.001', price: '100', fills: ['0.001'] }).trades;
+      await load(flow(!on, 1), creds);
+      await waitConnected();
+      const before = fill();
+      await waitFor(() => fillKeys(received('so')).length === 1, 5000, 'the fill before the deploy');
+      const manager = managerOf();
+      const seen = eventsSeen(manager);
+      const during: SimTrade[] = [];
+      await deployWithSlowClose(flow(on, 2), 'nodes', creds, 3000, async () => {
+        during.push(...fill());
+        await waitFor(() => seen.count() >= 2, 5000, 'the exchange events to reach the stream');
+      });
+      seen.stop();
+      await waitFor(() => fillKeys(received('so')).length >= 2, 10_000, 'the fill made during the deploy');
+      assert.equal(managerOf(), manager, 'same connection');
+
+      // A gap now: recovered only when recovery is on.
+      assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1);
+      const missed = fill();
+      await waitFor(() => manager.state !== 'connected', 5000, 'the drop noticed');
+      await waitConnected();
+      const stream = (helper.getNode('acct') as unknown as { getStream(): { currentState: { state: string } } }).getStream();
+      await waitFor(() => stream.currentState.state === 'connected', 10_000, 'caught up');
+      const after = fill();
+      await waitFor(() => fillKeys(received('so')).includes(tradeKeys(after)[0]), 10_000, 'a live fill after the gap');
+      await sleep(300);
+      const expected = on ? [...before, ...during, ...missed, ...after] : [...before, ...during, ...after];
+      assert.deepEqual(fillKeys(received('so')), tradeKeys(expected), 'each once, in order');
+      const myTrades = sim.requests.filter((r) => r.kind === 'rest' && r.path === '/api/v3/myTrades' && r.apiKey === a.key.apiKey).length;
+      if (!on) assert.equal(myTrades, 0, 'no REST history read with recovery off');
+    });
+  }
+});
