@@ -279,4 +279,29 @@ describe('issue 21 (core): the ledger records delivered fills exactly, whatever 
     assert.deepEqual(run.deliveredAbove('ETHUSDT'), { fills: 30_000, ranges: 1 });
     assert.deepEqual(run.snapshot().delivered.ETHUSDT, [[[6, 30_005]], []]);
   });
+
+  it('a burst of 2 000 live fills received at the instant a gap starts: the gap moves the cursor back, and every one of them stays known (REST brings none again)', () => {
+    const l = new FillLedger();
+    const T = 1_800_000_000_000;
+    l.delivered('BTCUSDT', 1000, 0, true, false, true, T - 10); // first seen while caught up: live-safe
+    for (let id = 1001; id <= 3000; id++) l.delivered('BTCUSDT', id, id % 2 ? 1 : 0, true, false, true, T);
+    assert.equal(l.resumeFrom('BTCUSDT').fromId, 3000, 'the cursor followed the live fills');
+    l.openGap(T); // the dead session's last frame came at T: fills received at T may follow a missed one
+    assert.ok((l.resumeFrom('BTCUSDT').fromId ?? Infinity) <= 1001, 'the cursor went back');
+    const again = [];
+    for (let id = 1001; id <= 3000; id++) if (!l.isDelivered('BTCUSDT', id, id % 2 ? 1 : 0)) again.push(id);
+    assert.deepEqual(again, [], 'none of them would be delivered a second time from REST');
+    assert.ok(!l.isDelivered('BTCUSDT', 3001, 0));
+  });
+
+  it('live copies of fills a recovery delivered (held behind it, or a rotation overlap) are duplicates, however many', () => {
+    const l = new FillLedger();
+    l.restore({ safe: { ETHUSDT: 100 } });
+    for (let id = 101; id <= 2100; id++) l.delivered('ETHUSDT', id, 0, false, false); // recovered
+    l.commit({ symbol: 'ETHUSDT', maxId: 2100, complete: true, epoch: l.epoch });
+    const twice = [];
+    for (let id = 101; id <= 2100; id++) if (!l.isDeliveredLive('ETHUSDT', id, 0)) twice.push(id);
+    assert.deepEqual(twice, []);
+    assert.ok(!l.isDeliveredLive('ETHUSDT', 2101, 0));
+  });
 });

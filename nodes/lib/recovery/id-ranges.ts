@@ -108,6 +108,14 @@ export class IdRanges {
     return this.ends.length ? this.ends[this.ends.length - 1] : undefined;
   }
 
+  /** Adds every id of this set above `above` to `into`. */
+  copyAbove(into: IdRanges, above: number): void {
+    for (let i = 0; i < this.starts.length; i++) {
+      if (this.ends[i] <= above) continue;
+      into.addRange(Math.max(this.starts[i], above + 1), this.ends[i]);
+    }
+  }
+
   /** The ranges, lowest first, in the persisted form. */
   toPersisted(): PersistedRanges {
     return this.starts.map((s, i) => (s === this.ends[i] ? s : [s, this.ends[i]]));

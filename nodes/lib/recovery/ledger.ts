@@ -132,6 +132,20 @@ interface SymbolCursor {
   liveSafeEpoch: number;
   /** Recent live moves of `safe`, oldest first (see "A gap reported late"). */
   advances: LiveAdvance[];
+  /**
+   * The fills that moved `safe` live, in two generations of LATE_GAP_WINDOW_MS / 2 each: when a
+   * late gap moves the cursor back, every one of them above it is known delivered again, exactly
+   * (not only the last few: a burst of thousands must not come a second time from REST).
+   */
+  liveNow: DeliveredLegs;
+  liveBefore?: DeliveredLegs;
+  liveNowSince: number;
+  /**
+   * The highest trade id a recovery in this process read to from the cursor (REST pages are
+   * contiguous): every fill of the exchange's history up to it was delivered, so a live copy of
+   * one arriving later (held behind the recovery, a rotation overlap) is a duplicate.
+   */
+  confirmed?: number;
 }
 
 export interface LedgerSnapshot {
@@ -201,7 +215,11 @@ export class FillLedger {
       const { prev: back, prevLegs } = c.advances[i];
       c.advances.length = i;
       if (c.safe === undefined || (back !== undefined && back >= c.safe)) continue;
-      // every fill delivered above the cursor it goes back to stays known
+      // every fill delivered live above the cursor it goes back to stays known, exactly
+      for (const gen of [c.liveBefore, c.liveNow]) {
+        if (!gen) continue;
+        for (const leg of [0, 1] as const) gen[leg].copyAbove(c.delivered[leg], back ?? -1);
+      }
       for (const k of c.recent) if (back === undefined || idOf(k) >= back) c.delivered[legOfKey(k)].add(idOf(k));
       c.safe = back;
       c.safeLegs = prevLegs;
@@ -223,7 +241,15 @@ export class FillLedger {
   private cursor(symbol: string, create: boolean): SymbolCursor | undefined {
     let c = this.cursors.get(symbol);
     if (!c && create) {
-      c = { safeLegs: BOTH_LEGS, delivered: [new IdRanges(), new IdRanges()], recent: new Set(), liveSafeEpoch: -1, advances: [] };
+      c = {
+        safeLegs: BOTH_LEGS,
+        delivered: [new IdRanges(), new IdRanges()],
+        recent: new Set(),
+        liveSafeEpoch: -1,
+        advances: [],
+        liveNow: [new IdRanges(), new IdRanges()],
+        liveNowSince: Date.now(),
+      };
       this.cursors.set(symbol, c);
     }
     return c;
@@ -245,6 +271,7 @@ export class FillLedger {
   isDeliveredLive(symbol: string, id: number, leg: Leg): boolean {
     const c = this.cursors.get(symbol);
     if (!c) return false;
+    if (c.confirmed !== undefined && id <= c.confirmed) return true;
     return c.delivered[leg].has(id) || c.recent.has(fillKey(id, leg));
   }
 
@@ -273,9 +300,11 @@ export class FillLedger {
       } else if (c.safe === undefined || id > c.safe) {
         this.noteAdvance(c, at);
         this.setSafe(c, id, legBit(leg));
+        this.noteLive(c, id, leg, at);
         moved = true;
       } else if (id === c.safe) {
         c.safeLegs |= legBit(leg);
+        this.noteLive(c, id, leg, at);
         moved = true;
       }
     }
@@ -291,6 +320,16 @@ export class FillLedger {
     }
   }
 
+  /** Remembers a fill that moved the cursor live (two generations: see SymbolCursor.liveNow). */
+  private noteLive(c: SymbolCursor, id: number, leg: Leg, at: number): void {
+    if (at - c.liveNowSince > LATE_GAP_WINDOW_MS / 2) {
+      c.liveBefore = c.liveNow;
+      c.liveNow = [new IdRanges(), new IdRanges()];
+      c.liveNowSince = at;
+    }
+    c.liveNow[leg].add(id);
+  }
+
   /** Remembers where the cursor stood before a live move, for a gap reported late. */
   private noteAdvance(c: SymbolCursor, at: number): void {
     const a = c.advances;
@@ -298,8 +337,11 @@ export class FillLedger {
     // one entry per instant is enough: a gap that began then goes back to the earliest
     if (!last || last.at < at) a.push({ at, prev: c.safe, prevLegs: c.safeLegs });
     let drop = 0;
-    while (drop < a.length && (a.length - drop > MAX_LIVE_ADVANCES || a[drop].at < at - LATE_GAP_WINDOW_MS)) drop++;
+    while (drop < a.length && a[drop].at < at - LATE_GAP_WINDOW_MS) drop++;
     if (drop > 0) a.splice(0, drop);
+    // beyond the count, the second oldest goes: the oldest keeps where the cursor stood before
+    // both, so a late gap goes back at least as far as it must (the fills above are known: liveNow)
+    if (a.length > MAX_LIVE_ADVANCES) a.splice(1, a.length - MAX_LIVE_ADVANCES);
   }
 
   /** Moves the cursor to `id` with the legs `legs` delivered there. */
@@ -324,6 +366,10 @@ export class FillLedger {
   commit(k: CursorCommit): void {
     const c = this.cursor(k.symbol, true)!;
     const legs = k.maxIdLegs ?? BOTH_LEGS;
+    if (k.maxId !== undefined) {
+      const top = legs === BOTH_LEGS ? k.maxId : k.maxId - 1;
+      if (c.confirmed === undefined || top > c.confirmed) c.confirmed = top;
+    }
     if (k.maxId !== undefined && (c.safe === undefined || k.maxId > c.safe)) {
       c.safe = k.maxId;
       c.safeLegs = legs;
