@@ -81,11 +81,14 @@ async function main(): Promise<void> {
         downMs: down,
         fillEveryMs,
         seed,
+        quietMs: p.store === 'memory' ? 5000 : 40_000,
+        keepOnLoss: STORE_CASES[p.store].persistent,
         log: (l) => console.error(l),
       });
       rows.push({ label: p.label, result });
       const r = result;
       console.error(`  → fills ${r.fills}, lost ${r.lost.length}, repeated ${r.repeated} (max ${r.repeatedMax}/kill), ${Math.round(r.ms / 1000)} s, seed ${r.seed}`);
+      if (r.keptDir) console.error(`  lost ${r.lost.slice(0, 20).join(', ')}; user directory kept: ${r.keptDir}`);
     }
   } finally {
     await sim.stop();

@@ -16,6 +16,7 @@
  *  - repeated, per kill k: fills received in run k that a run before it had already received;
  *  - repeated within a run (no kill in between): fills a run received twice (a defect of its own).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BinanceSimulator } from '../../simulator/index';
 import { readRecorded, recorderNode, RedProcess, type FlowNode } from './red-process';
@@ -78,6 +79,8 @@ export interface CrashWindowOptions {
   seed?: number;
   /** Progress lines. */
   log?: (line: string) => void;
+  /** Keep the user directory (flows, context, recorded files, node-red.log) when fills were lost, for a look. */
+  keepOnLoss?: boolean;
 }
 
 export interface KillRecord {
@@ -91,6 +94,13 @@ export interface KillRecord {
   repeated: number;
   /** Whether the next run did a start-up recovery (false: it started as a first start). */
   startupRecovery: boolean;
+  /** When it was killed, and when the next run's stream first reported `connected` (epoch ms). */
+  killedAt: number;
+  connectedAt?: number;
+  /** Ledger fills made from the kill until the next run was connected. */
+  madeWhileDown: number;
+  /** Lost fills made from 1 s before the kill until the next run was connected. */
+  lost: number;
 }
 
 export interface CrashWindowResult {
@@ -103,6 +113,8 @@ export interface CrashWindowResult {
   received: number;
   /** Ledger fills never received (symbol/tradeId/side). */
   lost: string[];
+  /** Lost fills made outside every kill's window (from 1 s before it until connected again). */
+  lostOutsideKills: number;
   /** Received fills that are not in the ledger (must be none). */
   unknown: string[];
   repeated: number;
@@ -112,9 +124,12 @@ export interface CrashWindowResult {
   repeatedWithinRun: number;
   /** Milliseconds the whole measurement took. */
   ms: number;
+  /** The user directory, when kept (`keepOnLoss`). */
+  keptDir?: string;
 }
 
 interface Recorded {
+  at?: number;
   topic?: string;
   recovered?: boolean;
   payload?: Record<string, unknown>;
@@ -231,6 +246,7 @@ export async function measureCrashWindow(sim: BinanceSimulator, o: CrashWindowOp
   /** Index in the fills file where each run starts. */
   const runStarts: number[] = [];
   const statusStarts: number[] = [];
+  let keep = false;
   const records = (): Recorded[] => readRecorded<Recorded>(fillsFile);
   const statuses = (): Recorded[] => readRecorded<Recorded>(statusFile);
   try {
@@ -248,7 +264,7 @@ export async function measureCrashWindow(sim: BinanceSimulator, o: CrashWindowOp
       const before = records().length;
       const fillsBefore = records().slice(runStarts[runStarts.length - 1]).filter(isFill).length;
       const down = between(o.downMs);
-      kills.push({ upMs: up, downMs: down, receivedBefore: fillsBefore, repeated: 0, startupRecovery: false });
+      kills.push({ upMs: up, downMs: down, receivedBefore: fillsBefore, repeated: 0, startupRecovery: false, killedAt: Date.now(), madeWhileDown: 0, lost: 0 });
       log(`  kill ${k + 1}/${o.kills} after ${up} ms up (${fillsBefore} fills this run); down ${down} ms`);
       await sleep(down);
       runStarts.push(before);
@@ -259,7 +275,8 @@ export async function measureCrashWindow(sim: BinanceSimulator, o: CrashWindowOp
     if (producerError) throw producerError;
 
     // The last run: until every ledger fill arrived, or nothing new came for quietMs.
-    const ledger = new Set(sim.trades(accountId, 'spot').map((t) => `${t.symbol}/${t.tradeId}/${t.side}`));
+    const trades = sim.trades(accountId, 'spot');
+    const ledger = new Set(trades.map((t) => `${t.symbol}/${t.tradeId}/${t.side}`));
     const quietMs = o.quietMs ?? 10_000;
     let seen = -1;
     let lastChange = Date.now();
@@ -273,6 +290,7 @@ export async function measureCrashWindow(sim: BinanceSimulator, o: CrashWindowOp
       await sleep(100);
     }
     await rp.stop();
+    fs.writeFileSync(path.join(rp.userDir, 'node-red.log'), rp.output);
 
     // The verdict.
     const all = records();
@@ -294,10 +312,23 @@ export async function measureCrashWindow(sim: BinanceSimulator, o: CrashWindowOp
         kills[r - 1].repeated = repeated;
         const sSeg = st.slice(statusStarts[r], r + 1 < statusStarts.length ? statusStarts[r + 1] : st.length);
         kills[r - 1].startupRecovery = sSeg.some((s) => s.topic === 'recovery' && ['startup', 'restart'].includes(String((s.payload?.gap as Record<string, unknown> | undefined)?.reason)));
+        kills[r - 1].connectedAt = sSeg.find((s) => s.topic === 'state' && s.payload?.state === 'connected')?.at;
       }
       for (const key of inRun) seenBefore.add(key);
     }
     const lost = [...ledger].filter((k) => !seenBefore.has(k));
+    keep = !!o.keepOnLoss && lost.length > 0;
+    const lostSet = new Set(lost);
+    let lostOutsideKills = 0;
+    for (const t of trades) {
+      const key = `${t.symbol}/${t.tradeId}/${t.side}`;
+      const inWindow = (k: KillRecord, from: number): boolean => t.time >= from && t.time <= (k.connectedAt ?? Infinity);
+      for (const k of kills) if (inWindow(k, k.killedAt)) k.madeWhileDown++;
+      if (!lostSet.has(key)) continue;
+      const k = kills.find((x) => inWindow(x, x.killedAt - 1000));
+      if (k) k.lost++;
+      else lostOutsideKills++;
+    }
     const unknown = [...seenBefore].filter((k) => !ledger.has(k));
     const per = kills.map((k) => k.repeated);
     const repeated = per.reduce((a, b) => a + b, 0);
@@ -308,17 +339,20 @@ export async function measureCrashWindow(sim: BinanceSimulator, o: CrashWindowOp
       fills: ledger.size,
       received: received.length,
       lost,
+      lostOutsideKills,
       unknown,
       repeated,
       repeatedMax: per.length ? Math.max(...per) : 0,
       repeatedMean: per.length ? repeated / per.length : 0,
       repeatedWithinRun,
       ms: Date.now() - started,
+      keptDir: keep ? rp.userDir : undefined,
     };
   } catch (e) {
     throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- Node-RED output ---\n${rp.output.slice(-4000)}`, { cause: e });
   } finally {
     clearInterval(producer);
-    await rp.dispose();
+    if (keep) await rp.stop();
+    else await rp.dispose();
   }
 }

@@ -10,8 +10,8 @@
  * and finally removed.
  *
  * `recorderNodesDir()` writes a node type `test-recorder` that appends every message it receives to
- * a file, synchronously (fs.appendFileSync), one JSON line each: what the flow received survives a
- * kill of the runtime.
+ * a file, synchronously (fs.appendFileSync), one JSON line each (`at`: when, `topic`, `recovered`,
+ * `payload`): what the flow received survives a kill of the runtime.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as crypto from 'node:crypto';
@@ -58,7 +58,7 @@ module.exports = function (RED) {
     RED.nodes.createNode(this, n);
     const file = n.file;
     this.on('input', function (msg, send, done) {
-      const line = JSON.stringify({ topic: msg.topic, recovered: msg.recovered === true ? true : undefined, payload: msg.payload });
+      const line = JSON.stringify({ at: Date.now(), topic: msg.topic, recovered: msg.recovered === true ? true : undefined, payload: msg.payload });
       fs.appendFileSync(file, line + '\\n');
       done();
     });
