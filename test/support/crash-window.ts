@@ -128,7 +128,7 @@ export interface CrashWindowResult {
   keptDir?: string;
 }
 
-interface Recorded {
+export interface Recorded {
   at?: number;
   topic?: string;
   recovered?: boolean;
@@ -157,12 +157,59 @@ async function until(predicate: () => boolean, ms: number, what: string): Promis
   }
 }
 
-function fillKey(p: Record<string, unknown>): string {
+export function fillKey(p: Record<string, unknown>): string {
   return `${String(p.symbol)}/${String(p.tradeId)}/${String(p.side)}`;
 }
 
-function isFill(r: Recorded): r is Recorded & { payload: Record<string, unknown> } {
+export function isFill(r: Recorded): r is Recorded & { payload: Record<string, unknown> } {
   return !!r.payload && r.payload.executionType === 'TRADE' && r.payload.tradeId !== undefined;
+}
+
+/**
+ * The measured flow: a spot account on `urls` (recoveryStore as given) → binance-order-update →
+ * a recorder appending to `fillsFile`, and binance-stream-status → a recorder appending to `statusFile`.
+ */
+export function recordedFlow(o: { urls: { restUrl: string; wsUrl: string }; apiKey: string; apiSecret: string; recoveryStore: string; fillsFile: string; statusFile: string }): FlowNode[] {
+  const tab = 'crash-tab';
+  return [
+    { id: tab, type: 'tab', label: 'crash window', disabled: false, info: '' },
+    {
+      id: 'acct',
+      type: 'binance-account',
+      name: 'crash account',
+      market: 'spot',
+      symbol: '',
+      environment: 'custom',
+      restUrl: o.urls.restUrl,
+      wsUrl: o.urls.wsUrl,
+      keyType: 'hmac',
+      recvWindow: '',
+      keepaliveInterval: '',
+      recovery: true,
+      recoverySymbols: '',
+      recoveryLookback: '',
+      recoveryStore: o.recoveryStore,
+      credentials: { apiKey: o.apiKey, apiSecret: o.apiSecret },
+    },
+    {
+      id: 'ou',
+      type: 'binance-order-update',
+      z: tab,
+      name: '',
+      account: 'acct',
+      symbols: '',
+      sides: '',
+      executionTypes: '',
+      orderStatuses: '',
+      includeListStatus: false,
+      includeAlgoUpdates: false,
+      includeTradeLite: false,
+      wires: [['rec-fills']],
+    },
+    { id: 'ss', type: 'binance-stream-status', z: tab, name: '', account: 'acct', isoTimes: true, wires: [['rec-status']] },
+    recorderNode('rec-fills', tab, o.fillsFile),
+    recorderNode('rec-status', tab, o.statusFile),
+  ];
 }
 
 /** Runs one measurement; the simulator is the caller's (started, and stopped by the caller). */
@@ -185,46 +232,7 @@ export async function measureCrashWindow(sim: BinanceSimulator, o: CrashWindowOp
   const fillsFile = path.join(rp.userDir, 'fills.jsonl');
   const statusFile = path.join(rp.userDir, 'status.jsonl');
 
-  const tab = 'crash-tab';
-  const flow: FlowNode[] = [
-    { id: tab, type: 'tab', label: 'crash window', disabled: false, info: '' },
-    {
-      id: 'acct',
-      type: 'binance-account',
-      name: 'crash account',
-      market: 'spot',
-      symbol: '',
-      environment: 'custom',
-      restUrl: urls.restUrl,
-      wsUrl: urls.wsUrl,
-      keyType: 'hmac',
-      recvWindow: '',
-      keepaliveInterval: '',
-      recovery: true,
-      recoverySymbols: '',
-      recoveryLookback: '',
-      recoveryStore: o.store.recoveryStore,
-      credentials: { apiKey: key.apiKey, apiSecret: key.apiSecret },
-    },
-    {
-      id: 'ou',
-      type: 'binance-order-update',
-      z: tab,
-      name: '',
-      account: 'acct',
-      symbols: '',
-      sides: '',
-      executionTypes: '',
-      orderStatuses: '',
-      includeListStatus: false,
-      includeAlgoUpdates: false,
-      includeTradeLite: false,
-      wires: [['rec-fills']],
-    },
-    { id: 'ss', type: 'binance-stream-status', z: tab, name: '', account: 'acct', isoTimes: true, wires: [['rec-status']] },
-    recorderNode('rec-fills', tab, fillsFile),
-    recorderNode('rec-status', tab, statusFile),
-  ];
+  const flow = recordedFlow({ urls, apiKey: key.apiKey, apiSecret: key.apiSecret ?? '', recoveryStore: o.store.recoveryStore, fillsFile, statusFile });
 
   // Fills, continuously from the first connection on, whatever Node-RED is doing.
   const symbols = ['BTCUSDT', 'ETHUSDT'];
