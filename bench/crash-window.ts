@@ -94,7 +94,8 @@ async function main(): Promise<void> {
     await sim.stop();
   }
 
-  const header = ['store', 'kills', 'fills', 'lost', 'repeated', 'max / kill', 'mean / kill', 'first starts', 'twice in a run'];
+  const header = ['store', 'kills', 'fills', 'lost', 'repeated', 'max / kill', 'mean / kill', 'span max s', 'span mean s', 'first starts', 'twice in a run'];
+  const spans = (r: CrashWindowResult): number[] => r.kills.map((k) => k.repeatedSpanMs / 1000);
   const body = rows.map(({ label, result: r }) => [
     label,
     String(r.kills.length),
@@ -103,14 +104,19 @@ async function main(): Promise<void> {
     String(r.repeated),
     String(r.repeatedMax),
     r.repeatedMean.toFixed(1),
+    r.kills.length ? Math.max(...spans(r)).toFixed(1) : '-',
+    r.kills.length ? (spans(r).reduce((a, b) => a + b, 0) / r.kills.length).toFixed(1) : '-',
     String(r.kills.filter((k) => !k.startupRecovery).length),
     String(r.repeatedWithinRun + r.unknown.length),
   ]);
   console.log(`\nCrash window (kill -9 of Node-RED, spot, one fill every ${fillEveryMs} ms; ${os.cpus().length} CPUs, Node ${process.version})\n`);
   console.log(table([header, ...body]));
-  console.log('\nper kill (up ms / down ms / fills received before the kill / repeated after it):');
+  console.log('\nspan: how far back before the kill the repeated fills had first been delivered (the deliveries of that span came twice).');
+  console.log('first starts: restarts that found no saved state (no start-up recovery: the fills made while down are not recovered).');
+  console.log('\nper kill (up ms / down ms / fills received before the kill / repeated after it / span ms / lost):');
   for (const { label, result: r } of rows) {
-    console.log(`  ${label}: ${r.kills.map((k) => `${k.upMs}/${k.downMs}/${k.receivedBefore}/${k.repeated}${k.startupRecovery ? '' : ' (first start)'}`).join(', ')}`);
+    console.log(`  ${label}: ${r.kills.map((k) => `${k.upMs}/${k.downMs}/${k.receivedBefore}/${k.repeated}/${k.repeatedSpanMs}/${k.lost}${k.startupRecovery ? '' : ' (first start)'}`).join(', ')}`);
+    if (r.lost.length) console.log(`    lost: ${r.lost.slice(0, 12).join(', ')}${r.lost.length > 12 ? ', …' : ''}${r.lostOutsideKills ? ` (${r.lostOutsideKills} outside the kills' windows)` : ''}`);
   }
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), fillEveryMs, node: process.version, rows }, null, 2));

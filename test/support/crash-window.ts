@@ -92,6 +92,8 @@ export interface KillRecord {
   receivedBefore: number;
   /** Fills the next run received that an earlier run had already received. */
   repeated: number;
+  /** How far back before the kill those had first been received (ms): the deliveries of that span came twice. */
+  repeatedSpanMs: number;
   /** Whether the next run did a start-up recovery (false: it started as a first start). */
   startupRecovery: boolean;
   /** When it was killed, and when the next run's stream first reported `connected` (epoch ms). */
@@ -272,7 +274,7 @@ export async function measureCrashWindow(sim: BinanceSimulator, o: CrashWindowOp
       const before = records().length;
       const fillsBefore = records().slice(runStarts[runStarts.length - 1]).filter(isFill).length;
       const down = between(o.downMs);
-      kills.push({ upMs: up, downMs: down, receivedBefore: fillsBefore, repeated: 0, startupRecovery: false, killedAt: Date.now(), madeWhileDown: 0, lost: 0 });
+      kills.push({ upMs: up, downMs: down, receivedBefore: fillsBefore, repeated: 0, repeatedSpanMs: 0, startupRecovery: false, killedAt: Date.now(), madeWhileDown: 0, lost: 0 });
       log(`  kill ${k + 1}/${o.kills} after ${up} ms up (${fillsBefore} fills this run); down ${down} ms`);
       await sleep(down);
       runStarts.push(before);
@@ -303,26 +305,34 @@ export async function measureCrashWindow(sim: BinanceSimulator, o: CrashWindowOp
     // The verdict.
     const all = records();
     const st = statuses();
-    const seenBefore = new Set<string>();
+    /** When each fill was first received. */
+    const seenBefore = new Map<string, number>();
     let repeatedWithinRun = 0;
     const received: string[] = [];
     for (let r = 0; r < runStarts.length; r++) {
-      const seg = all.slice(runStarts[r], r + 1 < runStarts.length ? runStarts[r + 1] : all.length).filter(isFill).map((x) => fillKey(x.payload));
-      const inRun = new Set<string>();
+      const seg = all.slice(runStarts[r], r + 1 < runStarts.length ? runStarts[r + 1] : all.length).filter(isFill);
+      const inRun = new Map<string, number>();
       let repeated = 0;
-      for (const key of seg) {
+      let oldest: number | undefined;
+      for (const x of seg) {
+        const key = fillKey(x.payload);
+        const first = seenBefore.get(key);
         if (inRun.has(key)) repeatedWithinRun++;
-        else if (seenBefore.has(key)) repeated++;
-        inRun.add(key);
+        else if (first !== undefined) {
+          repeated++;
+          oldest = Math.min(oldest ?? first, first);
+        }
+        if (!inRun.has(key)) inRun.set(key, x.at ?? 0);
         received.push(key);
       }
       if (r > 0) {
         kills[r - 1].repeated = repeated;
+        kills[r - 1].repeatedSpanMs = oldest === undefined ? 0 : Math.max(0, kills[r - 1].killedAt - oldest);
         const sSeg = st.slice(statusStarts[r], r + 1 < statusStarts.length ? statusStarts[r + 1] : st.length);
         kills[r - 1].startupRecovery = sSeg.some((s) => s.topic === 'recovery' && ['startup', 'restart'].includes(String((s.payload?.gap as Record<string, unknown> | undefined)?.reason)));
         kills[r - 1].connectedAt = sSeg.find((s) => s.topic === 'state' && s.payload?.state === 'connected')?.at;
       }
-      for (const key of inRun) seenBefore.add(key);
+      for (const [key, at] of inRun) if (!seenBefore.has(key)) seenBefore.set(key, at);
     }
     const lost = [...ledger].filter((k) => !seenBefore.has(k));
     keep = !!o.keepOnLoss && lost.length > 0;
@@ -337,7 +347,7 @@ export async function measureCrashWindow(sim: BinanceSimulator, o: CrashWindowOp
       if (k) k.lost++;
       else lostOutsideKills++;
     }
-    const unknown = [...seenBefore].filter((k) => !ledger.has(k));
+    const unknown = [...seenBefore.keys()].filter((k) => !ledger.has(k));
     const per = kills.map((k) => k.repeated);
     const repeated = per.reduce((a, b) => a + b, 0);
     return {
