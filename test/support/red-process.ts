@@ -263,6 +263,16 @@ export class RedProcess {
     await this.exited;
   }
 
+  /** Freezes the runtime (SIGSTOP): its sockets stay open, nothing runs. `resume()` lets it go on. */
+  pause(): void {
+    if (this.running) this.child?.kill('SIGSTOP');
+  }
+
+  /** SIGCONT after `pause()`. */
+  resume(): void {
+    if (this.running) this.child?.kill('SIGCONT');
+  }
+
   /** A graceful stop (SIGINT: Node-RED closes its flows and flushes its context stores); SIGKILL after `graceMs`. */
   async stop(graceMs = 20_000): Promise<void> {
     if (!this.running) return;
