@@ -277,6 +277,7 @@ export class RedProcess {
   async stop(graceMs = 20_000): Promise<void> {
     if (!this.running) return;
     const child = this.child!;
+    child.kill('SIGCONT'); // if paused
     child.kill('SIGINT');
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     await this.exited;
