@@ -62,7 +62,7 @@ import { stopAllSharedManagers } from '../../nodes/lib/stream/registry';
 import { endAllGraces } from '../../nodes/lib/stream/reliable-stream';
 import { isAccountHandle } from '../../nodes/red/account-contract';
 import type { UserDataEvent } from '../../nodes/lib/types';
-import { installClock, settle, type Clock } from '../support/fake-clock';
+import { installClock, realNow, settle, type Clock } from '../support/fake-clock';
 import { capturedLogs, helper, nodeModules, rememberSecret, startRed, type FlowNode, type NodeInitializer } from '../support/red';
 import { FaultyStoreState, installFaultyStore, type StoreFaultKind } from '../support/faulty-store';
 import { runtimeNodesControl, runtimeTestNodes } from '../support/runtime-nodes';
@@ -218,16 +218,18 @@ interface StatusNow {
 const fillKey = (env: number, market: string, symbol: string, orderId: unknown, tradeId: unknown): string => `${env}/${market}/${symbol}/${String(orderId)}/${String(tradeId)}`;
 
 /** Awaits `p` while fake time moves `stepMs` per poll (Node-RED's close timers, slow closes). */
-async function ticking<T>(clock: Clock, p: Promise<T>, stepMs = 100, maxMs = 120_000): Promise<T> {
+async function ticking<T>(clock: Clock, p: Promise<T>, what: string, stepMs = 100, maxMs = 120_000): Promise<T> {
   let done = false;
   const watched = p.finally(() => {
     done = true;
   });
   let elapsed = 0;
+  const realStart = realNow();
   while (!done) {
-    await settle(8);
+    // past 30 s of fake time, give real I/O (socket closes) real time too
+    await settle(8, elapsed > 30_000 ? 2 : 0);
     if (done) break;
-    if (elapsed >= maxMs) throw new Error(`not settled after ${maxMs} ms of fake time`);
+    if (elapsed >= maxMs && realNow() - realStart > 10_000) throw new Error(`${what}: not done after ${elapsed} ms of fake time, ${realNow() - realStart} ms of real time`);
     clock.tick(stepMs);
     elapsed += stepMs;
   }
@@ -507,7 +509,7 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
 
     const start = async (): Promise<void> => {
       loaded = true;
-      await ticking(clock, helper.load(nodes(), flowOf(), { acct: credsOf(fs.key) }));
+      await ticking(clock, helper.load(nodes(), flowOf(), { acct: credsOf(fs.key) }), 'helper.load');
       await settle(8);
       tap();
     };
@@ -524,7 +526,7 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
       deploying = true;
       const t0 = Date.now();
       try {
-        await ticking(clock, setFlows(flowOf(inlineCreds), kind, { acct: credsOf(fs.key) }));
+        await ticking(clock, setFlows(flowOf(inlineCreds), kind, { acct: credsOf(fs.key) }), `a ${kind} deploy`);
         if (!fired) fillsDuring(); // nothing slow closed (e.g. a modified-nodes deploy of the account alone)
       } finally {
         runtimeNodesControl.onClose = undefined;
@@ -661,11 +663,11 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
           runtimeNodesControl.closeDelayMs.clear();
           runtimeNodesControl.closeDelayMs.set('slow2', st.closeMs);
           deploying = true;
-          await ticking(clock, helper.unload());
+          await ticking(clock, helper.unload(), 'helper.unload');
           loaded = false;
           // the process ends: nothing of it survives (kept streams, shared managers)
-          await ticking(clock, endAllGraces());
-          await ticking(clock, stopAllSharedManagers());
+          await ticking(clock, endAllGraces(), 'endAllGraces');
+          await ticking(clock, stopAllSharedManagers(), 'stopAllSharedManagers');
           const hasState = store.saved(RECOVERY_KEY) !== undefined;
           const wroteAfterFirst = epochWritesAtFirstDelivery !== undefined && store.writesOk > epochWritesAtFirstDelivery;
           const whileStopped = fs.persist && fs.recovery ? st.fillsWhileStopped : 0;
@@ -716,10 +718,10 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
       if (await settleAll('before the final restart')) {
         await move(6_000, 'before the final restart');
         deploying = true;
-        await ticking(clock, helper.unload());
+        await ticking(clock, helper.unload(), 'helper.unload');
         loaded = false;
-        await ticking(clock, endAllGraces());
-        await ticking(clock, stopAllSharedManagers());
+        await ticking(clock, endAllGraces(), 'endAllGraces');
+        await ticking(clock, stopAllSharedManagers(), 'stopAllSharedManagers');
         for (const sym of traded()) trade(sym, 1);
         life++;
         received.clear();
@@ -773,9 +775,9 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
       runtimeNodesControl.onClose = undefined;
       runtimeNodesControl.closeDelayMs.clear();
       store.clear();
-      if (loaded) await ticking(clock, helper.unload()).catch(() => undefined);
-      await ticking(clock, endAllGraces()).catch(() => undefined);
-      await ticking(clock, stopAllSharedManagers()).catch(() => undefined);
+      if (loaded) await ticking(clock, helper.unload(), 'helper.unload').catch(() => undefined);
+      await ticking(clock, endAllGraces(), 'endAllGraces').catch(() => undefined);
+      await ticking(clock, stopAllSharedManagers(), 'stopAllSharedManagers').catch(() => undefined);
       for (const x of sims) await x.stop();
     } finally {
       clock.uninstall();
