@@ -53,7 +53,8 @@
  * RUNTIME_RUNS (default 12) schedules from RUNTIME_SEED (default 21); `npm run soak:runtime` runs
  * 5 000. RUNTIME_STEPS=deploy,restart,… narrows the step kinds; RUNTIME_MAX_STEPS (default 10).
  * A failure prints fast-check's seed and path with the shrunk schedule, the violations and the
- * trace: re-run with RUNTIME_SEED=<seed> RUNTIME_PATH=<path> (RUNTIME_DEBUG=1 prints the log).
+ * trace: re-run with RUNTIME_SEED=<seed> RUNTIME_PATH=<path> (and the same RUNTIME_STEPS), or run the
+ * printed counterexample alone with RUNTIME_SCHEDULE='<its JSON>' (RUNTIME_DEBUG=1 prints the log).
  */
 import assert from 'node:assert/strict';
 import * as fc from 'fast-check';
@@ -217,8 +218,14 @@ interface StatusNow {
 /** A fill's identity in the ledger: environment, market, symbol, order, trade. */
 const fillKey = (env: number, market: string, symbol: string, orderId: unknown, tradeId: unknown): string => `${env}/${market}/${symbol}/${String(orderId)}/${String(tradeId)}`;
 
-/** Awaits `p` while fake time moves `stepMs` per poll (Node-RED's close timers, slow closes). */
-async function ticking<T>(clock: Clock, p: Promise<T>, what: string, stepMs = 100, maxMs = 120_000): Promise<T> {
+/**
+ * Awaits `p` (a deploy, a load, an unload) while fake time moves. Real I/O (a WebSocket's close
+ * handshake, a REST call) gets a few ms of real time at each fake instant before the clock moves on,
+ * and the clock moves to its next timer, at most 1 s at a time: so a close that takes 5 ms of real
+ * time does not take seconds of fake time (a 10 s redeploy grace would expire in it), and a node's
+ * 20 s close still costs little real time.
+ */
+async function ticking<T>(clock: Clock, p: Promise<T>, what: string, maxMs = 180_000): Promise<T> {
   let done = false;
   const watched = p.finally(() => {
     done = true;
@@ -226,14 +233,23 @@ async function ticking<T>(clock: Clock, p: Promise<T>, what: string, stepMs = 10
   let elapsed = 0;
   const realStart = realNow();
   while (!done) {
-    // past 30 s of fake time, give real I/O (socket closes) real time too
-    await settle(8, elapsed > 30_000 ? 2 : 0);
+    for (let i = 0; i < 6 && !done; i++) await settle(8, 1);
     if (done) break;
     if (elapsed >= maxMs && realNow() - realStart > 10_000) throw new Error(`${what}: not done after ${elapsed} ms of fake time, ${realNow() - realStart} ms of real time`);
-    clock.tick(stepMs);
-    elapsed += stepMs;
+    const step = Math.max(1, Math.min(1_000, nextTimerIn(clock) ?? 1_000));
+    clock.tick(step);
+    elapsed += step;
   }
   return watched;
+}
+
+/** Fake ms until the clock's next timer (undefined: none). */
+function nextTimerIn(clock: Clock): number | undefined {
+  const timers = (clock as unknown as { timers?: Record<string, { callAt: number }> }).timers;
+  if (!timers) return undefined;
+  let next: number | undefined;
+  for (const t of Object.values(timers)) if (next === undefined || t.callAt < next) next = t.callAt;
+  return next === undefined ? undefined : next - clock.now;
 }
 
 /**
@@ -243,9 +259,12 @@ async function ticking<T>(clock: Clock, p: Promise<T>, what: string, stepMs = 10
  */
 async function setFlows(flow: FlowNode[], kind: DeployKind, credentials: Record<string, Record<string, string>>): Promise<void> {
   const h = helper as unknown as { _redNodes: { setFlows(f: FlowNode[], c: unknown, t: string): Promise<unknown> } };
+  const t0 = Date.now();
   const started = new Promise<void>((resolve) => helper._events.once('flows:started', () => resolve()));
   await h._redNodes.setFlows(flow, credentials, kind);
+  if (process.env.RUNTIME_DEBUG) console.log(`DBG deploy ${kind}: stopped after ${Date.now() - t0} ms`);
   await started;
+  if (process.env.RUNTIME_DEBUG) console.log(`DBG deploy ${kind}: started after ${Date.now() - t0} ms`);
 }
 
 interface RunResult {
@@ -423,11 +442,11 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
         for (const [key, at] of received) {
           if (at < quietSince || delivered(c, key) || !made.get(key)?.required) continue;
           if (now - at > bound) {
-            violations.push(`R2 (hold bound): live fill ${key} received ${now - at} ms ago is not delivered to ${c} (hold limit ${fs.holdS} s), after ${where}`);
+            violations.push(`R2 (hold bound): live fill ${key} received ${now - at} ms ago is not delivered to ${c} (hold limit ${fs.holdS} s), at ${where}`);
             return;
           }
           if (st.green && now - at > 2 * tickMs && now - st.since > 2 * tickMs) {
-            violations.push(`R3 (truthful status): ${c}'s node shows connected while received fill ${key} is not delivered to it (${now - at} ms), after ${where}`);
+            violations.push(`R3 (truthful status): ${c}'s node shows connected while received fill ${key} is not delivered to it (${now - at} ms), at ${where}`);
             return;
           }
         }
@@ -439,7 +458,7 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
         if (!st.green || now - st.since < GREEN_FOR_MS || now - quietSince < GREEN_FOR_MS) continue;
         const lost = missing(c, MISSING_AFTER_MS);
         if (lost.length) {
-          violations.push(`R3 (truthful status): ${c}'s node has shown connected for ${Math.round((now - st.since) / 1000)} s while ${lost.length} fill(s) made over 3 min ago never reached it (${lost.slice(0, 3).join(', ')}), after ${where}`);
+          violations.push(`R3 (truthful status): ${c}'s node has shown connected for ${Math.round((now - st.since) / 1000)} s while ${lost.length} fill(s) made over 3 min ago never reached it (${lost.slice(0, 3).join(', ')}), at ${where}`);
           return;
         }
       }
@@ -477,7 +496,14 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
         const key = fillKey(fs.env, t.market, t.symbol, t.orderId, t.tradeId);
         made.set(key, { key, at: now, required });
       }
+      if (trades.length) {
+        const ids = trades.length > 1 ? `${trades[0].tradeId}–${trades[trades.length - 1].tradeId}` : String(trades[0].tradeId);
+        const line = `  fill${trades.length > 1 ? 's' : ''} ${symbol} ${ids} (order ${trades[0].orderId}${required ? '' : ', not required: never seen, not listed'})`;
+        if (extraTraced < 8 || fs.listed.includes(symbol)) trace.push(line);
+        if (!fs.listed.includes(symbol)) extraTraced++;
+      }
     };
+    let extraTraced = 0;
     const traded = (): string[] => [...fs.listed, ...extra.slice(-5)];
     const symAt = (i: number): string => traded()[i % traded().length];
 
@@ -806,20 +832,35 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
     await helper.stopServer();
   });
 
+  /** Runs one schedule; throws the violations with the schedule and its trace. */
+  const runOne = async (sch: Schedule): Promise<void> => {
+    const r = await runSchedule(sch, storeRef).catch((err: unknown) => {
+      if (process.env.RUNTIME_DEBUG) console.log(err);
+      throw err;
+    });
+    if (r.violations.length) {
+      throw new Error(
+        `${r.violations.join('\n  ')}\n  schedule: ${sch.market}, ${sch.store} store, ${sch.symbols} symbol(s), look-back ${sch.lookbackH} h: ${sch.steps.map(show).join(' → ')}` +
+          `\n  trace:\n    ${r.trace.slice(-40).join('\n    ')}`,
+      );
+    }
+  };
+
+  // RUNTIME_SCHEDULE='<a printed counterexample>' runs that one schedule (no generation)
+  const given = process.env.RUNTIME_SCHEDULE;
+  if (given) {
+    it(`runtime properties: the given schedule (RUNTIME_SCHEDULE)`, async function () {
+      const parsed = JSON.parse(given.replace(/__proto__:null,?/g, '')) as Schedule | [Schedule];
+      await runOne(Array.isArray(parsed) ? parsed[0] : parsed);
+    });
+    return;
+  }
+
   it(`runtime properties: ${RUNS} schedules from seed ${SEED}: every fill once at every order-update node (R1), promptly (R2), a truthful status (R3), settled and restartable (R4)`, async function () {
     let ran = 0;
     const property = fc.asyncProperty(schedule, async (sch) => {
       ran++;
-      const r = await runSchedule(sch, storeRef).catch((err: unknown) => {
-        if (process.env.RUNTIME_DEBUG) console.log(err);
-        throw err;
-      });
-      if (r.violations.length) {
-        throw new Error(
-          `${r.violations.join('\n  ')}\n  schedule: ${sch.market}, ${sch.store} store, ${sch.symbols} symbol(s), look-back ${sch.lookbackH} h: ${sch.steps.map(show).join(' → ')}` +
-            `\n  trace:\n    ${r.trace.slice(-30).join('\n    ')}`,
-        );
-      }
+      await runOne(sch);
     });
     try {
       await fc.assert(property, { numRuns: RUNS, seed: SEED, ...(PATH ? { path: PATH } : {}), verbose: 0, includeErrorInReport: true });
