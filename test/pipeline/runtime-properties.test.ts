@@ -451,11 +451,11 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
         for (const [key, at] of received) {
           if (at < quietSince || delivered(c, key) || !made.get(key)?.required) continue;
           if (now - at > bound) {
-            violations.push(`R2 (hold bound): live fill ${key} received ${now - at} ms ago is not delivered to ${c} (hold limit ${fs.holdS} s), at ${where}`);
+            violations.push(`R2 (hold bound): live fill ${key} received ${now - at} ms ago is not delivered to ${c} (hold limit ${fs.holdS} s), ${where}`);
             return;
           }
           if (st.green && now - at > 2 * tickMs && now - st.since > 2 * tickMs) {
-            violations.push(`R3 (truthful status): ${c}'s node shows connected while received fill ${key} is not delivered to it (${now - at} ms), at ${where}`);
+            violations.push(`R3 (truthful status): ${c}'s node shows connected while received fill ${key} is not delivered to it (${now - at} ms), ${where}`);
             return;
           }
         }
@@ -467,7 +467,7 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
         if (!st.green || now - st.since < GREEN_FOR_MS || now - quietSince < GREEN_FOR_MS) continue;
         const lost = missing(c, MISSING_AFTER_MS);
         if (lost.length) {
-          violations.push(`R3 (truthful status): ${c}'s node has shown connected for ${Math.round((now - st.since) / 1000)} s while ${lost.length} fill(s) made over 3 min ago never reached it (${lost.slice(0, 3).join(', ')}), at ${where}`);
+          violations.push(`R3 (truthful status): ${c}'s node has shown connected for ${Math.round((now - st.since) / 1000)} s while ${lost.length} fill(s) made over 3 min ago never reached it (${lost.slice(0, 3).join(', ')}), ${where}`);
           return;
         }
       }
@@ -525,7 +525,7 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
     };
     const settleAll = async (why: string, limitMs = 20 * 60_000): Promise<boolean> => {
       stopFaults();
-      for (let waited = 0; waited < limitMs && !violations.length && !allDone(); waited += 5_000) await move(5_000, why);
+      for (let waited = 0; waited < limitMs && !violations.length && !allDone(); waited += 5_000) await move(5_000, `while settling ${why}`);
       if (violations.length) return false;
       if (!allDone()) {
         for (const c of CONSUMERS) {
@@ -636,6 +636,7 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
               ? { e: 'executionReport', E: now, s: symbol, c: 'bogus', S: 'BUY', o: 'LIMIT', q: '1', p: '10', x: 'TRADE', X: 'FILLED', i: 987654321, l: '1', z: '1', L: '10', n: '0', N: 'USDT', T: now, t: BOGUS_ID, m: false }
               : { e: 'ORDER_TRADE_UPDATE', E: now, T: now, o: { s: symbol, c: 'bogus', S: 'BUY', o: 'LIMIT', q: '1', p: '10', x: 'TRADE', X: 'FILLED', i: 987654321, l: '1', z: '1', L: '10', T: now, t: BOGUS_ID } };
           sim().injectEvent(acct(), fs.market, ev, { symbol });
+          trace.push(`  live frame: ${symbol} fill with trade id 2^50`);
           break;
         }
         case 'deploy': {
