@@ -172,7 +172,7 @@ const STEP_KINDS: Array<{ kind: Step['t']; weight: number; arbitrary: fc.Arbitra
   { kind: 'bogus', weight: 1, arbitrary: fc.record({ t: fc.constant('bogus' as const), sym: fc.nat(7), dt }) },
   { kind: 'wait', weight: 1, arbitrary: fc.record({ t: fc.constant('wait' as const), ms: fc.oneof(fc.integer({ min: 1_000, max: 90_000 }), fc.integer({ min: 10 * 60_000, max: 3 * 3_600_000 })) }) },
 ];
-const allowed = process.env.RUNTIME_STEPS?.split(',').map((k) => k.trim());
+const allowed = process.env.RUNTIME_STEPS ? process.env.RUNTIME_STEPS.split(',').map((k) => k.trim()) : undefined;
 const step: fc.Arbitrary<Step> = fc.oneof(...STEP_KINDS.filter((k) => !allowed || allowed.includes(k.kind)));
 
 const schedule: fc.Arbitrary<Schedule> = fc.record({
