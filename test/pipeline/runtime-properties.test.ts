@@ -51,8 +51,8 @@
  * stopped are required when the store holds a state written after the first fill of the current
  * identity was delivered (a stream that never wrote a state starts as a first start).
  *
- * RUNTIME_RUNS (default 12) schedules from RUNTIME_SEED (default 21); `npm run soak:runtime` runs
- * 5 000. RUNTIME_STEPS=deploy,restart,… narrows the step kinds; RUNTIME_MAX_STEPS (default 10).
+ * RUNTIME_RUNS (default 50, about half a second each) schedules from RUNTIME_SEED (default 21);
+ * `npm run soak:runtime` runs 5 000 with RUNTIME_BIG=1. RUNTIME_STEPS=deploy,restart,… narrows the step kinds; RUNTIME_MAX_STEPS (default 10).
  * A failure prints fast-check's seed and path with the shrunk schedule, the violations and the
  * trace: re-run with RUNTIME_SEED=<seed> RUNTIME_PATH=<path> (and the same RUNTIME_STEPS), or run the
  * printed counterexample alone with RUNTIME_SCHEDULE='<its JSON>' (RUNTIME_DEBUG=1 prints the log).
@@ -69,7 +69,7 @@ import { capturedLogs, helper, nodeModules, rememberSecret, startRed, type FlowN
 import { FaultyStoreState, installFaultyStore, type StoreFaultKind } from '../support/faulty-store';
 import { runtimeNodesControl, runtimeTestNodes } from '../support/runtime-nodes';
 
-const RUNS = Number(process.env.RUNTIME_RUNS ?? 12);
+const RUNS = Number(process.env.RUNTIME_RUNS ?? 50);
 const SEED = Number(process.env.RUNTIME_SEED ?? 21);
 const PATH = process.env.RUNTIME_PATH;
 const BIG = process.env.RUNTIME_BIG === '1';
