@@ -52,7 +52,8 @@
  * identity was delivered (a stream that never wrote a state starts as a first start).
  *
  * RUNTIME_RUNS (default 50, about half a second each) schedules from RUNTIME_SEED (default 21);
- * `npm run soak:runtime` runs 5 000 with RUNTIME_BIG=1. RUNTIME_STEPS=deploy,restart,… narrows the step kinds; RUNTIME_MAX_STEPS (default 10).
+ * `npm run soak:runtime` runs 5 000 with RUNTIME_BIG=1. RUNTIME_STEPS=deploy,restart,… narrows the
+ * step kinds; RUNTIME_MAX_STEPS (default 10) bounds a schedule's length.
  * A failure prints fast-check's seed and path with the shrunk schedule, the violations and the
  * trace: re-run with RUNTIME_SEED=<seed> RUNTIME_PATH=<path> (and the same RUNTIME_STEPS), or run the
  * printed counterexample alone with RUNTIME_SCHEDULE='<its JSON>' (RUNTIME_DEBUG=1 prints the log).
