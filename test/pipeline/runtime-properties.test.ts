@@ -706,6 +706,7 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
           // the process ends: nothing of it survives (kept streams, shared managers)
           await ticking(clock, endAllGraces(), 'endAllGraces');
           await ticking(clock, stopAllSharedManagers(), 'stopAllSharedManagers');
+          store.processEnded();
           const hasState = store.saved(RECOVERY_KEY) !== undefined;
           const wroteAfterFirst = epochWritesAtFirstDelivery !== undefined && store.writesOk > epochWritesAtFirstDelivery;
           const whileStopped = fs.persist && fs.recovery ? st.fillsWhileStopped : 0;
@@ -762,6 +763,7 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
         loaded = false;
         await ticking(clock, endAllGraces(), 'endAllGraces');
         await ticking(clock, stopAllSharedManagers(), 'stopAllSharedManagers');
+        store.processEnded();
         for (const sym of traded()) trade(sym, 1);
         life++;
         received.clear();

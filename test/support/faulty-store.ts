@@ -4,7 +4,8 @@
  * answers asynchronously, and reads and writes can be made slow (answered `ms` later on the timer
  * functions in use, so a fake clock moves them), failing (an error in the callback, nothing
  * written) or never answering (the callback is never called, nothing written) for the next
- * `count` calls. `installFaultyStore()` installs it as the context store `persist` of every later
+ * `count` calls. A slow answer still pending when the test ends the runtime's process
+ * (`processEnded()`, a restart) never lands. `installFaultyStore()` installs it as the context store `persist` of every later
  * helper.load (the helper resets the context module on each load).
  */
 import { helper } from './red';
@@ -30,6 +31,13 @@ export class FaultyStoreState {
   reads = 0;
   writes = 0;
   writesOk = 0;
+  /** Bumped when the process "ends" (`processEnded()`): slow answers of an older one never land. */
+  generation = 0;
+
+  /** The runtime's process ended: what it still waited for never completes (a late write never lands). */
+  processEnded(): void {
+    this.generation++;
+  }
 
   add(op: 'read' | 'write', f: StoreFault): void {
     this.faults[op].push({ ...f, left: f.count ?? 1 });
@@ -82,7 +90,11 @@ export function faultyStore(state: () => FaultyStoreState): Record<string, unkno
       return;
     }
     if (f?.kind === 'slow') {
-      setTimeout(ok, f.ms ?? 1_000);
+      const st = state();
+      const generation = st.generation;
+      setTimeout(() => {
+        if (st.generation === generation) ok();
+      }, f.ms ?? 1_000);
       return;
     }
     setImmediate(ok);
