@@ -6,9 +6,9 @@
  * 15 s close timeout, a node's 20 s close and hours of REST outage cost no real time).
  *
  * The flow: one `binance-account` (config node `acct`), and on each of two tabs a
- * `binance-order-update` (ou1, ou2) wired to a recording sink (out1, out2; their statuses are read
- * as the editor shows them: the runtime's `node-status` events), and a node whose close is
- * asynchronous and slow (slow1, slow2;
+ * `binance-order-update` (ou1, ou2; what it sends is recorded as it sends it, by Node-RED's onSend
+ * hook, and its status as the editor shows it, by the runtime's `node-status` events) wired to a
+ * sink (out1, out2), and a node whose close is asynchronous and slow (slow1, slow2;
  * test/support/runtime-nodes.ts). Context: Node-RED's memory store, or a persistent store `persist`
  * that can be slow, fail or never answer on read and on write (test/support/faulty-store.ts).
  *
@@ -59,6 +59,7 @@
  * printed counterexample alone with RUNTIME_SCHEDULE='<its JSON>' (RUNTIME_DEBUG=1 prints the log).
  */
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import * as fc from 'fast-check';
 import { BinanceSimulator, type CreatedKey } from '../../simulator/index';
 import { stopAllSharedManagers } from '../../nodes/lib/stream/registry';
@@ -192,10 +193,11 @@ function show(s: Step): string {
 }
 
 const SYMBOL_POOL = ['BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT', 'XRPUSDT', 'ADAUSDT', 'DOGEUSDT', 'LTCUSDT'];
-const CONSUMERS = ['out1', 'out2'] as const;
+/** The order-update nodes: what they send (Node-RED's onSend hook) is what the flow receives. */
+const CONSUMERS = ['ou1', 'ou2'] as const;
 type ConsumerOut = (typeof CONSUMERS)[number];
 /** The order-update node feeding each sink: its status is what the editor shows (runtime event `node-status`). */
-const STATUS_OF: Record<string, ConsumerOut> = { ou1: 'out1', ou2: 'out2' };
+const STATUS_OF: Record<string, ConsumerOut> = { ou1: 'ou1', ou2: 'ou2' };
 
 function restPathOf(market: Market, p: RestPath): string {
   const table: Record<Market, Record<RestPath, string>> = {
@@ -292,6 +294,11 @@ interface FlowState {
   persist: boolean;
   rev: Record<'ou1' | 'ou2' | 'slow1' | 'slow2' | 'acct', number>;
 }
+
+/** Node-RED's own @node-red/util (its hooks), from the Node-RED in use (as test/support/red.ts finds it). */
+const redUtil = createRequire(createRequire(__filename).resolve(process.env.NODE_RED_PATH ?? 'node-red'))('@node-red/util') as {
+  hooks: { add(name: string, fn: (ev: unknown) => void): void; remove(name: string): void };
+};
 
 interface StatusEvent {
   id?: string;
@@ -398,7 +405,7 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
       if (prev.green !== green || prev.text !== text) status.set(c, { green, text, since: Date.now() });
     };
     runtimeNodesControl.onInput = (id, msg) => {
-      if (id !== 'out1' && id !== 'out2') return;
+      if (id !== 'ou1' && id !== 'ou2') return;
       const p = (msg.payload ?? {}) as Record<string, unknown>;
       if (p.executionType !== 'TRADE') return;
       if (Number(p.tradeId) >= BOGUS_ID / 2) return; // the absurd frame: what the exchange said, not a ledger fill
@@ -845,10 +852,18 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
   const statusListener = (ev: StatusEvent): void => onStatus?.(ev);
   before(async function () {
     await startRed();
+    // what an order-update node sends, as it sends it (before Node-RED routes it asynchronously)
+    redUtil.hooks.add('onSend.runtimeProperties', (events: unknown) => {
+      if (!Array.isArray(events)) return;
+      for (const e of events as Array<{ source?: { id?: string }; msg?: Record<string, unknown> }>) {
+        if (e.source?.id && e.msg) runtimeNodesControl.onInput?.(e.source.id, e.msg);
+      }
+    });
     undoStore = installFaultyStore(() => storeRef.current);
     helper._events.on('node-status', statusListener);
   });
   after(async function () {
+    redUtil.hooks.remove('onSend.runtimeProperties');
     helper._events.removeListener('node-status', statusListener);
     undoStore?.();
     await helper.stopServer();
