@@ -13,7 +13,7 @@ import { deployStopped, deployStopping, endAllGraces, endUnadoptedGraces } from 
 import type { UserDataEvent } from './lib/types';
 import { ConsumptionTracker, type UnconsumedReport } from './lib/events/unconsumed';
 import type { AccountHandle, AccountUser, RegisterOptions } from './red/account-contract';
-import { CONFIG_STATUS_KEYS, contextStoreName, nodeLogger, settingsOf, type AccountNodeDef } from './red/account-settings';
+import { CONFIG_STATUS_KEYS, contextStoreName, nodeLogger, settingsOf, storeAdvice, type AccountNodeDef } from './red/account-settings';
 import { registerTestConnection } from './red/test-connection';
 import { accountStatus } from './red/account-status';
 import { ContextStateStore, type ContextLike } from './red/context-store';
@@ -40,11 +40,28 @@ export = function register(RED: NodeAPI): void {
     stop: () => void endAllGraces(),
   });
 
+  /** Stores already advised on (once per runtime and store, not per deploy). */
+  const advised = new Set<string>();
+  /** Says once what the recovery store means for a crash or a restart (docs/recovery.md, "Crash window"). */
+  function adviseOnStore(node: Node, storeName: string | undefined): void {
+    let advice: ReturnType<typeof storeAdvice>;
+    try {
+      advice = storeAdvice((RED.settings as unknown as { contextStorage?: unknown }).contextStorage, storeName);
+    } catch {
+      return;
+    }
+    if (!advice || advised.has(advice.store)) return;
+    advised.add(advice.store);
+    if (advice.kind === 'memory') node.log(t(`${TYPE}.warnings.store-memory`, { store: advice.store }));
+    else node.warn(t(`${TYPE}.warnings.store-cached`, { store: advice.store, seconds: advice.flushSeconds }));
+  }
+
   function BinanceAccountNode(this: AccountNode, def: AccountNodeDef): void {
     RED.nodes.createNode(this, def);
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const node = this;
     const prepared = prepareAccount(settingsOf(def, node.credentials ?? {}));
+    if (prepared.ok && prepared.recovery.enabled) adviseOnStore(node, contextStoreName(def));
     const redact = (text: string): string => prepared.redactor.apply(text);
     const problem = prepared.ok ? undefined : prepared.problem;
     const configError = problem && (problem.key ? redact(t(`${TYPE}.errors.${problem.key}`)) : problem.message);

@@ -74,3 +74,43 @@ export function mergeCredentials(given: unknown, saved: CredentialsInput | undef
   const creds = { apiKey: pick('apiKey'), apiSecret: pick('apiSecret'), privateKey: pick('privateKey'), passphrase: pick('passphrase') };
   return { creds, usedSaved };
 }
+
+/** The context store behind a name, as configured in settings.js (`contextStorage`). */
+interface StoreConfig {
+  module?: unknown;
+  config?: { cache?: unknown; flushInterval?: unknown };
+}
+
+/**
+ * What the context store that keeps the recovery cursors means for a crash (docs/recovery.md,
+ * "Crash window"): `memory` (nothing survives a restart), `cached` (a persistent store that writes
+ * to disk every `flushSeconds`: a crash repeats up to that much and a restart before its first
+ * flush is a first start), or undefined (writes through, or a store we do not know).
+ */
+export function storeAdvice(
+  contextStorage: unknown,
+  storeName: string | undefined,
+): { kind: 'memory'; store: string } | { kind: 'cached'; store: string; flushSeconds: number } | undefined {
+  const stores = contextStorage !== null && typeof contextStorage === 'object' ? (contextStorage as Record<string, unknown>) : undefined;
+  if (!stores || Object.keys(stores).length === 0) return { kind: 'memory', store: storeName ?? 'default' };
+  let name = storeName ?? 'default';
+  let entry: unknown = stores[name];
+  // `default` may name another store
+  if (typeof entry === 'string') {
+    name = entry;
+    entry = stores[entry];
+  }
+  if (entry === undefined && storeName === undefined) {
+    // no `default` entry: Node-RED uses the first store listed
+    name = Object.keys(stores)[0];
+    entry = stores[name];
+  }
+  const c = entry as StoreConfig | undefined;
+  if (!c || typeof c !== 'object') return undefined;
+  if (c.module === 'memory') return { kind: 'memory', store: name };
+  if (c.module === 'localfilesystem' && c.config?.cache !== false) {
+    const f = Number(c.config?.flushInterval ?? 30);
+    return { kind: 'cached', store: name, flushSeconds: Number.isFinite(f) && f > 0 ? f : 30 };
+  }
+  return undefined;
+}
