@@ -71,7 +71,16 @@ export interface GapRecoveryOptions {
   maxPagesPerSymbol?: number;
   /** Whose state this is: written with the snapshot; a restored state of another owner is discarded. */
   owner?: StateOwner;
+  /** The exchange's clock minus ours (ms), as last measured (clock sync). Default 0. */
+  clockOffsetMs?: () => number;
 }
+
+/**
+ * On a start without a saved state (a first start, a state discarded or lost with the memory store),
+ * fills of a symbol without any cursor older than the start (on the exchange's clock, minus this
+ * margin for the sync's own error) are not ours: the previous stream of the account delivered them.
+ */
+export const FIRST_START_MARGIN_MS = 1_000;
 
 export interface RecoveryStats {
   gap: GapEvent;
@@ -132,6 +141,9 @@ export class GapRecovery {
   private readonly suspect = new Set<string>();
   private readonly owner?: StateOwner;
   private readonly maxTrackedOrders: number;
+  private readonly clockOffsetMs: () => number;
+  /** No saved state was applied: fills before `createdAt` are not this stream's (FIRST_START_MARGIN_MS). */
+  private firstStart = true;
   /** A live fill far above its cursor was delivered: a recovery of the symbol should confirm it soon. */
   onSuspicious?: (symbol: string, id: number) => void;
   /** A tracking bound was reached (`limits` says which); shown, never silent. */
@@ -153,6 +165,7 @@ export class GapRecovery {
     this.ledger = new FillLedger();
     this.owner = opts.owner;
     this.maxTrackedOrders = opts.maxTrackedOrders ?? 10_000;
+    this.clockOffsetMs = opts.clockOffsetMs ?? (() => 0);
     this.ledger.onSuspicious = (symbol, id) => {
       if (!this.suspect.has(symbol)) {
         this.logger?.warn(
@@ -362,6 +375,7 @@ export class GapRecovery {
       );
       return false;
     }
+    this.firstStart = false;
     for (const symbol of Object.keys(s.lastTradeIds ?? {})) this.live.see(symbol);
     for (const symbol of s.symbols ?? []) if (typeof symbol === 'string' && symbol) this.live.see(symbol);
     this.ledger.restore({ safe: s.lastTradeIds, safeLegs: s.safeLegs, since: s.since, delivered: s.deliveredRanges, deliveredIds: s.delivered });
@@ -384,6 +398,7 @@ export class GapRecovery {
     const lastE = this.live.lastEventTime;
     // the saved state could not be read: not a first start, everything from the look-back
     if (opts.stateUnknown) {
+      this.firstStart = false;
       this.coveredSince = Math.min(this.coveredSince, now - this.lookbackMs);
       return { from: now - this.lookbackMs, to: now, reason: 'startup' };
     }
@@ -493,6 +508,8 @@ export class GapRecovery {
       books: this.books,
       page: (symbol, params) => this.tradePage(symbol, params),
       coveredSince: this.coveredSince,
+      // a gap of this stream's own (it began after the start) on a start without a saved state
+      notBefore: this.firstStart && gap.from >= this.createdAt ? this.createdAt + this.clockOffsetMs() - FIRST_START_MARGIN_MS : undefined,
       pageLimit: this.pageLimit,
       maxPages: this.maxPages,
       clockSlackMs: this.clockSlackMs,

@@ -19,6 +19,11 @@ export interface SymbolFillsSource {
   page(symbol: string, params: Record<string, number>): Promise<Row[]>;
   /** Since when every fill of a symbol without any cursor is taken as delivered. */
   coveredSince: number;
+  /**
+   * A start without a saved state: a symbol without any cursor gets no fill older than this (the
+   * exchange's clock): those came before the stream began (gap-recovery.ts FIRST_START_MARGIN_MS).
+   */
+  notBefore?: number;
   pageLimit: number;
   maxPages: number;
   clockSlackMs: number;
@@ -95,8 +100,10 @@ export async function recoverSymbolFills(src: SymbolFillsSource, symbol: string,
     if (src.ledger.isDelivered(symbol, idOf(k), legOfKey(k))) continue;
     const row = byId.get(k)!;
     const t = int(row.time);
-    // by time: nothing older than the look-back (by id from a cursor: every fill after it counts)
+    // by time: nothing older than the look-back (by id from a cursor: every fill after it counts),
+    // and on a start without a saved state nothing from before the start
     if (fromId === undefined && t !== undefined && t < w.floor) continue;
+    if (fromId === undefined && resume.since === undefined && src.notBefore !== undefined && t !== undefined && t < src.notBefore) continue;
     events.push(src.books.asAccountEvent(book, fillEventFromRow(book.rowMarket, row, src.now())));
   }
   const maxId = keys.length ? idOf(keys[keys.length - 1]) : undefined;

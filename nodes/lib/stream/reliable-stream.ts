@@ -155,6 +155,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
         budget,
         logger: opts.logger,
         owner: opts.owner,
+        clockOffsetMs: () => manager.rest.clock.offsetMs,
       });
       // a live fill far above its cursor: the exchange's history confirms it soon (a retry)
       this.recovery.onSuspicious = () => this.scheduleRetry({ from: Date.now(), to: Date.now(), reason: 'recovery-retry' });
