@@ -404,7 +404,8 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
       const c = ev.id !== undefined ? STATUS_OF[ev.id] : undefined;
       if (!c) return;
       const st = ev.status ?? {};
-      const green = st.fill === 'green' && st.text === 'connected';
+      // green "connected", also with a tracking limit's note (docs: "over N symbols: see log")
+      const green = st.fill === 'green' && (st.text === 'connected' || /^connected \(over \d+ (symbols|open orders): see log\)$/.test(st.text ?? ''));
       const prev = status.get(c)!;
       const text = `${st.fill ?? ''}/${st.text ?? ''}`;
       if (prev.green !== green || prev.text !== text) status.set(c, { green, text, since: Date.now() });
