@@ -262,6 +262,28 @@ describe('deploys through the runtime (issue 21: delivered means the flow receiv
     assert.equal(managerOf(), manager, 'the deploy adopted the kept stream (same connection)');
   });
 
+  it('two full deploys in a row, the second with an 11 s close: the first adoption does not end the second grace early, the fill made during the second is delivered once', async function () {
+    const a = newAccount(sim, 'spot');
+    const creds = credentialsFor(a);
+    const flow = (v: number): FlowNode[] => [TAB, accountNode(sim, a), consumer('ou', 'binance-order-update', 'so'), sink('so'), slowNode(v)];
+    await load(flow(1), creds);
+    await waitConnected();
+    const manager = managerOf();
+    await helper.setFlows(flow(2), 'full', creds); // adopted; its grace's fallback used to keep counting
+    await waitConnected();
+    const seen = eventsSeen(manager);
+    const during: SimTrade[] = [];
+    await deployWithSlowClose(flow(3), 'full', creds, 11_000, async () => {
+      during.push(...sim.runOrderLifecycle(a.accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.001', price: '100', fills: ['0.001'] }).trades);
+      await waitFor(() => seen.count() >= 1, 5000, 'the exchange events to reach the stream');
+    });
+    seen.stop();
+    await waitFor(() => fillKeys(received('so')).length >= 1, 10_000, 'the fill');
+    await sleep(300);
+    assert.deepEqual(fillKeys(received('so')), tradeKeys(during), 'the fill once');
+    assert.equal(managerOf(), manager, 'every deploy adopted the kept stream (same connection)');
+  });
+
   /** Loads an account listing ETHUSDT, redeploys it (modified nodes) with `edited`, drops the connection; the recovery's trade queries. */
   async function redeployThenDrop(edited: Record<string, unknown>): Promise<{ queries: Array<{ symbol: string; startTime?: number }>; droppedAt: number }> {
     const a = newAccount(sim, 'spot');

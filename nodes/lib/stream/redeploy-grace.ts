@@ -87,7 +87,14 @@ export class RedeployGrace {
   begin(): void {
     this.host.pause();
     this.clearResume();
-    if (running.has(this)) return;
+    if (running.has(this)) {
+      // still running from an earlier adoption: its fallback counted from then and would end this
+      // new grace early, in the middle of the next deploy's stop phase (generated runtime
+      // schedule seed 1207: two deploys within 10 s, the second with a 9 s close, lost a fill)
+      this.clearFallback();
+      if (deployPhase !== 'stopping') this.armFallback();
+      return;
+    }
     this.host.manager.acquire(GRACE_CONSUMER);
     running.add(this);
     // In a told stop phase the fallback waits for its end (deployStopped()).
@@ -101,10 +108,15 @@ export class RedeployGrace {
     if (deployPhase === 'none' && this.resumeTimer === undefined) this.resumeTimer = setTimeout(() => this.resume(), RESUME_FALLBACK_MS);
   }
 
-  /** The adopting flow's nodes listen: kept events leave now. */
+  /** The adopting flow's nodes listen: kept events leave now, and the grace is over. */
   resume(): void {
     this.clearResume();
-    if (this.host.adopted()) this.host.resume();
+    if (!this.host.adopted()) return;
+    this.host.resume();
+    if (running.delete(this)) {
+      this.clearFallback();
+      void this.host.manager.release(GRACE_CONSUMER).catch((err: unknown) => this.host.logger?.warn(`release failed: ${errText(err)}`));
+    }
   }
 
   /** Ends the grace now: closes the stream unless it was adopted, then lets the manager go. Never rejects. */
