@@ -16,12 +16,13 @@ const STATIC_KEY = 'binanceUserStreamRecovery';
 
 /**
  * The highest BTCUSDT trade id the trigger's saved state claims delivered: its safe cursor, or an
- * id in its delivered set (however the set is written: ids or ranges).
+ * id in its delivered set (version 2: ids; version 3: ids and [from, to] ranges).
  */
 function claimedIn(data: IDataObject, node = 'node:Binance User Stream Trigger'): number {
-  const st = (data[node] as IDataObject | undefined)?.[STATIC_KEY] as { lastTradeIds?: Record<string, number>; delivered?: Record<string, unknown> } | undefined;
+  type Saved = { lastTradeIds?: Record<string, number>; delivered?: Record<string, unknown>; deliveredRanges?: Record<string, unknown> };
+  const st = (data[node] as IDataObject | undefined)?.[STATIC_KEY] as Saved | undefined;
   const nums = (v: unknown): number[] => (typeof v === 'number' ? [v] : Array.isArray(v) ? v.flatMap(nums) : []);
-  return Math.max(0, st?.lastTradeIds?.BTCUSDT ?? 0, ...nums(st?.delivered?.BTCUSDT));
+  return Math.max(0, st?.lastTradeIds?.BTCUSDT ?? 0, ...nums(st?.delivered?.BTCUSDT), ...nums(st?.deliveredRanges?.BTCUSDT));
 }
 
 describe('n8n: Binance User Stream Trigger (built package, simulator)', function () {

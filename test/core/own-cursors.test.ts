@@ -18,10 +18,11 @@ interface Consumer {
   fills: UserDataEvent[];
 }
 
-/** The highest BTCUSDT trade id a saved state claims delivered (safe cursor or delivered set). */
+/** The highest BTCUSDT trade id a saved state claims delivered (safe cursor or delivered set: ids or [from, to] ranges). */
 function claimed(st: PersistedRecoveryState | undefined): number {
   const nums = (v: unknown): number[] => (typeof v === 'number' ? [v] : Array.isArray(v) ? v.flatMap(nums) : []);
-  return Math.max(0, st?.lastTradeIds?.BTCUSDT ?? 0, ...nums((st?.delivered as Record<string, unknown> | undefined)?.BTCUSDT));
+  const sets = st as { delivered?: Record<string, unknown>; deliveredRanges?: Record<string, unknown> } | undefined;
+  return Math.max(0, st?.lastTradeIds?.BTCUSDT ?? 0, ...nums(sets?.delivered?.BTCUSDT), ...nums(sets?.deliveredRanges?.BTCUSDT));
 }
 
 describe('core: consumers with their own cursors on one account (issue 21)', function () {

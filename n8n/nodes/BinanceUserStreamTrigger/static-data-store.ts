@@ -12,11 +12,11 @@
  * (n8n issue #6564 "`getWorkflowStaticData` doesn't always save").
  *
  * So the trigger writes the state through (`saveNow()`) just before each emit and once after
- * activation, besides the core's periodic writes: what n8n saves with an emit then holds the
- * cursors up to and including the emitted event, and never one that was not emitted (the core
- * counts an event delivered only once it reaches the trigger, which emits it at once). A
- * deactivation or a restart then recovers from exactly what was emitted; only a crash between
- * n8n's save and the execution (or a lost write, above) loses or repeats more.
+ * activation, besides the core's own writes (after a delivery, so after the emit, and every 5 s):
+ * what n8n saves with an emit then holds the cursors up to and including the emitted event, and
+ * never one that was not emitted (the core counts an event delivered only once it reaches the
+ * trigger, which emits it at once). A deactivation or a restart then recovers from exactly what
+ * was emitted; only a crash around n8n's save (or a lost write, above) loses or repeats more.
  */
 import { parsePersistedState, type PersistedRecoveryState, type StateStore } from '../../../nodes/lib';
 
@@ -61,7 +61,7 @@ export class StaticDataStore implements StateStore {
       this.write(source.snapshot());
       this.savedRevision = rev;
     } catch {
-      // the core's periodic write (StatePersister) still runs and logs its failures
+      // the core's own writes (StatePersister) still run and log their failures
     }
   }
 
