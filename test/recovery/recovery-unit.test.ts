@@ -185,6 +185,20 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     assert.equal(eth.params.startTime, NOW - 24 * H);
   });
 
+  it('a symbol without a cursor whose first fill was delivered while nothing could be trusted: a retry past the look-back reads by id from that fill (issue 21 case 7 under a slow store)', async () => {
+    const ex = new FakeExchange();
+    const first = ex.trade('BTCUSDT', NOW - 40 * H);
+    const missed = [ex.trade('BTCUSDT', NOW - 30 * H), ex.trade('BTCUSDT', NOW - 26 * H)];
+    const r = make(ex);
+    r.ledger.openGap(); // not caught up: the live fill goes to the delivered set, no cursor
+    r.observe({ ...spotEvent({ E: NOW - 40 * H, s: 'BTCUSDT', i: first.orderId, t: first.id, x: 'TRADE', X: 'FILLED' }), receivedAt: NOW - 40 * H });
+    assert.equal(r.ledger.resumeFrom('BTCUSDT').fromId, undefined, 'no cursor');
+    const rec = await r.recover({ from: NOW - 39 * H, to: NOW, reason: 'recovery-retry' });
+    assert.deepEqual(rec.filter(isFill).map((e) => e.raw.t), missed.map((m) => m.id));
+    const q = ex.calls.find((c) => c.path === '/api/v3/myTrades')!;
+    assert.equal(q.params.fromId, first.id);
+  });
+
   it('pages by fromId until a short page; maxPagesPerSymbol defers the rest to the next recovery', async () => {
     const ex = new FakeExchange();
     const all = Array.from({ length: 7 }, (_, i) => ex.trade('BTCUSDT', NOW - 10 * H + i));

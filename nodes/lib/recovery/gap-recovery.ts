@@ -517,7 +517,7 @@ export class GapRecovery {
       logger: this.logger,
     };
     for (const symbol of symbolList) {
-      const got = await recoverSymbolFills(source, symbol, { gapFrom, floor, epoch });
+      const got = await recoverSymbolFills(source, symbol, { gapFrom, gapStart: gap.from - this.clockSlackMs, floor, epoch });
       if (got.error) errors.push(got.error);
       if (got.outcome === 'incomplete') this.failed.add(symbol);
       else this.failed.delete(symbol);

@@ -103,6 +103,11 @@ export class IdRanges {
     }
   }
 
+  /** The lowest id, or undefined when empty. */
+  min(): number | undefined {
+    return this.starts.length ? this.starts[0] : undefined;
+  }
+
   /** The highest id, or undefined when empty. */
   max(): number | undefined {
     return this.ends.length ? this.ends[this.ends.length - 1] : undefined;

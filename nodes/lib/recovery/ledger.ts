@@ -385,12 +385,15 @@ export class FillLedger {
   }
 
   /** Where a recovery of `symbol` starts: the id after the safe cursor, or the time cursor. */
-  resumeFrom(symbol: string): { fromId?: number; since?: number } {
+  resumeFrom(symbol: string): { fromId?: number; since?: number; firstDelivered?: number } {
     const c = this.cursors.get(symbol);
     if (!c) return {};
     // at the cursor while a leg there may be missing (a self-trade's other leg)
     if (c.safe !== undefined) return { fromId: c.safeLegs === BOTH_LEGS ? c.safe + 1 : c.safe };
-    return c.since !== undefined ? { since: c.since } : {};
+    // no cursor, but fills delivered (live while nothing could be trusted): the lowest is an anchor
+    const lows = [c.delivered[0].min(), c.delivered[1].min()].filter((x): x is number => x !== undefined);
+    const firstDelivered = lows.length ? Math.min(...lows) : undefined;
+    return { ...(c.since !== undefined ? { since: c.since } : {}), ...(firstDelivered !== undefined ? { firstDelivered } : {}) };
   }
 
   /** Highest trade id known delivered (safe cursor or above it). */

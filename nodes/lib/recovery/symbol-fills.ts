@@ -35,6 +35,8 @@ export interface SymbolFillsSource {
 export interface FillsWindow {
   /** Gap start minus the clock slack, no earlier than `floor`. */
   gapFrom: number;
+  /** Gap start minus the clock slack (not clamped). */
+  gapStart?: number;
   /** Look-back limit: nothing older is recovered. */
   floor: number;
   epoch: number;
@@ -59,9 +61,18 @@ export async function recoverSymbolFills(src: SymbolFillsSource, symbol: string,
   // cursor stops counting (issue 21, case 7).
   if (resume.fromId !== undefined) {
     fromId = resume.fromId;
+  } else if (resume.since !== undefined) {
+    // a known time cursor counts too: from it, however old
+    fromTime = Math.min(w.gapFrom, resume.since - src.clockSlackMs);
   } else {
-    const since = resume.since ?? src.coveredSince;
-    fromTime = Math.max(w.floor, Math.min(w.gapFrom, since - src.clockSlackMs));
+    const start = Math.min(w.gapStart ?? w.gapFrom, src.coveredSince - src.clockSlackMs);
+    if (start < w.floor && resume.firstDelivered !== undefined) {
+      // from nothing the look-back would start after a fill already delivered (and those after it
+      // may be missing): by id from that fill, every later one counts
+      fromId = resume.firstDelivered;
+    } else {
+      fromTime = Math.max(w.floor, start);
+    }
   }
   const { book } = src.books.split(symbol);
   // rows by fill key (id and leg, ledger.ts fillKey)
@@ -102,7 +113,7 @@ export async function recoverSymbolFills(src: SymbolFillsSource, symbol: string,
     const t = int(row.time);
     // by time: nothing older than the look-back (by id from a cursor: every fill after it counts),
     // and on a start without a saved state nothing from before the start
-    if (fromId === undefined && t !== undefined && t < w.floor) continue;
+    if (fromId === undefined && resume.since === undefined && t !== undefined && t < w.floor) continue;
     if (fromId === undefined && resume.since === undefined && src.notBefore !== undefined && t !== undefined && t < src.notBefore) continue;
     events.push(src.books.asAccountEvent(book, fillEventFromRow(book.rowMarket, row, src.now())));
   }
