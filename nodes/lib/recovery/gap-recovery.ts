@@ -219,10 +219,10 @@ export class GapRecovery {
       this.books,
       {
         trackOrder: (symbol, id, status, executedQty, algo) => this.openOrders.track(symbol, id, status, executedQty, algo),
-        dropped: (symbol) => {
-          this.ledger.forget(symbol);
-          this.limitReached('symbols', opts.maxSymbols ?? 1000, symbol);
-        },
+        // The symbol is no longer queried after a gap (shown), but its cursor stays: forgetting it
+        // made a later recovery of the symbol (listed, seen again) deliver its fills a second time
+        // (generated runtime schedule: 1 001 symbols, a drop, 1 001 fills twice).
+        dropped: (symbol) => this.limitReached('symbols', opts.maxSymbols ?? 1000, symbol),
         changed: () => {
           this.rev++;
         },

@@ -408,10 +408,6 @@ export class FillLedger {
     return max;
   }
 
-  forget(symbol: string): void {
-    if (this.cursors.delete(symbol)) this.rev++;
-  }
-
   symbols(): string[] {
     return [...this.cursors.keys()];
   }

@@ -13,7 +13,7 @@ import { isObj } from '../util';
 export interface LiveTrackingHost {
   /** An order seen with a status (open-orders.ts). */
   trackOrder(symbol: string, orderId: number, status: string, executedQty: string | undefined, algo: boolean): void;
-  /** A symbol dropped from the bound (its ledger entry goes too): the loss is made visible. */
+  /** A symbol dropped from the bound (no longer queried after a gap; its cursor stays): made visible. */
   dropped(symbol: string): void;
   /** Something a snapshot holds changed. */
   changed(): void;
