@@ -96,7 +96,7 @@ export = function register(RED: NodeAPI): void {
       if (!account) {
         let store: ContextStateStore | undefined;
         try {
-          store = new ContextStateStore(node.context() as unknown as ContextLike, undefined, contextStoreName(def));
+          store = new ContextStateStore(node.context() as unknown as ContextLike, undefined, contextStoreName(def), node.id);
         } catch {
           store = undefined;
         }

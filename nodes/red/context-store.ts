@@ -3,7 +3,7 @@
  * node's context. It works with the default memory store and with persistent stores, because it
  * always uses the callback forms of get/set.
  */
-import { parsePersistedState, type PersistedRecoveryState, type StateStore } from '../lib/recovery/persistence';
+import { parsePersistedState, STORE_DEADLINE_MS, type PersistedRecoveryState, type StateStore } from '../lib/recovery/persistence';
 import { asError } from '../lib/util';
 
 /** The subset of a Node-RED context (node / flow / global) the store needs. */
@@ -13,18 +13,68 @@ export interface ContextLike {
 }
 
 /**
+ * Reads and writes of one context entry (node, store, key), in the order they were asked for,
+ * across every ContextStateStore over it: an account node replaced by a deploy (another market or
+ * key) may still be writing its last state to a slow store while the new node reads and writes
+ * the same entry; the old write must not land after the new one (generated runtime schedule seed
+ * 31337: a slow store, then a market change: the spot state overwrote the futures one, and the
+ * next start discarded it and lost a fill).
+ */
+const inOrder = new Map<string, Promise<unknown>>();
+
+function serialized<T>(scope: string | undefined, op: () => Promise<T>): Promise<T> {
+  if (scope === undefined) return op();
+  const before = inOrder.get(scope) ?? Promise.resolve();
+  const run = before.then(op, op);
+  // the next one waits for this one, but never longer than a store may take (one that never
+  // answers must not stop every later read and write)
+  const tail = new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, STORE_DEADLINE_MS);
+    void run.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+    );
+  });
+  inOrder.set(scope, tail);
+  void tail.then(() => {
+    if (inOrder.get(scope) === tail) inOrder.delete(scope);
+  });
+  return run;
+}
+
+/**
  * StateStore over a Node-RED context. `storeName` selects a context store
  * (undefined = the default one). The callback forms make it work with asynchronous
- * persistent stores (e.g. `localfilesystem`).
+ * persistent stores (e.g. `localfilesystem`). `scope` (the node's id) puts the reads and writes of
+ * every store over the same entry in one order.
  */
 export class ContextStateStore implements StateStore {
+  private readonly scope: string | undefined;
+
   constructor(
     private readonly context: ContextLike,
     private readonly key: string = 'binanceUserStreamRecovery',
     private readonly storeName?: string,
-  ) {}
+    scope?: string,
+  ) {
+    this.scope = scope === undefined ? undefined : `${scope}\u0000${storeName ?? ''}\u0000${key}`;
+  }
 
   get(): Promise<PersistedRecoveryState | undefined> {
+    return serialized(this.scope, () => this.read());
+  }
+
+  set(s: PersistedRecoveryState): Promise<void> {
+    return serialized(this.scope, () => this.write(s));
+  }
+
+  private read(): Promise<PersistedRecoveryState | undefined> {
     return new Promise((resolve, reject) => {
       try {
         this.context.get(this.key, this.storeName, (err, value) => {
@@ -37,7 +87,7 @@ export class ContextStateStore implements StateStore {
     });
   }
 
-  set(s: PersistedRecoveryState): Promise<void> {
+  private write(s: PersistedRecoveryState): Promise<void> {
     // Store a plain JSON copy (persistent stores serialise anyway).
     const value: unknown = JSON.parse(JSON.stringify(s));
     return new Promise((resolve, reject) => {

@@ -375,7 +375,9 @@ export class GapRecovery {
       );
       return false;
     }
-    this.firstStart = false;
+    // a state that knows the time before this stream began (not one this stream wrote itself, merged
+    // in again by another account node's copy or an adopting redeploy) ends the first start
+    if (typeof s.lastEventTime !== 'number' || s.lastEventTime < this.createdAt) this.firstStart = false;
     for (const symbol of Object.keys(s.lastTradeIds ?? {})) this.live.see(symbol);
     for (const symbol of s.symbols ?? []) if (typeof symbol === 'string' && symbol) this.live.see(symbol);
     this.ledger.restore({ safe: s.lastTradeIds, safeLegs: s.safeLegs, since: s.since, delivered: s.deliveredRanges, deliveredIds: s.delivered });
