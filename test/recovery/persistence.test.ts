@@ -59,6 +59,31 @@ describe('recovery/persistence', () => {
     assert.notEqual(back, STATE);
   });
 
+  it("ContextStateStore: a replaced node's slow last write cannot land after the new node's write or before its read (one order per entry)", async () => {
+    const data = new Map<string, unknown>();
+    const delays = [300, 0, 0];
+    const ctx: ContextLike = {
+      get: (key, _store, cb) => setImmediate(() => cb(null, data.get(key))),
+      set: (key, value, _store, cb) => {
+        const ms = delays.shift() ?? 0;
+        setTimeout(() => {
+          data.set(key, value);
+          cb(null);
+        }, ms);
+      },
+    };
+    const spot = { version: 3 as const, lastTradeIds: { BTCUSDT: 1 }, symbols: ['BTCUSDT'] };
+    const futures = { version: 3 as const, lastTradeIds: { ETHUSDT: 2 }, symbols: ['ETHUSDT'] };
+    const oldNode = new ContextStateStore(ctx, 'rec', undefined, 'acct');
+    const newNode = new ContextStateStore(ctx, 'rec', undefined, 'acct');
+    const last = oldNode.set(spot); // slow: 300 ms
+    const read = await newNode.get();
+    assert.deepEqual(read?.lastTradeIds, { BTCUSDT: 1 }, 'the new node reads what the old one wrote last');
+    await newNode.set(futures);
+    await last;
+    assert.deepEqual((await newNode.get())?.lastTradeIds, { ETHUSDT: 2 }, 'the new write is the one that stays');
+  });
+
   it('ContextStateStore works with an asynchronous store and a named store', async () => {
     const ctx = new AsyncContext();
     const store = new ContextStateStore(ctx, 'rec', 'file');
