@@ -21,15 +21,18 @@ export interface ContextLike {
  * next start discarded it and lost a fill).
  */
 const inOrder = new Map<string, Promise<unknown>>();
+/** The longest one read or write of an entry waits for the one before it. */
+const ORDER_WAIT_MS = 6 * STORE_DEADLINE_MS;
 
 function serialized<T>(scope: string | undefined, op: () => Promise<T>): Promise<T> {
   if (scope === undefined) return op();
   const before = inOrder.get(scope) ?? Promise.resolve();
   const run = before.then(op, op);
-  // the next one waits for this one, but never longer than a store may take (one that never
-  // answers must not stop every later read and write)
+  // the next one waits for this one — far longer than its own deadline (a slow write that landed
+  // after the next one would undo it: seed 31337 with 10.5 s writes), but not for ever (one that
+  // never answers must not stop every later read and write)
   const tail = new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, STORE_DEADLINE_MS);
+    const timer = setTimeout(resolve, ORDER_WAIT_MS);
     void run.then(
       () => {
         clearTimeout(timer);

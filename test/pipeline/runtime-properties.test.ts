@@ -679,8 +679,12 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
               break;
             }
             case 'recovery':
-              // switching off: on a calm account (a gap's fills would be lost by design)
-              if (fs.recovery) calm = await settleAll(`before switching recovery off`);
+              // switching off: on a calm account (a gap's fills would be lost by design); a stalled
+              // link is found within 8 s (half-open detection), so that long first
+              if (fs.recovery) {
+                await move(10_000, `before switching recovery off`);
+                calm = await settleAll(`before switching recovery off`);
+              }
               fs.recovery = !fs.recovery;
               break;
           }
