@@ -18,36 +18,40 @@ export interface ContextLike {
  * key) may still be writing its last state to a slow store while the new node reads and writes
  * the same entry; the old write must not land after the new one (generated runtime schedule seed
  * 31337: a slow store, then a market change: the spot state overwrote the futures one, and the
- * next start discarded it and lost a fill).
+ * next start discarded it and lost a fill). A read waits for the writes asked for before it; nothing
+ * waits for a read (a read changes nothing, and a stream writes only after its own read has
+ * answered: one read that never answers must hold up neither the next reads nor the writes that
+ * follow them, case 6 of issue 21).
  */
-const inOrder = new Map<string, Promise<unknown>>();
-/** The longest one read or write of an entry waits for the one before it. */
+const lastWrite = new Map<string, Promise<void>>();
+/** The longest one read or write of an entry waits for the writes before it. */
 const ORDER_WAIT_MS = 6 * STORE_DEADLINE_MS;
 
-function serialized<T>(scope: string | undefined, op: () => Promise<T>): Promise<T> {
-  if (scope === undefined) return op();
-  const before = inOrder.get(scope) ?? Promise.resolve();
-  const run = before.then(op, op);
-  // the next one waits for this one — far longer than its own deadline (a slow write that landed
-  // after the next one would undo it: seed 31337 with 10.5 s writes), but not for ever (one that
-  // never answers must not stop every later read and write)
-  const tail = new Promise<void>((resolve) => {
+/** Settles when `run` does, or after ORDER_WAIT_MS: far longer than one operation's own deadline
+ * (a slow write that landed after the next one would undo it: seed 31337 with 10.5 s writes), but
+ * not for ever (one that never answers must not stop every later read and write). */
+function capped(run: Promise<unknown>): Promise<void> {
+  return new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ORDER_WAIT_MS);
-    void run.then(
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-    );
+    const end = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    void run.then(end, end);
   });
-  inOrder.set(scope, tail);
-  void tail.then(() => {
-    if (inOrder.get(scope) === tail) inOrder.delete(scope);
-  });
+}
+
+function serialized<T>(scope: string | undefined, kind: 'read' | 'write', op: () => Promise<T>): Promise<T> {
+  if (scope === undefined) return op();
+  const before = lastWrite.get(scope) ?? Promise.resolve();
+  const run = before.then(op, op);
+  if (kind === 'write') {
+    const done = capped(run);
+    lastWrite.set(scope, done);
+    void done.then(() => {
+      if (lastWrite.get(scope) === done) lastWrite.delete(scope);
+    });
+  }
   return run;
 }
 
@@ -70,11 +74,11 @@ export class ContextStateStore implements StateStore {
   }
 
   get(): Promise<PersistedRecoveryState | undefined> {
-    return serialized(this.scope, () => this.read());
+    return serialized(this.scope, 'read', () => this.read());
   }
 
   set(s: PersistedRecoveryState): Promise<void> {
-    return serialized(this.scope, () => this.write(s));
+    return serialized(this.scope, 'write', () => this.write(s));
   }
 
   private read(): Promise<PersistedRecoveryState | undefined> {

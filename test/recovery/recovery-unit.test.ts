@@ -104,6 +104,25 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     assert.deepEqual(got.filter(isFill).map((e) => e.raw.t), [missed.id]);
   });
 
+
+  it('the origin of a first start is saved: after a restart, a listed symbol without a cursor gets the fills made since it, none from before (seed 4711)', async () => {
+    const ex = new FakeExchange();
+    let now = NOW;
+    const clock = (): number => now;
+    const before = ex.trade('BTCUSDT', NOW - 60_000); // made before the stream line began: not this stream's
+    const r1 = make(ex, { symbols: ['BTCUSDT'] }, clock);
+    r1.startupGap(NOW); // a first start: nothing saved
+    now = NOW + 30_000;
+    const saved = r1.snapshot();
+    assert.equal(saved.origin, NOW - 1_000, 'the origin is the start minus the first-start margin');
+    now = NOW + 3_600_000; // Node-RED stopped for an hour; a fill meanwhile
+    const whileStopped = ex.trade('BTCUSDT', NOW + 1_800_000);
+    const r2 = make(ex, { symbols: ['BTCUSDT'] }, clock);
+    r2.restore(saved);
+    const got = await r2.recover(r2.startupGap(now)!);
+    assert.deepEqual(got.filter(isFill).map((e) => e.raw.t), [whileStopped.id], `not ${before.id}, made before the origin`);
+    assert.equal(r2.snapshot().origin, NOW - 1_000, 'kept across restarts');
+  });
   it('observe(): symbols and tracked orders stay least-recently-used (repeats of the most recent are a no-op)', () => {
     // symbols: maxSymbols 2, A B A A C -> B is the least recently seen and is forgotten
     const r = make(new FakeExchange(), { maxSymbols: 2 });
@@ -479,6 +498,8 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
       lastEventTime: NOW - H,
       symbols: ['BTCUSDT', 'ETHUSDT'],
       orders: [['ETHUSDT', 2, 'NEW', null, 0]],
+      // a first start: where the line of streams began (no fill before it is this stream's)
+      origin: NOW - 1_000,
     });
     const r2 = make(new FakeExchange(), { lookbackMs: 24 * H }, () => now);
     const rev = r2.revision;

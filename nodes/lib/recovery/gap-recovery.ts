@@ -144,6 +144,13 @@ export class GapRecovery {
   private readonly clockOffsetMs: () => number;
   /** No saved state was applied: fills before `createdAt` are not this stream's (FIRST_START_MARGIN_MS). */
   private firstStart = true;
+  /**
+   * Where this line of streams began (exchange clock, minus the margin): set at a first start and
+   * kept across restarts in the saved state, so a symbol without a cursor never gets a fill from
+   * before it, in any later recovery (a key change, then a restart: the fill made just before the
+   * change came again from the start-up recovery, generated runtime schedule seed 4711).
+   */
+  private restoredOrigin: number | undefined;
   /** A live fill far above its cursor was delivered: a recovery of the symbol should confirm it soon. */
   onSuspicious?: (symbol: string, id: number) => void;
   /** A tracking bound was reached (`limits` says which); shown, never silent. */
@@ -230,6 +237,17 @@ export class GapRecovery {
       opts.maxSymbols ?? 1000,
       this.now,
     );
+  }
+
+  /** Where this line of streams began (exchange clock): undefined when unknown (a state from before version 3's origin). */
+  private origin(): number | undefined {
+    return this.firstStart ? this.createdAt + this.clockOffsetMs() - FIRST_START_MARGIN_MS : this.restoredOrigin;
+  }
+
+  /** No fill from before the origin, in a gap that began after it (not an older gap a caller names). */
+  private notBefore(gap: GapEvent): number | undefined {
+    const o = this.origin();
+    return o !== undefined && gap.from + this.clockOffsetMs() >= o ? o : undefined;
   }
 
   /** A bound dropped an entry: warned (the first, then one in a hundred) and reported. */
@@ -358,6 +376,8 @@ export class GapRecovery {
     if (Object.keys(l.delivered).length) state.deliveredRanges = l.delivered;
     if (orders.length) state.orders = orders;
     if (lastEventTime !== undefined) state.lastEventTime = lastEventTime;
+    const origin = this.origin();
+    if (origin !== undefined) state.origin = origin;
     return state;
   }
 
@@ -377,7 +397,10 @@ export class GapRecovery {
     }
     // a state that knows the time before this stream began (not one this stream wrote itself, merged
     // in again by another account node's copy or an adopting redeploy) ends the first start
-    if (typeof s.lastEventTime !== 'number' || s.lastEventTime < this.createdAt) this.firstStart = false;
+    if (typeof s.lastEventTime !== 'number' || s.lastEventTime < this.createdAt) {
+      this.firstStart = false;
+      if (typeof s.origin === 'number') this.restoredOrigin = Math.min(this.restoredOrigin ?? s.origin, s.origin);
+    }
     for (const symbol of Object.keys(s.lastTradeIds ?? {})) this.live.see(symbol);
     for (const symbol of s.symbols ?? []) if (typeof symbol === 'string' && symbol) this.live.see(symbol);
     this.ledger.restore({ safe: s.lastTradeIds, safeLegs: s.safeLegs, since: s.since, delivered: s.deliveredRanges, deliveredIds: s.delivered });
@@ -401,6 +424,7 @@ export class GapRecovery {
     // the saved state could not be read: not a first start, everything from the look-back
     if (opts.stateUnknown) {
       this.firstStart = false;
+      this.restoredOrigin = undefined;
       this.coveredSince = Math.min(this.coveredSince, now - this.lookbackMs);
       return { from: now - this.lookbackMs, to: now, reason: 'startup' };
     }
@@ -511,7 +535,7 @@ export class GapRecovery {
       page: (symbol, params) => this.tradePage(symbol, params),
       coveredSince: this.coveredSince,
       // a gap of this stream's own (it began after the start) on a start without a saved state
-      notBefore: this.firstStart && gap.from >= this.createdAt ? this.createdAt + this.clockOffsetMs() - FIRST_START_MARGIN_MS : undefined,
+      notBefore: this.notBefore(gap),
       pageLimit: this.pageLimit,
       maxPages: this.maxPages,
       clockSlackMs: this.clockSlackMs,

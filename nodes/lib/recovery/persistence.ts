@@ -53,6 +53,11 @@ export interface PersistedRecoveryState {
   orders?: PersistedOrder[];
   /** Highest exchange event time (`E`, epoch ms) delivered. */
   lastEventTime?: number;
+  /**
+   * Where this line of streams began (exchange clock, epoch ms; version 3): no fill before it is
+   * this stream's (a first start takes nothing from before it began, also after a restart).
+   */
+  origin?: number;
   /** Symbols seen in fills / order events (recovered at start-up too). */
   symbols: string[];
 }
@@ -125,6 +130,7 @@ export function parsePersistedState(value: unknown): PersistedRecoveryState | un
     );
     if (orders.length) state.orders = orders;
   }
+  if (typeof o.origin === 'number' && Number.isFinite(o.origin) && o.origin > 0) state.origin = o.origin;
   if (typeof o.lastEventTime === 'number' && Number.isFinite(o.lastEventTime) && o.lastEventTime > 0) {
     state.lastEventTime = o.lastEventTime;
   }
