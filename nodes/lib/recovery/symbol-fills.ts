@@ -56,6 +56,8 @@ export async function recoverSymbolFills(src: SymbolFillsSource, symbol: string,
   const queryStart = src.now();
   let fromId: number | undefined;
   let fromTime: number | undefined;
+  /** By time, but from this id if the rows by time begin after it (trade-pages.ts). */
+  let anchorId: number | undefined;
   // A known id cursor always counts, however old the gap (a retry after a days-long ban, a restart
   // after a long stop): the look-back bounds where a recovery starts from nothing, not where a
   // cursor stops counting (issue 21, case 7).
@@ -66,12 +68,13 @@ export async function recoverSymbolFills(src: SymbolFillsSource, symbol: string,
     fromTime = Math.min(w.gapFrom, resume.since - src.clockSlackMs);
   } else {
     const start = Math.min(w.gapStart ?? w.gapFrom, src.coveredSince - src.clockSlackMs);
+    fromTime = Math.max(w.floor, start);
     if (start < w.floor && resume.firstDelivered !== undefined) {
-      // from nothing the look-back would start after a fill already delivered (and those after it
-      // may be missing): by id from that fill, every later one counts
-      fromId = resume.firstDelivered;
-    } else {
-      fromTime = Math.max(w.floor, start);
+      // from nothing the look-back may start after a fill already delivered (and those after it
+      // may be missing: issue 21 case 7): every fill from it counts. By time still where the
+      // look-back reaches before it (a restart whose state read failed, then a live fill: the fill
+      // made while stopped lies before it, runtime schedule seed 31337)
+      anchorId = resume.firstDelivered;
     }
   }
   const { book } = src.books.split(symbol);
@@ -91,7 +94,7 @@ export async function recoverSymbolFills(src: SymbolFillsSource, symbol: string,
         logger: src.logger,
         label: symbol,
       },
-      { fromId, fromTime },
+      { fromId, fromTime, anchorId },
       byId,
     );
   } catch (err) {
@@ -113,8 +116,9 @@ export async function recoverSymbolFills(src: SymbolFillsSource, symbol: string,
     const t = int(row.time);
     // by time: nothing older than the look-back (by id from a cursor: every fill after it counts),
     // and on a start without a saved state nothing from before the start
-    if (fromId === undefined && resume.since === undefined && t !== undefined && t < w.floor) continue;
-    if (fromId === undefined && resume.since === undefined && src.notBefore !== undefined && t !== undefined && t < src.notBefore) continue;
+    const byTime = fromId === undefined && resume.since === undefined && (anchorId === undefined || idOf(k) < anchorId);
+    if (byTime && t !== undefined && t < w.floor) continue;
+    if (byTime && src.notBefore !== undefined && t !== undefined && t < src.notBefore) continue;
     events.push(src.books.asAccountEvent(book, fillEventFromRow(book.rowMarket, row, src.now())));
   }
   const maxId = keys.length ? idOf(keys[keys.length - 1]) : undefined;

@@ -45,18 +45,27 @@ function collectById(page: Row[], byId: Map<number, Row>): number | undefined {
  * Reads the pages into `byId`. Resolves true when every page was read, false when it stopped at the
  * page bound; rejects with the REST error of a failed page (the rows before it stay in `byId`).
  */
-export async function readTradePages(src: TradePageSource, from: { fromId?: number; fromTime?: number }, byId: Map<number, Row>): Promise<boolean> {
+export async function readTradePages(
+  src: TradePageSource,
+  from: { fromId?: number; fromTime?: number; anchorId?: number },
+  byId: Map<number, Row>,
+): Promise<boolean> {
   let fromId = from.fromId;
   let pages = 0;
   if (fromId === undefined && from.fromTime !== undefined) {
     const end = src.now() + src.clockSlackMs;
     let ws = from.fromTime;
+    // by time, unless the time reached lies after the anchor (a fill known delivered): then by id
+    // from it, so nothing between the anchor and the first row by time is skipped
+    fromId = from.anchorId;
     while (ws <= end) {
       const we = Math.min(ws + src.windowMs, end);
       const page = await src.page({ startTime: ws, endTime: we });
       pages++;
       const maxId = collectById(page, byId);
       if (maxId !== undefined) {
+        const minId = Math.min(...[...page].map((r) => int(r.id)).filter(isFillId));
+        if (from.anchorId !== undefined && minId > from.anchorId) break;
         // Continue by id from here on (covers the rest of this window and later ones).
         fromId = maxId;
         if (page.length < src.pageLimit && we >= end) fromId = undefined;
