@@ -77,11 +77,26 @@ interface Api {
 
 function client(base: string, headers: () => Record<string, string>): Api {
   return async (method, p, body) => {
-    const res = await fetch(`${base}${p}`, {
-      method,
-      headers: { 'content-type': 'application/json', ...headers() },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    // n8n on a loaded machine may refuse or drop a connection for a moment: a request that was not
+    // answered is tried again (a GET always; a POST only when the connection was refused, so it
+    // was never received), with its cause in the error when it keeps failing
+    let res: Response | undefined;
+    let failure: string | undefined;
+    for (let attempt = 1; !res && failure === undefined; attempt++) {
+      try {
+        res = await fetch(`${base}${p}`, {
+          method,
+          headers: { 'content-type': 'application/json', ...headers() },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      } catch (err) {
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        const retry = attempt < 6 && (method === 'GET' || cause?.code === 'ECONNREFUSED');
+        if (!retry) failure = `${method} ${p}: ${(err as Error).message}${cause ? ` (${cause.code ?? cause.message ?? ''})` : ''}`;
+        else await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+    if (!res) throw new Error(failure);
     const text = await res.text();
     let json: unknown = text;
     try {
@@ -255,6 +270,11 @@ async function main(): Promise<void> {
     console.log(`${passed} passed, 0 failed`);
   } catch (err) {
     console.error(`[n8n-e2e] FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    // the end of each n8n log says why (a crash, a restart) before the folder goes
+    for (const f of fs.existsSync(work) ? fs.readdirSync(work).filter((n) => n.endsWith('.n8n.log')) : []) {
+      const lines = fs.readFileSync(path.join(work, f), 'utf8').split('\n').slice(-40);
+      console.error(`[n8n-e2e] last lines of ${f}:\n${lines.join('\n')}`);
+    }
     console.log(`${passed} passed, 1 failed`);
     process.exitCode = 1;
   } finally {

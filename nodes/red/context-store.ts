@@ -13,23 +13,33 @@ export interface ContextLike {
 }
 
 /**
- * Reads and writes of one context entry (node, store, key), in the order they were asked for,
- * across every ContextStateStore over it: an account node replaced by a deploy (another market or
- * key) may still be writing its last state to a slow store while the new node reads and writes
- * the same entry; the old write must not land after the new one (generated runtime schedule seed
- * 31337: a slow store, then a market change: the spot state overwrote the futures one, and the
- * next start discarded it and lost a fill). A read waits for the writes asked for before it; nothing
- * waits for a read (a read changes nothing, and a stream writes only after its own read has
- * answered: one read that never answers must hold up neither the next reads nor the writes that
- * follow them, case 6 of issue 21).
+ * The writes of one context entry (node, store, key) land in the order they were asked for, across
+ * every ContextStateStore over it: an account node replaced by a deploy (another market or key) may
+ * still be writing its last state to a slow store while the new node writes the same entry, and a
+ * write given up at its deadline may still land after the next one. A write does not wait for the
+ * ones before it (one that never answers must not stop the entry being saved: a restart then began
+ * as a first start, runtime schedule seed 20261207); instead a write that lands after a later one
+ * has landed is followed by the latest value once more (a slow store, then a market change: the
+ * spot state overwrote the futures one and the next start discarded it, seed 31337). A read waits
+ * for the writes asked for before it (the replaced node's last state), at most ORDER_WAIT_MS;
+ * nothing waits for a read (case 6 of issue 21: one read that never answers holds up nothing).
  */
-const lastWrite = new Map<string, Promise<void>>();
-/** The longest one read or write of an entry waits for the writes before it. */
+interface EntryWrites {
+  /** Sequence of the last write asked for. */
+  asked: number;
+  /** Highest sequence that landed. */
+  landed: number;
+  /** The last write asked for, to be done again after a stale one landed. */
+  latest?: { seq: number; again: () => Promise<void> };
+  /** Writes asked for and not ended (or given up after ORDER_WAIT_MS). */
+  pending: Set<Promise<void>>;
+}
+const entries = new Map<string, EntryWrites>();
+/** The longest a read of an entry waits for the writes before it. */
 const ORDER_WAIT_MS = 6 * STORE_DEADLINE_MS;
 
-/** Settles when `run` does, or after ORDER_WAIT_MS: far longer than one operation's own deadline
- * (a slow write that landed after the next one would undo it: seed 31337 with 10.5 s writes), but
- * not for ever (one that never answers must not stop every later read and write). */
+/** Settles when `run` does, or after ORDER_WAIT_MS: far longer than one write's own deadline, but
+ * not for ever (one that never answers must not stop every later read). */
 function capped(run: Promise<unknown>): Promise<void> {
   return new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ORDER_WAIT_MS);
@@ -41,18 +51,51 @@ function capped(run: Promise<unknown>): Promise<void> {
   });
 }
 
-function serialized<T>(scope: string | undefined, kind: 'read' | 'write', op: () => Promise<T>): Promise<T> {
-  if (scope === undefined) return op();
-  const before = lastWrite.get(scope) ?? Promise.resolve();
-  const run = before.then(op, op);
-  if (kind === 'write') {
-    const done = capped(run);
-    lastWrite.set(scope, done);
-    void done.then(() => {
-      if (lastWrite.get(scope) === done) lastWrite.delete(scope);
-    });
+/**
+ * Forgets every entry's writes in flight: what a new process starts with. For tests that play a
+ * restart of Node-RED inside one process (a write of the ended "process" that never answers must
+ * not hold up the reads of the next one, whose timers may never run out on a fake clock).
+ */
+export function forgetStoreOrder(): void {
+  entries.clear();
+}
+
+function entry(scope: string): EntryWrites {
+  let e = entries.get(scope);
+  if (!e) {
+    e = { asked: 0, landed: 0, pending: new Set() };
+    entries.set(scope, e);
   }
+  return e;
+}
+
+function orderedWrite(scope: string | undefined, write: () => Promise<void>): Promise<void> {
+  if (scope === undefined) return write();
+  const e = entry(scope);
+  const seq = ++e.asked;
+  e.latest = { seq, again: write };
+  const run = write().then(() => {
+    if (entries.get(scope) !== e) return;
+    if (seq > e.landed) {
+      e.landed = seq;
+    } else if (e.latest && e.latest.seq > seq) {
+      // landed after a later write: the entry holds an older state; the latest once more
+      void orderedWrite(scope, e.latest.again).catch(() => undefined);
+    }
+  });
+  const done = capped(run);
+  e.pending.add(done);
+  void done.then(() => {
+    e.pending.delete(done);
+    if (e.pending.size === 0 && e.asked === e.landed && entries.get(scope) === e) entries.delete(scope);
+  });
   return run;
+}
+
+function orderedRead<T>(scope: string | undefined, read: () => Promise<T>): Promise<T> {
+  const e = scope === undefined ? undefined : entries.get(scope);
+  if (!e || e.pending.size === 0) return read();
+  return Promise.all([...e.pending]).then(read, read);
 }
 
 /**
@@ -74,11 +117,11 @@ export class ContextStateStore implements StateStore {
   }
 
   get(): Promise<PersistedRecoveryState | undefined> {
-    return serialized(this.scope, 'read', () => this.read());
+    return orderedRead(this.scope, () => this.read());
   }
 
   set(s: PersistedRecoveryState): Promise<void> {
-    return serialized(this.scope, 'write', () => this.write(s));
+    return orderedWrite(this.scope, () => this.write(s));
   }
 
   private read(): Promise<PersistedRecoveryState | undefined> {

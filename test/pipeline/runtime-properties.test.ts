@@ -67,6 +67,7 @@ import { BinanceSimulator, type CreatedKey } from '../../simulator/index';
 import { stopAllSharedManagers } from '../../nodes/lib/stream/registry';
 import { endAllGraces } from '../../nodes/lib/stream/reliable-stream';
 import { isAccountHandle } from '../../nodes/red/account-contract';
+import { forgetStoreOrder } from '../../nodes/red/context-store';
 import type { UserDataEvent } from '../../nodes/lib/types';
 import { installClock, realNow, settle, type Clock } from '../support/fake-clock';
 import { capturedLogs, helper, nodeModules, rememberSecret, startRed, type FlowNode, type NodeInitializer } from '../support/red';
@@ -316,6 +317,7 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
   const clock: Clock = installClock();
   const sims: BinanceSimulator[] = [];
   const store = new FaultyStoreState();
+  forgetStoreOrder(); // a new process: no order of an earlier schedule's entries
   storeRef.current = store;
   const logStart = capturedLogs.length;
   let loaded = false;
@@ -725,6 +727,7 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
           await ticking(clock, endAllGraces(), 'endAllGraces');
           await ticking(clock, stopAllSharedManagers(), 'stopAllSharedManagers');
           store.processEnded();
+          forgetStoreOrder();
           const hasState = store.saved(RECOVERY_KEY) !== undefined;
           const wroteAfterFirst = epochWritesAtFirstDelivery !== undefined && store.writesOk > epochWritesAtFirstDelivery;
           const whileStopped = fs.persist && fs.recovery ? st.fillsWhileStopped : 0;
@@ -782,6 +785,7 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
         await ticking(clock, endAllGraces(), 'endAllGraces');
         await ticking(clock, stopAllSharedManagers(), 'stopAllSharedManagers');
         store.processEnded();
+        forgetStoreOrder();
         for (const sym of traded()) trade(sym, 1);
         life++;
         received.clear();

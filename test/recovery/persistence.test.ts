@@ -84,6 +84,33 @@ describe('recovery/persistence', () => {
     assert.deepEqual((await newNode.get())?.lastTradeIds, { ETHUSDT: 2 }, 'the new write is the one that stays');
   });
 
+  it('ContextStateStore: a write that never answers does not stop the next from landing; one that lands after a later one is followed by the latest again', async () => {
+    const data = new Map<string, unknown>();
+    // write 1 never answers, write 2 lands at once; write 3 lands late (after write 4)
+    const plan: Array<number | 'hang'> = ['hang', 0, 200, 0];
+    const ctx: ContextLike = {
+      get: (key, _store, cb) => setImmediate(() => cb(null, data.get(key))),
+      set: (key, value, _store, cb) => {
+        const p = plan.shift() ?? 0;
+        if (p === 'hang') return;
+        setTimeout(() => {
+          data.set(key, value);
+          cb(null);
+        }, p);
+      },
+    };
+    const state = (id: number): PersistedRecoveryState => ({ version: 3, lastTradeIds: { BTCUSDT: id }, symbols: ['BTCUSDT'] });
+    const a = new ContextStateStore(ctx, 'rec', undefined, 'hung');
+    void a.set(state(1));
+    await a.set(state(2));
+    assert.deepEqual(data.get('rec'), JSON.parse(JSON.stringify(state(2))), 'the write after a hung one landed');
+    const late = a.set(state(3));
+    await a.set(state(4));
+    await late;
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual((data.get('rec') as PersistedRecoveryState).lastTradeIds, { BTCUSDT: 4 }, 'the latest state is the one that stays');
+  });
+
   it('ContextStateStore works with an asynchronous store and a named store', async () => {
     const ctx = new AsyncContext();
     const store = new ContextStateStore(ctx, 'rec', 'file');
