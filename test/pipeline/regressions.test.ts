@@ -16,7 +16,7 @@
 import assert from 'node:assert/strict';
 import type { BinanceSimulator } from '../../simulator/index';
 import { collect, helper, nodeModules, startRed, waitFor, type FlowNode } from '../support/red';
-import { usePersistentStore, type PersistedData } from '../support/persistent-store';
+import { PersistentStore, usePersistentStore } from '../support/persistent-store';
 import { BinanceSimulator as Simulator } from '../../simulator/index';
 import { accountNode, consumer, credentialsFor, helperNode, newAccount, TAB, waitConnected, type TestAccount } from '../nodes/flows';
 
@@ -46,13 +46,13 @@ async function waitQuietly(predicate: () => boolean, ms: number): Promise<void> 
 describe('issue 11 regressions: every fill once, promptly, with a status that tells the truth (Node-RED nodes, simulator)', function () {
   this.timeout(90_000);
   let sim: BinanceSimulator;
-  const persisted: PersistedData = new Map();
+  const store = new PersistentStore();
   let undoStore: (() => void) | undefined;
 
   before(async function () {
     await startRed();
     sim = await Simulator.start();
-    undoStore = usePersistentStore(persisted);
+    undoStore = usePersistentStore(store);
   });
   after(async function () {
     undoStore?.();

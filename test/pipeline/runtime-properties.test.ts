@@ -10,7 +10,7 @@
  * hook, and its status as the editor shows it, by the runtime's `node-status` events) wired to a
  * sink (out1, out2), and a node whose close is asynchronous and slow (slow1, slow2;
  * test/support/schedule-nodes.ts). Context: Node-RED's memory store, or a persistent store `persist`
- * that can be slow, fail or never answer on read and on write (test/support/schedule-store.ts).
+ * that can be slow, fail or never answer on read and on write (test/support/persistent-store.ts).
  *
  * Vocabulary of a schedule: orders with fills (several symbols), bursts of fills of one symbol
  * (beyond the ledger's persisted 2 000 per symbol; RUNTIME_BIG=1 beyond the 20 000 kept in memory),
@@ -72,7 +72,7 @@ import type { UserDataEvent } from '../../nodes/lib/types';
 import { installClock, realNow, settle, type Clock } from '../support/fake-clock';
 import { capturedLogs, helper, nodeModules, rememberSecret, startRed, type FlowNode, type NodeInitializer } from '../support/red';
 import { FIRST_START_MARGIN_MS } from '../../nodes/lib/recovery/gap-recovery';
-import { FaultyStoreState, installFaultyStore, type StoreFaultKind } from '../support/schedule-store';
+import { PersistentStore, usePersistentStore, type StoreFaultKind } from '../support/persistent-store';
 import { runtimeNodesControl, runtimeTestNodes } from '../support/schedule-nodes';
 
 const RUNS = Number(process.env.RUNTIME_RUNS ?? 50);
@@ -311,12 +311,12 @@ interface StatusEvent {
 /** The current schedule's listener of the runtime's node-status events (installed once per suite). */
 let onStatus: ((ev: StatusEvent) => void) | undefined;
 
-async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState }): Promise<RunResult> {
+async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }): Promise<RunResult> {
   const violations: string[] = [];
   const trace: string[] = [];
   const clock: Clock = installClock();
   const sims: BinanceSimulator[] = [];
-  const store = new FaultyStoreState();
+  const store = new PersistentStore();
   forgetStoreOrder(); // a new process: no order of an earlier schedule's entries
   storeRef.current = store;
   const logStart = capturedLogs.length;
@@ -396,6 +396,8 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
     const keyChanges: number[] = [];
     /** A store fault was met in this life (a write may not have landed). */
     let storeFaultedThisLife = false;
+    /** How many of the store's calls the trace has told. */
+    let callsTraced = 0;
     let deploying = false;
     let quietSince = Date.now();
     let epochWritesAtFirstDelivery: number | undefined;
@@ -760,10 +762,11 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
       if (violations.length) break;
       if ('dt' in st) await move(Math.max(STEP_MS, st.dt), where);
       else await move(STEP_MS, where);
-      if (store.events.length) {
+      const faulted = store.calls.slice(callsTraced).filter((c) => c.outcome !== 'ok');
+      callsTraced = store.calls.length;
+      if (faulted.length) {
         storeFaultedThisLife = true;
-        trace.push(`  store: ${store.events.join(', ')}`);
-        store.events.length = 0;
+        trace.push(`  store: ${faulted.map((c) => `${c.op} ${c.outcome}${c.ms !== undefined ? ` ${c.ms} ms` : ''}`).join(', ')}`);
       }
     }
 
@@ -867,7 +870,7 @@ async function runSchedule(s: Schedule, storeRef: { current: FaultyStoreState })
 
 describe('issue 21 runtime properties: generated schedules through Node-RED deploys, restarts, stores and settings (fast-check, simulator, fake timers)', function () {
   this.timeout(Number(process.env.RUNTIME_TIMEOUT_MS ?? 60 * 60_000));
-  const storeRef: { current: FaultyStoreState } = { current: new FaultyStoreState() };
+  const storeRef: { current: PersistentStore } = { current: new PersistentStore() };
   let undoStore: (() => void) | undefined;
 
   const statusListener = (ev: StatusEvent): void => onStatus?.(ev);
@@ -880,7 +883,7 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
         if (e.source?.id && e.msg) runtimeNodesControl.onInput?.(e.source.id, e.msg);
       }
     });
-    undoStore = installFaultyStore(() => storeRef.current);
+    undoStore = usePersistentStore(() => storeRef.current);
     helper._events.on('node-status', statusListener);
   });
   after(async function () {

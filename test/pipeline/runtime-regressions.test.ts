@@ -8,8 +8,8 @@
  * simulator's trade ledger (`sim.trades(accountId, market)`) as the expected result.
  *
  * Runtime pieces of these tests (test/support/): `runtime-nodes.ts` (a sink whose record
- * survives restarts, a node whose close takes seconds), `faulty-store.ts` (a persistent context
- * store whose reads and writes can fail, be slow or hang).
+ * survives restarts, a node whose close takes seconds), `persistent-store.ts` (a persistent
+ * context store whose reads and writes can fail, be slow or hang).
  *
  * Each fails on main as of 2f5e421 for the reason the issue names (fills made during the deploy
  * never delivered; the deposit and fill of a slow full deploy dropped; futures fills skipped from
@@ -31,7 +31,7 @@ import type { BinanceSimulator, SimMarket, SimTrade } from '../../simulator/inde
 import { BinanceSimulator as Simulator } from '../../simulator/index';
 import { capturedLogs, helper, nodeModules, startRed, waitFor, type FlowNode } from '../support/red';
 import { arrivals, clearSinks, closeStarted, fastCloses, sunk, testNodes } from '../support/runtime-nodes';
-import { FaultyStore, useFaultyStore } from '../support/faulty-store';
+import { PersistentStore, usePersistentStore } from '../support/persistent-store';
 import { accountNode, credentialsFor, newAccount, waitConnected, type TestAccount } from '../nodes/flows';
 
 type Msg = Record<string, unknown> & { payload: Record<string, unknown> };
@@ -118,13 +118,13 @@ function ledger(sim: BinanceSimulator, a: TestAccount, market: SimMarket, symbol
 describe('issue 21 regressions: every fill once through deploys, restarts, context stores and changed settings (Node-RED runtime, simulator)', function () {
   this.timeout(120_000);
   let sim: BinanceSimulator;
-  const store = new FaultyStore();
+  const store = new PersistentStore();
   let undoStore: (() => void) | undefined;
 
   before(async function () {
     await startRed();
     sim = await Simulator.start();
-    undoStore = useFaultyStore(store);
+    undoStore = usePersistentStore(store);
   });
   after(async function () {
     undoStore?.();
@@ -133,7 +133,7 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
   });
   afterEach(async function () {
     sim.clearFaults();
-    store.heal();
+    store.clear();
     fastCloses(true);
     await helper.unload();
     fastCloses(false);
@@ -453,7 +453,7 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
 
       // Node-RED stopped: fills; then it starts while the store's backend is not up (one read fails or hangs)
       const whileStopped = fills(sim, a, 'spot', 3);
-      store.onGet({ mode, count: 1 });
+      store.add('read', { kind: mode, count: 1 });
       const logFrom = capturedLogs.length;
       const callsFrom = store.calls.length;
       await load(a, props);
@@ -470,7 +470,7 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
         .slice(0, firstRecovered < 0 ? seq.length : firstRecovered)
         .filter((x) => x.sink === 'stOut')
         .map((x) => statusText(x.msg as unknown as StatusMsg));
-      const readFaults = store.calls.slice(callsFrom).filter((c) => c.op === 'get' && c.outcome === mode).length;
+      const readFaults = store.calls.slice(callsFrom).filter((c) => c.op === 'read' && c.outcome === mode).length;
       assert.equal(readFaults, 1, `setup: ${what} of the store`);
 
       // run 3: a clean restart with a healthy store, a fill made while stopped

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { BinanceSimulator, type SimTrade } from '../../simulator/index';
 import { collect, helper, nodeModules, startRed, waitFor, type FlowNode } from '../support/red';
-import { usePersistentStore, type PersistedData } from '../support/persistent-store';
+import { PersistentStore, usePersistentStore, type PersistedData } from '../support/persistent-store';
 import { accountNode, consumer, credentialsFor, helperNode, newAccount, TAB, waitConnected, type TestAccount } from '../nodes/flows';
 
 type Msg = Record<string, unknown> & { payload: Record<string, unknown> };
@@ -25,7 +25,7 @@ describe('gap recovery in the Node-RED nodes (against the simulator)', function 
   before(async function () {
     await startRed();
     sim = await BinanceSimulator.start();
-    restoreStores = usePersistentStore(persisted);
+    restoreStores = usePersistentStore(new PersistentStore(persisted));
   });
   after(async function () {
     restoreStores?.();
