@@ -9,7 +9,7 @@
  * `binance-order-update` (ou1, ou2; what it sends is recorded as it sends it, by Node-RED's onSend
  * hook, and its status as the editor shows it, by the runtime's `node-status` events) wired to a
  * sink (out1, out2), and a node whose close is asynchronous and slow (slow1, slow2;
- * test/support/schedule-nodes.ts). Context: Node-RED's memory store, or a persistent store `persist`
+ * test/support/runtime-nodes.ts). Context: Node-RED's memory store, or a persistent store `persist`
  * that can be slow, fail or never answer on read and on write (test/support/persistent-store.ts).
  *
  * Vocabulary of a schedule: orders with fills (several symbols), bursts of fills of one symbol
@@ -73,7 +73,7 @@ import { installClock, realNow, settle, type Clock } from '../support/fake-clock
 import { capturedLogs, helper, nodeModules, rememberSecret, startRed, type FlowNode, type NodeInitializer } from '../support/red';
 import { FIRST_START_MARGIN_MS } from '../../nodes/lib/recovery/gap-recovery';
 import { PersistentStore, usePersistentStore, type StoreFaultKind } from '../support/persistent-store';
-import { runtimeNodesControl, runtimeTestNodes } from '../support/schedule-nodes';
+import { clearSinks, runtimeNodesControl, testNodes } from '../support/runtime-nodes';
 
 const RUNS = Number(process.env.RUNTIME_RUNS ?? 50);
 const SEED = Number(process.env.RUNTIME_SEED ?? 21);
@@ -310,6 +310,8 @@ interface StatusEvent {
 }
 /** The current schedule's listener of the runtime's node-status events (installed once per suite). */
 let onStatus: ((ev: StatusEvent) => void) | undefined;
+/** The current schedule's listener of what a node sends (the runtime's onSend hook, installed once per suite). */
+let onSent: ((nodeId: string, msg: Record<string, unknown>) => void) | undefined;
 
 async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }): Promise<RunResult> {
   const violations: string[] = [];
@@ -353,8 +355,8 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
       const tab = (n: 1 | 2): FlowNode[] => [
         { id: `tab${n}`, type: 'tab', label: `tab ${n}` },
         { id: `ou${n}`, type: 'binance-order-update', z: `tab${n}`, name: `ou${n} r${fs.rev[`ou${n}`]}`, account: 'acct', wires: [[`out${n}`]] },
-        { id: `out${n}`, type: 'schedule-sink', z: `tab${n}`, wires: [] },
-        { id: `slow${n}`, type: 'schedule-slow-close', z: `tab${n}`, name: `slow${n} r${fs.rev[`slow${n}`]}`, wires: [] },
+        { id: `out${n}`, type: 'test-sink', z: `tab${n}`, wires: [] },
+        { id: `slow${n}`, type: 'test-slow-close', z: `tab${n}`, name: `slow${n} r${fs.rev[`slow${n}`]}`, wires: [] },
       ];
       const acct: FlowNode = {
         id: 'acct',
@@ -378,7 +380,7 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
       if (inlineCreds) acct.credentials = credsOf(fs.key);
       return [...tab(1), ...tab(2), acct];
     };
-    const nodes = (): NodeInitializer[] => [...nodeModules(), runtimeTestNodes];
+    const nodes = (): NodeInitializer[] => [...nodeModules(), testNodes];
 
     // ---- what the flow sees
     let life = 1;
@@ -414,7 +416,7 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
       const text = `${st.fill ?? ''}/${st.text ?? ''}`;
       if (prev.green !== green || prev.text !== text) status.set(c, { green, text, since: Date.now() });
     };
-    runtimeNodesControl.onInput = (id, msg) => {
+    onSent = (id, msg) => {
       if (id !== 'ou1' && id !== 'ou2') return;
       const p = (msg.payload ?? {}) as Record<string, unknown>;
       if (p.executionType !== 'TRADE') return;
@@ -848,7 +850,8 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
     return { violations, trace };
   } finally {
     try {
-      runtimeNodesControl.onInput = undefined;
+      onSent = undefined;
+      clearSinks();
       onStatus = undefined;
       runtimeNodesControl.onClose = undefined;
       runtimeNodesControl.closeDelayMs.clear();
@@ -880,7 +883,7 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
     redUtil.hooks.add('onSend.runtimeProperties', (events: unknown) => {
       if (!Array.isArray(events)) return;
       for (const e of events as Array<{ source?: { id?: string }; msg?: Record<string, unknown> }>) {
-        if (e.source?.id && e.msg) runtimeNodesControl.onInput?.(e.source.id, e.msg);
+        if (e.source?.id && e.msg) onSent?.(e.source.id, e.msg);
       }
     });
     undoStore = usePersistentStore(() => storeRef.current);

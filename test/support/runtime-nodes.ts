@@ -3,15 +3,27 @@
  *
  *  - `test-sink`: records every message it receives in `sunk(id)` (and in `arrivals()`, all sinks
  *    in one order). The record lives outside the node, so it survives the node's restart by a
- *    deploy (a helper node's listeners do not).
- *  - `test-slow-close`: a node whose close takes `closeMs` (property, ms), as MQTT, TCP, database
- *    and file nodes close asynchronously (Node-RED waits for them, up to its 15 s close timeout).
- *    `closeStarted(id)` resolves when its next close begins, i.e. when the stop phase of a deploy
- *    that restarts it is under way.
+ *    deploy (a helper node's listeners do not): nothing sent between a node's start and a test's
+ *    re-attach is missed.
+ *  - `test-slow-close`: a node whose close is asynchronous and takes `closeMs` ms, as MQTT, TCP,
+ *    database and file nodes close (Node-RED waits for them, up to its 15 s close timeout). The
+ *    time is `runtimeNodesControl.closeDelayMs.get(id)` where set (decided at the close), else the
+ *    node's `closeMs` property; it runs on the timer functions in use, so a fake clock moves it.
+ *    The start of its close (the stop phase of a deploy that restarts it, or an unload) is told to
+ *    `closeStarted(id)` (the next close) and to `runtimeNodesControl.onClose(id)` (every close).
  */
 import type { NodeAPI, Node, NodeDef } from 'node-red';
 
 type Msg = Record<string, unknown>;
+
+export interface RuntimeNodesControl {
+  /** Close delay of a slow node by id (ms), overriding its `closeMs` property. */
+  closeDelayMs: Map<string, number>;
+  /** Runs when a slow node starts to close. */
+  onClose?: (nodeId: string) => void;
+}
+
+export const runtimeNodesControl: RuntimeNodesControl = { closeDelayMs: new Map() };
 
 const sinks = new Map<string, Msg[]>();
 const arrivalLog: Array<{ sink: string; msg: Msg }> = [];
@@ -57,10 +69,11 @@ interface SlowCloseDef extends NodeDef {
   closeMs?: string | number;
 }
 
+/** Node initializer registering `test-sink` and `test-slow-close` (pass it to helper.load). */
 export function testNodes(RED: NodeAPI): void {
   function TestSink(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
-    const id = this.id;
+    const id = def.id;
     this.on('input', (msg: Msg, _send: unknown, done?: () => void) => {
       sunk(id).push(msg);
       arrivalLog.push({ sink: id, msg });
@@ -69,14 +82,15 @@ export function testNodes(RED: NodeAPI): void {
   }
   function TestSlowClose(this: Node, def: SlowCloseDef): void {
     RED.nodes.createNode(this, def);
-    const ms = Number(def.closeMs ?? 0);
-    const id = this.id;
+    const id = def.id;
     this.on('close', (_removed: boolean, done: () => void) => {
       const waiting = closeWaiters.get(id) ?? [];
       closeWaiters.delete(id);
       for (const w of waiting) w();
-      if (fast) done();
-      else setTimeout(done, ms);
+      runtimeNodesControl.onClose?.(id);
+      const ms = fast ? 0 : (runtimeNodesControl.closeDelayMs.get(id) ?? Number(def.closeMs ?? 0));
+      if (ms > 0) setTimeout(done, ms);
+      else done();
     });
   }
   RED.nodes.registerType('test-sink', TestSink);
