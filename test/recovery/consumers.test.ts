@@ -12,14 +12,12 @@ import assert from 'node:assert/strict';
 import { BinanceSimulator, type SimTrade } from '../../simulator/index';
 import { DeliveryPipeline, GapRecovery } from '../../nodes/lib/recovery';
 import { StreamManager } from '../../nodes/lib/stream/stream-manager';
-import { ReliableStream } from '../../nodes/lib/stream/reliable-stream';
 import { existingReliableStream, reliableStreamFor } from '../../nodes/lib/stream/registry';
-import { deployStopped, deployStopping, endAllGraces, endUnadoptedGraces } from '../../nodes/lib/stream/redeploy-grace';
+import { deployStopped, deployStopping, endUnadoptedGraces } from '../../nodes/lib/stream/redeploy-grace';
 import { WeightBudget } from '../../nodes/lib/exchange/weight-budget';
 import type { AccountConfig, UserDataEvent } from '../../nodes/lib/types';
-import { installClock, settle, waitFor, type Clock } from '../support/fake-clock';
-import { simConfig } from '../core/helpers';
-import { fillKey, isFill, liveFillEvents, restClientFor } from './helpers';
+import { settle, waitFor, type Clock } from '../support/fake-clock';
+import { fillKey, isFill, liveFillEvents, reliableStreamSuite, restClientFor } from './helpers';
 
 const key = (t: SimTrade): string => `${t.symbol}/${t.orderId}/${t.tradeId}`;
 
@@ -93,35 +91,7 @@ describe('I6: delivered means a consumer received it (pipeline pause, consumers 
   describe('the reliable stream (fake time)', function () {
     let clock: Clock;
     let config: AccountConfig;
-    const managers: StreamManager[] = [];
-    const streams: ReliableStream[] = [];
-
-    beforeEach(async () => {
-      clock = installClock();
-      sim = await BinanceSimulator.start();
-      acct = sim.createAccount({ balances: { USDT: '10000000' } }).id;
-      config = simConfig(sim, acct, 'spot').config;
-    });
-    afterEach(async () => {
-      try {
-        await endAllGraces();
-        for (const s of streams.splice(0)) await s.close();
-        for (const m of managers.splice(0)) {
-          const p = m.stop();
-          for (let i = 0; i < 30; i++) {
-            clock.tick(250);
-            await settle(5);
-          }
-          await p;
-        }
-        await sim.stop();
-      } finally {
-        clock.uninstall();
-      }
-    });
-
-    const connected = (m: StreamManager): Promise<void> =>
-      waitFor(() => m.state === 'connected', { clock, stepMs: 50, timeoutMs: 10_000, message: 'connected' });
+    const { managers, streams, connected } = reliableStreamSuite((r) => ({ clock, sim, acct, config } = r), { endGraces: true });
 
     function open(opts: { symbols?: string[]; lookbackMs?: number; maxHoldMs?: number; recovery?: boolean } = {}, m?: StreamManager) {
       const manager = m ?? new StreamManager(config);

@@ -1,12 +1,18 @@
 /**
  * Helpers of the recovery tests: a real RestClient against the simulator, live-event
- * builders from simulator trades, and weight-window checks over `sim.requests`.
+ * builders from simulator trades, weight-window checks over `sim.requests`, and the hooks of a
+ * reliable-stream suite on fake time (`reliableStreamSuite`).
  */
 import { RestClient } from '../../nodes/lib/transport/rest';
 import { Redactor } from '../../nodes/lib/exchange/redact';
 import { createSigner } from '../../nodes/lib/exchange/signing';
-import type { Market, UserDataEvent } from '../../nodes/lib/types';
-import type { BinanceSimulator, RecordedRequest, SimMarket, SimTrade } from '../../simulator/index';
+import type { StreamManager } from '../../nodes/lib/stream/stream-manager';
+import type { ReliableStream } from '../../nodes/lib/stream/reliable-stream';
+import { endAllGraces } from '../../nodes/lib/stream/redeploy-grace';
+import type { AccountConfig, Market, UserDataEvent } from '../../nodes/lib/types';
+import { BinanceSimulator, type RecordedRequest, type SimMarket, type SimTrade } from '../../simulator/index';
+import { installClock, waitFor, type Clock } from '../support/fake-clock';
+import { simConfig } from '../core/helpers';
 
 export function timePathOf(market: Market): string {
   return market === 'usdm-futures' ? '/fapi/v1/time' : market === 'coinm-futures' ? '/dapi/v1/time' : '/api/v3/time';
@@ -107,4 +113,60 @@ export async function runWithClock<T>(clock: { tick(ms: number): unknown }, p: P
     elapsed += stepMs;
   }
   return watched;
+}
+
+/** What a reliable-stream test on fake time works with: set before each test by `reliableStreamSuite`. */
+export interface StreamRig {
+  clock: Clock;
+  sim: BinanceSimulator;
+  /** A spot account of `sim` with a USDT balance. */
+  acct: string;
+  /** The account's config (an HMAC key of it) for a StreamManager. */
+  config: AccountConfig;
+}
+
+/**
+ * The mocha hooks of a suite of reliable streams over the simulator on fake time (call inside its
+ * `describe`). Before each test: a fake clock, a simulator, a spot account (`usdt` USDT, default
+ * 10 000 000) and its config, handed to `ready`. After each: the redeploy graces ended (with
+ * `endGraces`), the streams in `streams` closed, the managers in `managers` stopped while the
+ * clock ticks (7.5 s of fake time each, so their timers run), the simulator stopped, the clock
+ * removed. `connected(m)` waits (moving the clock) until `m` is connected.
+ */
+export function reliableStreamSuite(
+  ready: (rig: StreamRig) => void,
+  opts: { usdt?: string; endGraces?: boolean } = {},
+): { managers: StreamManager[]; streams: ReliableStream[]; connected: (m: StreamManager) => Promise<void> } {
+  const managers: StreamManager[] = [];
+  const streams: ReliableStream[] = [];
+  let clock: Clock | undefined;
+  let sim: BinanceSimulator | undefined;
+  beforeEach(async () => {
+    sim = undefined;
+    clock = installClock();
+    sim = await BinanceSimulator.start();
+    const acct = sim.createAccount({ balances: { USDT: opts.usdt ?? '10000000' } }).id;
+    ready({ clock, sim, acct, config: simConfig(sim, acct, 'spot').config });
+  });
+  afterEach(async () => {
+    const c = clock!;
+    try {
+      if (opts.endGraces) await endAllGraces();
+      for (const s of streams.splice(0)) await s.close();
+      for (const m of managers.splice(0)) {
+        const p = m.stop();
+        for (let i = 0; i < 30; i++) {
+          c.tick(250);
+          await settle(5);
+        }
+        await p;
+      }
+      await sim?.stop();
+    } finally {
+      c.uninstall();
+    }
+  });
+  const connected = (m: StreamManager): Promise<void> =>
+    waitFor(() => m.state === 'connected', { clock: clock!, stepMs: 50, timeoutMs: 10_000, message: 'connected' });
+  return { managers, streams, connected };
 }

@@ -5,16 +5,15 @@
  * sharing per manager, and the pass-through mode.
  */
 import assert from 'node:assert/strict';
-import { BinanceSimulator, type SimTrade } from '../../simulator/index';
+import type { BinanceSimulator, SimTrade } from '../../simulator/index';
 import { StreamManager } from '../../nodes/lib/stream/stream-manager';
 import { ReliableStream, type RecoveryReport } from '../../nodes/lib/stream/reliable-stream';
 import { existingReliableStream, reliableStreamFor } from '../../nodes/lib/stream/registry';
 import { MemoryStateStore, type PersistedRecoveryState, type StateStore } from '../../nodes/lib/recovery/persistence';
 import { WeightBudget } from '../../nodes/lib/exchange/weight-budget';
 import type { AccountConfig, GapEvent, UserDataEvent } from '../../nodes/lib/types';
-import { installClock, settle, waitFor, type Clock } from '../support/fake-clock';
-import { simConfig } from '../core/helpers';
-import { fillKey, isFill } from './helpers';
+import { settle, waitFor, type Clock } from '../support/fake-clock';
+import { fillKey, isFill, reliableStreamSuite } from './helpers';
 
 const key = (t: SimTrade): string => `${t.symbol}/${t.orderId}/${t.tradeId}`;
 
@@ -44,31 +43,7 @@ describe('reliable stream: recovery wired to the stream manager (simulator, fake
   let sim: BinanceSimulator;
   let acct: string;
   let config: AccountConfig;
-  const managers: StreamManager[] = [];
-  const streams: ReliableStream[] = [];
-
-  beforeEach(async () => {
-    clock = installClock();
-    sim = await BinanceSimulator.start();
-    acct = sim.createAccount({ balances: { USDT: '10000000' } }).id;
-    config = simConfig(sim, acct, 'spot').config;
-  });
-  afterEach(async () => {
-    try {
-      for (const s of streams.splice(0)) await s.close();
-      for (const m of managers.splice(0)) {
-        const p = m.stop();
-        for (let i = 0; i < 30; i++) {
-          clock.tick(250);
-          await settle(5);
-        }
-        await p;
-      }
-      await sim.stop();
-    } finally {
-      clock.uninstall();
-    }
-  });
+  const { managers, streams, connected } = reliableStreamSuite((r) => ({ clock, sim, acct, config } = r));
 
   function make(opts: { store?: StateStore; symbols?: string[]; recovery?: boolean } = {}) {
     const m = new StreamManager(config);
@@ -86,8 +61,6 @@ describe('reliable stream: recovery wired to the stream manager (simulator, fake
     return { m, s, out, states, gaps, reports };
   }
 
-  const connected = (m: StreamManager): Promise<void> =>
-    waitFor(() => m.state === 'connected', { clock, stepMs: 50, timeoutMs: 10_000, message: 'connected' });
   const quiet = (s: ReliableStream): Promise<void> =>
     waitFor(() => !s.recovering, { clock, stepMs: 100, timeoutMs: 10_000, message: 'recovery done' });
   const trade = (symbol: string, fills: string[]): SimTrade[] =>

@@ -6,7 +6,7 @@
  * store's writes, the simulator's trades.
  */
 import assert from 'node:assert/strict';
-import { BinanceSimulator, type SimTrade } from '../../simulator/index';
+import type { BinanceSimulator, SimTrade } from '../../simulator/index';
 import { StreamManager } from '../../nodes/lib/stream/stream-manager';
 import { ReliableStream } from '../../nodes/lib/stream/reliable-stream';
 import { stateOwner } from '../../nodes/lib/stream/identity';
@@ -15,9 +15,9 @@ import { STATE_FALLBACK_MS } from '../../nodes/lib/stream/saved-state';
 import { FillLedger } from '../../nodes/lib/recovery/ledger';
 import { WeightBudget } from '../../nodes/lib/exchange/weight-budget';
 import type { AccountConfig, UserDataEvent } from '../../nodes/lib/types';
-import { installClock, settle, waitFor, type Clock } from '../support/fake-clock';
-import { LogCapture, simConfig } from '../core/helpers';
-import { fillKey, isFill } from './helpers';
+import { settle, waitFor, type Clock } from '../support/fake-clock';
+import { LogCapture } from '../core/helpers';
+import { fillKey, isFill, reliableStreamSuite } from './helpers';
 
 const key = (t: SimTrade): string => `${t.symbol}/${t.orderId}/${t.tradeId}`;
 
@@ -62,31 +62,9 @@ describe('issue 21 (core): store faults, state identity, absurd ids, exact recor
   let acct: string;
   let config: AccountConfig;
   let log: LogCapture;
-  const managers: StreamManager[] = [];
-  const streams: ReliableStream[] = [];
-
-  beforeEach(async () => {
-    clock = installClock();
-    sim = await BinanceSimulator.start();
-    acct = sim.createAccount({ balances: { USDT: '100000000' } }).id;
-    config = simConfig(sim, acct, 'spot').config;
+  const { managers, streams, connected } = reliableStreamSuite((r) => ({ clock, sim, acct, config } = r), { usdt: '100000000' });
+  beforeEach(() => {
     log = new LogCapture();
-  });
-  afterEach(async () => {
-    try {
-      for (const s of streams.splice(0)) await s.close();
-      for (const m of managers.splice(0)) {
-        const p = m.stop();
-        for (let i = 0; i < 30; i++) {
-          clock.tick(250);
-          await settle(5);
-        }
-        await p;
-      }
-      await sim.stop();
-    } finally {
-      clock.uninstall();
-    }
   });
 
   function make(opts: { store?: StateStore; symbols?: string[]; owner?: ReturnType<typeof stateOwner> } = {}) {
@@ -107,8 +85,6 @@ describe('issue 21 (core): store faults, state identity, absurd ids, exact recor
     return { m, s, out, states };
   }
 
-  const connected = (m: StreamManager): Promise<void> =>
-    waitFor(() => m.state === 'connected', { clock, stepMs: 50, timeoutMs: 10_000, message: 'connected' });
   const trade = (symbol: string, fills: string[]): SimTrade[] =>
     sim.runOrderLifecycle(acct, { market: 'spot', symbol, side: 'BUY', quantity: String(fills.reduce((a, b) => a + Number(b), 0)), price: '10', fills }).trades;
   const fills = (out: UserDataEvent[]): string[] => out.filter(isFill).map(fillKey);
