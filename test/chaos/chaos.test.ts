@@ -15,20 +15,9 @@ import type { GapEvent, UserDataEvent } from '../../nodes/lib/types';
 import { advance, installClock, settle, waitFor, type Clock } from '../support/fake-clock';
 import { LogCapture, StallProxy, simConfig } from '../core/helpers';
 import { fillKey, isFill, maxWindowWeight } from '../recovery/helpers';
+import { prng } from '../support/prng';
 
 const HOUR = 3_600_000;
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function isFuturesMarket(m: SimMarket): boolean {
   return m === 'usdm-futures' || m === 'coinm-futures';

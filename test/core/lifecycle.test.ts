@@ -9,22 +9,11 @@ import type { AccountConfig } from '../../nodes/lib/types';
 import { HALF_OPEN_DETECTION_MS, PONG_TIMEOUT_MS } from '../../nodes/lib/transport/ws-connection';
 import { advance, installClock, settle, waitFor, type Clock } from '../support/fake-clock';
 import { LogCapture, StallProxy, attach, connKind, isFutures, seqs, simConfig, testEvent } from './helpers';
+import { prng } from '../support/prng';
 
 const HOUR = 3_600_000;
 const MIN = 60_000;
 const ALL: SimMarket[] = ['spot', 'margin', 'isolated-margin', 'usdm-futures', 'coinm-futures'];
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('core lifecycle (fake timers, loopback simulator)', function () {
   this.timeout(180_000);

@@ -4,17 +4,7 @@ import { GapRecovery, DeliveryPipeline } from '../../nodes/lib/recovery';
 import { MemoryStateStore } from '../../nodes/lib/recovery/persistence';
 import type { UserDataEvent } from '../../nodes/lib/types';
 import { fillKey, isFill, liveFillEvent, restClientFor } from './helpers';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../support/prng';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -24,7 +14,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * fills before the gap is reported, and Node-RED restarts (state through a store).
  */
 async function scenario(market: SimMarket, seed: number, liveBeforeGap = false, holdWhenDown = false): Promise<void> {
-  const rnd = mulberry32(seed);
+  const rnd = prng(seed);
   const sim = await BinanceSimulator.start();
   try {
     const acct = sim.createAccount({

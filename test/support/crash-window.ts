@@ -20,6 +20,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BinanceSimulator } from '../../simulator/index';
 import { readRecorded, recorderNode, RedProcess, type FlowNode } from './red-process';
+import { prng } from './prng';
 
 /** A context store as users configure it, and the account's `recoveryStore` naming it. */
 export interface StoreCase {
@@ -135,18 +136,6 @@ export interface Recorded {
   topic?: string;
   recovered?: boolean;
   payload?: Record<string, unknown>;
-}
-
-/** mulberry32: a small seeded PRNG, so a run's kill times can be replayed with its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
