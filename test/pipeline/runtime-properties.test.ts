@@ -568,6 +568,27 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
       await settle(8);
       tap();
     };
+    /** Node-RED stops: its nodes close, then its process ends and nothing of it survives (kept streams, shared managers, the store's pending answers). */
+    const stopProcess = async (): Promise<void> => {
+      deploying = true;
+      await ticking(clock, helper.unload(), 'helper.unload');
+      loaded = false;
+      await ticking(clock, endAllGraces(), 'endAllGraces');
+      await ticking(clock, stopAllSharedManagers(), 'stopAllSharedManagers');
+      store.processEnded();
+      forgetStoreOrder(); // the state store's order of reads and writes is the process's own
+    };
+    /** Node-RED starts again after `stopProcess()`: a new life. */
+    const startProcess = async (): Promise<void> => {
+      life++;
+      received.clear();
+      try {
+        await start();
+      } finally {
+        deploying = false;
+        quietSince = Date.now();
+      }
+    };
     /** A deploy of `kind`; `closing` names the slow node that takes `ms` to close (and makes fills when it starts to). */
     const deploy = async (kind: DeployKind, inlineCreds: boolean, closing: 'slow1' | 'slow2' | undefined, ms: number, fillsDuring: () => void): Promise<void> => {
       runtimeNodesControl.closeDelayMs.clear();
@@ -724,14 +745,7 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
           storeFaultedThisLife = false;
           runtimeNodesControl.closeDelayMs.clear();
           runtimeNodesControl.closeDelayMs.set('slow2', st.closeMs);
-          deploying = true;
-          await ticking(clock, helper.unload(), 'helper.unload');
-          loaded = false;
-          // the process ends: nothing of it survives (kept streams, shared managers)
-          await ticking(clock, endAllGraces(), 'endAllGraces');
-          await ticking(clock, stopAllSharedManagers(), 'stopAllSharedManagers');
-          store.processEnded();
-          forgetStoreOrder();
+          await stopProcess();
           const hasState = store.saved(RECOVERY_KEY) !== undefined;
           const wroteAfterFirst = epochWritesAtFirstDelivery !== undefined && store.writesOk > epochWritesAtFirstDelivery;
           const whileStopped = fs.persist && fs.recovery ? st.fillsWhileStopped : 0;
@@ -742,16 +756,9 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
             for (const m of [...made.values()].slice(before)) m.required = false;
           }
           await move(2_000, where);
-          life++;
-          received.clear();
           if (!fs.persist) seen.clear();
-          trace.push(`  restarted (life ${life})${catchingUp ? ', was catching up' : ''}${storeFaulty ? ', store faults pending' : ''}${whileStopped ? `, ${whileStopped} fill(s) while stopped${hasState && wroteAfterFirst ? '' : ' (first start: not required)'}` : ''}`);
-          try {
-            await start();
-          } finally {
-            deploying = false;
-            quietSince = Date.now();
-          }
+          trace.push(`  restarted (life ${life + 1})${catchingUp ? ', was catching up' : ''}${storeFaulty ? ', store faults pending' : ''}${whileStopped ? `, ${whileStopped} fill(s) while stopped${hasState && wroteAfterFirst ? '' : ' (first start: not required)'}` : ''}`);
+          await startProcess();
           break;
         }
         case 'store':
@@ -784,22 +791,9 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
       if (await settleAll('before the final restart')) {
         await move(6_000, 'before the final restart');
         if (storeFaultedThisLife) tolerantLives.add(life);
-        deploying = true;
-        await ticking(clock, helper.unload(), 'helper.unload');
-        loaded = false;
-        await ticking(clock, endAllGraces(), 'endAllGraces');
-        await ticking(clock, stopAllSharedManagers(), 'stopAllSharedManagers');
-        store.processEnded();
-        forgetStoreOrder();
+        await stopProcess();
         for (const sym of traded()) trade(sym, 1);
-        life++;
-        received.clear();
-        try {
-          await start();
-        } finally {
-          deploying = false;
-          quietSince = Date.now();
-        }
+        await startProcess();
         await settleAll('after the final restart');
       }
     }
