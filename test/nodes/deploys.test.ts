@@ -14,44 +14,18 @@
  * stream has received what the exchange sent), so what happens inside the stop phase is certain.
  */
 import assert from 'node:assert/strict';
-import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import type { NodeMessage } from 'node-red';
 import type { BinanceSimulator, SimTrade } from '../../simulator/index';
 import { isAccountHandle } from '../../nodes/red/account-contract';
 import type { StreamManager } from '../../nodes/lib/stream/stream-manager';
 import type { UserDataEvent } from '../../nodes/lib/types';
-import { helper, nodeModules, waitFor, type FlowNode, type NodeInitializer } from '../support/red';
+import { helper, nodeModules, waitFor, type FlowNode } from '../support/red';
+import { clearSinks, closeHeld, holdCloses, letClose, sunk, testNodes } from '../support/runtime-nodes';
 import { accountNode, consumer, credentialsFor, newAccount, redWithSimulator, TAB, waitConnected } from './flows';
 
 type Msg = NodeMessage & { payload: Record<string, unknown>; recovered?: boolean; eventType?: string };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** What reached each sink, by sink id; kept across deploys (a deploy replaces the sink node). */
-const sinks = new Map<string, Msg[]>();
-/** While true, a `test-slow-close` node's close waits for the test (`letClose`). */
-let holdCloses = false;
-const closing = new Map<string, () => void>();
-
-/** Two tiny node types of the test: a sink that records, and a node whose close the test holds. */
-const testNodes: NodeInitializer = (RED: NodeAPI) => {
-  function Sink(this: Node, def: NodeDef): void {
-    RED.nodes.createNode(this, def);
-    this.on('input', (msg: NodeMessage) => {
-      const list = sinks.get(def.id) ?? [];
-      list.push(msg as Msg);
-      sinks.set(def.id, list);
-    });
-  }
-  function SlowClose(this: Node, def: NodeDef): void {
-    RED.nodes.createNode(this, def);
-    this.on('close', (_removed: boolean, done: () => void) => {
-      if (holdCloses) closing.set(def.id, done);
-      else done();
-    });
-  }
-  RED.nodes.registerType('test-sink', Sink);
-  RED.nodes.registerType('test-slow-close', SlowClose);
-};
 
 function sink(id: string): FlowNode {
   return { id, type: 'test-sink', z: TAB.id };
@@ -61,8 +35,9 @@ function slowNode(version: number): FlowNode {
   return { id: 'slow', type: 'test-slow-close', z: TAB.id, version };
 }
 
+/** What reached the sink `id`; kept across deploys (a deploy replaces the sink node). */
 function received(id: string): Msg[] {
-  return sinks.get(id) ?? [];
+  return sunk(id) as unknown as Msg[];
 }
 
 const fillKeys = (msgs: Msg[]): string[] =>
@@ -89,21 +64,17 @@ async function deployWithSlowClose(
   closeMs: number,
   during: () => Promise<void>,
 ): Promise<void> {
-  holdCloses = true;
+  holdCloses(true);
   try {
     const deploying = helper.setFlows(flow, type, creds);
-    await waitFor(() => closing.has('slow'), 5000, 'the slow node to be closing');
+    await waitFor(() => closeHeld('slow'), 5000, 'the slow node to be closing');
     const t0 = Date.now();
     await during();
     await sleep(Math.max(0, closeMs - (Date.now() - t0)));
-    const done = closing.get('slow')!;
-    closing.delete('slow');
-    done();
+    letClose('slow');
     await deploying;
   } finally {
-    holdCloses = false;
-    for (const done of closing.values()) done();
-    closing.clear();
+    holdCloses(false);
   }
 }
 
@@ -123,7 +94,7 @@ describe('deploys through the runtime (issue 21: delivered means the flow receiv
     sim = s;
   });
   beforeEach(function () {
-    sinks.clear();
+    clearSinks();
   });
 
   const load = (flow: FlowNode[], creds: Record<string, Record<string, string>>): Promise<void> => helper.load([...nodeModules(), testNodes], flow, creds);

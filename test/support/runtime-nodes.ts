@@ -11,6 +11,7 @@
  *    node's `closeMs` property; it runs on the timer functions in use, so a fake clock moves it.
  *    The start of its close (the stop phase of a deploy that restarts it, or an unload) is told to
  *    `closeStarted(id)` (the next close) and to `runtimeNodesControl.onClose(id)` (every close).
+ *    While `holdCloses(true)`, its close waits for the test instead (`closeHeld(id)`, `letClose(id)`).
  */
 import type { NodeAPI, Node, NodeDef } from 'node-red';
 
@@ -28,7 +29,9 @@ export const runtimeNodesControl: RuntimeNodesControl = { closeDelayMs: new Map(
 const sinks = new Map<string, Msg[]>();
 const arrivalLog: Array<{ sink: string; msg: Msg }> = [];
 const closeWaiters = new Map<string, Array<() => void>>();
+const held = new Map<string, () => void>();
 let fast = false;
+let holding = false;
 
 /** The messages every incarnation of the sink node `id` received, in order of arrival. */
 export function sunk(id: string): Msg[] {
@@ -65,6 +68,29 @@ export function closeStarted(id: string): Promise<void> {
   });
 }
 
+/**
+ * While on, a slow-close node's close waits until the test calls `letClose(id)`; off lets every
+ * held close finish.
+ */
+export function holdCloses(on: boolean): void {
+  holding = on;
+  if (on) return;
+  for (const done of held.values()) done();
+  held.clear();
+}
+
+/** True while the close of the slow-close node `id` is held (its close has begun). */
+export function closeHeld(id: string): boolean {
+  return held.has(id);
+}
+
+/** Lets the held close of the slow-close node `id` finish. */
+export function letClose(id: string): void {
+  const done = held.get(id);
+  held.delete(id);
+  done?.();
+}
+
 interface SlowCloseDef extends NodeDef {
   closeMs?: string | number;
 }
@@ -88,6 +114,10 @@ export function testNodes(RED: NodeAPI): void {
       closeWaiters.delete(id);
       for (const w of waiting) w();
       runtimeNodesControl.onClose?.(id);
+      if (holding) {
+        held.set(id, done);
+        return;
+      }
       const ms = fast ? 0 : (runtimeNodesControl.closeDelayMs.get(id) ?? Number(def.closeMs ?? 0));
       if (ms > 0) setTimeout(done, ms);
       else done();
