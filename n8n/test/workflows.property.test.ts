@@ -11,18 +11,8 @@ import assert from 'node:assert/strict';
 import type { IDataObject } from 'n8n-workflow';
 import { BinanceSimulator } from '../../simulator/index';
 import { waitFor } from '../../test/support/fake-clock';
+import { prng } from '../../test/support/prng';
 import { TriggerHarness, loadTriggerType } from './trigger-functions';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
 const WORKFLOWS = 3;
@@ -44,7 +34,7 @@ describe('n8n: several workflows on one credential, generated schedules (built t
 
   for (const seed of seeds) {
     it(`seed ${seed}: each workflow gets every fill since its first activation exactly once, across deactivations and drops; one connection`, async () => {
-      const rnd = mulberry32(seed);
+      const rnd = prng(seed);
       const sim = await BinanceSimulator.start();
       const trace: string[] = [];
       const workflows: Workflow[] = Array.from({ length: WORKFLOWS }, () => ({ db: { staticData: {} }, lives: [] }));
