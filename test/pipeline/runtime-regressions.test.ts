@@ -29,7 +29,7 @@
 import assert from 'node:assert/strict';
 import type { BinanceSimulator, SimMarket, SimTrade } from '../../simulator/index';
 import { BinanceSimulator as Simulator } from '../../simulator/index';
-import { capturedLogs, helper, nodeModules, startRed, waitFor, type FlowNode } from '../support/red';
+import { capturedLogs, helper, nodeModules, rememberSecret, startRed, waitFor, type FlowNode } from '../support/red';
 import { arrivals, clearSinks, closeStarted, fastCloses, sunk, testNodes } from '../support/runtime-nodes';
 import { PersistentStore, usePersistentStore } from '../support/persistent-store';
 import { accountNode, credentialsFor, newAccount, waitConnected, type TestAccount } from '../nodes/flows';
@@ -308,6 +308,29 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
       (w) => /state|cursor/i.test(w) && /discard|ignor|another|other|belong|differ|mismatch|not (applied|used)|switch|changed/i.test(w),
     );
     assert.ok(warned.length > 0, `case 3: a warning says the saved recovery state of another market/key was discarded (warnings: ${JSON.stringify(warningsSince(logFrom))})`);
+  });
+
+  it(`a key switched to a mistyped (revoked) one for a while, then back (full deploys, persistent store): the stream that never connected does not replace the saved cursors; the fills made meanwhile come once when the right key is back (attack B21)`, async function () {
+    const a = newAccount(sim, 'spot');
+    const k2 = sim.createKey(a.accountId, 'hmac');
+    rememberSecret(k2.apiKey, k2.apiSecret);
+    sim.revokeKey(k2.apiKey);
+    const bad: TestAccount = { ...a, key: k2 };
+    const props = { account: { recoveryStore: 'persist' } };
+    await started(a, props);
+    const before = fills(sim, a, 'spot', 2);
+    await waitFor(() => fillIds('out').length === 2, 8000, 'the first live fills');
+    await helper.setFlows(flow(bad, props), 'full', credentialsFor(bad));
+    await waitFor(() => statuses().slice(-1).some((s) => s.status.fill === 'red'), 15_000, 'the rejected key shown red');
+    const meanwhile = fills(sim, a, 'spot', 3);
+    await helper.setFlows(flow(a, props), 'full', credentialsFor(a));
+    await waitConnected();
+    const after = fills(sim, a, 'spot', 1);
+    const expected = [...before, ...meanwhile, ...after];
+    await waitQuietly(() => expected.every((id) => fillIds('out').includes(id)), 15_000);
+    await sleep(300);
+    assert.deepEqual(ledger(sim, a, 'spot'), expected, 'setup: the exchange ledger');
+    assert.deepEqual([...fillIds('out')].sort((x, y) => x - y), expected, `B21: ${onceReport(expected, fillIds('out'))}`);
   });
 
   // -------------------------------------------------------------------------------- case 4

@@ -79,6 +79,14 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
 
   private readonly logger?: Logger;
   private readonly persisters = new Map<StateStore, StatePersister>();
+  /**
+   * Read but not yet subscribed: nothing is written until the stream has subscribed once (a
+   * mistyped or revoked key that never connects would otherwise replace the saved cursors of the
+   * right key with its own empty state, and going back to the right key began as a first start:
+   * fills lost, status green; attack B21 on issue 21).
+   */
+  private readonly writesAfterSubscribe = new Set<StatePersister>();
+  private subscribedOnce = false;
   private readonly persistIntervalMs: number;
   private _current: ReliableStateChange;
   private active = 0;
@@ -244,13 +252,23 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     if (restore) this.mergeStore(store, p, 0);
   }
 
+  /** Lets a persister write: once its store was read and the stream has subscribed once. */
+  private allowWrites(p: StatePersister): void {
+    if (this.subscribedOnce || this.manager.state === 'connected') {
+      this.subscribedOnce = true;
+      p.allow();
+    } else {
+      this.writesAfterSubscribe.add(p);
+    }
+  }
+
   /** Reads a further store (another account node's copy) and merges it; retried while it fails. */
   private mergeStore(store: StateStore, p: StatePersister, failures: number): void {
     readState(store).then(
       (st) => {
         if (this.closed) return;
         this.recovery?.restore(st);
-        p.allow();
+        this.allowWrites(p);
       },
       (err: unknown) => {
         if (this.closed || this.persisters.get(store) !== p) return;
@@ -432,7 +450,10 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
           this.stateKnown(g, true);
         },
         startupGap: (unknown) => recovery.startupGap(undefined, { stateUnknown: unknown }),
-        allowWrites: () => this.persisters.get(store)?.allow(),
+        allowWrites: () => {
+          const p = this.persisters.get(store);
+          if (p) this.allowWrites(p);
+        },
         letEventsFlow: () => this.letEventsFlow(),
         changed: () => this.refreshState(),
         logger: this.logger,
@@ -589,6 +610,9 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       for (const p of this.persisters.values()) p.start();
     }
     if (s.state === 'connected') {
+      this.subscribedOnce = true;
+      for (const p of this.writesAfterSubscribe) p.allow();
+      this.writesAfterSubscribe.clear();
       const startup = this.startupPending;
       this.startupPending = undefined;
       if (startup) this.runStartup(startup);
