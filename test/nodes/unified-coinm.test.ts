@@ -1,0 +1,110 @@
+/**
+ * Issue 22 item 3: the unified COIN-M form (coinmApi 'fapi') puts the account's COIN-M events on its
+ * one /fapi listenKey next to its USDⓈ-M events (the simulator's `coinmOnFapi` account). Two account
+ * nodes on one API key, one USDⓈ-M and one COIN-M 'fapi', each deliver only their own family's
+ * fills: once, at the right node, under the right market and eventId; after a gap each recovers
+ * only its own symbols, each on its own REST.
+ */
+import assert from 'node:assert/strict';
+import type { BinanceSimulator, SimTrade } from '../../simulator/index';
+import { collect, helper, nodeModules, rememberSecret, waitFor } from '../support/red';
+import { accountNode, consumer, credentialsFor, helperNode, redWithSimulator, TAB, waitConnected, type TestAccount } from './flows';
+
+type Msg = Record<string, unknown> & { payload: Record<string, unknown>; market?: string; eventId?: string; recovered?: boolean };
+
+const UM = 'BTCUSDT';
+const CM = 'BTCUSD_PERP';
+
+describe('COIN-M unified form: a USDⓈ-M and a COIN-M account node on one key (against the simulator)', function () {
+  let sim: BinanceSimulator;
+
+  redWithSimulator((s) => {
+    sim = s;
+  });
+
+  async function twoNodes(): Promise<{ id: string; um: { msgs: Msg[] }; cm: { msgs: Msg[] } }> {
+    const { id } = sim.createAccount({ futuresBalances: { USDT: '100000', BTC: '10' }, coinmOnFapi: true });
+    const key = sim.createKey(id, 'hmac');
+    rememberSecret(key.apiKey, key.apiSecret);
+    const um: TestAccount = { accountId: id, key, market: 'usdm-futures' };
+    const cm: TestAccount = { accountId: id, key, market: 'coinm-futures' };
+    await helper.load(
+      nodeModules(),
+      [
+        TAB,
+        accountNode(sim, um, { name: 'um account' }),
+        accountNode(sim, cm, { id: 'acct2', name: 'cm account', coinmApi: 'fapi' }),
+        consumer('ouU', 'binance-order-update', 'outU'),
+        consumer('ouC', 'binance-order-update', 'outC', { account: 'acct2' }),
+        helperNode('outU'),
+        helperNode('outC'),
+      ],
+      { ...credentialsFor(um), ...credentialsFor(cm, 'acct2') },
+    );
+    await waitConnected('acct');
+    await waitConnected('acct2');
+    return { id, um: collect('outU') as unknown as { msgs: Msg[] }, cm: collect('outC') as unknown as { msgs: Msg[] } };
+  }
+
+  const fills = (o: { msgs: Msg[] }): Msg[] => o.msgs.filter((m) => m.payload.executionType === 'TRADE');
+  const idOf = (market: string) => (t: SimTrade): string => `fill:${market}:${t.symbol}:${t.orderId}:${t.tradeId}`;
+
+  it('each fill once, at its own node, under its market and its own eventId; both nodes on the one /fapi listenKey', async function () {
+    const { id, um, cm } = await twoNodes();
+    // one listenKey (a POST while a key is active returns it), one connection per node on it
+    const keys = sim.listenKeys().filter((k) => k.accountId === id);
+    assert.deepEqual(keys.map((k) => k.market), ['usdm-futures'], 'one /fapi key for both nodes');
+    assert.equal(sim.openConnections({ accountId: id }), 2, 'a connection per node');
+
+    const u = sim.runOrderLifecycle(id, { market: 'usdm-futures', symbol: UM, side: 'BUY', quantity: '0.002', price: '100', fills: ['0.001'] }).trades;
+    const c = sim.runOrderLifecycle(id, { market: 'coinm-futures', symbol: CM, side: 'SELL', quantity: '2', price: '100', fills: ['1'] }).trades;
+    // markers: a later fill of each node's own family; frames of one connection arrive in order, so
+    // once a node has its marker, every frame sent to it before (the other family's too) is handled
+    const uMark = sim.runOrderLifecycle(id, { market: 'usdm-futures', symbol: UM, side: 'SELL', quantity: '0.001', price: '101' }).trades;
+    const cMark = sim.runOrderLifecycle(id, { market: 'coinm-futures', symbol: CM, side: 'BUY', quantity: '1', price: '101' }).trades;
+    await waitFor(() => fills(um).some((m) => m.eventId === idOf('usdm-futures')(uMark[0])), 5000, 'the USDⓈ-M marker');
+    await waitFor(() => fills(cm).some((m) => m.eventId === idOf('coinm-futures')(cMark[0])), 5000, 'the COIN-M marker');
+
+    assert.deepEqual(fills(um).map((m) => m.eventId), [...u, ...uMark].map(idOf('usdm-futures')), 'USDⓈ-M node: its own fills, once each');
+    assert.deepEqual(fills(cm).map((m) => m.eventId), [...c, ...cMark].map(idOf('coinm-futures')), 'COIN-M node: its own fills, once each');
+    assert.ok(um.msgs.every((m) => m.market === 'usdm-futures' && m.payload.symbol === UM), 'nothing of COIN-M at the USDⓈ-M node');
+    assert.ok(cm.msgs.every((m) => m.market === 'coinm-futures' && m.payload.symbol === CM), 'nothing of USDⓈ-M at the COIN-M node');
+    const all = [...um.msgs, ...cm.msgs].map((m) => m.eventId);
+    assert.equal(new Set(all).size, all.length, 'every order update has its own eventId');
+  });
+
+  it('a gap: each node recovers its own missed fills once, querying only its own symbols on its own REST', async function () {
+    const { id, um, cm } = await twoNodes();
+    sim.runOrderLifecycle(id, { market: 'usdm-futures', symbol: UM, side: 'BUY', quantity: '0.001', price: '100' });
+    sim.runOrderLifecycle(id, { market: 'coinm-futures', symbol: CM, side: 'SELL', quantity: '1', price: '100' });
+    await waitFor(() => fills(um).some((m) => m.payload.symbol === UM) && fills(cm).some((m) => m.payload.symbol === CM), 5000, 'a live fill at each node');
+
+    const since = sim.requests.length;
+    assert.equal(sim.dropConnections({ accountId: id }), 2);
+    const uMissed = sim.runOrderLifecycle(id, { market: 'usdm-futures', symbol: UM, side: 'SELL', quantity: '0.002', price: '101', fills: ['0.001'] }).trades;
+    const cMissed = sim.runOrderLifecycle(id, { market: 'coinm-futures', symbol: CM, side: 'BUY', quantity: '2', price: '101', fills: ['1'] }).trades;
+    await waitFor(() => fills(um).length >= 1 + uMissed.length && fills(cm).length >= 1 + cMissed.length, 15_000, 'the recovered fills');
+    await waitConnected('acct');
+    await waitConnected('acct2');
+    // markers after the recovery (see above): anything delivered twice would be there by now
+    const uMark = sim.runOrderLifecycle(id, { market: 'usdm-futures', symbol: UM, side: 'BUY', quantity: '0.001', price: '102' }).trades;
+    const cMark = sim.runOrderLifecycle(id, { market: 'coinm-futures', symbol: CM, side: 'SELL', quantity: '1', price: '102' }).trades;
+    await waitFor(() => fills(um).some((m) => m.eventId === idOf('usdm-futures')(uMark[0])), 5000, 'the USDⓈ-M marker');
+    await waitFor(() => fills(cm).some((m) => m.eventId === idOf('coinm-futures')(cMark[0])), 5000, 'the COIN-M marker');
+
+    const rest = sim.requests.slice(since).filter((r) => r.kind === 'rest' && r.params.symbol !== undefined);
+    const bySymbol = (prefix: string): string[] => [...new Set(rest.filter((r) => r.path.startsWith(prefix)).map((r) => r.params.symbol))].sort();
+    assert.ok(rest.some((r) => r.path === '/fapi/v1/userTrades'), 'USDⓈ-M recovery ran');
+    assert.ok(rest.some((r) => r.path === '/dapi/v1/userTrades'), 'COIN-M recovery ran');
+    assert.deepEqual(bySymbol('/fapi/'), [UM], 'fapi: only USDⓈ-M symbols');
+    assert.deepEqual(bySymbol('/dapi/'), [CM], 'dapi: only COIN-M symbols');
+
+    const recU = fills(um).filter((m) => m.recovered === true);
+    const recC = fills(cm).filter((m) => m.recovered === true);
+    assert.deepEqual(recU.map((m) => m.eventId), uMissed.map(idOf('usdm-futures')), 'USDⓈ-M: its missed fills, recovered once');
+    assert.deepEqual(recC.map((m) => m.eventId), cMissed.map(idOf('coinm-futures')), 'COIN-M: its missed fills, recovered once');
+    assert.equal(fills(um).length, 1 + uMissed.length + uMark.length, 'USDⓈ-M: no fill twice');
+    assert.equal(fills(cm).length, 1 + cMissed.length + cMark.length, 'COIN-M: no fill twice');
+    assert.ok([...um.msgs, ...cm.msgs].every((m) => (m.market === 'usdm-futures') === (m.payload.symbol === UM)), 'each under its own market');
+  });
+});
