@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import type { BinanceSimulator, SimTrade } from '../../simulator/index';
-import { collect, helper, nodeModules, rememberSecret, waitFor } from '../support/red';
+import { collect, helper, nodeModules, rememberSecret, waitFor, type FlowNode } from '../support/red';
 import { accountNode, consumer, credentialsFor, helperNode, redWithSimulator, TAB, waitConnected, type TestAccount } from './flows';
 
 type Msg = Record<string, unknown> & { payload: Record<string, unknown>; market?: string; eventId?: string; recovered?: boolean };
@@ -22,7 +22,7 @@ describe('COIN-M unified form: a USDⓈ-M and a COIN-M account node on one key (
     sim = s;
   });
 
-  async function twoNodes(): Promise<{ id: string; um: { msgs: Msg[] }; cm: { msgs: Msg[] } }> {
+  async function twoNodes(extra: FlowNode[] = []): Promise<{ id: string; um: { msgs: Msg[] }; cm: { msgs: Msg[] } }> {
     const { id } = sim.createAccount({ futuresBalances: { USDT: '100000', BTC: '10' }, coinmOnFapi: true });
     const key = sim.createKey(id, 'hmac');
     rememberSecret(key.apiKey, key.apiSecret);
@@ -38,6 +38,7 @@ describe('COIN-M unified form: a USDⓈ-M and a COIN-M account node on one key (
         consumer('ouC', 'binance-order-update', 'outC', { account: 'acct2' }),
         helperNode('outU'),
         helperNode('outC'),
+        ...extra,
       ],
       { ...credentialsFor(um), ...credentialsFor(cm, 'acct2') },
     );
@@ -71,6 +72,49 @@ describe('COIN-M unified form: a USDⓈ-M and a COIN-M account node on one key (
     assert.ok(cm.msgs.every((m) => m.market === 'coinm-futures' && m.payload.symbol === CM), 'nothing of USDⓈ-M at the COIN-M node');
     const all = [...um.msgs, ...cm.msgs].map((m) => m.eventId);
     assert.equal(new Set(all).size, all.length, 'every order update has its own eventId');
+  });
+
+  it('account-level events: a balance change at its family\'s node (COIN-M ACCOUNT_UPDATE names its account alias `i`), `fs` / `st` marked frames at the family named, unmarked ones at both; a listenKeyExpired renews both', async function () {
+    const { id, um, cm } = await twoNodes([
+      consumer('ueU', 'binance-user-event', 'evU'),
+      consumer('ueC', 'binance-user-event', 'evC', { account: 'acct2' }),
+      helperNode('evU'),
+      helperNode('evC'),
+    ]);
+    const evU = collect('evU') as unknown as { msgs: Msg[] };
+    const evC = collect('evC') as unknown as { msgs: Msg[] };
+    const topics = (o: { msgs: Msg[] }, t: string): Msg[] => o.msgs.filter((m) => m.topic === t);
+    sim.deposit(id, 'usdm-futures', 'USDT', '5');
+    sim.deposit(id, 'coinm-futures', 'BTC', '0.5');
+    // both injected on the /fapi key, so both connections receive each frame
+    sim.injectEvent(id, 'usdm-futures', { e: 'ACCOUNT_CONFIG_UPDATE', T: 1, st: 2, ai: { j: true } });
+    sim.injectEvent(id, 'usdm-futures', { e: 'ACCOUNT_CONFIG_UPDATE', T: 2, fs: 'UM', ai: { j: false } });
+    sim.injectEvent(id, 'usdm-futures', { e: 'ACCOUNT_CONFIG_UPDATE', T: 3, ai: { j: true } });
+    await waitFor(() => topics(evU, 'ACCOUNT_CONFIG_UPDATE').length === 2 && topics(evC, 'ACCOUNT_CONFIG_UPDATE').length === 2, 5000, 'the config updates');
+    const balances = (o: { msgs: Msg[] }): string[] =>
+      topics(o, 'ACCOUNT_UPDATE').flatMap((m) => (((m.raw as Record<string, unknown>).a as { B: Array<{ a: string }> }).B ?? []).map((b) => b.a));
+    assert.deepEqual(balances(evU), ['USDT'], 'the USDⓈ-M deposit, at the USDⓈ-M node only');
+    assert.deepEqual(balances(evC), ['BTC'], 'the COIN-M deposit, at the COIN-M node only');
+    assert.deepEqual(topics(evU, 'ACCOUNT_CONFIG_UPDATE').map((m) => (m.raw as Record<string, unknown>).T), [2, 3]);
+    assert.deepEqual(topics(evC, 'ACCOUNT_CONFIG_UPDATE').map((m) => (m.raw as Record<string, unknown>).T), [1, 3]);
+    assert.ok(evU.msgs.every((m) => m.market === 'usdm-futures') && evC.msgs.every((m) => m.market === 'coinm-futures'));
+
+    // the one key expires: each node gets a new one (the same for both) and goes on
+    const before = sim.listenKeys().filter((k) => k.accountId === id);
+    assert.equal(before.length, 1);
+    sim.expireListenKey(before[0].listenKey);
+    await waitFor(() => sim.listenKeys().some((k) => k.accountId === id) && sim.openConnections({ accountId: id }) === 2, 10_000, 'both nodes on a new key');
+    await waitConnected('acct');
+    await waitConnected('acct2');
+    const after = sim.listenKeys().filter((k) => k.accountId === id);
+    assert.equal(after.length, 1);
+    assert.notEqual(after[0].listenKey, before[0].listenKey);
+    const u = sim.runOrderLifecycle(id, { market: 'usdm-futures', symbol: UM, side: 'BUY', quantity: '0.001', price: '100' }).trades;
+    const c = sim.runOrderLifecycle(id, { market: 'coinm-futures', symbol: CM, side: 'SELL', quantity: '1', price: '100' }).trades;
+    await waitFor(() => fills(um).length === 1 && fills(cm).length === 1, 10_000, 'a fill at each node on the new key');
+    assert.equal(fills(um)[0].eventId, idOf('usdm-futures')(u[0]));
+    assert.equal(fills(cm)[0].eventId, idOf('coinm-futures')(c[0]));
+    assert.ok(topics(evU, 'listenKeyExpired').length === 0 && topics(evC, 'listenKeyExpired').length === 0, 'the key\'s expiry is the transport\'s, not a message');
   });
 
   it('a gap: each node recovers its own missed fills once, querying only its own symbols on its own REST', async function () {
