@@ -428,8 +428,10 @@ export const PM_RECOVERY_BOOKS: readonly RecoveryBook[] = [
  * carries both: the unified COIN-M form (coinmApi 'fapi') puts the account's COIN-M events on its
  * one /fapi listenKey next to its USDⓈ-M events ([REF] §4.6: after the CM migration "fstream and
  * dstream carry both universes", [CJS] coin-futures, 2026-07-22), so a USDⓈ-M and a COIN-M account
- * node on one key would each deliver every fill. Each futures stream drops the events of the other
- * family (transport-futures.ts). Sources leave open which field Binance sets on the unified stream,
+ * node on one key would each deliver every fill. A USDⓈ-M stream and a COIN-M stream in the
+ * unified form drop the events of the other family (transport-futures.ts; COIN-M on dstream, whose
+ * /dapi key the COIN-M page documents as COIN-M's alone, and portfolio margin are not filtered).
+ * Sources leave open which field Binance sets on the unified stream,
  * so this is OUR RULE (chosen 2026-12-07, issue 22; docs/protocol-notes.md), first match wins:
  *  1. top-level `fs` "UM" / "CM" ("Event business unit", the portfolio-margin events: [CJS] PM
  *     OrderTradeUpdate.fs / AccountUpdate.fs 17.0.0 2026-07-24; PM 19.0.0 AccountConfigUpdate.fs,

@@ -136,9 +136,10 @@ class FuturesSession implements Session {
       this.transport.keyExpired(this.listenKey, Number.isFinite(e) ? e : undefined);
       return;
     }
-    // One listenKey may carry both families (COIN-M unified on /fapi): each stream takes only its
-    // own (facts.ts futuresFamilyOfEvent); an event naming no family is delivered by each.
-    // Portfolio margin's key carries both by design (businessUnit): not filtered.
+    // The /fapi listenKey carries both families when the account's COIN-M is unified: a USDⓈ-M
+    // stream and a COIN-M 'fapi' stream take only their own (facts.ts futuresFamilyOfEvent); an
+    // event naming no family is delivered by each. A COIN-M stream on dstream (/dapi key) and
+    // portfolio margin (both families by design, businessUnit) are not filtered.
     const own = this.family;
     const family = own === undefined ? undefined : futuresFamilyOfEvent(msg);
     if (family !== undefined && family !== own) {
@@ -149,9 +150,11 @@ class FuturesSession implements Session {
     this.handlers.onEvent(this, msg);
   }
 
+  /** The family this stream takes, where its key may carry both (see onFrame). */
   private get family(): FuturesFamily | undefined {
-    const m = this.ctx.endpoints.market;
-    return m === 'coinm-futures' ? 'coinm' : m === 'usdm-futures' ? 'usdm' : undefined;
+    const ep = this.ctx.endpoints;
+    if (ep.market === 'usdm-futures') return 'usdm';
+    return ep.market === 'coinm-futures' && ep.coinmApi === 'fapi' ? 'coinm' : undefined;
   }
 
   private onConnClose(info: CloseInfo): void {
