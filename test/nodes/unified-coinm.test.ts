@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import type { BinanceSimulator, SimTrade } from '../../simulator/index';
 import { collect, helper, nodeModules, rememberSecret, waitFor, type FlowNode } from '../support/red';
+import { futuresFamilyOfEvent } from '../../nodes/lib/exchange/facts';
 import { accountNode, consumer, credentialsFor, helperNode, redWithSimulator, TAB, waitConnected, type TestAccount } from './flows';
 
 type Msg = Record<string, unknown> & { payload: Record<string, unknown>; market?: string; eventId?: string; recovered?: boolean };
@@ -150,5 +151,29 @@ describe('COIN-M unified form: a USDⓈ-M and a COIN-M account node on one key (
     assert.equal(fills(um).length, 1 + uMissed.length + uMark.length, 'USDⓈ-M: no fill twice');
     assert.equal(fills(cm).length, 1 + cMissed.length + cMark.length, 'COIN-M: no fill twice');
     assert.ok([...um.msgs, ...cm.msgs].every((m) => (m.market === 'usdm-futures') === (m.payload.symbol === UM)), 'each under its own market');
+  });
+
+  it('the family rule (facts.ts futuresFamilyOfEvent), each branch on a documented frame shape', function () {
+    const cases: Array<[string, Record<string, unknown>, 'usdm' | 'coinm' | undefined]> = [
+      ['fs CM wins over a USDⓈ-M-looking symbol', { e: 'ORDER_TRADE_UPDATE', fs: 'CM', o: { s: 'BTCUSDT' } }, 'coinm'],
+      ['fs UM', { e: 'ACCOUNT_UPDATE', fs: 'UM', a: { B: [{ a: 'BTC' }] } }, 'usdm'],
+      ['top-level st 2', { e: 'ACCOUNT_CONFIG_UPDATE', st: 2, ai: { j: true } }, 'coinm'],
+      ['top-level st 1 (string)', { e: 'ACCOUNT_CONFIG_UPDATE', st: '1', ai: { j: true } }, 'usdm'],
+      ['o.st is a strategy type, not a family', { e: 'ORDER_TRADE_UPDATE', o: { s: 'BTCUSDT', st: 2 } }, 'usdm'],
+      ['COIN-M perpetual', { e: 'ORDER_TRADE_UPDATE', i: 'SfsR', o: { s: 'BTCUSD_PERP' } }, 'coinm'],
+      ['COIN-M delivery', { e: 'ORDER_TRADE_UPDATE', o: { s: 'ETHUSD_200925' } }, 'coinm'],
+      ['USDⓈ-M delivery', { e: 'ORDER_TRADE_UPDATE', o: { s: 'BTCUSDT_200925' } }, 'usdm'],
+      ['TRADE_LITE: top-level i is an order id', { e: 'TRADE_LITE', s: 'BTCUSDT', i: 8886774 }, 'usdm'],
+      ['ALGO_UPDATE', { e: 'ALGO_UPDATE', o: { s: 'BTCUSD_PERP', aid: 1 } }, 'coinm'],
+      ['ACCOUNT_CONFIG_UPDATE leverage', { e: 'ACCOUNT_CONFIG_UPDATE', ac: { s: 'BTCUSD_PERP', l: 5 } }, 'coinm'],
+      ['funding fee with a.S', { e: 'ACCOUNT_UPDATE', a: { m: 'FUNDING_FEE', S: 'BTCUSD_PERP', B: [{ a: 'BTC' }] } }, 'coinm'],
+      ['an order fill: its position symbol decides, whatever i says', { e: 'ACCOUNT_UPDATE', i: 'x', a: { m: 'ORDER', B: [{ a: 'USDT' }], P: [{ s: 'BTCUSDT' }] } }, 'usdm'],
+      ['MARGIN_CALL', { e: 'MARGIN_CALL', p: [{ s: 'BTCUSD_PERP' }] }, 'coinm'],
+      ['a COIN-M deposit (account alias i)', { e: 'ACCOUNT_UPDATE', i: 'SfsR', a: { m: 'DEPOSIT', B: [{ a: 'BTC' }], P: [] } }, 'coinm'],
+      ['a USDⓈ-M deposit (no i)', { e: 'ACCOUNT_UPDATE', a: { m: 'DEPOSIT', B: [{ a: 'USDT' }], P: [] } }, 'usdm'],
+      ['multi-assets mode, unmarked: both', { e: 'ACCOUNT_CONFIG_UPDATE', ai: { j: true } }, undefined],
+      ['listenKeyExpired: both', { e: 'listenKeyExpired', listenKey: 'k' }, undefined],
+    ];
+    for (const [name, ev, want] of cases) assert.equal(futuresFamilyOfEvent(ev), want, name);
   });
 });

@@ -439,21 +439,23 @@ export const PM_RECOVERY_BOOKS: readonly RecoveryBook[] = [
  *  2. top-level `st` 1 (UM) / 2 (CM): "streams gain `st` (1=UM, 2=CM)" after the CM migration
  *     ([REF] §4.6 from [CJS] coin-futures, 2026-07; where it sits is not shown: only a top-level
  *     `st` is read, never `o.st` / `su.st`, which are strategy types);
- *  3. ACCOUNT_UPDATE with a top-level `i` (account alias): COIN-M only; the COIN-M page documents
- *     it and the USDⓈ-M one does not ([REF] §4.4, derivatives/coin-margined-futures user-data
- *     pages, undated stored copies read 2026-11-25; on TRADE_LITE `i` is an order id, so only here);
- *  4. the event's contract symbol (`o.s`, `s`, `ac.s`, `a.S`, `a.P[].s`, `p[].s`, `su.s`, `gu.s`,
+ *  3. the event's contract symbol (`o.s`, `s`, `ac.s`, `a.S`, `a.P[].s`, `p[].s`, `su.s`, `gu.s`,
  *     `or.s`): COIN-M contracts are inverse, `<base>USD_PERP` or `<base>USD_<yymmdd>`; USDⓈ-M
  *     ones end in the quote asset (`BTCUSDT`, `ETHUSDC`) or `<base>USDT_<yymmdd>` (exchangeInfo
  *     examples "BTCUSD_PERP", "BTCUSD_200925" vs "BTCUSDT", "BTCUSDT_200925" on the COIN-M and
  *     USDⓈ-M market-data pages, undated; no symbol of one family has the other's form);
- *  5. an ACCOUNT_UPDATE without `i` and without a symbol (a deposit, a transfer): USDⓈ-M, by 3;
+ *  4. an ACCOUNT_UPDATE naming no symbol (a deposit, a transfer, a cross funding fee without `a.S`)
+ *     with a top-level `i` (account alias): COIN-M; the COIN-M page documents `i` and the USDⓈ-M
+ *     one does not ([REF] §4.4, derivatives/coin-margined-futures user-data pages, undated stored
+ *     copies read 2026-11-25; on TRADE_LITE `i` is an order id, so only here, and only after the
+ *     symbol, which decides whenever there is one);
+ *  5. an ACCOUNT_UPDATE naming no symbol and without `i`: USDⓈ-M, by 4;
  *  6. anything else (listenKeyExpired, ACCOUNT_CONFIG_UPDATE `ai`, an unknown type): undefined,
  *     the event names no family and every stream on the key delivers it.
  */
 export type FuturesFamily = 'usdm' | 'coinm';
 
-/** A COIN-M contract symbol (rule 4 above). */
+/** A COIN-M contract symbol (rule 3 above). */
 export const COINM_SYMBOL_PATTERN = /USD_(PERP|\d{6})$/;
 
 export function futuresFamilyOfSymbol(symbol: string): FuturesFamily {
@@ -466,18 +468,17 @@ export function futuresFamilyOfEvent(ev: Readonly<Record<string, unknown>>): Fut
   const st = ev.st;
   if (st === 1 || st === '1') return 'usdm';
   if (st === 2 || st === '2') return 'coinm';
-  const account = ev.e === 'ACCOUNT_UPDATE';
-  if (account && typeof ev.i === 'string' && ev.i !== '') return 'coinm';
   const symbol = eventSymbol(ev);
   if (symbol !== undefined) return futuresFamilyOfSymbol(symbol);
-  return account ? 'usdm' : undefined;
+  if (ev.e !== 'ACCOUNT_UPDATE') return undefined;
+  return typeof ev.i === 'string' && ev.i !== '' ? 'coinm' : 'usdm';
 }
 
 const rec = (v: unknown): Record<string, unknown> | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
 const sym = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const firstSym = (v: unknown): string | undefined => (Array.isArray(v) ? v.map((x) => sym(rec(x)?.s)).find((s) => s !== undefined) : undefined);
 
-/** The first contract symbol an event names (rule 4). */
+/** The first contract symbol an event names (rule 3). */
 function eventSymbol(ev: Readonly<Record<string, unknown>>): string | undefined {
   const a = rec(ev.a);
   return (
