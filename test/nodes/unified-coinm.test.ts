@@ -91,7 +91,9 @@ describe('COIN-M unified form: a USDⓈ-M and a COIN-M account node on one key (
     sim.injectEvent(id, 'usdm-futures', { e: 'ACCOUNT_CONFIG_UPDATE', T: 1, st: 2, ai: { j: true } });
     sim.injectEvent(id, 'usdm-futures', { e: 'ACCOUNT_CONFIG_UPDATE', T: 2, fs: 'UM', ai: { j: false } });
     sim.injectEvent(id, 'usdm-futures', { e: 'ACCOUNT_CONFIG_UPDATE', T: 3, ai: { j: true } });
-    await waitFor(() => topics(evU, 'ACCOUNT_CONFIG_UPDATE').length === 2 && topics(evC, 'ACCOUNT_CONFIG_UPDATE').length === 2, 5000, 'the config updates');
+    // the unmarked one was sent last: once each node has it, each has had every frame before it
+    const last = (o: { msgs: Msg[] }): boolean => topics(o, 'ACCOUNT_CONFIG_UPDATE').some((m) => (m.raw as Record<string, unknown>).T === 3);
+    await waitFor(() => last(evU) && last(evC), 5000, 'the config updates');
     const balances = (o: { msgs: Msg[] }): string[] =>
       topics(o, 'ACCOUNT_UPDATE').flatMap((m) => (((m.raw as Record<string, unknown>).a as { B: Array<{ a: string }> }).B ?? []).map((b) => b.a));
     assert.deepEqual(balances(evU), ['USDT'], 'the USDⓈ-M deposit, at the USDⓈ-M node only');
