@@ -78,7 +78,9 @@ export function attach(manager: StreamManager): Pick<Harness, 'events' | 'states
 /** A distinct user-data event for `market` carrying a marker `seq` (so duplicates are visible). */
 export function testEvent(market: SimMarket, seq: number): Record<string, unknown> {
   if (isFutures(market)) {
-    return { e: 'ACCOUNT_CONFIG_UPDATE', E: 1_700_000_000_000 + seq, T: 1_700_000_000_000 + seq, ac: { s: `SEQ${seq}`, l: seq } };
+    // a contract symbol of the market's family (a unified /fapi key carries both: facts.ts futuresFamilyOfEvent)
+    const s = market === 'coinm-futures' ? `SEQ${seq}USD_PERP` : `SEQ${seq}`;
+    return { e: 'ACCOUNT_CONFIG_UPDATE', E: 1_700_000_000_000 + seq, T: 1_700_000_000_000 + seq, ac: { s, l: seq } };
   }
   return { e: 'balanceUpdate', E: 1_700_000_000_000 + seq, a: 'USDT', d: `${seq}.00000000`, T: 1_700_000_000_000 + seq };
 }

@@ -409,6 +409,62 @@ describe('package contents (npm pack)', function () {
       }
     });
 
+    it("COIN-M unified (coinmApi fapi) and USDⓈ-M account nodes on one key: one /fapi listenKey carries both families; each fill reaches its node's Debug once, under its market; after a drop each recovers its own, asking only its own symbols", async function () {
+      const x = await FuturesDocExchange.start({ apiKey, apiSecret, family: 'unified', unreadParams: 'refuse' });
+      try {
+        // the getting-started example twice on one key: as USDⓈ-M (ids as shipped) and as COIN-M 'fapi' (ids + '.cm')
+        const example = (await nr.get(`/library/examples/flows/${pkg.name}/getting-started`)) as FlowNode[];
+        const tab: FlowNode = { id: 'fresh.tab', type: 'tab', label: 'Getting started' };
+        const flow: FlowNode[] = [tab];
+        const orderDebug: Record<string, string> = {};
+        for (const [market, suffix, extra] of [['usdm-futures', '', {}], ['coinm-futures', '.cm', { coinmApi: 'fapi' }]] as const) {
+          const id = (v: string): string => `${v}${suffix}`;
+          for (const n of example) {
+            const c: FlowNode = { ...n, id: id(n.id) };
+            if (Array.isArray(n.wires)) c.wires = (n.wires as string[][]).map((w) => w.map(id));
+            if (typeof n.account === 'string') c.account = id(n.account);
+            if (n.type === 'binance-account') {
+              flow.push({ ...c, name: `${market} account`, market, environment: 'custom', restUrl: x.restUrl, wsUrl: x.wsUrl, keyType: 'hmac', ...extra, credentials: { apiKey, apiSecret } });
+            } else flow.push({ ...c, z: tab.id });
+            if (n.type === 'binance-order-update') orderDebug[market] = ((c.wires as string[][])[0] ?? [])[0];
+          }
+        }
+        const seen = comms.debug().length;
+        ours = flow.filter((n) => n.type.startsWith('binance-') && n.type !== 'binance-account');
+        for (const n of ours) comms.statuses.delete(n.id);
+        await nr.deploy(flow);
+        await until(() => x.openStreams === 2 && allGreen(), 15_000, () => `two streams, green: ${x.requests.join(', ')}; ${JSON.stringify([...comms.statuses])}\n${nr.output.slice(-3000)}`);
+        const at = (market: string): Array<Record<string, unknown>> =>
+          comms.debug().slice(seen).filter((d) => d.id === orderDebug[market]).map((d) => JSON.parse(String(d.msg)) as Record<string, unknown>);
+        assert.deepEqual(x.requests.filter((r) => r.endsWith('/listenKey')).map((r) => r.split(' ')[1]).filter((v, i, a) => a.indexOf(v) === i), ['/fapi/v1/listenKey']);
+
+        x.pushBoth(); // one USDⓈ-M and one COIN-M fill, each to both connections
+        await until(() => at('usdm-futures').length >= 1 && at('coinm-futures').length >= 1, 10_000, () => `a fill at each node: ${JSON.stringify(comms.debug().slice(seen))}`);
+        const rest = x.requests.length;
+        x.drop();
+        x.pushBoth(); // made while no connection is open: recovered over REST
+        await until(() => x.openStreams === 2 && allGreen(), 15_000, () => `reconnected, green: ${JSON.stringify([...comms.statuses])}; refused ${x.refused.join('; ')}`);
+        await until(() => at('usdm-futures').length >= 2 && at('coinm-futures').length >= 2, 10_000, () => `the recovered fills: ${x.requests.slice(rest).join(', ')}; refused ${x.refused.join('; ')}`);
+        x.pushBoth(); // a marker: every frame before it on each connection has been handled
+        await until(() => at('usdm-futures').length >= 3 && at('coinm-futures').length >= 3, 10_000, () => `the markers: ${JSON.stringify(comms.debug().slice(seen))}`);
+
+        assert.deepEqual(x.refused, [], 'no REST request refused (no symbol asked on the other family\'s REST)');
+        for (const [market, symbol] of [['usdm-futures', 'BTCUSDT'], ['coinm-futures', 'BTCUSD_200925']] as const) {
+          const msgs = at(market);
+          const ids = msgs.map((m) => String(m.eventId));
+          assert.deepEqual(msgs.map((m) => `${String(m.market)} ${String(m.topic)}`), Array(3).fill(`${market} ${symbol}`), `${market}: its own fills only: ${ids.join(', ')}`);
+          assert.equal(new Set(ids).size, 3, `${market}: each once: ${ids.join(', ')}`);
+          assert.equal(msgs[1].recovered, true, `${market}: the fill made while down was recovered`);
+          assert.ok(ids.every((i) => i.startsWith(`fill:${market}:${symbol}:`)), ids.join(', '));
+        }
+        const trades = x.requests.slice(rest).filter((r) => r.endsWith('/userTrades'));
+        assert.ok(trades.includes('GET /fapi/v1/userTrades') && trades.includes('GET /dapi/v1/userTrades'), trades.join(', '));
+        issued.push(...x.streams.map((st) => st.listenKey));
+      } finally {
+        await x.close();
+      }
+    });
+
     it('no secret (API key, secret, listenKey or listenToken) in the exported flow, the flow files, the Debug sidebar or the runtime output', async function () {
       const exported = (await text('/flows')).body;
       assert.match(exported, /"environment":"custom"/, 'the deployed account is exported');

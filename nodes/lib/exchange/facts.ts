@@ -420,3 +420,76 @@ export const PM_RECOVERY_BOOKS: readonly RecoveryBook[] = [
     rest: { trades: REST.pm.marginTrades, openOrders: REST.pm.marginOpenOrders, order: REST.pm.marginOrder, account: REST.pm.balance, tradeWindowMs: DAY_MS - 1 },
   },
 ];
+
+// ---------------------------------------------------------------------------------------- futures family of an event
+
+/**
+ * Which futures family (USDⓈ-M or COIN-M) a user-data event belongs to, for streams whose listenKey
+ * carries both: the unified COIN-M form (coinmApi 'fapi') puts the account's COIN-M events on its
+ * one /fapi listenKey next to its USDⓈ-M events ([REF] §4.6: after the CM migration "fstream and
+ * dstream carry both universes", [CJS] coin-futures, 2026-07-22), so a USDⓈ-M and a COIN-M account
+ * node on one key would each deliver every fill. A USDⓈ-M stream and a COIN-M stream in the
+ * unified form drop the events of the other family (transport-futures.ts; COIN-M on dstream, whose
+ * /dapi key the COIN-M page documents as COIN-M's alone, and portfolio margin are not filtered).
+ * Sources leave open which field Binance sets on the unified stream,
+ * so this is OUR RULE (chosen 2026-12-07, issue 22; docs/protocol-notes.md), first match wins:
+ *  1. top-level `fs` "UM" / "CM" ("Event business unit", the portfolio-margin events: [CJS] PM
+ *     OrderTradeUpdate.fs / AccountUpdate.fs 17.0.0 2026-07-24; PM 19.0.0 AccountConfigUpdate.fs,
+ *     audit 2026-12 §3);
+ *  2. top-level `st` 1 (UM) / 2 (CM): "streams gain `st` (1=UM, 2=CM)" after the CM migration
+ *     ([REF] §4.6 from [CJS] coin-futures, 2026-07; where it sits is not shown: only a top-level
+ *     `st` is read, never `o.st` / `su.st`, which are strategy types);
+ *  3. the event's contract symbol (`o.s`, `s`, `ac.s`, `a.S`, `a.P[].s`, `p[].s`, `su.s`, `gu.s`,
+ *     `or.s`): COIN-M contracts are inverse, `<base>USD_PERP` or `<base>USD_<yymmdd>`; USDⓈ-M
+ *     ones end in the quote asset (`BTCUSDT`, `ETHUSDC`) or `<base>USDT_<yymmdd>` (exchangeInfo
+ *     examples "BTCUSD_PERP", "BTCUSD_200925" vs "BTCUSDT", "BTCUSDT_200925" on the COIN-M and
+ *     USDⓈ-M market-data pages, undated; no symbol of one family has the other's form);
+ *  4. an ACCOUNT_UPDATE naming no symbol (a deposit, a transfer, a cross funding fee without `a.S`)
+ *     with a top-level `i` (account alias): COIN-M; the COIN-M page documents `i` and the USDⓈ-M
+ *     one does not ([REF] §4.4, derivatives/coin-margined-futures user-data pages, undated stored
+ *     copies read 2026-11-25; on TRADE_LITE `i` is an order id, so only here, and only after the
+ *     symbol, which decides whenever there is one);
+ *  5. an ACCOUNT_UPDATE naming no symbol and without `i`: USDⓈ-M, by 4;
+ *  6. anything else (listenKeyExpired, ACCOUNT_CONFIG_UPDATE `ai`, an unknown type): undefined,
+ *     the event names no family and every stream on the key delivers it.
+ */
+export type FuturesFamily = 'usdm' | 'coinm';
+
+/** A COIN-M contract symbol (rule 3 above). */
+export const COINM_SYMBOL_PATTERN = /USD_(PERP|\d{6})$/;
+
+export function futuresFamilyOfSymbol(symbol: string): FuturesFamily {
+  return COINM_SYMBOL_PATTERN.test(symbol.toUpperCase()) ? 'coinm' : 'usdm';
+}
+
+export function futuresFamilyOfEvent(ev: Readonly<Record<string, unknown>>): FuturesFamily | undefined {
+  if (ev.fs === 'UM') return 'usdm';
+  if (ev.fs === 'CM') return 'coinm';
+  const st = ev.st;
+  if (st === 1 || st === '1') return 'usdm';
+  if (st === 2 || st === '2') return 'coinm';
+  const symbol = eventSymbol(ev);
+  if (symbol !== undefined) return futuresFamilyOfSymbol(symbol);
+  if (ev.e !== 'ACCOUNT_UPDATE') return undefined;
+  return typeof ev.i === 'string' && ev.i !== '' ? 'coinm' : 'usdm';
+}
+
+const rec = (v: unknown): Record<string, unknown> | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+const sym = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const firstSym = (v: unknown): string | undefined => (Array.isArray(v) ? v.map((x) => sym(rec(x)?.s)).find((s) => s !== undefined) : undefined);
+
+/** The first contract symbol an event names (rule 3). */
+function eventSymbol(ev: Readonly<Record<string, unknown>>): string | undefined {
+  const a = rec(ev.a);
+  return (
+    sym(rec(ev.o)?.s) ??
+    sym(ev.s) ??
+    sym(rec(ev.ac)?.s) ??
+    sym(a?.S) ??
+    firstSym(a?.P) ??
+    firstSym(ev.p) ??
+    sym(rec(ev.su)?.s) ??
+    sym(rec(ev.gu)?.s) ??
+    sym(rec(ev.or)?.s)
+  );
+}

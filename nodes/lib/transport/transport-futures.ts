@@ -26,7 +26,7 @@
  * Frames are the events themselves; a combined-stream envelope `{stream, data}` is removed.
  */
 import { futuresStreamUrl } from '../exchange/endpoints';
-import { ERROR_CODES, REST, endpointWeight } from '../exchange/facts';
+import { ERROR_CODES, REST, endpointWeight, futuresFamilyOfEvent, type FuturesFamily } from '../exchange/facts';
 import { BinanceApiError } from './rest';
 import { limitedLog } from '../exchange/log-limit';
 import {
@@ -59,6 +59,8 @@ class FuturesSession implements Session {
   private ended = false;
   private closing = false;
   private failure: { reason: string; error?: Error; liveUntil?: number } | undefined;
+  /** Events of the other futures family dropped on this connection (see onFrame). */
+  otherFamilyDropped = 0;
 
   constructor(
     private readonly ctx: TransportContext,
@@ -134,7 +136,25 @@ class FuturesSession implements Session {
       this.transport.keyExpired(this.listenKey, Number.isFinite(e) ? e : undefined);
       return;
     }
+    // The /fapi listenKey carries both families when the account's COIN-M is unified: a USDⓈ-M
+    // stream and a COIN-M 'fapi' stream take only their own (facts.ts futuresFamilyOfEvent); an
+    // event naming no family is delivered by each. A COIN-M stream on dstream (/dapi key) and
+    // portfolio margin (both families by design, businessUnit) are not filtered.
+    const own = this.family;
+    const family = own === undefined ? undefined : futuresFamilyOfEvent(msg);
+    if (family !== undefined && family !== own) {
+      this.otherFamilyDropped++;
+      limitedLog(this.ctx.logger, `${this.label}: other family`, `${this.label}: ${msg.e} of the ${family} family ignored (the account's key carries both; ${this.otherFamilyDropped} so far)`, 'debug');
+      return;
+    }
     this.handlers.onEvent(this, msg);
+  }
+
+  /** The family this stream takes, where its key may carry both (see onFrame). */
+  private get family(): FuturesFamily | undefined {
+    const ep = this.ctx.endpoints;
+    if (ep.market === 'usdm-futures') return 'usdm';
+    return ep.market === 'coinm-futures' && ep.coinmApi === 'fapi' ? 'coinm' : undefined;
   }
 
   private onConnClose(info: CloseInfo): void {

@@ -69,6 +69,7 @@ export const ERR = {
   interval: (hours: number) => fail(400, -1127, `More than ${hours} hours between startTime and endTime.`),
   unread: (read: number, sent: number) => fail(400, -1104, `Not all sent parameters were read; read '${read}' parameter(s) but was sent '${sent}'.`),
   badListenKey: () => fail(400, -1125, 'This listenKey does not exist.'),
+  invalidSymbol: () => fail(400, -1121, 'Invalid symbol.'),
   unknownPath: () => fail(404, -1000, 'An unknown error occurred while processing the request.'),
 };
 

@@ -36,6 +36,20 @@
  *    "Check Server Time": `GET /fapi/v1/time`, `GET /dapi/v1/time` → `{serverTime}`.
  * It pushes one fill (an ORDER_TRADE_UPDATE with execution type TRADE) on each stream connection
  * whose listenKey is valid and whose `events` include ORDER_TRADE_UPDATE.
+ *
+ * Family `unified` (issue 22): the COIN-M form after the CM / UM integration. Sources:
+ * derivatives/coin-futures/user-data-streams (the newer COIN-M page, undated): `POST
+ * /fapi/v1/listenKey`, stream `wss://fstream.binance.com/private/ws/<listenKey>`; the connector's
+ * COIN-M client "after CM migration" (reference §4.6, 2026-07): "fstream and dstream carry both
+ * universes"; COIN-M REST data stays on `/dapi` (the connector lists no new paths). So one /fapi
+ * listenKey carries the account's USDⓈ-M and COIN-M events alike, each in its page's documented
+ * shape (the COIN-M one with its account alias `i` and `ma`), and no field the pages document says
+ * which family an event is. Nothing is pushed on connect: `pushBoth()` sends one fill of each
+ * family to every open stream connection on the key, as the exchange sends an account's events to
+ * every connection subscribed to its key. Each REST family answers only its own contracts: a
+ * symbol of the other family is "Invalid symbol." -1121 (errors page; after the CM migration
+ * `/dapi` answers -1121 for an invalid symbol where it answered 200: connector-js coin-futures
+ * 19.0.0, 2026-07-22, audit 2026-12 §1).
  */
 import * as crypto from 'node:crypto';
 import type { WebSocket } from 'ws';
@@ -43,7 +57,8 @@ import { DocServer, ERR, ok, type DocExchangeOptions, type RestAnswer, type Rest
 
 const HOUR_MS = 60 * 60 * 1000;
 
-export type FuturesFamily = 'usdm' | 'coinm';
+export type FuturesFamily = 'usdm' | 'coinm' | 'unified';
+type ContractFamily = 'usdm' | 'coinm';
 
 export interface FuturesDocExchangeOptions extends DocExchangeOptions {
   family: FuturesFamily;
@@ -65,7 +80,9 @@ export class FuturesDocExchange extends DocServer {
   pongs = 0;
   private listenKey: { key: string; expires: number } | null = null;
   /** The fills pushed, as Account Trade List records. */
-  private readonly trades: Array<Record<string, unknown> & { symbol: string; pair?: string; id: number; time: number }> = [];
+  private readonly trades: Array<Record<string, unknown> & { symbol: string; pair?: string; id: number; time: number; family: ContractFamily }> = [];
+  /** Open stream connections with a valid key that take ORDER_TRADE_UPDATE (`unified`: pushBoth). */
+  private readonly open = new Set<WebSocket>();
   private nextOrderId = 8886774;
   /** Trade ids count up per symbol; each fill here is its own trade (two orders of the account share one only in a self-trade). */
   private nextTradeId = 12345;
@@ -90,22 +107,29 @@ export class FuturesDocExchange extends DocServer {
     return `ws://${this.origin}`;
   }
 
-  private get api(): string {
-    return this.family === 'usdm' ? '/fapi' : '/dapi';
+  /** The REST families served: unified serves both (listenKey on /fapi, COIN-M data on /dapi). */
+  private get families(): ContractFamily[] {
+    return this.family === 'unified' ? ['usdm', 'coinm'] : [this.family];
   }
 
   protected rest(req: RestRequest): RestAnswer {
-    const api = this.api;
-    if (req.path === `${api}/v1/time`) return ok({ serverTime: Date.now() });
-    if (req.path === `${api}/v1/listenKey`) return this.listenKeyCall(req);
-    const denied = this.signed(req);
-    if (denied) return denied;
-    if (req.method !== 'GET') return ERR.unknownPath();
-    if (req.path === `${api}/v1/userTrades`) return this.userTrades(req);
-    const lists = [`${api}/v1/openOrders`, `${api}/v1/allOrders`, `${api}/v1/openAlgoOrders`];
-    if (lists.includes(req.path)) return ok([]);
-    if (this.family === 'usdm' && req.path === '/fapi/v3/account') return ok(this.usdmAccount());
-    if (this.family === 'coinm' && req.path === '/dapi/v1/account') return ok(this.coinmAccount());
+    const listenApi = this.family === 'coinm' ? '/dapi' : '/fapi';
+    if (req.path === `${listenApi}/v1/listenKey`) return this.listenKeyCall(req);
+    for (const family of this.families) {
+      const api = family === 'usdm' ? '/fapi' : '/dapi';
+      if (!req.path.startsWith(`${api}/`)) continue;
+      if (req.path === `${api}/v1/time`) return ok({ serverTime: Date.now() });
+      const denied = this.signed(req);
+      if (denied) return denied;
+      if (req.method !== 'GET') return ERR.unknownPath();
+      const symbol = req.params.get('symbol');
+      if (this.family === 'unified' && symbol && contractFamily(symbol) !== family) return ERR.invalidSymbol();
+      if (req.path === `${api}/v1/userTrades`) return this.userTrades(req, family);
+      const lists = [`${api}/v1/openOrders`, `${api}/v1/allOrders`, `${api}/v1/openAlgoOrders`];
+      if (lists.includes(req.path)) return ok([]);
+      if (family === 'usdm' && req.path === '/fapi/v3/account') return ok(this.usdmAccount());
+      if (family === 'coinm' && req.path === '/dapi/v1/account') return ok(this.coinmAccount());
+    }
     return ERR.unknownPath();
   }
 
@@ -119,12 +143,12 @@ export class FuturesDocExchange extends DocServer {
    * orderId, price, qty, quoteQty, realizedPnl, side, positionSide, symbol, time`; COIN-M
    * `baseQty`, `marginAsset`, `pair` instead of `quoteQty`).
    */
-  private userTrades(req: RestRequest): RestAnswer {
+  private userTrades(req: RestRequest, family: ContractFamily): RestAnswer {
     const p = req.params;
     const symbol = p.get('symbol');
     const pair = p.get('pair');
-    if (this.family === 'usdm' && !symbol) return ERR.missingParam('symbol');
-    if (this.family === 'coinm' && !symbol === !pair) return symbol ? ERR.combination() : ERR.missingParam('symbol');
+    if (family === 'usdm' && !symbol) return ERR.missingParam('symbol');
+    if (family === 'coinm' && !symbol === !pair) return symbol ? ERR.combination() : ERR.missingParam('symbol');
     const start = p.has('startTime') ? Number(p.get('startTime')) : undefined;
     const end = p.has('endTime') ? Number(p.get('endTime')) : undefined;
     if (p.has('fromId') && (start !== undefined || end !== undefined)) return ERR.combination();
@@ -134,12 +158,13 @@ export class FuturesDocExchange extends DocServer {
     const fromId = p.has('fromId') ? Number(p.get('fromId')) : undefined;
     const trades = this.trades.filter(
       (t) =>
+        t.family === family &&
         (symbol ? t.symbol === symbol : t.pair === pair) &&
         (fromId === undefined || Number(t.id) >= fromId) &&
         (start === undefined || Number(t.time) >= start) &&
         (end === undefined || Number(t.time) <= end),
     );
-    return ok(trades.slice(0, limit));
+    return ok(trades.slice(0, limit).map(({ family: _family, ...row }) => row));
   }
 
   /** "Account Information V3 (USER_DATA)" `GET /fapi/v3/account`, the page's single-asset example (no positions). */
@@ -200,7 +225,7 @@ export class FuturesDocExchange extends DocServer {
     if (this.family === 'coinm') {
       const m = /^\/ws\/([^/]+)$/.exec(p);
       if (m) return { form: 'dstream-ws', listenKey: m[1], events: null };
-      // the unified COIN-M form (after the CM / UM integration) is /fapi + fstream: not this exchange
+      // the unified COIN-M form (after the CM / UM integration) is /fapi + fstream: family 'unified'
       return null;
     }
     if (p === '/private/ws') {
@@ -238,15 +263,32 @@ export class FuturesDocExchange extends DocServer {
     // the legacy fstream path stays silent since 2026-04-23; an unknown key gets nothing (undocumented: inference)
     if (s.form === 'legacy-ws' || !valid) return;
     if (s.events && !s.events.includes('ORDER_TRADE_UPDATE')) return;
-    this.pushFill(ws);
+    if (this.family === 'unified') {
+      this.open.add(ws);
+      ws.on('close', () => this.open.delete(ws));
+      return;
+    }
+    this.pushFill([ws], this.family);
   }
 
-  private pushFill(ws: WebSocket): void {
+  /** `unified`: one USDⓈ-M and one COIN-M fill, to every open stream connection on the key (none while there is none). */
+  pushBoth(): void {
+    const to = [...this.open].filter((ws) => ws.readyState === ws.OPEN);
+    this.pushFill(to, 'usdm');
+    this.pushFill(to, 'coinm');
+  }
+
+  /** Open stream connections on the key (`unified`). */
+  get openStreams(): number {
+    return [...this.open].filter((ws) => ws.readyState === ws.OPEN).length;
+  }
+
+  private pushFill(to: WebSocket[], family: ContractFamily): void {
     const now = Date.now();
     const orderId = this.nextOrderId++;
     const tradeId = this.nextTradeId++;
     this.pushed.push(orderId);
-    const usdm = this.family === 'usdm';
+    const usdm = family === 'usdm';
     const o: Record<string, unknown> = {
       s: usdm ? 'BTCUSDT' : 'BTCUSD_200925', c: 'TEST', S: 'SELL', o: 'LIMIT', f: 'GTC',
       q: usdm ? '0.001' : '2', p: usdm ? '7103.04' : '9103.1', ap: usdm ? '7103.04' : '9103.1', sp: '0',
@@ -259,9 +301,9 @@ export class FuturesDocExchange extends DocServer {
     this.trades.push({
       buyer: false, commission: String(o.n), commissionAsset: String(o.N), id: Number(o.t), maker: false, orderId, price: String(o.L),
       qty: String(o.l), ...(usdm ? { quoteQty: '7.10304' } : { baseQty: '0.00219710', marginAsset: 'BTC', pair: 'BTCUSD' }),
-      realizedPnl: '0', side: 'SELL', positionSide: 'BOTH', symbol: String(o.s), time: now,
+      realizedPnl: '0', side: 'SELL', positionSide: 'BOTH', symbol: String(o.s), time: now, family,
     });
-    ws.send(JSON.stringify(event));
+    for (const ws of to) ws.send(JSON.stringify(event));
   }
 
   override async close(): Promise<void> {
@@ -269,4 +311,9 @@ export class FuturesDocExchange extends DocServer {
     this.timers.clear();
     await super.close();
   }
+}
+
+/** Which REST family lists a contract: COIN-M's are `<base>USD_PERP` / `<base>USD_<yymmdd>` (exchangeInfo examples). */
+function contractFamily(symbol: string): ContractFamily {
+  return /USD_(PERP|\d{6})$/.test(symbol) ? 'coinm' : 'usdm';
 }
