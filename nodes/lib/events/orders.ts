@@ -4,7 +4,7 @@
  * (ACCOUNT_CONFIG_UPDATE, CONDITIONAL_ORDER_TRIGGER_REJECT, STRATEGY_UPDATE). Conventions:
  * events/index.ts.
  */
-import { dec, num, text, textNonEmpty, bool, obj, arr, clean, type Payload, type Raw } from './fields';
+import { dec, num, text, textNonEmpty, bool, obj, arr, clean, algoOrderOf, type Payload, type Raw } from './fields';
 import { multiplyDecimals, spotAveragePrice } from './decimals';
 
 /** Futures `er` expiry reason codes (USDⓈ-M / COIN-M docs). */
@@ -158,9 +158,12 @@ export function normalizeListStatus(raw: Raw): Payload {
   });
 }
 
-/** Futures `ALGO_UPDATE` (conditional / algo orders). */
+/**
+ * Futures `ALGO_UPDATE` (conditional / algo orders): the order in `o` (USDⓈ-M, COIN-M) or `ao`
+ * (portfolio margin, with the top-level `fs` as `businessUnit`; see algoOrderOf).
+ */
 export function normalizeAlgoUpdate(raw: Raw): Payload {
-  const o = obj(raw.o) ?? {};
+  const o = algoOrderOf(raw) ?? {};
   return clean({
     symbol: text(o.s),
     side: text(o.S),
@@ -194,6 +197,8 @@ export function normalizeAlgoUpdate(raw: Raw): Payload {
     isActivated: bool(o.ia ?? raw.ia),
     eventTime: num(raw.E),
     transactionTime: num(raw.T),
+    // portfolio margin: 'UM' / 'CM' (PM connector types AlgoOrderUpdate.fs, 2026-07-13)
+    businessUnit: text(raw.fs),
   });
 }
 
