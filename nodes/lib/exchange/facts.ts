@@ -156,7 +156,10 @@ export const REST = {
   coinm: {
     time: ep('/dapi/v1/time', w(1)),
     listenKey: ep('/dapi/v1/listenKey', w(1)),
-    trades: ep('/dapi/v1/userTrades', w(20, ['pair', 40])),
+    // 5 flat since the CM migration (effective 2026-06-30; before: 20 with symbol, 40 with pair):
+    // Binance's connector-js coin-futures 19.0.0, src/rest-api/modules/trade-api.ts (release commit
+    // c30140d, 2026-07-22; audit 2026-12-07 §1 / G5). The PM cmTrades row below keeps 20 / 40 (PM 19.0.0).
+    trades: ep('/dapi/v1/userTrades', w(5)),
     openOrders: ep('/dapi/v1/openOrders', w(40, ['symbol', 1])),
     openAlgoOrders: ep('/dapi/v1/openAlgoOrders', w(40, ['symbol', 1])),
     algoOrder: ep('/dapi/v1/algoOrder', w(1)),
