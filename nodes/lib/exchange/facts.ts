@@ -65,11 +65,13 @@ export const HOSTS: Record<EndpointFamily, Partial<Record<FixedEnvironment, Host
   // WebSocket API" and links the spot WebSocket API (margin_trading/trade-data-stream), and the spot
   // docs' own user-data-stream.md (binance-spot-api-docs a5e0bc3, 2026-07-21, "Event Stream
   // Terminated") lists "A listen token subscription expires" among that API's events.
-  // UNVERIFIED: margin on testnet and demo (no source shows listenToken there).
+  // Margin (cross and isolated) has production only, so resolveEndpoints refuses testnet and demo
+  // with a clear error, as for portfolio margin (a listenToken request there failed in a loop):
+  // the spot testnet's general-info page maps only `/api` REST, no `/sapi`; ccxt 4.5.84 (npm
+  // 2026-09-25) has no `sapi` in its demo URL table; no source shows `userListenToken` on either host
+  // (audit 2026-12-07 §2 "Margin on testnet/demo", G8).
   margin: {
     production: { restUrl: 'https://api.binance.com', wsUrl: 'wss://ws-api.binance.com:443/ws-api/v3' },
-    testnet: { restUrl: 'https://testnet.binance.vision', wsUrl: 'wss://ws-api.testnet.binance.vision/ws-api/v3' },
-    demo: { restUrl: 'https://demo-api.binance.com', wsUrl: 'wss://demo-ws-api.binance.com/ws-api/v3' },
   },
   // USDⓈ-M. UNVERIFIED: the /private path on the testnet and demo stream hosts ([REF] §4.2, §8.7).
   usdm: {
