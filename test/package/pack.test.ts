@@ -404,7 +404,13 @@ describe('package contents (npm pack)', function () {
         assert.equal(msg.topic, 'BTCUSD_200925');
         assert.equal(msg.eventType, 'ORDER_TRADE_UPDATE');
         assert.equal(msg.eventId, `fill:coinm-futures:BTCUSD_200925:${x.pushed[0]}:12345`);
-        assert.equal((msg.payload as Record<string, unknown>).lastFilledQuantity, '2');
+        const p = msg.payload as Record<string, unknown>;
+        assert.equal(p.lastFilledQuantity, '2');
+        // COIN-M quantities are contracts: no l × L "quote quantity"; `ma` and the alias `i` as the page shows them
+        assert.equal('lastQuoteQuantity' in p, false);
+        assert.equal(p.marginAsset, 'BTC');
+        assert.equal(p.accountAlias, 'SfsR');
+        assert.equal(p.bidsBaseQuantity, '0');
         await until(() => x.pongs > 0, 5_000, () => 'a pong to the server ping');
         await dropAndRecover(x, msg.fills, () => x.streams.length);
         issued.push(...x.streams.map((st) => st.listenKey));
