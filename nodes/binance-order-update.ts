@@ -51,13 +51,13 @@ export = function register(RED: NodeAPI): void {
         case 'executionReport':
           return { payload: normalizeExecutionReport(e.raw), order: true };
         case 'ORDER_TRADE_UPDATE':
-          return { payload: normalizeOrderTradeUpdate(e.raw), order: true };
+          return { payload: normalizeOrderTradeUpdate(e.raw, e.market), order: true };
         case 'listStatus':
           return def.includeListStatus ? { payload: normalizeListStatus(e.raw), order: false } : undefined;
         case 'ALGO_UPDATE':
           return def.includeAlgoUpdates ? { payload: normalizeAlgoUpdate(e.raw), order: false } : undefined;
         case 'TRADE_LITE':
-          return def.includeTradeLite ? { payload: normalizeTradeLite(e.raw), order: false } : undefined;
+          return def.includeTradeLite ? { payload: normalizeTradeLite(e.raw, e.market), order: false } : undefined;
         default:
           return undefined;
       }

@@ -37,7 +37,7 @@ export = function register(RED: NodeAPI): void {
     const onEvent = guarded(node, account, (e: UserDataEvent): void => {
       if (!typeMatch(e.eventType)) return;
       account.accepted?.(e);
-      const payload = normalizeUserDataEvent(e.eventType, e.raw);
+      const payload = normalizeUserDataEvent(e.eventType, e.raw, e.market);
       if (payload !== undefined) node.send(eventMessage(account, e, e.eventType, payload, numbers));
       // an unknown type: the event itself (a copy, so a flow changing it cannot change msg.raw)
       else node.send(eventMessage(account, e, e.eventType, structuredClone(e.raw), false));

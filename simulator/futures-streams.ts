@@ -16,6 +16,21 @@ import {
 } from './model';
 import type { SimState } from './state';
 
+/**
+ * A futures event as the portfolio-margin stream sends it: with `fs` ('UM' / 'CM'), and an
+ * ALGO_UPDATE with its order under `ao` instead of `o` (`{e, T, E, fs, ao}`: Binance's PM connector
+ * types AlgoOrderUpdate / algo-order-update-ao.ts, binance-connector-js since 2026-07-13; PM python
+ * connector CHANGELOG 12.0.1, 2026-08-11).
+ */
+function pmFrame(market: FuturesMarket, event: Json): Json {
+  const fs = market === 'coinm-futures' ? 'CM' : 'UM';
+  if (event.e === 'ALGO_UPDATE' && event.o !== undefined) {
+    const { o, ...rest } = event;
+    return { ...rest, fs, ao: o };
+  }
+  return { fs, ...event };
+}
+
 export class StreamsRoom {
   constructor(private readonly s: SimState) {}
 
@@ -42,7 +57,7 @@ export class StreamsRoom {
       if (k.accountId !== accountId) continue;
       if (k.market === market || (unified && k.market === 'usdm-futures')) n += this.emitOnKey(k.listenKey, event);
     }
-    return n + this.emitPm(accountId, { fs: market === 'coinm-futures' ? 'CM' : 'UM', ...event });
+    return n + this.emitPm(accountId, pmFrame(market, event));
   }
 
   /**

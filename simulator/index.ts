@@ -405,8 +405,9 @@ export class BinanceSimulator {
     this.s.ledger.withdraw(accountId, market, asset, amount, opts);
   }
 
-  fundingFee(accountId: string, market: FuturesMarket, asset: string, amount: string): void {
-    this.s.ledger.fundingFee(accountId, market, asset, amount);
+  /** A funding fee: ACCOUNT_UPDATE FUNDING_FEE, with `a.S` = `symbol` when given (the contract that paid it). */
+  fundingFee(accountId: string, market: FuturesMarket, asset: string, amount: string, symbol?: string): void {
+    this.s.ledger.fundingFee(accountId, market, asset, amount, symbol);
   }
 
   marginCall(accountId: string, market: FuturesMarket, symbol: string): void {

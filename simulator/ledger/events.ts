@@ -128,6 +128,13 @@ export class LedgerEvents {
       gtd: 0,
       er: extra.expiryReason ?? '0',
     });
+    // COIN-M: `ma` margin asset in the order and `i` account alias on the event
+    // (coin-margined-futures/user-data-streams/Event-Order-Update; connector-python COIN-M
+    // order_trade_update_o.py, 2026-08-22)
+    if (o.market === 'coinm-futures') {
+      inner.ma = this.s.books.marginAsset(o.market, o.symbol);
+      return { e: 'ORDER_TRADE_UPDATE', E: now, T: now, i: `sim${this.s.account(o.accountId).uid}`, o: inner };
+    }
     return { e: 'ORDER_TRADE_UPDATE', E: now, T: now, o: inner };
   }
 
@@ -138,10 +145,16 @@ export class LedgerEvents {
     balances: Array<{ asset: string; change: bigint }>,
     positions: Position[],
     now: number,
+    /**
+     * `a.S`, "Symbol associated with FUNDING_FEE event" (USDⓈ-M, COIN-M, PM: connector-python
+     * CHANGELOGs 2026-08-07 / 2026-08-11).
+     */
+    fundingFeeSymbol?: string,
   ): Json {
     const fb = a.futures[market];
     const inner: Json = {
       m: reason,
+      ...(fundingFeeSymbol !== undefined ? { S: fundingFeeSymbol } : {}),
       B: balances.map((b) => {
         const wb = fb.wallet.get(b.asset) ?? 0n;
         return { a: b.asset, wb: fmtTrim(wb), cw: fmtTrim(wb), bc: fmtTrim(b.change) };

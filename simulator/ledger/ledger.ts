@@ -434,7 +434,8 @@ export class LedgerRoom {
     const wb = (fb.wallet.get(A) ?? 0n) + delta;
     if (wb < 0n && reason === 'WITHDRAW') throw new Error(`insufficient ${A} balance`);
     fb.wallet.set(A, wb);
-    this.s.streams.emitFutures(accountId, market, this.s.events.accountUpdate(a, market, reason, [{ asset: A, change: delta }], [], now));
+    const ev = this.s.events.accountUpdate(a, market, reason, [{ asset: A, change: delta }], [], now, reason === 'FUNDING_FEE' ? symbol?.toUpperCase() : undefined);
+    this.s.streams.emitFutures(accountId, market, ev);
   }
 
   deposit(accountId: string, market: SimMarket, asset: string, amount: string, opts: { symbol?: string } = {}): void {
@@ -445,8 +446,8 @@ export class LedgerRoom {
     this.balanceChange(accountId, market, asset, -abs(dec(amount)), 'WITHDRAW', opts.symbol);
   }
 
-  fundingFee(accountId: string, market: FuturesMarket, asset: string, amount: string): void {
-    this.balanceChange(accountId, market, asset, dec(amount), 'FUNDING_FEE');
+  fundingFee(accountId: string, market: FuturesMarket, asset: string, amount: string, symbol?: string): void {
+    this.balanceChange(accountId, market, asset, dec(amount), 'FUNDING_FEE', symbol);
   }
 
   marginCall(accountId: string, market: FuturesMarket, symbol: string): void {

@@ -31,12 +31,14 @@ export class FuturesRest {
             `DELETE /${api}/v1/listenKey`,
             { auth: 'apikey', perm: 'futures', weight: () => 1, handler: (p, k) => this.s.streams.restListenKeyDelete(k!, market, p) },
           ],
+          // userTrades and allOrders: 5 on both since the CM migration (COIN-M before 2026-06-30: 20 with
+          // a symbol, 40 with a pair; Binance's connector-js coin-futures 19.0.0 trade-api.ts, 2026-07-22)
           [
             `GET /${api}/v1/userTrades`,
             {
               auth: 'signed',
               perm: 'futures',
-              weight: (p) => (api === 'fapi' ? 5 : p.pair ? 40 : 20),
+              weight: () => 5,
               handler: (p, k) => this.restUserTrades(k!, market, p),
             },
           ],
@@ -45,7 +47,7 @@ export class FuturesRest {
             {
               auth: 'signed',
               perm: 'futures',
-              weight: (p) => (api === 'fapi' ? 5 : p.pair ? 40 : 20),
+              weight: () => 5,
               handler: (p, k) => this.s.queries.allOrdersOf(k!.accountId, market, p).map((o) => this.futuresOrderJson(o, market)),
             },
           ],

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { BinanceSimulator } from '../../simulator/index';
-import { collect, helper, nodeModules, waitFor, type FlowNode } from '../support/red';
+import { capturedLogs, collect, helper, nodeModules, waitFor, type FlowNode } from '../support/red';
 import { accountNode, redWithSimulator, consumer, credentialsFor, helperNode, isFutures, MARKETS, newAccount, symbolFor, TAB, waitConnected, type TestAccount } from './flows';
 
 type Msg = Record<string, unknown> & { payload: Record<string, unknown> };
@@ -125,6 +125,30 @@ describe('binance-order-update (against the simulator)', function () {
     assert.ok(!mine().some((st) => st?.fill === 'green'), 'never shown connected');
     assert.equal(sim.openConnections(), 0);
   });
+
+  // Cross and isolated margin have no testnet or demo at Binance (no /sapi on the spot testnet, none
+  // in ccxt's demo URL table; audit 2026-12-07 G8): a clear configuration error, as portfolio margin
+  // gets, instead of listenToken requests failing in a loop.
+  for (const [market, environment] of [['margin', 'testnet'], ['isolated-margin', 'demo']] as const) {
+    it(`${market} on ${environment}: a clear configuration error, never a connection attempt`, async function () {
+      const a = newAccount(sim, market);
+      const logsBefore = capturedLogs.length;
+      const flow: FlowNode[] = [TAB, accountNode(sim, a, { environment }), consumer('ou', 'binance-order-update', 'out'), helperNode('out')];
+      await helper.load(nodeModules(), flow, credentialsFor(a));
+      const ou = helper.getNode('ou') as unknown as {
+        status: { getCalls(): Array<{ args: Array<{ fill?: string; text?: string }>; thisValue: unknown }> };
+      };
+      const mine = (): Array<{ fill?: string; text?: string }> =>
+        ou.status.getCalls().filter((c) => (c.thisValue as { id?: string })?.id === 'ou').map((c) => c.args[0]);
+      const refused = new RegExp(`${market} has no ${environment} environment at Binance`);
+      await waitFor(() => capturedLogs.some((l) => refused.test(String(l.msg))), 5000, 'the configuration error in the log');
+      await waitFor(() => mine().some((st) => st?.fill === 'red'), 5000, 'red status');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.ok(!mine().some((st) => st?.fill === 'green' || st?.fill === 'yellow'), `never connecting: ${JSON.stringify(mine())}`);
+      const mineLogs = capturedLogs.slice(logsBefore).map((l) => String(l.msg));
+      assert.equal(mineLogs.filter((l) => /listenToken|network error/i.test(l)).length, 0, `no token request: ${mineLogs.join(' | ')}`);
+    });
+  }
 
   // An exchange whose trade ids do not grow per symbol (a test double, a bogus frame): a live fill
   // below the highest id seen was taken as a duplicate and silently dropped.

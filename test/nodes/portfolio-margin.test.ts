@@ -115,6 +115,68 @@ describe('portfolio margin (binance-account market "portfolio-margin", against t
     assert.deepEqual(byTopic.get('openOrderLoss')!.losses, [{ asset: 'BUSD', amount: '-0.1232313' }]);
   });
 
+  // The PM stream nests an algo order under `ao` with a top-level `fs` (Binance's PM connector types
+  // AlgoOrderUpdate / algo-order-update-ao.ts, 2026-07-13; python PM CHANGELOG 12.0.1, 2026-08-11).
+  // Read from `o` only, every PM algo update had only its two times, one shared eventId
+  // `algo:portfolio-margin:::`, and a symbol filter dropped it.
+  it('ALGO_UPDATE {fs, ao}: each algo state reaches binance-order-update (algo updates on, symbol filter) and binance-user-event with its symbol, side, status, businessUnit and own eventId', async function () {
+    const a = pmAccount(sim);
+    await helper.load(
+      nodeModules(),
+      [
+        TAB,
+        pmNode(sim, a),
+        consumer('ou', 'binance-order-update', 'orders', { includeAlgoUpdates: true, symbols: 'BTCUSDT' }),
+        consumer('ue', 'binance-user-event', 'events', { eventTypes: 'ALGO_UPDATE' }),
+        helperNode('orders'),
+        helperNode('events'),
+      ],
+      credentialsFor(a),
+    );
+    await waitConnected();
+    const orders = collect('orders') as unknown as { msgs: Msg[] };
+    const events = collect('events') as unknown as { msgs: Msg[] };
+
+    const um = sim.placeAlgoOrder(a.accountId, { symbol: 'BTCUSDT', side: 'SELL', type: 'STOP_MARKET', quantity: '1', triggerPrice: '90', clientAlgoId: 'pm-stop-1' });
+    const cm = sim.placeAlgoOrder(a.accountId, { market: 'coinm-futures', symbol: 'BTCUSD_PERP', side: 'BUY', type: 'TAKE_PROFIT', quantity: '3', price: '95', triggerPrice: '96' });
+    sim.triggerAlgoOrder(um.algoId, { fillPrice: '90' });
+    sim.cancelAlgoOrder(cm.algoId);
+
+    const umStates = ['NEW', 'TRIGGERING', 'TRIGGERED', 'FINISHED'];
+    await waitFor(() => events.msgs.length >= umStates.length + 2, 5000, 'every algo update in binance-user-event');
+    await waitFor(() => orders.msgs.filter((m) => m.eventType === 'ALGO_UPDATE').length >= umStates.length, 5000, 'the UM algo updates in binance-order-update');
+    // the frame on the wire is the documented one
+    assert.ok(events.msgs.every((m) => m.raw.ao !== undefined && m.raw.o === undefined && typeof m.raw.fs === 'string'), JSON.stringify(events.msgs[0]?.raw));
+
+    const algoOrders = orders.msgs.filter((m) => m.eventType === 'ALGO_UPDATE');
+    assert.deepEqual(algoOrders.map((m) => m.payload.algoStatus), umStates, 'the CM algo order is filtered out by symbol, none of the UM ones');
+    for (const m of algoOrders) {
+      assert.equal(m.topic, 'BTCUSDT');
+      assert.equal(m.payload.symbol, 'BTCUSDT');
+      assert.equal(m.payload.side, 'SELL');
+      assert.equal(m.payload.orderType, 'STOP_MARKET');
+      assert.equal(m.payload.algoId, um.algoId);
+      assert.equal(m.payload.clientAlgoId, 'pm-stop-1');
+      assert.equal(m.payload.quantity, '1');
+      assert.equal(m.payload.triggerPrice, '90');
+      assert.equal(m.payload.businessUnit, 'UM');
+      assert.equal(m.eventId, `algo:portfolio-margin:BTCUSDT:${um.algoId}:${String(m.payload.algoStatus)}`);
+    }
+    assert.equal(algoOrders[3].payload.executedQuantity, '1');
+    assert.equal(typeof algoOrders[2].payload.orderId, 'number', 'TRIGGERED names the order it placed');
+
+    const ids = events.msgs.map((m) => String(m.eventId));
+    assert.equal(new Set(ids).size, ids.length, `one eventId per algo order state: ${ids.join(', ')}`);
+    const cmMsgs = events.msgs.filter((m) => m.payload.symbol === 'BTCUSD_PERP');
+    assert.deepEqual(cmMsgs.map((m) => m.payload.algoStatus), ['NEW', 'CANCELED']);
+    for (const m of cmMsgs) {
+      assert.equal(m.payload.businessUnit, 'CM');
+      assert.equal(m.payload.side, 'BUY');
+      assert.equal(m.payload.price, '95');
+      assert.equal(m.eventId, `algo:portfolio-margin:BTCUSD_PERP:${cm.algoId}:${String(m.payload.algoStatus)}`);
+    }
+  });
+
   it('snapshot output: balances from /papi/v1/balance, one row per asset with a column per book, updated by UM and margin events', async function () {
     const a = pmAccount(sim);
     await helper.load(

@@ -75,7 +75,7 @@ describe('binance-user-event, unconsumed events and COIN-M in each form (against
     await settle();
     assert.deepEqual([...new Set(out.msgs.map((m) => m.topic))].sort(), ['ACCOUNT_CONFIG_UPDATE', 'ACCOUNT_UPDATE', 'GRID_UPDATE']);
     const grid = out.msgs.find((m) => m.topic === 'GRID_UPDATE')!;
-    assert.deepEqual(grid.payload.gu, { si: 1 }, 'GRID_UPDATE is passed on raw');
+    assert.deepEqual({ ...grid.payload, eventTime: 0 }, { strategyId: 1, eventTime: 0, transactionTime: 2 }, 'GRID_UPDATE: its documented gu fields, readable (issue 22)');
   });
 
   it('events no node takes: stream status reports each type (first at once, then at most once a minute), the log notes it once', async function () {

@@ -11,8 +11,8 @@
  *    secret), connects to an exchange that is NOT our simulator (doc-exchange/, written from
  *    Binance's documentation alone) and delivers its fill to the Debug node, with every status
  *    green: spot, cross margin (the token request's unlisted parameters ignored or refused), USDⓈ-M
- *    futures (both `/private` forms of `futuresPathForm`, the server's ping answered) and COIN-M
- *    futures (dstream);
+ *    futures (both `/private` forms of `futuresPathForm`, the server's ping answered), COIN-M
+ *    futures (dstream) and portfolio margin (an algo order update in the documented `{fs, ao}` frame);
  *  - no secret (API key and secret, and the listenKeys and listenTokens issued) is in the exported
  *    flow, the flow files, the Debug sidebar or the runtime's output.
  *
@@ -31,6 +31,7 @@ import * as path from 'node:path';
 import { Comms, NodeRedProcess, until, type FlowNode } from '../e2e/runtime';
 import { FuturesDocExchange } from './doc-exchange/futures';
 import { MarginDocExchange } from './doc-exchange/margin';
+import { PortfolioMarginDocExchange } from './doc-exchange/portfolio-margin';
 import { DocExchange } from './doc-exchange/spot';
 
 const root = path.resolve(__dirname, '..', '..', '..');
@@ -281,6 +282,8 @@ describe('package contents (npm pack)', function () {
       wsUrl: string,
       requests: () => string[],
       extra: Record<string, unknown> = {},
+      /** Properties of the example's order node that the test changes (as a user would in its dialog). */
+      orderNodeProps: Record<string, unknown> = {},
     ): Promise<Record<string, unknown> & { fills: () => Array<Record<string, unknown>> }> {
       const example = (await nr.get(`/library/examples/flows/${pkg.name}/getting-started`)) as FlowNode[];
       const tab: FlowNode = { id: 'fresh.tab', type: 'tab', label: 'Getting started' };
@@ -288,7 +291,8 @@ describe('package contents (npm pack)', function () {
       for (const n of example) {
         if (n.type === 'binance-account') {
           flow.push({ ...n, market, environment: 'custom', restUrl, wsUrl, keyType: 'hmac', ...extra, credentials: { apiKey, apiSecret } });
-        } else flow.push({ ...n, z: tab.id });
+        } else if (n.type === 'binance-order-update') flow.push({ ...n, ...orderNodeProps, z: tab.id });
+        else flow.push({ ...n, z: tab.id });
       }
       const orderNode = example.find((n) => n.type === 'binance-order-update');
       assert.ok(orderNode);
@@ -400,7 +404,13 @@ describe('package contents (npm pack)', function () {
         assert.equal(msg.topic, 'BTCUSD_200925');
         assert.equal(msg.eventType, 'ORDER_TRADE_UPDATE');
         assert.equal(msg.eventId, `fill:coinm-futures:BTCUSD_200925:${x.pushed[0]}:12345`);
-        assert.equal((msg.payload as Record<string, unknown>).lastFilledQuantity, '2');
+        const p = msg.payload as Record<string, unknown>;
+        assert.equal(p.lastFilledQuantity, '2');
+        // COIN-M quantities are contracts: no l × L "quote quantity"; `ma` and the alias `i` as the page shows them
+        assert.equal('lastQuoteQuantity' in p, false);
+        assert.equal(p.marginAsset, 'BTC');
+        assert.equal(p.accountAlias, 'SfsR');
+        assert.equal(p.bidsBaseQuantity, '0');
         await until(() => x.pongs > 0, 5_000, () => 'a pong to the server ping');
         await dropAndRecover(x, msg.fills, () => x.streams.length);
         issued.push(...x.streams.map((st) => st.listenKey));
@@ -459,6 +469,32 @@ describe('package contents (npm pack)', function () {
         }
         const trades = x.requests.slice(rest).filter((r) => r.endsWith('/userTrades'));
         assert.ok(trades.includes('GET /fapi/v1/userTrades') && trades.includes('GET /dapi/v1/userTrades'), trades.join(', '));
+        issued.push(...x.streams.map((st) => st.listenKey));
+      } finally {
+        await x.close();
+      }
+    });
+
+    // The PM stream nests an algo order under `ao`, with a top-level `fs` (Binance's PM connector
+    // types, 2026-07-13; python PM 12.0.1, 2026-08-11): the order node with algo updates on shows it
+    // with its symbol, side, status and its own eventId.
+    it('portfolio margin: an ALGO_UPDATE {fs, ao} from a Binance-documented papi exchange reaches Debug (algo updates on) with its symbol, side and status, status green', async function () {
+      const x = await PortfolioMarginDocExchange.start({ apiKey, apiSecret, unreadParams: 'refuse' });
+      try {
+        const msg = await deployGettingStarted('portfolio-margin', x.restUrl, x.wsUrl, () => x.requests, {}, { includeAlgoUpdates: true });
+        assert.ok(x.requests.includes('POST /papi/v1/listenKey'), x.requests.join(', '));
+        assert.ok(x.streams.length > 0 && x.streams.every((s) => s.valid), JSON.stringify(x.streams));
+        assert.equal(msg.eventType, 'ALGO_UPDATE');
+        assert.equal(msg.topic, 'BNBUSDT');
+        assert.equal(msg.eventId, `algo:portfolio-margin:BNBUSDT:${x.pushed[0]}:NEW`);
+        const p = msg.payload as Record<string, unknown>;
+        assert.equal(p.symbol, 'BNBUSDT');
+        assert.equal(p.side, 'SELL');
+        assert.equal(p.algoStatus, 'NEW');
+        assert.equal(p.algoId, x.pushed[0]);
+        assert.equal(p.businessUnit, 'UM');
+        assert.equal(p.triggerPrice, '750');
+        assert.deepEqual(x.refused, [], 'no REST request refused');
         issued.push(...x.streams.map((st) => st.listenKey));
       } finally {
         await x.close();

@@ -140,7 +140,7 @@ describe('reliable stream: USDⓈ-M and COIN-M recoveries share one weight limit
       await waitFor(() => managers.every((m) => m.state === 'connected'), { clock, stepMs: 50, timeoutMs: 10_000, message: 'connected' });
       sim.clearRequests();
 
-      // Another program on the same IP: 75 × /dapi/v1/userTrades (weight 20) = 1500 of 2400.
+      // Another program on the same IP: 300 × /dapi/v1/userTrades (weight 5 since the CM migration) = 1500 of 2400.
       const other = new RestClient({
         baseUrl: cm.restUrl!,
         apiKey: cm.credentials.apiKey,
@@ -149,7 +149,7 @@ describe('reliable stream: USDⓈ-M and COIN-M recoveries share one weight limit
         timePath: '/dapi/v1/time',
         redactor: new Redactor([cm.credentials.apiKey, cm.credentials.apiSecret]),
       });
-      for (let i = 0; i < 75; i++) await other.request('GET', '/dapi/v1/userTrades', { symbol: 'BTCUSD_PERP' }, { security: 'signed' });
+      for (let i = 0; i < 300; i++) await other.request('GET', '/dapi/v1/userTrades', { symbol: 'BTCUSD_PERP' }, { security: 'signed' });
       assert.ok(sim.usedWeight('futures') >= 1500);
 
       const missed: SimTrade[] = [];
@@ -168,7 +168,7 @@ describe('reliable stream: USDⓈ-M and COIN-M recoveries share one weight limit
       assert.deepEqual([...got].sort(), missed.map((t) => `${t.symbol}/${t.orderId}/${t.tradeId}`).sort(), 'every missed fill once');
       const rest = sim.requests.filter((r) => r.kind === 'rest');
       assert.ok(rest.filter((r) => r.path === '/fapi/v1/userTrades').length >= 3 * umSymbols.length, 'UM symbols queried at every gap');
-      assert.ok(rest.filter((r) => r.path === '/dapi/v1/userTrades').length >= 3 * cmSymbols.length + 75, 'CM symbols queried at every gap');
+      assert.ok(rest.filter((r) => r.path === '/dapi/v1/userTrades').length >= 3 * cmSymbols.length + 300, 'CM symbols queried at every gap');
       assert.equal(rest.filter((r) => r.status === 429 || r.status === 418).length, 0, 'never rate limited');
       const maxWindow = maxWindowWeight(sim.requests, 'futures');
       assert.ok(maxWindow <= limit, `max weight of the shared pool in any 60 s: ${maxWindow} (limit ${limit})`);
@@ -184,6 +184,67 @@ describe('reliable stream: USDⓈ-M and COIN-M recoveries share one weight limit
         await settle(5);
       }
       await Promise.all(stops);
+      await sim.stop();
+      clock.uninstall();
+    }
+  });
+});
+
+/**
+ * COIN-M `GET /dapi/v1/userTrades` weighs 5 since the CM migration (Binance's connector-js
+ * coin-futures 19.0.0, 2026-07-22; before: 20 with a symbol, 40 with a pair), and the simulator
+ * charges that. The weight the recovery budget counts is the weight the exchange charged for the
+ * recovery's requests: counting 20 would make recovery wait for weight it never spends.
+ */
+describe('reliable stream: COIN-M recovery counts the weight the exchange charges (fake time)', function () {
+  this.timeout(60_000);
+
+  it('COIN-M, 40 listed symbols, one gap: the budget spent what the exchange charged for the recovery requests', async () => {
+    const clock: Clock = installClock();
+    const sim = await BinanceSimulator.start({ restWeightLimitPerMinute: 2400 });
+    let manager: StreamManager | undefined;
+    let stream: ReliableStream | undefined;
+    try {
+      const acct = sim.createAccount({ futuresBalances: { BTC: '100000' } }).id;
+      const { config } = simConfig(sim, acct, 'coinm-futures');
+      const symbols = Array.from({ length: 40 }, (_, i) => `C${String(i).padStart(3, '0')}USD_PERP`);
+      manager = new StreamManager(config);
+      const m = manager;
+      const budget = new WeightBudget({ market: 'coinm-futures' });
+      stream = new ReliableStream(m, { market: 'coinm-futures', symbols, budget });
+      const s = stream;
+      const out: UserDataEvent[] = [];
+      s.on('event', (e) => out.push(e));
+      m.acquire('w');
+      await waitFor(() => m.state === 'connected', { clock, stepMs: 50, timeoutMs: 10_000, message: 'connected' });
+      await waitFor(() => !s.recovering, { clock, stepMs: 250, timeoutMs: 30_000, message: 'first recovery done' });
+      sim.clearRequests();
+      const spentBefore = budget.totalSpent;
+
+      assert.ok(sim.dropConnections({ accountId: acct }) >= 1);
+      const missed = sim.runOrderLifecycle(acct, { market: 'coinm-futures', symbol: symbols[7], side: 'BUY', quantity: '2', price: '10', fills: ['1'] }).trades;
+      await waitFor(() => m.state === 'connected', { clock, stepMs: 250, timeoutMs: 10_000, message: 'reconnected' });
+      await waitFor(() => out.filter(isFill).length >= missed.length && !s.recovering, { clock, stepMs: 250, timeoutMs: 30_000, message: 'recovered' });
+
+      assert.deepEqual(out.filter(isFill).map(fillKey), missed.map((t) => `${t.symbol}/${t.orderId}/${t.tradeId}`));
+      const rest = sim.requests.filter((r) => r.kind === 'rest');
+      const trades = rest.filter((r) => r.path === '/dapi/v1/userTrades');
+      assert.ok(trades.length >= symbols.length, `every listed symbol queried: ${trades.length}`);
+      assert.ok(trades.every((r) => r.weight === 5), 'the exchange charges 5 per userTrades');
+      // the requests the recovery made through its budget: everything but the stream's own calls
+      const recoveryRest = rest.filter((r) => !/\/listenKey$|\/time$/.test(r.path));
+      const charged = recoveryRest.reduce((sum, r) => sum + (r.weight ?? 0), 0);
+      assert.equal(budget.totalSpent - spentBefore, charged, `counted ${budget.totalSpent - spentBefore}, charged ${charged}: ${[...new Set(recoveryRest.map((r) => r.path))].join(', ')}`);
+    } finally {
+      await stream?.close();
+      if (manager) {
+        const p = manager.stop();
+        for (let i = 0; i < 24; i++) {
+          clock.tick(250);
+          await settle(5);
+        }
+        await p;
+      }
       await sim.stop();
       clock.uninstall();
     }

@@ -41,8 +41,9 @@ describe('recovery/weight-budget', () => {
     assert.equal(restWeight('/fapi/v1/userTrades', { symbol: 'X' }), 5);
     assert.equal(restWeight('/fapi/v1/openOrders', {}), 40);
     assert.equal(restWeight('/fapi/v1/openAlgoOrders', { symbol: 'X' }), 1);
-    assert.equal(restWeight('/dapi/v1/userTrades', { symbol: 'X' }), 20);
-    assert.equal(restWeight('/dapi/v1/userTrades', { pair: 'X' }), 40);
+    // COIN-M since the CM migration (connector-js coin-futures 19.0.0, 2026-07-22)
+    assert.equal(restWeight('/dapi/v1/userTrades', { symbol: 'X' }), 5);
+    assert.equal(restWeight('/dapi/v1/userTrades', { pair: 'X' }), 5);
     assert.equal(restWeight('/unknown'), 20);
   });
 

@@ -70,7 +70,7 @@ export function makeSelector(sel: EventSelection): (e: UserDataEvent) => ItemJso
       const filter = makeOrderFilter({ symbols: sel.symbols, executionTypes: sel.orderUpdates === 'all' ? '' : 'fills' });
       return (e) => {
         if (!ORDER_EVENTS.has(e.eventType)) return [];
-        const p = normalizeUserDataEvent(e.eventType, e.raw) ?? {};
+        const p = normalizeUserDataEvent(e.eventType, e.raw, e.market) ?? {};
         const subject = p as { symbol?: string; side?: string; executionType?: string; orderStatus?: string };
         if (!filter.symbolAndSide(subject) || !filter.execution(subject)) return [];
         return [item(e, p)];
@@ -105,7 +105,7 @@ export function makeSelector(sel: EventSelection): (e: UserDataEvent) => ItemJso
       return (e) => {
         if (!typeMatch(e.eventType)) return [];
         // known types: the readable payload; any other type (added by Binance later): the raw event
-        const p = normalizeUserDataEvent(e.eventType, e.raw) ?? structuredClone(e.raw);
+        const p = normalizeUserDataEvent(e.eventType, e.raw, e.market) ?? structuredClone(e.raw);
         if (hasSymbols && !symbolMatch(typeof p.symbol === 'string' ? p.symbol : undefined)) return [];
         return [item(e, p)];
       };

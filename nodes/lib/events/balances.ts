@@ -3,7 +3,7 @@
  * ACCOUNT_UPDATE (balances, positions), MARGIN_CALL, balanceUpdate / externalLockUpdate and the
  * futures reasons grouped for binance-balance-update (one message per asset).
  */
-import { dec, num, text, obj, arr, clean, type Payload, type Raw } from './fields';
+import { dec, num, text, textNonEmpty, obj, arr, clean, type Payload, type Raw } from './fields';
 
 export interface Balance extends Payload {
   asset: string;
@@ -39,6 +39,16 @@ export function normalizeFuturesPosition(p: Raw): Position {
 }
 
 /**
+ * `ACCOUNT_UPDATE.a.S`, "Symbol associated with FUNDING_FEE event" (USDⓈ-M, COIN-M and portfolio
+ * margin: connector-python CHANGELOGs, COIN-M 12.0.1 2026-08-07, USDⓈ-M 17.0.1 and PM 12.0.1
+ * 2026-08-11; @binance/derivatives-trading-usds-futures 38.1.1 AccountUpdateA.S; audit 2026-12-07
+ * G3). For a cross-margin funding fee `P` is empty, so no other field names the symbol.
+ */
+function fundingFeeSymbol(a: Raw): string | undefined {
+  return textNonEmpty(a.S);
+}
+
+/**
  * `outboundAccountPosition` (spot/margin) or futures `ACCOUNT_UPDATE` → payload with
  * `balances` (and, for futures, `positions` and `reason`).
  */
@@ -47,6 +57,8 @@ export function normalizeAccountPosition(raw: Raw): Payload {
     const a = obj(raw.a) ?? {};
     return clean({
       reason: text(a.m),
+      // `a.S`: the symbol of a FUNDING_FEE change (see fundingFeeSymbol)
+      symbol: fundingFeeSymbol(a),
       balances: arr(a.B).map(normalizeFuturesBalance),
       positions: arr(a.P).map(normalizeFuturesPosition),
       accountAlias: text(raw.i),
@@ -60,6 +72,9 @@ export function normalizeAccountPosition(raw: Raw): Payload {
     balances: arr(raw.B).map((b) => clean({ asset: text(b.a) ?? '', free: dec(b.f), locked: dec(b.l) }) as Balance),
     eventTime: num(raw.E),
     lastUpdateTime: num(raw.u),
+    // portfolio margin `U` "Time updateID" (PM connector types OutboundAccountPosition.U, npm 19.0.0,
+    // 2026-09-21; PM page Event-Margin-Account-Update)
+    updateId: num(raw.U),
   });
 }
 
@@ -112,6 +127,7 @@ export function normalizeBalanceUpdates(raw: Raw): BalanceMessage[] {
   if (raw.e === 'ACCOUNT_UPDATE') {
     const a = obj(raw.a) ?? {};
     const reason = text(a.m);
+    const symbol = fundingFeeSymbol(a);
     return arr(a.B).map((b) => {
       const asset = text(b.a) ?? '';
       return {
@@ -120,6 +136,7 @@ export function normalizeBalanceUpdates(raw: Raw): BalanceMessage[] {
           asset,
           reason,
           reasonGroup: reason === undefined ? undefined : FUTURES_REASON_GROUPS[reason],
+          symbol,
           delta: dec(b.bc),
           walletBalance: dec(b.wb),
           crossWalletBalance: dec(b.cw),
@@ -133,5 +150,6 @@ export function normalizeBalanceUpdates(raw: Raw): BalanceMessage[] {
   if (raw.e === 'externalLockUpdate') {
     return [{ asset, payload: clean({ asset, delta: dec(raw.d), eventTime: num(raw.E), transactionTime: num(raw.T) }) }];
   }
-  return [{ asset, payload: clean({ asset, delta: dec(raw.d), eventTime: num(raw.E), clearTime: num(raw.T) }) }];
+  // portfolio margin `U` "Event updateId" (PM connector types BalanceUpdate.U, npm 19.0.0, 2026-09-21)
+  return [{ asset, payload: clean({ asset, delta: dec(raw.d), eventTime: num(raw.E), clearTime: num(raw.T), updateId: num(raw.U) }) }];
 }

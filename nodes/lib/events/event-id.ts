@@ -1,4 +1,5 @@
 import type { UserDataEvent } from '../types';
+import { algoOrderOf } from './fields';
 
 /** A decimal string without trailing zeros ("0.00100000" → "0.001", "5.000" → "5"), so REST and stream spellings agree. */
 function canonicalDecimal(v: unknown): string {
@@ -47,7 +48,8 @@ export function eventIdOf(e: UserDataEvent, subject?: string): string {
       id = `listStatus:${m}:${part(r.s)}:${part(r.g)}:${part(r.L)}:${part(r.T)}`;
       break;
     case 'ALGO_UPDATE': {
-      const o = (r.o && typeof r.o === 'object' ? r.o : {}) as Record<string, unknown>;
+      // `o`, or `ao` on portfolio margin (fields.ts algoOrderOf)
+      const o = algoOrderOf(r) ?? {};
       id = `algo:${m}:${part(o.s)}:${part(o.aid)}:${part(o.X)}`;
       break;
     }

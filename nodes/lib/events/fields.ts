@@ -60,6 +60,17 @@ export function clean<T extends Payload>(o: T): T {
   return out as T;
 }
 
+/**
+ * The algo order of an `ALGO_UPDATE`: `o` on USDⓈ-M and COIN-M, `ao` on portfolio margin, where the
+ * event also carries a top-level `fs` (Binance's PM connector types `AlgoOrderUpdate.ao` /
+ * `algo-order-update-ao.ts`, binance-connector-js since v14.0.5, 2026-07-13, npm 19.0.0 2026-09-21;
+ * PM python connector CHANGELOG 12.0.1, 2026-08-11: "Modified response field `ao`"). Audit
+ * 2026-12-07 G1. `ao` is read first; `o` stays accepted on every venue.
+ */
+export function algoOrderOf(raw: Raw): Raw | undefined {
+  return obj(raw.ao) ?? obj(raw.o);
+}
+
 export function isFutures(market: Market | string): boolean {
   return market === 'usdm-futures' || market === 'coinm-futures';
 }

@@ -16,6 +16,8 @@ export const DECIMAL_FIELDS: ReadonlySet<string> = new Set([
   'realizedProfit',
   'bidsNotional',
   'asksNotional',
+  'bidsBaseQuantity',
+  'asksBaseQuantity',
   'activationPrice',
   'callbackRate',
   'triggerPrice',
@@ -45,6 +47,12 @@ export const DECIMAL_FIELDS: ReadonlySet<string> = new Set([
   'isolatedWallet',
   'markPrice',
   'maintenanceMargin',
+  // GRID_UPDATE
+  'realizedPnl',
+  'unmatchedAveragePrice',
+  'unmatchedQuantity',
+  'unmatchedFee',
+  'matchedPnl',
   // portfolio margin
   'totalWalletBalance',
   'crossMarginFree',

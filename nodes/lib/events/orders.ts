@@ -4,8 +4,20 @@
  * (ACCOUNT_CONFIG_UPDATE, CONDITIONAL_ORDER_TRIGGER_REJECT, STRATEGY_UPDATE). Conventions:
  * events/index.ts.
  */
-import { dec, num, text, textNonEmpty, bool, obj, arr, clean, type Payload, type Raw } from './fields';
+import { dec, num, text, textNonEmpty, bool, obj, arr, clean, algoOrderOf, type Payload, type Raw } from './fields';
 import { multiplyDecimals, spotAveragePrice } from './decimals';
+import type { Market } from '../types';
+
+/**
+ * Whether the quantities of a futures order event count contracts, not base asset: COIN-M, and the
+ * portfolio-margin CM business unit (`fs` 'CM'). There `q`, `l`, `z` are contracts (connector-python
+ * `derivatives_trading_coin_futures` websocket_streams models order_trade_update_o.py and the
+ * userTrades model with its separate `base_qty`, 2026-08-22; audit 2026-12-07 §3 / G4), so `l × L`
+ * is no quote quantity and `lastQuoteQuantity` is left out.
+ */
+export function countsContracts(raw: Raw, market?: Market | string): boolean {
+  return market === 'coinm-futures' || raw.fs === 'CM';
+}
 
 /** Futures `er` expiry reason codes (USDⓈ-M / COIN-M docs). */
 export const FUTURES_EXPIRY_REASONS: Readonly<Record<string, string>> = {
@@ -85,9 +97,16 @@ export function normalizeExecutionReport(raw: Raw): Payload {
   return out;
 }
 
-/** USDⓈ-M / COIN-M `ORDER_TRADE_UPDATE` → readable payload (same names as spot where they mean the same). */
-export function normalizeOrderTradeUpdate(raw: Raw): Payload {
+/**
+ * USDⓈ-M / COIN-M / portfolio-margin `ORDER_TRADE_UPDATE` → readable payload (same names as spot
+ * where they mean the same). `market`: the account's market; COIN-M quantities are contracts (see
+ * countsContracts), and COIN-M `b` / `a` are "Bid/Ask quantity of base asset", not notionals
+ * (connector-python COIN-M order_trade_update_o.py, 2026-08-22; audit 2026-12-07 §3).
+ */
+export function normalizeOrderTradeUpdate(raw: Raw, market?: Market | string): Payload {
   const o = obj(raw.o) ?? {};
+  const contracts = countsContracts(raw, market);
+  const coinm = market === 'coinm-futures';
   const er = text(o.er);
   const l = dec(o.l);
   const L = dec(o.L);
@@ -108,7 +127,7 @@ export function normalizeOrderTradeUpdate(raw: Raw): Payload {
   if ((v = text(o.c)) !== undefined) out.clientOrderId = v;
   if (l !== undefined) out.lastFilledQuantity = l;
   if (L !== undefined) out.lastFilledPrice = L;
-  if (l !== undefined && L !== undefined && (v = multiplyDecimals(l, L)) !== undefined) out.lastQuoteQuantity = v;
+  if (!contracts && l !== undefined && L !== undefined && (v = multiplyDecimals(l, L)) !== undefined) out.lastQuoteQuantity = v;
   if ((v = dec(o.z)) !== undefined) out.cumulativeFilledQuantity = v;
   if ((v = dec(o.ap)) !== undefined) out.averagePrice = v;
   if ((v = dec(o.n)) !== undefined) out.commission = v;
@@ -122,8 +141,15 @@ export function normalizeOrderTradeUpdate(raw: Raw): Payload {
   if ((v = bool(o.R)) !== undefined) out.reduceOnly = v;
   if ((v = bool(o.cp)) !== undefined) out.closePosition = v;
   if ((v = dec(o.rp)) !== undefined) out.realizedProfit = v;
-  if ((v = dec(o.b)) !== undefined) out.bidsNotional = v;
-  if ((v = dec(o.a)) !== undefined) out.asksNotional = v;
+  // (named keys, not computed ones: a computed key turns the payload into a slow dictionary object)
+  if ((v = dec(o.b)) !== undefined) {
+    if (coinm) out.bidsBaseQuantity = v;
+    else out.bidsNotional = v;
+  }
+  if ((v = dec(o.a)) !== undefined) {
+    if (coinm) out.asksBaseQuantity = v;
+    else out.asksNotional = v;
+  }
   if ((v = text(o.wt)) !== undefined) out.stopPriceWorkingType = v;
   if ((v = text(o.ot)) !== undefined) out.originalOrderType = v;
   if ((v = dec(o.AP)) !== undefined) out.activationPrice = v;
@@ -133,13 +159,25 @@ export function normalizeOrderTradeUpdate(raw: Raw): Payload {
   if ((v = text(o.pm)) !== undefined) out.priceMatch = v;
   if ((v = num(o.gtd)) !== undefined) out.goodTillDate = v;
   if ((v = num(o.M)) !== undefined) out.modifyId = v;
+  // COIN-M `ma` margin asset (connector-python COIN-M order_trade_update_o.py, 2026-08-22)
+  if ((v = text(o.ma)) !== undefined) out.marginAsset = v;
+  // portfolio margin `st` / `si`: the strategy (conditional order) that placed this order, "only
+  // pushed with conditional order triggered"; ties it to its CONDITIONAL_ORDER_TRADE_UPDATE
+  // (PM connector types OrderTradeUpdateO, npm 19.0.0, 2026-09-21). USDⓈ-M sends an `si` it
+  // documents as "ignore": read only together with `st`.
+  if ((v = text(o.st)) !== undefined) {
+    out.strategyType = v;
+    if ((v = num(o.si)) !== undefined) out.strategyId = v;
+  }
+  // account alias: COIN-M and portfolio margin (PM OrderTradeUpdate.i, "ignore for UM")
+  if ((v = textNonEmpty(raw.i)) !== undefined) out.accountAlias = v;
   if ((v = text(raw.fs)) !== undefined) out.businessUnit = v;
   return out;
 }
 
 /** Normalises an order update of any market (executionReport or ORDER_TRADE_UPDATE). */
-export function normalizeOrderUpdate(raw: Raw): Payload {
-  return raw.e === 'ORDER_TRADE_UPDATE' ? normalizeOrderTradeUpdate(raw) : normalizeExecutionReport(raw);
+export function normalizeOrderUpdate(raw: Raw, market?: Market | string): Payload {
+  return raw.e === 'ORDER_TRADE_UPDATE' ? normalizeOrderTradeUpdate(raw, market) : normalizeExecutionReport(raw);
 }
 
 /** Spot `listStatus` (OCO/OTO list updates). */
@@ -158,9 +196,12 @@ export function normalizeListStatus(raw: Raw): Payload {
   });
 }
 
-/** Futures `ALGO_UPDATE` (conditional / algo orders). */
+/**
+ * Futures `ALGO_UPDATE` (conditional / algo orders): the order in `o` (USDⓈ-M, COIN-M) or `ao`
+ * (portfolio margin, with the top-level `fs` as `businessUnit`; see algoOrderOf).
+ */
 export function normalizeAlgoUpdate(raw: Raw): Payload {
-  const o = obj(raw.o) ?? {};
+  const o = algoOrderOf(raw) ?? {};
   return clean({
     symbol: text(o.s),
     side: text(o.S),
@@ -194,6 +235,8 @@ export function normalizeAlgoUpdate(raw: Raw): Payload {
     isActivated: bool(o.ia ?? raw.ia),
     eventTime: num(raw.E),
     transactionTime: num(raw.T),
+    // portfolio margin: 'UM' / 'CM' (PM connector types AlgoOrderUpdate.fs, 2026-07-13)
+    businessUnit: text(raw.fs),
   });
 }
 
@@ -210,6 +253,8 @@ export function normalizeAccountConfigUpdate(raw: Raw): Payload {
     multiAssetsMode: ai ? bool(ai.j) : undefined,
     eventTime: num(raw.E),
     transactionTime: num(raw.T),
+    // portfolio margin: 'UM' / 'CM' (PM connector types AccountConfigUpdate.fs, npm 19.0.0, 2026-09-21)
+    businessUnit: text(raw.fs),
   });
 }
 
@@ -244,11 +289,34 @@ export function normalizeStrategyUpdate(raw: Raw): Payload {
   });
 }
 
+/**
+ * Futures `GRID_UPDATE` `gu{si, st, ss, s, r, up, uq, uf, mp, ut}`: documented (Binance's
+ * usds-margined-futures/user-data-streams/Event-GRID-UPDATE page; connector types GridUpdateGu,
+ * @binance/derivatives-trading-usds-futures 38.1.1, 2026-09-22; audit 2026-12-07 §3 / G7).
+ */
+export function normalizeGridUpdate(raw: Raw): Payload {
+  const u = obj(raw.gu) ?? {};
+  return clean({
+    strategyId: num(u.si),
+    strategyType: text(u.st),
+    strategyStatus: text(u.ss),
+    symbol: text(u.s),
+    realizedPnl: dec(u.r),
+    unmatchedAveragePrice: dec(u.up),
+    unmatchedQuantity: dec(u.uq),
+    unmatchedFee: dec(u.uf),
+    matchedPnl: dec(u.mp),
+    updateTime: num(u.ut),
+    eventTime: num(raw.E),
+    transactionTime: num(raw.T),
+  });
+}
 
-/** Futures `TRADE_LITE` (fast fill notice, no fee or PnL). */
-export function normalizeTradeLite(raw: Raw): Payload {
+/** Futures `TRADE_LITE` (fast fill notice, no fee or PnL). COIN-M: no lastQuoteQuantity (countsContracts). */
+export function normalizeTradeLite(raw: Raw, market?: Market | string): Payload {
   const l = dec(raw.l);
   const L = dec(raw.L);
+  const contracts = countsContracts(raw, market);
   return clean({
     symbol: text(raw.s),
     side: text(raw.S),
@@ -256,7 +324,7 @@ export function normalizeTradeLite(raw: Raw): Payload {
     price: dec(raw.p),
     lastFilledQuantity: l,
     lastFilledPrice: L,
-    lastQuoteQuantity: l !== undefined && L !== undefined ? multiplyDecimals(l, L) : undefined,
+    lastQuoteQuantity: !contracts && l !== undefined && L !== undefined ? multiplyDecimals(l, L) : undefined,
     isMaker: bool(raw.m),
     orderId: num(raw.i),
     clientOrderId: text(raw.c),

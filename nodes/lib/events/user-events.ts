@@ -1,4 +1,5 @@
 /** Every event type: the one table of the readable payloads we know. */
+import type { Market } from '../types';
 import { arr, bool, clean, dec, num, obj, text, type Payload, type Raw } from './fields';
 import { normalizeAccountPosition, normalizeBalanceUpdates, normalizeMarginCall } from './balances';
 import {
@@ -6,6 +7,7 @@ import {
   normalizeAlgoUpdate,
   normalizeConditionalOrderTriggerReject,
   normalizeExecutionReport,
+  normalizeGridUpdate,
   normalizeListStatus,
   normalizeOrderTradeUpdate,
   normalizeStrategyUpdate,
@@ -81,12 +83,12 @@ export function normalizeConditionalOrderTradeUpdate(raw: Raw): Payload {
 }
 
 /**
- * The event types with a readable payload, and which normaliser makes it. A type not listed here
- * (GRID_UPDATE, whose `gu` fields are not documented in detail, and any type Binance adds later) is
- * passed on raw by `binance-user-event`. `balanceUpdate` / `externalLockUpdate` carry one asset, so
- * the single entry of normalizeBalanceUpdates() is their payload.
+ * The event types with a readable payload, and which normaliser makes it (`market`: the account's
+ * market, for the fields whose meaning depends on it). A type not listed here (any type Binance
+ * adds later) is passed on raw by `binance-user-event`. `balanceUpdate` / `externalLockUpdate`
+ * carry one asset, so the single entry of normalizeBalanceUpdates() is their payload.
  */
-export const USER_EVENT_NORMALIZERS: Readonly<Record<string, (raw: Raw) => Payload>> = {
+export const USER_EVENT_NORMALIZERS: Readonly<Record<string, (raw: Raw, market?: Market | string) => Payload>> = {
   executionReport: normalizeExecutionReport,
   ORDER_TRADE_UPDATE: normalizeOrderTradeUpdate,
   listStatus: normalizeListStatus,
@@ -100,6 +102,7 @@ export const USER_EVENT_NORMALIZERS: Readonly<Record<string, (raw: Raw) => Paylo
   ACCOUNT_CONFIG_UPDATE: normalizeAccountConfigUpdate,
   CONDITIONAL_ORDER_TRIGGER_REJECT: normalizeConditionalOrderTriggerReject,
   STRATEGY_UPDATE: normalizeStrategyUpdate,
+  GRID_UPDATE: normalizeGridUpdate,
   // portfolio margin
   riskLevelChange: normalizeRiskLevelChange,
   liabilityChange: normalizeLiabilityChange,
@@ -107,8 +110,8 @@ export const USER_EVENT_NORMALIZERS: Readonly<Record<string, (raw: Raw) => Paylo
   CONDITIONAL_ORDER_TRADE_UPDATE: normalizeConditionalOrderTradeUpdate,
 };
 
-/** The readable payload of an event of any type, or undefined when we do not know the type. */
-export function normalizeUserDataEvent(eventType: string, raw: Raw): Payload | undefined {
+/** The readable payload of an event of any type (of an account of `market`), or undefined when we do not know the type. */
+export function normalizeUserDataEvent(eventType: string, raw: Raw, market?: Market | string): Payload | undefined {
   const f = Object.prototype.hasOwnProperty.call(USER_EVENT_NORMALIZERS, eventType) ? USER_EVENT_NORMALIZERS[eventType] : undefined;
-  return f ? f(raw) : undefined;
+  return f ? f(raw, market) : undefined;
 }

@@ -65,11 +65,13 @@ export const HOSTS: Record<EndpointFamily, Partial<Record<FixedEnvironment, Host
   // WebSocket API" and links the spot WebSocket API (margin_trading/trade-data-stream), and the spot
   // docs' own user-data-stream.md (binance-spot-api-docs a5e0bc3, 2026-07-21, "Event Stream
   // Terminated") lists "A listen token subscription expires" among that API's events.
-  // UNVERIFIED: margin on testnet and demo (no source shows listenToken there).
+  // Margin (cross and isolated) has production only, so resolveEndpoints refuses testnet and demo
+  // with a clear error, as for portfolio margin (a listenToken request there failed in a loop):
+  // the spot testnet's general-info page maps only `/api` REST, no `/sapi`; ccxt 4.5.84 (npm
+  // 2026-09-25) has no `sapi` in its demo URL table; no source shows `userListenToken` on either host
+  // (audit 2026-12-07 §2 "Margin on testnet/demo", G8).
   margin: {
     production: { restUrl: 'https://api.binance.com', wsUrl: 'wss://ws-api.binance.com:443/ws-api/v3' },
-    testnet: { restUrl: 'https://testnet.binance.vision', wsUrl: 'wss://ws-api.testnet.binance.vision/ws-api/v3' },
-    demo: { restUrl: 'https://demo-api.binance.com', wsUrl: 'wss://demo-ws-api.binance.com/ws-api/v3' },
   },
   // USDⓈ-M. UNVERIFIED: the /private path on the testnet and demo stream hosts ([REF] §4.2, §8.7).
   usdm: {
@@ -156,7 +158,10 @@ export const REST = {
   coinm: {
     time: ep('/dapi/v1/time', w(1)),
     listenKey: ep('/dapi/v1/listenKey', w(1)),
-    trades: ep('/dapi/v1/userTrades', w(20, ['pair', 40])),
+    // 5 flat since the CM migration (effective 2026-06-30; before: 20 with symbol, 40 with pair):
+    // Binance's connector-js coin-futures 19.0.0, src/rest-api/modules/trade-api.ts (release commit
+    // c30140d, 2026-07-22; audit 2026-12-07 §1 / G5). The PM cmTrades row below keeps 20 / 40 (PM 19.0.0).
+    trades: ep('/dapi/v1/userTrades', w(5)),
     openOrders: ep('/dapi/v1/openOrders', w(40, ['symbol', 1])),
     openAlgoOrders: ep('/dapi/v1/openAlgoOrders', w(40, ['symbol', 1])),
     algoOrder: ep('/dapi/v1/algoOrder', w(1)),

@@ -7,7 +7,7 @@
 import type { UserDataEvent } from '../types';
 import { orderOf, type Books } from './books';
 import { int, str } from './rest-rows';
-import { isObj } from '../util';
+import { algoOrderOf } from '../events/fields';
 
 /** What the tracker updates besides itself. */
 export interface LiveTrackingHost {
@@ -69,8 +69,9 @@ export class LiveTracking {
       this.host.changed();
     }
     const book = this.books.ofEvent(e);
-    if (e.eventType === 'ALGO_UPDATE' && isObj(e.raw.o)) {
-      const o = e.raw.o;
+    const algo = e.eventType === 'ALGO_UPDATE' ? algoOrderOf(e.raw) : undefined;
+    if (algo) {
+      const o = algo;
       const plain = str(o.s);
       const symbol = plain && this.books.qualify(book, plain);
       const aid = int(o.aid);
