@@ -914,6 +914,31 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
     return;
   }
 
+  // counterexamples the soaks found, each once a defect (the commit that fixed it names the seed)
+  const FOUND: Array<[string, string]> = [
+    [
+      'seed 4711: a key change, then a restart: no fill from before the line of streams began',
+      '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"orders","sym":0,"fills":1,"dt":1001},{"t":"deploy","kind":"full","tabs":1,"closeMs":0,"fills":0,"sym":0},{"t":"identity","change":"key","kind":"full","closeMs":0},{"t":"restart","fillsWhileStopped":0,"closeMs":0},{"t":"rest","status":500,"retryAfterSec":1,"count":1,"path":"trades","dt":0}]}',
+    ],
+    [
+      'seed 31337: a slow state read at a restart, then a live fill: the fill made while stopped is recovered',
+      '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"settings","change":"lookback","value":0,"kind":"full","closeMs":0,"fills":1},{"t":"store","op":"read","kind":"slow","ms":6001,"count":3},{"t":"restart","fillsWhileStopped":1,"closeMs":3000},{"t":"orders","sym":0,"fills":1,"dt":0},{"t":"wait","ms":600001},{"t":"orders","sym":0,"fills":1,"dt":0}]}',
+    ],
+    [
+      'seed 20261207: a write that never answers, then a restart: the state written after it was saved',
+      '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"store","op":"write","kind":"hang","ms":100,"count":1},{"t":"orders","sym":0,"fills":1,"dt":0}]}',
+    ],
+    [
+      'seed 20261207: a key change and drops: the fill made before the change does not come again below a time cursor',
+      '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"orders","sym":0,"fills":1,"dt":0},{"t":"drop","dt":0},{"t":"identity","change":"key","kind":"full","closeMs":0},{"t":"drop","dt":0},{"t":"wait","ms":1000},{"t":"drop","dt":0},{"t":"manySymbols","count":5}]}',
+    ],
+  ];
+  for (const [what, json] of FOUND) {
+    it(`runtime properties, found by a soak: ${what}`, async function () {
+      await runOne(JSON.parse(json) as Schedule);
+    });
+  }
+
   it(`runtime properties: ${RUNS} schedules from seed ${SEED}: every fill once at every order-update node (R1), promptly (R2), a truthful status (R3), settled and restartable (R4)`, async function () {
     let ran = 0;
     const property = fc.asyncProperty(schedule, async (sch) => {

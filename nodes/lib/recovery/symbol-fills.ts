@@ -116,8 +116,11 @@ export async function recoverSymbolFills(src: SymbolFillsSource, symbol: string,
     const t = int(row.time);
     // by time: nothing older than the look-back (by id from a cursor: every fill after it counts),
     // and on a start without a saved state nothing from before the start
-    const byTime = fromId === undefined && resume.since === undefined && (anchorId === undefined || idOf(k) < anchorId);
-    if (byTime && t !== undefined && t < w.floor) continue;
+    const byTime = fromId === undefined && (anchorId === undefined || idOf(k) < anchorId);
+    if (byTime && resume.since === undefined && t !== undefined && t < w.floor) continue;
+    // before the line of streams began: never this stream's, also below a time cursor (which a
+    // query filtered so set: a key change, two drops, the fill made just before the change came
+    // again, runtime schedule seed 20261207)
     if (byTime && src.notBefore !== undefined && t !== undefined && t < src.notBefore) continue;
     events.push(src.books.asAccountEvent(book, fillEventFromRow(book.rowMarket, row, src.now())));
   }
