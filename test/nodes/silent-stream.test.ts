@@ -12,7 +12,7 @@ import { BinanceSimulator, FSTREAM_PRODUCTION_LIKE } from '../../simulator/index
 import { FUTURES_PING_INTERVAL_MS } from '../../nodes/lib/exchange/endpoints';
 import { isAccountHandle } from '../../nodes/red/account-contract';
 import { capturedLogs, collect, helper, nodeModules, startRed, watchStatus, type FlowNode, type StatusRecord } from '../support/red';
-import { advance, installClock, waitFor, type Clock } from '../support/fake-clock';
+import { advance, installClock, realNow, settle, waitFor, type Clock } from '../support/fake-clock';
 import { accountNode, consumer, credentialsFor, helperNode, newAccount, TAB, type TestAccount } from './flows';
 
 /** Node-RED's log level of warnings. */
@@ -47,12 +47,21 @@ describe('a futures stream that opens but stays silent (production-like fstream,
   async function until(pred: () => boolean, what: string, maxFakeMs = 30_000, stepMs = 100): Promise<void> {
     await waitFor(pred, { clock, stepMs, maxFakeMs, timeoutMs: 60_000, message: what });
   }
+  /**
+   * Waits for a load / deploy / unload, moving fake time slowly (5 ms a real turn or two): the test
+   * helper's deploy waits 300 ms (a timer) for flows:started, which fake time must not outrun.
+   */
   async function finish<T>(p: Promise<T>, what: string): Promise<T> {
     let done = false;
     const watched = p.finally(() => {
       done = true;
     });
-    await until(() => done, what);
+    const deadline = realNow() + 60_000;
+    while (!done) {
+      if (realNow() > deadline) throw new Error(`${what}: not done after 60 s`);
+      clock.tick(5);
+      await settle(5, 2);
+    }
     return watched;
   }
 
@@ -111,6 +120,33 @@ describe('a futures stream that opens but stays silent (production-like fstream,
     await until(() => statuses.at(-1)?.fill === 'green', 'the status green again');
     assert.notEqual(statuses.at(-1)?.text, SILENT_STATUS);
     assert.equal(silentWarnings().length, before + 1);
+  });
+
+  it('the hint followed: the account redeployed with another Stream URL opens a new stream on that form (not the silent one kept for the deploy), and fills arrive', async () => {
+    const a = newAccount(sim, 'usdm-futures');
+    const before = silentWarnings().length;
+    await load(a, 'ws-path');
+    await until(() => silentWarnings().length > before, 'the silent stream logged', 300_000, 1_000);
+    sim.clearRequests();
+    const flow = (form: string): FlowNode[] => [
+      TAB,
+      accountNode(sim, a, { futuresPathForm: form }),
+      consumer('ou', 'binance-order-update', 'out', { executionTypes: 'fills' }),
+      helperNode('out'),
+    ];
+    // a "modified nodes" deploy of the account node alone, as a user changing the setting does
+    await finish(helper.setFlows(flow('ws-query-no-events'), 'nodes', credentialsFor(a)), 'deploy');
+    await until(() => sim.openConnections({ kind: 'futures', accountId: a.accountId }) === 1, 'a stream on the new form');
+    const connects = sim.requests.filter((r) => r.kind === 'ws-connect');
+    assert.deepEqual(connects.map((r) => [r.path, r.params.events]), [['/private/ws', undefined]]);
+    await until(() => sim.openConnections({ kind: 'legacy', accountId: a.accountId }) === 0, 'the silent stream closed');
+    const statuses = watchStatus('ou');
+    const out = collect('out');
+    sim.runOrderLifecycle(a.accountId, { market: 'usdm-futures', symbol: 'BTCUSDT', side: 'BUY', quantity: '1', price: '100' });
+    await until(() => out.msgs.length >= 1, 'a fill');
+    await until(() => statuses.at(-1)?.fill === 'green', 'green').catch((err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(statuses)}`);
+    });
   });
 
   for (const form of ['', 'ws-query', 'ws-query-no-events'] as const) {
