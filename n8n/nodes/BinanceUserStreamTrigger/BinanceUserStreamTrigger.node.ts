@@ -70,6 +70,8 @@ export function accountSettings(creds: ICredentialDataDecryptedObject, market: s
     recoverySymbols: s(options.recoverySymbols),
     lookbackHours: typeof options.lookbackHours === 'number' ? options.lookbackHours : undefined,
     liveHoldSeconds: typeof options.liveHoldSeconds === 'number' ? options.liveHoldSeconds : undefined,
+    // the Node-RED account's "Stream URL": the same values, checked by the core (an unknown one is a clear error)
+    futuresPathForm: s(options.futuresPathForm),
   };
 }
 
@@ -189,6 +191,37 @@ export class BinanceUserStreamTrigger implements INodeType {
         default: {},
         options: [
           {
+            displayName: 'Futures Stream URL',
+            name: 'futuresPathForm',
+            type: 'options',
+            // the values of the Node-RED account's "Stream URL" (FUTURES_PATH_FORMS in the core)
+            options: [
+              { name: 'Default (Query With Events=)', value: '' },
+              { name: 'Path: /private/ws/<listenKey>', value: 'ws-path' },
+              { name: 'Query With Events=: /private/ws?listenKey=…&events=…', value: 'ws-query' },
+              { name: 'Query Without Events=: /private/ws?listenKey=…', value: 'ws-query-no-events' },
+            ],
+            default: '',
+            description:
+              "USDⓈ-M futures (and COIN-M on fapi): how the stream URL is formed on fstream's /private path. Sources disagree on which form Binance serves; change it only if the stream connects but stays silent (the log then names the forms to try).",
+          },
+          {
+            displayName: 'Hold Live Events (Seconds)',
+            name: 'liveHoldSeconds',
+            type: 'number',
+            typeOptions: { minValue: 0, maxValue: 600 },
+            default: 5,
+            description: 'Longest a live event waits for a running recovery, so fills leave in exchange order',
+          },
+          {
+            displayName: 'Look-Back (Hours)',
+            name: 'lookbackHours',
+            type: 'number',
+            typeOptions: { minValue: 1, maxValue: 2160 },
+            default: 24,
+            description: 'The furthest back a recovery reaches',
+          },
+          {
             displayName: 'Recover Missed Fills',
             name: 'recovery',
             type: 'boolean',
@@ -202,22 +235,6 @@ export class BinanceUserStreamTrigger implements INodeType {
             default: '',
             placeholder: 'BTCUSDT, ETHUSDT',
             description: 'Symbols always reconciled after a gap (besides those seen or with open orders)',
-          },
-          {
-            displayName: 'Look-Back (Hours)',
-            name: 'lookbackHours',
-            type: 'number',
-            typeOptions: { minValue: 1, maxValue: 2160 },
-            default: 24,
-            description: 'The furthest back a recovery reaches',
-          },
-          {
-            displayName: 'Hold Live Events (Seconds)',
-            name: 'liveHoldSeconds',
-            type: 'number',
-            typeOptions: { minValue: 0, maxValue: 600 },
-            default: 5,
-            description: 'Longest a live event waits for a running recovery, so fills leave in exchange order',
           },
         ],
       },
