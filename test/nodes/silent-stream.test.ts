@@ -68,28 +68,33 @@ describe('a futures stream that opens but stays silent (production-like fstream,
   const silentWarnings = (): string[] =>
     capturedLogs.filter((l) => l.level === WARN && /has sent nothing on it since/.test(String(l.msg))).map((l) => String(l.msg));
 
-  async function load(a: TestAccount, futuresPathForm: string): Promise<{ statuses: StatusRecord[]; out: { msgs: Array<Record<string, unknown>> } }> {
+  type Msgs = { msgs: Array<Record<string, unknown>> };
+  async function load(a: TestAccount, futuresPathForm: string): Promise<{ statuses: StatusRecord[]; out: Msgs; states: Msgs }> {
     const flow: FlowNode[] = [
       TAB,
       accountNode(sim, a, { futuresPathForm }),
       consumer('ou', 'binance-order-update', 'out', { executionTypes: 'fills' }),
       helperNode('out'),
+      consumer('ss', 'binance-stream-status', 'st'),
+      helperNode('st'),
     ];
     await finish(helper.load(nodeModules(), flow, credentialsFor(a)), 'load');
     const statuses = watchStatus('ou');
     const out = collect('out');
+    const states = collect('st');
     await until(() => {
       const n: unknown = helper.getNode('acct');
       return isAccountHandle(n) && n.getManager()?.state === 'connected';
     }, 'connected');
-    return { statuses, out };
+    return { statuses, out, states };
   }
 
   it('the path form on a production-like fstream: logged once with the setting and the other forms, status yellow "connected (silent: see log)" until a frame arrives', async () => {
     const a = newAccount(sim, 'usdm-futures');
     const before = silentWarnings().length;
-    const { statuses, out } = await load(a, 'ws-path');
+    const { statuses, out, states } = await load(a, 'ws-path');
     assert.equal(sim.openConnections({ kind: 'legacy', accountId: a.accountId }), 1, 'accepted, and left silent');
+    const silentOf = (m: Record<string, unknown>): unknown => (m.payload as { silent?: unknown }).silent;
 
     // one full server ping interval: nothing came, but that is not yet longer than the interval
     await advance(clock, FUTURES_PING_INTERVAL_MS);
@@ -105,6 +110,11 @@ describe('a futures stream that opens but stays silent (production-like fstream,
     assert.match(line, /every 3 minutes/);
     await until(() => statuses.at(-1)?.text === SILENT_STATUS, 'the silent status');
     assert.equal(statuses.at(-1)?.fill, 'yellow', 'not the green of a working stream');
+    // binance-stream-status says it too, with the value in use and the others
+    const said = states.msgs.filter((m) => m.topic === 'state' && silentOf(m) !== undefined);
+    assert.equal(said.length, 1);
+    assert.equal((said[0].payload as { state?: string }).state, 'connected');
+    assert.deepEqual({ ...(silentOf(said[0]) as object), since: 0 }, { since: 0, futuresPathForm: 'ws-path', alternatives: ['ws-query', 'ws-query-no-events'] });
 
     // still silent much later: still said, and logged once for this connection
     await advance(clock, 2 * FUTURES_PING_INTERVAL_MS, 1_000);
@@ -119,6 +129,9 @@ describe('a futures stream that opens but stays silent (production-like fstream,
     await until(() => out.msgs.length >= 1, 'the fill');
     await until(() => statuses.at(-1)?.fill === 'green', 'the status green again');
     assert.notEqual(statuses.at(-1)?.text, SILENT_STATUS);
+    const last = states.msgs.filter((m) => m.topic === 'state').at(-1) as Record<string, unknown>;
+    assert.equal((last.payload as { state?: string }).state, 'connected');
+    assert.equal(silentOf(last), undefined, 'the stream-status node says it is over');
     assert.equal(silentWarnings().length, before + 1);
   });
 
