@@ -7,10 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import type { IDataObject } from 'n8n-workflow';
-import { BinanceSimulator, type CreatedKey } from '../../simulator/index';
+import { BinanceSimulator, FSTREAM_PRODUCTION_LIKE, type CreatedKey } from '../../simulator/index';
 import { normalizeUserDataEvent } from '../../nodes/lib';
 import { FUTURES_PATH_FORMS } from '../../nodes/lib/exchange/endpoints';
-import { waitFor } from '../../test/support/fake-clock';
+import { installClock, waitFor } from '../../test/support/fake-clock';
 import { TriggerHarness, loadTriggerType, type FakeOptions } from './trigger-functions';
 
 const STATIC_KEY = 'binanceUserStreamRecovery';
@@ -411,6 +411,38 @@ describe('n8n: Binance User Stream Trigger (built package, simulator)', function
       assert.equal(err.message, 'Invalid Binance account configuration: unknown futures stream URL form "private-ws" (ws-query, ws-query-no-events, ws-path, or empty for the default ws-query)');
       return true;
     });
+  });
+
+  it('futures Stream URL (issue 22): a stream on a form production-like fstream leaves silent is logged once, with the other forms to try (fake clock)', async () => {
+    const clock = installClock();
+    const prod = await BinanceSimulator.start(FSTREAM_PRODUCTION_LIKE);
+    try {
+      const id = prod.createAccount({ futuresBalances: { USDT: '100000' } }).id;
+      const k = prod.createKey(id, 'hmac');
+      const urls = prod.urlsFor('usdm-futures');
+      const h = new TriggerHarness(type, {
+        parameters: { market: 'usdm-futures', options: { futuresPathForm: 'ws-path' } },
+        credentials: { environment: 'custom', restUrl: urls.restUrl, wsUrl: urls.wsUrl, keyType: 'hmac', apiKey: k.apiKey, apiSecret: k.apiSecret },
+      });
+      let active = false;
+      void h.activate().then(() => (active = true));
+      await waitFor(() => active && prod.openConnections({ kind: 'legacy', accountId: id }) === 1, { clock, stepMs: 5, timeoutMs: 30_000, message: 'connected, silent' });
+      const silent = (): string[] => h.logs.filter((l) => l.startsWith('warn') && /has sent nothing on it since/.test(l));
+      await waitFor(() => silent().length > 0, { clock, stepMs: 1_000, timeoutMs: 30_000, maxFakeMs: 300_000, message: 'the silent stream logged' });
+      assert.match(silent()[0], /form ws-path is probably not served/);
+      assert.match(silent()[0], /ws-query \(.*\), ws-query-no-events \(/);
+      assert.match(silent()[0], /Futures Stream URL/);
+      for (let i = 0; i < 400; i++) clock.tick(1_000);
+      await waitFor(() => true, {});
+      assert.equal(silent().length, 1, 'once per connection');
+      let closed = false;
+      void h.close().then(() => (closed = true));
+      await waitFor(() => closed, { clock, stepMs: 5, timeoutMs: 30_000, message: 'closed' });
+      for (const secret of [k.apiKey, k.apiSecret as string]) assert.ok(!h.everything().includes(secret), 'a secret left the trigger');
+    } finally {
+      await prod.stop();
+      clock.uninstall();
+    }
   });
 
   it('credential test: the core key check (OK for a good key, the reason for a bad secret)', async () => {

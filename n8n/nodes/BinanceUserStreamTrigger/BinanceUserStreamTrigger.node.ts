@@ -39,7 +39,7 @@ import {
 } from '../../../nodes/lib';
 import { makeSelector, type EventChoice } from './events';
 import { StaticDataStore } from './static-data-store';
-import { keyCheckText, stateProblem } from './texts';
+import { keyCheckText, silentStreamText, stateProblem } from './texts';
 
 const MARKET_NAMES: Record<string, string> = {
   spot: 'Spot',
@@ -317,7 +317,13 @@ export class BinanceUserStreamTrigger implements INodeType {
     // workflow stays active and the core retries the key every 5 minutes (n8n's emitError would
     // deactivate and immediately reactivate, asking Binance again at once). In manual mode the
     // test run ends with the error.
+    // a stream that opened but on which Binance sends nothing: said once per connection, with the forms to try
+    let silentSince: number | undefined;
     const onState = (s: ReliableStateChange): void => {
+      if (s.silent && s.silent.since !== silentSince) {
+        silentSince = s.silent.since;
+        log.warn(account.redact(silentStreamText(s.silent)));
+      }
       const problem = stateProblem(s);
       if (!problem) return;
       const error = new NodeOperationError(node, account.redact(problem));
