@@ -11,6 +11,7 @@ import { accountRestBase, openAccountStream, prepareAccount, type AccountStream 
 import type { CredentialsInput } from './lib/exchange/credentials';
 import { deployStopped, deployStopping, endAllGraces, endUnadoptedGraces } from './lib/stream/redeploy-grace';
 import type { UserDataEvent } from './lib/types';
+import { FUTURES_PING_INTERVAL_MS } from './lib/exchange/endpoints';
 import { ConsumptionTracker, type UnconsumedReport } from './lib/events/unconsumed';
 import type { AccountHandle, AccountUser, RegisterOptions } from './red/account-contract';
 import { CONFIG_STATUS_KEYS, contextStoreName, nodeLogger, settingsOf, storeAdvice, type AccountNodeDef } from './red/account-settings';
@@ -79,7 +80,22 @@ export = function register(RED: NodeAPI): void {
         ? accountStatus(t, account.currentState, showLastEvent ? account.lastEventAt : undefined)
         : { fill: 'red', shape: 'ring', text: t(`${TYPE}.status.${(problem?.key && CONFIG_STATUS_KEYS[problem.key]) || 'invalid-config'}`) },
     );
-    const onState = (): void => statuses.pushAll();
+    /** The silent connection already reported (its opening time): the log says it once per connection. */
+    let silentSince: number | undefined;
+    const onState = (): void => {
+      statuses.pushAll();
+      const silent = account?.currentState.silent;
+      if (silent && silent.since !== silentSince) {
+        silentSince = silent.since;
+        const vars = {
+          since: new Date(silent.since).toTimeString().slice(0, 8),
+          minutes: Math.round(FUTURES_PING_INTERVAL_MS / 60_000),
+          form: silent.pathForm ?? '',
+          others: (silent.alternatives ?? []).map((f) => `${f} (${t(`${TYPE}.futuresPathForm.${f}`)})`).join(', '),
+        };
+        node.warn(t(`${TYPE}.warnings.${silent.pathForm ? 'silent-stream' : 'silent-stream-other'}`, vars));
+      }
+    };
     // Events no consumer took: counted per type, noted in the log once per type (issue 13).
     const unconsumed = new ConsumptionTracker();
     unconsumed.on('unconsumed', (r: UnconsumedReport) => {

@@ -30,6 +30,11 @@ function statePayload(s: StateChange | ReliableStateChange): Record<string, unkn
   if (s.delayMs !== undefined) p.delayMs = s.delayMs;
   if (s.code !== undefined) p.code = s.code;
   if (s.message !== undefined) p.message = s.message;
+  // connected, but the server has sent nothing on the connection, not even its pings (issue 22)
+  if ('silent' in s && s.silent) {
+    const { since, pathForm, alternatives } = s.silent;
+    p.silent = { since, ...(pathForm ? { futuresPathForm: pathForm, alternatives: [...(alternatives ?? [])] } : {}) };
+  }
   p.at = s.at;
   return p;
 }

@@ -61,7 +61,7 @@ import { poolOf, WeightsRoom } from './weights';
 import { WsApiRoom } from './ws-api';
 
 export { wsApiSigningPayload, restSigningPayload, verifySignature, signPayload, hmacSha256Hex } from './signing';
-export { splitSymbol } from './model';
+export { splitSymbol, FSTREAM_PRODUCTION_LIKE, type FstreamForm } from './model';
 export type {
   SimulatorOptions,
   SimMarket,
@@ -129,6 +129,7 @@ export class BinanceSimulator {
       serverShutdownGraceMs: opts.serverShutdownGraceMs ?? 5_000,
       restWeightLimitPerMinute: opts.restWeightLimitPerMinute ?? 0,
       userStreamUnreadParams: opts.userStreamUnreadParams ?? 'ignore',
+      fstreamSilentForms: opts.fstreamSilentForms ?? [],
     };
     const server = http.createServer();
     // autoPong off: pings are answered by hand, so a stalled connection can stay silent (half-open link)

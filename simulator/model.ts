@@ -35,7 +35,27 @@ export interface SimulatorOptions {
    * Binance's pages do not say which; the client must work under both.
    */
   userStreamUnreadParams?: 'ignore' | 'refuse';
+  /**
+   * fstream `/private` URL forms the host accepts and then leaves silent: the upgrade succeeds, and
+   * nothing is ever sent on it (no event, no listenKeyExpired, not even the server's pings; client
+   * pings are still answered, as by any WebSocket stack). Default `[]` (every documented form
+   * streams, as Binance's pages show them). `FSTREAM_PRODUCTION_LIKE` is the form the evidence says
+   * production leaves silent: the path form `/private/ws/<listenKey>`, "decommissioned by Binance on
+   * the mainnet fstream host; testnet was still accepting both forms" (UBWA CHANGELOG 2.14.0,
+   * 2026-05-21; audit 2026-12-07 G2). The other forms deliver.
+   */
+  fstreamSilentForms?: readonly FstreamForm[];
 }
+
+/**
+ * The URL forms of fstream's `/private` user-data path: `ws-query` `/private/ws?listenKey=<k>&events=…`,
+ * `ws-query-no-events` `/private/ws?listenKey=<k>`, `ws-path` `/private/ws/<k>`, `stream`
+ * `/private/stream?streams=<k>` (Binance's connector).
+ */
+export type FstreamForm = 'ws-query' | 'ws-query-no-events' | 'ws-path' | 'stream';
+
+/** A production-like fstream: the path form is silent (see SimulatorOptions.fstreamSilentForms). */
+export const FSTREAM_PRODUCTION_LIKE: Readonly<Pick<SimulatorOptions, 'fstreamSilentForms'>> = { fstreamSilentForms: ['ws-path'] };
 
 export type SimMarket = 'spot' | 'margin' | 'isolated-margin' | 'usdm-futures' | 'coinm-futures';
 export type ConnKind = 'ws-api' | 'futures' | 'legacy';

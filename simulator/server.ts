@@ -19,7 +19,7 @@
 import * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, type WebSocketServer, type RawData } from 'ws';
-import { safe, type ConnKind, type RecordedRequest, type Conn } from './model';
+import { safe, type ConnKind, type FstreamForm, type RecordedRequest, type Conn } from './model';
 import type { SimState } from './state';
 
 export class ServerRoom {
@@ -106,6 +106,7 @@ export class ServerRoom {
     //    `/stream?streams=<k>` (combined envelope): the connector's COIN-M userData() (19.0.0, 2026-07-24).
     //  - dstream `/private`: no source documents it, so it does not exist here (404).
     let keys: string[] | undefined;
+    let form: FstreamForm | undefined;
     let combined = false;
     let host: 'fstream' | 'dstream' | undefined;
     const keyList = (v: string | undefined): string[] => (v ?? '').split('/').filter((k) => k);
@@ -115,11 +116,14 @@ export class ServerRoom {
     };
     if (path === '/private/ws') {
       keys = keyList(params.listenKey);
+      form = params.events ? 'ws-query' : 'ws-query-no-events';
     } else if (path.startsWith('/private/ws/')) {
       keys = keyList(path.slice('/private/ws/'.length));
+      form = 'ws-path';
     } else if (path === '/private/stream') {
       keys = keyList(params.streams);
       combined = true;
+      form = 'stream';
     }
     if (keys) {
       host = 'fstream';
@@ -160,6 +164,16 @@ export class ServerRoom {
         rec.status = 400;
         rec.errorCode = -1125;
         this.rejectUpgrade(socket, 400, -1125, 'This listenKey does not exist.');
+        return;
+      }
+      if (host === 'fstream' && form && this.s.opts.fstreamSilentForms.includes(form)) {
+        // a form this fstream accepts and then leaves silent (option fstreamSilentForms): like the
+        // legacy paths, nothing is ever sent on it, not even pings
+        const first = recs[0]!;
+        this.accept(req, socket, head, 'legacy', (c) => {
+          c.firstAccountId = first.accountId;
+          c.firstMarket = first.market;
+        });
         return;
       }
       this.accept(req, socket, head, 'futures', (c) => {

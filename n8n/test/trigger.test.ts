@@ -7,9 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import type { IDataObject } from 'n8n-workflow';
-import { BinanceSimulator, type CreatedKey } from '../../simulator/index';
+import { BinanceSimulator, FSTREAM_PRODUCTION_LIKE, type CreatedKey } from '../../simulator/index';
 import { normalizeUserDataEvent } from '../../nodes/lib';
-import { waitFor } from '../../test/support/fake-clock';
+import { FUTURES_PATH_FORMS } from '../../nodes/lib/exchange/endpoints';
+import { installClock, waitFor } from '../../test/support/fake-clock';
 import { TriggerHarness, loadTriggerType, type FakeOptions } from './trigger-functions';
 
 const STATIC_KEY = 'binanceUserStreamRecovery';
@@ -377,6 +378,71 @@ describe('n8n: Binance User Stream Trigger (built package, simulator)', function
     const iso = new TriggerHarness(type, { parameters: { market: 'isolated-margin', isolatedSymbol: '' }, credentials: credentials() });
     await assert.rejects(iso.activate(), /The symbol is missing \(isolated margin\)/);
     assert.equal(sim.openConnections(), 0);
+  });
+
+  it('futures Stream URL option (issue 22): the values of the Node-RED account, each one streams a USDⓈ-M fill on its URL form; an unknown one is a clear error', async () => {
+    const collection = type.description.properties.find((p) => p.name === 'options') as { options?: Array<{ name: string; options?: Array<{ value: unknown }> }> };
+    const prop = collection.options?.find((o) => o.name === 'futuresPathForm');
+    assert.ok(prop, 'offered among the options');
+    assert.deepEqual(prop.options?.map((o) => o.value).sort(), ['', ...FUTURES_PATH_FORMS].sort());
+    const urls = sim.urlsFor('usdm-futures');
+    const id = sim.createAccount({ futuresBalances: { USDT: '100000' } }).id;
+    const k = sim.createKey(id, 'hmac');
+    const creds = { environment: 'custom', restUrl: urls.restUrl, wsUrl: urls.wsUrl, keyType: 'hmac', apiKey: k.apiKey, apiSecret: k.apiSecret };
+    for (const form of FUTURES_PATH_FORMS) {
+      sim.clearRequests();
+      const h = new TriggerHarness(type, { parameters: { market: 'usdm-futures', options: { futuresPathForm: form } }, credentials: creds, nodeName: `T ${form}` });
+      open.push(h);
+      await h.activate();
+      await waitFor(() => sim.openConnections({ accountId: id, market: 'usdm-futures' }) > 0, { timeoutMs: 15_000, message: `${form}: connected` });
+      const connect = sim.requests.find((r) => r.kind === 'ws-connect');
+      assert.ok(connect, `${form}: a stream connection`);
+      if (form === 'ws-path') assert.match(connect.path, /^\/private\/ws\/[^/?]+$/);
+      else assert.equal(connect.path, '/private/ws');
+      assert.equal(connect.params.events !== undefined, form === 'ws-query', `${form}: events=`);
+      const before = h.items().length;
+      sim.runOrderLifecycle(id, { market: 'usdm-futures', symbol: 'BTCUSDT', side: 'BUY', quantity: '1', price: '100' });
+      await waitFor(() => h.items().length > before, { timeoutMs: 15_000, message: `${form}: the fill` });
+      await h.close();
+      open.splice(open.indexOf(h), 1);
+    }
+    const bad = new TriggerHarness(type, { parameters: { market: 'usdm-futures', options: { futuresPathForm: 'private-ws' } }, credentials: creds });
+    await assert.rejects(bad.activate(), (err: Error) => {
+      assert.equal(err.message, 'Invalid Binance account configuration: unknown futures stream URL form "private-ws" (ws-query, ws-query-no-events, ws-path, or empty for the default ws-query)');
+      return true;
+    });
+  });
+
+  it('futures Stream URL (issue 22): a stream on a form production-like fstream leaves silent is logged once, with the other forms to try (fake clock)', async () => {
+    const clock = installClock();
+    const prod = await BinanceSimulator.start(FSTREAM_PRODUCTION_LIKE);
+    try {
+      const id = prod.createAccount({ futuresBalances: { USDT: '100000' } }).id;
+      const k = prod.createKey(id, 'hmac');
+      const urls = prod.urlsFor('usdm-futures');
+      const h = new TriggerHarness(type, {
+        parameters: { market: 'usdm-futures', options: { futuresPathForm: 'ws-path' } },
+        credentials: { environment: 'custom', restUrl: urls.restUrl, wsUrl: urls.wsUrl, keyType: 'hmac', apiKey: k.apiKey, apiSecret: k.apiSecret },
+      });
+      let active = false;
+      void h.activate().then(() => (active = true));
+      await waitFor(() => active && prod.openConnections({ kind: 'legacy', accountId: id }) === 1, { clock, stepMs: 5, timeoutMs: 30_000, message: 'connected, silent' });
+      const silent = (): string[] => h.logs.filter((l) => l.startsWith('warn') && /has sent nothing on it since/.test(l));
+      await waitFor(() => silent().length > 0, { clock, stepMs: 1_000, timeoutMs: 30_000, maxFakeMs: 300_000, message: 'the silent stream logged' });
+      assert.match(silent()[0], /form ws-path is probably not served/);
+      assert.match(silent()[0], /ws-query \(.*\), ws-query-no-events \(/);
+      assert.match(silent()[0], /Futures Stream URL/);
+      for (let i = 0; i < 400; i++) clock.tick(1_000);
+      await waitFor(() => true, {});
+      assert.equal(silent().length, 1, 'once per connection');
+      let closed = false;
+      void h.close().then(() => (closed = true));
+      await waitFor(() => closed, { clock, stepMs: 5, timeoutMs: 30_000, message: 'closed' });
+      for (const secret of [k.apiKey, k.apiSecret as string]) assert.ok(!h.everything().includes(secret), 'a secret left the trigger');
+    } finally {
+      await prod.stop();
+      clock.uninstall();
+    }
   });
 
   it('credential test: the core key check (OK for a good key, the reason for a bad secret)', async () => {

@@ -34,12 +34,13 @@ export interface Credentials {
 /**
  * How a futures user-data stream URL is formed on fstream's `/private` path (USDⓈ-M, and COIN-M
  * in the unified 'fapi' family; COIN-M on dstream uses `/ws/<listenKey>`).
- * The reference (§4.2, open question 2) lists these forms; which one production
- * needs is not settled, so it is one named setting.
- *  - `ws-query`:  <base>/private/ws?listenKey=<k>&events=<e1>/<e2>/...
- *  - `ws-path`:   <base>/private/ws/<k>
+ * The sources disagree on which form production serves (audit 2026-12-07, G2), so it is one
+ * named setting (endpoints.ts FUTURES_PATH_FORMS, DEFAULT_FUTURES_PATH_FORM):
+ *  - `ws-query`:           <base>/private/ws?listenKey=<k>&events=<e1>/<e2>/...  (default)
+ *  - `ws-query-no-events`: <base>/private/ws?listenKey=<k>
+ *  - `ws-path`:            <base>/private/ws/<k>
  */
-export type FuturesPathForm = 'ws-query' | 'ws-path';
+export type FuturesPathForm = 'ws-query' | 'ws-query-no-events' | 'ws-path';
 
 /**
  * COIN-M family (endpoints.ts, DEFAULT_COINM_API): 'dapi' = /dapi listenKey + dstream `/ws/<key>`;
@@ -144,6 +145,19 @@ export interface RotationEvent {
   at: number;
 }
 
+/**
+ * A stream that opened but on which the server sent nothing at all (no event, not even its pings)
+ * for longer than its ping interval: the URL form is probably not served (issue 22).
+ */
+export interface SilentStream {
+  /** When the silent connection opened (epoch ms). */
+  since: number;
+  /** The `futuresPathForm` in use, when that setting applies (fstream `/private`). */
+  pathForm?: FuturesPathForm;
+  /** The other values of that setting, to try. */
+  alternatives?: FuturesPathForm[];
+}
+
 /** Events a StreamManager emits (Node EventEmitter). */
 export interface StreamManagerEvents {
   event: [UserDataEvent];
@@ -152,6 +166,8 @@ export interface StreamManagerEvents {
   /** Events are being missed since this moment on a connection that stays up; a `gap` follows. */
   gapOpened: [number];
   rotated: [RotationEvent];
+  /** The current connection became silent (a SilentStream) or is silent no more (undefined). */
+  silence: [SilentStream | undefined];
 }
 
 /** Minimal logger interface; messages passed to it are already redacted. */

@@ -17,7 +17,9 @@ export function accountStatus(t: Translate, current: ReliableStateChange, lastEv
     const text = since ? t('binance-account.status.recovering-since', { since, why: current.message ?? '' }) : t('binance-account.status.recovering');
     return { fill: 'yellow', shape: 'dot', text };
   }
-  const spec = statusForState({ ...current, state: current.state }, lastEventAt);
+  // open but silent (not even the server's pings): not "connected" in green (issue 22)
+  const silent = current.state === 'connected' && current.silent !== undefined;
+  const spec = silent ? { fill: 'yellow' as const, shape: 'dot' as const, key: 'connected-silent' } : statusForState({ ...current, state: current.state }, lastEventAt);
   const vars = spec.reasonKey ? { ...spec.vars, reason: t(`binance-account.status.${spec.reasonKey}`) } : spec.vars;
   let text = spec.text ?? t(`binance-account.status.${spec.key ?? 'error'}`, vars);
   // a tracking bound dropped entries: said in the status (and the log), never silent

@@ -6,6 +6,7 @@ import {
   COINM_RECOVERY_PATHS,
   DEFAULT_COINM_API,
   DEFAULT_FUTURES_PATH_FORM,
+  FUTURES_PATH_FORMS,
   ENDPOINTS,
   FUTURES_USER_DATA_EVENTS,
   futuresStreamUrl,
@@ -192,6 +193,14 @@ describe('core units: endpoints', () => {
     assert.equal(q.pathname, '/private/ws');
     assert.equal(q.searchParams.get('listenKey'), 'abc');
     assert.deepEqual(q.searchParams.get('events')?.split('/'), [...FUTURES_USER_DATA_EVENTS]);
+    // the query form without the events= allow-list (issue 22): ccxt's and the connector's form
+    assert.equal(futuresStreamUrl('wss://fstream.binance.com', 'abc', 'ws-query-no-events'), 'wss://fstream.binance.com/private/ws?listenKey=abc');
+    assert.deepEqual([...FUTURES_PATH_FORMS], ['ws-query', 'ws-query-no-events', 'ws-path']);
+    for (const f of FUTURES_PATH_FORMS) assert.equal(resolveEndpoints({ ...cfg({ market: 'usdm-futures' }), futuresPathForm: f }).futuresPathForm, f);
+    assert.throws(
+      () => resolveEndpoints({ ...cfg({ market: 'usdm-futures' }), futuresPathForm: 'legacy' as never }),
+      /unknown futures stream URL form "legacy" \(ws-query, ws-query-no-events, ws-path, or empty for the default ws-query\)/,
+    );
     // dstream: /ws/<key>, whatever the /private form setting
     assert.equal(futuresStreamUrl('wss://dstream.binance.com', 'abc', 'ws-query', 'ws'), 'wss://dstream.binance.com/ws/abc');
     assert.equal(futuresStreamUrl('wss://dstream.binance.com/', 'abc', 'ws-path', 'ws'), 'wss://dstream.binance.com/ws/abc');

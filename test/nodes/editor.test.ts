@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ERROR_CODE_REASONS, lookupCatalog, statusForState } from '../../nodes/red/status';
+import { FUTURES_PATH_FORMS } from '../../nodes/lib/exchange/endpoints';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const TYPES = ['binance-account', 'binance-order-update', 'binance-account-position', 'binance-balance-update', 'binance-user-event', 'binance-stream-status'];
@@ -109,6 +110,22 @@ describe('editor files', function () {
     const problems = ['bad-key', 'bad-key-format', 'bad-signature', 'clock-skew', 'ip-or-permission', 'network', 'url', 'config', 'rate-limit', 'server', 'unknown'];
     for (const p of problems) assert.ok(lookupCatalog(cat, `binance-account.test.problem.${p}`), `problem ${p}`);
     for (const t of TYPES.slice(1)) assert.equal(lookupCatalog(catalog(t), `${t}.status.no-account`), 'no account');
+  });
+
+  it('the futures Stream URL setting offers, validates and explains exactly the values of FUTURES_PATH_FORMS (issue 22)', function () {
+    const html = read('nodes/binance-account.html');
+    const select = /<select id="node-config-input-futuresPathForm"[^>]*>([\s\S]*?)<\/select>/.exec(html);
+    assert.ok(select, 'the select');
+    const offered = [...select[1].matchAll(/<option value="([^"]*)"/g)].map((m) => m[1]);
+    assert.deepEqual(offered, ['', ...FUTURES_PATH_FORMS]);
+    const validator = /futuresPathForm: \{[\s\S]*?return \[([^\]]*)\]\.indexOf/.exec(html);
+    assert.ok(validator, 'the validator');
+    assert.deepEqual([...validator[1].matchAll(/'([^']*)'/g)].map((m) => m[1]), ['', ...FUTURES_PATH_FORMS]);
+    const cat = catalog('binance-account');
+    for (const f of FUTURES_PATH_FORMS) assert.ok(lookupCatalog(cat, `binance-account.futuresPathForm.${f}`), `label of ${f}`);
+    for (const k of ['status.connected-silent', 'warnings.silent-stream', 'warnings.silent-stream-other']) assert.ok(lookupCatalog(cat, `binance-account.${k}`), k);
+    const help = read('nodes/locales/en-US/binance-account.html');
+    for (const f of FUTURES_PATH_FORMS) assert.match(help, new RegExp(`<code>${f}</code> = `), `help explains ${f}`);
   });
 
   it('package.json registers exactly the six node files', function () {

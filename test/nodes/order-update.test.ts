@@ -89,7 +89,7 @@ describe('binance-order-update (against the simulator)', function () {
     });
   }
 
-  for (const form of ['ws-path', 'ws-query'] as const) {
+  for (const form of ['ws-path', 'ws-query', 'ws-query-no-events'] as const) {
     it(`futures stream URL setting futuresPathForm=${form} connects on that /private form and delivers fills`, async function () {
       const a = newAccount(sim, 'usdm-futures');
       sim.clearRequests();
@@ -102,10 +102,13 @@ describe('binance-order-update (against the simulator)', function () {
       await helper.load(nodeModules(), flow, credentialsFor(a));
       const out = collect('out') as unknown as { msgs: Msg[] };
       await waitConnected();
-      const connects = sim.requests.filter((r) => r.kind === 'ws-connect').map((r) => r.path);
+      const connects = sim.requests.filter((r) => r.kind === 'ws-connect');
       assert.equal(connects.length, 1);
-      if (form === 'ws-path') assert.match(connects[0], /^\/private\/ws\/[^/?]+$/);
-      else assert.match(connects[0], /^\/private\/ws$/);
+      if (form === 'ws-path') assert.match(connects[0].path, /^\/private\/ws\/[^/?]+$/);
+      else assert.match(connects[0].path, /^\/private\/ws$/);
+      // the query forms: with the events= allow-list, or without it (every type)
+      assert.equal(connects[0].params.events !== undefined, form === 'ws-query');
+      assert.equal(connects[0].params.listenKey !== undefined, form !== 'ws-path');
       sim.runOrderLifecycle(a.accountId, { market: 'usdm-futures', symbol: 'BTCUSDT', side: 'BUY', quantity: '1', price: '100' });
       await waitFor(() => out.msgs.length >= 1, 5000, 'a fill');
       assert.equal(out.msgs[0].payload.executionType, 'TRADE');
@@ -124,6 +127,12 @@ describe('binance-order-update (against the simulator)', function () {
     await waitFor(() => mine().some((st) => st?.fill === 'red'), 5000, 'red status');
     assert.ok(!mine().some((st) => st?.fill === 'green'), 'never shown connected');
     assert.equal(sim.openConnections(), 0);
+    // the log says why and which values there are
+    await waitFor(
+      () => capturedLogs.some((l) => /unknown futures stream URL form "legacy" \(ws-query, ws-query-no-events, ws-path, or empty for the default ws-query\)/.test(String(l.msg))),
+      5000,
+      'the reason in the log',
+    );
   });
 
   // Cross and isolated margin have no testnet or demo at Binance (no /sapi on the spot testnet, none

@@ -367,9 +367,12 @@ describe('package contents (npm pack)', function () {
       });
     }
 
-    for (const [label, extra, form] of [
-      ['default stream URL', {}, 'ws-query'],
-      ['futuresPathForm ws-path', { futuresPathForm: 'ws-path' }, 'ws-path'],
+    // the three values of the futures URL setting (issue 22): the query form with and without the
+    // events= allow-list, and the path form
+    for (const [label, extra, form, withEvents] of [
+      ['default stream URL', {}, 'ws-query', true],
+      ['futuresPathForm ws-query-no-events', { futuresPathForm: 'ws-query-no-events' }, 'ws-query', false],
+      ['futuresPathForm ws-path', { futuresPathForm: 'ws-path' }, 'ws-path', false],
     ] as const) {
       it(`USDⓈ-M futures (${label}): a fill from a Binance-documented listenKey exchange on /private reaches Debug, status green; after a drop, recovered once`, async function () {
         const x = await FuturesDocExchange.start({ apiKey, apiSecret, family: 'usdm', unreadParams: 'refuse' });
@@ -377,6 +380,7 @@ describe('package contents (npm pack)', function () {
           const msg = await deployGettingStarted('usdm-futures', x.restUrl, x.wsUrl, () => x.requests, extra);
           assert.ok(x.requests.includes('POST /fapi/v1/listenKey'), x.requests.join(', '));
           assert.equal(x.streams[0]?.form, form, JSON.stringify(x.streams));
+          assert.equal(x.streams[0]?.events !== null, withEvents, JSON.stringify(x.streams));
           assert.ok(x.streams.every((s) => s.valid), JSON.stringify(x.streams));
           assert.equal(msg.topic, 'BTCUSDT');
           assert.equal(msg.eventType, 'ORDER_TRADE_UPDATE');

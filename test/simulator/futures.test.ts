@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { BinanceSimulator, type CreatedKey } from '../../simulator/index';
+import { BinanceSimulator, FSTREAM_PRODUCTION_LIKE, type CreatedKey } from '../../simulator/index';
 import { WsClient, httpRequest, signedRest, installClock, restoreClock, tick, settle, type Json } from './helpers';
 
 describe('simulator futures listenKey + /private streams', () => {
@@ -274,6 +274,31 @@ describe('simulator futures listenKey + /private streams', () => {
     }
     await good.waitClosed();
     assert.equal(good.closeCode, 1000);
+  });
+
+  it('production-like fstream (FSTREAM_PRODUCTION_LIKE): the path form is accepted and stays silent (no event, no ping, no listenKeyExpired); the query forms deliver', async () => {
+    const clock = installClock();
+    await sim.stop();
+    sim = await BinanceSimulator.start({ ...FSTREAM_PRODUCTION_LIKE, futuresPingIntervalMs: 180_000, listenKeyValidityMs: 3_600_000 });
+    acct = sim.createAccount({ futuresBalances: { USDT: '1000' } }).id;
+    key = sim.createKey(acct, 'hmac');
+    const k = await newKey();
+    const path = await connect(`/private/ws/${k}`);
+    const query = await connect(`/private/ws?listenKey=${k}&events=ACCOUNT_UPDATE/listenKeyExpired`);
+    const bare = await connect(`/private/ws?listenKey=${k}`);
+    sim.deposit(acct, 'usdm-futures', 'USDT', '5');
+    await query.next((m) => m.e === 'ACCOUNT_UPDATE');
+    await bare.next((m) => m.e === 'ACCOUNT_UPDATE');
+    await tick(clock, 200_000, 10_000);
+    assert.equal(query.pings, 1);
+    assert.equal(bare.pings, 1);
+    sim.expireListenKey(k);
+    await query.next((m) => m.e === 'listenKeyExpired');
+    await bare.next((m) => m.e === 'listenKeyExpired');
+    await settle();
+    assert.equal(path.messages.length, 0, 'no event, no listenKeyExpired');
+    assert.equal(path.pings, 0, 'not even a ping');
+    assert.equal(path.closed, false, 'accepted and kept open');
   });
 
   it('one /private connection carries several listenKeys (SUBSCRIBE / LIST_SUBSCRIPTIONS / UNSUBSCRIBE)', async () => {

@@ -39,7 +39,7 @@ import {
 } from '../../../nodes/lib';
 import { makeSelector, type EventChoice } from './events';
 import { StaticDataStore } from './static-data-store';
-import { keyCheckText, stateProblem } from './texts';
+import { keyCheckText, silentStreamText, stateProblem } from './texts';
 
 const MARKET_NAMES: Record<string, string> = {
   spot: 'Spot',
@@ -70,6 +70,8 @@ export function accountSettings(creds: ICredentialDataDecryptedObject, market: s
     recoverySymbols: s(options.recoverySymbols),
     lookbackHours: typeof options.lookbackHours === 'number' ? options.lookbackHours : undefined,
     liveHoldSeconds: typeof options.liveHoldSeconds === 'number' ? options.liveHoldSeconds : undefined,
+    // the Node-RED account's "Stream URL": the same values, checked by the core (an unknown one is a clear error)
+    futuresPathForm: s(options.futuresPathForm),
   };
 }
 
@@ -189,6 +191,37 @@ export class BinanceUserStreamTrigger implements INodeType {
         default: {},
         options: [
           {
+            displayName: 'Futures Stream URL',
+            name: 'futuresPathForm',
+            type: 'options',
+            // the values of the Node-RED account's "Stream URL" (FUTURES_PATH_FORMS in the core)
+            options: [
+              { name: 'Default (Query With Events=)', value: '' },
+              { name: 'Path: /private/ws/<listenKey>', value: 'ws-path' },
+              { name: 'Query With Events=: /private/ws?listenKey=…&events=…', value: 'ws-query' },
+              { name: 'Query Without Events=: /private/ws?listenKey=…', value: 'ws-query-no-events' },
+            ],
+            default: '',
+            description:
+              "USDⓈ-M futures (and COIN-M on fapi): how the stream URL is formed on fstream's /private path. Sources disagree on which form Binance serves; change it only if the stream connects but stays silent (the log then names the forms to try).",
+          },
+          {
+            displayName: 'Hold Live Events (Seconds)',
+            name: 'liveHoldSeconds',
+            type: 'number',
+            typeOptions: { minValue: 0, maxValue: 600 },
+            default: 5,
+            description: 'Longest a live event waits for a running recovery, so fills leave in exchange order',
+          },
+          {
+            displayName: 'Look-Back (Hours)',
+            name: 'lookbackHours',
+            type: 'number',
+            typeOptions: { minValue: 1, maxValue: 2160 },
+            default: 24,
+            description: 'The furthest back a recovery reaches',
+          },
+          {
             displayName: 'Recover Missed Fills',
             name: 'recovery',
             type: 'boolean',
@@ -202,22 +235,6 @@ export class BinanceUserStreamTrigger implements INodeType {
             default: '',
             placeholder: 'BTCUSDT, ETHUSDT',
             description: 'Symbols always reconciled after a gap (besides those seen or with open orders)',
-          },
-          {
-            displayName: 'Look-Back (Hours)',
-            name: 'lookbackHours',
-            type: 'number',
-            typeOptions: { minValue: 1, maxValue: 2160 },
-            default: 24,
-            description: 'The furthest back a recovery reaches',
-          },
-          {
-            displayName: 'Hold Live Events (Seconds)',
-            name: 'liveHoldSeconds',
-            type: 'number',
-            typeOptions: { minValue: 0, maxValue: 600 },
-            default: 5,
-            description: 'Longest a live event waits for a running recovery, so fills leave in exchange order',
           },
         ],
       },
@@ -300,7 +317,13 @@ export class BinanceUserStreamTrigger implements INodeType {
     // workflow stays active and the core retries the key every 5 minutes (n8n's emitError would
     // deactivate and immediately reactivate, asking Binance again at once). In manual mode the
     // test run ends with the error.
+    // a stream that opened but on which Binance sends nothing: said once per connection, with the forms to try
+    let silentSince: number | undefined;
     const onState = (s: ReliableStateChange): void => {
+      if (s.silent && s.silent.since !== silentSince) {
+        silentSince = s.silent.since;
+        log.warn(account.redact(silentStreamText(s.silent)));
+      }
       const problem = stateProblem(s);
       if (!problem) return;
       const error = new NodeOperationError(node, account.redact(problem));

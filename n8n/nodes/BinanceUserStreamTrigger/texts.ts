@@ -4,7 +4,8 @@
  * permissions (-2015)") or a stream that cannot run (`error`: e.g. "Binance is not available from
  * this location …"). Undefined for every other state. The text is already redacted by the core.
  */
-import type { ReliableStateChange } from '../../../nodes/lib';
+import type { ReliableStateChange, SilentStream } from '../../../nodes/lib';
+import { FUTURES_PING_INTERVAL_MS } from '../../../nodes/lib/exchange/endpoints';
 import catalog from '../../../nodes/locales/en-US/binance-account.json';
 
 export function stateProblem(s: Pick<ReliableStateChange, 'state' | 'message' | 'code'>): string | undefined {
@@ -44,4 +45,21 @@ export function keyCheckText(r: KeyCheckLike): { status: 'OK' | 'Error'; message
   }
   if (r.keyWarning) parts.push(r.keyWarning);
   return { status: 'OK', message: parts.join(' ') };
+}
+
+/**
+ * The warning of a stream that opened but on which Binance sends nothing, not even its pings
+ * (issue 22): the Node-RED account's catalog text, with the futures URL forms to try.
+ */
+export function silentStreamText(silent: SilentStream): string {
+  const w = catalog['binance-account'].warnings;
+  const labels = catalog['binance-account'].futuresPathForm as Record<string, string>;
+  const vars: Record<string, string> = {
+    since: new Date(silent.since).toISOString(),
+    minutes: String(Math.round(FUTURES_PING_INTERVAL_MS / 60_000)),
+    form: silent.pathForm ?? '',
+    others: (silent.alternatives ?? []).map((f) => `${f} (${labels[f] ?? f})`).join(', '),
+  };
+  const template = silent.pathForm ? w['silent-stream'] : w['silent-stream-other'];
+  return template.replace(/__([a-z]+)__/g, (all, name: string) => vars[name] ?? all);
 }

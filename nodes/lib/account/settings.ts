@@ -4,7 +4,7 @@
  * signer, and returns either the core `AccountConfig` with the recovery options, or a problem
  * with a stable key (for a translated text) and an English sentence (already redacted).
  */
-import { resolveEndpoints, type ResolvedEndpoints } from '../exchange/endpoints';
+import { futuresPathFormProblem, isFuturesPathForm, resolveEndpoints, type ResolvedEndpoints } from '../exchange/endpoints';
 import { credentialsRedactor, normalizePem, type CredentialsInput } from '../exchange/credentials';
 import { parseList } from '../events/filters';
 import { DEFAULT_LOOKBACK_MS, DEFAULT_MAX_HOLD_MS } from '../recovery';
@@ -35,7 +35,7 @@ export interface AccountSettings {
   recvWindowMs?: number | string;
   /** Futures listenKey keepalive, minutes (1–59; default 30). */
   keepaliveMinutes?: number | string;
-  /** Futures stream URL form: '' (default), 'ws-query' or 'ws-path'. */
+  /** Futures stream URL form: '' (default), 'ws-query', 'ws-query-no-events' or 'ws-path' (endpoints.ts FUTURES_PATH_FORMS). */
   futuresPathForm?: string;
   /** COIN-M family: '' (default), 'dapi' or 'fapi' (unified). */
   coinmApi?: string;
@@ -156,7 +156,7 @@ function checkConnection(s: AccountSettings): Checked {
   const keepalive = optionalNumber(s.keepaliveMinutes);
   if (keepalive !== undefined && !(keepalive > 0 && keepalive < 60)) return { message: 'keepalive interval must be between 1 and 59 minutes' };
   const pathForm = (str(s.futuresPathForm) ?? '').trim();
-  if (pathForm !== '' && pathForm !== 'ws-query' && pathForm !== 'ws-path') return { message: 'futures stream URL form must be ws-query or ws-path' };
+  if (pathForm !== '' && !isFuturesPathForm(pathForm)) return { message: futuresPathFormProblem(pathForm) };
   const coinmApi = (str(s.coinmApi) ?? '').trim();
   if (coinmApi !== '' && coinmApi !== 'dapi' && coinmApi !== 'fapi') return { message: 'COIN-M API must be dapi or fapi' };
   const config: AccountConfig = {
@@ -168,7 +168,7 @@ function checkConnection(s: AccountSettings): Checked {
     ...(environment === 'custom' ? { restUrl: str(s.restUrl)?.trim(), wsUrl: str(s.wsUrl)?.trim() } : {}),
     ...(recvWindow !== undefined ? { recvWindow } : {}),
     ...(keepalive !== undefined ? { keepaliveIntervalMs: Math.round(keepalive * 60_000) } : {}),
-    ...(pathForm === 'ws-query' || pathForm === 'ws-path' ? { futuresPathForm: pathForm } : {}),
+    ...(isFuturesPathForm(pathForm) ? { futuresPathForm: pathForm } : {}),
     ...(market === 'coinm-futures' && (coinmApi === 'dapi' || coinmApi === 'fapi') ? { coinmApi } : {}),
   };
   try {

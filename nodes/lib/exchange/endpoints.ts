@@ -7,12 +7,48 @@
  * Binance's own documentation; they are kept configurable via the `custom` environment.
  */
 import type { AccountConfig, CoinmApiFamily, Environment, FuturesPathForm, Market } from '../types';
-import { HOSTS, RECOVERY_REST, REST, type EndpointFamily, type HostPair, type RecoveryRest } from './facts';
+import { FUTURES_PING_INTERVAL_MS, HOSTS, RECOVERY_REST, REST, WS_API_PING_INTERVAL_MS, type EndpointFamily, type HostPair, type RecoveryRest } from './facts';
 
 export type { CoinmApiFamily } from '../types';
 
-/** Default URL form on the `/private` path of fstream (reference §4.2, open question 2). */
+/**
+ * The URL forms of fstream's `/private` user-data path, one per value of the `futuresPathForm`
+ * setting. The sources disagree on which production serves (audit 2026-12-07 §2 and G2; README
+ * "unsettled" table; docs/protocol-notes.md):
+ *  - 'ws-query' `/private/ws?listenKey=<k>&events=<types>`: UBWA (unicorn-binance-websocket-api)
+ *    connection_settings.py 2.15.1 (2026-08-01): "Since 2026-04-23 the private endpoint requires an
+ *    explicit `&events=` filter — if omitted, Binance production silently delivers nothing";
+ *    go-binance (7bb44eb, 2026-05-05) sends `events` as an option; the list we send equals the 10
+ *    types of Binance's connector (@binance/derivatives-trading-usds-futures 38.1.1, 2026-09-22).
+ *  - 'ws-query-no-events' `/private/ws?listenKey=<k>`: ccxt 4.5.84 (2026-09-25, js/src/pro/binance.js
+ *    getPrivateWsUrl), go-binance without its option; npm `binance` 3.6.5 (2026-09-21) uses
+ *    `/private/stream?listenKey=<k>` and Binance's connector (usds-futures 38.1.1 + common 2.4.9)
+ *    `/private/stream?streams=<k>`, also without `events`. UBWA says production sends nothing here.
+ *  - 'ws-path' `/private/ws/<k>`: Binance's own COIN-M (coin-futures) and Options user-data pages
+ *    (undated) show it; UBWA CHANGELOG 2.14.0 (2026-05-21): it "has been decommissioned by Binance on
+ *    the mainnet fstream host; testnet was still accepting both forms". No peer uses it.
+ */
+export const FUTURES_PATH_FORMS: readonly FuturesPathForm[] = ['ws-query', 'ws-query-no-events', 'ws-path'];
+
+/**
+ * Default URL form: 'ws-query' (with `events=`), the only form no source says production leaves
+ * silent: UBWA requires `events=`, and the peers that omit it do not say it is refused (go-binance
+ * offers it). 'ws-path' is reported decommissioned on mainnet (UBWA 2.14.0, 2026-05-21);
+ * 'ws-query-no-events' is what ccxt and Binance's connector use but UBWA reports silent. Its cost:
+ * `events=` is an allow-list, so a type Binance adds later arrives once this package lists it.
+ * A stream that opens and stays silent is detected and logged with a hint (transport-futures.ts).
+ */
 export const DEFAULT_FUTURES_PATH_FORM: FuturesPathForm = 'ws-query';
+
+/** Whether a value is one of the futures URL forms (FUTURES_PATH_FORMS). */
+export function isFuturesPathForm(v: unknown): v is FuturesPathForm {
+  return typeof v === 'string' && (FUTURES_PATH_FORMS as readonly string[]).includes(v);
+}
+
+/** The clear error of an unknown futures URL form (settings, resolveEndpoints). */
+export function futuresPathFormProblem(v: unknown): string {
+  return `unknown futures stream URL form "${String(v)}" (${FUTURES_PATH_FORMS.join(', ')}, or empty for the default ${DEFAULT_FUTURES_PATH_FORM})`;
+}
 
 /**
  * COIN-M REST + stream family, chosen per account (`coinmApi`); this is the default.
@@ -63,10 +99,8 @@ export const FUTURES_USER_DATA_EVENTS: readonly string[] = [
   'listenKeyExpired',
 ];
 
-/** Server ping interval of the WebSocket API (reference §1.5). */
-export const WS_API_PING_INTERVAL_MS = 20_000;
-/** Server ping interval of the futures streams (reference §4.2). */
-export const FUTURES_PING_INTERVAL_MS = 180_000;
+/** Server ping intervals (exchange/facts.ts, with their sources). */
+export { FUTURES_PING_INTERVAL_MS, WS_API_PING_INTERVAL_MS };
 
 export type Protocol = 'ws-api' | 'futures';
 
@@ -78,7 +112,7 @@ export const ENDPOINTS = HOSTS;
 
 /**
  * How the stream URL is formed on each futures host:
- *  - 'private': fstream `/private/ws?listenKey=…&events=…` or `/private/ws/<k>` (futuresPathForm).
+ *  - 'private': fstream `/private/ws?listenKey=…[&events=…]` or `/private/ws/<k>` (futuresPathForm).
  *    The legacy fstream `/ws/<k>` is decommissioned since 2026-04-23 and stays silent (reference §4.2).
  *  - 'ws': dstream `/ws/<listenKey>` (COIN-M page above); futuresPathForm does not apply there.
  *  - 'pm': portfolio margin, fstream `/pm/ws/<listenKey>` (Portfolio Margin user-data page, reference §5;
@@ -225,9 +259,7 @@ export function resolveEndpoints(config: AccountConfig): ResolvedEndpoints {
     throw new Error('isolated margin needs a symbol such as BTCUSDT');
   }
   const futuresPathForm = config.futuresPathForm ?? DEFAULT_FUTURES_PATH_FORM;
-  if (futuresPathForm !== 'ws-query' && futuresPathForm !== 'ws-path') {
-    throw new Error(`unknown futures path form "${String(futuresPathForm)}" (ws-query or ws-path)`);
-  }
+  if (!isFuturesPathForm(futuresPathForm)) throw new Error(futuresPathFormProblem(futuresPathForm));
   const recovery: RecoveryEndpoints = { restUrl: env === 'custom' ? hosts.restUrl : (hosts.recoveryRestUrl ?? hosts.restUrl) };
   if (market !== 'portfolio-margin') recovery.rest = RECOVERY_REST[market];
   if (market === 'coinm-futures') recovery.paths = COINM_RECOVERY_PATHS;
@@ -283,6 +315,7 @@ export function resolveEndpoints(config: AccountConfig): ResolvedEndpoints {
  *  - style 'ws' (dstream):       <base>/ws/<k>
  *  - style 'pm' (portfolio margin): <base>/pm/ws/<k>
  *  - style 'private', 'ws-query': <base>/private/ws?listenKey=<k>&events=<e1>/<e2>/...
+ *  - style 'private', 'ws-query-no-events': <base>/private/ws?listenKey=<k>
  *  - style 'private', 'ws-path':  <base>/private/ws/<k>
  */
 export function futuresStreamUrl(base: string, listenKey: string, form: FuturesPathForm, style: FuturesStreamStyle = 'private'): string {
@@ -290,5 +323,6 @@ export function futuresStreamUrl(base: string, listenKey: string, form: FuturesP
   if (style === 'ws') return `${b}/ws/${encodeURIComponent(listenKey)}`;
   if (style === 'pm') return `${b}/pm/ws/${encodeURIComponent(listenKey)}`;
   if (form === 'ws-path') return `${b}/private/ws/${encodeURIComponent(listenKey)}`;
+  if (form === 'ws-query-no-events') return `${b}/private/ws?listenKey=${encodeURIComponent(listenKey)}`;
   return `${b}/private/ws?listenKey=${encodeURIComponent(listenKey)}&events=${FUTURES_USER_DATA_EVENTS.join('/')}`;
 }

@@ -104,6 +104,22 @@ export const HOSTS: Record<EndpointFamily, Partial<Record<FixedEnvironment, Host
   },
 };
 
+// ------------------------------------------------------------------------- stream connections
+
+/**
+ * Server ping interval of the WebSocket API (spot, margin): "The server will send a ping frame
+ * every 20 seconds" (binance-spot-api-docs web-socket-api.md §General, a5e0bc3 2026-07-21; [REF] §1.5).
+ */
+export const WS_API_PING_INTERVAL_MS = 20_000;
+/**
+ * Server ping interval of the futures streams (fstream, dstream, `/pm`): "The websocket server will
+ * send a ping frame every 3 minutes ... pong within 10 minutes" (developers.binance.com
+ * derivatives/usds-margined-futures/websocket-market-streams, and the COIN-M page, read 2026-07;
+ * [REF] §4.2). A listenKey stream that sent nothing at all, not even one of these pings, for longer
+ * than this (plus the watchdog margin) is silent: the URL form is likely not served (issue 22).
+ */
+export const FUTURES_PING_INTERVAL_MS = 180_000;
+
 // ---------------------------------------------------------------------------------------- REST
 
 /** Weight of a request: a number, or `base` unless a listed parameter is present (first match). */

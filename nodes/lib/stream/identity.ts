@@ -1,9 +1,11 @@
 /**
  * Account identity: which configs share one stream. Built from market, environment, URLs,
- * symbol, key type and a hash of the credentials — never the raw key.
+ * symbol, key type, the futures URL form (when not the default) and a hash of the credentials —
+ * never the raw key.
  */
 import * as crypto from 'node:crypto';
 import type { AccountConfig } from '../types';
+import { DEFAULT_FUTURES_PATH_FORM } from '../exchange/endpoints';
 import type { StateOwner } from '../recovery/persistence';
 
 function sha256(text: string): string {
@@ -24,6 +26,9 @@ export function accountIdentity(config: AccountConfig): string {
       config.market === 'isolated-margin' ? (config.symbol ?? '').trim().toUpperCase() : '',
       config.keyType,
       credHash,
+      // the futures URL form makes another stream (issue 22: changing it must not adopt the silent
+      // one kept for the deploy); the default adds nothing, so identities from before stay the same
+      ...(config.futuresPathForm !== undefined && config.futuresPathForm !== DEFAULT_FUTURES_PATH_FORM ? [config.futuresPathForm] : []),
     ]),
   );
 }

@@ -121,6 +121,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     state: (s: StateChange) => void;
     gap: (g: GapEvent) => void;
     gapOpened: () => void;
+    silence: () => void;
   };
 
   constructor(manager: StreamManager, opts: ReliableStreamOptions) {
@@ -191,11 +192,13 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       state: (st) => this.onState(st),
       gap: (g) => this.onGap(g),
       gapOpened: () => this.onGapOpened(),
+      silence: () => this.refreshState(),
     };
     manager.on('event', this.handlers.event);
     manager.on('state', this.handlers.state);
     manager.on('gap', this.handlers.gap);
     manager.on('gapOpened', this.handlers.gapOpened);
+    manager.on('silence', this.handlers.silence);
 
     if (opts.store) this.addStore(opts.store, false);
     if (opts.handover) this.takeOver(opts.handover);
@@ -413,6 +416,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     this.manager.removeListener('state', this.handlers.state);
     this.manager.removeListener('gap', this.handlers.gap);
     this.manager.removeListener('gapOpened', this.handlers.gapOpened);
+    this.manager.removeListener('silence', this.handlers.silence);
     this.recovery?.cancel();
     this.pipeline.dispose();
     this.reader?.stop();
@@ -687,9 +691,14 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     } else {
       delete shown.limits;
     }
+    // a connection that opened but on which the server sends nothing is shown (issue 22)
+    const silent = this.manager.silent;
+    if (silent && (shown.state === 'connected' || shown.state === 'recovering')) shown.silent = { ...silent };
+    else delete shown.silent;
     const cur = this._current;
     const sameLimits = JSON.stringify(shown.limits) === JSON.stringify(cur.limits);
-    if (shown.state === cur.state && shown.message === cur.message && sameLimits && (shown.state === 'recovering' || shown.state === 'connected')) return;
+    const sameSilence = shown.silent?.since === cur.silent?.since;
+    if (shown.state === cur.state && shown.message === cur.message && sameLimits && sameSilence && (shown.state === 'recovering' || shown.state === 'connected')) return;
     this._current = { ...shown, previous: cur.state };
     this.emitSafe('state', this._current);
   }

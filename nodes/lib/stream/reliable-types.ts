@@ -4,7 +4,7 @@ import type { EventDeduper } from '../recovery/dedupe';
 import type { StateOwner, StateStore } from '../recovery/persistence';
 import type { RecoveryEndpoints } from '../exchange/endpoints';
 import type { WeightBudget } from '../exchange/weight-budget';
-import type { GapEvent, Logger, Market, StateChange, StreamState, UserDataEvent } from '../types';
+import type { GapEvent, Logger, Market, SilentStream, StateChange, StreamState, UserDataEvent } from '../types';
 
 /** The manager's states plus `recovering` (connected, catching up). */
 export type ReliableState = StreamState | 'recovering';
@@ -19,6 +19,11 @@ export interface ReliableStateChange extends Omit<StateChange, 'state' | 'previo
    * reconciled after a gap. Shown in the status until the stream is opened again.
    */
   limits?: { symbols?: number; orders?: number };
+  /**
+   * The connection is open but the server sent nothing on it, not even its pings, for longer than
+   * its ping interval (the URL form is probably not served): shown until its first frame arrives.
+   */
+  silent?: SilentStream;
 }
 
 export interface RecoveryReport {

@@ -20,7 +20,7 @@
 import { EventEmitter } from 'node:events';
 import { reconnectOptions } from '../exchange/backoff';
 import { Deduper } from './overlap-dedup';
-import type { ResolvedEndpoints } from '../exchange/endpoints';
+import { FUTURES_PATH_FORMS, type ResolvedEndpoints } from '../exchange/endpoints';
 import { shortId } from './identity';
 import { flushWarnings } from '../exchange/log-limit';
 import { credentialsRedactor } from '../exchange/credentials';
@@ -36,6 +36,7 @@ import type {
   GapEvent,
   Logger,
   RotationEvent,
+  SilentStream,
   StateChange,
   StreamManagerEvents,
   StreamState,
@@ -86,6 +87,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
   private _state: StreamState = 'idle';
   private _current: StateChange;
   private _lastEventAt: number | undefined;
+  private _silent: SilentStream | undefined;
 
   private transport: Transport | undefined;
   private session: Session | undefined;
@@ -140,6 +142,10 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
       },
       onOverlap: (_session, active) => (active ? this.dedup.begin() : this.dedup.end()),
       onEnded: (session, end) => this.onSessionEnded(session, end),
+      onSilence: (session, silent) => {
+        if (session !== this.session) return;
+        this.setSilent(silent ? this.silenceOf(session) : undefined);
+      },
     };
   }
 
@@ -153,6 +159,27 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
 
   get lastEventAt(): number | undefined {
     return this._lastEventAt;
+  }
+
+  /**
+   * Set while the current connection is open but the server sent nothing at all on it (no event,
+   * not even its pings) for longer than its ping interval; cleared by its first frame or its end.
+   */
+  get silent(): SilentStream | undefined {
+    return this._silent;
+  }
+
+  private silenceOf(session: Session): SilentStream {
+    const ep = this.endpoints;
+    if (ep?.protocol !== 'futures' || ep.futuresStreamStyle !== 'private') return { since: session.openedAt };
+    return { since: session.openedAt, pathForm: ep.futuresPathForm, alternatives: FUTURES_PATH_FORMS.filter((f) => f !== ep.futuresPathForm) };
+  }
+
+  private setSilent(s: SilentStream | undefined): void {
+    if (s === undefined && this._silent === undefined) return;
+    this._silent = s;
+    if (s) this.log.debug(`the stream is open but silent since ${new Date(s.since).toISOString()}`);
+    this.emitSafe('silence', s);
   }
 
   get consumerCount(): number {
@@ -245,6 +272,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
   /** A confirmed subscription becomes the current session. */
   private adopt(session: Session): void {
     this.session = session;
+    this.setSilent(undefined);
     this.retry.reset();
     this.timers.clear(this.retryTimer);
     this.retryTimer = undefined;
@@ -279,6 +307,8 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
     if (this.retiring.delete(session)) return;
     if (session !== this.session) return;
     this.session = undefined;
+    // quietly: the state that follows (reconnecting ...) shows no silence anyway
+    this._silent = undefined;
     this.timers.clear(this.rotateTimer);
     this.rotateTimer = undefined;
     if (this.downSince === undefined) {
@@ -346,6 +376,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
         this.retry.rotated();
         if (this.session === old) {
           this.session = fresh;
+          this.setSilent(undefined);
           this.scheduleRotation(fresh);
           this.reportOpenGap();
           this.retiring.add(old);
@@ -448,6 +479,7 @@ export class StreamManager extends EventEmitter<StreamManagerEvents> {
     this.rotating = undefined;
     const sessions = [this.session, ...this.retiring].filter((s): s is Session => s !== undefined);
     this.session = undefined;
+    this.setSilent(undefined);
     this.retiring.clear();
     const transport = this.transport;
     this.transport = undefined;

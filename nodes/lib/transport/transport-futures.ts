@@ -21,8 +21,17 @@
  *    Nobody keeping it alive, the key expires 60 minutes after the last keepalive.
  *
  * Stream URL (futuresStreamUrl() in endpoints.ts): on fstream <base>/private/ws?listenKey=<k>&events=
- * <every type we handle> ('ws-query', default) or <base>/private/ws/<k> ('ws-path'); on dstream
- * (COIN-M 'dapi') <base>/ws/<k>. Same session code for every form.
+ * <every type we handle> ('ws-query', default), <base>/private/ws?listenKey=<k> ('ws-query-no-events')
+ * or <base>/private/ws/<k> ('ws-path'); on dstream (COIN-M 'dapi') <base>/ws/<k>. Same session code
+ * for every form.
+ *
+ * A silent stream: the sources disagree on which `/private` form production serves, and one that is
+ * not served reportedly accepts the connection and then sends nothing (audit 2026-12-07, G2). Such a
+ * socket answers our pings, so the liveness guards do not trip. A session whose server sent nothing
+ * of its own (no event, no ping, no listenKeyExpired) for longer than the server's ping interval
+ * (FUTURES_PING_INTERVAL_MS, exchange/facts.ts) plus the watchdog margin reports it once
+ * (SessionHandlers.onSilence; the account shows it and logs which form to try), and reports its end
+ * when the first frame arrives.
  * Frames are the events themselves; a combined-stream envelope `{stream, data}` is removed.
  */
 import { futuresStreamUrl } from '../exchange/endpoints';
@@ -89,6 +98,16 @@ class FuturesSession implements Session {
     this.conn = await openSessionSocket(this.ctx, url, this.label, signal, {
       message: (text) => this.onFrame(text),
       close: (info) => this.onConnClose(info),
+      silent: () => {
+        if (this.ended) return;
+        this.ctx.logger.debug(`${this.label}: the server sent nothing (no event, no ping) since the stream opened`);
+        this.handlers.onSilence?.(this, true);
+      },
+      heard: () => {
+        if (this.ended) return;
+        this.ctx.logger.debug(`${this.label}: the server's first frame arrived`);
+        this.handlers.onSilence?.(this, false);
+      },
     });
     this.ctx.logger.debug(`${this.label}: stream open`);
     return this;

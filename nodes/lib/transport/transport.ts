@@ -35,6 +35,12 @@ export interface SessionHandlers {
   onOverlap(session: Session, active: boolean): void;
   /** The session is over. Called at most once, also after close()/terminate(). */
   onEnded(session: Session, end: SessionEnd): void;
+  /**
+   * The stream opened but the server sent nothing at all (no event, not even its pings) for longer
+   * than its ping interval (`true`, once per connection), or its first frame arrived after that
+   * (`false`). Futures listenKey streams only (transport-futures.ts).
+   */
+  onSilence?(session: Session, silent: boolean): void;
 }
 
 export interface Session {
@@ -83,11 +89,13 @@ export async function openSessionSocket(
   url: string,
   label: string,
   signal: AbortSignal,
-  on: { message(text: string): void; close(info: CloseInfo): void },
+  on: { message(text: string): void; close(info: CloseInfo): void; silent?(): void; heard?(): void },
 ): Promise<WsConnection> {
   const conn = await WsConnection.open({
     url,
     silenceTimeoutMs: ctx.silenceTimeoutMs,
+    // a server that sends nothing of its own past its ping interval (+ margin): see onSilence
+    ...(on.silent ? { serverSilentAfterMs: ctx.silenceTimeoutMs } : {}),
     pingIntervalMs: ctx.clientPingIntervalMs,
     logger: ctx.logger,
     label,
@@ -96,5 +104,7 @@ export async function openSessionSocket(
   });
   conn.onMessage = (text) => on.message(text);
   conn.onClose = (info) => on.close(info);
+  if (on.silent) conn.onServerSilent = () => on.silent?.();
+  if (on.heard) conn.onServerHeard = () => on.heard?.();
   return conn;
 }

@@ -7,6 +7,12 @@
  * the silence watchdog, terminates the socket when no frame arrived for `silenceTimeoutMs`.
  * Server pings are answered by `ws` automatically.
  *
+ * A third watch, for streams that open but are not served (a URL form the host accepts and then
+ * leaves silent: it answers our pings, so neither guard above trips): with `serverSilentAfterMs`
+ * set, `onServerSilent` is called once when the server itself sent nothing (no message, not one of
+ * its pings; pongs to our pings do not count) for that long since the connection opened, and
+ * `onServerHeard` when its first frame then arrives.
+ *
  * The handshake has a hard total deadline (`handshakeTimeoutMs`): `ws`' own handshakeTimeout is a
  * socket idle timeout that a server trickling one byte a second restarts forever.
  *
@@ -81,6 +87,8 @@ export interface WsConnectionOptions {
   handshakeTimeoutMs?: number;
   /** Redacts secrets from texts taken from the server (handshake error bodies). */
   redact?: (text: string) => string;
+  /** Call onServerSilent when the server sent nothing of its own (message, ping) for this long after opening. */
+  serverSilentAfterMs?: number;
 }
 
 export interface CloseInfo {
@@ -123,6 +131,12 @@ export class WsConnection {
   }
   /** Called exactly once when the connection is over. */
   onClose: ((info: CloseInfo) => void) | undefined;
+  /** Called once when the server sent nothing of its own for `serverSilentAfterMs` since opening. */
+  onServerSilent: (() => void) | undefined;
+  /** Called when the server's first frame (message or ping) arrives after onServerSilent. */
+  onServerHeard: (() => void) | undefined;
+  /** Time of the server's first frame of its own (a message or one of its pings; not a pong), if any. */
+  firstServerFrameAt: number | undefined;
 
   private handler: ((text: string) => void) | undefined;
   /** Frames received while no handler was set (at most MAX_EARLY_FRAMES). */
@@ -131,6 +145,7 @@ export class WsConnection {
   private pingTimer: ReturnType<typeof setTimeout> | undefined;
   private pongTimer: ReturnType<typeof setTimeout> | undefined;
   private endReason: string | undefined;
+  private silentReported = false;
   private closed = false;
   private readonly closedPromise: Promise<void>;
   private resolveClosed!: () => void;
@@ -155,6 +170,7 @@ export class WsConnection {
     });
     ws.on('message', (data, isBinary) => {
       this.lastFrameAt = Date.now();
+      this.heard();
       if (++this.framesThisTurn === 1) setImmediate(this.endTurn);
       else if (this.framesThisTurn === MAX_FRAMES_PER_TURN) {
         this.pausedForTurn = true;
@@ -171,6 +187,7 @@ export class WsConnection {
     });
     ws.on('ping', () => {
       this.lastFrameAt = Date.now();
+      this.heard();
     });
     ws.on('pong', () => {
       this.lastFrameAt = Date.now();
@@ -355,9 +372,30 @@ export class WsConnection {
     return this.closedPromise;
   }
 
+  /** The server sent a frame of its own: the first one ends a reported silence. */
+  private heard(): void {
+    if (this.firstServerFrameAt !== undefined) return;
+    this.firstServerFrameAt = Date.now();
+    if (this.silentReported) this.callSafe(this.onServerHeard, 'server-heard');
+  }
+
+  private callSafe(cb: (() => void) | undefined, what: string): void {
+    if (!cb) return;
+    try {
+      cb();
+    } catch (err) {
+      this.opts.logger.error(`${this.opts.label}: ${what} handler failed: ${(err as Error)?.message ?? String(err)}`);
+    }
+  }
+
   private checkSilence(): void {
     if (this.closed) return;
     const now = Date.now();
+    const quietMs = this.opts.serverSilentAfterMs;
+    if (quietMs !== undefined && !this.silentReported && this.firstServerFrameAt === undefined && now - this.openedAt > quietMs) {
+      this.silentReported = true;
+      this.callSafe(this.onServerSilent, 'server-silent');
+    }
     if (now - this.lastFrameAt > this.opts.silenceTimeoutMs) {
       this.opts.logger.warn(
         `${this.opts.label}: no frame for ${Math.round((now - this.lastFrameAt) / 1000)} s (limit ${Math.round(this.opts.silenceTimeoutMs / 1000)} s): reconnecting`,
