@@ -107,10 +107,10 @@ export = function register(RED: NodeAPI): void {
       statuses.pushLastEvent();
     };
 
+    let store: ContextStateStore | undefined;
     const open = (): AccountStream | undefined => {
       if (!prepared.ok || closing) return undefined;
       if (!account) {
-        let store: ContextStateStore | undefined;
         try {
           store = new ContextStateStore(node.context() as unknown as ContextLike, undefined, contextStoreName(def), node.id);
         } catch {
@@ -189,6 +189,8 @@ export = function register(RED: NodeAPI): void {
       // deleted (removed): no redeploy grace, the connection closes now
       void a.close({ keep: !removed }).finally(() => {
         clearTimeout(timer);
+        // deleted: its last state is not handed to a later node of this process (context-store.ts)
+        if (removed) store?.forget();
         done();
       });
     });

@@ -35,11 +35,16 @@ interface EntryWrites {
   pending: Set<Promise<void>>;
 }
 const entries = new Map<string, EntryWrites>();
-/** The longest a read of an entry waits for the writes before it. */
-const ORDER_WAIT_MS = 6 * STORE_DEADLINE_MS;
+/**
+ * How long after a write began a read still waits for it: the write's own deadline. Past it the
+ * writer counts the write as failed, and a read that waited longer ran into its own deadline and
+ * its retries; after 30 s of those the start-up recovery falls back to the look-back and repeats
+ * fills (one hung write of a replaced node, then a key change: runtime schedule seed 777). A write
+ * slower than its deadline that lands later is overwritten by the latest state (above).
+ */
+const ORDER_WAIT_MS = STORE_DEADLINE_MS;
 
-/** Settles when `run` does, or after ORDER_WAIT_MS: far longer than one write's own deadline, but
- * not for ever (one that never answers must not stop every later read). */
+/** Settles when `run` does, or ORDER_WAIT_MS after the write began. */
 function capped(run: Promise<unknown>): Promise<void> {
   return new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ORDER_WAIT_MS);
@@ -58,7 +63,18 @@ function capped(run: Promise<unknown>): Promise<void> {
  */
 export function forgetStoreOrder(): void {
   entries.clear();
+  lastWritten.clear();
 }
+
+/**
+ * The last state written per entry, in this process. Node-RED deletes a node's context when the
+ * node closes unless a context store is configured in settings.js (its default memory context),
+ * so an account node redeployed with a setting that opens a new stream (the futures URL form, a
+ * URL) read nothing and began as a first start: the fills made during the deploy were lost
+ * (attack on issue 22, A3). A read that finds nothing takes this copy; the account node drops it
+ * when it is deleted, and a restart of Node-RED starts without it (as the memory store does).
+ */
+const lastWritten = new Map<string, unknown>();
 
 function entry(scope: string): EntryWrites {
   let e = entries.get(scope);
@@ -116,6 +132,11 @@ export class ContextStateStore implements StateStore {
     this.scope = scope === undefined ? undefined : `${scope}\u0000${storeName ?? ''}\u0000${key}`;
   }
 
+  /** The node was deleted: its last state is not kept for a next stream of this process. */
+  forget(): void {
+    if (this.scope !== undefined) lastWritten.delete(this.scope);
+  }
+
   get(): Promise<PersistedRecoveryState | undefined> {
     return orderedRead(this.scope, () => this.read());
   }
@@ -129,7 +150,7 @@ export class ContextStateStore implements StateStore {
       try {
         this.context.get(this.key, this.storeName, (err, value) => {
           if (err) reject(asError(err));
-          else resolve(parsePersistedState(value));
+          else resolve(parsePersistedState(value === undefined && this.scope !== undefined ? lastWritten.get(this.scope) : value));
         });
       } catch (err) {
         reject(asError(err));
@@ -140,6 +161,7 @@ export class ContextStateStore implements StateStore {
   private write(s: PersistedRecoveryState): Promise<void> {
     // Store a plain JSON copy (persistent stores serialise anyway).
     const value: unknown = JSON.parse(JSON.stringify(s));
+    if (this.scope !== undefined) lastWritten.set(this.scope, value);
     return new Promise((resolve, reject) => {
       try {
         this.context.set(this.key, value, this.storeName, (err) => {

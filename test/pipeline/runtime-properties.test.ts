@@ -932,6 +932,10 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
       'seed 20261207: a key change and drops: the fill made before the change does not come again below a time cursor',
       '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"orders","sym":0,"fills":1,"dt":0},{"t":"drop","dt":0},{"t":"identity","change":"key","kind":"full","closeMs":0},{"t":"drop","dt":0},{"t":"wait","ms":1000},{"t":"drop","dt":0},{"t":"manySymbols","count":5}]}',
     ],
+    [
+      'seed 777: a write that never answers, then a key change: the new stream reads the store in time (no fallback to the look-back)',
+      '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"orders","sym":0,"fills":1,"dt":0},{"t":"store","op":"write","kind":"hang","ms":100,"count":1},{"t":"bogus","sym":0,"dt":0},{"t":"identity","change":"key","kind":"full","closeMs":3000},{"t":"orders","sym":0,"fills":1,"dt":0}]}',
+    ],
   ];
   for (const [what, json] of FOUND) {
     it(`runtime properties, found by a soak: ${what}`, async function () {
