@@ -142,6 +142,11 @@ describe('what a Node-RED user meets (issue 15)', function () {
       const acc = { market: 'usdm-futures' as const, eventType: 'ACCOUNT_UPDATE', raw: { E: 5, T: 4 }, receivedAt: 0 };
       assert.equal(eventIdOf(acc, 'USDT'), 'ACCOUNT_UPDATE:usdm-futures:4:5:USDT');
       assert.notEqual(eventIdOf(acc, 'USDT'), eventIdOf(acc, 'BNB'));
+      // an ALGO_UPDATE without its order (malformed: no `ao` / `o` object): its times tell it apart
+      const algo = (raw: Record<string, unknown>): Parameters<typeof eventIdOf>[0] => ({ market: 'portfolio-margin', eventType: 'ALGO_UPDATE', raw, receivedAt: 0 });
+      assert.equal(eventIdOf(algo({ e: 'ALGO_UPDATE', T: 7, E: 8, fs: 'UM' })), 'ALGO_UPDATE:portfolio-margin:7:8');
+      assert.notEqual(eventIdOf(algo({ e: 'ALGO_UPDATE', T: 7, E: 8, ao: 'x' })), eventIdOf(algo({ e: 'ALGO_UPDATE', T: 9, E: 10, ao: null })));
+      assert.equal(eventIdOf(algo({ e: 'ALGO_UPDATE', T: 7, E: 8, ao: { s: 'BTCUSDT', aid: 3, X: 'NEW' } })), 'algo:portfolio-margin:BTCUSDT:3:NEW');
     });
   });
 

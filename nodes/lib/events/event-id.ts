@@ -22,7 +22,7 @@ function part(v: unknown): string {
  * | a fill (execution type TRADE) | `fill:<market>:<symbol>:<orderId>:<tradeId>` |
  * | another order update | `order:<market>:<symbol>:<orderId>:<orderStatus>:<filled quantity>:<order quantity>` (one id per order state) |
  * | listStatus | `listStatus:<market>:<symbol>:<orderListId>:<listOrderStatus>:<transactionTime>` |
- * | ALGO_UPDATE | `algo:<market>:<symbol>:<algoId>:<algoStatus>` |
+ * | ALGO_UPDATE | `algo:<market>:<symbol>:<algoId>:<algoStatus>` (a frame without its order: `ALGO_UPDATE:<market>:<transactionTime>:<eventTime>`) |
  * | TRADE_LITE | `tradeLite:<market>:<symbol>:<orderId>:<tradeId>` |
  * | balanceUpdate, externalLockUpdate | `<eventType>:<market>:<asset>:<time>:<delta>` |
  * | outboundAccountPosition, ACCOUNT_UPDATE, MARGIN_CALL | `<eventType>:<market>:<transactionTime or lastUpdateTime>:<eventTime>` (`:<asset>` per asset for binance-balance-update) |
@@ -49,8 +49,9 @@ export function eventIdOf(e: UserDataEvent, subject?: string): string {
       break;
     case 'ALGO_UPDATE': {
       // `o`, or `ao` on portfolio margin (fields.ts algoOrderOf)
-      const o = algoOrderOf(r) ?? {};
-      id = `algo:${m}:${part(o.s)}:${part(o.aid)}:${part(o.X)}`;
+      const o = algoOrderOf(r);
+      // without its order (a malformed frame) the event's own times tell it apart
+      id = o ? `algo:${m}:${part(o.s)}:${part(o.aid)}:${part(o.X)}` : `ALGO_UPDATE:${m}:${part(r.T)}:${part(r.E)}`;
       break;
     }
     case 'TRADE_LITE':

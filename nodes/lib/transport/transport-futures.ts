@@ -143,6 +143,10 @@ class FuturesSession implements Session {
       return;
     }
     if (this.ended) return;
+    if (msg.e === 'ALGO_UPDATE' && !isObj(msg.ao) && !isObj(msg.o)) {
+      // the order sits in `ao` (portfolio margin) or `o` (USDⓈ-M): neither is there
+      limitedLog(this.ctx.logger, `${this.label}: ALGO_UPDATE without its order`, `${this.label}: ALGO_UPDATE without its order (no "ao" or "o" object) passed on as it came: ${this.ctx.redactor.clip(text, 200)}`);
+    }
     if (msg.e === 'listenKeyExpired') {
       if (this.closing) return;
       const key = typeof msg.listenKey === 'string' ? msg.listenKey : undefined;
