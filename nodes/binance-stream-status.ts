@@ -35,6 +35,8 @@ function statePayload(s: StateChange | ReliableStateChange): Record<string, unkn
     const { since, pathForm, alternatives } = s.silent;
     p.silent = { since, ...(pathForm ? { futuresPathForm: pathForm, alternatives: [...(alternatives ?? [])] } : {}) };
   }
+  // connected, but the recovery state could not be saved (a restart would repeat fills)
+  if ('unsaved' in s && s.unsaved) p.unsaved = true;
   p.at = s.at;
   return p;
 }

@@ -19,7 +19,13 @@ export function accountStatus(t: Translate, current: ReliableStateChange, lastEv
   }
   // open but silent (not even the server's pings): not "connected" in green (issue 22)
   const silent = current.state === 'connected' && current.silent !== undefined;
-  const spec = silent ? { fill: 'yellow' as const, shape: 'dot' as const, key: 'connected-silent' } : statusForState({ ...current, state: current.state }, lastEventAt);
+  // connected, but the recovery state is not being saved (a restart would repeat fills)
+  const unsaved = current.state === 'connected' && current.unsaved === true;
+  const spec = silent
+    ? { fill: 'yellow' as const, shape: 'dot' as const, key: 'connected-silent' }
+    : unsaved
+      ? { fill: 'yellow' as const, shape: 'dot' as const, key: 'connected-unsaved' }
+      : statusForState({ ...current, state: current.state }, lastEventAt);
   const vars = spec.reasonKey ? { ...spec.vars, reason: t(`binance-account.status.${spec.reasonKey}`) } : spec.vars;
   let text = spec.text ?? t(`binance-account.status.${spec.key ?? 'error'}`, vars);
   // a tracking bound dropped entries: said in the status (and the log), never silent

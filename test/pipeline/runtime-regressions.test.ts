@@ -333,6 +333,21 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
     assert.deepEqual([...fillIds('out')].sort((x, y) => x - y), expected, `B21: ${onceReport(expected, fillIds('out'))}`);
   });
 
+  it(`writes of the recovery state failing: the status says so (yellow, "recovery state not saved") while they fail, green again once one succeeds (attack B9)`, async function () {
+    const a = newAccount(sim, 'spot');
+    await started(a, { account: { recoveryStore: 'persist' } });
+    await waitFor(() => statuses().slice(-1).some(isGreenConnected), 10_000, 'green');
+    store.add('write', { kind: 'fail', count: 1_000_000 });
+    fills(sim, a, 'spot', 1);
+    await waitFor(() => fillIds('out').length === 1, 8000, 'the live fill');
+    const unsaved = (m: StatusMsg): boolean => m.status.fill === 'yellow' && /not saved/.test(m.status.text ?? '');
+    await waitFor(() => statuses().slice(-1).some(unsaved), 15_000, `the status while writes fail (${JSON.stringify(statuses().slice(-3))})`);
+    store.clear();
+    fills(sim, a, 'spot', 1);
+    await waitFor(() => fillIds('out').length === 2, 8000, 'the second live fill');
+    await waitFor(() => statuses().slice(-1).some(isGreenConnected), 15_000, `green again once a write succeeded (${JSON.stringify(statuses().slice(-3))})`);
+  });
+
   // -------------------------------------------------------------------------------- case 4
 
   it(`case 4: one live frame with trade id 2^50 for BTCUSDT, then fills missed during a reconnect: they are recovered, each once`, async function () {

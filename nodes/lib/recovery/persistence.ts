@@ -236,6 +236,8 @@ export interface StatePersisterOptions {
    */
   blocked?: boolean;
   logger?: Logger;
+  /** The last write failed (true) or a write succeeded again after failures (false). */
+  onFailing?: (failing: boolean) => void;
 }
 
 /**
@@ -259,6 +261,11 @@ export class StatePersister {
     this.intervalMs = opts.intervalMs ?? 5000;
     this.deadlineMs = opts.deadlineMs ?? STORE_DEADLINE_MS;
     this.blocked = opts.blocked === true;
+  }
+
+  /** True while the last write failed (a restart would start from an older state). */
+  get failing(): boolean {
+    return this.failures > 0;
   }
 
   /** True until allow(): nothing is written. */
@@ -307,10 +314,14 @@ export class StatePersister {
         }
         await storeDeadline(p, this.deadlineMs, 'saving the recovery state');
         this.savedRevision = rev;
-        if (this.failures > 0) this.opts.logger?.info(`the recovery state is saved again (after ${this.failures} failed write(s))`);
-        this.failures = 0;
+        if (this.failures > 0) {
+          this.opts.logger?.info(`the recovery state is saved again (after ${this.failures} failed write(s))`);
+          this.failures = 0;
+          this.tellFailing(false);
+        }
       } catch (err) {
         this.failures++;
+        if (this.failures === 1) this.tellFailing(true);
         // the first failures, then one in a hundred: a store down for hours must not flood the log
         if (this.failures <= 3 || this.failures % 100 === 0) {
           this.opts.logger?.warn(`could not save recovery state (${this.failures} in a row): ${errText(err)}`);
@@ -318,6 +329,14 @@ export class StatePersister {
       }
     });
     return this.writing;
+  }
+
+  private tellFailing(failing: boolean): void {
+    try {
+      this.opts.onFailing?.(failing);
+    } catch {
+      // a listener's fault changes nothing here
+    }
   }
 
   /** Stops the timer and writes a final time. Never rejects. */

@@ -249,7 +249,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   addStore(store: StateStore, restore = true): void {
     if (!this.recovery || this.persisters.has(store)) return;
     // nothing is written to a store before what it holds was read (it would be overwritten)
-    const p = new StatePersister({ source: this.recovery, store, intervalMs: this.persistIntervalMs, logger: this.logger, blocked: true });
+    const p = new StatePersister({ source: this.recovery, store, intervalMs: this.persistIntervalMs, logger: this.logger, blocked: true, onFailing: () => this.refreshState() });
     this.persisters.set(store, p);
     if (this.manager.state !== 'stopped' && !this.closed) p.start();
     if (restore) this.mergeStore(store, p, 0);
@@ -695,10 +695,13 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     const silent = this.manager.silent;
     if (silent && (shown.state === 'connected' || shown.state === 'recovering')) shown.silent = { ...silent };
     else delete shown.silent;
+    // the state could not be saved: a restart would start from an older one and repeat fills
+    if (shown.state === 'connected' && [...this.persisters.values()].some((x) => x.failing)) shown.unsaved = true;
+    else delete shown.unsaved;
     const cur = this._current;
     const sameLimits = JSON.stringify(shown.limits) === JSON.stringify(cur.limits);
     const sameSilence = shown.silent?.since === cur.silent?.since;
-    if (shown.state === cur.state && shown.message === cur.message && sameLimits && sameSilence && (shown.state === 'recovering' || shown.state === 'connected')) return;
+    if (shown.state === cur.state && shown.message === cur.message && sameLimits && sameSilence && shown.unsaved === cur.unsaved && (shown.state === 'recovering' || shown.state === 'connected')) return;
     this._current = { ...shown, previous: cur.state };
     this.emitSafe('state', this._current);
   }

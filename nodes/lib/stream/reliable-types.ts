@@ -24,6 +24,8 @@ export interface ReliableStateChange extends Omit<StateChange, 'state' | 'previo
    * its ping interval (the URL form is probably not served): shown until its first frame arrives.
    */
   silent?: SilentStream;
+  /** Connected, but the recovery state could not be saved (the last write failed): a restart would repeat fills. */
+  unsaved?: boolean;
 }
 
 export interface RecoveryReport {
