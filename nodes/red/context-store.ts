@@ -141,6 +141,12 @@ export class ContextStateStore implements StateStore {
     return orderedRead(this.scope, () => this.read());
   }
 
+  /** Removes the saved state, in order with the writes (a stream with recovery off). */
+  clear(): Promise<void> {
+    if (this.scope !== undefined) lastWritten.delete(this.scope);
+    return orderedWrite(this.scope, () => this.remove());
+  }
+
   set(s: PersistedRecoveryState): Promise<void> {
     return orderedWrite(this.scope, () => this.write(s));
   }
@@ -151,6 +157,19 @@ export class ContextStateStore implements StateStore {
         this.context.get(this.key, this.storeName, (err, value) => {
           if (err) reject(asError(err));
           else resolve(parsePersistedState(value === undefined && this.scope !== undefined ? lastWritten.get(this.scope) : value));
+        });
+      } catch (err) {
+        reject(asError(err));
+      }
+    });
+  }
+
+  private remove(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      try {
+        this.context.set(this.key, undefined, this.storeName, (err) => {
+          if (err) reject(asError(err));
+          else resolve();
         });
       } catch (err) {
         reject(asError(err));

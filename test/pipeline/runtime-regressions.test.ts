@@ -348,6 +348,33 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
     await waitFor(() => statuses().slice(-1).some(isGreenConnected), 15_000, `green again once a write succeeded (${JSON.stringify(statuses().slice(-3))})`);
   });
 
+  it(`recovery switched off by a deploy, fills, then Node-RED restarted with it on again (persistent store): none delivered twice (attack B15)`, async function () {
+    const a = newAccount(sim, 'spot');
+    const on = { account: { recoveryStore: 'persist' } };
+    const off = { account: { recoveryStore: 'persist', recovery: false } };
+    await started(a, on);
+    const first = fills(sim, a, 'spot', 2);
+    await waitFor(() => fillIds('out').length === 2, 8000, 'the first fills');
+    await helper.setFlows(flow(a, off), 'full', credentialsFor(a));
+    await waitConnected();
+    const whileOff = fills(sim, a, 'spot', 3);
+    await waitFor(() => fillIds('out').length === 5, 8000, 'the fills while recovery is off');
+    await sleep(500);
+    const run1 = fillIds('out');
+    await helper.unload();
+    clearSinks();
+    await load(a, on);
+    await waitConnected();
+    const after = fills(sim, a, 'spot', 1);
+    await waitQuietly(() => fillIds('out').includes(after[0]), 10_000);
+    await sleep(1000);
+    const all = [...run1, ...fillIds('out')];
+    const expected = [...first, ...whileOff, ...after];
+    assert.deepEqual(ledger(sim, a, 'spot'), expected, 'setup: the exchange ledger');
+    assert.deepEqual(duplicates(all), [], `B15: ${onceReport(expected, all)}`);
+    assert.ok(all.includes(after[0]), `B15: the live fill after the restart: ${onceReport(expected, all)}`);
+  });
+
   // -------------------------------------------------------------------------------- case 4
 
   it(`case 4: one live frame with trade id 2^50 for BTCUSDT, then fills missed during a reconnect: they are recovered, each once`, async function () {

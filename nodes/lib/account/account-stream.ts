@@ -141,7 +141,8 @@ class AccountStreamHandle implements AccountStream {
         lookbackMs: rc.lookbackMs,
         maxHoldMs: rc.maxHoldMs,
         tuning: { maxSymbols: rc.maxSymbols, maxTrackedOrders: rc.maxOpenOrders },
-        store: this.store,
+        // with recovery off too: the stream removes the state it holds, which grows stale
+        store: opts.store,
         restUrl: account.restUrl,
         recoveryEndpoints: account.endpoints.recovery,
         logger: this.log,

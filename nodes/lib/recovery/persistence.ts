@@ -65,6 +65,8 @@ export interface PersistedRecoveryState {
 export interface StateStore {
   get(): Promise<PersistedRecoveryState | undefined>;
   set(s: PersistedRecoveryState): Promise<void>;
+  /** Removes the saved state (a stream with recovery off: what it holds grows stale). */
+  clear?(): Promise<void>;
 }
 
 /**

@@ -29,7 +29,7 @@ import { EventEmitter } from 'node:events';
 import { DeliveryPipeline, GapRecovery } from '../recovery';
 import { DEFAULT_MAX_HOLD_MS } from '../recovery/delivery';
 import { EventDeduper } from '../recovery/dedupe';
-import { readState, StatePersister, type StateStore } from '../recovery/persistence';
+import { readState, StatePersister, STORE_DEADLINE_MS, storeDeadline, type StateStore } from '../recovery/persistence';
 import { sharedWeightBudget, type HttpMethod, type RestLike, type RestParams, type RestRequestOptionsLike } from '../exchange/weight-budget';
 import type { StreamManager } from './stream-manager';
 import { DEFAULT_RELEASE_GRACE_MS, RedeployGrace } from './redeploy-grace';
@@ -87,6 +87,10 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
    */
   private readonly writesAfterSubscribe = new Set<StatePersister>();
   private subscribedOnce = false;
+  /** A handed-over stream: when the stream it replaced has closed (written its last state). */
+  private handedOverClosed?: Promise<void>;
+  /** Recovery off: the saved state to remove once subscribed. */
+  private clearAfterSubscribe?: StateStore;
   private readonly persistIntervalMs: number;
   private _current: ReliableStateChange;
   private active = 0;
@@ -202,6 +206,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
 
     if (opts.store) this.addStore(opts.store, false);
     if (opts.handover) this.takeOver(opts.handover);
+    this.handedOverClosed = opts.handover?.closed;
     this.ready = this.start(opts.store);
     // After start(): queued while the saved state is read, or straight into the pipeline.
     for (const e of opts.handover?.events ?? []) this.onEvent(e);
@@ -253,6 +258,16 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     this.persisters.set(store, p);
     if (this.manager.state !== 'stopped' && !this.closed) p.start();
     if (restore) this.mergeStore(store, p, 0);
+  }
+
+  /** Removes the saved state (recovery off); a failure is logged. */
+  private clearStore(store: StateStore): void {
+    const cleared = store.clear?.();
+    if (!cleared) return;
+    void storeDeadline(cleared, STORE_DEADLINE_MS, 'removing the saved recovery state').then(
+      () => this.logger?.debug('recovery is off: the saved recovery state was removed'),
+      (err: unknown) => this.logger?.warn(`recovery is off, but the saved recovery state could not be removed: ${errText(err)}`),
+    );
   }
 
   /** Lets a persister write: once its store was read and the stream has subscribed once. */
@@ -388,8 +403,8 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   handOver(): StreamHandover {
     const events = this.pipeline.takeKept();
     this.grace.handOff();
-    void this.close();
-    return { events, ledger: this.pipeline.ledger, deduper: this.pipeline.deduper };
+    const closed = this.close();
+    return { events, ledger: this.pipeline.ledger, deduper: this.pipeline.deduper, closed };
   }
 
   /** Starts as a handed-over stream: in the redeploy grace, knowing what was delivered (its kept events follow). */
@@ -435,6 +450,16 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     const recovery = this.recovery;
     if (!recovery) {
       this.isReady = true;
+      // Recovery off: nothing is saved, so what the store holds grows stale; a restart with
+      // recovery on again would start from it and deliver again what came meanwhile (attack B15
+      // on issue 21). It is removed once this stream has subscribed (after the deploy that
+      // switched recovery off: the stream it replaced wrote its last state before).
+      if (store?.clear) {
+        await (this.handedOverClosed ?? Promise.resolve());
+        if (this.closed) return;
+        if (this.manager.state === 'connected') this.clearStore(store);
+        else this.clearAfterSubscribe = store;
+      }
       return;
     }
     if (!store) {
@@ -617,6 +642,9 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       this.subscribedOnce = true;
       for (const p of this.writesAfterSubscribe) p.allow();
       this.writesAfterSubscribe.clear();
+      const stale = this.clearAfterSubscribe;
+      this.clearAfterSubscribe = undefined;
+      if (stale) this.clearStore(stale);
       const startup = this.startupPending;
       this.startupPending = undefined;
       if (startup) this.runStartup(startup);

@@ -50,6 +50,8 @@ export interface StreamHandover {
   ledger: FillLedger;
   /** What it delivered (other events). */
   deduper: EventDeduper;
+  /** Settles when the old stream has closed (its last state written). */
+  closed?: Promise<void>;
 }
 
 export interface ReliableStreamOptions {
