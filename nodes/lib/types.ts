@@ -127,6 +127,11 @@ export interface UserDataEvent {
    * never invented), and `restRecord` is the REST row it was built from.
    */
   recovered?: boolean;
+  /**
+   * Recovered while the saved cursors could not be read (the start-up recovery fell back to the
+   * look-back): it may have been delivered before the restart. De-duplicate by `eventId`.
+   */
+  possibleDuplicate?: boolean;
   restRecord?: Record<string, unknown>;
 }
 

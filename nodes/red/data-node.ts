@@ -47,6 +47,7 @@ export function eventMessage(
     raw: e.recovered && e.restRecord ? e.restRecord : e.raw,
   };
   if (e.recovered) msg.recovered = true;
+  if (e.possibleDuplicate) msg.possibleDuplicate = true;
   return msg;
 }
 

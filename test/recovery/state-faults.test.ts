@@ -150,6 +150,10 @@ describe('issue 21 (core): store faults, state identity, absurd ids, exact recor
     // the listed symbol's fill made before this start is recovered from the look-back
     await waitFor(() => fills(out).length === 2, { clock, stepMs: 200, timeoutMs: 10_000, message: 'look-back recovery' });
     assert.deepEqual(fills(out), [...live, ...whileStopped].map(key));
+    // recovered without the saved cursors: it may have been delivered before the restart (attack B8)
+    const recovered = out.filter(isFill).filter((e) => e.recovered);
+    assert.deepEqual(recovered.map((e) => e.possibleDuplicate), [true], 'the fall-back fill is flagged a possible duplicate');
+    assert.ok(out.filter(isFill).filter((e) => !e.recovered).every((e) => e.possibleDuplicate === undefined), 'live fills are not flagged');
     assert.equal(s.state, 'recovering', 'still catching up: the saved state is unknown');
     assert.equal(store.writes, 0, 'the unread state is never overwritten');
   });

@@ -151,6 +151,8 @@ export class GapRecovery {
    * change came again from the start-up recovery, generated runtime schedule seed 4711).
    */
   private restoredOrigin: number | undefined;
+  /** Recovering from the look-back because the saved state could not be read (its fills may repeat). */
+  private withoutSavedState = false;
   /** A live fill far above its cursor was delivered: a recovery of the symbol should confirm it soon. */
   onSuspicious?: (symbol: string, id: number) => void;
   /** A tracking bound was reached (`limits` says which); shown, never silent. */
@@ -387,6 +389,8 @@ export class GapRecovery {
    * warning; returns false then. A state without an owner (written before version 3) is applied.
    */
   restore(s: PersistedRecoveryState | undefined): boolean {
+    // the saved state is known now (applied, nothing saved, or another owner's: discarded)
+    this.withoutSavedState = false;
     if (!s || (s.version !== 1 && s.version !== 2 && s.version !== 3)) return false;
     if (s.owner && this.owner && !sameOwner(s.owner, this.owner)) {
       this.logger?.warn(
@@ -423,6 +427,7 @@ export class GapRecovery {
     const lastE = this.live.lastEventTime;
     // the saved state could not be read: not a first start, everything from the look-back
     if (opts.stateUnknown) {
+      this.withoutSavedState = true;
       this.firstStart = false;
       this.restoredOrigin = undefined;
       this.coveredSince = Math.min(this.coveredSince, now - this.lookbackMs);
@@ -455,7 +460,13 @@ export class GapRecovery {
     const epoch = this.ledger.epoch;
     this.uncommitted.add(gap);
     this.rev++;
-    const run = this.chain.then(() => this.doRecover(gap, epoch));
+    const run = this.chain.then(async () => {
+      const batch = await this.doRecover(gap, epoch);
+      // recovered without the saved cursors (they could not be read): a fill may have been
+      // delivered before the restart (docs/recovery.md "Where a fill can come twice")
+      if (this.withoutSavedState) for (const e of batch.events) if (e.recovered) e.possibleDuplicate = true;
+      return batch;
+    });
     this.chain = run.catch(() => undefined);
     return run.catch((err: unknown): RecoveryBatch => {
       this.logger?.error(`recovery failed: ${errText(err)}`);
