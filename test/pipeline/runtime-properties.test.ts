@@ -936,6 +936,10 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
       'seed 777: a write that never answers, then a key change: the new stream reads the store in time (no fallback to the look-back)',
       '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"orders","sym":0,"fills":1,"dt":0},{"t":"store","op":"write","kind":"hang","ms":100,"count":1},{"t":"bogus","sym":0,"dt":0},{"t":"identity","change":"key","kind":"full","closeMs":3000},{"t":"orders","sym":0,"fills":1,"dt":0}]}',
     ],
+    [
+      'seed 4242: REST down across two restarts, live fills between: the fill of a listed symbol without a cursor made before the first is recovered',
+      '{"market":"spot","store":"persist","symbols":2,"lookbackH":24,"steps":[{"t":"deploy","kind":"full","tabs":1,"closeMs":0,"fills":1,"sym":0},{"t":"outage","status":503,"minutes":31},{"t":"restart","fillsWhileStopped":2,"closeMs":0},{"t":"orders","sym":0,"fills":1,"dt":2501},{"t":"orders","sym":0,"fills":1,"dt":0},{"t":"restart","fillsWhileStopped":0,"closeMs":0}]}',
+    ],
   ];
   for (const [what, json] of FOUND) {
     it(`runtime properties, found by a soak: ${what}`, async function () {

@@ -369,6 +369,11 @@ export class GapRecovery {
     // restart must recover it: the stream may have been half-open or down all along).
     let lastEventTime = this.live.lastEventTime ?? this.createdAt;
     for (const g of this.uncommitted) if (lastEventTime === undefined || g.from < lastEventTime) lastEventTime = g.from;
+    // a recovery that ended incomplete (retried later) has not covered its gap either: a symbol
+    // without a cursor is queried by time from here after a restart (a restart while REST was
+    // down, live fills, another restart: a fill of a listed symbol made before the first was lost,
+    // runtime schedule seed 4242)
+    if (this.failed.size > 0 && this.coveredSince < lastEventTime) lastEventTime = this.coveredSince;
     // every tracked order (bounded by the "Open orders tracked" setting, never by less)
     const orders = this.openOrders.persisted(this.maxTrackedOrders);
     const state: PersistedRecoveryState = { version: 3, lastTradeIds: l.safe, symbols: this.live.symbols() };
