@@ -31,8 +31,10 @@ interface EntryWrites {
   landed: number;
   /** The last write asked for, to be done again after a stale one landed. */
   latest?: { seq: number; again: () => Promise<void> };
-  /** Writes asked for and not ended (or given up after ORDER_WAIT_MS). */
+  /** Writes asked for and not ended (or given up after ORDER_WAIT_MS): what a read waits for. */
   pending: Set<Promise<void>>;
+  /** Writes asked for and not ended, however long they take (a late one may still land). */
+  inflight: number;
 }
 const entries = new Map<string, EntryWrites>();
 /**
@@ -79,7 +81,7 @@ const lastWritten = new Map<string, unknown>();
 function entry(scope: string): EntryWrites {
   let e = entries.get(scope);
   if (!e) {
-    e = { asked: 0, landed: 0, pending: new Set() };
+    e = { asked: 0, landed: 0, pending: new Set(), inflight: 0 };
     entries.set(scope, e);
   }
   return e;
@@ -90,6 +92,7 @@ function orderedWrite(scope: string | undefined, write: () => Promise<void>): Pr
   const e = entry(scope);
   const seq = ++e.asked;
   e.latest = { seq, again: write };
+  e.inflight++;
   const run = write().then(() => {
     if (entries.get(scope) !== e) return;
     if (seq > e.landed) {
@@ -101,10 +104,19 @@ function orderedWrite(scope: string | undefined, write: () => Promise<void>): Pr
   });
   const done = capped(run);
   e.pending.add(done);
+  const forgetIfIdle = (): void => {
+    // kept while a write may still land (a late one must be followed by the latest: seed 5003)
+    if (e.inflight === 0 && e.pending.size === 0 && e.asked === e.landed && entries.get(scope) === e) entries.delete(scope);
+  };
   void done.then(() => {
     e.pending.delete(done);
-    if (e.pending.size === 0 && e.asked === e.landed && entries.get(scope) === e) entries.delete(scope);
+    forgetIfIdle();
   });
+  const settled = (): void => {
+    e.inflight--;
+    forgetIfIdle();
+  };
+  void run.then(settled, settled);
   return run;
 }
 

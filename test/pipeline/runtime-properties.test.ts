@@ -940,6 +940,10 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
       'seed 4242: REST down across two restarts, live fills between: the fill of a listed symbol without a cursor made before the first is recovered',
       '{"market":"spot","store":"persist","symbols":2,"lookbackH":24,"steps":[{"t":"deploy","kind":"full","tabs":1,"closeMs":0,"fills":1,"sym":0},{"t":"outage","status":503,"minutes":31},{"t":"restart","fillsWhileStopped":2,"closeMs":0},{"t":"orders","sym":0,"fills":1,"dt":2501},{"t":"orders","sym":0,"fills":1,"dt":0},{"t":"restart","fillsWhileStopped":0,"closeMs":0}]}',
     ],
+    [
+      'seed 5003: a write slower than its deadline lands after the next one: the latest state is written again (the symbols seen stay saved)',
+      '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"store","op":"write","kind":"slow","ms":10001,"count":1},{"t":"orders","sym":0,"fills":1,"dt":0},{"t":"manySymbols","count":5},{"t":"store","op":"read","kind":"slow","ms":100,"count":1}]}',
+    ],
   ];
   for (const [what, json] of FOUND) {
     it(`runtime properties, found by a soak: ${what}`, async function () {
