@@ -179,6 +179,12 @@ export interface CursorCommit {
   complete: boolean;
   /** `ledger.epoch` when the recovery started. */
   epoch: number;
+  /**
+   * A symbol without a cursor queried by time from here: every fill before it was delivered or is
+   * not this stream's. Kept as its time cursor even when the query did not finish, so a retry
+   * (or a restart) goes on from it however long REST stays down, not from the look-back.
+   */
+  queriedFrom?: number;
 }
 
 export class FillLedger {
@@ -377,6 +383,7 @@ export class FillLedger {
       c.safeLegs |= legs;
     }
     this.prune(c);
+    if (!k.complete && k.queriedFrom !== undefined && c.safe === undefined && c.since === undefined) c.since = k.queriedFrom;
     if (k.complete) {
       if (k.coveredUntil !== undefined && (c.since === undefined || k.coveredUntil > c.since)) c.since = k.coveredUntil;
       if (k.epoch === this.epoch) c.liveSafeEpoch = this.epoch;

@@ -134,6 +134,8 @@ export async function recoverSymbolFills(src: SymbolFillsSource, symbol: string,
     epoch: w.epoch,
     coveredUntil: queryStart - src.clockSlackMs,
     ...(maxId !== undefined ? { maxId, maxIdLegs } : {}),
+    // by time from nothing, not finished: the retries go on from here (runtime schedule seed 6000)
+    ...(!complete && fromId === undefined && resume.since === undefined && fromTime !== undefined ? { queriedFrom: fromTime } : {}),
   };
   return { events, commit, outcome: complete ? 'complete' : 'incomplete', ...(error ? { error } : {}) };
 }
