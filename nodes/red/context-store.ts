@@ -29,8 +29,8 @@ interface EntryWrites {
   asked: number;
   /** Highest sequence that landed. */
   landed: number;
-  /** The last write asked for, to be done again after a stale one landed. */
-  latest?: { seq: number; again: () => Promise<void> };
+  /** The last write asked for (sequence `asked`), to be done again after a stale one landed. */
+  latest?: () => Promise<void>;
   /** Writes asked for and not ended (or given up after ORDER_WAIT_MS): what a read waits for. */
   pending: Set<Promise<void>>;
   /** Writes asked for and not ended, however long they take (a late one may still land). */
@@ -91,15 +91,15 @@ function orderedWrite(scope: string | undefined, write: () => Promise<void>): Pr
   if (scope === undefined) return write();
   const e = entry(scope);
   const seq = ++e.asked;
-  e.latest = { seq, again: write };
+  e.latest = write;
   e.inflight++;
   const run = write().then(() => {
     if (entries.get(scope) !== e) return;
     if (seq > e.landed) {
       e.landed = seq;
-    } else if (e.latest && e.latest.seq > seq) {
+    } else if (e.latest && e.asked > seq) {
       // landed after a later write: the entry holds an older state; the latest once more
-      void orderedWrite(scope, e.latest.again).catch(() => undefined);
+      void orderedWrite(scope, e.latest).catch(() => undefined);
     }
   });
   const done = capped(run);
@@ -177,22 +177,18 @@ export class ContextStateStore implements StateStore {
   }
 
   private remove(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      try {
-        this.context.set(this.key, undefined, this.storeName, (err) => {
-          if (err) reject(asError(err));
-          else resolve();
-        });
-      } catch (err) {
-        reject(asError(err));
-      }
-    });
+    return this.put(undefined);
   }
 
   private write(s: PersistedRecoveryState): Promise<void> {
     // Store a plain JSON copy (persistent stores serialise anyway).
     const value: unknown = JSON.parse(JSON.stringify(s));
     if (this.scope !== undefined) lastWritten.set(this.scope, value);
+    return this.put(value);
+  }
+
+  /** Sets the entry (undefined removes it). */
+  private put(value: unknown): Promise<void> {
     return new Promise((resolve, reject) => {
       try {
         this.context.set(this.key, value, this.storeName, (err) => {
