@@ -59,7 +59,10 @@
  * A failure prints fast-check's seed and path with the shrunk schedule, the violations and the
  * trace: re-run with RUNTIME_SEED=<seed> RUNTIME_PATH=<path> (and the same RUNTIME_STEPS), or run the
  * printed counterexample alone with RUNTIME_SCHEDULE='<its JSON>' (RUNTIME_DEBUG=1 prints the log).
+ * RUNTIME_PROGRESS=1 prints each schedule with the heap in use before it (run node with --expose-gc
+ * for the heap after a collection); RUNTIME_HEAPSNAP=<n> writes a heap snapshot before schedule n.
  */
+import v8 from 'node:v8';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import * as fc from 'fast-check';
@@ -70,7 +73,7 @@ import { isAccountHandle } from '../../nodes/red/account-contract';
 import { forgetStoreOrder } from '../../nodes/red/context-store';
 import type { UserDataEvent } from '../../nodes/lib/types';
 import { installClock, realNow, settle, type Clock } from '../support/fake-clock';
-import { capturedLogs, helper, nodeModules, rememberSecret, startRed, type FlowNode, type NodeInitializer } from '../support/red';
+import { capturedLogs, helper, nodeModules, releaseCaptured, rememberSecret, startRed, type FlowNode, type NodeInitializer } from '../support/red';
 import { FIRST_START_MARGIN_MS } from '../../nodes/lib/recovery/gap-recovery';
 import { PersistentStore, usePersistentStore, type StoreFaultKind } from '../support/persistent-store';
 import { clearSinks, runtimeNodesControl, testNodes } from '../support/runtime-nodes';
@@ -862,6 +865,8 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
       const lines = capturedLogs.slice(logStart).map((m) => `${m.level} ${m.type ?? ''}:${m.id ?? ''} ${typeof m.msg === 'string' ? m.msg : JSON.stringify(m.msg)}`);
       console.log(lines.filter((l) => !l.startsWith('60 ') && !l.startsWith('99 ')).slice(-120).join('\n'));
     }
+    // the schedule's messages, logs and statuses are scanned for secrets now and let go
+    for (const leak of releaseCaptured()) violations.push(`secret leaked: ${leak}`);
   }
 }
 
@@ -959,6 +964,10 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
     let ran = 0;
     const property = fc.asyncProperty(schedule, async (sch) => {
       ran++;
+      // RUNTIME_PROGRESS=1: one line per schedule (its number, the heap in use, the schedule) on stderr
+      if (process.env.RUNTIME_PROGRESS && typeof global.gc === 'function') global.gc();
+      if (process.env.RUNTIME_HEAPSNAP === String(ran)) v8.writeHeapSnapshot(`runtime-${ran}.heapsnapshot`);
+      if (process.env.RUNTIME_PROGRESS) process.stderr.write(`run ${ran} heap ${Math.round(process.memoryUsage().heapUsed / 1e6)} MB ${JSON.stringify(sch)}\n`);
       await runOne(sch);
     });
     try {

@@ -250,3 +250,69 @@ describe('reliable stream: COIN-M recovery counts the weight the exchange charge
     }
   });
 });
+
+/**
+ * A shared budget outlives the stream that created it (one per host and pool for the process). It
+ * held that first stream's logger: every later stream's 429/418 pause was logged under the first,
+ * long closed node, and the budget kept that node (and all it held) alive for good — a soak of
+ * thousands of deploys ran out of heap. Each request now says its pause through its own stream.
+ */
+describe('reliable stream: a shared budget reports a pause through the stream that hit it (fake time)', function () {
+  this.timeout(60_000);
+
+  it('stream A opened and closed, stream B on the same host hits a 429: B logs the pause, A logs nothing', async () => {
+    const clock: Clock = installClock();
+    const sim = await BinanceSimulator.start();
+    const managers: StreamManager[] = [];
+    const streams: ReliableStream[] = [];
+    const logs: Record<'A' | 'B', string[]> = { A: [], B: [] };
+    const loggerOf = (who: 'A' | 'B') => ({ debug: () => undefined, info: () => undefined, warn: (m: string) => logs[who].push(m), error: (m: string) => logs[who].push(m) });
+    const move = async (ms: number): Promise<void> => {
+      for (let left = ms; left > 0; left -= 250) {
+        clock.tick(Math.min(250, left));
+        await settle(8);
+      }
+    };
+    try {
+      const acct = sim.createAccount({ balances: { USDT: '100000000' } }).id;
+      const { config } = simConfig(sim, acct, 'spot');
+      const open = async (who: 'A' | 'B'): Promise<ReliableStream> => {
+        const m = new StreamManager(config);
+        managers.push(m);
+        const s = new ReliableStream(m, { market: 'spot', symbols: ['BTCUSDT'], restUrl: config.restUrl, logger: loggerOf(who) });
+        streams.push(s);
+        m.acquire(who);
+        await waitFor(() => m.state === 'connected' && !s.recovering, { clock, stepMs: 50, timeoutMs: 20_000, message: `${who} connected` });
+        return s;
+      };
+      const a = await open('A');
+      await a.close();
+      const b = await open('B');
+      assert.equal(a.recovery!.budget, b.recovery!.budget, 'one shared budget for the host');
+      sim.failNext({ path: '/api/v3/myTrades', httpStatus: 429, retryAfterSec: 2 });
+      const missed = sim.runOrderLifecycle(acct, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '1', price: '10', fills: ['1'] }).trades;
+      const got: UserDataEvent[] = [];
+      b.on('event', (e) => got.push(e));
+      assert.ok(sim.dropConnections({ accountId: acct }) >= 1);
+      sim.runOrderLifecycle(acct, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '1', price: '10', fills: ['1'] });
+      await move(10_000);
+      await waitFor(() => managers[1].state === 'connected' && !b.recovering, { clock, stepMs: 250, timeoutMs: 60_000, message: 'B recovered' });
+      assert.ok(got.filter(isFill).map(fillKey).includes(`${missed[0].symbol}/${missed[0].orderId}/${missed[0].tradeId}`), 'the missed fill recovered after the pause');
+      assert.equal(sim.requests.filter((r) => r.kind === 'rest' && r.status === 429).length, 1, 'the 429 happened');
+      assert.ok(logs.B.some((l) => l.includes('rate limited (429)')), `B says why its recovery waits: ${JSON.stringify(logs.B)}`);
+      assert.deepEqual(logs.A.filter((l) => l.includes('429')), [], 'the closed stream A says nothing');
+    } finally {
+      for (const s of streams) await s.close();
+      for (const m of managers) {
+        const p = m.stop();
+        for (let i = 0; i < 24; i++) {
+          clock.tick(250);
+          await settle(5);
+        }
+        await p;
+      }
+      await sim.stop();
+      clock.uninstall();
+    }
+  });
+});

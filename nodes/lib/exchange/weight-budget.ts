@@ -64,6 +64,12 @@ export interface WeightBudgetOptions {
   /** How often one request is retried after 429/418 before giving up. Default 5. */
   maxRateLimitRetries?: number;
   now?: () => number;
+  /**
+   * Where a budget of one stream says that it paused. A shared budget has none: it outlives the
+   * stream that created it (holding that stream's logger kept its closed node, and everything the
+   * node held, for the life of the process, and logged a later stream's pause under the closed
+   * node); each request names its own logger instead (`run`, BudgetedRest's `logger`).
+   */
   logger?: Logger;
 }
 
@@ -156,11 +162,11 @@ export class WeightBudget {
     this.header = { used, at };
   }
 
-  /** Hold back every request until `retryAfterMs` has passed (after 429 / 418). */
-  pause(retryAfterMs: number, banned = false): void {
+  /** Hold back every request until `retryAfterMs` has passed (after 429 / 418); `logger` says so (default the budget's). */
+  pause(retryAfterMs: number, banned = false, logger: Logger | undefined = this.logger): void {
     const until = this.now() + Math.max(0, retryAfterMs);
     if (until > this.pausedUntil) this.pausedUntil = until;
-    this.logger?.warn(
+    logger?.warn(
       `REST ${banned ? 'IP banned (418)' : 'rate limited (429)'}; recovery requests paused for ${Math.ceil(retryAfterMs / 1000)} s`,
     );
   }
@@ -177,9 +183,10 @@ export class WeightBudget {
   /**
    * Runs `fn` (one REST request of `weight`) inside the budget. On a rate-limit error
    * waits out Retry-After (default 60 s / 120 s for a ban) and retries, at most
-   * `maxRateLimitRetries` times; other errors propagate.
+   * `maxRateLimitRetries` times; other errors propagate. `logger` (the requesting stream's; default
+   * the budget's) says when requests are paused.
    */
-  async run<T>(weight: number, fn: () => Promise<T>): Promise<T> {
+  async run<T>(weight: number, fn: () => Promise<T>, logger?: Logger): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       await this.acquire(weight);
       try {
@@ -187,7 +194,7 @@ export class WeightBudget {
       } catch (err) {
         const rl = rateLimitInfo(err);
         if (!rl || attempt >= this.maxRetries) throw err;
-        this.pause(rl.retryAfterMs ?? (rl.banned ? this.defaultBanWaitMs : this.defaultRateLimitWaitMs), rl.banned);
+        this.pause(rl.retryAfterMs ?? (rl.banned ? this.defaultBanWaitMs : this.defaultRateLimitWaitMs), rl.banned, logger ?? this.logger);
       }
     }
   }
@@ -251,6 +258,8 @@ export interface BudgetedRestOptions {
    * `usedWeight1m` property (RestClient has one), stamped with the budget's clock.
    */
   usedWeight?: () => { used: number; at: number } | undefined;
+  /** The requesting stream's logger: says when a 429/418 pauses the (possibly shared) budget. */
+  logger?: Logger;
 }
 
 /** A RestLike that routes every request through a WeightBudget. */
@@ -272,7 +281,7 @@ export class BudgetedRest implements RestLike {
       } finally {
         this.readHeader();
       }
-    });
+    }, this.opts.logger);
   }
 
   private readHeader(): void {
@@ -303,7 +312,7 @@ const sharedBudgets = new Map<string, WeightBudget>();
  * exchange for the 'futures' pool (fapi/dapi.binance.com, testnet.binancefuture.com, demo-fapi/
  * demo-dapi.binance.com): they share one limit since the CM–UM integration.
  */
-export function sharedWeightBudget(restUrl: string, market: Market, opts: Omit<WeightBudgetOptions, 'market'> = {}): WeightBudget {
+export function sharedWeightBudget(restUrl: string, market: Market, opts: Omit<WeightBudgetOptions, 'market' | 'logger'> = {}): WeightBudget {
   let host = restUrl;
   try {
     host = new URL(restUrl).host;

@@ -191,7 +191,7 @@ export class GapRecovery {
       throw new Error('isolated-margin recovery needs isolatedSymbol');
     }
     this.budget = opts.budget ?? new WeightBudget({ market: opts.market, now: opts.now, logger: opts.logger });
-    this.rest = opts.rest instanceof BudgetedRest ? opts.rest : new BudgetedRest(opts.rest, { budget: this.budget });
+    this.rest = opts.rest instanceof BudgetedRest ? opts.rest : new BudgetedRest(opts.rest, { budget: this.budget, logger: opts.logger });
     this.listed = [...new Set((opts.symbols ?? []).map((s) => s.trim().toUpperCase()).filter((s) => s !== ''))];
     this.lookbackMs = opts.lookbackMs ?? DEFAULT_LOOKBACK_MS;
     this.logger = opts.logger;

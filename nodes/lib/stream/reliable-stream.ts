@@ -155,7 +155,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       const recoveryUrl = opts.recoveryEndpoints?.restUrl?.replace(/\/+$/, '');
       const ownUrl = opts.restUrl?.replace(/\/+$/, '');
       const budgetUrl = recoveryUrl ?? ownUrl;
-      const budget = opts.budget ?? (budgetUrl ? sharedWeightBudget(budgetUrl, opts.market, { logger: opts.logger }) : undefined);
+      const budget = opts.budget ?? (budgetUrl ? sharedWeightBudget(budgetUrl, opts.market) : undefined);
       const rest = recoveryUrl && recoveryUrl !== ownUrl ? new HostRest(manager.rest, recoveryUrl) : manager.rest;
       this.recovery = new GapRecovery({
         ...opts.tuning,
