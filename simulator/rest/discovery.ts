@@ -52,7 +52,7 @@ export class DiscoveryRest {
       ['GET /dapi/v1/income', { auth: 'signed', perm: 'futures', weight: () => 20, handler: fut('coinm-futures', INCOME_RULES.coinm) }],
       ['GET /papi/v1/um/income', { auth: 'signed', weight: () => 30, handler: fut('usdm-futures', INCOME_RULES.pmUm) }],
       ['GET /papi/v1/cm/income', { auth: 'signed', weight: () => 30, handler: fut('coinm-futures', INCOME_RULES.pmCm) }],
-      ['GET /papi/v1/um/positionRisk', { auth: 'signed', weight: () => 5, handler: (p, k) => this.s.futures.restPositionRisk(k!, 'usdm-futures', p, 'v3') }],
+      ['GET /papi/v1/um/positionRisk', { auth: 'signed', weight: () => 5, handler: (p, k) => this.s.futures.restPositionRisk(k!, 'usdm-futures', p, 'v2') }],
       ['GET /papi/v1/cm/positionRisk', { auth: 'signed', weight: () => 1, handler: (p, k) => this.s.futures.restPositionRisk(k!, 'coinm-futures', p, 'coinm') }],
       [
         'GET /papi/v1/um/allOrders',

@@ -174,9 +174,9 @@ export class FuturesRest {
   }
 
   /**
-   * Position information. 'v3' (GET /fapi/v3/positionRisk, PM UM): only symbols with a position or
-   * open orders ([CJS] usds-futures "Position Information V3"); 'v2' (GET /fapi/v2/positionRisk): every
-   * position the account has had; 'coinm' (GET /dapi/v1/positionRisk, PM CM): `marginAsset` / `pair`,
+   * Position information. 'v3' (GET /fapi/v3/positionRisk): only symbols with a position or open
+   * orders ([CJS] usds-futures "Position Information V3"); 'v2' (GET /fapi/v2/positionRisk, PM UM, whose
+   * page example shows zero rows): every position the account has had; 'coinm' (GET /dapi/v1/positionRisk, PM CM): `marginAsset` / `pair`,
    * and without them every TRADING contract of the list, zero rows included ([CJS] coin-futures).
    * `updateTime` is the position's last change (0 for a row never traded).
    */

@@ -173,6 +173,10 @@ describe('simulator discovery after a gap (income, positions, allOrders, symbol 
       assert.equal(lastWeight(), 1);
       assert.deepEqual(rows(await get('/papi/v1/um/positionRisk')), []);
       assert.equal(lastWeight(), 5);
+      sim.runOrderLifecycle(acct, { market: 'usdm-futures', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.01', price: '50000' });
+      const um = sim.runOrderLifecycle(acct, { market: 'usdm-futures', symbol: 'BTCUSDT', side: 'SELL', quantity: '0.01', price: '50000' });
+      // PM UM keeps the closed position's row (zero amount), as its page's example shows
+      assert.deepEqual(rows(await get('/papi/v1/um/positionRisk')).map((x) => [x.symbol, x.positionAmt, x.updateTime]), [['BTCUSDT', '0', um.order.updateTime]]);
     });
   });
 

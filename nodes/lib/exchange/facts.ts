@@ -578,7 +578,8 @@ export const ALL_ORDERS: Readonly<Record<RecoverableMarket | 'pmUm' | 'pmCm' | '
 /**
  * Position lists whose rows name the contracts held. Each row has `symbol`, `positionSide`,
  * `positionAmt` and `updateTime` (ms of the position's last change; 0 for a never-touched row).
- *  - USDⓈ-M v3 and PM UM: only symbols with a position or open orders;
+ *  - USDⓈ-M v3: only symbols with a position or open orders; PM UM: not said (its page's example
+ *    shows zero rows, so closed positions may be listed);
  *  - COIN-M and PM CM: without `marginAsset` / `pair`, every TRADING symbol, zero ones included
  *    (so filter on `updateTime` ≥ the gap's start, not on a non-zero amount).
  */
