@@ -25,6 +25,7 @@
 import * as http from 'node:http';
 import { WebSocketServer } from 'ws';
 import { redact } from './signing';
+import { fmt } from './decimal';
 import {
   isFutures,
   safe,
@@ -41,6 +42,8 @@ import {
   type SimOrder,
   type SimTrade,
   type SimulatorOptions,
+  type SymbolList,
+  type SymbolRec,
 } from './model';
 import { SimState } from './state';
 import { AlgoRoom } from './algo';
@@ -59,6 +62,8 @@ import { SpotRest } from './rest/spot';
 import { ServerRoom } from './server';
 import { poolOf, WeightsRoom } from './weights';
 import { WsApiRoom } from './ws-api';
+import { SymbolsRoom } from './symbols';
+import { DiscoveryRest } from './rest/discovery';
 
 export { wsApiSigningPayload, restSigningPayload, verifySignature, signPayload, hmacSha256Hex } from './signing';
 export { splitSymbol, FSTREAM_PRODUCTION_LIKE, type FstreamForm } from './model';
@@ -77,6 +82,8 @@ export type {
   AfterRule,
   KeyMarket,
   ConnMarket,
+  SymbolList,
+  SymbolRec,
 } from './model';
 
 export class BinanceSimulator {
@@ -97,6 +104,7 @@ export class BinanceSimulator {
     this.wsApiUrl = `ws://${opts.host}:${port}/ws-api/v3`;
     this.futuresWsUrl = `ws://${opts.host}:${port}`;
     s.books = new BooksRoom(s);
+    s.symbolsRoom = new SymbolsRoom(s);
     s.weights = new WeightsRoom(s);
     s.faults = new FaultsRoom(s);
     s.net = new ConnectionsRoom(s);
@@ -110,6 +118,7 @@ export class BinanceSimulator {
     s.ledger = new LedgerRoom(s);
     s.events = new LedgerEvents(s);
     s.algo = new AlgoRoom(s);
+    s.discovery = new DiscoveryRest(s);
     s.rest = new RestRouter(s); // after the venues: it gathers their routes
     s.server = new ServerRoom(s, server, wss);
   }
@@ -130,6 +139,7 @@ export class BinanceSimulator {
       restWeightLimitPerMinute: opts.restWeightLimitPerMinute ?? 0,
       userStreamUnreadParams: opts.userStreamUnreadParams ?? 'ignore',
       fstreamSilentForms: opts.fstreamSilentForms ?? [],
+      incomeZeroAmounts: opts.incomeZeroAmounts ?? 'omit',
     };
     const server = http.createServer();
     // autoPong off: pings are answered by hand, so a stalled connection can stay silent (half-open link)
@@ -355,8 +365,49 @@ export class BinanceSimulator {
     return this.s.ledger.placeOrder(...a);
   }
 
-  fillOrder(orderId: number, f: { quantity: string; price?: string; maker?: boolean }): SimTrade {
+  /** Fills `quantity` of an order; `commission` overrides the simulator's fee (e.g. '0'). */
+  fillOrder(orderId: number, f: { quantity: string; price?: string; maker?: boolean; commission?: string }): SimTrade {
     return this.s.ledger.fillOrder(orderId, f);
+  }
+
+  /**
+   * An order placed and cancelled at once without any fill (LIMIT at `price`): the short-lived order
+   * of a gap. Its events go out as usual; it shows in allOrders with status CANCELED.
+   */
+  placeAndCancel(
+    accountId: string,
+    o: { market: SimMarket; symbol: string; side: 'BUY' | 'SELL'; quantity: string; price: string; clientOrderId?: string },
+  ): SimOrder {
+    const placed = this.s.ledger.placeOrder(accountId, { ...o, type: 'LIMIT' });
+    this.s.ledger.cancelOrder(placed.orderId);
+    return this.s.ledger.getOrder(placed.orderId)!;
+  }
+
+  /**
+   * Lists a symbol in the exchange's symbol list `list` (default 'spot': exchangeInfo, and margin
+   * allPairs unless `margin: false`; or a futures family's contracts), or changes a listed one. Base
+   * and quote default to the split of the name; status 'TRADING'. Orders on an unlisted symbol still
+   * work: the symbol is listed when the first order is placed.
+   */
+  addSymbol(symbol: string, opts: { list?: SymbolList; baseAsset?: string; quoteAsset?: string; status?: string; margin?: boolean } = {}): SymbolRec {
+    return this.s.symbolsRoom.add(symbol, opts);
+  }
+
+  /** Sets a listed symbol's status (TRADING, HALT, BREAK, …). */
+  setSymbolStatus(symbol: string, status: string, list: SymbolList = 'spot'): void {
+    this.s.symbolsRoom.setStatus(symbol, status, list);
+  }
+
+  /** The symbols of a list, sorted by name. */
+  listedSymbols(list: SymbolList = 'spot'): SymbolRec[] {
+    return this.s.symbolsRoom.list(list);
+  }
+
+  /** The futures income history of an account (all rows, oldest first, amounts as strings). */
+  incomeHistory(accountId: string, market: FuturesMarket): Array<{ tranId: number; symbol: string; incomeType: string; income: string; asset: string; time: number; tradeId: string }> {
+    return this.s.incomeLog
+      .filter((r) => r.accountId === accountId && r.market === market)
+      .map((r) => ({ tranId: r.tranId, symbol: r.symbol, incomeType: r.incomeType, income: fmt(r.income), asset: r.asset, time: r.time, tradeId: r.tradeId }));
   }
 
   cancelOrder(orderId: number): void {

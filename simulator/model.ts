@@ -45,6 +45,12 @@ export interface SimulatorOptions {
    * 2026-05-21; audit 2026-12-07 G2). The other forms deliver.
    */
   fstreamSilentForms?: readonly FstreamForm[];
+  /**
+   * Income history rows of a zero amount (a fill with a zero commission, a reduce that realises no
+   * PnL): `omit` them (default; Binance's pages do not say that they are written, so a client must
+   * not count on them) or `include` them.
+   */
+  incomeZeroAmounts?: 'omit' | 'include';
 }
 
 /**
@@ -204,7 +210,38 @@ export interface Position {
   amt: bigint;
   entry: bigint;
   realized: bigint;
+  /** Last change of the position (positionRisk `updateTime`). */
+  updateTime: number;
 }
+
+/** One row of a futures income history (GET /fapi/v1/income, /dapi/v1/income, PM um/cm income). */
+export interface IncomeRec {
+  tranId: number;
+  accountId: string;
+  market: FuturesMarket;
+  /** '' when the flow names no symbol (a transfer). */
+  symbol: string;
+  incomeType: string;
+  income: bigint;
+  asset: string;
+  info: string;
+  time: number;
+  /** The fill's trade id (COMMISSION, REALIZED_PNL), else ''. */
+  tradeId: string;
+}
+
+/** A symbol the exchange lists (spot exchangeInfo, margin allPairs, or a futures contract). */
+export interface SymbolRec {
+  symbol: string;
+  baseAsset: string;
+  quoteAsset: string;
+  status: string;
+  /** Spot list: also a cross-margin pair (margin allPairs). */
+  margin: boolean;
+}
+
+/** The symbol lists: 'spot' (spot and margin pairs), and each futures family's contracts. */
+export type SymbolList = 'spot' | FuturesMarket;
 
 export interface FuturesBook {
   wallet: Map<string, bigint>;
@@ -375,6 +412,11 @@ export const ERR = {
   unread: (read: number, sent: number) =>
     new ApiError(400, -1104, `Not all sent parameters were read; read '${read}' parameter(s) but was sent '${sent}'.`),
   combination: () => new ApiError(400, -1128, 'Combination of optional parameters invalid.'),
+  /** -1127 MORE_THAN_XX_HOURS (binance-spot-api-docs errors.md a5e0bc3; futures use the same code). */
+  interval: (hours: number) => new ApiError(400, -1127, `More than ${hours} hours between startTime and endTime.`),
+  /** -1023 START_TIME_GREATER_THAN_END_TIME (futures error-code pages). */
+  startAfterEnd: () => new ApiError(400, -1023, 'Start time is greater than end time.'),
+  badSymbol: () => new ApiError(400, -1121, 'Invalid symbol.'),
   noOrder: () => new ApiError(400, -2013, 'Order does not exist.'),
   orderIdOrClientId: (client = 'origClientOrderId', id = 'orderId') =>
     new ApiError(400, -1102, `Param '${client}' or '${id}' must be sent, but both were empty/null!`),

@@ -15,6 +15,7 @@ import {
   type AfterRule,
   type DelayRule,
   type FailRule,
+  type IncomeRec,
   type KeyRec,
   type ListenKeyRec,
   type ListenTokenRec,
@@ -22,6 +23,8 @@ import {
   type RecordedRequest,
   type SimTrade,
   type SimulatorOptions,
+  type SymbolList,
+  type SymbolRec,
   type Timer,
 } from './model';
 import type { AlgoRoom } from './algo';
@@ -39,6 +42,8 @@ import type { FuturesRest } from './rest/futures';
 import type { PortfolioMarginRest } from './rest/portfolio-margin';
 import type { ServerRoom } from './server';
 import type { WeightsRoom } from './weights';
+import type { SymbolsRoom } from './symbols';
+import type { DiscoveryRest } from './rest/discovery';
 import type { WsApiRoom } from './ws-api';
 
 export class SimState {
@@ -48,6 +53,10 @@ export class SimState {
   readonly orders = new Map<number, OrderRec>();
   readonly algoOrders = new Map<number, AlgoRec>();
   readonly tradeLog: SimTrade[] = [];
+  /** Futures income history rows, oldest first (ledger: fills, funding fees, transfers). */
+  readonly incomeLog: IncomeRec[] = [];
+  /** The exchange's symbol lists (symbols.ts). */
+  readonly symbols: Record<SymbolList, Map<string, SymbolRec>> = { spot: new Map(), 'usdm-futures': new Map(), 'coinm-futures': new Map() };
   readonly conns = new Map<number, Conn>();
   readonly listenKeyMap = new Map<string, ListenKeyRec>();
   readonly listenTokens = new Map<string, ListenTokenRec>();
@@ -62,6 +71,7 @@ export class SimState {
   nextAlgoId = 2_000_000_001;
   nextConnId = 1;
   nextExecId = 1;
+  nextTranId = 9_000_000_001;
   stopped = false;
 
   // the rooms (set once by the facade's constructor)
@@ -81,6 +91,8 @@ export class SimState {
   ledger!: LedgerRoom;
   events!: LedgerEvents;
   algo!: AlgoRoom;
+  symbolsRoom!: SymbolsRoom;
+  discovery!: DiscoveryRest;
 
   constructor(readonly opts: Required<SimulatorOptions>) {}
 

@@ -17,6 +17,7 @@ import {
   type Conn,
   type AfterRule,
 } from './model';
+import { ALL_ORDERS_RULES } from './rest/queries';
 import type { SimState } from './state';
 
 export class WsApiRoom {
@@ -183,7 +184,7 @@ export class WsApiRoom {
         if (method === 'account.status') return this.s.spot.restSpotAccount(key, p);
         if (method === 'openOrders.status') return this.s.spot.restOpenOrders(key, 'spot', p);
         if (method === 'myTrades') return this.s.spot.restMyTrades(key, 'spot', p);
-        return this.s.queries.allOrdersOf(key.accountId, 'spot', p).map((o) => this.s.spot.spotOrderJson(o, 'spot'));
+        return this.s.queries.allOrdersOf(key.accountId, 'spot', p, ALL_ORDERS_RULES.spot).map((o) => this.s.spot.spotOrderJson(o, 'spot'));
       }
       default:
         throw new ApiError(400, -1100, `Unknown method '${method.slice(0, 64)}'.`);

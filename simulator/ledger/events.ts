@@ -18,7 +18,8 @@ export class LedgerEvents {
   constructor(private readonly s: SimState) {}
 
   emitAccountPosition(a: Account, market: SpotLike, symbol: string | undefined, assets: string[], now: number): void {
-    a.updatedAt = now;
+    // spot account updateTime (GET /api/v3/account); margin accounts carry none
+    if (market === 'spot') a.updatedAt = now;
     const book = this.s.books.spotBook(a, market, symbol ?? '');
     const uniq = [...new Set(assets)];
     this.s.wsApi.emitSpot(a.id, market, symbol, {

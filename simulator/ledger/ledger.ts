@@ -107,6 +107,7 @@ export class LedgerRoom {
     const price = o.price !== undefined ? dec(o.price) : 0n;
     if (type === 'LIMIT' && price <= 0n) throw new Error('LIMIT order needs a price');
     const now = this.s.serverTime();
+    this.s.symbolsRoom.ensure(symbol, o.market);
     const rec: OrderRec = {
       orderId: this.s.nextOrderId++,
       clientOrderId: o.clientOrderId ?? randomAlnum(22),
@@ -196,7 +197,31 @@ export class LedgerRoom {
     return trade;
   }
 
-  fillOrder(orderId: number, f: { quantity: string; price?: string; maker?: boolean }): SimTrade {
+  /**
+   * Records one futures income history row (GET /fapi/v1/income …): rows of a zero amount are left
+   * out unless the option `incomeZeroAmounts` is 'include'.
+   */
+  addIncome(accountId: string, market: FuturesMarket, r: { symbol?: string; incomeType: string; income: bigint; asset: string; time: number; tradeId?: number; info?: string }): void {
+    if (r.income === 0n && this.s.opts.incomeZeroAmounts !== 'include') return;
+    this.s.incomeLog.push({
+      tranId: this.s.nextTranId++,
+      accountId,
+      market,
+      symbol: r.symbol ?? '',
+      incomeType: r.incomeType,
+      income: r.income,
+      asset: r.asset,
+      info: r.info ?? r.incomeType,
+      time: r.time,
+      tradeId: r.tradeId !== undefined ? String(r.tradeId) : '',
+    });
+  }
+
+  /**
+   * Fills `quantity` of an order. `commission` overrides the simulator's fee (spot 0.1 % of what is
+   * received, futures 0.02 % maker / 0.05 % taker of the notional), e.g. '0' for a zero-fee fill.
+   */
+  fillOrder(orderId: number, f: { quantity: string; price?: string; maker?: boolean; commission?: string }): SimTrade {
     const o = this.s.orders.get(orderId);
     if (!o) throw new Error(`unknown order ${orderId}`);
     if (o.status !== 'NEW' && o.status !== 'PARTIALLY_FILLED') throw new Error(`order ${orderId} is ${o.status}`);
@@ -219,7 +244,7 @@ export class LedgerRoom {
       const qb = this.s.books.bal(book, quote);
       const bb = this.s.books.bal(book, base);
       if (o.side === 'BUY') {
-        commission = mul(qty, dec('0.001'));
+        commission = f.commission !== undefined ? dec(f.commission) : mul(qty, dec('0.001'));
         commissionAsset = base;
         if (o.price > 0n) {
           const release = last ? o.lockedRemaining : mul(qty, o.price);
@@ -232,7 +257,7 @@ export class LedgerRoom {
         }
         bb.free += qty - commission;
       } else {
-        commission = mul(quoteQty, dec('0.001'));
+        commission = f.commission !== undefined ? dec(f.commission) : mul(quoteQty, dec('0.001'));
         commissionAsset = quote;
         const release = last ? o.lockedRemaining : qty;
         o.lockedRemaining -= release;
@@ -268,21 +293,23 @@ export class LedgerRoom {
     const asset = this.s.books.marginAsset(market, o.symbol);
     const cs = coinmContractSize(o.symbol);
     const notional = market === 'usdm-futures' ? mul(qty, price) : div(mul(qty, cs), price);
-    const commission = mul(notional, dec(maker ? '0.0002' : '0.0005'));
+    const commission = f.commission !== undefined ? dec(f.commission) : mul(notional, dec(maker ? '0.0002' : '0.0005'));
     // position
     const pkey = `${o.symbol}|${o.positionSide}`;
     let pos = fb.positions.get(pkey);
     if (!pos) {
-      pos = { symbol: o.symbol, positionSide: o.positionSide, amt: 0n, entry: 0n, realized: 0n };
+      pos = { symbol: o.symbol, positionSide: o.positionSide, amt: 0n, entry: 0n, realized: 0n, updateTime: now };
       fb.positions.set(pkey, pos);
     }
     const delta = o.side === 'BUY' ? qty : -qty;
     let realized = 0n;
+    let reduces = false;
     if (pos.amt === 0n || pos.amt > 0n === delta > 0n) {
       const absAmt = abs(pos.amt);
       pos.entry = div(mul(absAmt, pos.entry) + mul(qty, price), absAmt + qty);
       pos.amt += delta;
     } else {
+      reduces = true;
       const closeQty = min(abs(pos.amt), qty);
       const sign = pos.amt > 0n ? 1n : -1n;
       if (market === 'usdm-futures') {
@@ -296,6 +323,7 @@ export class LedgerRoom {
       else if (pos.amt > 0n !== sign > 0n) pos.entry = price;
     }
     pos.realized += realized;
+    pos.updateTime = now;
     fb.marks.set(o.symbol, price);
     fb.wallet.set(asset, (fb.wallet.get(asset) ?? 0n) + realized - commission);
     const trade = this.recordFill(o, qty, notional, last, now, {
@@ -309,6 +337,11 @@ export class LedgerRoom {
       realizedPnl: fmtTrim(realized),
       positionSide: o.positionSide,
     });
+    // income history: the realised PnL (only a fill that reduces a position realises any) and the commission
+    if (reduces) {
+      this.addIncome(o.accountId, market, { symbol: o.symbol, incomeType: 'REALIZED_PNL', income: realized, asset, time: now, tradeId });
+    }
+    this.addIncome(o.accountId, market, { symbol: o.symbol, incomeType: 'COMMISSION', income: -commission, asset, time: now, tradeId });
     this.s.streams.emitFutures(
       o.accountId,
       market,
@@ -389,6 +422,8 @@ export class LedgerRoom {
       price: string;
       fills?: string[];
       outcome?: 'filled' | 'canceled' | 'expired';
+      /** Commission of each fill (fillOrder `commission`), e.g. '0' for zero-fee fills. */
+      commission?: string;
     },
   ): { order: SimOrder; trades: SimTrade[] } {
     const outcome = o.outcome ?? 'filled';
@@ -404,11 +439,11 @@ export class LedgerRoom {
     const total = dec(o.quantity);
     let done = 0n;
     for (const q of o.fills ?? []) {
-      trades.push(this.fillOrder(placed.orderId, { quantity: q }));
+      trades.push(this.fillOrder(placed.orderId, { quantity: q, commission: o.commission }));
       done += dec(q);
     }
     if (outcome === 'filled' && done < total) {
-      trades.push(this.fillOrder(placed.orderId, { quantity: fmt(total - done) }));
+      trades.push(this.fillOrder(placed.orderId, { quantity: fmt(total - done), commission: o.commission }));
     } else if (outcome === 'canceled') {
       this.cancelOrder(placed.orderId);
     } else if (outcome === 'expired') {
@@ -434,6 +469,14 @@ export class LedgerRoom {
     const wb = (fb.wallet.get(A) ?? 0n) + delta;
     if (wb < 0n && reason === 'WITHDRAW') throw new Error(`insufficient ${A} balance`);
     fb.wallet.set(A, wb);
+    this.addIncome(accountId, market, {
+      symbol: reason === 'FUNDING_FEE' ? symbol?.toUpperCase() : undefined,
+      incomeType: reason === 'FUNDING_FEE' ? 'FUNDING_FEE' : 'TRANSFER',
+      income: delta,
+      asset: A,
+      time: now,
+      info: reason,
+    });
     const ev = this.s.events.accountUpdate(a, market, reason, [{ asset: A, change: delta }], [], now, reason === 'FUNDING_FEE' ? symbol?.toUpperCase() : undefined);
     this.s.streams.emitFutures(accountId, market, ev);
   }
@@ -455,7 +498,7 @@ export class LedgerRoom {
     const fb = a.futures[market];
     const sym = symbol.toUpperCase();
     let list = [...fb.positions.values()].filter((p) => p.symbol === sym);
-    if (list.length === 0) list = [{ symbol: sym, positionSide: 'BOTH', amt: 0n, entry: 0n, realized: 0n }];
+    if (list.length === 0) list = [{ symbol: sym, positionSide: 'BOTH', amt: 0n, entry: 0n, realized: 0n, updateTime: 0 }];
     const asset = this.s.books.marginAsset(market, sym);
     const mark = fb.marks.get(sym) ?? 0n;
     this.s.streams.emitFutures(accountId, market, {

@@ -4,8 +4,9 @@
  * algo orders: algo.ts.
  */
 import { mul, fmt, fmtTrim } from '../decimal';
-import { type FuturesMarket, type Json, type KeyRec, type OrderRec } from '../model';
+import { type FuturesMarket, type Json, type KeyRec, type OrderRec, type Position } from '../model';
 import type { RouteTable } from './router';
+import { ALL_ORDERS_RULES } from './queries';
 import type { SimState } from '../state';
 
 export class FuturesRest {
@@ -48,12 +49,12 @@ export class FuturesRest {
               auth: 'signed',
               perm: 'futures',
               weight: () => 5,
-              handler: (p, k) => this.s.queries.allOrdersOf(k!.accountId, market, p).map((o) => this.futuresOrderJson(o, market)),
+              handler: (p, k) => this.s.queries.allOrdersOf(k!.accountId, market, p, api === 'fapi' ? ALL_ORDERS_RULES.usdm : ALL_ORDERS_RULES.coinm).map((o) => this.futuresOrderJson(o, market)),
             },
           ],
           [
             `GET /${api}/${api === 'fapi' ? 'v3' : 'v1'}/positionRisk`,
-            { auth: 'signed', perm: 'futures', weight: () => (api === 'fapi' ? 5 : 1), handler: (p, k) => this.restPositionRisk(k!, market, p) },
+            { auth: 'signed', perm: 'futures', weight: () => (api === 'fapi' ? 5 : 1), handler: (p, k) => this.restPositionRisk(k!, market, p, api === 'fapi' ? 'v3' : 'coinm') },
           ],
           [
             `GET /${api}/${api === 'fapi' ? 'v3' : 'v1'}/balance`,
@@ -82,6 +83,10 @@ export class FuturesRest {
       [
         'GET /fapi/v3/account',
         { auth: 'signed', perm: 'futures', weight: () => 5, handler: (_p, k) => this.restFuturesAccount(k!, 'usdm-futures', 3) },
+      ],
+      [
+        'GET /fapi/v2/positionRisk',
+        { auth: 'signed', perm: 'futures', weight: () => 5, handler: (p, k) => this.restPositionRisk(k!, 'usdm-futures', p, 'v2') },
       ],
       [
         'GET /fapi/v2/balance',
@@ -168,12 +173,35 @@ export class FuturesRest {
     return r;
   }
 
-  restPositionRisk(k: KeyRec, market: FuturesMarket, p: Record<string, string>): unknown {
+  /**
+   * Position information. 'v3' (GET /fapi/v3/positionRisk): only symbols with a position or open
+   * orders ([CJS] usds-futures "Position Information V3"); 'v2' (GET /fapi/v2/positionRisk, PM UM, whose
+   * page example shows zero rows): every position the account has had; 'coinm' (GET /dapi/v1/positionRisk, PM CM): `marginAsset` / `pair`,
+   * and without them every TRADING contract of the list, zero rows included ([CJS] coin-futures).
+   * `updateTime` is the position's last change (0 for a row never traded).
+   */
+  restPositionRisk(k: KeyRec, market: FuturesMarket, p: Record<string, string>, form: 'v3' | 'v2' | 'coinm' = market === 'usdm-futures' ? 'v3' : 'coinm'): unknown {
     const a = this.s.account(k.accountId);
     const book = a.futures[market];
-    const sym = p.symbol?.toUpperCase();
-    return [...book.positions.values()]
-      .filter((x) => (sym ? x.symbol === sym : market === 'coinm-futures' || x.amt !== 0n))
+    const sym = form === 'coinm' ? undefined : p.symbol?.toUpperCase();
+    const pair = form === 'coinm' ? p.pair?.toUpperCase() : undefined;
+    const marginAsset = form === 'coinm' ? p.marginAsset?.toUpperCase() : undefined;
+    const rows: Position[] = [...book.positions.values()];
+    if (form === 'coinm') {
+      const held = new Set(rows.map((x) => x.symbol));
+      for (const r of this.s.symbols[market].values()) {
+        if (r.status === 'TRADING' && !held.has(r.symbol)) rows.push({ symbol: r.symbol, positionSide: 'BOTH', amt: 0n, entry: 0n, realized: 0n, updateTime: 0 });
+      }
+    }
+    return rows
+      .filter((x) => {
+        if (sym && x.symbol !== sym) return false;
+        if (pair && x.symbol.replace(/_.*$/, '') !== pair) return false;
+        if (marginAsset && this.s.books.marginAsset(market, x.symbol) !== marginAsset) return false;
+        if (form === 'v3') return x.amt !== 0n || this.s.queries.openOrdersOf(a.id, market, x.symbol).length > 0;
+        return true;
+      })
+      .sort((x, y) => x.symbol.localeCompare(y.symbol))
       .map((x) => {
         const mark = book.marks.get(x.symbol) ?? x.entry;
         return {
@@ -192,7 +220,7 @@ export class FuturesRest {
           initialMargin: '0',
           maintMargin: '0',
           adl: 0,
-          updateTime: this.s.serverTime(),
+          updateTime: x.updateTime,
         };
       });
   }

@@ -12,6 +12,7 @@ import {
   type KeyRec,
 } from '../model';
 import type { RouteTable } from './router';
+import { ALL_ORDERS_RULES } from './queries';
 import type { SimState } from '../state';
 
 export class MarginRest {
@@ -40,7 +41,7 @@ export class MarginRest {
           weight: () => 200,
           handler: (p, k) => {
             const m = this.marginOf(p);
-            return this.s.queries.allOrdersOf(k!.accountId, m, p).map((o) => this.s.spot.spotOrderJson(o, m));
+            return this.s.queries.allOrdersOf(k!.accountId, m, p, ALL_ORDERS_RULES.margin).map((o) => this.s.spot.spotOrderJson(o, m));
           },
         },
       ],

@@ -39,7 +39,7 @@ export class RestRouter {
   private readonly routes: Map<string, Route>;
 
   constructor(private readonly s: SimState) {
-    this.routes = new Map([...s.spot.routes(), ...s.margin.routes(), ...s.futures.routes(), ...s.algo.routes(), ...s.pm.routes()]);
+    this.routes = new Map([...s.spot.routes(), ...s.margin.routes(), ...s.futures.routes(), ...s.algo.routes(), ...s.pm.routes(), ...s.discovery.routes()]);
   }
 
   private recordRest(

@@ -11,6 +11,7 @@ import {
   type OrderRec,
 } from '../model';
 import type { RouteTable } from './router';
+import { ALL_ORDERS_RULES } from './queries';
 import type { SimState } from '../state';
 
 export class SpotRest {
@@ -36,7 +37,7 @@ export class SpotRest {
       ],
       [
         'GET /api/v3/allOrders',
-        { auth: 'signed', weight: () => 20, handler: (p, k) => this.s.queries.allOrdersOf(k!.accountId, 'spot', p).map((o) => this.spotOrderJson(o, 'spot')) },
+        { auth: 'signed', weight: () => 20, handler: (p, k) => this.s.queries.allOrdersOf(k!.accountId, 'spot', p, ALL_ORDERS_RULES.spot).map((o) => this.spotOrderJson(o, 'spot')) },
       ],
     ];
   }

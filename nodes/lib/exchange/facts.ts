@@ -21,6 +21,10 @@
  *    stream `wss://fstream.binance.com/pm/ws/<listenKey>`; [CJS] constants agree
  *    (`https://papi.binance.com`, `wss://fstream.binance.com/pm`).
  *
+ *  - [SPOT-GIT] binance/binance-spot-api-docs, commit a5e0bc3 (2026-07-21): rest-api.md, errors.md.
+ *  - [DCL] Binance's derivatives change log, https://developers.binance.com/docs/derivatives/change-log
+ *    (stored copy, newest entry 2026-10-23, read 2026-12-07).
+ *
  * Entries marked UNVERIFIED are inferred or from third-party code only.
  */
 import type { Environment, Market } from '../types';
@@ -150,6 +154,10 @@ export const REST = {
     openOrders: ep('/api/v3/openOrders', w(80, ['symbol', 6])),
     order: ep('/api/v3/order', w(4)),
     account: ep('/api/v3/account', w(20)),
+    // Discovery after a gap (issue 23), [SPOT-GIT] rest-api.md a5e0bc3 (2026-07-21): allOrders 20
+    // (window: SPOT_ALL_ORDERS_MAX_SPAN_MS), exchangeInfo 20 (symbol list: EXCHANGE_INFO_QUERY).
+    allOrders: ep('/api/v3/allOrders', w(20)),
+    exchangeInfo: ep('/api/v3/exchangeInfo', w(20)),
   },
   margin: {
     listenToken: ep('/sapi/v1/userListenToken', w(1)),
@@ -160,6 +168,13 @@ export const REST = {
     isolatedAccount: ep('/sapi/v1/margin/isolated/account', w(10)),
     /** The key's own permissions (Test connection's warning); spot/margin REST base. */
     apiRestrictions: ep('/sapi/v1/account/apiRestrictions', w(1)),
+    // Discovery (issue 23), [CJS] clients/margin-trading (a9de9a9, 2026-07-24), each "Weight(IP)":
+    // allOrders 200 (window MARGIN_ALL_ORDERS_MAX_SPAN_MS); allPairs 1 (MARKET_DATA: API key, no
+    // signature; rows id, symbol, base, quote, isMarginTrade, isBuyAllowed, isSellAllowed, delistTime);
+    // isolated/allPairs 10.
+    allOrders: ep('/sapi/v1/margin/allOrders', w(200)),
+    allPairs: ep('/sapi/v1/margin/allPairs', w(1)),
+    isolatedAllPairs: ep('/sapi/v1/margin/isolated/allPairs', w(10)),
   },
   usdm: {
     time: ep('/fapi/v1/time', w(1)),
@@ -170,6 +185,15 @@ export const REST = {
     algoOrder: ep('/fapi/v1/algoOrder', w(1)),
     order: ep('/fapi/v1/order', w(1)),
     account: ep('/fapi/v3/account', w(5)),
+    // Discovery (issue 23). income 30: [CJS] usds-futures 37.0.0 account-api.ts getIncomeHistory and
+    // Binance's page .../usds-margined-futures/account/rest-api/Get-Income-History (stored copy, undated;
+    // an older Binance-Link page says 100 for another product). positionRisk v3 5: [CJS] ("only symbol
+    // that has position or open orders will be returned"). allOrders 5: [CJS] / the All-Orders page; its
+    // `symbol` is optional since 2026-08-25 ([DCL] "All other behavior unchanged"): no other weight is
+    // documented without it (UNVERIFIED; docs/protocol-notes.md "Discovery after a gap").
+    income: ep('/fapi/v1/income', w(30)),
+    positionRisk: ep('/fapi/v3/positionRisk', w(5)),
+    allOrders: ep('/fapi/v1/allOrders', w(5)),
   },
   coinm: {
     time: ep('/dapi/v1/time', w(1)),
@@ -183,6 +207,12 @@ export const REST = {
     algoOrder: ep('/dapi/v1/algoOrder', w(1)),
     order: ep('/dapi/v1/order', w(1)),
     account: ep('/dapi/v1/account', w(5)),
+    // Discovery (issue 23), [CJS] coin-futures (a9de9a9): income 20; positionRisk 1 (parameters
+    // `marginAsset` / `pair`, no `symbol`; without them "positions of all symbols with TRADING status",
+    // zero ones included); allOrders "20 with symbol, 40 with pair (after CM migration: 5 flat)".
+    income: ep('/dapi/v1/income', w(20)),
+    positionRisk: ep('/dapi/v1/positionRisk', w(1)),
+    allOrders: ep('/dapi/v1/allOrders', w(5)),
   },
   pm: {
     listenKey: ep('/papi/v1/listenKey', w(1)),
@@ -203,6 +233,16 @@ export const REST = {
     balance: ep('/papi/v1/balance', w(20)),
     umAccount: ep('/papi/v1/um/account', w(5)),
     cmAccount: ep('/papi/v1/cm/account', w(5)),
+    // Discovery (issue 23), [CJS] PM 17.0.0, each "Weight(IP)"; the same figures on Binance's PM pages
+    // (Get-UM-Income-History, Get-CM-Income-History, Query-UM/CM-Position-Information,
+    // Query-All-UM-Orders; stored copies, undated).
+    umIncome: ep('/papi/v1/um/income', w(30)),
+    cmIncome: ep('/papi/v1/cm/income', w(30)),
+    umPositionRisk: ep('/papi/v1/um/positionRisk', w(5)),
+    cmPositionRisk: ep('/papi/v1/cm/positionRisk', w(1)),
+    umAllOrders: ep('/papi/v1/um/allOrders', w(5)),
+    cmAllOrders: ep('/papi/v1/cm/allOrders', w(20, ['pair', 40])),
+    marginAllOrders: ep('/papi/v1/margin/allOrders', w(100)),
   },
 } as const;
 
@@ -441,6 +481,143 @@ export const PM_RECOVERY_BOOKS: readonly RecoveryBook[] = [
     rest: { trades: REST.pm.marginTrades, openOrders: REST.pm.marginOpenOrders, order: REST.pm.marginOrder, account: REST.pm.balance, tradeWindowMs: DAY_MS - 1 },
   },
 ];
+
+// ---------------------------------------------------------------------------------------- discovery after a gap (issue 23)
+
+/**
+ * What a recovery reads to find the symbols a gap traded and the orders it opened and closed
+ * (docs/protocol-notes.md "Discovery after a gap (issue 23)" has the sources and where they disagree).
+ * Spans are inclusive `startTime..endTime` in ms; a `maxSpanMs` is the longest span the endpoint
+ * accepts (already the conservative value where sources differ).
+ */
+export interface ListRules {
+  endpoint: RestEndpoint;
+  defaultLimit: number;
+  maxLimit: number;
+  /** Longest startTime..endTime span accepted; undefined: no maximum documented. */
+  maxSpanMs?: number;
+  /** What the endpoint returns when neither startTime nor endTime is sent (undefined: not documented). */
+  defaultSpanMs?: number;
+  /** How far back the endpoint has data (undefined: not documented). */
+  retentionMs?: number;
+}
+
+/** Spot / cross margin "longer than 24 hours" / "less than 24 hours": one ms under a day fits both. */
+const DAY_SPAN_MS = DAY_MS - 1;
+/** Futures "must be less then 7 days" (All Orders, [CJS] / Binance's pages). */
+const WEEK_SPAN_MS = 7 * DAY_MS - 1;
+/**
+ * "Income history only contains data for the last three months" (USDⓈ-M and PM UM income pages,
+ * [CJS]); three calendar months are at least 89 days (the conservative reading).
+ */
+export const INCOME_RETENTION_MS = 89 * DAY_MS;
+/**
+ * COIN-M and PM CM income: "The interval between startTime and endTime can not exceed 200 days" and
+ * "If startTime and endTime are not sent, the last 200 days will be returned" (Binance's pages
+ * .../coin-margined-futures/account/Get-Income-History and PM Get-CM-Income-History, stored copies,
+ * undated; [CJS] PM cmIncome the same). [CJS] coin-futures says "can not be longer than 1 year"
+ * (wording of the download-id endpoint): sources disagree, 200 days is the conservative value.
+ */
+export const COINM_INCOME_MAX_SPAN_MS = 200 * DAY_MS;
+
+/**
+ * Income history (futures, PM UM / CM). Rows: `symbol` ("" when none), `incomeType`, `income`
+ * (signed decimal string), `asset`, `info`, `time`, `tranId`, `tradeId` ("" when none; the fill's trade
+ * id for COMMISSION and REALIZED_PNL), [CJS] GetIncomeHistoryResponseInner. Limit "Default 100; max
+ * 1000". Rows come oldest first; with `startTime` the first `limit` rows from it ("response will be
+ * return as startTime + limit", older USDⓈ-M page). `page` is NOT accepted any more: USDⓈ-M / COIN-M
+ * since 2026-10-16 (npm `binance` 3.6.8 release notes, "Binance stopped accepting page ... Paginate
+ * with startTime / endTime"), PM UM / CM since 2026-10-28 ([DCL] 2026-10-21). Page by moving
+ * `startTime` to the last row's `time` and dropping rows already seen (key `incomeType` + `tranId`:
+ * "trandId is unique in the same incomeType for a user").
+ * Whether a fill with a zero commission leaves a COMMISSION row is not documented (UNVERIFIED): a
+ * discovery must not rely on it (the simulator leaves it out by default).
+ */
+export const INCOME_HISTORY = {
+  usdm: { endpoint: REST.usdm.income, defaultLimit: 100, maxLimit: 1000, defaultSpanMs: 7 * DAY_MS, retentionMs: INCOME_RETENTION_MS },
+  coinm: { endpoint: REST.coinm.income, defaultLimit: 100, maxLimit: 1000, maxSpanMs: COINM_INCOME_MAX_SPAN_MS, defaultSpanMs: COINM_INCOME_MAX_SPAN_MS },
+  pmUm: { endpoint: REST.pm.umIncome, defaultLimit: 100, maxLimit: 1000, defaultSpanMs: 7 * DAY_MS, retentionMs: INCOME_RETENTION_MS },
+  pmCm: { endpoint: REST.pm.cmIncome, defaultLimit: 100, maxLimit: 1000, maxSpanMs: COINM_INCOME_MAX_SPAN_MS, defaultSpanMs: COINM_INCOME_MAX_SPAN_MS },
+} as const satisfies Record<string, ListRules>;
+
+/** The income types a fill writes: its commission and, when it reduces a position, its realised PnL. */
+export const FILL_INCOME_TYPES = ['COMMISSION', 'REALIZED_PNL'] as const;
+
+/**
+ * Order history by time. Orders an allOrders call never returns (so a discovery cannot find them):
+ *  - futures (USDⓈ-M, COIN-M, PM UM / CM): CANCELED or EXPIRED with no fill, created more than 3 days
+ *    ago; any order created more than 90 days ago (All Orders pages, [CJS]);
+ *  - spot: CANCELED / EXPIRED with no fill, last updated more than 90 days ago ("archived",
+ *    errors.md -2026, [SPOT-GIT]); margin: not documented.
+ * Rows are the same shape as the single-order query of the market. With `startTime` the first
+ * `limit` orders from it, oldest first; without it "most recent orders are returned".
+ */
+export interface AllOrdersRules extends ListRules {
+  /** `symbol` is required; 'symbolOrPair': one of them (COIN-M); false: optional (USDⓈ-M since 2026-08-25). */
+  symbol: true | false | 'symbolOrPair';
+  /** A CANCELED / EXPIRED order without fills drops out of the history this long after creation. */
+  unfilledFinalHiddenAfterMs?: number;
+}
+
+export const ALL_ORDERS: Readonly<Record<RecoverableMarket | 'pmUm' | 'pmCm' | 'pmMargin', AllOrdersRules>> = {
+  // [SPOT-GIT] rest-api.md: "can't be longer than 24 hours"; limit "Default: 500; Maximum: 1000".
+  spot: { endpoint: REST.spot.allOrders, symbol: true, defaultLimit: 500, maxLimit: 1000, maxSpanMs: DAY_SPAN_MS, unfilledFinalHiddenAfterMs: 90 * DAY_MS },
+  // [CJS] margin-trading: "Less than 24 hours between startTime and endTime"; without orderId "the
+  // orders within 24 hours are returned". Maximum limit not in [CJS]: 500 (the lower figure Binance uses).
+  margin: { endpoint: REST.margin.allOrders, symbol: true, defaultLimit: 500, maxLimit: 500, maxSpanMs: DAY_SPAN_MS, defaultSpanMs: DAY_MS },
+  'isolated-margin': { endpoint: REST.margin.allOrders, symbol: true, defaultLimit: 500, maxLimit: 500, maxSpanMs: DAY_SPAN_MS, defaultSpanMs: DAY_MS },
+  'usdm-futures': { endpoint: REST.usdm.allOrders, symbol: false, defaultLimit: 500, maxLimit: 1000, maxSpanMs: WEEK_SPAN_MS, defaultSpanMs: 7 * DAY_MS, retentionMs: 90 * DAY_MS, unfilledFinalHiddenAfterMs: 3 * DAY_MS },
+  'coinm-futures': { endpoint: REST.coinm.allOrders, symbol: 'symbolOrPair', defaultLimit: 500, maxLimit: 1000, maxSpanMs: WEEK_SPAN_MS, defaultSpanMs: 7 * DAY_MS, retentionMs: 90 * DAY_MS, unfilledFinalHiddenAfterMs: 3 * DAY_MS },
+  pmUm: { endpoint: REST.pm.umAllOrders, symbol: true, defaultLimit: 500, maxLimit: 1000, maxSpanMs: WEEK_SPAN_MS, defaultSpanMs: 7 * DAY_MS, unfilledFinalHiddenAfterMs: 3 * DAY_MS },
+  // PM CM: no span documented ([CJS]); the COIN-M one (7 days) is assumed.
+  pmCm: { endpoint: REST.pm.cmAllOrders, symbol: 'symbolOrPair', defaultLimit: 500, maxLimit: 1000, maxSpanMs: WEEK_SPAN_MS, unfilledFinalHiddenAfterMs: 3 * DAY_MS },
+  // PM margin: no span or limit documented ([CJS]); the cross-margin ones are assumed.
+  pmMargin: { endpoint: REST.pm.marginAllOrders, symbol: true, defaultLimit: 500, maxLimit: 500, maxSpanMs: DAY_SPAN_MS },
+};
+
+/**
+ * Position lists whose rows name the contracts held. Each row has `symbol`, `positionSide`,
+ * `positionAmt` and `updateTime` (ms of the position's last change; 0 for a never-touched row).
+ *  - USDⓈ-M v3: only symbols with a position or open orders; PM UM: not said (its page's example
+ *    shows zero rows, so closed positions may be listed);
+ *  - COIN-M and PM CM: without `marginAsset` / `pair`, every TRADING symbol, zero ones included
+ *    (so filter on `updateTime` ≥ the gap's start, not on a non-zero amount).
+ */
+export const POSITION_RISK = {
+  usdm: REST.usdm.positionRisk,
+  coinm: REST.coinm.positionRisk,
+  pmUm: REST.pm.umPositionRisk,
+  pmCm: REST.pm.cmPositionRisk,
+} as const;
+
+/**
+ * The exchange's symbol list for spot and margin discovery: `GET /api/v3/exchangeInfo` (weight 20
+ * whatever the parameters) with `showPermissionSets=false` for a smaller answer ([SPOT-GIT] CHANGELOG
+ * 2024-10-17). Every status is read (no `symbolStatus`): a symbol halted after trading in the gap
+ * still counts. Row fields used: `symbol`, `status`, `baseAsset`, `quoteAsset`. Cross margin's own
+ * list, `GET /sapi/v1/margin/allPairs` (weight 1, API key only), has `symbol`, `base`, `quote`.
+ */
+export const EXCHANGE_INFO_QUERY: Readonly<Record<string, string>> = { showPermissionSets: 'false' };
+/** OUR CHOICE (not an exchange fact): how long a read symbol list is used before it is read again. */
+export const SYMBOL_LIST_REFRESH_MS = DAY_MS;
+
+/**
+ * The balance fields compared before / after a gap (a fill moves both assets of its pair):
+ *  - spot `GET /api/v3/account`: `balances[].{asset, free, locked}`, top-level `updateTime`;
+ *  - cross margin `GET /sapi/v1/margin/account`: `userAssets[].{asset, free, locked, borrowed,
+ *    interest, netAsset}`, no update time ([CJS] QueryCrossMarginAccountDetailsResponse). `interest`
+ *    moves every hour on a loan without any trade: compare `free`, `locked` and `borrowed` only (an
+ *    auto-borrow buy can leave the quote's `free` unchanged and move `borrowed`);
+ *  - isolated margin `GET /sapi/v1/margin/isolated/account`: `assets[].{baseAsset, quoteAsset}` with
+ *    the same fields, per symbol;
+ *  - portfolio margin `GET /papi/v1/balance`: `crossMarginFree`, `crossMarginLocked`,
+ *    `crossMarginBorrowed` per asset.
+ */
+export const BALANCE_COMPARE_FIELDS = {
+  spot: ['free', 'locked'],
+  margin: ['free', 'locked', 'borrowed'],
+  pm: ['crossMarginFree', 'crossMarginLocked', 'crossMarginBorrowed'],
+} as const;
 
 // ---------------------------------------------------------------------------------------- futures family of an event
 
