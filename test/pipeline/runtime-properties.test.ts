@@ -71,6 +71,7 @@ import { stopAllSharedManagers } from '../../nodes/lib/stream/registry';
 import { endAllGraces } from '../../nodes/lib/stream/reliable-stream';
 import { isAccountHandle } from '../../nodes/red/account-contract';
 import { forgetStoreOrder } from '../../nodes/red/context-store';
+import { forgetSharedBudgets } from '../../nodes/lib/exchange/weight-budget';
 import type { UserDataEvent } from '../../nodes/lib/types';
 import { installClock, realNow, settle, type Clock } from '../support/fake-clock';
 import { capturedLogs, helper, nodeModules, releaseCaptured, rememberSecret, startRed, type FlowNode, type NodeInitializer } from '../support/red';
@@ -323,6 +324,7 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
   const sims: BinanceSimulator[] = [];
   const store = new PersistentStore();
   forgetStoreOrder(); // a new process: no order of an earlier schedule's entries
+  forgetSharedBudgets(); // nor an earlier schedule's REST weight spent (its simulator may have had this port)
   storeRef.current = store;
   const logStart = capturedLogs.length;
   let loaded = false;

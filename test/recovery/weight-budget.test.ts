@@ -55,6 +55,24 @@ describe('recovery/weight-budget', () => {
     assert.throws(() => new WeightBudget({ market: 'spot', fraction: 0 }), RangeError);
   });
 
+  it('a clock set back by hours holds requests back for at most a window, and a pause for at most its own length', async () => {
+    const b = new WeightBudget({ market: 'spot', limitPerMinute: 100, fraction: 0.5 }); // cap 50
+    const start = Date.now();
+    clock.setSystemTime(start + 3 * 3600_000); // the clock three hours ahead: spend the cap, then a 30 s pause
+    await b.acquire(50);
+    b.pause(30_000);
+    clock.setSystemTime(start); // set back three hours (NTP)
+    let got = false;
+    void b.acquire(10).then(() => (got = true));
+    await flush();
+    assert.equal(got, false, 'waits while the pause and the window last');
+    for (let s = 0; s < 61 && !got; s++) {
+      await clock.tickAsync(1000);
+      await flush();
+    }
+    assert.equal(got, true, 'granted within one window of the set-back clock, not three hours later');
+  });
+
   it('waits when the budget is spent, until the oldest spending leaves the 60 s window', async () => {
     const b = new WeightBudget({ market: 'spot', limitPerMinute: 100, fraction: 0.5 }); // cap 50
     await b.acquire(20);

@@ -116,6 +116,8 @@ export class WeightBudget {
   private ledger: Array<{ at: number; weight: number }> = [];
   private header?: { used: number; at: number };
   private pausedUntil = 0;
+  /** How long the last pause was asked to last (a clock set back never lengthens it). */
+  private pausedForMs = 0;
   /** FIFO of acquirers. */
   private queue: Promise<void> = Promise.resolve();
   private spentTotal = 0;
@@ -165,7 +167,10 @@ export class WeightBudget {
   /** Hold back every request until `retryAfterMs` has passed (after 429 / 418); `logger` says so (default the budget's). */
   pause(retryAfterMs: number, banned = false, logger: Logger | undefined = this.logger): void {
     const until = this.now() + Math.max(0, retryAfterMs);
-    if (until > this.pausedUntil) this.pausedUntil = until;
+    if (until > this.pausedUntil) {
+      this.pausedUntil = until;
+      this.pausedForMs = Math.max(0, retryAfterMs);
+    }
     logger?.warn(
       `REST ${banned ? 'IP banned (418)' : 'rate limited (429)'}; recovery requests paused for ${Math.ceil(retryAfterMs / 1000)} s`,
     );
@@ -200,6 +205,14 @@ export class WeightBudget {
   }
 
   private prune(now: number): void {
+    // The clock was set back (NTP, a restored system time): spending stamped "in the future" counts
+    // as spent now, and a pause ends no later than its own length from now; neither may hold
+    // requests back for as long as the clock jumped.
+    if (this.ledger.length > 0 && this.ledger[this.ledger.length - 1].at > now) {
+      this.ledger = this.ledger.map((x) => (x.at > now ? { at: now, weight: x.weight } : x));
+    }
+    if (this.pausedUntil > now + this.pausedForMs) this.pausedUntil = now + this.pausedForMs;
+    if (this.header && this.header.at > now) this.header = undefined;
     const cutoff = now - WINDOW_MS;
     let i = 0;
     while (i < this.ledger.length && this.ledger[i].at <= cutoff) i++;
@@ -208,8 +221,8 @@ export class WeightBudget {
 
   /** How long to wait before `weight` may be spent; 0 = now. */
   private delayFor(weight: number, now: number): number {
-    if (now < this.pausedUntil) return this.pausedUntil - now;
     this.prune(now);
+    if (now < this.pausedUntil) return this.pausedUntil - now;
     const spent = this.ledger.reduce((s, x) => s + x.weight, 0);
     if (this.ledger.length > 0 && spent + weight > this.cap) {
       // Wait until enough old entries leave the window.
@@ -304,6 +317,14 @@ export function weightPool(market: Market): WeightPool {
 }
 
 const sharedBudgets = new Map<string, WeightBudget>();
+
+/**
+ * Forgets the shared budgets: what a new process starts with. For tests that play several
+ * processes in one (a later simulator can get an earlier one's port, and so its budget).
+ */
+export function forgetSharedBudgets(): void {
+  sharedBudgets.clear();
+}
 
 /**
  * One WeightBudget per exchange and weight pool, shared by every account using it (the limits are
