@@ -10,6 +10,9 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { accountStatus } from '../../nodes/red/account-status';
+import { interpolate, lookupCatalog } from '../../nodes/red/status';
+import type { ReliableStateChange } from '../../nodes/lib/stream/reliable-stream';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const LOCALES = path.join(root, 'nodes', 'locales');
@@ -124,6 +127,26 @@ describe('locales: every language complete (issue 26)', function () {
       }
     });
   }
+
+  it('a reconnecting status says its reason in the catalog\'s language too (network error, closed by the server, watchdog)', function () {
+    for (const lang of LANGS) {
+      const cat = JSON.parse(read(lang, 'binance-account.json')) as unknown;
+      const t = (key: string, vars: Record<string, string | number> = {}): string => interpolate(lookupCatalog(cat, key) ?? key, vars);
+      const status = (message: string): string =>
+        accountStatus(t, { state: 'reconnecting', previous: 'connected', attempt: 3, message, at: 0 } as unknown as ReliableStateChange).text;
+      const reconnecting = (reason: string): string => t('binance-account.status.reconnecting-because', { n: 3, reason });
+      assert.equal(status('connect failed: connect ECONNREFUSED 127.0.0.1:9'), reconnecting(t('binance-account.status.reason-network', { code: 'ECONNREFUSED' })));
+      assert.equal(status('server-close: 1006'), reconnecting(t('binance-account.status.reason-server-close')));
+      assert.equal(status('watchdog'), reconnecting(t('binance-account.status.reason-watchdog')));
+      // a reason quoted from elsewhere stays as it is
+      assert.equal(status('Unexpected server response: 502'), reconnecting('HTTP 502'));
+    }
+    // and the ja text is Japanese all through
+    const ja = JSON.parse(read('ja', 'binance-account.json')) as unknown;
+    const tj = (key: string, vars: Record<string, string | number> = {}): string => interpolate(lookupCatalog(ja, key) ?? key, vars);
+    const s = accountStatus(tj, { state: 'reconnecting', previous: 'connected', attempt: 2, message: 'GET /api/v3/time: network error (ENOTFOUND)', at: 0 } as unknown as ReliableStateChange);
+    assert.equal(s.text, '再接続中 (2): ネットワークエラー ENOTFOUND');
+  });
 
   it('the check itself: a key deleted, a placeholder renamed or an identifier translated is reported', function () {
     const en = { t: { a: 'x __n__ <code>ws-path</code>', b: { c: 'y' } } };
