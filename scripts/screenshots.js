@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Copies the screenshots the README shows from the last browser test run
-// (test-results/screenshots/, written by test/e2e/editor.e2e.test.ts) to
-// docs/screenshots/. Run `npm test` (or the e2e test alone) first.
+// (test-results/screenshots/, written by test/e2e/editor.e2e.test.ts and
+// test/e2e/locales.e2e.test.ts) to docs/screenshots/. Run `npm test` (or the e2e tests alone) first.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -18,6 +18,8 @@ const CHOSEN = {
   '05-debug-fill.png': 'debug-fill.png',
   '07-dashboard.png': 'dashboard.png',
   '08-status-with-reason.png': 'status-with-reason.png',
+  'i18n-ja-03-account-config.png': 'editor-ja.png',
+  'i18n-zh-CN-03-account-config.png': 'editor-zh-CN.png',
 };
 
 const missing = Object.keys(CHOSEN).filter((f) => !fs.existsSync(path.join(from, f)));

@@ -26,7 +26,7 @@ export function accountStatus(t: Translate, current: ReliableStateChange, lastEv
     : unsaved
       ? { fill: 'yellow' as const, shape: 'dot' as const, key: 'connected-unsaved' }
       : statusForState({ ...current, state: current.state }, lastEventAt);
-  const vars = spec.reasonKey ? { ...spec.vars, reason: t(`binance-account.status.${spec.reasonKey}`) } : spec.vars;
+  const vars = spec.reasonKey ? { ...spec.vars, reason: t(`binance-account.status.${spec.reasonKey}`, spec.reasonVars) } : spec.vars;
   let text = spec.text ?? t(`binance-account.status.${spec.key ?? 'error'}`, vars);
   // a tracking bound dropped entries: said in the status (and the log), never silent
   if (current.state === 'connected' && current.limits) {

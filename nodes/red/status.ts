@@ -20,9 +20,11 @@ export interface StatusSpec {
   text?: string;
   /**
    * Why (reconnecting): a catalog key under `binance-account.status.` whose text the adapter puts in
-   * `vars.reason`; `vars.reason` is already set when the reason is a literal (e.g. "network error ENOTFOUND").
+   * `vars.reason` (with `reasonVars`); `vars.reason` is already set when the reason is a literal (e.g. "HTTP 502").
    */
   reasonKey?: string;
+  /** The variables of `reasonKey`'s text (e.g. the network error's code). */
+  reasonVars?: Record<string, string | number>;
 }
 
 /** Short reasons for exchange error codes (catalog keys under `binance-account.status.`): exchange/facts.ts. */
@@ -37,26 +39,35 @@ export function shortText(s: string, max = 20): string {
 /** Node's network error codes: shown as "network error <code>". */
 const NETWORK_ERRNO = /\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ECONNABORTED|EHOSTUNREACH|ENETUNREACH|EPIPE|ERR_TLS_[A-Z_]+|CERT_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE)\b/;
 
-/** How a connection ended (ws-connection's end reasons), in words. */
-const CONNECTION_END_REASONS: Readonly<Record<string, string>> = {
-  'server-close': 'closed by the server',
-  watchdog: 'silent link (watchdog)',
+/** How a connection ended (ws-connection's end reasons): catalog keys under `binance-account.status.`. */
+const CONNECTION_END_REASON_KEYS: Readonly<Record<string, string>> = {
+  'server-close': 'reason-server-close',
+  watchdog: 'reason-watchdog',
 };
 
+/** A failure's short reason: a catalog key (under `binance-account.status.`) with its variables, or a literal text. */
+export interface FailureReason {
+  key?: string;
+  vars?: Record<string, string | number>;
+  /** Set when no key fits (a quoted server reason or an HTTP status). */
+  text?: string;
+}
+
 /**
- * The short reason of a failure message for a status: a network error's code
- * ("POST /fapi/v1/listenKey: network error (ENOTFOUND)" → "network error ENOTFOUND"), else the first
- * clause of the message without its request prefix, shortened; undefined when there is nothing to say.
+ * The short reason of a failure message for a status: how the connection ended, a network error's
+ * code ("POST /fapi/v1/listenKey: network error (ENOTFOUND)" → key `reason-network`, code ENOTFOUND),
+ * an HTTP status, else the first clause of the message without its request prefix, shortened;
+ * undefined when there is nothing to say.
  */
-export function failureReason(message: string): string | undefined {
-  const ended = CONNECTION_END_REASONS[message.split(':')[0].trim()];
-  if (ended && !NETWORK_ERRNO.test(message)) return ended;
+export function failureReason(message: string): FailureReason | undefined {
+  const ended = CONNECTION_END_REASON_KEYS[message.split(':')[0].trim()];
+  if (ended && !NETWORK_ERRNO.test(message)) return { key: ended };
   const errno = NETWORK_ERRNO.exec(message);
-  if (errno) return `network error ${errno[1]}`;
+  if (errno) return { key: 'reason-network', vars: { code: errno[1] } };
   const http = /\bHTTP (\d{3})\b/.exec(message) ?? /Unexpected server response: (\d{3})/.exec(message);
-  if (http) return `HTTP ${http[1]}`;
+  if (http) return { text: `HTTP ${http[1]}` };
   const first = message.split(/[;\n]/)[0].replace(/^(GET|POST|PUT|DELETE) \S+: /, '').replace(/^connect failed: /, '').trim();
-  return first ? shortText(first, 32) : undefined;
+  return first ? { text: shortText(first, 32) } : undefined;
 }
 
 export interface StateLike {
@@ -86,7 +97,8 @@ export function statusForState(s: StateLike, lastEventAt?: number): StatusSpec {
       const reasonKey = s.code !== undefined ? ERROR_CODE_REASONS[String(s.code)] : undefined;
       if (reasonKey) return { fill: 'yellow', shape: 'ring', key: 'reconnecting-because', vars: { n }, reasonKey };
       const reason = s.message !== undefined ? failureReason(s.message) : undefined;
-      if (reason) return { fill: 'yellow', shape: 'ring', key: 'reconnecting-because', vars: { n, reason } };
+      if (reason?.key) return { fill: 'yellow', shape: 'ring', key: 'reconnecting-because', vars: { n }, reasonKey: reason.key, reasonVars: reason.vars };
+      if (reason?.text) return { fill: 'yellow', shape: 'ring', key: 'reconnecting-because', vars: { n, reason: reason.text } };
       return { fill: 'yellow', shape: 'ring', key: 'reconnecting', vars: { n } };
     }
     case 'auth-error':

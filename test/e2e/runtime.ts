@@ -115,8 +115,11 @@ function installBuild(userDir: string): void {
   fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'binance-user-stream-test', private: true, dependencies: deps }, null, 2));
 }
 
-/** settings.js for a runtime on 127.0.0.1:`port` (own credential secret, no telemetry, no palette installs). */
-function writeSettings(userDir: string, port: number): string {
+/**
+ * settings.js for a runtime on 127.0.0.1:`port` (own credential secret, no telemetry, no palette installs);
+ * `lang`: the runtime's language (settings `lang`: node statuses and log lines), else the OS locale's.
+ */
+function writeSettings(userDir: string, port: number, lang?: string): string {
   const settings = path.join(userDir, 'settings.js');
   const secret = crypto.randomBytes(16).toString('hex');
   fs.writeFileSync(
@@ -132,6 +135,7 @@ function writeSettings(userDir: string, port: number): string {
       `  externalModules: { palette: { allowInstall: false }, modules: { allowInstall: false } },`,
       `  editorTheme: { tours: false, projects: { enabled: false }, palette: { editable: false } },`,
       `  logging: { console: { level: 'info', metrics: false, audit: false } },`,
+      ...(lang ? [`  lang: ${JSON.stringify(lang)},`] : []),
       '};',
       '',
     ].join('\n'),
@@ -182,8 +186,9 @@ export class NodeRedProcess {
    * `env`: extra environment variables for the runtime (e.g. where an example writes its file).
    * `install`: puts this package into the user directory instead of linking the build (the
    * package test installs the packed tarball).
+   * `lang`: the runtime's language (settings.js `lang`), e.g. `ja` or `zh-CN`.
    */
-  static async start(opts: { env?: Record<string, string>; install?: (userDir: string) => void } = {}): Promise<NodeRedProcess> {
+  static async start(opts: { env?: Record<string, string>; install?: (userDir: string) => void; lang?: string } = {}): Promise<NodeRedProcess> {
     const port = await freePort();
     const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'binance-nr-'));
     try {
@@ -192,7 +197,7 @@ export class NodeRedProcess {
       fs.rmSync(userDir, { recursive: true, force: true });
       throw e;
     }
-    const settings = writeSettings(userDir, port);
+    const settings = writeSettings(userDir, port, opts.lang);
     // cwd = the user directory: examples that write files (fills-to-csv) write there.
     const child = spawn(process.execPath, [redJs(), '--userDir', userDir, '--settings', settings], {
       cwd: userDir,

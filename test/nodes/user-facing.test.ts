@@ -11,9 +11,12 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import type { BinanceSimulator, SimTrade } from '../../simulator/index';
 import { eventIdOf } from '../../nodes/lib/events';
-import { failureReason } from '../../nodes/red/status';
+import { failureReason, interpolate, lookupCatalog } from '../../nodes/red/status';
 import { collect, helper, nodeModules, rememberSecret, waitFor, type FlowNode } from '../support/red';
 import { accountNode, consumer, credentialsFor, helperNode, newAccount, redWithSimulator, TAB, waitConnected, type TestAccount } from './flows';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const enAccountCatalog = require('../../nodes/locales/en-US/binance-account.json') as unknown;
 
 type Msg = Record<string, unknown> & { payload: Record<string, unknown> };
 interface Spied {
@@ -100,13 +103,18 @@ describe('what a Node-RED user meets (issue 15)', function () {
       await waitFor(() => statusTexts('ou').some((t) => /^reconnecting \(\d+\): network error ECONNREFUSED$/.test(t)), 10_000, `the reason in the status (${statusTexts('ou').join(' | ')})`);
     });
 
-    it('failure reasons are short and name the error (unit)', function () {
-      assert.equal(failureReason('POST /fapi/v1/listenKey: network error (ENOTFOUND)'), 'network error ENOTFOUND');
-      assert.equal(failureReason('connect failed: getaddrinfo EAI_AGAIN stream.binance.com'), 'network error EAI_AGAIN');
-      assert.equal(failureReason('Unexpected server response: 502'), 'HTTP 502');
-      assert.equal(failureReason('server-close'), 'closed by the server');
-      assert.equal(failureReason('watchdog'), 'silent link (watchdog)');
-      assert.ok((failureReason('something rather long went wrong in a way nobody expected') ?? '').length <= 32);
+    it('failure reasons are short and name the error, in the catalog\'s words (unit)', function () {
+      // the English text of a reason: its catalog text (issue 26: translated like the rest of the status), or a literal
+      const en = (m: string): string | undefined => {
+        const r = failureReason(m);
+        return r?.key ? interpolate(lookupCatalog(enAccountCatalog, `binance-account.status.${r.key}`) ?? r.key, r.vars) : r?.text;
+      };
+      assert.equal(en('POST /fapi/v1/listenKey: network error (ENOTFOUND)'), 'network error ENOTFOUND');
+      assert.equal(en('connect failed: getaddrinfo EAI_AGAIN stream.binance.com'), 'network error EAI_AGAIN');
+      assert.equal(en('Unexpected server response: 502'), 'HTTP 502');
+      assert.equal(en('server-close'), 'closed by the server');
+      assert.equal(en('watchdog'), 'silent link (watchdog)');
+      assert.ok((en('something rather long went wrong in a way nobody expected') ?? '').length <= 32);
     });
   });
 
