@@ -243,7 +243,7 @@ describe('package contents (npm pack)', function () {
       const shared = await text(`/${RESOURCE_URL}`, '*/*');
       assert.equal(shared.status, 200, `${RESOURCE_URL} not served`);
       assert.match(shared.type, /javascript/);
-      const editor = loadEditor(shared.body, [...sets.values()]);
+      const editor = loadEditor(shared.body, [...sets].filter(([id]) => id.startsWith(`${pkg.name}/`)).map(([, h]) => h));
       const icons = ((await nr.get('/icons')) as Record<string, string[]>)[pkg.name] ?? [];
       const look = (c: unknown, key: string): unknown => key.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), c);
       for (const type of Object.keys(pkg['node-red'].nodes)) {
