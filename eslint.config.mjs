@@ -26,7 +26,7 @@ export default tseslint.config(
     files: ['resources/**/*.js'],
     languageOptions: {
       sourceType: 'script',
-      globals: { window: 'readonly', document: 'readonly', RED: 'readonly' },
+      globals: { window: 'readonly', document: 'readonly' },
     },
   },
   {

@@ -13,11 +13,14 @@
  *                                                 the "message" header: its row, and its default
  *   <div data-binance-checkbox="hideZero"></div>  the checkbox row of one of the node's own
  *                                                 properties (the node defines its default)
- * registerType(type, definition) replaces them with the rows (labels from the node's own catalog:
+ * A node registers itself as Node-RED documents it (RED.nodes.registerType('<type>', {...}), which
+ * tools such as the Flow Library's scorecard read), with
+ *   defaults: BinanceUserStreamEditor.defaults('<type>', { its own properties }),
+ * which replaces the placeholders with the rows (labels from the node's own catalog:
  * <type>.label.<property>) and adds the default of each shared property the template names: name
  * and account first, then the node's own, then the others in template order (the order the
- * properties have always had in saved flows). It also gives a node the palette label and label
- * functions it does not define itself.
+ * properties have always had in saved flows). The palette label, label and label style functions
+ * are here too.
  */
 (function (global) {
   'use strict';
@@ -162,8 +165,12 @@
   /** Shared rows per type once expanded (the editor may append a node set's HTML again). */
   var expanded = {};
 
-  function registerType(type, definition) {
-    var prefix = definition.category === 'config' ? 'node-config-input' : 'node-input';
+  /**
+   * Puts the shared rows into the node's dialog template (in the page: each node file has its
+   * template before its script) and returns its defaults: the shared ones the template names with
+   * the node's own.
+   */
+  function defaultsOf(type, own, prefix) {
     var templates = document.querySelectorAll('script[data-template-name="' + type + '"]');
     if (!templates.length) throw new Error(type + ': no dialog template in the page');
     var rows;
@@ -175,30 +182,29 @@
     }
     if (rows) expanded[type] = rows;
     else rows = expanded[type] || [];
-
-    definition.defaults = withSharedDefaults(type, rows, definition.defaults);
-    if (!definition.paletteLabel) {
-      definition.paletteLabel = function () {
-        return this._(type + '.paletteLabel');
-      };
-    }
-    if (definition.category !== 'config') {
-      if (!definition.label) {
-        definition.label = function () {
-          return this.name || this._(type + '.paletteLabel');
-        };
-      }
-      if (!definition.labelStyle) {
-        definition.labelStyle = function () {
-          return this.name ? 'node_label_italic' : '';
-        };
-      }
-    }
-    RED.nodes.registerType(type, definition);
+    return withSharedDefaults(type, rows, own);
   }
 
   global.BinanceUserStreamEditor = {
-    registerType: registerType,
+    /** defaults: E.defaults('<type>', { the node's own properties }) in RED.nodes.registerType('<type>', {...}). */
+    defaults: function (type, own) {
+      return defaultsOf(type, own, 'node-input');
+    },
+    /** The same for a config node (its inputs are node-config-input-<property>). */
+    configDefaults: function (type, own) {
+      return defaultsOf(type, own, 'node-config-input');
+    },
+    /** The palette label from the node's catalog: <type>.paletteLabel (Node-RED calls it on the definition, which has the type). */
+    paletteLabel: function () {
+      return this._(this.type + '.paletteLabel');
+    },
+    /** A node's label: its name, or its palette label. */
+    label: function () {
+      return this.name || this._(this.type + '.paletteLabel');
+    },
+    labelStyle: function () {
+      return this.name ? 'node_label_italic' : '';
+    },
     expandTemplate: expandTemplate,
     sharedRows: Object.keys(ROWS),
     validate: {

@@ -22,6 +22,7 @@ export interface EditorNode {
     paletteLabel?: (this: unknown) => string;
     label?: (this: unknown) => string;
     labelStyle?: (this: unknown) => string;
+    type?: string;
     [k: string]: unknown;
   };
 }
@@ -38,7 +39,8 @@ export function loadEditor(resourceJs: string, htmls: string[]): Map<string, Edi
     document: {
       querySelectorAll: (selector: string) => templates.filter((t) => selector === `script[data-template-name="${t.type}"]`),
     },
-    RED: { nodes: { registerType: (type: string, def: EditorNode['definition']) => definitions.set(type, def) } },
+    // as the editor's registry does: the definition gets its type
+    RED: { nodes: { registerType: (type: string, def: EditorNode['definition']) => definitions.set(type, Object.assign(def, { type })) } },
   });
   vm.runInContext(resourceJs, context, { filename: RESOURCE });
   (context as Record<string, unknown>).BinanceUserStreamEditor = window.BinanceUserStreamEditor;
@@ -68,7 +70,7 @@ export function loadRepositoryEditor(types: string[]): Map<string, EditorNode> {
 /** The catalog keys a definition's palette label and label functions ask for (for a node with and without a name). */
 export function labelKeys(def: EditorNode['definition']): string[] {
   const keys: string[] = [];
-  const self = (n: Record<string, unknown>): unknown => ({ ...n, _: (k: string) => (keys.push(k), k) });
+  const self = (n: Record<string, unknown>): unknown => ({ type: def.type, ...n, _: (k: string) => (keys.push(k), k) });
   for (const n of [{}, { name: 'x' }]) {
     def.paletteLabel?.call(self(n));
     def.label?.call(self(n));
