@@ -2,6 +2,8 @@
 // Copies what Node-RED's loader needs next to the compiled node files:
 // each node's .html, the locales/ folder and the icons/ folder (the loader only
 // looks for icons beside the node .js files, not at the package root).
+// The editor code the dialogs share, resources/binance-editor.js, stays where it is: Node-RED
+// serves it from the package root's resources/ folder (package.json "files" ships it).
 'use strict';
 const fs = require('fs');
 const path = require('path');

@@ -95,7 +95,8 @@ export function dashboardDir(): string | undefined {
 
 /**
  * A user directory with this package installed the way npm would leave it:
- * node_modules/<PKG>/package.json (the repository's) and node_modules/<PKG>/dist → the build.
+ * node_modules/<PKG>/package.json (the repository's), node_modules/<PKG>/dist → the build, and the
+ * examples and the editor resources (links to the repository's).
  */
 function installBuild(userDir: string): void {
   const root = repoRoot();
@@ -104,6 +105,8 @@ function installBuild(userDir: string): void {
   fs.copyFileSync(path.join(root, 'package.json'), path.join(pkgDir, 'package.json'));
   fs.symlinkSync(buildRoot(), path.join(pkgDir, 'dist'), 'dir');
   fs.symlinkSync(path.join(root, 'examples'), path.join(pkgDir, 'examples'), 'dir');
+  // the editor code the node dialogs share, served from the package's resources/ folder
+  fs.symlinkSync(path.join(root, 'resources'), path.join(pkgDir, 'resources'), 'dir');
   // FlowFuse Dashboard 2.0 (a dev dependency) for the live-dashboard example, installed the same way
   const deps: Record<string, string> = { [PKG]: '*' };
   const dashboard = dashboardDir();

@@ -1,5 +1,6 @@
 /**
- * Editor files: every label key used in an editor template or script exists in the node's
+ * Editor files: every label key used in an editor template or script (the node's .html with the
+ * shared rows of resources/binance-editor.js in place, and its label functions) exists in the node's
  * message catalog, every node has help with Inputs / Outputs / Details, icons are 2:3 SVGs,
  * credentials are password fields in the editor, and the runtime reads the properties the
  * editor defines.
@@ -9,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ERROR_CODE_REASONS, lookupCatalog, statusForState } from '../../nodes/red/status';
 import { FUTURES_PATH_FORMS } from '../../nodes/lib/exchange/endpoints';
+import { labelKeys, loadRepositoryEditor } from '../support/editor-source';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const TYPES = ['binance-account', 'binance-order-update', 'binance-account-position', 'binance-balance-update', 'binance-user-event', 'binance-stream-status'];
@@ -21,35 +23,37 @@ function catalog(type: string): unknown {
   return JSON.parse(read(`nodes/locales/en-US/${type}.json`)) as unknown;
 }
 
-function defaultsOf(html: string): string[] {
-  const m = /defaults:\s*\{([\s\S]*?)\n {6}\},\n/.exec(html);
-  assert.ok(m, 'defaults block not found');
-  return [...m[1].matchAll(/^ {8}([A-Za-z]+):/gm)].map((x) => x[1]);
-}
-
 describe('editor files', function () {
+  const editor = loadRepositoryEditor(TYPES);
   for (const type of TYPES) {
     describe(type, function () {
       const html = read(`nodes/${type}.html`);
       const cat = catalog(type);
+      const ed = editor.get(type);
+      // the node's file with its dialog as the editor shows it (the shared rows in place)
+      const source = `${html}\n${ed?.template ?? ''}`;
+      // the properties the node registers (its own and the shared ones its dialog names)
+      const defaults = (): string[] => {
+        assert.ok(ed, `${type} not registered`);
+        return Object.keys(ed.definition.defaults);
+      };
 
       it('every data-i18n / _() key exists in the catalog', function () {
-        const keys = new Set<string>();
-        for (const m of html.matchAll(/data-i18n="(?:\[[a-z]+\])?([^"]+)"/g)) keys.add(m[1]);
-        for (const m of html.matchAll(/\b_\('([a-z-]+\.[A-Za-z0-9.-]*[A-Za-z0-9])'\s*[,)]/g)) keys.add(m[1]);
+        const keys = new Set<string>(ed ? labelKeys(ed.definition) : []);
+        for (const m of source.matchAll(/data-i18n="(?:\[[a-z]+\])?([^"]+)"/g)) keys.add(m[1]);
+        for (const m of source.matchAll(/\b_\('([a-z-]+\.[A-Za-z0-9.-]*[A-Za-z0-9])'\s*[,)]/g)) keys.add(m[1]);
         assert.ok(keys.size > 2);
         for (const k of keys) assert.ok(lookupCatalog(cat, k) !== undefined, `${type}: missing catalog key ${k}`);
       });
 
       it('every option of the selects has a label, and each form field has a default', function () {
-        const defaults = defaultsOf(html);
-        const ids = [...html.matchAll(/id="node-(?:config-)?input-([A-Za-z]+)"/g)].map((m) => m[1]);
+        const ids = [...(ed?.template ?? '').matchAll(/id="node-(?:config-)?input-([A-Za-z]+)"/g)].map((m) => m[1]);
         const credentials = ['apiKey', 'apiSecret', 'privateKey', 'passphrase'];
         const helpers = ['executionTypesMode', 'executionTypesList'];
         for (const id of ids) {
-          assert.ok(defaults.includes(id) || credentials.includes(id) || helpers.includes(id), `${type}: input ${id} has no default`);
+          assert.ok(defaults().includes(id) || credentials.includes(id) || helpers.includes(id), `${type}: input ${id} has no default`);
         }
-        for (const d of defaults) assert.ok(ids.includes(d), `${type}: default ${d} has no input`);
+        for (const d of defaults()) assert.ok(ids.includes(d), `${type}: default ${d} has no input`);
       });
 
       it('the runtime reads the properties the editor defines', function () {
@@ -57,7 +61,7 @@ describe('editor files', function () {
         const own = read(`nodes/${type}.ts`);
         const helpers = [...own.matchAll(/from '\.\/red\/([a-z-]+)'/g)].map((m) => read(`nodes/red/${m[1]}.ts`));
         const ts = [own, ...helpers].join('\n');
-        for (const d of defaultsOf(html)) {
+        for (const d of defaults()) {
           if (d === 'name') continue;
           assert.ok(new RegExp(`\\b${d}\\??:`).test(ts), `${type}: ${d} not in the runtime's definition`);
         }

@@ -29,6 +29,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Comms, NodeRedProcess, until, type FlowNode } from '../e2e/runtime';
+import { RESOURCE, RESOURCE_URL, labelKeys, loadEditor } from '../support/editor-source';
 import { FuturesDocExchange } from './doc-exchange/futures';
 import { MarginDocExchange } from './doc-exchange/margin';
 import { PortfolioMarginDocExchange } from './doc-exchange/portfolio-margin';
@@ -135,6 +136,10 @@ describe('package contents (npm pack)', function () {
     }
   });
 
+  it('ships the editor code the node dialogs share (resources/, which Node-RED serves to the editor)', function () {
+    assert.ok(files.includes(RESOURCE), `${RESOURCE} missing`);
+  });
+
   it('ships the licence, readme, changelog and every example', function () {
     for (const f of ['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json']) assert.ok(files.includes(f), `${f} missing`);
     const examples = fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json'));
@@ -234,6 +239,11 @@ describe('package contents (npm pack)', function () {
       const parts = html.split(/<!-- --- \[red-module:([^\]]+)\] --- -->/);
       const sets = new Map<string, string>();
       for (let i = 1; i < parts.length; i += 2) sets.set(parts[i], parts[i + 1]);
+      // the editor code the dialogs share, from where each node file loads it (relative to the editor)
+      const shared = await text(`/${RESOURCE_URL}`, '*/*');
+      assert.equal(shared.status, 200, `${RESOURCE_URL} not served`);
+      assert.match(shared.type, /javascript/);
+      const editor = loadEditor(shared.body, [...sets].filter(([id]) => id.startsWith(`${pkg.name}/`)).map(([, h]) => h));
       const icons = ((await nr.get('/icons')) as Record<string, string[]>)[pkg.name] ?? [];
       const look = (c: unknown, key: string): unknown => key.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), c);
       for (const type of Object.keys(pkg['node-red'].nodes)) {
@@ -242,9 +252,14 @@ describe('package contents (npm pack)', function () {
         assert.ok(h, `no editor HTML served for ${id}`);
         const cat = catalogs[id];
         assert.ok(cat, `no message catalog served for ${id}`);
-        const keys = new Set<string>();
-        for (const m of h.matchAll(/data-i18n="([^"]+)"/g)) for (const k of m[1].split(';')) keys.add(k.replace(/^\[[a-z]+\]/, ''));
-        for (const m of h.matchAll(/\b_\('([a-z-]+\.[A-Za-z0-9.-]*[A-Za-z0-9])'\s*[,)]/g)) keys.add(m[1]);
+        assert.ok(h.includes(`<script src="${RESOURCE_URL}"></script>`), `${type}: does not load the shared editor code`);
+        const ed = editor.get(type);
+        assert.ok(ed, `${type}: not registered by the served scripts`);
+        // the served file with its dialog as the editor shows it (the shared rows in place)
+        const dialog = `${h}\n${ed.template}`;
+        const keys = new Set<string>(labelKeys(ed.definition));
+        for (const m of dialog.matchAll(/data-i18n="([^"]+)"/g)) for (const k of m[1].split(';')) keys.add(k.replace(/^\[[a-z]+\]/, ''));
+        for (const m of dialog.matchAll(/\b_\('([a-z-]+\.[A-Za-z0-9.-]*[A-Za-z0-9])'\s*[,)]/g)) keys.add(m[1]);
         assert.ok(keys.size > 3, `${type}: too few labels found (${keys.size})`);
         for (const k of keys) assert.equal(typeof look(cat, k), 'string', `${type}: label key ${k} does not resolve`);
         assert.equal(typeof look(cat, `${type}.paletteLabel`), 'string', `${type}: no palette label`);
