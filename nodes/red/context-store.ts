@@ -73,8 +73,11 @@ export function forgetStoreOrder(): void {
  * node closes unless a context store is configured in settings.js (its default memory context),
  * so an account node redeployed with a setting that opens a new stream (the futures URL form, a
  * URL) read nothing and began as a first start: the fills made during the deploy were lost
- * (attack on issue 22, A3). A read that finds nothing takes this copy; the account node drops it
- * when it is deleted, and a restart of Node-RED starts without it (as the memory store does).
+ * (attack on issue 22, A3). A read takes this copy when there is one: it is never older than what
+ * the store holds (this process wrote both), and newer when writes failed or have not landed (the
+ * store's older state made a new stream deliver again the fills of the failed writes: attack on
+ * issue 21, round 3, C2). The account node drops it when it is deleted, and a restart of Node-RED
+ * starts without it (as the memory store does).
  */
 const lastWritten = new Map<string, unknown>();
 
@@ -150,6 +153,9 @@ export class ContextStateStore implements StateStore {
   }
 
   get(): Promise<PersistedRecoveryState | undefined> {
+    // what this process wrote last is the freshest state there is (no need to wait for the store)
+    const mine = this.scope === undefined ? undefined : lastWritten.get(this.scope);
+    if (mine !== undefined) return Promise.resolve(parsePersistedState(mine));
     return orderedRead(this.scope, () => this.read());
   }
 
@@ -168,7 +174,7 @@ export class ContextStateStore implements StateStore {
       try {
         this.context.get(this.key, this.storeName, (err, value) => {
           if (err) reject(asError(err));
-          else resolve(parsePersistedState(value === undefined && this.scope !== undefined ? lastWritten.get(this.scope) : value));
+          else resolve(parsePersistedState(value));
         });
       } catch (err) {
         reject(asError(err));

@@ -31,6 +31,7 @@ import type { BinanceSimulator, SimMarket, SimTrade } from '../../simulator/inde
 import { BinanceSimulator as Simulator } from '../../simulator/index';
 import { capturedLogs, helper, nodeModules, rememberSecret, startRed, waitFor, type FlowNode } from '../support/red';
 import { arrivals, clearSinks, closeStarted, fastCloses, sunk, testNodes } from '../support/runtime-nodes';
+import { forgetStoreOrder } from '../../nodes/red/context-store';
 import { PersistentStore, usePersistentStore } from '../support/persistent-store';
 import { accountNode, credentialsFor, newAccount, waitConnected, type TestAccount } from '../nodes/flows';
 
@@ -362,6 +363,7 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
     await sleep(500);
     const run1 = fillIds('out');
     await helper.unload();
+    forgetStoreOrder(); // a restart of Node-RED: a new process knows only what its store holds
     clearSinks();
     await load(a, on);
     await waitConnected();
@@ -461,6 +463,7 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
 
     // a clean restart of Node-RED (the state is written when the flows stop); REST answers again
     await helper.unload();
+    forgetStoreOrder(); // a restart of Node-RED: a new process knows only what its store holds
     clearSinks();
     sim.clearFaults();
     await load(a, props);
@@ -513,6 +516,7 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
       const run1Live = fills(sim, a, 'spot', 1);
       await waitFor(() => fillIds('out').length === 1, 5000, 'the first live fill');
       await helper.unload();
+      forgetStoreOrder(); // a restart of Node-RED: a new process knows only what its store holds
       const run1 = fillIds('out');
       clearSinks();
 
@@ -540,6 +544,7 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
 
       // run 3: a clean restart with a healthy store, a fill made while stopped
       await helper.unload();
+      forgetStoreOrder(); // a restart of Node-RED: a new process knows only what its store holds
       clearSinks();
       const beforeRun3 = fills(sim, a, 'spot', 1);
       await load(a, props);
