@@ -2,8 +2,9 @@
  * End-to-end run in a real n8n (`npm run test:n8n-e2e`, after `npm run build`): everything on
  * loopback.
  *
- *  1. Node 24 (npm package `node`, .ci/node24) and the pinned n8n (.ci/n8n, installed with
- *     --ignore-scripts; sqlite3 then built from source against that Node's headers).
+ *  1. Node 24 (the project's development Node: the dev dependency `node`, an npm package) and the
+ *     pinned n8n (.ci/n8n, installed with --ignore-scripts; sqlite3 then built from source against
+ *     that Node's headers).
  *  2. `npm pack` of n8n/ → the tarball is installed, twice, into a fresh n8n: once into n8n's own
  *     community-nodes folder (`<user folder>/.n8n/nodes/node_modules`, what Settings → Community
  *     Nodes → Install leaves), once into a folder n8n loads as a custom extension
@@ -25,7 +26,9 @@ import { BinanceSimulator } from '../../simulator';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const ci = path.join(root, '.ci');
-const node24 = path.join(ci, 'node24', 'node_modules', '.bin', 'node');
+/** The development Node 24 (the dev dependency `node`: its binary and headers). */
+const devNode = path.join(root, 'node_modules', 'node');
+const node24 = path.join(root, 'node_modules', '.bin', 'node');
 const n8nDir = path.join(ci, 'n8n');
 const n8nBin = path.join(n8nDir, 'node_modules', 'n8n', 'bin', 'n8n');
 const STEP_TIMEOUT_MS = 120_000;
@@ -40,10 +43,7 @@ function log(text: string): void {
 
 /** Installs Node 24 and the pinned n8n when missing (time-boxed by the caller's CI budget). */
 function ensureN8n(): void {
-  if (!fs.existsSync(node24)) {
-    log('installing Node 24 (.ci/node24)');
-    run('npm', ['ci', '--no-audit', '--no-fund'], path.join(ci, 'node24'));
-  }
+  if (!fs.existsSync(node24)) throw new Error(`no development Node at ${node24}: run npm install (the dev dependency "node")`);
   if (!fs.existsSync(n8nBin)) {
     log('installing the pinned n8n (.ci/n8n, --ignore-scripts; a few minutes)');
     run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], n8nDir);
@@ -51,7 +51,7 @@ function ensureN8n(): void {
   const sqlite = path.join(n8nDir, 'node_modules', 'sqlite3');
   if (!fs.existsSync(path.join(sqlite, 'build', 'Release', 'node_sqlite3.node'))) {
     log('building sqlite3 from source against Node 24 headers');
-    const nodedir = path.join(ci, 'node24', 'node_modules', 'node', 'node_modules', `node-${process.platform}-${process.arch}`);
+    const nodedir = path.join(devNode, 'node_modules', `node-${process.platform}-${process.arch}`);
     const gyp = path.join(n8nDir, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
     run(node24, [gyp, 'rebuild', '--release', '-j', '2', `--nodedir=${nodedir}`], sqlite);
   }
