@@ -18,7 +18,7 @@ import { CONFIG_STATUS_KEYS, contextStoreName, nodeLogger, settingsOf, storeAdvi
 import { registerTestConnection } from './red/test-connection';
 import { accountStatus } from './red/account-status';
 import { ContextStateStore, type ContextLike } from './red/context-store';
-import { onceOnRuntimePhases, onFlowsStarted } from './red/flows-started';
+import { onceOnRuntimePhases, onDeployStarted } from './red/flows-started';
 import { UserStatuses } from './red/user-statuses';
 import { nodeForEvent } from './red/node-for-event';
 
@@ -122,7 +122,9 @@ export = function register(RED: NodeAPI): void {
       }
       return account;
     };
-    const stopWatching = onFlowsStarted(RED, () => {
+    // One delivery turn after flows:started, skipped when the next deploy's stop began by then
+    // (flows-started.ts): what leaves here reaches the nodes that will receive it (I6).
+    const stopWatching = onDeployStarted(RED, () => {
       // A stream kept for the deploy that no account node adopted (an account redeployed with
       // another key, URL or market) closes now. Idempotent: the first account node's call does it
       // (and the runtime-state `start` right after, for a deploy that left no account node).

@@ -3,6 +3,15 @@
  * our nodes (one per node would trip Node's MaxListenersExceededWarning from the 11th node; it
  * calls the handlers of the live ones), the stop phase of a deploy (flows:stopping → flows:stopped,
  * which lasts as long as the slowest close), and a stop that no deploy follows.
+ *
+ * Node-RED passes a sent message on one turn later (`setImmediate`, unless `runtimeSyncDelivery`),
+ * and a deploy's stop closes its nodes synchronously at flows:stopping: a message still on its way
+ * to a node that this stop closes is dropped. A next deploy can begin its stop in the very chain of
+ * promises that ends a deploy's start (back-to-back deploys; the admin API answers before the start
+ * phase ends), so what our nodes send *at* flows:started could meet it. `onDeployStarted` therefore
+ * runs one turn later, and not at all when a stop phase began meanwhile (that deploy's own start
+ * takes over): events kept for restarted consumers leave only when no stop can be waiting in line
+ * before Node-RED has passed them on (I6, docs/recovery.md; issue 21 attack C4).
  */
 import type { NodeAPI } from 'node-red';
 
@@ -36,6 +45,53 @@ export function onFlowsStarted(RED: NodeAPI, handler: () => void): () => void {
   };
 }
 
+/** Stop phases begun (flows:stopping) per runtime, to tell whether one began since a given moment. */
+const stopsOf = new WeakMap<Events, { n: number }>();
+function stopCounter(events: Events): { n: number } {
+  let c = stopsOf.get(events);
+  if (!c) {
+    const counter = { n: 0 };
+    events.on('flows:stopping', () => {
+      counter.n++;
+    });
+    stopsOf.set(events, counter);
+    c = counter;
+  }
+  return c;
+}
+
+/**
+ * Runs `fn` on Node-RED's next delivery turn (after the messages sent until now were passed on),
+ * unless a deploy's stop phase begins before it: then that deploy's start takes over.
+ */
+export function afterDeliveryTurn(RED: NodeAPI, fn: () => void): void {
+  const stops = stopCounter(RED.events);
+  const seen = stops.n;
+  setImmediate(() => {
+    if (stops.n !== seen) return;
+    try {
+      fn();
+    } catch {
+      // never throw out of a timer
+    }
+  });
+}
+
+/**
+ * Calls `handler` once every deploy has started its nodes and Node-RED's delivery turn after
+ * flows:started passed with no new stop phase begun (see the header), until the returned function
+ * is called. A deploy followed at once by another: only the last one's start calls it.
+ */
+export function onDeployStarted(RED: NodeAPI, handler: () => void): () => void {
+  stopCounter(RED.events);
+  let on = true;
+  const stop = onFlowsStarted(RED, () => afterDeliveryTurn(RED, () => on && handler()));
+  return () => {
+    on = false;
+    stop();
+  };
+}
+
 const stopWatched = new WeakSet<object>();
 
 /** What the runtime does around a deploy, as our nodes follow it. */
@@ -44,7 +100,10 @@ export interface RuntimePhases {
   stopping(): void;
   /** Every close of that stop phase finished or timed out (flows:stopped). */
   stopped(): void;
-  /** The deploy has started its nodes (runtime-state `start`, right after flows:started). */
+  /**
+   * The deploy has started its nodes (runtime-state `start`, right after flows:started), called a
+   * delivery turn later and only when no stop phase began meanwhile (afterDeliveryTurn).
+   */
   started(): void;
   /** The runtime stopped without a new deploy (shutdown, "stop flows"). */
   stop(): void;
@@ -68,8 +127,9 @@ export function onceOnRuntimePhases(RED: NodeAPI, phases: RuntimePhases): void {
   };
   RED.events.on('flows:stopping', guarded(phases.stopping));
   RED.events.on('flows:stopped', guarded(phases.stopped));
+  stopCounter(RED.events);
   const stop = guarded(phases.stop);
-  const started = guarded(phases.started);
+  const started = (): void => afterDeliveryTurn(RED, guarded(phases.started));
   // The runtime's state, not flows:started: that one keeps a single listener, present only while
   // account nodes exist (onFlowsStarted; they call the same idempotent `started` work there).
   RED.events.on('runtime-event', (ev: { id?: string; payload?: { state?: string; deploy?: boolean } }) => {

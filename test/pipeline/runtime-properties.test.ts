@@ -6,9 +6,10 @@
  * 15 s close timeout, a node's 20 s close and hours of REST outage cost no real time).
  *
  * The flow: one `binance-account` (config node `acct`), and on each of two tabs a
- * `binance-order-update` (ou1, ou2; what it sends is recorded as it sends it, by Node-RED's onSend
- * hook, and its status as the editor shows it, by the runtime's `node-status` events) wired to a
- * sink (out1, out2), and a node whose close is asynchronous and slow (slow1, slow2;
+ * `binance-order-update` (ou1, ou2; what it sends is recorded where the flow receives it, at its
+ * sink out1, out2, after Node-RED's asynchronous routing — a message still on its way when a
+ * deploy closes the sink is lost, and counts as lost —, and its status as the editor shows it, by
+ * the runtime's `node-status` events) wired to that sink, and a node whose close is asynchronous and slow (slow1, slow2;
  * test/support/runtime-nodes.ts). Context: Node-RED's memory store, or a persistent store `persist`
  * that can be slow, fail or never answer on read and on write (test/support/persistent-store.ts).
  *
@@ -17,7 +18,8 @@
  * fills on more symbols than are tracked (RUNTIME_BIG=1: beyond 1 000), socket drops, half-open
  * stalls, REST 5xx / 429 / 418 (a few requests, or an outage of minutes to hours, longer than the
  * look-back), slow REST, full / modified-flows / modified-nodes deploys where another node of the
- * deploy takes 0–20 s to close (with fills made while Node-RED closes the nodes), deploys that
+ * deploy takes 0–20 s to close (with fills made while Node-RED closes the nodes), such deploys back
+ * to back (the next begins the moment the previous one has started its nodes), deploys that
  * change the account's look-back, symbols, hold limit or recovery switch, or its market,
  * environment (a second simulator) or key, Node-RED restarts (unload + load; fills made while it is
  * stopped), context-store faults, and live frames with absurd trade ids (2^50).
@@ -64,7 +66,6 @@
  */
 import v8 from 'node:v8';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import * as fc from 'fast-check';
 import { BinanceSimulator, type CreatedKey } from '../../simulator/index';
 import { stopAllSharedManagers } from '../../nodes/lib/stream/registry';
@@ -116,6 +117,8 @@ type Step =
   | { t: 'outage'; status: 503 | 418; minutes: number }
   | { t: 'slowRest'; ms: number; count: number; path: RestPath; dt: number }
   | { t: 'deploy'; kind: DeployKind; tabs: 1 | 2 | 3; closeMs: number; fills: number; sym: number }
+  /** Deploys back to back: each begins the moment the previous one has started its nodes (no pause). */
+  | { t: 'deploys'; kinds: DeployKind[]; tabs: 1 | 2 | 3; closeMs: number; fills: number; sym: number }
   | { t: 'settings'; change: SettingChange; value: number; kind: DeployKind; closeMs: number; fills: number }
   | { t: 'identity'; change: IdentityChange; kind: DeployKind; closeMs: number }
   | { t: 'restart'; fillsWhileStopped: number; closeMs: number }
@@ -162,6 +165,18 @@ const STEP_KINDS: Array<{ kind: Step['t']; weight: number; arbitrary: fc.Arbitra
   { kind: 'slowRest', weight: 1, arbitrary: fc.record({ t: fc.constant('slowRest' as const), ms: fc.integer({ min: 500, max: 15_000 }), count: fc.integer({ min: 1, max: 3 }), path: restPath, dt }) },
   { kind: 'deploy', weight: 4, arbitrary: fc.record({ t: fc.constant('deploy' as const), kind: deployKind, tabs: fc.constantFrom(1 as const, 2 as const, 3 as const), closeMs, fills: fc.integer({ min: 0, max: 3 }), sym: fc.nat(7) }) },
   {
+    kind: 'deploys',
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant('deploys' as const),
+      kinds: fc.array(deployKind, { minLength: 2, maxLength: 3 }),
+      tabs: fc.constantFrom(1 as const, 2 as const, 3 as const),
+      closeMs,
+      fills: fc.integer({ min: 1, max: 3 }),
+      sym: fc.nat(7),
+    }),
+  },
+  {
     kind: 'settings',
     weight: 2,
     arbitrary: fc.record({ t: fc.constant('settings' as const), change: fc.constantFrom<SettingChange>('lookback', 'symbols', 'hold', 'recovery'), value: fc.nat(3), kind: deployKind, closeMs, fills: fc.integer({ min: 0, max: 2 }) }),
@@ -201,11 +216,13 @@ function show(s: Step): string {
 }
 
 const SYMBOL_POOL = ['BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT', 'XRPUSDT', 'ADAUSDT', 'DOGEUSDT', 'LTCUSDT'];
-/** The order-update nodes: what they send (Node-RED's onSend hook) is what the flow receives. */
+/** The order-update nodes: what they send is counted where the flow receives it (their sinks, SINK_OF). */
 const CONSUMERS = ['ou1', 'ou2'] as const;
 type ConsumerOut = (typeof CONSUMERS)[number];
 /** The order-update node feeding each sink: its status is what the editor shows (runtime event `node-status`). */
 const STATUS_OF: Record<string, ConsumerOut> = { ou1: 'ou1', ou2: 'ou2' };
+/** The sink each order-update node sends to (its only wire). */
+const CONSUMER_OF_SINK: Record<string, ConsumerOut> = { out1: 'ou1', out2: 'ou2' };
 
 function restPathOf(market: Market, p: RestPath): string {
   const table: Record<Market, Record<RestPath, string>> = {
@@ -303,18 +320,13 @@ interface FlowState {
   rev: Record<'ou1' | 'ou2' | 'slow1' | 'slow2' | 'acct', number>;
 }
 
-/** Node-RED's own @node-red/util (its hooks), from the Node-RED in use (as test/support/red.ts finds it). */
-const redUtil = createRequire(createRequire(__filename).resolve(process.env.NODE_RED_PATH ?? 'node-red'))('@node-red/util') as {
-  hooks: { add(name: string, fn: (ev: unknown) => void): void; remove(name: string): void };
-};
-
 interface StatusEvent {
   id?: string;
   status?: { fill?: string; shape?: string; text?: string };
 }
 /** The current schedule's listener of the runtime's node-status events (installed once per suite). */
 let onStatus: ((ev: StatusEvent) => void) | undefined;
-/** The current schedule's listener of what a node sends (the runtime's onSend hook, installed once per suite). */
+/** The current schedule's listener of what an order-update node's sink received (installed once per suite). */
 let onSent: ((nodeId: string, msg: Record<string, unknown>) => void) | undefined;
 
 async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }): Promise<RunResult> {
@@ -696,6 +708,48 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
           });
           break;
         }
+        case 'deploys': {
+          // Each deploy begins in the chain of promises that ends the previous one's start (as a
+          // client deploying again the moment the admin API answers would), with no turn of the
+          // event loop between: no pause. Fills when each one's slow node starts to close (or
+          // right after its start when none closes).
+          const tabs = tabsOf(st.tabs);
+          let current = -1;
+          let filledFor = -1;
+          const fill = (k: number): void => {
+            if (filledFor === k) return;
+            filledFor = k;
+            trade(symAt(st.sym), st.fills);
+          };
+          runtimeNodesControl.onClose = () => fill(current);
+          let chain: Promise<void> = Promise.resolve();
+          for (const [k, kind] of st.kinds.entries()) {
+            chain = chain.then(async () => {
+              current = k;
+              for (const n of tabs) {
+                fs.rev[`ou${n}`]++;
+                fs.rev[`slow${n}`]++;
+              }
+              runtimeNodesControl.closeDelayMs.clear();
+              runtimeNodesControl.closeDelayMs.set(kind === 'full' ? 'slow1' : `slow${tabs[0]}`, st.closeMs);
+              await setFlows(flowOf(false), kind, { acct: credsOf(fs.key) });
+              fill(k);
+            });
+          }
+          deploying = true;
+          const t0 = Date.now();
+          try {
+            await ticking(clock, chain, `deploys back to back (${st.kinds.join(', ')})`);
+          } finally {
+            runtimeNodesControl.onClose = undefined;
+            deploying = false;
+            quietSince = Date.now();
+          }
+          await settle(8);
+          tap();
+          trace.push(`  deployed back to back (${st.kinds.join(', ')}) in ${Date.now() - t0} ms of fake time`);
+          break;
+        }
         case 'settings': {
           let calm = true;
           switch (st.change) {
@@ -880,18 +934,16 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
   const statusListener = (ev: StatusEvent): void => onStatus?.(ev);
   before(async function () {
     await startRed();
-    // what an order-update node sends, as it sends it (before Node-RED routes it asynchronously)
-    redUtil.hooks.add('onSend.runtimeProperties', (events: unknown) => {
-      if (!Array.isArray(events)) return;
-      for (const e of events as Array<{ source?: { id?: string }; msg?: Record<string, unknown> }>) {
-        if (e.source?.id && e.msg) onSent?.(e.source.id, e.msg);
-      }
-    });
+    // what an order-update node sent, as the flow receives it (after Node-RED's asynchronous routing)
+    runtimeNodesControl.onReceive = (sink, msg) => {
+      const c = CONSUMER_OF_SINK[sink];
+      if (c) onSent?.(c, msg);
+    };
     undoStore = usePersistentStore(() => storeRef.current);
     helper._events.on('node-status', statusListener);
   });
   after(async function () {
-    redUtil.hooks.remove('onSend.runtimeProperties');
+    runtimeNodesControl.onReceive = undefined;
     helper._events.removeListener('node-status', statusListener);
     undoStore?.();
     await helper.stopServer();
@@ -954,6 +1006,10 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
     [
       'seed 6000: REST down longer than the look-back after a stall: the fill of a symbol without a cursor made in the stall is recovered (the query\'s start is kept as its time cursor)',
       '{"market":"spot","store":"persist","symbols":1,"lookbackH":1,"steps":[{"t":"stall","dt":0},{"t":"deploy","kind":"full","tabs":1,"closeMs":0,"fills":1,"sym":0},{"t":"outage","status":503,"minutes":56},{"t":"wait","ms":3585501},{"t":"restart","fillsWhileStopped":0,"closeMs":11000}]}',
+    ],
+    [
+      'seed 21 (deploys back to back, attack C4): two full deploys with no pause between, a fill during the first: it reaches both order-update nodes (it left at the first one\'s flows:started, still on its way when the second closed the sinks)',
+      '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"deploys","kinds":["full","full"],"tabs":1,"closeMs":0,"fills":1,"sym":0}]}',
     ],
   ];
   for (const [what, json] of FOUND) {

@@ -235,6 +235,39 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
     });
   }
 
+  // ------------------------------------------------------ back-to-back deploys (attack C4)
+
+  it(`deploys back to back (modified nodes, at once modified flows, at once full), each with a 3 s close elsewhere: the fills kept for the restarted order-update node during one deploy reach it once, in order, though the next deploy begins the moment the previous one has started its nodes (attack C4)`, async function () {
+    // Node-RED passes a sent message on one turn later; the fills kept for the restarted node left
+    // at flows:started, and the next deploy, begun in the same chain of promises, closed the nodes
+    // they were on their way to: lost at the restarted node (and, in the full deploy, at the other).
+    const a = newAccount(sim, 'spot');
+    await started(a, { closeMs: 3000 });
+    const before = fills(sim, a, 'spot', 1);
+    await waitFor(() => fillIds('out').length === 1 && fillIds('out2').length === 1, 5000, 'the first live fill');
+    const during: number[] = [];
+    const kinds = ['nodes', 'flows', 'full'] as const;
+    for (let i = 0; i < kinds.length; i++) {
+      const closing = closeStarted('slow');
+      const deploying = helper.setFlows(flow(a, { closeMs: 3000, edit: i + 1 }), kinds[i], credentialsFor(a));
+      await closing;
+      for (let j = 0; j < 2; j++) {
+        during.push(...fills(sim, a, 'spot', 1));
+        await sleep(300);
+      }
+      // no pause: the next deploy begins as soon as this one has started its nodes
+      await deploying;
+    }
+    await waitConnected();
+    const after = fills(sim, a, 'spot', 1);
+    const expected = [...before, ...during, ...after];
+    await waitQuietly(() => expected.every((id) => fillIds('out').includes(id) && fillIds('out2').includes(id)), 15_000);
+    await sleep(300);
+    assert.deepEqual(ledger(sim, a, 'spot'), expected, 'setup: the exchange ledger');
+    assert.deepEqual(fillIds('out'), expected, `back-to-back deploys: restarted order-update node: ${onceReport(expected, fillIds('out'))}; made during the deploys: ${ranges(during)}`);
+    assert.deepEqual([...fillIds('out2')].sort((x, y) => x - y), expected, `back-to-back deploys: the other consumer: ${onceReport(expected, fillIds('out2'))}`);
+  });
+
   // -------------------------------------------------------------------------------- case 2
 
   it(`case 2: a full deploy whose stop phase lasts 11 s (one node closes in 11 s): a deposit and a fill made during the deploy are delivered once (default memory context)`, async function () {

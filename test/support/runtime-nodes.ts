@@ -2,7 +2,7 @@
  * Node types for runtime tests (issue 21), registered next to ours with `helper.load`:
  *
  *  - `test-sink`: records every message it receives in `sunk(id)` (and in `arrivals()`, all sinks
- *    in one order). The record lives outside the node, so it survives the node's restart by a
+ *    in one order; and tells `runtimeNodesControl.onReceive`). The record lives outside the node, so it survives the node's restart by a
  *    deploy (a helper node's listeners do not): nothing sent between a node's start and a test's
  *    re-attach is missed.
  *  - `test-slow-close`: a node whose close is asynchronous and takes `closeMs` ms, as MQTT, TCP,
@@ -22,6 +22,8 @@ export interface RuntimeNodesControl {
   closeDelayMs: Map<string, number>;
   /** Runs when a slow node starts to close. */
   onClose?: (nodeId: string) => void;
+  /** Runs when a sink receives a message (what the flow received, after Node-RED's routing). */
+  onReceive?: (sinkId: string, msg: Msg) => void;
 }
 
 export const runtimeNodesControl: RuntimeNodesControl = { closeDelayMs: new Map() };
@@ -103,6 +105,7 @@ export function testNodes(RED: NodeAPI): void {
     this.on('input', (msg: Msg, _send: unknown, done?: () => void) => {
       sunk(id).push(msg);
       arrivalLog.push({ sink: id, msg });
+      runtimeNodesControl.onReceive?.(id, msg);
       done?.();
     });
   }
