@@ -246,7 +246,7 @@ export class GapRecovery {
     return this.firstStart ? this.createdAt + this.clockOffsetMs() - FIRST_START_MARGIN_MS : this.restoredOrigin;
   }
 
-  /** No fill from before the origin, in a gap that began after it (not an older gap a caller names). */
+  /** No fill from before the origin (by time or by id), in a gap that began after it (not an older gap a caller names). */
   private notBefore(gap: GapEvent): number | undefined {
     const o = this.origin();
     return o !== undefined && gap.from + this.clockOffsetMs() >= o ? o : undefined;
@@ -392,8 +392,17 @@ export class GapRecovery {
    * Loads a persisted state (merging: cursors only move forward). A state written for another
    * stream (market, environment, host, isolated symbol or key: `owner`) is discarded with a
    * warning; returns false then. A state without an owner (written before version 3) is applied.
+   *
+   * `late`: merged after this stream's own saved state was settled (a store added by an adopting
+   * deploy or a second account node, not the start-up read). Such a state may be stale (written
+   * before a restart this stream began after), so it only adds what cannot bring back a fill from
+   * before this line of streams began: its cursors (forward only, and no recovery delivers a fill
+   * older than the origin, by time or by id: symbol-fills.ts), its delivered fills and symbols. It
+   * neither ends a first start, nor lowers the origin, nor widens what counts as not covered (a
+   * store switched to memory and back across a restart brought the fills of the memory spell back
+   * from the stale persisted cursors: attack C3 on issue 21).
    */
-  restore(s: PersistedRecoveryState | undefined): boolean {
+  restore(s: PersistedRecoveryState | undefined, opts: { late?: boolean } = {}): boolean {
     // the saved state is known now (applied, nothing saved, or another owner's: discarded)
     this.withoutSavedState = false;
     if (!s || (s.version !== 1 && s.version !== 2 && s.version !== 3)) return false;
@@ -404,9 +413,9 @@ export class GapRecovery {
       );
       return false;
     }
-    // a state that knows the time before this stream began (not one this stream wrote itself, merged
-    // in again by another account node's copy or an adopting redeploy) ends the first start
-    if (typeof s.lastEventTime !== 'number' || s.lastEventTime < this.createdAt) {
+    // read at start-up: a state that knows the time before this stream began (not one this stream
+    // wrote itself) ends the first start; a late merge never does (see above)
+    if (!opts.late && (typeof s.lastEventTime !== 'number' || s.lastEventTime < this.createdAt)) {
       this.firstStart = false;
       if (typeof s.origin === 'number') this.restoredOrigin = Math.min(this.restoredOrigin ?? s.origin, s.origin);
     }
@@ -418,7 +427,7 @@ export class GapRecovery {
       this.live.raiseLastEventTime(s.lastEventTime);
       // Since the persisted last event time nothing is covered yet (the start-up gap): a symbol
       // without a cursor is queried from there until a recovery completes, not from this start.
-      if (s.lastEventTime < this.coveredSince) this.coveredSince = s.lastEventTime;
+      if (!opts.late && s.lastEventTime < this.coveredSince) this.coveredSince = s.lastEventTime;
     }
     this.rev++;
     return true;

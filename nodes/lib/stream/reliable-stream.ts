@@ -285,7 +285,9 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     readState(store).then(
       (st) => {
         if (this.closed) return;
-        this.recovery?.restore(st);
+        // after the stream's own saved state was settled: only what cannot bring back a fill from
+        // before this line of streams began (GapRecovery.restore `late`)
+        this.recovery?.restore(st, { late: this.isReady });
         this.allowWrites(p);
       },
       (err: unknown) => {
