@@ -212,7 +212,7 @@ export class GapRecovery {
     this.includeAccount = opts.includeAccount ?? true;
     this.maxPages = opts.maxPagesPerSymbol ?? 10_000;
     this.createdAt = this.now();
-    this.continuesFrom = opts.continues !== undefined && opts.continues.from < this.createdAt ? opts.continues.from : undefined;
+    this.continuesFrom = opts.continues !== undefined && opts.continues.from <= this.createdAt ? opts.continues.from : undefined;
     this.coveredSince = this.continuesFrom ?? this.createdAt;
     this.openOrders = new OpenOrders(
       {
