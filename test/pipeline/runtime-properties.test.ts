@@ -974,6 +974,18 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
       'seed 6000: REST down longer than the look-back after a stall: the fill of a symbol without a cursor made in the stall is recovered (the query\'s start is kept as its time cursor)',
       '{"market":"spot","store":"persist","symbols":1,"lookbackH":1,"steps":[{"t":"stall","dt":0},{"t":"deploy","kind":"full","tabs":1,"closeMs":0,"fills":1,"sym":0},{"t":"outage","status":503,"minutes":56},{"t":"wait","ms":3585501},{"t":"restart","fillsWhileStopped":0,"closeMs":11000}]}',
     ],
+    [
+      'attack C1 on issue 21 (found again by the identity deploy with fills): a market change in a full deploy, a listed fill of the new market made during the deploy is recovered',
+      '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"identity","change":"market","kind":"full","closeMs":0,"fills":1},{"t":"orders","sym":0,"fills":1,"dt":3500},{"t":"drop","dt":0}]}',
+    ],
+    [
+      'attack C1 on issue 21: a key change in a full deploy with an 11 s close, fills during the deploy: each once',
+      '{"market":"spot","store":"persist","symbols":2,"lookbackH":24,"steps":[{"t":"orders","sym":0,"fills":1,"dt":3000},{"t":"orders","sym":1,"fills":1,"dt":3000},{"t":"identity","change":"key","kind":"full","closeMs":11000,"fills":2},{"t":"orders","sym":0,"fills":1,"dt":3000}]}',
+    ],
+    [
+      'attack C3 on issue 21: store persist → memory, fills, a restart, back to persist, a drop: the stale persisted cursors bring nothing back',
+      '{"market":"spot","store":"persist","symbols":2,"lookbackH":24,"steps":[{"t":"orders","sym":0,"fills":1,"dt":1000},{"t":"orders","sym":1,"fills":1,"dt":3000},{"t":"settings","change":"store","value":0,"kind":"full","closeMs":0,"fills":0},{"t":"orders","sym":1,"fills":2,"dt":3000},{"t":"restart","fillsWhileStopped":0,"closeMs":0},{"t":"orders","sym":0,"fills":1,"dt":3000},{"t":"settings","change":"store","value":0,"kind":"full","closeMs":0,"fills":0},{"t":"drop","dt":3000},{"t":"orders","sym":0,"fills":1,"dt":3000}]}',
+    ],
   ];
   for (const [what, json] of FOUND) {
     it(`runtime properties, found by a soak: ${what}`, async function () {
