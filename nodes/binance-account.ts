@@ -116,7 +116,7 @@ export = function register(RED: NodeAPI): void {
         } catch {
           store = undefined;
         }
-        account = openAccountStream(prepared, { store, logger: nodeLogger(node) });
+        account = openAccountStream(prepared, { store, logger: nodeLogger(node), line: node.id });
         account.stream.on('state', onState);
         account.stream.on('event', onEvent);
       }

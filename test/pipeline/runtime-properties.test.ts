@@ -20,8 +20,9 @@
  * look-back), slow REST, full / modified-flows / modified-nodes deploys where another node of the
  * deploy takes 0–20 s to close (with fills made while Node-RED closes the nodes), such deploys back
  * to back (the next begins the moment the previous one has started its nodes), deploys that
- * change the account's look-back, symbols, hold limit or recovery switch, or its market,
- * environment (a second simulator) or key, Node-RED restarts (unload + load; fills made while it is
+ * change the account's look-back, symbols, hold limit, recovery switch or recovery store
+ * (persist ↔ memory), or its market, environment (a second simulator) or key (with fills made
+ * during the deploy), Node-RED restarts (unload + load; fills made while it is
  * stopped), context-store faults, and live frames with absurd trade ids (2^50).
  *
  * What is expected comes from the exchange's ledger (`sim.trades`) and the user-facing contract,
@@ -36,8 +37,10 @@
  *      docs, at least once), never across a clean one (docs/recovery.md "Across restarts": what
  *      was delivered and written is not sent again; the flow's stop writes). Nothing is ever
  *      delivered that the exchange did not make (absurd-id frames aside). A key change starts a new
- *      stream whose saved state is another's (docs/recovery.md "Across restarts"): a fill made
- *      within its 1 s margin before the new stream began may come once from each stream.
+ *      stream whose saved state is another's (docs/recovery.md "Across restarts"), which continues
+ *      the account node's line from the moment the deploy began ("Redeploys": the fills made
+ *      during the deploy come once): a fill made within its 1 s margin before the deploy began may
+ *      come once from each stream.
  *  R2  a live fill received on the connection is delivered within the account's hold limit
  *      (+ two clock steps), except across a deploy or restart (I2: held while no node is
  *      registered).
@@ -104,7 +107,7 @@ const TOLERATE_RECOVERING = process.env.RUNTIME_TOLERATE_RECOVERING === '1';
 type Market = 'spot' | 'usdm-futures';
 type DeployKind = 'full' | 'flows' | 'nodes';
 type RestPath = 'trades' | 'openOrders' | 'account';
-type SettingChange = 'lookback' | 'symbols' | 'hold' | 'recovery';
+type SettingChange = 'lookback' | 'symbols' | 'hold' | 'recovery' | 'store';
 type IdentityChange = 'market' | 'env' | 'key';
 
 type Step =
@@ -120,7 +123,7 @@ type Step =
   /** Deploys back to back: each begins the moment the previous one has started its nodes (no pause). */
   | { t: 'deploys'; kinds: DeployKind[]; tabs: 1 | 2 | 3; closeMs: number; fills: number; sym: number }
   | { t: 'settings'; change: SettingChange; value: number; kind: DeployKind; closeMs: number; fills: number }
-  | { t: 'identity'; change: IdentityChange; kind: DeployKind; closeMs: number }
+  | { t: 'identity'; change: IdentityChange; kind: DeployKind; closeMs: number; fills?: number }
   | { t: 'restart'; fillsWhileStopped: number; closeMs: number }
   | { t: 'store'; op: 'read' | 'write'; kind: StoreFaultKind; ms: number; count: number }
   | { t: 'bogus'; sym: number; dt: number }
@@ -179,9 +182,13 @@ const STEP_KINDS: Array<{ kind: Step['t']; weight: number; arbitrary: fc.Arbitra
   {
     kind: 'settings',
     weight: 2,
-    arbitrary: fc.record({ t: fc.constant('settings' as const), change: fc.constantFrom<SettingChange>('lookback', 'symbols', 'hold', 'recovery'), value: fc.nat(3), kind: deployKind, closeMs, fills: fc.integer({ min: 0, max: 2 }) }),
+    arbitrary: fc.record({ t: fc.constant('settings' as const), change: fc.constantFrom<SettingChange>('lookback', 'symbols', 'hold', 'recovery', 'store'), value: fc.nat(3), kind: deployKind, closeMs, fills: fc.integer({ min: 0, max: 2 }) }),
   },
-  { kind: 'identity', weight: 1, arbitrary: fc.record({ t: fc.constant('identity' as const), change: fc.constantFrom<IdentityChange>('market', 'env', 'key'), kind: deployKind, closeMs }) },
+  {
+    kind: 'identity',
+    weight: 1,
+    arbitrary: fc.record({ t: fc.constant('identity' as const), change: fc.constantFrom<IdentityChange>('market', 'env', 'key'), kind: deployKind, closeMs, fills: fc.integer({ min: 0, max: 2 }) }),
+  },
   { kind: 'restart', weight: 2, arbitrary: fc.record({ t: fc.constant('restart' as const), fillsWhileStopped: fc.integer({ min: 0, max: 3 }), closeMs }) },
   {
     kind: 'store',
@@ -764,6 +771,11 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
               if (next) fs.listed = [...fs.listed, next];
               break;
             }
+            case 'store':
+              // the account node's recovery store switched persist ↔ memory (the stream is adopted;
+              // a store switched back holds the state of before: attack C3 on issue 21)
+              fs.persist = !fs.persist;
+              break;
             case 'recovery':
               // switching off: on a calm account (a gap's fills would be lost by design); a stalled
               // link is found within 8 s (half-open detection), so that long first
@@ -788,12 +800,19 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
           if (st.change === 'env') fs.env = 1 - fs.env;
           if (st.change === 'key') fs.key = 1 - fs.key;
           fs.rev.acct++;
-          seen.clear();
+          // a new key of the same account continues the account node's line with the symbols it
+          // knew (docs/recovery.md "Redeploys"); another market or environment knows none
+          if (st.change !== 'key') seen.clear();
           extra.length = 0;
           epochWritesAtFirstDelivery = undefined;
           trace.push(`  account: ${fs.market}, environment ${fs.env ? 'B' : 'A'}, key ${fs.key}`);
-          await deploy(st.kind, st.change === 'key', 'slow1', st.closeMs, () => undefined);
-          if (st.change === 'key') keyChanges.push(Date.now());
+          // fills made while Node-RED closes the nodes (on the new identity's account and market):
+          // what the user deployed is theirs from the moment they pressed Deploy (attack C1 on issue 21)
+          const deployBegan = Date.now();
+          await deploy(st.kind, st.change === 'key', 'slow1', st.closeMs, () => {
+            for (let k = 0; k < (st.fills ?? 0); k++) trade(symAt(k), 1);
+          });
+          if (st.change === 'key') keyChanges.push(deployBegan);
           break;
         }
         case 'restart': {
@@ -1010,6 +1029,18 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
     [
       'seed 21 (deploys back to back, attack C4): two full deploys with no pause between, a fill during the first: it reaches both order-update nodes (it left at the first one\'s flows:started, still on its way when the second closed the sinks)',
       '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"deploys","kinds":["full","full"],"tabs":1,"closeMs":0,"fills":1,"sym":0}]}',
+    ],
+    [
+      'attack C1 on issue 21 (found again by the identity deploy with fills): a market change in a full deploy, a listed fill of the new market made during the deploy is recovered',
+      '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"identity","change":"market","kind":"full","closeMs":0,"fills":1},{"t":"orders","sym":0,"fills":1,"dt":3500},{"t":"drop","dt":0}]}',
+    ],
+    [
+      'attack C1 on issue 21: a key change in a full deploy with an 11 s close, fills during the deploy: each once',
+      '{"market":"spot","store":"persist","symbols":2,"lookbackH":24,"steps":[{"t":"orders","sym":0,"fills":1,"dt":3000},{"t":"orders","sym":1,"fills":1,"dt":3000},{"t":"identity","change":"key","kind":"full","closeMs":11000,"fills":2},{"t":"orders","sym":0,"fills":1,"dt":3000}]}',
+    ],
+    [
+      'attack C3 on issue 21: store persist → memory, fills, a restart, back to persist, a drop: the stale persisted cursors bring nothing back',
+      '{"market":"spot","store":"persist","symbols":2,"lookbackH":24,"steps":[{"t":"orders","sym":0,"fills":1,"dt":1000},{"t":"orders","sym":1,"fills":1,"dt":3000},{"t":"settings","change":"store","value":0,"kind":"full","closeMs":0,"fills":0},{"t":"orders","sym":1,"fills":2,"dt":3000},{"t":"restart","fillsWhileStopped":0,"closeMs":0},{"t":"orders","sym":0,"fills":1,"dt":3000},{"t":"settings","change":"store","value":0,"kind":"full","closeMs":0,"fills":0},{"t":"drop","dt":3000},{"t":"orders","sym":0,"fills":1,"dt":3000}]}',
     ],
   ];
   for (const [what, json] of FOUND) {

@@ -48,6 +48,12 @@ export interface AccountStreamOptions {
    * closed from its own cursors. close() closes it at once (no redeploy grace).
    */
   cursors?: 'shared' | 'own';
+  /**
+   * The line of streams (Node-RED: the account node's id): a stream opened for the line while its
+   * previous one (another key or REST host) waits for the deploy continues it from the moment the
+   * deploy put that one on hold, so the fills made during the deploy are recovered (registry.ts).
+   */
+  line?: string;
 }
 
 /** Invalid settings: `key` (when the problem has its own text) and a redacted English message. */
@@ -145,6 +151,7 @@ class AccountStreamHandle implements AccountStream {
         store: opts.store,
         restUrl: account.restUrl,
         recoveryEndpoints: account.endpoints.recovery,
+        ...(opts.line !== undefined && !this.own ? { line: opts.line } : {}),
         logger: this.log,
       },
     );

@@ -73,12 +73,21 @@ export interface GapRecoveryOptions {
   owner?: StateOwner;
   /** The exchange's clock minus ours (ms), as last measured (clock sync). Default 0. */
   clockOffsetMs?: () => number;
+  /**
+   * This stream replaces another of the same line (account node) that a deploy put on hold at
+   * `from` (our clock): without a saved state of its own owner it begins its line there, not at
+   * its creation, and its start-up recovery covers from there (`continuedGap`); `symbols`: what
+   * the replaced stream knew (same market), queried like symbols seen.
+   */
+  continues?: { from: number; symbols?: string[] };
 }
 
 /**
  * On a start without a saved state (a first start, a state discarded or lost with the memory store),
- * fills of a symbol without any cursor older than the start (on the exchange's clock, minus this
- * margin for the sync's own error) are not ours: the previous stream of the account delivered them.
+ * fills older than the start (on the exchange's clock, minus this margin for the sync's own error)
+ * are not ours: the previous stream of the account delivered them. The start of a stream that
+ * replaces another of its account node (a key or REST host changed by a deploy) is when the deploy
+ * put that one on hold (`continues`).
  */
 export const FIRST_START_MARGIN_MS = 1_000;
 
@@ -123,6 +132,8 @@ export class GapRecovery {
   private coveredSince: number;
   /** When this recovery started covering the account (the stream's start). */
   private readonly createdAt: number;
+  /** When the stream this one replaces was put on hold by the deploy (our clock): see `continues`. */
+  private readonly continuesFrom: number | undefined;
   readonly lookbackMs: number;
   private readonly logger?: Logger;
   private readonly now: () => number;
@@ -200,8 +211,9 @@ export class GapRecovery {
     this.clockSlackMs = opts.clockSlackMs ?? 5000;
     this.includeAccount = opts.includeAccount ?? true;
     this.maxPages = opts.maxPagesPerSymbol ?? 10_000;
-    this.coveredSince = this.now();
-    this.createdAt = this.coveredSince;
+    this.createdAt = this.now();
+    this.continuesFrom = opts.continues !== undefined && opts.continues.from <= this.createdAt ? opts.continues.from : undefined;
+    this.coveredSince = this.continuesFrom ?? this.createdAt;
     this.openOrders = new OpenOrders(
       {
         get: <T>(path: string, params: RestParams) => this.get<T>(path, params),
@@ -239,14 +251,15 @@ export class GapRecovery {
       opts.maxSymbols ?? 1000,
       this.now,
     );
+    for (const symbol of opts.continues?.symbols ?? []) if (typeof symbol === 'string' && symbol) this.live.see(symbol);
   }
 
   /** Where this line of streams began (exchange clock): undefined when unknown (a state from before version 3's origin). */
   private origin(): number | undefined {
-    return this.firstStart ? this.createdAt + this.clockOffsetMs() - FIRST_START_MARGIN_MS : this.restoredOrigin;
+    return this.firstStart ? (this.continuesFrom ?? this.createdAt) + this.clockOffsetMs() - FIRST_START_MARGIN_MS : this.restoredOrigin;
   }
 
-  /** No fill from before the origin, in a gap that began after it (not an older gap a caller names). */
+  /** No fill from before the origin (by time or by id), in a gap that began after it (not an older gap a caller names). */
   private notBefore(gap: GapEvent): number | undefined {
     const o = this.origin();
     return o !== undefined && gap.from + this.clockOffsetMs() >= o ? o : undefined;
@@ -367,7 +380,7 @@ export class GapRecovery {
     const l = this.ledger.snapshot();
     // Never saw an event: what happened since this recovery started covering is still ours (a
     // restart must recover it: the stream may have been half-open or down all along).
-    let lastEventTime = this.live.lastEventTime ?? this.createdAt;
+    let lastEventTime = this.live.lastEventTime ?? this.continuesFrom ?? this.createdAt;
     for (const g of this.uncommitted) if (lastEventTime === undefined || g.from < lastEventTime) lastEventTime = g.from;
     // a recovery that ended incomplete (retried later) has not covered its gap either: a symbol
     // without a cursor is queried by time from here after a restart (a restart while REST was
@@ -392,8 +405,17 @@ export class GapRecovery {
    * Loads a persisted state (merging: cursors only move forward). A state written for another
    * stream (market, environment, host, isolated symbol or key: `owner`) is discarded with a
    * warning; returns false then. A state without an owner (written before version 3) is applied.
+   *
+   * `late`: merged after this stream's own saved state was settled (a store added by an adopting
+   * deploy or a second account node, not the start-up read). Such a state may be stale (written
+   * before a restart this stream began after), so it only adds what cannot bring back a fill from
+   * before this line of streams began: its cursors (forward only, and no recovery delivers a fill
+   * older than the origin, by time or by id: symbol-fills.ts), its delivered fills and symbols. It
+   * neither ends a first start, nor lowers the origin, nor widens what counts as not covered (a
+   * store switched to memory and back across a restart brought the fills of the memory spell back
+   * from the stale persisted cursors: attack C3 on issue 21).
    */
-  restore(s: PersistedRecoveryState | undefined): boolean {
+  restore(s: PersistedRecoveryState | undefined, opts: { late?: boolean } = {}): boolean {
     // the saved state is known now (applied, nothing saved, or another owner's: discarded)
     this.withoutSavedState = false;
     if (!s || (s.version !== 1 && s.version !== 2 && s.version !== 3)) return false;
@@ -404,9 +426,9 @@ export class GapRecovery {
       );
       return false;
     }
-    // a state that knows the time before this stream began (not one this stream wrote itself, merged
-    // in again by another account node's copy or an adopting redeploy) ends the first start
-    if (typeof s.lastEventTime !== 'number' || s.lastEventTime < this.createdAt) {
+    // read at start-up: a state that knows the time before this stream began (not one this stream
+    // wrote itself) ends the first start; a late merge never does (see above)
+    if (!opts.late && (typeof s.lastEventTime !== 'number' || s.lastEventTime < this.createdAt)) {
       this.firstStart = false;
       if (typeof s.origin === 'number') this.restoredOrigin = Math.min(this.restoredOrigin ?? s.origin, s.origin);
     }
@@ -418,7 +440,7 @@ export class GapRecovery {
       this.live.raiseLastEventTime(s.lastEventTime);
       // Since the persisted last event time nothing is covered yet (the start-up gap): a symbol
       // without a cursor is queried from there until a recovery completes, not from this start.
-      if (s.lastEventTime < this.coveredSince) this.coveredSince = s.lastEventTime;
+      if (!opts.late && s.lastEventTime < this.coveredSince) this.coveredSince = s.lastEventTime;
     }
     this.rev++;
     return true;
@@ -442,6 +464,17 @@ export class GapRecovery {
     const floor = now - this.lookbackMs;
     const from = lastE === undefined ? floor : Math.max(lastE, floor);
     return { from: Math.min(from, now), to: now, reason: 'startup' };
+  }
+
+  /**
+   * The start-up gap of a stream without a saved state of its own owner that replaces another of
+   * its line (`continues`): from when the deploy put that one on hold (clamped to the look-back) to
+   * `now`, so the fills made during the deploy are recovered. Undefined otherwise (a first start
+   * of its own: nothing was missed).
+   */
+  continuedGap(now: number = this.now()): GapEvent | undefined {
+    if (!this.firstStart || this.continuesFrom === undefined) return undefined;
+    return { from: Math.min(Math.max(this.continuesFrom, now - this.lookbackMs), now), to: now, reason: 'startup' };
   }
 
   // ------------------------------------------------------------------ recover

@@ -20,8 +20,9 @@ export interface SymbolFillsSource {
   /** Since when every fill of a symbol without any cursor is taken as delivered. */
   coveredSince: number;
   /**
-   * A start without a saved state: a symbol without any cursor gets no fill older than this (the
-   * exchange's clock): those came before the stream began (gap-recovery.ts FIRST_START_MARGIN_MS).
+   * Where the line of streams began (the exchange's clock, gap-recovery.ts origin): no fill older
+   * than this is delivered, by time or by id — those came before the line began (a start without
+   * a saved state: FIRST_START_MARGIN_MS; a stale cursor merged in later: attack C3 on issue 21).
    */
   notBefore?: number;
   pageLimit: number;
@@ -120,8 +121,10 @@ export async function recoverSymbolFills(src: SymbolFillsSource, symbol: string,
     if (byTime && resume.since === undefined && t !== undefined && t < w.floor) continue;
     // before the line of streams began: never this stream's, also below a time cursor (which a
     // query filtered so set: a key change, two drops, the fill made just before the change came
-    // again, runtime schedule seed 20261207)
-    if (byTime && src.notBefore !== undefined && t !== undefined && t < src.notBefore) continue;
+    // again, runtime schedule seed 20261207), and also by id: a cursor merged in from a stale
+    // state (a store switched back after a restart) lies below fills delivered before the
+    // restart (attack C3 on issue 21); a cursor of the line's own lies after its origin anyway
+    if (src.notBefore !== undefined && t !== undefined && t < src.notBefore) continue;
     events.push(src.books.asAccountEvent(book, fillEventFromRow(book.rowMarket, row, src.now())));
   }
   const maxId = keys.length ? idOf(keys[keys.length - 1]) : undefined;

@@ -16,6 +16,27 @@ import type { AccountConfig } from '../types';
 
 const managers = new Map<string, StreamManager>();
 const streams = new WeakMap<StreamManager, ReliableStream>();
+/**
+ * The last stream of each line (Node-RED: account node id; weakly held). A deploy that gives the
+ * account node another owner (a new key or REST host: another stream) while its old stream waits
+ * in the redeploy grace makes the new stream continue the old one's line from the moment the
+ * deploy put it on hold (ReliableStream.continuation): the user's account from when they pressed
+ * Deploy (attack C1 on issue 21: fills made during a slow deploy were lost).
+ */
+const lines = new Map<string, WeakRef<ReliableStream>>();
+
+/** A new stream of `opts.line`, continuing the stream of its line that a deploy put on hold. */
+function newStream(manager: StreamManager, opts: ReliableStreamOptions): ReliableStream {
+  const prev = opts.line !== undefined ? lines.get(opts.line)?.deref() : undefined;
+  const continues = prev && prev.manager !== manager && !opts.handover ? prev.continuation(opts.market, opts.isolatedSymbol) : undefined;
+  const r = new ReliableStream(manager, continues ? { ...opts, continues } : opts);
+  inLine(r, opts.line);
+  return r;
+}
+
+function inLine(r: ReliableStream, line: string | undefined): void {
+  if (line !== undefined) lines.set(line, new WeakRef(r));
+}
 
 function track(key: string, m: StreamManager): void {
   m.on('state', (s) => {
@@ -56,7 +77,7 @@ export function reliableStreamFor(manager: StreamManager, opts: ReliableStreamOp
       // Recovery switched on or off at a redeploy: a new stream on the same connection, handed
       // what the kept one holds and delivered (each event once, none lost, no reconnect).
       opts.logger?.info(`recovery switched ${opts.recovery !== false ? 'on' : 'off'}: the kept stream is handed over`);
-      const r = new ReliableStream(manager, { ...opts, handover: existing.handOver() });
+      const r = newStream(manager, { ...opts, handover: existing.handOver() });
       r.retain();
       streams.set(manager, r);
       return r;
@@ -65,9 +86,10 @@ export function reliableStreamFor(manager: StreamManager, opts: ReliableStreamOp
     existing.applySettings(opts, adopting);
     if (opts.store) existing.addStore(opts.store);
     existing.retain();
+    inLine(existing, opts.line);
     return existing;
   }
-  const r = new ReliableStream(manager, opts);
+  const r = newStream(manager, opts);
   r.retain();
   streams.set(manager, r);
   return r;

@@ -37,8 +37,8 @@ import { errText } from '../util';
 import type { GapEvent, Logger, Market, StateChange, UserDataEvent } from '../types';
 import { SavedStateReader } from './saved-state';
 
-export type { ReliableState, ReliableStateChange, RecoveryReport, ReliableStreamEvents, ReliableStreamOptions, StreamHandover } from './reliable-types';
-import type { ReliableState, ReliableStateChange, ReliableStreamEvents, ReliableStreamOptions, StreamHandover } from './reliable-types';
+export type { ReliableState, ReliableStateChange, RecoveryReport, ReliableStreamEvents, ReliableStreamOptions, StreamContinuation, StreamHandover } from './reliable-types';
+import type { ReliableState, ReliableStateChange, ReliableStreamEvents, ReliableStreamOptions, StreamContinuation, StreamHandover } from './reliable-types';
 
 export { DEFAULT_RELEASE_GRACE_MS, endAllGraces, endUnadoptedGraces } from './redeploy-grace';
 /** Pause reasons of the pipeline (I6): the stream waits for a redeploy / a consumer is away. */
@@ -71,6 +71,10 @@ export class HostRest implements RestLike {
 export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   readonly manager: StreamManager;
   readonly market: Market;
+  /** Isolated-margin symbol. */
+  readonly isolatedSymbol: string | undefined;
+  /** The line of streams (account node) this one belongs to (registry.ts). */
+  readonly line: string | undefined;
   /** Undefined when recovery is disabled. */
   readonly recovery: GapRecovery | undefined;
   readonly pipeline: DeliveryPipeline;
@@ -116,6 +120,8 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   private startedAt: number | undefined;
   private gapSeen = false;
   private recoveringSince: number | undefined;
+  /** Since when the pipeline is paused (a redeploy or a consumer away), undefined while it is not. */
+  private heldSince: number | undefined;
   /** Users (account nodes) of this stream: the last release() starts the grace. */
   refs = 0;
   /** Consumers being restarted (I6): nothing is delivered until each is back or gone. */
@@ -133,6 +139,8 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     this.setMaxListeners(0);
     this.manager = manager;
     this.market = opts.market;
+    this.isolatedSymbol = opts.isolatedSymbol;
+    this.line = opts.line;
     this.logger = opts.logger;
     this.persistIntervalMs = opts.persistIntervalMs ?? 5000;
     this.retryDelayMs = opts.retryDelayMs ?? 30_000;
@@ -140,8 +148,8 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       {
         manager,
         adopted: () => this.refs > 0 && !this.closed,
-        pause: () => this.pipeline.pause(PAUSED_FOR_REDEPLOY),
-        resume: () => this.pipeline.resume(PAUSED_FOR_REDEPLOY),
+        pause: () => this.hold(PAUSED_FOR_REDEPLOY),
+        resume: () => this.unhold(PAUSED_FOR_REDEPLOY),
         close: () => this.close(),
         logger: opts.logger,
       },
@@ -169,6 +177,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
         logger: opts.logger,
         owner: opts.owner,
         clockOffsetMs: () => manager.rest.clock.offsetMs,
+        ...(opts.continues ? { continues: { from: opts.continues.heldSince, symbols: opts.continues.symbols } } : {}),
       });
       // a live fill far above its cursor: the exchange's history confirms it soon (a retry)
       this.recovery.onSuspicious = () => this.scheduleRetry({ from: Date.now(), to: Date.now(), reason: 'recovery-retry' });
@@ -285,7 +294,9 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     readState(store).then(
       (st) => {
         if (this.closed) return;
-        this.recovery?.restore(st);
+        // after the stream's own saved state was settled: only what cannot bring back a fill from
+        // before this line of streams began (GapRecovery.restore `late`)
+        this.recovery?.restore(st, { late: this.isReady });
         this.allowWrites(p);
       },
       (err: unknown) => {
@@ -332,15 +343,38 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
   consumerAway(key: string): void {
     if (this.closed) return;
     this.awayConsumers.add(key);
-    this.pipeline.pause(PAUSED_FOR_CONSUMERS);
+    this.hold(PAUSED_FOR_CONSUMERS);
     this.refreshState();
   }
 
   /** The consumer is back (listens again) or gone for good: when no other is away, kept events leave. */
   consumerBack(key: string): void {
     if (!this.awayConsumers.delete(key) || this.awayConsumers.size > 0 || this.closed) return;
-    this.pipeline.resume(PAUSED_FOR_CONSUMERS);
+    this.unhold(PAUSED_FOR_CONSUMERS);
     this.refreshState();
+  }
+
+  /** Pauses the pipeline for `reason` (I6), remembering since when it is held. */
+  private hold(reason: string): void {
+    if (!this.pipeline.paused) this.heldSince = Date.now();
+    this.pipeline.pause(reason);
+  }
+
+  private unhold(reason: string): void {
+    this.pipeline.resume(reason);
+    if (!this.pipeline.paused) this.heldSince = undefined;
+  }
+
+  /**
+   * What a new stream of this stream's line (another owner: a key or REST host changed by the
+   * deploy) continues from: while this one waits in its redeploy grace and nobody adopted it, when
+   * the deploy put it on hold, and the symbols it knew if the new one is of the same market
+   * (`market`, `isolatedSymbol`). Undefined otherwise (in use, adopted, closed: nothing to continue).
+   */
+  continuation(market: Market, isolatedSymbol: string | undefined): StreamContinuation | undefined {
+    if (this.closed || this.refs > 0 || !this.grace.active || this.heldSince === undefined) return undefined;
+    const same = market === this.market && (isolatedSymbol ?? '').toUpperCase() === (this.isolatedSymbol ?? '').toUpperCase();
+    return { heldSince: this.heldSince, symbols: same && this.recovery ? this.recovery.knownSymbols() : [] };
   }
 
   /** Number of consumers being restarted (diagnostics, tests). */
@@ -463,7 +497,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       return;
     }
     if (!store) {
-      this.stateKnown(recovery.startupGap(), false);
+      this.stateKnown(recovery.startupGap() ?? recovery.continuedGap(), false);
       return;
     }
     // Until the saved state is known, no live fill is trusted to move a cursor (a fill made while
@@ -474,9 +508,12 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       {
         restore: (st) => recovery.restore(st),
         known: (g, fresh) => {
-          // nothing saved and nothing recovered: a first start, nothing can be missing
-          if (fresh) recovery.ledger.markCaughtUp(recovery.ledger.epoch);
-          this.stateKnown(g, true);
+          // nothing saved (of this owner) and nothing recovered: a first start, nothing can be
+          // missing — unless it replaces a stream of its line that the deploy put on hold: what
+          // was made since then is recovered (attack C1 on issue 21: a key change in a slow deploy)
+          const continued = fresh ? recovery.continuedGap() : undefined;
+          if (fresh && !continued) recovery.ledger.markCaughtUp(recovery.ledger.epoch);
+          this.stateKnown(g ?? continued, true);
         },
         startupGap: (unknown) => recovery.startupGap(undefined, { stateUnknown: unknown }),
         allowWrites: () => {

@@ -54,6 +54,18 @@ export interface StreamHandover {
   closed?: Promise<void>;
 }
 
+/**
+ * What a stream continues from when it replaces another stream of the same account node (its
+ * line; registry.ts) that a deploy put on hold: a new key or REST host (another owner, so the saved
+ * state is discarded) is what the user deployed from the moment they pressed Deploy.
+ */
+export interface StreamContinuation {
+  /** When the deploy's stop phase put the replaced stream on hold (our clock, ms). */
+  heldSince: number;
+  /** The symbols it knew (only when the market and isolated symbol are the same). */
+  symbols: string[];
+}
+
 export interface ReliableStreamOptions {
   market: Market;
   /** Recover missed fills after gaps. Default true. When false, events pass through (de-duplicated). */
@@ -93,6 +105,13 @@ export interface ReliableStreamOptions {
    * off): the new stream starts in its redeploy grace, with these events kept in order.
    */
   handover?: StreamHandover;
+  /**
+   * The line of streams this one belongs to (Node-RED: the account node's id): a new stream of the
+   * line replaces the one the deploy put on hold and continues it (registry.ts). None: no line.
+   */
+  line?: string;
+  /** Set by the registry: the replaced stream of the same line (see StreamContinuation). */
+  continues?: StreamContinuation;
   logger?: Logger;
   /** Further GapRecovery tuning (tests, advanced). */
   tuning?: Partial<
