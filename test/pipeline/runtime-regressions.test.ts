@@ -34,7 +34,6 @@ import { arrivals, clearSinks, closeStarted, fastCloses, sunk, testNodes } from 
 import { forgetStoreOrder } from '../../nodes/red/context-store';
 import { PersistentStore, usePersistentStore } from '../support/persistent-store';
 import { accountNode, credentialsFor, newAccount, waitConnected, type TestAccount } from '../nodes/flows';
-import { forgetStoreOrder } from '../../nodes/red/context-store';
 
 type Msg = Record<string, unknown> & { payload: Record<string, unknown> };
 interface StatusMsg {
