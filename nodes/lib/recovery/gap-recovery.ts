@@ -25,7 +25,7 @@ import { balanceEventFromAccount, int, rows, str, type Row } from './rest-rows';
 import { errText, isObj } from '../util';
 import { BALANCE_COMPARE_FIELDS } from '../exchange/facts';
 import { BalanceBaseline, type BalanceValues } from './balance-baseline';
-import { symbolPairs } from './symbol-lists';
+import { SYMBOL_LIST_EARLY_REFRESH_MS, SYMBOL_LIST_NEW_ASSET_REFRESH_MS, symbolPairs } from './symbol-lists';
 import { allOrdersRules, futuresSources, futuresTradedSymbols, ordersCreated, type DiscoveryHost } from './discovery';
 
 export const DEFAULT_LOOKBACK_MS = 24 * 60 * 60 * 1000;
@@ -626,14 +626,34 @@ export class GapRecovery {
           this.logger?.debug('recovery: no balances known from before the gap: no symbols discovered by balances this time');
         } else if (changed && changed.size >= 2) {
           try {
-            const pairs = await symbolPairs(
-              this.market === 'spot' ? 'spot' : 'margin',
-              this.listHost,
-              (path, params, security) => this.getPublic(path, params, security),
-              this.now(),
-              this.localLists,
-            );
-            for (const [symbol, base, quote] of pairs) if (changed.has(base) && changed.has(quote)) discovered.add(symbol);
+            const read = (maxAgeMs?: number): Promise<Array<readonly [string, string, string]>> =>
+              symbolPairs(
+                this.market === 'spot' ? 'spot' : 'margin',
+                this.listHost,
+                (path, params, security) => this.getPublic(path, params, security),
+                this.now(),
+                this.localLists,
+                maxAgeMs,
+              );
+            const pick = (pairs: Array<readonly [string, string, string]>): Set<string> => {
+              const paired = new Set<string>();
+              for (const [symbol, base, quote] of pairs) {
+                if (changed.has(base) && changed.has(quote)) {
+                  discovered.add(symbol);
+                  paired.add(base).add(quote);
+                }
+              }
+              return paired;
+            };
+            // a changed asset without a pair: maybe a pair listed since the list was read (an asset
+            // in no pair at all: a new asset, its pairs are new)
+            const pairs = await read();
+            if (pick(pairs).size < changed.size) {
+              const listed = new Set<string>();
+              for (const [, base, quote] of pairs) listed.add(base).add(quote);
+              const newAsset = [...changed].some((asset) => !listed.has(asset));
+              pick(await read(newAsset ? SYMBOL_LIST_NEW_ASSET_REFRESH_MS : SYMBOL_LIST_EARLY_REFRESH_MS));
+            }
           } catch (err) {
             discoveryFailed('symbol list', err);
           }

@@ -23,6 +23,20 @@ interface Cached {
 
 /** host + list → the pairs read and when (data only, see the file comment). */
 const cache = new Map<string, Cached>();
+/**
+ * OUR CHOICE: a list at least this old is read again before SYMBOL_LIST_REFRESH_MS when a changed
+ * asset forms no pair in it with another changed asset (a pair listed since the list was read, or a
+ * deposit / withdrawal / interest: at most one extra read an hour).
+ */
+export const SYMBOL_LIST_EARLY_REFRESH_MS = 60 * 60_000;
+
+/**
+ * OUR CHOICE: a list at least this old is read again when a changed asset is in none of its pairs (an
+ * asset listed since: its first pairs are new too). Assets that never trade (savings, earn) can do
+ * this: at most four reads an hour.
+ */
+export const SYMBOL_LIST_NEW_ASSET_REFRESH_MS = 15 * 60_000;
+
 /** Most hosts a process keeps lists for (oldest dropped first). */
 const MAX_CACHED = 32;
 
@@ -44,11 +58,12 @@ export async function symbolPairs(
   get: PublicGet,
   now: number,
   local: Map<string, Cached>,
+  maxAgeMs: number = SYMBOL_LIST_REFRESH_MS,
 ): Promise<Pair[]> {
   const key = `${host ?? ''}\u0000${kind}`;
   const store = host ? cache : local;
   const hit = store.get(key);
-  if (hit && now - hit.at < SYMBOL_LIST_REFRESH_MS && now >= hit.at) return hit.pairs;
+  if (hit && now - hit.at < maxAgeMs && now >= hit.at) return hit.pairs;
   const pairs = kind === 'spot' ? await readSpot(get) : await readMargin(get);
   store.delete(key);
   store.set(key, { at: now, pairs });
