@@ -51,10 +51,10 @@ export class BalanceBaseline {
     for (const b of list) {
       const a = str(b.asset);
       if (!a) continue;
-      out.set(
-        a,
-        this.fields.map((f) => (typeof b[f] === 'string' || typeof b[f] === 'number' ? String(b[f]) : '0')),
-      );
+      const vals = this.fields.map((f) => (typeof b[f] === 'string' || typeof b[f] === 'number' ? String(b[f]) : '0'));
+      // an asset missing counts as zero: all-zero rows (cross margin lists every asset) are not kept
+      if (vals.every((v) => decEq(v, '0'))) continue;
+      out.set(a, vals);
       if (out.size >= MAX_BASELINE_ASSETS) break;
     }
     return out;

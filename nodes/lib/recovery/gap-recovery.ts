@@ -718,7 +718,9 @@ export class GapRecovery {
     for (const book of this.books.list) {
       const rules = allOrdersRules(book, pm);
       const key = book.id || '-';
-      const from = Math.max(discoverFrom, this.ordersCovered.get(key) ?? -Infinity);
+      // (a gap of this stream's own on a start without a saved state: nothing from before it began,
+      // as for fills: a key change's new stream does not emit the old stream's orders again)
+      const from = Math.max(discoverFrom, this.ordersCovered.get(key) ?? -Infinity, this.notBefore(gap) ?? -Infinity);
       const queriedAt = this.now();
       if (this.market === 'spot' && !moved) {
         ordersCovered[key] = queriedAt - this.clockSlackMs;
