@@ -207,4 +207,31 @@ describe('discovery after a gap through the nodes (issue 23, simulator)', functi
     });
   }
 
+
+  for (const c of CASES) {
+    it(`${c.market}: an order placed and cancelled during a gap, without any fill, on a symbol the stream knows, comes once as a recovered final state`, async function () {
+      const a = account(c);
+      const known = c.market === 'coinm-futures' ? 'BTCUSD_PERP' : 'BTCUSDT';
+      const acct = accountNode(sim, a, { recoveryStore: 'persist', recoverySymbols: c.market === 'portfolio-margin' ? `UM:${known} MARGIN:BTCUSDT` : known });
+      const node = c.market === 'portfolio-margin' ? { ...acct, market: 'portfolio-margin', wsUrl: sim.urlsFor('portfolio-margin').wsUrl } : acct;
+      await helper.load(nodeModules(), [TAB, node, consumer('ou', 'binance-order-update', 'out'), consumer('ss', 'binance-stream-status', 'ssOut'), helperNode('out'), helperNode('ssOut')], credentialsFor(a));
+      const out = collect('out') as unknown as { msgs: Msg[] };
+      const ss = collect('ssOut') as unknown as { msgs: Msg[] };
+      await waitConnected();
+      assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1);
+      const cancelled = sim.placeAndCancel(a.accountId, { market: c.trade, symbol: known, side: 'BUY', quantity: '1', price: '5' });
+      await waitFor(() => recoveries(ss).length === 1, 15_000, 'the recovery');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(
+        out.msgs.map((m) => `${String(m.payload.orderId)} ${String(m.payload.orderStatus)} ${String(m.recovered)}`),
+        [`${cancelled.orderId} CANCELED true`],
+      );
+      // another gap: not again
+      await waitConnected();
+      assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1);
+      await waitFor(() => recoveries(ss).length === 2, 15_000, 'the second recovery');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(out.msgs.length, 1);
+    });
+  }
 });
