@@ -55,6 +55,11 @@ describe('discovery after a gap through the nodes (issue 23, simulator)', functi
 
   before(async function () {
     await startRed();
+    restoreStores = usePersistentStore(new PersistentStore(persisted));
+  });
+  // a simulator per test: its own REST host, so its own weight budget and symbol-list cache (the
+  // budget is shared per host: a file's worth of futures recoveries within a minute would wait)
+  beforeEach(async function () {
     sim = await BinanceSimulator.start();
     // listed before any symbol list is read (a symbol listed after the list was read is found once
     // the list is read again: docs/recovery.md)
@@ -62,15 +67,14 @@ describe('discovery after a gap through the nodes (issue 23, simulator)', functi
       sim.addSymbol(c.symbol, { list: c.list });
       sim.addSymbol(`X${c.symbol}`, { list: c.list });
     }
-    restoreStores = usePersistentStore(new PersistentStore(persisted));
   });
   after(async function () {
     restoreStores?.();
-    await sim.stop();
     await helper.stopServer();
   });
   afterEach(async function () {
     await helper.unload();
+    await sim.stop();
   });
 
   function account(c: Case): TestAccount {
@@ -94,7 +98,7 @@ describe('discovery after a gap through the nodes (issue 23, simulator)', functi
   const weight = (reqs: RecordedRequest[], re?: RegExp): number =>
     reqs.filter((r) => r.kind === 'rest' && r.method === 'GET' && (!re || re.test(r.path))).reduce((s, r) => s + (r.weight ?? 0), 0);
 
-  // first in the file: the symbol lists are not read yet (the spot case makes exchangeInfo fail)
+  // a fresh simulator: the symbol lists are not read yet (the spot case makes exchangeInfo fail)
   for (const c of [CASES[0], CASES[2]]) {
     it(`${c.market}: a discovery call that fails loses nothing: the next gap finds the fill of the gap before`, async function () {
       const a = account(c);
