@@ -570,7 +570,7 @@ export class GapRecovery {
       }
     }
 
-    // 1b. discovery (issue 23): the symbols the gap traded beyond those known
+    // 1b. discovery (issue 23; docs/recovery.md "What is recovered" 2): the symbols the gap traded beyond those known
     const pm = this.market === 'portfolio-margin';
     const host: DiscoveryHost = { get: (path, params) => this.get(path, params), now: this.now, logger: this.logger };
     // from the gap's start, or an earlier gap whose discovery failed; within the look-back
@@ -615,6 +615,8 @@ export class GapRecovery {
       }
     }
     if (this.baseline) {
+      // live changes older than the look-back cannot be in any later gap
+      this.baseline.prune(floor);
       if (!account) {
         discoveryFailed('account (balances compared after a gap)', accountError ?? new Error('no account'));
       } else {
@@ -713,7 +715,7 @@ export class GapRecovery {
       out.push(...ev);
     }
 
-    // 4b. orders created during the gap and final by now (issue 23): the order history by time
+    // 4b. orders created during the gap and final by now (issue 23; docs step 4): the order history by time
     const ordersCovered: Record<string, number> = {};
     for (const book of this.books.list) {
       const rules = allOrdersRules(book, pm);
