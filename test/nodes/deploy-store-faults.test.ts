@@ -131,13 +131,13 @@ describe('state store faults, then a deploy opening a new stream (Node-RED runti
     await load(a, { account: props });
     await waitConnected();
     const r0 = fills(sim, a, 1);
-    await waitFor(() => fillIds('out').length === 1, 8000, 'the first live fill');
+    await waitFor(() => fillIds('out').length === 1, 30_000, 'the first live fill');
     const savedCursor = (): unknown => (store.saved('binanceUserStreamRecovery') as { lastTradeIds?: Record<string, number> } | undefined)?.lastTradeIds?.BTCUSDT;
-    await waitFor(() => savedCursor() === r0[0], 8000, 'the first fill saved');
+    await waitFor(() => savedCursor() === r0[0], 30_000, 'the first fill saved');
     await sleep(300);
     store.add('write', { kind: 'fail', count: 1_000_000 });
     const failing = fills(sim, a, 3);
-    await waitFor(() => fillIds('out').length === 4, 8000, 'the fills while writes fail');
+    await waitFor(() => fillIds('out').length === 4, 30_000, 'the fills while writes fail');
     await quietly(() => statusTexts('stOut').slice(-1).some((s) => /not saved/.test(s)), 15_000);
     const shown = statusTexts('stOut').slice(-1)[0];
 
@@ -149,7 +149,7 @@ describe('state store faults, then a deploy opening a new stream (Node-RED runti
     store.clear();
     const after = fills(sim, a, 1);
     const expected = [...r0, ...failing, ...after];
-    await quietly(() => fillIds('out').includes(after[0]), 10_000);
+    await quietly(() => fillIds('out').includes(after[0]), 30_000);
     await sleep(3000);
     console.log(`      C2 status while writes failed: ${shown}; out ${fillIds('out')}; recovered again: ${trades('out').filter((m) => m.recovered === true).map((m) => `${String(m.payload.tradeId)}${m.possibleDuplicate ? '(possibleDuplicate)' : ''}`)}; warnings ${JSON.stringify(warningsSince(logFrom).slice(0, 3))}`);
     assert.deepEqual(ledger(sim, a), expected, 'setup: ledger');
@@ -162,11 +162,11 @@ describe('state store faults, then a deploy opening a new stream (Node-RED runti
     await load(a, { account: props });
     await waitConnected();
     const r0 = fills(sim, a, 2);
-    await waitFor(() => fillIds('out').length === 2, 8000, 'the first live fills');
+    await waitFor(() => fillIds('out').length === 2, 30_000, 'the first live fills');
     await sleep(1000);
     store.add('write', { kind: 'hang', count: 1 });
     const x = fills(sim, a, 1);
-    await waitFor(() => fillIds('out').length === 3, 8000, 'fill x');
+    await waitFor(() => fillIds('out').length === 3, 30_000, 'fill x');
     await sleep(200);
     const wsUrl = sim.urlsFor('spot').wsUrl.replace('127.0.0.1', 'localhost');
     await helper.setFlows(flow(a, { account: { ...props, wsUrl } }), 'full', credentialsFor(a));
@@ -174,7 +174,7 @@ describe('state store faults, then a deploy opening a new stream (Node-RED runti
     await sleep(15_000);
     const after = fills(sim, a, 1);
     const expected = [...r0, ...x, ...after];
-    await quietly(() => fillIds('out').includes(after[0]), 10_000);
+    await quietly(() => fillIds('out').includes(after[0]), 30_000);
     await sleep(2000);
     const hung = store.calls.filter((c) => c.op === 'write' && c.outcome === 'hang').length;
     console.log(`      C2b writes hung ${hung}; out ${trades('out').map((m) => `${String(m.payload.tradeId)}${m.recovered ? 'r' : ''}${m.possibleDuplicate ? '?' : ''}`)}; statuses ${statusTexts('stOut').slice(-4).join(' → ')}`);
