@@ -406,7 +406,9 @@ describe('package contents (npm pack)', function () {
           assert.equal(msg.eventId, `fill:usdm-futures:BTCUSDT:${x.pushed[0]}:12345`);
           const p = msg.payload as Record<string, unknown>;
           assert.equal(p.executionType, 'TRADE');
-          assert.equal(p.orderStatus, 'FILLED');
+          // live, it carries the order's status; when a recovery got it first (a reconnect raced the push on
+          // a loaded machine), it is the same fill, once, from the trade history (which has no order status)
+          if (msg.recovered !== true) assert.equal(p.orderStatus, 'FILLED');
           assert.equal(p.lastFilledQuantity, '0.001');
           assert.equal(p.commissionAsset, 'USDT');
           await until(() => x.pongs > 0, 5_000, () => 'a pong to the server ping');
