@@ -725,4 +725,65 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
       }
     });
   }
+
+  // ---------------------------------------------------------------- store faults, then a new stream
+  // (attack on issue 21, round 3, C2): a deploy that opens a new stream for the account node (its
+  // WebSocket URL changed) starts from the state this process wrote last, not from the older one
+  // the store still holds.
+
+  const byId = (xs: number[]): number[] => [...xs].sort((x, y) => x - y);
+
+  it('attack C2: writes of the state fail (status yellow), fills delivered, then a deploy that opens a new stream of the same owner (WebSocket URL 127.0.0.1 → localhost): the fills delivered while writes failed are not delivered again', async function () {
+    const a = newAccount(sim, 'spot');
+    const props = { recoveryStore: 'persist' };
+    await load(a, { account: props });
+    await waitConnected();
+    const r0 = fills(sim, a, 'spot', 1);
+    await waitFor(() => fillIds('out').length === 1, 30_000, 'the first live fill');
+    const savedCursor = (): unknown => (store.saved('binanceUserStreamRecovery') as { lastTradeIds?: Record<string, number> } | undefined)?.lastTradeIds?.BTCUSDT;
+    await waitFor(() => savedCursor() === r0[0], 30_000, 'the first fill saved');
+    await sleep(300);
+    store.add('write', { kind: 'fail', count: 1_000_000 });
+    const failing = fills(sim, a, 'spot', 3);
+    await waitFor(() => fillIds('out').length === 4, 30_000, 'the fills while writes fail');
+    await waitQuietly(() => statuses().slice(-1).some((m) => /not saved/.test(statusText(m))), 15_000);
+
+    const wsUrl = sim.urlsFor('spot').wsUrl.replace('127.0.0.1', 'localhost');
+    await helper.setFlows(flow(a, { account: { ...props, wsUrl } }), 'full', credentialsFor(a));
+    await waitConnected();
+    await sleep(3000);
+    store.clear();
+    const after = fills(sim, a, 'spot', 1);
+    const expected = [...r0, ...failing, ...after];
+    await waitQuietly(() => fillIds('out').includes(after[0]), 30_000);
+    await sleep(3000);
+    assert.deepEqual(ledger(sim, a, 'spot'), expected, 'setup: ledger');
+    assert.deepEqual(byId(fillIds('out')), expected, `C2: ${onceReport(expected, fillIds('out'))}`);
+  });
+
+  it('attack C2b: ONE write of the state hangs (the one after a fill), and a deploy opening a new stream of the same owner (WebSocket URL 127.0.0.1 → localhost) comes right after: that fill is not delivered again', async function () {
+    const a = newAccount(sim, 'spot');
+    const props = { recoveryStore: 'persist' };
+    await load(a, { account: props });
+    await waitConnected();
+    const r0 = fills(sim, a, 'spot', 2);
+    await waitFor(() => fillIds('out').length === 2, 30_000, 'the first live fills');
+    await sleep(1000);
+    store.add('write', { kind: 'hang', count: 1 });
+    const x = fills(sim, a, 'spot', 1);
+    await waitFor(() => fillIds('out').length === 3, 30_000, 'fill x');
+    await sleep(200);
+    const wsUrl = sim.urlsFor('spot').wsUrl.replace('127.0.0.1', 'localhost');
+    await helper.setFlows(flow(a, { account: { ...props, wsUrl } }), 'full', credentialsFor(a));
+    await waitConnected();
+    await sleep(15_000);
+    const after = fills(sim, a, 'spot', 1);
+    const expected = [...r0, ...x, ...after];
+    await waitQuietly(() => fillIds('out').includes(after[0]), 30_000);
+    await sleep(2000);
+    const hung = store.calls.filter((c) => c.op === 'write' && c.outcome === 'hang').length;
+    assert.equal(hung, 1, 'setup: one write hung');
+    assert.deepEqual(ledger(sim, a, 'spot'), expected, 'setup: ledger');
+    assert.deepEqual(byId(fillIds('out')), expected, `C2b: ${onceReport(expected, fillIds('out'))}`);
+  });
 });
