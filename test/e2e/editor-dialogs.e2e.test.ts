@@ -12,10 +12,9 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { NodeRedProcess, readFlow, repoRoot, type FlowNode } from './runtime';
+import { type BrowserContext, type Page } from 'playwright-core';
+import { NodeRedProcess, readFlow, repoRoot, type FlowNode, needChromium, openChromium } from './runtime';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 interface EditorNode {
   id: string;
@@ -62,23 +61,11 @@ describe('editor end-to-end in Chromium: every node dialog (shared rows from res
   const ours = deployed.filter((n) => n.type.startsWith('binance-'));
 
   before(async function () {
-    if (!fs.existsSync(CHROMIUM)) {
-      const msg = `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
-      if (process.env.CI) throw new Error(`${msg}: CI must run the browser test`);
-      process.stdout.write(`      (skipped: ${msg})\n`);
-      this.skip();
-    }
+    needChromium(this);
     nr = await NodeRedProcess.start();
     await nr.deploy(deployed);
     profile = fs.mkdtempSync(path.join(os.tmpdir(), 'binance-e2e-dialogs-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1440, height: 860 },
-    });
-    context.setDefaultTimeout(25_000);
-    page = context.pages()[0] ?? (await context.newPage());
+    ({ context, page } = await openChromium(profile));
     await page.goto(`${nr.url}/`, { timeout: 45_000 });
     await page.waitForFunction((ids) => ids.every((id) => (window as unknown as { RED?: EditorRED }).RED?.nodes?.node(id)), ours.map((n) => n.id), { timeout: 45_000 });
   });

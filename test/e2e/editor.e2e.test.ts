@@ -18,21 +18,10 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { BinanceSimulator } from '../../simulator/index';
-import { NodeRedProcess, PKG, repoRoot, until } from './runtime';
+import { NodeRedProcess, PKG, repoRoot, until, needChromium, openChromium } from './runtime';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const DATA_TYPES = ['binance-order-update', 'binance-account-position', 'binance-balance-update', 'binance-user-event', 'binance-stream-status'];
 const ALL_TYPES = ['binance-account', ...DATA_TYPES];
 /** Our nodes in examples/getting-started.json: type and name. */
@@ -85,12 +74,7 @@ describe('editor end-to-end in Chromium (import, configure, deploy, live fills)'
   };
 
   before(async function () {
-    if (!fs.existsSync(CHROMIUM)) {
-      const msg = `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
-      if (process.env.CI) throw new Error(`${msg}: CI must run the browser test`);
-      process.stdout.write(`      (skipped: ${msg})\n`);
-      this.skip();
-    }
+    needChromium(this);
     sim = await BinanceSimulator.start();
     const account = sim.createAccount({
       balances: { USDT: '25000.00000000', BTC: '0.50000000', ETH: '5.00000000' },
@@ -102,16 +86,7 @@ describe('editor end-to-end in Chromium (import, configure, deploy, live fills)'
     apiSecret = key.apiSecret ?? '';
     nr = await NodeRedProcess.start();
     profile = fs.mkdtempSync(path.join(os.tmpdir(), 'binance-e2e-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1440, height: 860 },
-      deviceScaleFactor: 1,
-    });
-    context.setDefaultTimeout(25_000);
-    context.setDefaultNavigationTimeout(45_000);
-    page = context.pages()[0] ?? (await context.newPage());
+    ({ context, page } = await openChromium(profile));
     fs.rmSync(path.join(shots, 'failure.png'), { force: true });
   });
 

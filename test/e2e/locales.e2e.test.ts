@@ -22,21 +22,10 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
 import { BinanceSimulator } from '../../simulator/index';
-import { NodeRedProcess, readFlow, repoRoot, type FlowNode } from './runtime';
+import { NodeRedProcess, readFlow, repoRoot, type FlowNode, needChromium, openChromium } from './runtime';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const DATA_TYPES = ['binance-order-update', 'binance-account-position', 'binance-balance-update', 'binance-user-event', 'binance-stream-status'];
 
 /** A text of `type`'s catalog in `lang` (dotted key below the type). */
@@ -83,12 +72,7 @@ for (const [lang, locale] of [
     };
 
     before(async function () {
-      if (!fs.existsSync(CHROMIUM)) {
-        const msg = `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
-        if (process.env.CI) throw new Error(`${msg}: CI must run the browser test`);
-        process.stdout.write(`      (skipped: ${msg})\n`);
-        this.skip();
-      }
+      needChromium(this);
       sim = await BinanceSimulator.start();
       const account = sim.createAccount({ balances: { USDT: '25000.00000000', BTC: '0.50000000' } });
       const key = sim.createKey(account.id, 'hmac');
@@ -118,17 +102,7 @@ for (const [lang, locale] of [
       ];
       await nr.deploy(flow);
       profile = fs.mkdtempSync(path.join(os.tmpdir(), `binance-i18n-${lang}-chromium-`));
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [...CHROMIUM_ARGS, `--lang=${locale}`],
-        locale,
-        viewport: { width: 1440, height: 860 },
-        deviceScaleFactor: 1,
-      });
-      context.setDefaultTimeout(25_000);
-      context.setDefaultNavigationTimeout(45_000);
-      page = context.pages()[0] ?? (await context.newPage());
+      ({ context, page } = await openChromium(profile, locale));
     });
 
     beforeEach(function () {

@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { WebSocket, type RawData } from 'ws';
 
 export const PKG = 'node-red-contrib-binance-user-stream';
@@ -330,4 +331,44 @@ export async function until(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${await what()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+// ---------------------------------------------------------------------------------------- the browser
+
+/** Debian's Chromium (`apt-get install chromium`), or CHROMIUM_PATH. */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Headless, and none of Chromium's own connections (refused on this closed network). */
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** In a suite's `before`: skips it without Chromium, or fails it when CI is set (CI must run the browser tests). */
+export function needChromium(suite: Mocha.Context): void {
+  if (fs.existsSync(CHROMIUM)) return;
+  const msg = `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+  if (process.env.CI) throw new Error(`${msg}: CI must run the browser test`);
+  process.stdout.write(`      (skipped: ${msg})\n`);
+  suite.skip();
+}
+
+/** Chromium on a fresh profile folder (`locale`: the browser's language), with the editor tests' window and time-outs. */
+export async function openChromium(profile: string, locale?: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: locale ? [...CHROMIUM_ARGS, `--lang=${locale}`] : CHROMIUM_ARGS,
+    ...(locale ? { locale } : {}),
+    viewport: { width: 1440, height: 860 },
+    deviceScaleFactor: 1,
+  });
+  context.setDefaultTimeout(25_000);
+  context.setDefaultNavigationTimeout(45_000);
+  return { context, page: context.pages()[0] ?? (await context.newPage()) };
 }
