@@ -955,6 +955,10 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
       'seed 6000: REST down longer than the look-back after a stall: the fill of a symbol without a cursor made in the stall is recovered (the query\'s start is kept as its time cursor)',
       '{"market":"spot","store":"persist","symbols":1,"lookbackH":1,"steps":[{"t":"stall","dt":0},{"t":"deploy","kind":"full","tabs":1,"closeMs":0,"fills":1,"sym":0},{"t":"outage","status":503,"minutes":56},{"t":"wait","ms":3585501},{"t":"restart","fillsWhileStopped":0,"closeMs":11000}]}',
     ],
+    [
+      'seed 7215: the first write is slower than its deadline and is the final one of a restart: it is made once more, the fills of the reconnect found during the stop are recovered after it',
+      '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"store","op":"write","kind":"slow","ms":10001,"count":1},{"t":"drop","dt":0},{"t":"burst","sym":0,"fills":20},{"t":"restart","fillsWhileStopped":0,"closeMs":0}]}',
+    ],
   ];
   for (const [what, json] of FOUND) {
     it(`runtime properties, found by a soak: ${what}`, async function () {
