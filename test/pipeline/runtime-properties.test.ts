@@ -115,8 +115,8 @@ type Step =
   | { t: 'rest'; status: 500 | 503 | 429 | 418; retryAfterSec: number; count: number; path: RestPath; dt: number }
   | { t: 'outage'; status: 503 | 418; minutes: number }
   | { t: 'slowRest'; ms: number; count: number; path: RestPath; dt: number }
-  | { t: 'deploy'; kind: DeployKind; tabs: 1 | 2 | 3; closeMs: number; fills: number; sym: number }
-  | { t: 'settings'; change: SettingChange; value: number; kind: DeployKind; closeMs: number; fills: number }
+  | { t: 'deploy'; kind: DeployKind; tabs: 1 | 2 | 3; closeMs: number; fills: number; sym: number; startMs?: number }
+  | { t: 'settings'; change: SettingChange; value: number; kind: DeployKind; closeMs: number; fills: number; startMs?: number }
   | { t: 'identity'; change: IdentityChange; kind: DeployKind; closeMs: number }
   | { t: 'restart'; fillsWhileStopped: number; closeMs: number }
   | { t: 'store'; op: 'read' | 'write'; kind: StoreFaultKind; ms: number; count: number }
@@ -595,8 +595,15 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
       }
     };
     /** A deploy of `kind`; `closing` names the slow node that takes `ms` to close (and makes fills when it starts to). */
-    const deploy = async (kind: DeployKind, inlineCreds: boolean, closing: 'slow1' | 'slow2' | undefined, ms: number, fillsDuring: () => void): Promise<void> => {
+    /**
+     * `startMs` (optional, not generated; FOUND uses it): the deploy's start phase lasts that long —
+     * fake time moves on at flows:stopped, before the nodes are started again, as when Node-RED
+     * installs a missing module first or starts a large flow on a small device.
+     */
+    const deploy = async (kind: DeployKind, inlineCreds: boolean, closing: 'slow1' | 'slow2' | undefined, ms: number, fillsDuring: () => void, startMs = 0): Promise<void> => {
       runtimeNodesControl.closeDelayMs.clear();
+      const slowStart = (): void => process.nextTick(() => clock.tick(startMs));
+      if (startMs > 0) helper._events.once('flows:stopped', slowStart);
       if (closing) runtimeNodesControl.closeDelayMs.set(closing, ms);
       let fired = false;
       runtimeNodesControl.onClose = () => {
@@ -610,6 +617,7 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
         await ticking(clock, setFlows(flowOf(inlineCreds), kind, { acct: credsOf(fs.key) }), `a ${kind} deploy`);
         if (!fired) fillsDuring(); // nothing slow closed (e.g. a modified-nodes deploy of the account alone)
       } finally {
+        helper._events.removeListener('flows:stopped', slowStart);
         runtimeNodesControl.onClose = undefined;
         deploying = false;
         quietSince = Date.now();
@@ -691,9 +699,16 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
             fs.rev[`ou${n}`]++;
             fs.rev[`slow${n}`]++;
           }
-          await deploy(st.kind, false, `slow${tabs[0]}`, st.closeMs, () => {
-            if (st.fills > 0) trade(symAt(st.sym), st.fills);
-          });
+          await deploy(
+            st.kind,
+            false,
+            `slow${tabs[0]}`,
+            st.closeMs,
+            () => {
+              if (st.fills > 0) trade(symAt(st.sym), st.fills);
+            },
+            st.startMs,
+          );
           break;
         }
         case 'settings': {
@@ -723,9 +738,16 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
           if (!calm) break;
           fs.rev.acct++;
           trace.push(`  account: recovery ${fs.recovery ? 'on' : 'off'}, look-back ${fs.lookbackH} h, hold ${fs.holdS} s, listed ${fs.listed.join(',')}`);
-          await deploy(st.kind, false, 'slow1', st.closeMs, () => {
-            for (let k = 0; k < st.fills; k++) trade(symAt(k), 1);
-          });
+          await deploy(
+            st.kind,
+            false,
+            'slow1',
+            st.closeMs,
+            () => {
+              for (let k = 0; k < st.fills; k++) trade(symAt(k), 1);
+            },
+            st.startMs,
+          );
           break;
         }
         case 'identity': {
@@ -958,6 +980,10 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
     [
       'seed 7215: the first write is slower than its deadline and is the final one of a restart: it is made once more, the fills of the reconnect found during the stop are recovered after it',
       '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"store","op":"write","kind":"slow","ms":10001,"count":1},{"t":"drop","dt":0},{"t":"burst","sym":0,"fills":20},{"t":"restart","fillsWhileStopped":0,"closeMs":0}]}',
+    ],
+    [
+      'seed 7205: recovery switched off by a deploy whose start phase outlasts the 10 s grace: the fills made during it are kept and delivered (the grace waits for the start)',
+      '{"market":"spot","store":"memory","symbols":2,"lookbackH":24,"steps":[{"t":"settings","change":"recovery","value":1,"kind":"flows","closeMs":0,"fills":2,"startMs":10001},{"t":"outage","status":503,"minutes":118},{"t":"burst","sym":2,"fills":2411},{"t":"deploy","kind":"flows","tabs":3,"closeMs":14560,"fills":1,"sym":5},{"t":"wait","ms":5499560}]}',
     ],
   ];
   for (const [what, json] of FOUND) {
