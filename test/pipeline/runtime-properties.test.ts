@@ -119,10 +119,10 @@ type Step =
   | { t: 'rest'; status: 500 | 503 | 429 | 418; retryAfterSec: number; count: number; path: RestPath; dt: number }
   | { t: 'outage'; status: 503 | 418; minutes: number }
   | { t: 'slowRest'; ms: number; count: number; path: RestPath; dt: number }
-  | { t: 'deploy'; kind: DeployKind; tabs: 1 | 2 | 3; closeMs: number; fills: number; sym: number }
+  | { t: 'deploy'; kind: DeployKind; tabs: 1 | 2 | 3; closeMs: number; fills: number; sym: number; startMs?: number }
   /** Deploys back to back: each begins the moment the previous one has started its nodes (no pause). */
   | { t: 'deploys'; kinds: DeployKind[]; tabs: 1 | 2 | 3; closeMs: number; fills: number; sym: number }
-  | { t: 'settings'; change: SettingChange; value: number; kind: DeployKind; closeMs: number; fills: number }
+  | { t: 'settings'; change: SettingChange; value: number; kind: DeployKind; closeMs: number; fills: number; startMs?: number }
   | { t: 'identity'; change: IdentityChange; kind: DeployKind; closeMs: number; fills?: number }
   | { t: 'restart'; fillsWhileStopped: number; closeMs: number }
   | { t: 'store'; op: 'read' | 'write'; kind: StoreFaultKind; ms: number; count: number }
@@ -141,6 +141,8 @@ const dt = fc.oneof(fc.constantFrom(0, 200, 1_000), fc.integer({ min: 0, max: 8_
 const restPath = fc.constantFrom<RestPath>('trades', 'openOrders', 'account');
 const deployKind = fc.constantFrom<DeployKind>('full', 'flows', 'nodes');
 const closeMs = fc.oneof(fc.constant(0), fc.constantFrom(3_000, 11_000, 16_000), fc.integer({ min: 0, max: 20_000 }));
+/** A deploy's start phase: mostly instant, sometimes long (a module installed first, a large flow on a small device). */
+const startMs = fc.oneof({ arbitrary: fc.constant(0), weight: 5 }, { arbitrary: fc.constantFrom(10_001, 16_000), weight: 1 }, { arbitrary: fc.integer({ min: 500, max: 30_000 }), weight: 1 });
 const burstFills = BIG
   ? fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 20, max: 400 }) }, { weight: 2, arbitrary: fc.integer({ min: 2_001, max: 2_600 }) }, { weight: 1, arbitrary: fc.integer({ min: 20_001, max: 20_300 }) })
   : fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 20, max: 400 }) }, { weight: 1, arbitrary: fc.integer({ min: 2_001, max: 2_600 }) });
@@ -166,7 +168,7 @@ const STEP_KINDS: Array<{ kind: Step['t']; weight: number; arbitrary: fc.Arbitra
   },
   { kind: 'outage', weight: 1, arbitrary: fc.record({ t: fc.constant('outage' as const), status: fc.constantFrom(503 as const, 418 as const), minutes: fc.oneof(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 31, max: 180 })) }) },
   { kind: 'slowRest', weight: 1, arbitrary: fc.record({ t: fc.constant('slowRest' as const), ms: fc.integer({ min: 500, max: 15_000 }), count: fc.integer({ min: 1, max: 3 }), path: restPath, dt }) },
-  { kind: 'deploy', weight: 4, arbitrary: fc.record({ t: fc.constant('deploy' as const), kind: deployKind, tabs: fc.constantFrom(1 as const, 2 as const, 3 as const), closeMs, fills: fc.integer({ min: 0, max: 3 }), sym: fc.nat(7) }) },
+  { kind: 'deploy', weight: 4, arbitrary: fc.record({ t: fc.constant('deploy' as const), kind: deployKind, tabs: fc.constantFrom(1 as const, 2 as const, 3 as const), closeMs, fills: fc.integer({ min: 0, max: 3 }), sym: fc.nat(7), startMs }) },
   {
     kind: 'deploys',
     weight: 2,
@@ -182,7 +184,7 @@ const STEP_KINDS: Array<{ kind: Step['t']; weight: number; arbitrary: fc.Arbitra
   {
     kind: 'settings',
     weight: 2,
-    arbitrary: fc.record({ t: fc.constant('settings' as const), change: fc.constantFrom<SettingChange>('lookback', 'symbols', 'hold', 'recovery', 'store'), value: fc.nat(3), kind: deployKind, closeMs, fills: fc.integer({ min: 0, max: 2 }) }),
+    arbitrary: fc.record({ t: fc.constant('settings' as const), change: fc.constantFrom<SettingChange>('lookback', 'symbols', 'hold', 'recovery', 'store'), value: fc.nat(3), kind: deployKind, closeMs, fills: fc.integer({ min: 0, max: 2 }), startMs }),
   },
   {
     kind: 'identity',
@@ -614,8 +616,15 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
       }
     };
     /** A deploy of `kind`; `closing` names the slow node that takes `ms` to close (and makes fills when it starts to). */
-    const deploy = async (kind: DeployKind, inlineCreds: boolean, closing: 'slow1' | 'slow2' | undefined, ms: number, fillsDuring: () => void): Promise<void> => {
+    /**
+     * `startMs` (optional; generated for deploy and settings steps): the deploy's start phase lasts that long —
+     * fake time moves on at flows:stopped, before the nodes are started again, as when Node-RED
+     * installs a missing module first or starts a large flow on a small device.
+     */
+    const deploy = async (kind: DeployKind, inlineCreds: boolean, closing: 'slow1' | 'slow2' | undefined, ms: number, fillsDuring: () => void, startMs = 0): Promise<void> => {
       runtimeNodesControl.closeDelayMs.clear();
+      const slowStart = (): void => process.nextTick(() => clock.tick(startMs));
+      if (startMs > 0) helper._events.once('flows:stopped', slowStart);
       if (closing) runtimeNodesControl.closeDelayMs.set(closing, ms);
       let fired = false;
       runtimeNodesControl.onClose = () => {
@@ -629,6 +638,7 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
         await ticking(clock, setFlows(flowOf(inlineCreds), kind, { acct: credsOf(fs.key) }), `a ${kind} deploy`);
         if (!fired) fillsDuring(); // nothing slow closed (e.g. a modified-nodes deploy of the account alone)
       } finally {
+        helper._events.removeListener('flows:stopped', slowStart);
         runtimeNodesControl.onClose = undefined;
         deploying = false;
         quietSince = Date.now();
@@ -710,9 +720,16 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
             fs.rev[`ou${n}`]++;
             fs.rev[`slow${n}`]++;
           }
-          await deploy(st.kind, false, `slow${tabs[0]}`, st.closeMs, () => {
-            if (st.fills > 0) trade(symAt(st.sym), st.fills);
-          });
+          await deploy(
+            st.kind,
+            false,
+            `slow${tabs[0]}`,
+            st.closeMs,
+            () => {
+              if (st.fills > 0) trade(symAt(st.sym), st.fills);
+            },
+            st.startMs,
+          );
           break;
         }
         case 'deploys': {
@@ -789,9 +806,16 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
           if (!calm) break;
           fs.rev.acct++;
           trace.push(`  account: recovery ${fs.recovery ? 'on' : 'off'}, look-back ${fs.lookbackH} h, hold ${fs.holdS} s, listed ${fs.listed.join(',')}`);
-          await deploy(st.kind, false, 'slow1', st.closeMs, () => {
-            for (let k = 0; k < st.fills; k++) trade(symAt(k), 1);
-          });
+          await deploy(
+            st.kind,
+            false,
+            'slow1',
+            st.closeMs,
+            () => {
+              for (let k = 0; k < st.fills; k++) trade(symAt(k), 1);
+            },
+            st.startMs,
+          );
           break;
         }
         case 'identity': {
@@ -1041,6 +1065,14 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
     [
       'attack C3 on issue 21: store persist → memory, fills, a restart, back to persist, a drop: the stale persisted cursors bring nothing back',
       '{"market":"spot","store":"persist","symbols":2,"lookbackH":24,"steps":[{"t":"orders","sym":0,"fills":1,"dt":1000},{"t":"orders","sym":1,"fills":1,"dt":3000},{"t":"settings","change":"store","value":0,"kind":"full","closeMs":0,"fills":0},{"t":"orders","sym":1,"fills":2,"dt":3000},{"t":"restart","fillsWhileStopped":0,"closeMs":0},{"t":"orders","sym":0,"fills":1,"dt":3000},{"t":"settings","change":"store","value":0,"kind":"full","closeMs":0,"fills":0},{"t":"drop","dt":3000},{"t":"orders","sym":0,"fills":1,"dt":3000}]}',
+    ],
+    [
+      'seed 7215: the first write is slower than its deadline and is the final one of a restart: it is made once more, the fills of the reconnect found during the stop are recovered after it',
+      '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"store","op":"write","kind":"slow","ms":10001,"count":1},{"t":"drop","dt":0},{"t":"burst","sym":0,"fills":20},{"t":"restart","fillsWhileStopped":0,"closeMs":0}]}',
+    ],
+    [
+      'seed 7205: recovery switched off by a deploy whose start phase outlasts the 10 s grace: the fills made during it are kept and delivered (the grace waits for the start)',
+      '{"market":"spot","store":"memory","symbols":2,"lookbackH":24,"steps":[{"t":"settings","change":"recovery","value":1,"kind":"flows","closeMs":0,"fills":2,"startMs":10001},{"t":"outage","status":503,"minutes":118},{"t":"burst","sym":2,"fills":2411},{"t":"deploy","kind":"flows","tabs":3,"closeMs":14560,"fills":1,"sym":5},{"t":"wait","ms":5499560}]}',
     ],
   ];
   for (const [what, json] of FOUND) {

@@ -167,6 +167,27 @@ describe('recovery/persistence', () => {
       assert.equal(store.sets, 3); // timer stopped
     });
 
+    it('stop(): a final write past its deadline is made once more, so a store that answers again holds the latest state (seed 7215)', async () => {
+      const recovery = new GapRecovery({ market: 'spot', rest: new FakeExchange() });
+      const saved = new MemoryStateStore();
+      let calls = 0;
+      // the first write never answers within the deadline (a slow store), the next ones do
+      const store: StateStore = {
+        get: () => saved.get(),
+        set: (s) => (++calls === 1 ? new Promise<void>(() => undefined) : saved.set(s)),
+      };
+      const p = new StatePersister({ source: recovery, store, intervalMs: 5000, deadlineMs: 10_000, logger: new LogCapture() });
+      p.start();
+      recovery.observe({ market: 'spot', eventType: 'executionReport', raw: { e: 'executionReport', E: 5, s: 'BTCUSDT', i: 1, t: 9, x: 'TRADE', X: 'FILLED' }, receivedAt: 0 });
+      // the stop comes before any interval write: its write is the first one
+      const stopped = p.stop();
+      await clock.tickAsync(10_000);
+      await stopped;
+      assert.equal(calls, 2);
+      assert.equal((await saved.get())?.lastTradeIds.BTCUSDT, 9);
+      assert.equal(p.failing, false);
+    });
+
     it('a failing store is logged, never thrown', async () => {
       const logger = new LogCapture();
       const failing: StateStore = {

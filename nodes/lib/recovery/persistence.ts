@@ -341,10 +341,18 @@ export class StatePersister {
     }
   }
 
-  /** Stops the timer and writes a final time. Never rejects. */
+  /**
+   * Stops the timer and writes a final time; when that write fails (an error, or a store slower
+   * than the deadline) once more, so that a store answering again within the close saves the
+   * latest state: the final write may be the first one, and without it the next start knows
+   * neither where this line of streams began nor where its last gap started (runtime schedule seed
+   * 7215: the first write was slow, the fills of a reconnect found during the stop were lost at
+   * the restart). Never rejects.
+   */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.flush();
+    if (this.failures > 0 && !this.blocked && this.opts.source.revision !== this.savedRevision) await this.flush();
   }
 }

@@ -5,11 +5,15 @@
  * (events wait for the new nodes, nothing is recorded as delivered: I6).
  *
  * How long: a host that tells its deploys (Node-RED: `deployStopping()` at flows:stopping,
- * `deployStopped()` at flows:stopped) keeps the grace through the whole stop phase, however long
- * its nodes take to close; the grace ends when the deploy has started its nodes
- * (`endUnadoptedGraces()`; Node-RED: flows:started) for a stream nobody adopted, or when the runtime
- * stops without a deploy (`endAllGraces()`). `graceMs` is only a fallback, counted from the end of
- * the stop phase — or from the release when the host tells no deploy (n8n, direct use).
+ * `deployStopped()` at flows:stopped) keeps the grace through the whole deploy, however long its
+ * nodes take to close and however long it takes to start them again; the grace ends when the
+ * deploy has started its nodes (`endUnadoptedGraces()`; Node-RED: flows:started) for a stream
+ * nobody adopted, or when the runtime stops without a deploy (`endAllGraces()`; Node-RED also says
+ * so when a deploy cannot start its flows: missing types or modules). `graceMs` is only a
+ * fallback, counted from the deploy's start — or from the release when the host tells no deploy
+ * (n8n, direct use). Counted from the end of the stop phase, it ended the grace of a deploy whose
+ * start phase lasted longer, and the events it kept were lost (runtime schedule seed 7205: recovery
+ * switched off, so nothing recovered them).
  *
  * An adoption resumes the pipeline when the adapter says the new nodes listen (`resume()`;
  * Node-RED: flows:started), or RESUME_FALLBACK_MS after it when the host tells no deploy.
@@ -92,13 +96,13 @@ export class RedeployGrace {
       // new grace early, in the middle of the next deploy's stop phase (generated runtime
       // schedule seed 1207: two deploys within 10 s, the second with a 9 s close, lost a fill)
       this.clearFallback();
-      if (deployPhase !== 'stopping') this.armFallback();
+      if (deployPhase === 'none') this.armFallback();
       return;
     }
     this.host.manager.acquire(GRACE_CONSUMER);
     running.add(this);
-    // In a told stop phase the fallback waits for its end (deployStopped()).
-    if (deployPhase !== 'stopping') this.armFallback();
+    // In a told deploy the fallback waits for its start (endUnadoptedGraces()).
+    if (deployPhase === 'none') this.armFallback();
   }
 
   /** A new user adopted the stream during the grace: resume soon at the latest (no told deploy). */
@@ -178,10 +182,13 @@ export function deployStopping(): void {
   deployPhase = 'stopping';
 }
 
-/** The stop phase ended (Node-RED: flows:stopped, after every close): fallbacks count from now. */
+/**
+ * The stop phase ended (Node-RED: flows:stopped, after every close): the deploy starts its nodes
+ * now, however long that takes (a start may install missing modules first); the graces wait for it
+ * (`endUnadoptedGraces()`), their fallbacks count from then.
+ */
 export function deployStopped(): void {
   if (deployPhase === 'stopping') deployPhase = 'starting';
-  for (const g of running) g.armFallback();
 }
 
 /**
