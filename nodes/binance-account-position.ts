@@ -91,7 +91,7 @@ export = function register(RED: NodeAPI): void {
       const topic = positions && positions.length > 0 ? joined(positions.map((x) => x.symbol)) : joined(balances.map((b) => b.asset));
       send(topic, { ...p, balances }, e);
     });
-    consume(node, account, { event: onEvent }, { showLastEvent: def.showLastEvent === true, onClose: () => tracker?.stop() });
+    consume(RED, node, account, { event: onEvent }, { showLastEvent: def.showLastEvent === true, onClose: () => tracker?.stop() });
     tracker?.start();
   }
 

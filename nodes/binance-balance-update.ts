@@ -79,7 +79,7 @@ export = function register(RED: NodeAPI): void {
       }
     });
 
-    consume(node, account, { event: onEvent }, { showLastEvent: def.showLastEvent === true });
+    consume(RED, node, account, { event: onEvent }, { showLastEvent: def.showLastEvent === true });
   }
 
   RED.nodes.registerType(TYPE, BinanceBalanceUpdateNode);

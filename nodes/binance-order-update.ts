@@ -73,7 +73,7 @@ export = function register(RED: NodeAPI): void {
       node.send(eventMessage(account, e, typeof p.symbol === 'string' ? p.symbol : '', built.payload, opts));
     });
 
-    consume(node, account, { event: onEvent }, { showLastEvent: def.showLastEvent === true });
+    consume(RED, node, account, { event: onEvent }, { showLastEvent: def.showLastEvent === true });
   }
 
   RED.nodes.registerType(TYPE, BinanceOrderUpdateNode);

@@ -88,6 +88,7 @@ export = function register(RED: NodeAPI): void {
     // The account's reliable stream: its states include `recovering` (catching up after a gap).
     let stopWatching = (): void => undefined;
     const stream = consume(
+      RED,
       node,
       account,
       { state: onState, gap: onGap, recovery: onRecovery },

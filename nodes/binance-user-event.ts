@@ -43,7 +43,7 @@ export = function register(RED: NodeAPI): void {
       else node.send(eventMessage(account, e, e.eventType, structuredClone(e.raw), false));
     });
 
-    consume(node, account, { event: onEvent }, { showLastEvent: def.showLastEvent === true });
+    consume(RED, node, account, { event: onEvent }, { showLastEvent: def.showLastEvent === true });
   }
 
   RED.nodes.registerType(TYPE, BinanceUserEventNode);

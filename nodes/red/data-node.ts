@@ -9,6 +9,7 @@ import type { ReliableStream, ReliableStreamEvents } from '../lib/stream/reliabl
 import type { UserDataEvent } from '../lib/types';
 import { errText } from '../lib/util';
 import { isAccountHandle, type AccountHandle, type RegisterOptions } from './account-contract';
+import { followSends } from './in-flight';
 import type { Translate } from './translate';
 
 /**
@@ -70,10 +71,12 @@ export type StreamListeners = { [K in keyof ReliableStreamEvents]?: (...args: Re
  * recovered events, de-duplicated; states; gaps; recoveries), then registers the node (its status
  * follows the stream). On close: `onClose`, the listeners off, then deregister in the same
  * synchronous step (the account node decides whether the stream stays up for a redeploy, and a
- * node restarted by a deploy is away: its events wait for it, I6). Returns the stream (undefined
- * when the account cannot connect).
+ * node restarted by a deploy is away: its events wait for it, I6). What the node sends is followed
+ * to its destinations (in-flight.ts: a deploy's stop closing them meanwhile). Returns the stream
+ * (undefined when the account cannot connect).
  */
 export function consume(
+  RED: NodeAPI,
   node: Node,
   account: AccountHandle,
   listeners: StreamListeners,
@@ -82,9 +85,11 @@ export function consume(
   const stream = account.getStream();
   const entries = Object.entries(listeners) as Array<[keyof ReliableStreamEvents, (...a: unknown[]) => void]>;
   for (const [name, fn] of entries) stream?.on(name, fn);
+  const unfollow = followSends(RED, node);
   account.register(node, { showLastEvent: opts.showLastEvent === true });
   node.on('close', (removed: boolean, done: () => void) => {
     opts.onClose?.();
+    unfollow();
     for (const [name, fn] of entries) stream?.removeListener(name, fn);
     account.deregister(node, done, removed);
   });

@@ -202,6 +202,40 @@ describe('deploys through the runtime (issue 21: delivered means the flow receiv
     assert.deepEqual(fillKeys(received('s1')), tradeKeys(during));
   });
 
+  for (const deploy of ['full', 'nodes'] as const) {
+    it(`a ${deploy} deploy whose stop begins in the turn a fill was sent (Node-RED passes it on a turn later): each sink gets it once — a closed one through its new node, an unchanged one as sent`, async function () {
+      const a = newAccount(sim, 'spot');
+      const creds = credentialsFor(a);
+      // ou → s1 and s2; the deploy edits s1 only (modified nodes), or restarts all (full).
+      const flow = (edit: string): FlowNode[] => [TAB, accountNode(sim, a), { ...consumer('ou', 'binance-order-update', 's1'), wires: [['s1', 's2']] }, { ...sink('s1'), name: edit }, sink('s2')];
+      await load(flow('sink one'), creds);
+      await waitConnected();
+      const n: unknown = helper.getNode('acct');
+      assert.ok(isAccountHandle(n));
+      const stream = n.getStream();
+      assert.ok(stream);
+      let deploying: Promise<void> | undefined;
+      // Registered after the order-update node's listener: runs right after it sent the fill, in the same turn.
+      const onEvent = (e: UserDataEvent): void => {
+        if (deploying || e.eventType !== 'executionReport' || (e.raw as { x?: string }).x !== 'TRADE') return;
+        deploying = helper.setFlows(flow('sink one (edited)'), deploy, creds);
+      };
+      stream.on('event', onEvent);
+      let trades: SimTrade[];
+      try {
+        trades = sim.runOrderLifecycle(a.accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.001', price: '100', fills: ['0.001'] }).trades;
+        await waitFor(() => deploying !== undefined, 5000, 'the fill to reach the stream');
+        await deploying;
+      } finally {
+        stream.removeListener('event', onEvent);
+      }
+      await waitFor(() => fillKeys(received('s1')).length >= 1 && fillKeys(received('s2')).length >= 1, 5000, 'the fill at both sinks');
+      await sleep(300);
+      assert.deepEqual(fillKeys(received('s1')), tradeKeys(trades), 's1 (closed by the deploy): once');
+      assert.deepEqual(fillKeys(received('s2')), tradeKeys(trades), `s2 (${deploy === 'full' ? 'closed' : 'unchanged'}): once`);
+    });
+  }
+
   it('case 2: a full deploy whose stop phase lasts 11 s (longer than the 10 s grace): a deposit and a fill made during it are delivered once', async function () {
     const a = newAccount(sim, 'spot');
     const creds = credentialsFor(a);
