@@ -832,9 +832,12 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
           trace.push(`  account: ${fs.market}, environment ${fs.env ? 'B' : 'A'}, key ${fs.key}`);
           // fills made while Node-RED closes the nodes (on the new identity's account and market):
           // what the user deployed is theirs from the moment they pressed Deploy (attack C1 on issue 21)
+          // — with recovery on: a new identity opens a new stream, so they lie in its gap, which
+          // recovery off gives up (documented; as fills made while Node-RED is stopped).
           const deployBegan = Date.now();
+          const fillsDuring = fs.recovery ? (st.fills ?? 0) : 0;
           await deploy(st.kind, st.change === 'key', 'slow1', st.closeMs, () => {
-            for (let k = 0; k < (st.fills ?? 0); k++) trade(symAt(k), 1);
+            for (let k = 0; k < fillsDuring; k++) trade(symAt(k), 1);
           });
           if (st.change === 'key') keyChanges.push(deployBegan);
           break;
