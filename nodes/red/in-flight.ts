@@ -49,10 +49,12 @@ interface Redelivery {
 interface Runtime {
   senders: Set<Sender>;
   redeliver: Redelivery[];
+  onStopping: () => void;
   stopWatching?: () => void;
 }
 
-const runtimes = new WeakMap<Events, Runtime>();
+/** Per Node-RED runtime (one per process). */
+const runtimes = new Map<Events, Runtime>();
 
 function listening(n: unknown): boolean {
   if (typeof n !== 'object' || n === null) return false;
@@ -73,16 +75,20 @@ function syncDelivery(RED: NodeAPI): boolean {
 function runtimeOf(RED: NodeAPI): Runtime {
   let r = runtimes.get(RED.events);
   if (!r) {
-    const rt: Runtime = { senders: new Set(), redeliver: [] };
-    RED.events.on('flows:stopping', () => {
-      // Before the stop closes anything: remember where each message on its way is going.
-      for (const s of rt.senders) {
-        if (s.queue.length === 0) continue;
-        const wires = Array.isArray(s.node.wires) ? s.node.wires : [];
-        const at = wires.map((ids) => (Array.isArray(ids) ? ids : []).map((id) => ({ id, node: RED.nodes.getNode(id) as unknown })));
-        for (const sent of s.queue) sent.at ??= at;
-      }
-    });
+    const rt: Runtime = {
+      senders: new Set(),
+      redeliver: [],
+      onStopping: () => {
+        // Before the stop closes anything: remember where each message on its way is going.
+        for (const s of rt.senders) {
+          if (s.queue.length === 0) continue;
+          const wires = Array.isArray(s.node.wires) ? s.node.wires : [];
+          const at = wires.map((ids) => (Array.isArray(ids) ? ids : []).map((id) => ({ id, node: RED.nodes.getNode(id) as unknown })));
+          for (const sent of s.queue) sent.at ??= at;
+        }
+      },
+    };
+    RED.events.on('flows:stopping', rt.onStopping);
     runtimes.set(RED.events, rt);
     r = rt;
   }
@@ -144,4 +150,19 @@ export function followSends(RED: NodeAPI, node: Node): () => void {
       rt.stopWatching = undefined;
     }
   };
+}
+
+/**
+ * Forgets every runtime's messages on their way and stops following its deploys: what a new process
+ * starts with (tests that play a restart of Node-RED inside one process; node-red-node-test-helper
+ * keeps one runtime across its loads).
+ */
+export function forgetInFlight(): void {
+  for (const [events, rt] of runtimes) {
+    events.removeListener('flows:stopping', rt.onStopping);
+    rt.stopWatching?.();
+    rt.senders.clear();
+    rt.redeliver = [];
+  }
+  runtimes.clear();
 }

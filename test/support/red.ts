@@ -12,6 +12,7 @@ import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { NodeAPI } from 'node-red';
+import { forgetInFlight } from '../../nodes/red/in-flight';
 
 const localRequire = createRequire(__filename);
 
@@ -68,6 +69,13 @@ export interface SupertestAgent {
 const nodeRedPath = localRequire.resolve(process.env.NODE_RED_PATH ?? 'node-red');
 export const helper = localRequire('node-red-node-test-helper') as NodeTestHelper;
 helper.init(nodeRedPath);
+// A test's unload ends its Node-RED "process": the next load starts as a new one, without the
+// messages an earlier flow still had on their way at its stop (nodes/red/in-flight.ts).
+const unloadRuntime = helper.unload.bind(helper);
+helper.unload = async (): Promise<void> => {
+  await unloadRuntime();
+  forgetInFlight();
+};
 
 /** Require relative to the Node-RED in use (its own @node-red/util). */
 const redRequire = createRequire(nodeRedPath);
