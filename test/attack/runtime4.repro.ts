@@ -62,9 +62,9 @@ const ledger = (sim: BinanceSimulator, a: TestAccount, symbol = 'BTCUSDT', marke
     .map((t) => t.tradeId)
     .sort((x, y) => x - y);
 
-const sink = (id: string, z = TAB1.id, name = ''): FlowNode => ({ id, type: 'test-sink', z, name, wires: [] });
-const slow = (z = TAB1.id, name = 'mqtt'): FlowNode => ({ id: 'slow', type: 'test-slow-close', z, name, closeMs: 0, wires: [] });
-const ou = (id: string, wires: string[], z = TAB1.id, name = ''): FlowNode => ({ id, type: 'binance-order-update', z, name, account: 'acct', wires: [wires] });
+const sink = (id: string, z = TAB1.id, name = ''): FlowNode => ({ id, type: 'test-sink', z, name, x: 300, y: 100, wires: [] });
+const slow = (z = TAB1.id, name = 'mqtt'): FlowNode => ({ id: 'slow', type: 'test-slow-close', z, name, closeMs: 0, x: 300, y: 200, wires: [] });
+const ou = (id: string, wires: string[], z = TAB1.id, name = ''): FlowNode => ({ id, type: 'binance-order-update', z, name, account: 'acct', x: 100, y: 100, wires: [wires] });
 
 /**
  * Extra node types (user-like): `attack-relay` passes every message on (a change / function node);
@@ -218,7 +218,7 @@ describe('attacks on issue 21, round 4 (H-A4: in-flight guard, grace through sta
   // ------------------------------------------------------------------------------------------ D3
   it('D3: deploy begun in the send turn; the fill goes ou → relay (unchanged) → sink s1 (edited, modified nodes): s1 gets it once', async function () {
     const a = newAccount(sim, 'spot');
-    const flow = (v: number): FlowNode[] => [TAB1, accountNode(sim, a), ou('ou', ['rl']), { id: 'rl', type: 'attack-relay', z: TAB1.id, wires: [['s1']] }, sink('s1', TAB1.id, `v${v}`)];
+    const flow = (v: number): FlowNode[] => [TAB1, accountNode(sim, a), ou('ou', ['rl']), { id: 'rl', type: 'attack-relay', z: TAB1.id, x: 200, y: 100, wires: [['s1']] }, sink('s1', TAB1.id, `v${v}`)];
     await load(a, flow(0));
     await waitConnected();
     const ids = await deployInSendTurn(sim, a, 1, () => helper.setFlows(flow(1), 'nodes', credentialsFor(a)));
@@ -236,7 +236,7 @@ describe('attacks on issue 21, round 4 (H-A4: in-flight guard, grace through sta
   for (const type of ['full', 'nodes'] as const) {
     it(`D4 (${type}): deploy begun in the send turn; destination closes asynchronously in 1 s and still takes input meanwhile: it gets the fill once`, async function () {
       const a = newAccount(sim, 'spot');
-      const flow = (v: number): FlowNode[] => [TAB1, accountNode(sim, a), ou('ou', ['ss']), { id: 'ss', type: 'attack-slow-sink', z: TAB1.id, name: `v${v}`, closeMs: 1000, wires: [] }];
+      const flow = (v: number): FlowNode[] => [TAB1, accountNode(sim, a), ou('ou', ['ss']), { id: 'ss', type: 'attack-slow-sink', z: TAB1.id, x: 300, y: 100, name: `v${v}`, closeMs: 1000, wires: [] }];
       await load(a, flow(0));
       await waitConnected();
       const ids = await deployInSendTurn(sim, a, 1, () => helper.setFlows(flow(1), type, credentialsFor(a)));
@@ -258,9 +258,9 @@ describe('attacks on issue 21, round 4 (H-A4: in-flight guard, grace through sta
       TAB1,
       accountNode(sim, a),
       { id: 'sf', type: 'subflow', name: 'orders', info: '', in: [], out: [], env: [] },
-      { id: 'sou', type: 'binance-order-update', z: 'sf', name: '', account: 'acct', wires: [['ssk']] },
-      { id: 'ssk', type: 'test-sink', z: 'sf', name: `v${v}`, wires: [] },
-      { id: 'inst', type: 'subflow:sf', z: TAB1.id, name: `inst v${v}`, wires: [] },
+      { id: 'sou', type: 'binance-order-update', z: 'sf', x: 50, y: 50, name: '', account: 'acct', wires: [['ssk']] },
+      { id: 'ssk', type: 'test-sink', z: 'sf', x: 100, y: 100, name: `v${v}`, wires: [] },
+      { id: 'inst', type: 'subflow:sf', z: TAB1.id, x: 100, y: 100, name: `inst v${v}`, wires: [] },
     ];
     await load(a, flow(0));
     await waitConnected();
@@ -285,9 +285,9 @@ describe('attacks on issue 21, round 4 (H-A4: in-flight guard, grace through sta
       TAB1,
       accountNode(sim, a),
       { id: 'sf', type: 'subflow', name: 'journal', info: '', in: [{ x: 50, y: 30, wires: [{ id: 'ssk' }] }], out: [], env: [] },
-      { id: 'ssk', type: 'test-sink', z: 'sf', name: '', wires: [] },
+      { id: 'ssk', type: 'test-sink', z: 'sf', x: 100, y: 100, name: '', wires: [] },
       ou('ou', ['inst']),
-      { id: 'inst', type: 'subflow:sf', z: TAB1.id, name: `inst v${v}`, wires: [] },
+      { id: 'inst', type: 'subflow:sf', z: TAB1.id, x: 100, y: 100, name: `inst v${v}`, wires: [] },
     ];
     await load(a, flow(0));
     await waitConnected();
