@@ -31,12 +31,24 @@ const trades = (id: string): Msg[] => (sunk(id) as Msg[]).filter((m) => m.payloa
 const fillIds = (id: string): number[] => trades(id).map((m) => Number(m.payload.tradeId));
 const sorted = (xs: number[]): number[] => [...xs].sort((x, y) => x - y);
 
+/** 5001-5004,5010 */
+function ranges(xs: number[]): string {
+  const ys = [...new Set(xs)].sort((x, y) => x - y);
+  const out: string[] = [];
+  for (let i = 0; i < ys.length; i++) {
+    let j = i;
+    while (j + 1 < ys.length && ys[j + 1] === ys[j] + 1) j++;
+    out.push(i === j ? `${ys[i]}` : `${ys[i]}-${ys[j]}`);
+    i = j;
+  }
+  return out.join(',');
+}
 function report(expected: number[], got: number[]): string {
   const n = new Map<number, number>();
   for (const id of got) n.set(id, (n.get(id) ?? 0) + 1);
   const dup = [...n].filter(([, c]) => c > 1).map(([id, c]) => `${id}x${c}`);
   const miss = expected.filter((id) => !n.has(id));
-  return `expected ${expected.length} [${expected.join(',')}], got ${got.length} [${got.join(',')}]; missing ${miss.length} [${miss.join(',')}]; twice ${dup.length} [${dup.join(',')}]`;
+  return `expected ${expected.length} [${ranges(expected)}], got ${got.length} [${ranges(got)}]; missing ${miss.length} [${ranges(miss)}]; twice ${dup.length} [${dup.join(',')}]`;
 }
 async function quietly(p: () => boolean, ms: number): Promise<void> {
   try {
@@ -185,6 +197,84 @@ describe('attacks on issue 21, round 4 (H-A4: in-flight guard, grace through sta
     assert.deepEqual(ledger(sim, a), expected, 'setup: ledger');
     assert.deepEqual(sorted(fillIds('s2')), expected, `D1 s2 (unchanged): ${report(expected, fillIds('s2'))}`);
     assert.deepEqual(sorted(fillIds('s1')), expected, `D1 s1 (edited sink): ${report(expected, fillIds('s1'))}`);
+  });
+
+  // ------------------------------------------------------------------------------------------ D1c
+  it('D1c: modified-nodes deploy (only the sink edited, no slow close) begun in the send turn of the first of a burst of 200 fills: the sink gets each once', async function () {
+    const a = newAccount(sim, 'spot');
+    const flow = (v: number): FlowNode[] => [TAB1, accountNode(sim, a), ou('ou', ['s1', 's2']), sink('s1', TAB1.id, `v${v}`), sink('s2')];
+    await load(a, flow(0));
+    await waitConnected();
+    const ids = await deployInSendTurn(sim, a, 200, () => helper.setFlows(flow(1), 'nodes', credentialsFor(a)));
+    await waitConnected();
+    await quietly(() => ids.every((id) => fillIds('s2').includes(id)), 10_000);
+    await sleep(1500);
+    const after = fills(sim, a, 1);
+    const expected = [...ids, ...after];
+    await quietly(() => fillIds('s1').includes(after[0]), 8000);
+    await sleep(1000);
+    assert.deepEqual(ledger(sim, a), expected, 'setup: ledger');
+    console.log(`      D1c s1: ${report(expected, fillIds('s1'))}`);
+    assert.deepEqual(sorted(fillIds('s2')), expected, `D1c s2 (unchanged): ${report(expected, fillIds('s2'))}`);
+    assert.deepEqual(sorted(fillIds('s1')), expected, `D1c s1 (edited): ${report(expected, fillIds('s1'))}`);
+  });
+
+  // ------------------------------------------------------------------------------------------ G2
+  it('G2: flows stopped and started again (admin API "stop flows" / "start flows": stopFlows/startFlows), fills made while stopped: every fill once', async function () {
+    const a = newAccount(sim, 'spot');
+    await load(a, [TAB1, accountNode(sim, a), ou('ou', ['s1']), sink('s1')]);
+    await waitConnected();
+    const r0 = fills(sim, a, 1);
+    await waitFor(() => fillIds('s1').length === 1, 8000, 'first fill');
+    const rn = (helper as unknown as { _redNodes: { stopFlows(): Promise<void>; startFlows(): Promise<void> } })._redNodes;
+    await rn.stopFlows();
+    await sleep(500);
+    const open = sim.openConnections({ accountId: a.accountId });
+    const during = fills(sim, a, 2);
+    await sleep(2000);
+    await rn.startFlows();
+    await waitConnected();
+    await sleep(1000);
+    const after = fills(sim, a, 1);
+    const expected = [...r0, ...during, ...after];
+    await quietly(() => expected.every((id) => fillIds('s1').includes(id)), 15_000);
+    await sleep(1500);
+    console.log(`      G2 connections open while stopped: ${open}; s1 ${trades('s1').map((m) => `${String(m.payload.tradeId)}${m.recovered ? 'r' : ''}`)}`);
+    assert.deepEqual(ledger(sim, a), expected, 'setup: ledger');
+    assert.deepEqual(sorted(fillIds('s1')), expected, `G2: ${report(expected, fillIds('s1'))}`);
+  });
+
+  // ------------------------------------------------------------------------------------------ G4
+  it('G4: a second full deploy clicked 1 s into a first one whose stop phase lasts 6 s (slow close): every fill made through both reaches both consumers once', async function () {
+    const a = newAccount(sim, 'spot');
+    const flow = (v: number): FlowNode[] => [TAB1, TAB2, accountNode(sim, a), ou('ou', ['s1'], TAB1.id, `v${v}`), sink('s1'), ou('ou2', ['t2'], TAB2.id), sink('t2', TAB2.id), { ...slow(TAB1.id, `v${v}`), closeMs: 6000 }];
+    await load(a, flow(0));
+    await waitConnected();
+    const r0 = fills(sim, a, 1);
+    await waitFor(() => fillIds('s1').length === 1 && fillIds('t2').length === 1, 8000, 'first fill');
+    const rn = (helper as unknown as { _redNodes: { setFlows(f: unknown, c: unknown, t: string): Promise<unknown> } })._redNodes;
+    const first = rn.setFlows(flow(1), credentialsFor(a), 'full');
+    const during: number[] = [];
+    await sleep(1000);
+    during.push(...fills(sim, a, 1));
+    const second = rn.setFlows(flow(2), credentialsFor(a), 'full');
+    for (let i = 0; i < 4; i++) {
+      await sleep(1500);
+      during.push(...fills(sim, a, 1));
+    }
+    await Promise.all([first, second]);
+    await sleep(8000);
+    await waitConnected();
+    const after = fills(sim, a, 1);
+    const expected = [...r0, ...during, ...after];
+    await quietly(() => expected.every((id) => fillIds('s1').includes(id) && fillIds('t2').includes(id)), 15_000);
+    await sleep(1500);
+    const conns = sim.openConnections({ accountId: a.accountId });
+    console.log(`      G4 during ${during}; s1 ${trades('s1').map((m) => `${String(m.payload.tradeId)}${m.recovered ? 'r' : ''}`)}; t2 ${trades('t2').map((m) => `${String(m.payload.tradeId)}${m.recovered ? 'r' : ''}`)}; open connections ${conns}`);
+    assert.deepEqual(ledger(sim, a), expected, 'setup: ledger');
+    assert.deepEqual(sorted(fillIds('s1')), expected, `G4 s1: ${report(expected, fillIds('s1'))}`);
+    assert.deepEqual(sorted(fillIds('t2')), expected, `G4 t2: ${report(expected, fillIds('t2'))}`);
+    assert.equal(conns, 1, 'G4: one connection');
   });
 
   // ------------------------------------------------------------------------------------------ D2
