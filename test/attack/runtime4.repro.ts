@@ -503,6 +503,49 @@ describe('attacks on issue 21, round 4 (H-A4: in-flight guard, grace through sta
     assert.equal(open, 0, 'G1: the kept connection still open long after the failed start');
   });
 
+  // ------------------------------------------------------------------------------------------ P2
+  it('P2: a slow store (each write answered after 11 s, past the 10 s deadline, but it lands); a deploy that opens a new stream of the same owner (WebSocket URL changed) right after a fill; the new stream delivers fills; then a restart: nothing delivered again (the old stream\'s late final writes must not roll the saved state back)', async function () {
+    const a = newAccount(sim, 'spot');
+    const flow = (wsUrl?: string): FlowNode[] => [TAB1, accountNode(sim, a, { recoveryStore: 'persist', ...(wsUrl ? { wsUrl } : {}) }), ou('ou', ['s1']), sink('s1')];
+    const wsUrl = sim.urlsFor('spot').wsUrl.replace('127.0.0.1', 'localhost');
+    await load(a, flow());
+    await waitConnected();
+    const r0 = fills(sim, a, 1);
+    await waitFor(() => fillIds('s1').length === 1, 8000, 'first fill');
+    await sleep(1500);
+    store.add('write', { kind: 'slow', ms: 11_000, count: 1_000_000 });
+    const r1 = fills(sim, a, 1);
+    await waitFor(() => fillIds('s1').length === 2, 8000, 'fill r1');
+    await sleep(200);
+    await helper.setFlows(flow(wsUrl), 'full', credentialsFor(a));
+    await waitConnected();
+    await sleep(2000);
+    const f2 = fills(sim, a, 2);
+    await waitFor(() => fillIds('s1').length === 4, 8000, 'fills of the new stream');
+    await sleep(40_000); // every slow write has landed
+    const savedCursor = (store.saved('binanceUserStreamRecovery') as { lastTradeIds?: Record<string, number> } | undefined)?.lastTradeIds?.BTCUSDT;
+    const writes = store.calls.filter((c) => c.op === 'write').length;
+    store.clear();
+    const run1 = fillIds('s1');
+    fastCloses(true);
+    await helper.unload();
+    fastCloses(false);
+    store.processEnded();
+    forgetStoreOrder();
+    clearSinks();
+    await load(a, flow(wsUrl));
+    await waitConnected();
+    const after = fills(sim, a, 1);
+    await quietly(() => fillIds('s1').includes(after[0]), 10_000);
+    await sleep(2000);
+    const run2 = trades('s1');
+    console.log(`      P2 saved BTCUSDT cursor before the restart ${savedCursor} (last delivered ${f2[1]}); writes ${writes}; run1 ${run1}; run2 ${run2.map((m) => `${String(m.payload.tradeId)}${m.recovered ? 'r' : ''}${m.possibleDuplicate ? '?' : ''}`)}`);
+    const expected = [...r0, ...r1, ...f2, ...after];
+    const all = [...run1, ...run2.filter((m) => !m.possibleDuplicate).map((m) => Number(m.payload.tradeId))];
+    assert.deepEqual(ledger(sim, a), expected, 'setup: ledger');
+    assert.deepEqual(sorted(all), expected, `P2 (unflagged deliveries over both runs): ${report(expected, all)}`);
+  });
+
   // ------------------------------------------------------------------------------------------ P1
   it('P1: every write of the state hangs; a restart (unload): the close ends within 15 s without a close timeout; after it, fills once (duplicates flagged possibleDuplicate are counted separately)', async function () {
     const a = newAccount(sim, 'spot');
