@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { BinanceSimulator, SimMarket } from '../../simulator/index';
 import { BinanceSimulator as Simulator } from '../../simulator/index';
-import { capturedLogs, helper, nodeModules, startRed, waitFor, type FlowNode } from '../support/red';
+import { capturedLogs, helper, nodeModules, startRed, waitFor, watchStatus, type FlowNode } from '../support/red';
 import { clearSinks, closeHeld, fastCloses, holdCloses, letClose, sunk, testNodes } from '../support/runtime-nodes';
 import { PersistentStore, usePersistentStore } from '../support/persistent-store';
 import { accountNode, credentialsFor, newAccount, waitConnected, type TestAccount } from '../nodes/flows';
@@ -179,6 +179,7 @@ describe('attacks on issue 21, round 4 (H-A4: in-flight guard, grace through sta
     await waitConnected();
     const r0 = fills(sim, a, 1);
     await waitFor(() => fillIds('s1').length === 1, 8000, 'first fill');
+    const st = watchStatus('ou');
     const during: number[] = [];
     await deployWithSlowClose(flow(1), 'nodes', a, 3000, async () => {
       for (let i = 0; i < 3; i++) {
@@ -193,7 +194,8 @@ describe('attacks on issue 21, round 4 (H-A4: in-flight guard, grace through sta
     const expected = [...r0, ...during, ...after];
     await quietly(() => fillIds('s1').includes(after[0]), 8000);
     await sleep(1500);
-    console.log(`      D1 during ${during}; s1 ${fillIds('s1')}; s2 ${fillIds('s2')}`);
+    const lastStatus = st.length ? JSON.stringify(st[st.length - 1]) : 'no status change';
+    console.log(`      D1 during ${during}; s1 ${fillIds('s1')}; s2 ${fillIds('s2')}; ou statuses since before the deploy: ${st.length}, last ${lastStatus}`);
     assert.deepEqual(ledger(sim, a), expected, 'setup: ledger');
     assert.deepEqual(sorted(fillIds('s2')), expected, `D1 s2 (unchanged): ${report(expected, fillIds('s2'))}`);
     assert.deepEqual(sorted(fillIds('s1')), expected, `D1 s1 (edited sink): ${report(expected, fillIds('s1'))}`);
@@ -205,6 +207,7 @@ describe('attacks on issue 21, round 4 (H-A4: in-flight guard, grace through sta
     const flow = (v: number): FlowNode[] => [TAB1, accountNode(sim, a), ou('ou', ['s1', 's2']), sink('s1', TAB1.id, `v${v}`), sink('s2')];
     await load(a, flow(0));
     await waitConnected();
+    const st = watchStatus('ou');
     const ids = await deployInSendTurn(sim, a, 200, () => helper.setFlows(flow(1), 'nodes', credentialsFor(a)));
     await waitConnected();
     await quietly(() => ids.every((id) => fillIds('s2').includes(id)), 10_000);
@@ -214,7 +217,7 @@ describe('attacks on issue 21, round 4 (H-A4: in-flight guard, grace through sta
     await quietly(() => fillIds('s1').includes(after[0]), 8000);
     await sleep(1000);
     assert.deepEqual(ledger(sim, a), expected, 'setup: ledger');
-    console.log(`      D1c s1: ${report(expected, fillIds('s1'))}`);
+    console.log(`      D1c s1: ${report(expected, fillIds('s1'))}; first arrivals ${fillIds('s1').slice(0, 4)}; ou statuses ${st.length}, last ${JSON.stringify(st[st.length - 1] ?? null)}`);
     assert.deepEqual(sorted(fillIds('s2')), expected, `D1c s2 (unchanged): ${report(expected, fillIds('s2'))}`);
     assert.deepEqual(sorted(fillIds('s1')), expected, `D1c s1 (edited): ${report(expected, fillIds('s1'))}`);
   });
@@ -501,6 +504,32 @@ describe('attacks on issue 21, round 4 (H-A4: in-flight guard, grace through sta
     assert.deepEqual(ledger(sim, a), expected, 'setup: ledger');
     assert.deepEqual(sorted(fillIds('s1')), expected, `G1: ${report(expected, fillIds('s1'))}`);
     assert.equal(open, 0, 'G1: the kept connection still open long after the failed start');
+  });
+
+  // ------------------------------------------------------------------------------------------ G1b
+  it('G1b: a full deploy that cannot start (missing type) begun in the send turn of a fill; fills while stopped; then a deploy without the missing node: every fill once, in order', async function () {
+    const a = newAccount(sim, 'spot');
+    const good = (v: number): FlowNode[] => [TAB1, accountNode(sim, a), ou('ou', ['s1'], TAB1.id, `v${v}`), sink('s1')];
+    await load(a, good(0));
+    await waitConnected();
+    const bad = [...good(1), { id: 'x', type: 'node-red-contrib-not-installed', z: TAB1.id, x: 1, y: 1, wires: [] }];
+    const rn = (helper as unknown as { _redNodes: { setFlows(f: unknown, c: unknown, t: string): Promise<unknown> } })._redNodes;
+    const ids = await deployInSendTurn(sim, a, 1, async () => {
+      await rn.setFlows(bad, credentialsFor(a), 'full');
+    });
+    await sleep(2000);
+    const during = fills(sim, a, 2);
+    await sleep(3000);
+    await helper.setFlows(good(2), 'full', credentialsFor(a));
+    await waitConnected();
+    await sleep(1500);
+    const after = fills(sim, a, 1);
+    const expected = [...ids, ...during, ...after];
+    await quietly(() => expected.every((id) => fillIds('s1').includes(id)), 15_000);
+    await sleep(1500);
+    console.log(`      G1b s1 ${trades('s1').map((m) => `${String(m.payload.tradeId)}${m.recovered ? 'r' : ''}`)}`);
+    assert.deepEqual(ledger(sim, a), expected, 'setup: ledger');
+    assert.deepEqual(fillIds('s1'), expected, `G1b (order of arrival): ${report(expected, fillIds('s1'))}`);
   });
 
   // ------------------------------------------------------------------------------------------ P2
