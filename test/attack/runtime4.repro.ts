@@ -280,6 +280,33 @@ describe('attacks on issue 21, round 4 (H-A4: in-flight guard, grace through sta
     assert.equal(conns, 1, 'G4: one connection');
   });
 
+  // ------------------------------------------------------------------------------------------ D11
+  it('D11: a plugin with an asynchronous onSend hook (message tracing, 50 ms); a modified-nodes deploy editing the sink begun in the send turn: the sink gets the fill once', async function () {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const hooks = require('@node-red/util').hooks as { add(id: string, fn: unknown): void; remove(id: string): void };
+    hooks.add('onSend.attack4', (_events: unknown, done: () => void) => {
+      setTimeout(done, 50);
+    });
+    try {
+      const a = newAccount(sim, 'spot');
+      const flow = (v: number): FlowNode[] => [TAB1, accountNode(sim, a), ou('ou', ['s1']), sink('s1', TAB1.id, `v${v}`)];
+      await load(a, flow(0));
+      await waitConnected();
+      const ids = await deployInSendTurn(sim, a, 1, () => helper.setFlows(flow(1), 'nodes', credentialsFor(a)));
+      await waitConnected();
+      await sleep(1000);
+      const after = fills(sim, a, 1);
+      const expected = [...ids, ...after];
+      await quietly(() => fillIds('s1').includes(after[0]), 8000);
+      await sleep(1000);
+      console.log(`      D11 s1 ${fillIds('s1')}`);
+      assert.deepEqual(ledger(sim, a), expected, 'setup: ledger');
+      assert.deepEqual(sorted(fillIds('s1')), expected, `D11: ${report(expected, fillIds('s1'))}`);
+    } finally {
+      hooks.remove('onSend.attack4');
+    }
+  });
+
   // ------------------------------------------------------------------------------------------ D2
   it('D2: modified-flows deploy of tab 2 only (its sink edited, a node there closes in 3 s) while the order-update on tab 1 sends to it: fills made during the stop phase reach the tab-2 sink once', async function () {
     const a = newAccount(sim, 'spot');
