@@ -15,6 +15,8 @@
  *  D1  FAIL modified-nodes deploy that edits only the SINK of an unchanged order-update node (another
  *      node closes in 3 s): fills 5002-5004 made during the stop phase never reach the edited sink
  *      (the unchanged sink s2 gets them); the order-update node's status never changes (green).
+ *  D1r FAIL D1, then a reconnect with a fill in the gap (recovery runs): s1 gets 5001, 5005
+ *      (recovered), 5006; 5002-5004 are never delivered (counted delivered, cursor past them).
  *  D1c FAIL same without any slow close, deploy clicked during a burst of 200 fills of one order:
  *      114 of 201 lost at the edited sink (5087-5200), status unchanged. (Without the in-flight
  *      guard — dist data-node.js patched — 200 lost: the guard rescues only the send turn.)
@@ -242,6 +244,38 @@ describe('attacks on issue 21, round 4 (H-A4: in-flight guard, grace through sta
     assert.deepEqual(ledger(sim, a), expected, 'setup: ledger');
     assert.deepEqual(sorted(fillIds('s2')), expected, `D1 s2 (unchanged): ${report(expected, fillIds('s2'))}`);
     assert.deepEqual(sorted(fillIds('s1')), expected, `D1 s1 (edited sink): ${report(expected, fillIds('s1'))}`);
+  });
+
+  // ------------------------------------------------------------------------------------------ D1r
+  it('D1r: as D1 (sink edited, modified nodes, 3 s close), then a reconnect with a fill in the gap (recovery runs): the fills lost at the sink are still never delivered', async function () {
+    const a = newAccount(sim, 'spot');
+    const flow = (v: number): FlowNode[] => [TAB1, accountNode(sim, a), ou('ou', ['s1', 's2']), sink('s1', TAB1.id, `debug v${v}`), sink('s2'), slow(TAB1.id, `mqtt v${v}`)];
+    await load(a, flow(0));
+    await waitConnected();
+    const r0 = fills(sim, a, 1);
+    await waitFor(() => fillIds('s1').length === 1, 8000, 'first fill');
+    const during: number[] = [];
+    await deployWithSlowClose(flow(1), 'nodes', a, 3000, async () => {
+      for (let i = 0; i < 3; i++) {
+        await sleep(500);
+        during.push(...fills(sim, a, 1));
+      }
+      await quietly(() => during.every((id) => fillIds('s2').includes(id)), 5000);
+    });
+    await waitConnected();
+    await sleep(1000);
+    assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1, 'setup: dropped');
+    const gap = fills(sim, a, 1);
+    await sleep(500);
+    await waitConnected();
+    await quietly(() => fillIds('s1').includes(gap[0]), 15_000);
+    const after = fills(sim, a, 1);
+    const expected = [...r0, ...during, ...gap, ...after];
+    await quietly(() => fillIds('s1').includes(after[0]), 8000);
+    await sleep(2000);
+    console.log(`      D1r s1 ${trades('s1').map((m) => `${String(m.payload.tradeId)}${m.recovered ? 'r' : ''}`)}`);
+    assert.deepEqual(ledger(sim, a), sorted(expected), 'setup: ledger');
+    assert.deepEqual(sorted(fillIds('s1')), sorted(expected), `D1r s1: ${report(sorted(expected), fillIds('s1'))}`);
   });
 
   // ------------------------------------------------------------------------------------------ D1c
