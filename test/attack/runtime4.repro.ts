@@ -31,7 +31,7 @@
  *  D4  PASS full / nodes: destination closing asynchronously (1 s) still takes it: once.
  *  D5  PASS data node and sink inside a subflow.  D6 PASS data node → subflow instance.
  *  D7  PASS burst of 6, order kept.  D8 PASS two deploys back to back.  D10 PASS 30 deploys,
- *      listener counts stable (flows:started=1 flows:stopping=3 flows:stopped=1 runtime-event=2).
+ *      listener counts after them (flows:started=1 flows:stopping=3 flows:stopped=1 runtime-event=2).
  *  D9  FAIL (doubtful, by contract?) full deploy in the send turn replacing sink s1 by s1b (new id):
  *      5001 reaches neither (flush drops it: s1 gone, s1b not the wired id).
  *  D11 FAIL duplicate introduced by the guard: a plugin with an asynchronous onSend hook (50 ms), a
@@ -46,7 +46,7 @@
  *  G2  PASS stopFlows/startFlows ("stop/start flows"): 0 connections while stopped, fills recovered.
  *  G4  PASS a second full deploy 1 s into a first one with a 6 s close: every fill once at both
  *      consumers, one connection.
- *  P1  hanging store: close took 12 003 ms (ended by the account node's 12 s close deadline, not by
+ *  P1  PASS (time) / FAIL as P3 (repeats). Hanging store: close took 12 003 ms (ended by the account node's 12 s close deadline, not by
  *      the persister: its stop keeps going in the background), no Node-RED close timeout: PASS
  *      on time. Then restart: 5002, 5003 delivered again, recovered, NOT flagged possibleDuplicate.
  *  P3  FAIL (inherent? doubtful) store failing every write, 3 restarts with a fill before each:
