@@ -166,6 +166,11 @@ export = function register(RED: NodeAPI): void {
         if (!pending.has(user.id)) a?.acquire(user.id);
         statuses.add(user, opts.showLastEvent === true);
       },
+      awayUntilStarted(user: AccountUser): void {
+        if (closing || !account?.holds(user.id) || pending.has(user.id)) return;
+        pending.add(user.id);
+        account.away(user.id);
+      },
       deregister(user: AccountUser, done: () => void, removed: boolean): void {
         statuses.remove(user.id);
         if (!account?.holds(user.id)) done();

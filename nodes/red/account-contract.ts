@@ -46,6 +46,12 @@ export interface AccountHandle {
    * started; then they leave to it if it registered again, else it is released.
    */
   deregister(user: AccountUser, done: () => void, removed: boolean): void;
+  /**
+   * A deploy's stop is closing a node this consumer sends to (the consumer itself stays): Node-RED
+   * drops what is sent to it until the deploy has started its nodes, so the consumer is away as if
+   * restarted (I6) until then.
+   */
+  awayUntilStarted?(user: AccountUser): void;
   /** Removes this account's secrets from a text. */
   redact(text: string): string;
   /**

@@ -85,7 +85,7 @@ export function consume(
   const stream = account.getStream();
   const entries = Object.entries(listeners) as Array<[keyof ReliableStreamEvents, (...a: unknown[]) => void]>;
   for (const [name, fn] of entries) stream?.on(name, fn);
-  const unfollow = followSends(RED, node);
+  const unfollow = followSends(RED, node, () => account.awayUntilStarted?.(node));
   account.register(node, { showLastEvent: opts.showLastEvent === true });
   node.on('close', (removed: boolean, done: () => void) => {
     opts.onClose?.();

@@ -1,57 +1,75 @@
 /**
- * Messages on their way (I6 at the flow's first hop; issue 21, runtime schedule seed 7205).
+ * What our data nodes send, through a deploy (I6 at the flow's first hop; issue 21: runtime
+ * schedule seed 7205, attack round 4 D1, D1c, D11).
  *
  * Node-RED passes a sent message on one turn later (`setImmediate` in Flow.send, unless the
- * `runtimeSyncDelivery` setting is on), to the destination node object it looked up at the send.
- * A deploy's stop closes its nodes synchronously right after flows:stopping, and a closed node has
- * no input listener: a message our data node sent in the same turn as a deploy's stop (a frame
- * read in the same poll phase as the saved flow file's completion, or a burst still leaving) is
- * dropped on the way to every destination that stop closes, although our pipeline counted it as
- * delivered (the node took it). Node-RED's own nodes lose such messages too; ours must not lose a
- * fill.
+ * `runtimeSyncDelivery` setting is on; later still when a plugin's routing hook is asynchronous)
+ * to the destination node object it looked up. A deploy's stop closes its nodes synchronously
+ * right after flows:stopping, and a closed node takes no input; until the deploy has started its
+ * nodes, a message to the id of a node it stopped is dropped. Our pipeline counts an event as
+ * delivered when our data node takes it, so two cases lost fills:
  *
- * So each message a data node sends is followed one turn later by a check (our immediate runs
- * after Node-RED's, queued at the send): only while a stop began meanwhile (otherwise nothing was
- * at risk and the check costs a queue shift), it looks at each destination the message went to —
- * still listening (not closed by the stop, or closing asynchronously and still taking input):
- * received; not listening: dropped. A dropped message is handed, once the deploy has started its
- * nodes (one delivery turn after flows:started, as the events kept for restarted consumers:
- * flows-started.ts), to the node that now has that destination's id — provided the sending node
- * (by id) is still wired to it; otherwise the flow no longer wants it there.
+ *  1. A data node that the deploy does not restart, wired to a node that it does (the user edited
+ *     the function or debug node after ours and deployed modified nodes): it kept sending into the
+ *     stop phase. Now, at flows:stopping, such a data node is *away* until the deploy has started
+ *     (`awayUntilStarted`, as a restarted one is: its events wait, I6).
+ *  2. A message sent in the very turn the stop began was still on its way. Now each one then on its
+ *     way is watched (Node-RED's `onReceive` hook, added for that deploy only): a destination that
+ *     took no input when Node-RED handed it over (closed by the stop) gets it through its new node
+ *     (`receive`) once the deploy has started its nodes (one delivery turn after flows:started,
+ *     as the events kept for restarted consumers: flows-started.ts) — provided the sending node,
+ *     by id, is still wired to it; a destination that took it (unchanged, or closing
+ *     asynchronously and still taking input) is not given it again, whenever Node-RED routed it.
  *
  * Whether a node takes input is read from Node-RED's node object (`_inputCallback`,
- * `_inputCallbacks`, the same in 4.1 and 5); a runtime without them is taken as having delivered
- * (the behaviour before this guard).
+ * `_inputCallbacks`, the same in 4.1 and 5); a runtime without them or without hooks is taken as
+ * having delivered (never a duplicate). Beyond the first hop (a node after ours passing the
+ * message on to a node the deploy closes) Node-RED drops messages of every node alike.
  */
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { onDeployStarted } from './flows-started';
 
 type Events = NodeAPI['events'];
-
-interface Sent {
-  /** Message per output, as given to node.send (an array of messages on one output is several). */
-  outputs: Array<NodeMessage | NodeMessage[] | null | undefined>;
-  /** Destination objects per output, looked up when a stop began while this was on its way. */
-  at?: Array<Array<{ id: string; node: unknown }>>;
-}
+type Wired = Node & { wires?: string[][]; z?: string };
 
 interface Sender {
-  node: Node & { wires?: string[][] };
-  queue: Sent[];
+  node: Wired;
+  /** Messages sent whose delivery turn has not passed yet (the `_msgid` of each). */
+  queue: string[];
+  /** Those messages by `_msgid`. */
+  sent: Map<string, NodeMessage>;
+  /** A deploy is closing a node this one sends to (and not this one). */
+  onDestinationStopping?: () => void;
 }
 
-interface Redelivery {
+interface AtRisk {
   from: string;
-  to: string;
+  /** Destinations (ids) the message is on its way to. */
+  to: Set<string>;
   msg: NodeMessage;
 }
 
 interface Runtime {
   senders: Set<Sender>;
-  redeliver: Redelivery[];
-  onStopping: () => void;
+  /** Messages on their way when a stop began, by `_msgid`. */
+  atRisk: Map<string, AtRisk>;
+  redeliver: Array<{ from: string; to: string; msg: NodeMessage }>;
+  hooked: boolean;
+  onStopping: (ev: unknown) => void;
   stopWatching?: () => void;
 }
+
+interface StoppingEvent {
+  type?: string;
+  diff?: { changed?: string[]; removed?: string[]; linked?: string[]; rewired?: string[]; flowChanged?: string[]; added?: string[] };
+}
+
+interface Hooks {
+  add(id: string, fn: (ev: { msg?: { _msgid?: string }; destination?: { id?: string; node?: unknown } }) => void): void;
+  remove(id: string): void;
+}
+
+const HOOK = 'onReceive.binance-user-stream-in-flight';
 
 /** Per Node-RED runtime (one per process). */
 const runtimes = new Map<Events, Runtime>();
@@ -64,6 +82,11 @@ function listening(n: unknown): boolean {
   return (o._inputCallback !== null && o._inputCallback !== undefined) || (o._inputCallbacks !== null && o._inputCallbacks !== undefined);
 }
 
+function hooksOf(RED: NodeAPI): Hooks | undefined {
+  const h = (RED as unknown as { hooks?: Partial<Hooks> }).hooks;
+  return typeof h?.add === 'function' && typeof h.remove === 'function' ? (h as Hooks) : undefined;
+}
+
 function syncDelivery(RED: NodeAPI): boolean {
   try {
     return (RED.settings as unknown as { runtimeSyncDelivery?: boolean }).runtimeSyncDelivery === true;
@@ -72,34 +95,76 @@ function syncDelivery(RED: NodeAPI): boolean {
   }
 }
 
-function runtimeOf(RED: NodeAPI): Runtime {
-  let r = runtimes.get(RED.events);
-  if (!r) {
-    const rt: Runtime = {
-      senders: new Set(),
-      redeliver: [],
-      onStopping: () => {
-        // Before the stop closes anything: remember where each message on its way is going.
-        for (const s of rt.senders) {
-          if (s.queue.length === 0) continue;
-          const wires = Array.isArray(s.node.wires) ? s.node.wires : [];
-          const at = wires.map((ids) => (Array.isArray(ids) ? ids : []).map((id) => ({ id, node: RED.nodes.getNode(id) as unknown })));
-          for (const sent of s.queue) sent.at ??= at;
-        }
-      },
-    };
-    RED.events.on('flows:stopping', rt.onStopping);
-    runtimes.set(RED.events, rt);
-    r = rt;
-  }
-  return r;
+/** Which node ids a stop closes (Node-RED's flows.stop: full; modified nodes; modified flows). */
+function stopsOf(RED: NodeAPI, ev: StoppingEvent): (id: string) => boolean {
+  if (ev.type === 'full' || !ev.diff) return () => true;
+  const d = ev.diff;
+  const ids = new Set<string>([...(d.changed ?? []), ...(d.removed ?? [])]);
+  if (ev.type === 'flows') for (const id of [...(d.linked ?? []), ...(d.rewired ?? [])]) ids.add(id);
+  const flows = new Set<string>([...(d.flowChanged ?? []), ...(d.added ?? []), ...(d.removed ?? [])]);
+  return (id) => {
+    if (ids.has(id)) return true;
+    const z = (RED.nodes.getNode(id) as Wired | null)?.z;
+    return z !== undefined && flows.has(z);
+  };
 }
 
-function flush(RED: NodeAPI, rt: Runtime): void {
+function runtimeOf(RED: NodeAPI): Runtime {
+  const r = runtimes.get(RED.events);
+  if (r) return r;
+  const hooks = hooksOf(RED);
+  const rt: Runtime = {
+    senders: new Set(),
+    atRisk: new Map(),
+    redeliver: [],
+    hooked: false,
+    onStopping: (ev) => {
+      const stops = stopsOf(RED, (ev ?? {}) as StoppingEvent);
+      for (const s of rt.senders) {
+        const wires = (Array.isArray(s.node.wires) ? s.node.wires : []).map((ids) => (Array.isArray(ids) ? ids : []));
+        const closing = wires.flat().filter(stops);
+        // Case 1: this node stays, a node it sends to is closed: away until the deploy has started.
+        if (closing.length > 0 && !stops(s.node.id)) s.onDestinationStopping?.();
+        // Case 2: what it sent is still on its way: watch where Node-RED hands it.
+        if (!hooks || s.queue.length === 0 || closing.length === 0) continue;
+        for (const id of s.queue) {
+          const msg = s.sent.get(id);
+          if (msg && !rt.atRisk.has(id)) rt.atRisk.set(id, { from: s.node.id, to: new Set(closing), msg });
+        }
+      }
+      if (hooks && rt.atRisk.size > 0 && !rt.hooked) {
+        rt.hooked = true;
+        hooks.add(HOOK, (e) => {
+          const id = e?.msg?._msgid;
+          const to = e?.destination?.id;
+          if (id === undefined || to === undefined) return;
+          const risk = rt.atRisk.get(id);
+          if (!risk?.to.delete(to)) return;
+          if (risk.to.size === 0) rt.atRisk.delete(id);
+          // Handed to a node that takes no input (closed by the stop): it goes to its new node.
+          if (!listening(e.destination?.node)) rt.redeliver.push({ from: risk.from, to, msg: RED.util.cloneMessage(risk.msg) });
+        });
+      }
+    },
+  };
+  RED.events.on('flows:stopping', rt.onStopping);
+  runtimes.set(RED.events, rt);
+  return rt;
+}
+
+/** The deploy has started its nodes: hand over what closed nodes missed; stop watching. */
+function deployStarted(RED: NodeAPI, rt: Runtime): void {
   const list = rt.redeliver;
   rt.redeliver = [];
+  // Not handed over by now: Node-RED dropped it before any node (or it is still held by a plugin's
+  // routing hook, which hands it to the new node itself): not given again (never a duplicate).
+  rt.atRisk.clear();
+  if (rt.hooked) {
+    rt.hooked = false;
+    hooksOf(RED)?.remove(HOOK);
+  }
   for (const r of list) {
-    const from = RED.nodes.getNode(r.from) as (Node & { wires?: string[][] }) | null;
+    const from = RED.nodes.getNode(r.from) as Wired | null;
     const stillWired = Array.isArray(from?.wires) && from.wires.some((ids) => Array.isArray(ids) && ids.includes(r.to));
     const to = RED.nodes.getNode(r.to) as (Node & { receive?: (m: NodeMessage) => void }) | null;
     if (!stillWired || !to || typeof to.receive !== 'function') continue;
@@ -112,43 +177,39 @@ function flush(RED: NodeAPI, rt: Runtime): void {
 }
 
 /**
- * Follows what `node` sends (see the header): wraps its `send`. Returns the function that stops
- * following it (its close); messages already known dropped are still handed over at the deploy's
- * start.
+ * Follows what `node` sends (see the header): wraps its `send`. `onDestinationStopping`: a deploy's
+ * stop closes a node it sends to, not itself. Returns the function that stops following it (its
+ * close); what closed nodes missed is still handed over at the deploy's start.
  */
-export function followSends(RED: NodeAPI, node: Node): () => void {
-  if (syncDelivery(RED)) return () => undefined; // delivered within send: nothing is ever on its way
+export function followSends(RED: NodeAPI, node: Node, onDestinationStopping?: () => void): () => void {
   const rt = runtimeOf(RED);
-  const sender: Sender = { node: node as Sender['node'], queue: [] };
+  const sender: Sender = { node: node as Wired, queue: [], sent: new Map(), onDestinationStopping };
   rt.senders.add(sender);
-  if (!rt.stopWatching) rt.stopWatching = onDeployStarted(RED, () => flush(RED, rt));
+  rt.stopWatching ??= onDeployStarted(RED, () => deployStarted(RED, rt));
+  if (syncDelivery(RED)) {
+    // Delivered within send: nothing is ever on its way.
+    return () => void rt.senders.delete(sender);
+  }
   const original = node.send.bind(node);
   const check = (): void => {
-    const sent = sender.queue.shift();
-    if (!sent?.at) return;
-    // Node-RED's delivery of this message ran before this check (queued first, at the send).
-    sent.at.forEach((dests, i) => {
-      const out = sent.outputs[i];
-      if (out === null || out === undefined) return;
-      const msgs = Array.isArray(out) ? out : [out];
-      for (const d of dests) {
-        if (listening(d.node)) continue;
-        for (const m of msgs) if (m) rt.redeliver.push({ from: node.id, to: d.id, msg: RED.util.cloneMessage(m) });
-      }
-    });
+    const id = sender.queue.shift();
+    if (id !== undefined) sender.sent.delete(id);
   };
   node.send = (msg?: NodeMessage | Array<NodeMessage | NodeMessage[] | null>): void => {
     original(msg as NodeMessage);
     if (msg === undefined || msg === null) return;
-    sender.queue.push({ outputs: Array.isArray(msg) ? msg : [msg] });
-    setImmediate(check);
+    for (const out of Array.isArray(msg) ? msg : [msg]) {
+      for (const m of Array.isArray(out) ? out : [out]) {
+        const id = (m as { _msgid?: string } | null)?._msgid;
+        if (id === undefined) continue;
+        sender.queue.push(id);
+        sender.sent.set(id, m as NodeMessage);
+        setImmediate(check);
+      }
+    }
   };
   return () => {
     rt.senders.delete(sender);
-    if (rt.senders.size === 0 && rt.redeliver.length === 0) {
-      rt.stopWatching?.();
-      rt.stopWatching = undefined;
-    }
   };
 }
 
@@ -162,6 +223,7 @@ export function forgetInFlight(): void {
     events.removeListener('flows:stopping', rt.onStopping);
     rt.stopWatching?.();
     rt.senders.clear();
+    rt.atRisk.clear();
     rt.redeliver = [];
   }
   runtimes.clear();

@@ -19,7 +19,7 @@ import type { BinanceSimulator, SimTrade } from '../../simulator/index';
 import { isAccountHandle } from '../../nodes/red/account-contract';
 import type { StreamManager } from '../../nodes/lib/stream/stream-manager';
 import type { UserDataEvent } from '../../nodes/lib/types';
-import { helper, nodeModules, waitFor, type FlowNode } from '../support/red';
+import { helper, hooksOfRuntime, nodeModules, waitFor, type FlowNode } from '../support/red';
 import { clearSinks, closeHeld, holdCloses, letClose, sunk, testNodes } from '../support/runtime-nodes';
 import { accountNode, consumer, credentialsFor, newAccount, redWithSimulator, TAB, waitConnected } from './flows';
 
@@ -235,6 +235,66 @@ describe('deploys through the runtime (issue 21: delivered means the flow receiv
       assert.deepEqual(fillKeys(received('s2')), tradeKeys(trades), `s2 (${deploy === 'full' ? 'closed' : 'unchanged'}): once`);
     });
   }
+
+  it('a modified-nodes deploy that edits only the node after an unchanged order-update node (another node closes in 3 s): the fills made meanwhile reach the edited node once, in order, after the deploy (attack D1)', async function () {
+    const a = newAccount(sim, 'spot');
+    const creds = credentialsFor(a);
+    const flow = (v: number): FlowNode[] => [TAB, accountNode(sim, a), { ...consumer('ou', 'binance-order-update', 's1'), wires: [['s1', 's2']] }, { ...sink('s1'), name: `debug v${v}` }, sink('s2'), slowNode(v)];
+    await load(flow(1), creds);
+    await waitConnected();
+    const before = sim.runOrderLifecycle(a.accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.001', price: '100', fills: ['0.001'] }).trades;
+    await waitFor(() => fillKeys(received('s1')).length === 1, 5000, 'the fill before the deploy');
+    const manager = managerOf();
+    const seen = eventsSeen(manager);
+    const during: SimTrade[] = [];
+    let atEditedBeforeStart = -1;
+    await deployWithSlowClose(flow(2), 'nodes', creds, 3000, async () => {
+      during.push(...sim.runOrderLifecycle(a.accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'SELL', quantity: '0.003', price: '101', fills: ['0.001', '0.001', '0.001'] }).trades);
+      await waitFor(() => seen.count() >= 4, 5000, 'the exchange events to reach the stream');
+      atEditedBeforeStart = fillKeys(received('s1')).length;
+    });
+    seen.stop();
+    assert.equal(atEditedBeforeStart, 1, 'nothing is sent towards the node being replaced');
+    await waitFor(() => fillKeys(received('s1')).length >= 4 && fillKeys(received('s2')).length >= 4, 10_000, 'the fills made during the deploy');
+    await sleep(300);
+    assert.deepEqual(fillKeys(received('s1')), tradeKeys([...before, ...during]), 'the edited node: every fill once, in order');
+    assert.deepEqual(fillKeys(received('s2')), tradeKeys([...before, ...during]), 'the unchanged node: every fill once, in order');
+  });
+
+  it('a plugin with an asynchronous onSend hook (message tracing): a modified-nodes deploy of the next node begun in the turn a fill was sent: it arrives once (attack D11)', async function () {
+    const hooks = hooksOfRuntime();
+    hooks.add('onSend.deploys-test', (_events: unknown, done: () => void) => void setTimeout(done, 50));
+    try {
+      const a = newAccount(sim, 'spot');
+      const creds = credentialsFor(a);
+      const flow = (edit: string): FlowNode[] => [TAB, accountNode(sim, a), consumer('ou', 'binance-order-update', 's1'), { ...sink('s1'), name: edit }];
+      await load(flow('sink'), creds);
+      await waitConnected();
+      const n: unknown = helper.getNode('acct');
+      assert.ok(isAccountHandle(n));
+      const stream = n.getStream();
+      assert.ok(stream);
+      let deploying: Promise<void> | undefined;
+      const onEvent = (e: UserDataEvent): void => {
+        if (deploying || e.eventType !== 'executionReport' || (e.raw as { x?: string }).x !== 'TRADE') return;
+        deploying = helper.setFlows(flow('sink (edited)'), 'nodes', creds);
+      };
+      stream.on('event', onEvent);
+      let trades: SimTrade[];
+      try {
+        trades = sim.runOrderLifecycle(a.accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.001', price: '100', fills: ['0.001'] }).trades;
+        await waitFor(() => deploying !== undefined, 5000, 'the fill to reach the stream');
+        await deploying;
+      } finally {
+        stream.removeListener('event', onEvent);
+      }
+      await waitFor(() => fillKeys(received('s1')).length >= 1, 5000, 'the fill');
+      await sleep(500);
+      assert.deepEqual(fillKeys(received('s1')), tradeKeys(trades), 'once');
+    } finally {
+      hooks.remove('onSend.deploys-test');
+    }
+  });
 
   it('case 2: a full deploy whose stop phase lasts 11 s (longer than the 10 s grace): a deposit and a fill made during it are delivered once', async function () {
     const a = newAccount(sim, 'spot');

@@ -125,8 +125,22 @@ export const NODE_TYPES: readonly OurNodeType[] = [
 ];
 
 /** Our node modules as Node-RED loads them (dist/nodes/<type>.js, `module.exports = fn`). */
+/** Node-RED's hooks (RED.hooks; what a plugin registers its own with). */
+export function hooksOfRuntime(): { add(id: string, fn: (...a: never[]) => unknown): void; remove(id: string): void } {
+  return (redRequire('@node-red/util') as { hooks: ReturnType<typeof hooksOfRuntime> }).hooks;
+}
+
 export function nodeModules(types: readonly OurNodeType[] = NODE_TYPES): NodeInitializer[] {
-  return types.map((t) => localRequire(path.join(distNodes, `${t}.js`)) as NodeInitializer);
+  return types.map((t) => {
+    const init = localRequire(path.join(distNodes, `${t}.js`)) as NodeInitializer;
+    // node-red-node-test-helper's mock runtime has no `hooks`; Node-RED gives its nodes the
+    // runtime's (the ones its Flow and Node call): the same object, from its own @node-red/util.
+    return (RED: NodeAPI) => {
+      const api = RED as unknown as { hooks?: unknown };
+      api.hooks ??= hooksOfRuntime();
+      init(RED);
+    };
+  });
 }
 
 // ---------------------------------------------------------------------------
