@@ -13,18 +13,16 @@
  *     the function or debug node after ours and deployed modified nodes): it kept sending into the
  *     stop phase. Now, at flows:stopping, such a data node is *away* until the deploy has started
  *     (`awayUntilStarted`, as a restarted one is: its events wait, I6).
- *  2. A message sent in the very turn the stop began was still on its way. Now each one then on its
- *     way is watched (Node-RED's `onReceive` hook, added for that deploy only): a destination that
- *     took no input when Node-RED handed it over (closed by the stop) gets it through its new node
- *     (`receive`) once the deploy has started its nodes (one delivery turn after flows:started,
- *     as the events kept for restarted consumers: flows-started.ts) — provided the sending node,
- *     by id, is still wired to it; a destination that took it (unchanged, or closing
- *     asynchronously and still taking input) is not given it again, whenever Node-RED routed it.
+ *  2. A message sent in the very turn the stop began was still on its way. Now, at flows:stopping,
+ *     each one on its way to a node the stop closes is handed to that node at once (`receive`),
+ *     before its close — as if Node-RED had passed it on a moment earlier — and Node-RED's own
+ *     hand-over of it to that node, later, is cancelled (its `onReceive` hook, added for that stop
+ *     only, answers false). This holds for a deploy and for a stop without one (a restart of
+ *     Node-RED during a burst: its last state must not count as delivered what Node-RED dropped).
  *
- * Whether a node takes input is read from Node-RED's node object (`_inputCallback`,
- * `_inputCallbacks`, the same in 4.1 and 5); a runtime without them or without hooks is taken as
- * having delivered (never a duplicate). Beyond the first hop (a node after ours passing the
- * message on to a node the deploy closes) Node-RED drops messages of every node alike.
+ * A runtime without hooks (RED.hooks, Node-RED 2 and later) gets case 1 only. Beyond the first
+ * hop (a node after ours passing the message on to a node the deploy closes) Node-RED drops
+ * messages of every node alike.
  */
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { onDeployStarted } from './flows-started';
@@ -36,24 +34,20 @@ interface Sender {
   node: Wired;
   /** Messages sent whose delivery turn has not passed yet (the `_msgid` of each). */
   queue: string[];
-  /** Those messages by `_msgid`. */
-  sent: Map<string, NodeMessage>;
+  /** Those messages by `_msgid`, with the output they left on. */
+  sent: Map<string, { msg: NodeMessage; port: number }>;
   /** A deploy is closing a node this one sends to (and not this one). */
   onDestinationStopping?: () => void;
 }
 
-interface AtRisk {
-  from: string;
-  /** Destinations (ids) the message is on its way to. */
-  to: Set<string>;
-  msg: NodeMessage;
-}
-
 interface Runtime {
   senders: Set<Sender>;
-  /** Messages on their way when a stop began, by `_msgid`. */
-  atRisk: Map<string, AtRisk>;
-  redeliver: Array<{ from: string; to: string; msg: NodeMessage }>;
+  /**
+   * Messages handed over at a stop, by `_msgid`: the destinations whose later hand-over by
+   * Node-RED is cancelled, and since when (forgotten after HANDED_FOR_MS: Node-RED dropped it).
+   */
+  handed: Map<string, { to: Set<string>; at: number }>;
+  hooks: Hooks | undefined;
   hooked: boolean;
   onStopping: (ev: unknown) => void;
   stopWatching?: () => void;
@@ -65,22 +59,20 @@ interface StoppingEvent {
 }
 
 interface Hooks {
-  add(id: string, fn: (ev: { msg?: { _msgid?: string }; destination?: { id?: string; node?: unknown } }) => void): void;
+  add(id: string, fn: (ev: { msg?: { _msgid?: string }; destination?: { id?: string } }) => boolean | undefined): void;
   remove(id: string): void;
 }
 
 const HOOK = 'onReceive.binance-user-stream-in-flight';
+/**
+ * How long Node-RED may still hand over a message that was handed at a stop: one turn, or as long
+ * as a plugin's asynchronous routing hook holds it (message tracing: milliseconds). Past it, the
+ * hand-over is not waited for (Node-RED dropped it: no node of that id then).
+ */
+const HANDED_FOR_MS = 60_000;
 
 /** Per Node-RED runtime (one per process). */
 const runtimes = new Map<Events, Runtime>();
-
-function listening(n: unknown): boolean {
-  if (typeof n !== 'object' || n === null) return false;
-  const o = n as { _inputCallback?: unknown; _inputCallbacks?: unknown };
-  // A runtime without these fields: cannot tell, so count it as delivered (never a duplicate).
-  if (!('_inputCallback' in o) && !('_inputCallbacks' in o)) return true;
-  return (o._inputCallback !== null && o._inputCallback !== undefined) || (o._inputCallbacks !== null && o._inputCallbacks !== undefined);
-}
 
 function hooksOf(RED: NodeAPI): Hooks | undefined {
   const h = (RED as unknown as { hooks?: Partial<Hooks> }).hooks;
@@ -115,34 +107,48 @@ function runtimeOf(RED: NodeAPI): Runtime {
   const hooks = hooksOf(RED);
   const rt: Runtime = {
     senders: new Set(),
-    atRisk: new Map(),
-    redeliver: [],
+    handed: new Map(),
+    hooks,
     hooked: false,
     onStopping: (ev) => {
       const stops = stopsOf(RED, (ev ?? {}) as StoppingEvent);
       for (const s of rt.senders) {
         const wires = (Array.isArray(s.node.wires) ? s.node.wires : []).map((ids) => (Array.isArray(ids) ? ids : []));
-        const closing = wires.flat().filter(stops);
+        const closing = wires.map((ids) => ids.filter(stops));
+        if (!closing.some((ids) => ids.length > 0)) continue;
         // Case 1: this node stays, a node it sends to is closed: away until the deploy has started.
-        if (closing.length > 0 && !stops(s.node.id)) s.onDestinationStopping?.();
-        // Case 2: what it sent is still on its way: watch where Node-RED hands it.
-        if (!hooks || s.queue.length === 0 || closing.length === 0) continue;
+        if (!stops(s.node.id)) s.onDestinationStopping?.();
+        // Case 2: what it sent is still on its way: hand it over now, before the closes.
+        if (!hooks) continue;
         for (const id of s.queue) {
-          const msg = s.sent.get(id);
-          if (msg && !rt.atRisk.has(id)) rt.atRisk.set(id, { from: s.node.id, to: new Set(closing), msg });
+          const sent = s.sent.get(id);
+          if (!sent || rt.handed.has(id)) continue;
+          const to = new Set<string>();
+          for (const d of closing[sent.port] ?? []) {
+            const n = RED.nodes.getNode(d) as (Node & { receive?: (m: NodeMessage) => void }) | null;
+            if (!n || typeof n.receive !== 'function') continue;
+            try {
+              n.receive(RED.util.cloneMessage(sent.msg));
+            } catch {
+              // the destination's own failure; the others still get it
+            }
+            to.add(d);
+          }
+          if (to.size > 0) rt.handed.set(id, { to, at: Date.now() });
         }
       }
-      if (hooks && rt.atRisk.size > 0 && !rt.hooked) {
+      if (hooks && rt.handed.size > 0 && !rt.hooked) {
         rt.hooked = true;
         hooks.add(HOOK, (e) => {
           const id = e?.msg?._msgid;
           const to = e?.destination?.id;
-          if (id === undefined || to === undefined) return;
-          const risk = rt.atRisk.get(id);
-          if (!risk?.to.delete(to)) return;
-          if (risk.to.size === 0) rt.atRisk.delete(id);
-          // Handed to a node that takes no input (closed by the stop): it goes to its new node.
-          if (!listening(e.destination?.node)) rt.redeliver.push({ from: risk.from, to, msg: RED.util.cloneMessage(risk.msg) });
+          if (id === undefined || to === undefined) return undefined;
+          const handed = rt.handed.get(id);
+          const cancel = handed?.to.delete(to) === true;
+          if (handed && handed.to.size === 0) rt.handed.delete(id);
+          if (rt.handed.size === 0) forgetOld(rt);
+          // handed over before the stop: this later hand-over would be a second one
+          return cancel ? false : undefined;
         });
       }
     },
@@ -152,27 +158,13 @@ function runtimeOf(RED: NodeAPI): Runtime {
   return rt;
 }
 
-/** The deploy has started its nodes: hand over what closed nodes missed; stop watching. */
-function deployStarted(RED: NodeAPI, rt: Runtime): void {
-  const list = rt.redeliver;
-  rt.redeliver = [];
-  // Not handed over by now: Node-RED dropped it before any node (or it is still held by a plugin's
-  // routing hook, which hands it to the new node itself): not given again (never a duplicate).
-  rt.atRisk.clear();
-  if (rt.hooked) {
+/** Forgets hand-overs not seen for HANDED_FOR_MS; stops watching when none is left. */
+function forgetOld(rt: Runtime): void {
+  const now = Date.now();
+  for (const [id, h] of rt.handed) if (now - h.at > HANDED_FOR_MS || now < h.at) rt.handed.delete(id);
+  if (rt.handed.size === 0 && rt.hooked) {
     rt.hooked = false;
-    hooksOf(RED)?.remove(HOOK);
-  }
-  for (const r of list) {
-    const from = RED.nodes.getNode(r.from) as Wired | null;
-    const stillWired = Array.isArray(from?.wires) && from.wires.some((ids) => Array.isArray(ids) && ids.includes(r.to));
-    const to = RED.nodes.getNode(r.to) as (Node & { receive?: (m: NodeMessage) => void }) | null;
-    if (!stillWired || !to || typeof to.receive !== 'function') continue;
-    try {
-      to.receive(r.msg);
-    } catch {
-      // the destination's own failure; the next ones still go
-    }
+    rt.hooks?.remove(HOOK);
   }
 }
 
@@ -185,7 +177,8 @@ export function followSends(RED: NodeAPI, node: Node, onDestinationStopping?: ()
   const rt = runtimeOf(RED);
   const sender: Sender = { node: node as Wired, queue: [], sent: new Map(), onDestinationStopping };
   rt.senders.add(sender);
-  rt.stopWatching ??= onDeployStarted(RED, () => deployStarted(RED, rt));
+  // Each deploy's start: hand-overs that Node-RED dropped are not waited for beyond their time.
+  rt.stopWatching ??= onDeployStarted(RED, () => forgetOld(rt));
   if (syncDelivery(RED)) {
     // Delivered within send: nothing is ever on its way.
     return () => void rt.senders.delete(sender);
@@ -198,15 +191,15 @@ export function followSends(RED: NodeAPI, node: Node, onDestinationStopping?: ()
   node.send = (msg?: NodeMessage | Array<NodeMessage | NodeMessage[] | null>): void => {
     original(msg as NodeMessage);
     if (msg === undefined || msg === null) return;
-    for (const out of Array.isArray(msg) ? msg : [msg]) {
+    (Array.isArray(msg) ? msg : [msg]).forEach((out, port) => {
       for (const m of Array.isArray(out) ? out : [out]) {
         const id = (m as { _msgid?: string } | null)?._msgid;
         if (id === undefined) continue;
         sender.queue.push(id);
-        sender.sent.set(id, m as NodeMessage);
+        sender.sent.set(id, { msg: m as NodeMessage, port });
         setImmediate(check);
       }
-    }
+    });
   };
   return () => {
     rt.senders.delete(sender);
@@ -223,8 +216,9 @@ export function forgetInFlight(): void {
     events.removeListener('flows:stopping', rt.onStopping);
     rt.stopWatching?.();
     rt.senders.clear();
-    rt.atRisk.clear();
-    rt.redeliver = [];
+    rt.handed.clear();
+    if (rt.hooked) rt.hooks?.remove(HOOK);
+    rt.hooked = false;
   }
   runtimes.clear();
 }

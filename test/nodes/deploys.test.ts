@@ -203,7 +203,7 @@ describe('deploys through the runtime (issue 21: delivered means the flow receiv
   });
 
   for (const deploy of ['full', 'nodes'] as const) {
-    it(`a ${deploy} deploy whose stop begins in the turn a fill was sent (Node-RED passes it on a turn later): each sink gets it once — a closed one through its new node, an unchanged one as sent`, async function () {
+    it(`a ${deploy} deploy whose stop begins in the turn a fill was sent (Node-RED passes it on a turn later): each sink gets it once — a closed one before its close, an unchanged one as sent`, async function () {
       const a = newAccount(sim, 'spot');
       const creds = credentialsFor(a);
       // ou → s1 and s2; the deploy edits s1 only (modified nodes), or restarts all (full).
