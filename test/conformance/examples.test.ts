@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BinanceSimulator, type SimMarket } from '../../simulator/index';
 import { Comms, exampleFiles, NodeRedProcess, readFlow, repoRoot, until, type FlowNode } from '../e2e/runtime';
+import { installWithSqlite, queryFile } from '../e2e/sqlite';
 
 const OUR_TYPES = ['binance-account', 'binance-order-update', 'binance-account-position', 'binance-balance-update', 'binance-user-event', 'binance-stream-status'];
 const DATA_TYPES = OUR_TYPES.filter((t) => t !== 'binance-account');
@@ -54,6 +55,7 @@ function deployable(flow: FlowNode[], prefix: string, account: (n: FlowNode) => 
     for (const k of REFERENCES) if (k in c) c[k] = remap(c[k]);
     if (Array.isArray(c.wires)) c.wires = (c.wires as unknown[]).map(remap);
     if (n.type === 'binance-account') Object.assign(c, account(n));
+    else if (n.type === 'sqlitedb') c.db = path.join(dbDir(), `${prefix}.sqlite`);
     else if (!isConfigNode(n)) c.z = tab.id;
     out.push(c);
   }
@@ -63,7 +65,17 @@ function deployable(flow: FlowNode[], prefix: string, account: (n: FlowNode) => 
 const examples = exampleFiles();
 
 /** Properties that hold the id of another node (wires, config nodes of ours, the core's and the dashboard's). */
-const REFERENCES = ['wires', 'account', 'links', 'scope', 'g', 'broker', 'ui', 'page', 'group', 'theme'];
+let dbDirPath: string | undefined;
+/** A temporary folder for the examples' SQLite files (the `db` property of their sqlitedb node). */
+function dbDir(): string {
+  dbDirPath ??= fs.mkdtempSync(path.join(os.tmpdir(), 'binance-sqlite-'));
+  return dbDirPath;
+}
+after(function () {
+  if (dbDirPath) fs.rmSync(dbDirPath, { recursive: true, force: true });
+});
+
+const REFERENCES = ['wires', 'account', 'links', 'scope', 'g', 'broker', 'ui', 'page', 'group', 'theme', 'mydb'];
 
 /** A config node (no position on a tab): the account, the MQTT broker, the dashboard's base/page/group/theme. */
 function isConfigNode(n: FlowNode): boolean {
@@ -217,7 +229,7 @@ describe('example flows in a real Node-RED runtime (against the simulator)', fun
     apiKey = key.apiKey;
     apiSecret = key.apiSecret ?? '';
     csvDir = fs.mkdtempSync(path.join(os.tmpdir(), 'binance-csv-'));
-    nr = await NodeRedProcess.start({ env: { FILLS_CSV_FILE: path.join(csvDir, 'fills.csv') } });
+    nr = await NodeRedProcess.start({ env: { FILLS_CSV_FILE: path.join(csvDir, 'fills.csv') }, install: installWithSqlite });
     comms = await Comms.connect(nr);
     known = await nr.knownTypes();
   });
@@ -229,8 +241,8 @@ describe('example flows in a real Node-RED runtime (against the simulator)', fun
     if (csvDir) fs.rmSync(csvDir, { recursive: true, force: true });
   });
 
-  it('the runtime has loaded this package, the core nodes and the dashboard', function () {
-    for (const t of [...OUR_TYPES, 'debug', 'function', 'comment', 'inject', 'mqtt out', 'ui-base', 'ui-table', 'ui-chart']) assert.ok(known.has(t), `${t} not registered`);
+  it('the runtime has loaded this package, the core nodes, the dashboard and the SQLite node', function () {
+    for (const t of [...OUR_TYPES, 'debug', 'function', 'comment', 'inject', 'mqtt out', 'ui-base', 'ui-table', 'ui-chart', 'sqlite', 'sqlitedb']) assert.ok(known.has(t), `${t} not registered`);
   });
 
   /** What each example should do once deployed; examples not listed here are only deployed. */
@@ -290,6 +302,13 @@ describe('example flows in a real Node-RED runtime (against the simulator)', fun
       assert.equal(day.realized, '8.78061');
       assert.equal(day.fills, 2);
       assert.match(String(day.day), /^\d{4}-\d\d-\d\d$/);
+    },
+    'fill-journal-sqlite.json': async (prefix) => {
+      const file = path.join(dbDir(), `${prefix}.sqlite`);
+      const trades = sim.runOrderLifecycle(accountId, { market: 'spot', symbol: 'ETHUSDT', side: 'BUY', quantity: '0.2', price: '3000', fills: ['0.1', '0.1'] }).trades;
+      const rows = async (): Promise<Array<Record<string, unknown>>> => (fs.existsSync(file) ? await queryFile(file, 'SELECT * FROM fills ORDER BY CAST(trade_id AS INTEGER)').catch(() => []) : []);
+      await until(async () => (await rows()).length === 2, 15_000, () => `two rows in ${file}`);
+      assert.deepEqual((await rows()).map((r) => r.trade_id), trades.map((t) => String(t.tradeId)));
     },
     'live-dashboard.json': async () => {
       const res = await fetch(`${nr.url}/dashboard/binance`);
@@ -397,4 +416,139 @@ describe('example flows in a real Node-RED runtime (against the simulator)', fun
     assert.doesNotMatch(log, /\[error\]/, `errors in the runtime log:\n${log}`);
   });
 
+});
+
+describe('fill-journal-sqlite.json: every fill once in a real SQLite file, through a gap, a replay and a restart', function () {
+  this.timeout(180_000);
+  let sim: BinanceSimulator;
+  let nr: NodeRedProcess | undefined;
+  let comms: Comms | undefined;
+  let accountId: string;
+  let apiKey: string;
+  let apiSecret: string;
+
+  before(async function () {
+    sim = await BinanceSimulator.start();
+    accountId = sim.createAccount({ balances: { USDT: '25000.00000000', BTC: '0.50000000' } }).id;
+    const key = sim.createKey(accountId, 'hmac');
+    apiKey = key.apiKey;
+    apiSecret = key.apiSecret ?? '';
+  });
+  after(async function () {
+    comms?.close();
+    await nr?.stop();
+    await sim?.stop();
+  });
+
+  it('rows keyed by eventId: a recovered fill is one row, a replay of every message and a restart add none, the summary and the CSV export agree', async function () {
+    const file = path.join(dbDir(), 'journal.sqlite');
+    const example = readFlow(path.join(repoRoot(), 'examples', 'fill-journal-sqlite.json'));
+    const flow = deployable(example, 'journal', (n) => {
+      const urls = sim.urlsFor(String(n.market) as SimMarket);
+      return { environment: 'custom', restUrl: urls.restUrl, wsUrl: urls.wsUrl, keyType: 'hmac', credentials: { apiKey, apiSecret } };
+    }).map((n) => (n.type === 'sqlitedb' ? { ...n, db: file } : n));
+    const idOf = (type: string, name: string): string => `journal.${example.find((n) => n.type === type && n.name === name)!.id}`;
+    // The test's own additions: a Debug node that keeps each message of the order-update node (to
+    // replay them), and POST /test/replay that sends a kept message into the journal again.
+    const ou = flow.find((n) => n.id === idOf('binance-order-update', 'fills only'))!;
+    ou.wires = [[...(ou.wires as string[][])[0], 'test.capture']];
+    // … and one that counts the statements the upsert node carried out (it sends only on success)
+    const upsert = flow.find((n) => n.id === idOf('sqlite', 'upsert fill'))!;
+    upsert.wires = [[...(upsert.wires as string[][])[0], 'test.upserted']];
+    const tab = flow.find((n) => n.type === 'tab')!.id;
+    flow.push(
+      { id: 'test.upserted', type: 'debug', z: tab, name: 'upserted', active: true, tosidebar: true, console: false, complete: 'eventId', targetType: 'msg', x: 0, y: 0, wires: [] },
+      { id: 'test.capture', type: 'debug', z: tab, name: 'capture', active: true, tosidebar: true, console: false, complete: 'true', targetType: 'full', x: 0, y: 0, wires: [] },
+      { id: 'test.replayIn', type: 'http in', z: tab, url: '/test/replay', method: 'post', upload: false, x: 0, y: 0, wires: [['test.replayFn']] },
+      {
+        id: 'test.replayFn',
+        type: 'function',
+        z: tab,
+        func: 'const again = msg.payload;\nreturn [again, { req: msg.req, res: msg.res, payload: "ok" }];',
+        outputs: 2,
+        x: 0,
+        y: 0,
+        wires: [[idOf('function', 'fill to row')], ['test.replayOut']],
+      },
+      { id: 'test.replayOut', type: 'http response', z: tab, statusCode: '', headers: {}, x: 0, y: 0, wires: [] },
+    );
+    const rows = async (): Promise<Array<Record<string, unknown>>> => (fs.existsSync(file) ? await queryFile(file, 'SELECT * FROM fills ORDER BY time, CAST(trade_id AS INTEGER)').catch(() => []) : []);
+    const captured = (): Array<Record<string, unknown>> =>
+      (comms?.debug() ?? []).filter((d) => d.id === 'test.capture').map((d) => JSON.parse(String(d.msg)) as Record<string, unknown>);
+    const start = async (): Promise<void> => {
+      nr = await NodeRedProcess.start({ install: installWithSqlite });
+      comms = await Comms.connect(nr);
+      await nr.deploy(flow);
+      await until(() => comms!.statuses.get(ou.id)?.fill === 'green', 15_000, () => `green status: ${JSON.stringify(comms!.statuses.get(ou.id))}`);
+    };
+    const upserted = (): number => (comms?.debug() ?? []).filter((d) => d.id === 'test.upserted').length;
+    /**
+     * Sends `msgs` into the journal again, once the upsert has carried out the `done` statements of
+     * this life's fills; resolves when it has carried out each of the replayed ones (none failed).
+     */
+    const replay = async (msgs: Array<Record<string, unknown>>, done: number): Promise<void> => {
+      await until(() => upserted() === done, 10_000, () => `the upsert of this life's ${done} fills (${upserted()})`);
+      const before = upserted();
+      for (const m of msgs) {
+        const res = await fetch(`${nr!.url}/test/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(m) });
+        assert.equal(res.status, 200);
+      }
+      await until(() => upserted() === before + msgs.length, 10_000, () => `the upsert of the ${msgs.length} replayed messages (${upserted() - before} carried out)`);
+    };
+    const made: string[] = [];
+    const trade = (qty: string, fills: string[]): void => {
+      for (const t of sim.runOrderLifecycle(accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: qty, price: '60000', fills }).trades) made.push(String(t.tradeId));
+    };
+
+    await start();
+    // live fills
+    trade('0.02', ['0.01', '0.01']);
+    await until(async () => (await rows()).length === 2, 15_000, () => 'two rows');
+    // a fill made while the connection is down arrives recovered (REST), once
+    sim.dropConnections({ accountId });
+    trade('0.01', ['0.01']);
+    await until(async () => (await rows()).length === 3, 30_000, () => 'the recovered fill');
+    let r = await rows();
+    assert.deepEqual(r.map((x) => x.trade_id), made, 'one row per fill, in order');
+    assert.deepEqual(r.map((x) => x.recovered), [0, 0, 1], 'the fill of the gap is marked recovered');
+    assert.ok(r.every((x) => /^fill:spot:BTCUSDT:\d+:\d+$/.test(String(x.event_id)) && x.symbol === 'BTCUSDT' && x.side === 'BUY'));
+    assert.deepEqual(r.map((x) => x.quantity), ['0.01000000', '0.01000000', '0.01000000'], 'exact decimal strings');
+
+    // a replay of every message the flow received: nothing counts twice
+    await until(() => captured().length >= 3, 10_000, () => `the three messages in Debug: ${captured().length}`);
+    const sent = captured();
+    assert.equal(sent.length, 3);
+    await replay(sent, 3);
+    assert.equal((await rows()).length, 3, 'a replay added rows');
+
+    // a restart of Node-RED (a new process, the same database file): the rows stay, new fills add
+    // one row each, and the replay of the first life's messages adds none
+    comms!.close();
+    await nr!.stop();
+    await start();
+    trade('0.01', ['0.01']);
+    await until(async () => (await rows()).length === 4, 15_000, () => 'the fill after the restart');
+    await replay(sent, 1);
+    r = await rows();
+    assert.deepEqual(r.map((x) => x.trade_id), made, 'after the restart and a second replay: each fill once');
+
+    // the daily summary and the CSV export read the same rows
+    comms!.clear();
+    const inject = await fetch(`${nr!.url}/inject/${idOf('inject', 'daily summary')}`, { method: 'POST' });
+    assert.equal(inject.status, 200);
+    await until(() => comms!.debug().some((d) => d.id === idOf('debug', 'daily summary')), 10_000, () => 'the daily summary in Debug');
+    const summary = JSON.parse(String(comms!.debug().find((d) => d.id === idOf('debug', 'daily summary'))!.msg)) as Array<Record<string, unknown>>;
+    assert.equal(summary.length, 1);
+    assert.equal(summary[0].fills, 4);
+    assert.equal(summary[0].quantity, 0.04);
+    assert.equal(summary[0].quote_quantity, 2400);
+    const csv = await fetch(`${nr!.url}/binance/fills.csv`);
+    assert.equal(csv.status, 200);
+    assert.match(csv.headers.get('content-type') ?? '', /^text\/csv/);
+    const lines = (await csv.text()).trim().split('\r\n');
+    assert.equal(lines[0], 'event_id,time,market,symbol,side,quantity,price,quote_quantity,commission,commission_asset,order_id,trade_id,recovered,account');
+    assert.deepEqual(lines.slice(1).map((l) => l.split(',')[11]), made);
+    const log = nr!.output;
+    assert.doesNotMatch(log, /\[error\]/, `errors in the runtime log:\n${log}`);
+  });
 });

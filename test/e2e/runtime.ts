@@ -99,7 +99,7 @@ export function dashboardDir(): string | undefined {
  * node_modules/<PKG>/package.json (the repository's), node_modules/<PKG>/dist → the build, and the
  * examples and the editor resources (links to the repository's).
  */
-function installBuild(userDir: string): void {
+export function installBuild(userDir: string): void {
   const root = repoRoot();
   const pkgDir = path.join(userDir, 'node_modules', PKG);
   fs.mkdirSync(pkgDir, { recursive: true });
