@@ -11,7 +11,7 @@ import { BinanceSimulator, type RecordedRequest, type SimMarket } from '../../si
 import { collect, helper, nodeModules, startRed, waitFor, type FlowNode } from '../support/red';
 import { PersistentStore, usePersistentStore, type PersistedData } from '../support/persistent-store';
 import { accountNode, consumer, credentialsFor, helperNode, TAB, waitConnected, type TestAccount } from '../nodes/flows';
-import { rememberSecret } from '../support/red';
+import { capturedLogs, rememberSecret, watchStatus } from '../support/red';
 
 type Msg = Record<string, unknown> & { payload: Record<string, unknown> };
 
@@ -134,6 +134,53 @@ describe('discovery after a gap through the nodes (issue 23, simulator)', functi
       );
       if (process.env.DISCOVERY_DEBUG) console.log(JSON.stringify(recoveries(ss).map((m) => m.payload)), filled.trades.map((t) => t.time));
       assert.deepEqual(recoveries(ss)[2].payload.errors, []);
+    });
+  }
+
+  // A host that does not serve a discovery endpoint (a custom environment, a proxy forwarding only
+  // some paths): 404 is not retried for hours, warned once, and the recovery completes without it as
+  // it did before issue 23 (a known symbol's fill still comes once). Before: incomplete for good.
+  for (const [c, paths] of [
+    [CASES[2], ['/fapi/v1/income', '/fapi/v1/allOrders']],
+    [CASES[0], ['/api/v3/exchangeInfo', '/api/v3/allOrders']],
+  ] as const) {
+    it(`${c.market}: a host without ${paths.join(' and ')} (404): one warning each, the recovery completes without them, the known symbol's fill comes once, the paths are not asked at the next gap`, async function () {
+      const a = account(c);
+      const known = 'BTCUSDT';
+      await helper.load(nodeModules(), [TAB, accountNode(sim, a, { recoveryStore: 'persist', recoverySymbols: known }), consumer('ou', 'binance-order-update', 'out'), consumer('ss', 'binance-stream-status', 'ssOut'), helperNode('out'), helperNode('ssOut')], credentialsFor(a));
+      const out = collect('out') as unknown as { msgs: Msg[] };
+      const ss = collect('ssOut') as unknown as { msgs: Msg[] };
+      const status = watchStatus('ou');
+      await waitConnected();
+      for (const path of paths) sim.failNext({ path, httpStatus: 404, code: -1000, msg: 'An unknown error occurred while processing the request.', count: 1000 });
+      const warned = capturedLogs.length;
+      const mine = (): string[] => capturedLogs.slice(warned).map((l) => String(l.msg)).filter((m) => /does not serve/.test(m));
+
+      // spot compares balances: the first gap takes them, the second (a fill: two assets moved) reads the symbol list
+      const gaps = c.market === 'spot' ? 2 : 1;
+      const fills: string[] = [];
+      for (let g = 1; g <= gaps; g++) {
+        assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1);
+        const filled = sim.runOrderLifecycle(a.accountId, { market: c.trade, symbol: known, side: 'BUY', quantity: '1', price: '10', fills: ['1'] });
+        fills.push(...filled.trades.map((t) => `${t.symbol}/${t.tradeId}`));
+        await waitFor(() => recoveries(ss).length === g, 15_000, `recovery ${g}`);
+        await waitConnected();
+        assert.deepEqual(recoveries(ss)[g - 1].payload.errors, [], `recovery ${g}: complete`);
+      }
+      await waitFor(() => status.length > 0 && status[status.length - 1].fill === 'green', 15_000, `a green status (not catching up): ${JSON.stringify(status.slice(-2))}`);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(out.msgs.filter((m) => m.payload.executionType === 'TRADE').map((m) => `${String(m.payload.symbol)}/${String(m.payload.tradeId)}`), fills, 'the known symbol\'s fills, once each');
+      for (const path of paths) assert.equal(mine().filter((m) => m.includes(path)).length, 1, `one warning for ${path}: ${mine().join(' | ')}`);
+
+      // the next gap: the paths are left alone, no second warning
+      sim.clearRequests();
+      assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1);
+      sim.runOrderLifecycle(a.accountId, { market: c.trade, symbol: known, side: 'BUY', quantity: '1', price: '10', fills: ['1'] });
+      await waitFor(() => recoveries(ss).length === gaps + 1, 15_000, 'the next recovery');
+      assert.deepEqual(recoveries(ss)[gaps].payload.errors, []);
+      const asked = sim.requests.filter((r) => r.kind === 'rest' && (paths as readonly string[]).includes(r.path)).map((r) => r.path);
+      assert.deepEqual(asked, [], 'not asked again');
+      for (const path of paths) assert.equal(mine().filter((m) => m.includes(path)).length, 1, `still one warning for ${path}`);
     });
   }
 

@@ -65,7 +65,9 @@ async function readByTime(
   each: (r: Row) => void,
 ): Promise<void> {
   const seen = new Set<string>();
-  let ws = from;
+  // whole milliseconds (the exchange refuses a fraction: -1130); a time from the clock offset has one
+  let ws = Math.floor(from);
+  to = Math.ceil(to);
   let pages = 0;
   while (ws <= to) {
     const we = rules.maxSpanMs !== undefined ? Math.min(to, ws + rules.maxSpanMs) : to;
@@ -102,19 +104,16 @@ async function readByTime(
 }
 
 /**
- * The symbols (the exchange's names) a futures book traded since `from`: income rows of a fill
- * type with a symbol, and position rows changed since `from`. Rejects when a call fails.
+ * The symbols (the exchange's names) of a futures book's income rows of a fill type from `from` to
+ * `to` (its commissions and realised PnL). Rejects when a call fails.
  */
-export async function futuresTradedSymbols(host: DiscoveryHost, book: Book, pm: boolean, from: number, to: number): Promise<Set<string>> {
-  const src = futuresSources(book, pm);
+export async function incomeSymbols(host: DiscoveryHost, income: ListRules, from: number, to: number): Promise<Set<string>> {
   const out = new Set<string>();
-  if (!src) return out;
-  const r = src.income;
-  const oldest = r.retentionMs !== undefined ? host.now() - r.retentionMs + 60_000 : from;
+  const oldest = income.retentionMs !== undefined ? host.now() - income.retentionMs + 60_000 : from;
   await readByTime(
     host,
-    r.endpoint.path,
-    r,
+    income.endpoint.path,
+    income,
     {},
     Math.max(from, oldest),
     to,
@@ -130,7 +129,13 @@ export async function futuresTradedSymbols(host: DiscoveryHost, book: Book, pm: 
       if (s && type && FILL_TYPES.has(type) && (t === undefined || t >= from)) out.add(s);
     },
   );
-  for (const p of rows(await host.get<unknown>(src.positions.path, {}))) {
+  return out;
+}
+
+/** The symbols of a futures book's position list whose row changed at or after `from` (a fill without commission). Rejects when the call fails. */
+export async function positionSymbols(host: DiscoveryHost, positions: RestEndpoint, from: number): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const p of rows(await host.get<unknown>(positions.path, {}))) {
     const s = str(p.symbol);
     const t = int(p.updateTime);
     if (s && t !== undefined && t >= from) out.add(s);

@@ -23,10 +23,11 @@ import { Books, fillIdentity, type Book } from './books';
 import { LiveTracking } from './live-tracking';
 import { balanceEventFromAccount, int, rows, str, type Row } from './rest-rows';
 import { errText, isObj } from '../util';
-import { BALANCE_COMPARE_FIELDS } from '../exchange/facts';
+import { BALANCE_COMPARE_FIELDS, REST } from '../exchange/facts';
 import { BalanceBaseline, type BalanceValues } from './balance-baseline';
 import { SYMBOL_LIST_EARLY_REFRESH_MS, SYMBOL_LIST_NEW_ASSET_REFRESH_MS, symbolPairs } from './symbol-lists';
-import { allOrdersRules, futuresSources, futuresTradedSymbols, ordersCreated, type DiscoveryHost } from './discovery';
+import { allOrdersRules, futuresSources, incomeSymbols, ordersCreated, positionSymbols, type DiscoveryHost } from './discovery';
+import { UnservedPaths } from './unserved';
 
 export const DEFAULT_LOOKBACK_MS = 24 * 60 * 60 * 1000;
 
@@ -193,6 +194,8 @@ export class GapRecovery {
   /** The REST host whose symbol lists are shared (undefined: this recovery's own). */
   private readonly listHost?: string;
   private readonly localLists = new Map<string, { at: number; pairs: Array<readonly [string, string, string]> }>();
+  /** Discovery paths the REST host does not serve (unserved.ts). */
+  private readonly unserved: UnservedPaths;
 
   constructor(opts: GapRecoveryOptions) {
     this.market = opts.market;
@@ -232,6 +235,7 @@ export class GapRecovery {
     if (opts.market === 'spot') this.baseline = new BalanceBaseline(BALANCE_COMPARE_FIELDS.spot);
     else if (opts.market === 'margin') this.baseline = new BalanceBaseline(BALANCE_COMPARE_FIELDS.margin);
     this.listHost = opts.owner?.host;
+    this.unserved = new UnservedPaths(this.listHost, this.now, this.logger);
     this.openOrders = new OpenOrders(
       {
         get: <T>(path: string, params: RestParams) => this.get<T>(path, params),
@@ -616,14 +620,33 @@ export class GapRecovery {
       errors.push(`${what}: ${errText(err)}`);
       this.logger?.warn(`recovery: ${what} failed (retried later; nothing is skipped meanwhile): ${errText(err)}`);
     };
+    /**
+     * One discovery read of `path`: its result; undefined when it failed (the recovery is
+     * incomplete: retried) or when the host does not serve the path (unserved.ts: done without it).
+     */
+    const discover = async <T>(path: string, what: string, lost: string, read: () => Promise<T>): Promise<T | undefined> => {
+      if (this.unserved.skipped(path)) return undefined;
+      try {
+        return await read();
+      } catch (err) {
+        if (!this.unserved.unserved(path, err, lost)) discoveryFailed(what, err);
+        return undefined;
+      }
+    };
     if (!this.isolatedSymbol) {
       for (const book of this.books.list) {
-        if (!futuresSources(book, pm)) continue;
-        try {
-          for (const s of await futuresTradedSymbols(host, book, pm, discoverFrom, discoverTo)) discovered.add(this.books.qualify(book.id, s));
-        } catch (err) {
-          discoveryFailed(`${book.id ? `${book.id} ` : ''}income / positions`, err);
-        }
+        const src = futuresSources(book, pm);
+        if (!src) continue;
+        const label = book.id ? `${book.id} ` : '';
+        const found = [
+          await discover(src.income.endpoint.path, `${label}income history`, 'fills on futures symbols the stream never saw', () =>
+            incomeSymbols(host, src.income, discoverFrom, discoverTo),
+          ),
+          await discover(src.positions.path, `${label}positions`, 'fills without commission on futures symbols the stream never saw', () =>
+            positionSymbols(host, src.positions, discoverFrom),
+          ),
+        ];
+        for (const set of found) for (const s of set ?? []) discovered.add(this.books.qualify(book.id, s));
       }
     }
     // spot / margin: the account call comes before the fills (its answer is also the balance snapshot)
@@ -651,7 +674,10 @@ export class GapRecovery {
       // live changes older than the look-back cannot be in any later gap
       this.baseline.prune(floor);
       if (!account) {
-        discoveryFailed('account (balances compared after a gap)', accountError ?? new Error('no account'));
+        // a host without the account endpoint: no balances to compare (nor a snapshot, as before)
+        if (!this.unserved.unserved(single?.api.account ?? '', accountError, 'fills on symbols the stream never saw (by balances)')) {
+          discoveryFailed('account (balances compared after a gap)', accountError ?? new Error('no account'));
+        }
       } else {
         const updateTime = int(account.updateTime);
         if (this.market === 'spot' && updateTime !== undefined && updateTime < discoverFrom) moved = false;
@@ -660,7 +686,8 @@ export class GapRecovery {
         if (moved && !changed) {
           this.logger?.debug('recovery: no balances known from before the gap: no symbols discovered by balances this time');
         } else if (changed && changed.size >= 2) {
-          try {
+          const listPath = this.market === 'spot' ? REST.spot.exchangeInfo.path : REST.margin.allPairs.path;
+          await discover(listPath, 'symbol list', 'fills on symbols the stream never saw (by balances)', async () => {
             const read = (maxAgeMs?: number): Promise<Array<readonly [string, string, string]>> =>
               symbolPairs(
                 this.market === 'spot' ? 'spot' : 'margin',
@@ -689,9 +716,7 @@ export class GapRecovery {
               const newAsset = [...changed].some((asset) => !listed.has(asset));
               pick(await read(newAsset ? SYMBOL_LIST_NEW_ASSET_REFRESH_MS : SYMBOL_LIST_EARLY_REFRESH_MS));
             }
-          } catch (err) {
-            discoveryFailed('symbol list', err);
-          }
+          });
         }
       }
     }
@@ -765,18 +790,19 @@ export class GapRecovery {
       const targets: Array<string | undefined> = rules.symbol === false ? [undefined] : plain;
       const got: Row[] = [];
       let ok = true;
+      const path = rules.endpoint.path;
       for (const symbol of targets) {
-        try {
-          got.push(...(await ordersCreated(host, rules, symbol, this.isolatedParams(), from, discoverTo)));
-        } catch (err) {
-          ok = false;
-          discoveryFailed(`${book.id ? `${book.id} ` : ''}orders of the gap${symbol ? ` (${symbol})` : ''}`, err);
-        }
+        const what = `${book.id ? `${book.id} ` : ''}orders of the gap${symbol ? ` (${symbol})` : ''}`;
+        const rowsRead = await discover(path, what, 'orders opened and closed during a gap', () => ordersCreated(host, rules, symbol, this.isolatedParams(), from, discoverTo));
+        if (rowsRead) got.push(...rowsRead);
+        else if (this.unserved.skipped(path)) break;
+        else ok = false;
       }
       const ev = this.openOrders.gapFinals(book, got, from);
       orderStates += ev.length;
       out.push(...ev);
-      if (ok) ordersCovered[key] = queriedAt - this.clockSlackMs;
+      // (not served: not covered either; when the path is asked again, from the gap then recovered)
+      if (ok && !this.unserved.skipped(path)) ordersCovered[key] = queriedAt - this.clockSlackMs;
     }
 
     // 5. balances (one account per market; portfolio margin: the account-position node reloads its own)
