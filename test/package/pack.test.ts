@@ -437,11 +437,16 @@ describe('package contents (npm pack)', function () {
         assert.equal(msg.eventId, `fill:coinm-futures:BTCUSD_200925:${x.pushed[0]}:12345`);
         const p = msg.payload as Record<string, unknown>;
         assert.equal(p.lastFilledQuantity, '2');
-        // COIN-M quantities are contracts: no l × L "quote quantity"; `ma` and the alias `i` as the page shows them
+        // COIN-M quantities are contracts: no l × L "quote quantity"
         assert.equal('lastQuoteQuantity' in p, false);
-        assert.equal(p.marginAsset, 'BTC');
-        assert.equal(p.accountAlias, 'SfsR');
-        assert.equal(p.bidsBaseQuantity, '0');
+        // live, `ma` and the alias `i` as the page shows them; the start-up recovery may get the fill first
+        // (the deploy replaced the previous test's stream: its income history names the contract, issue 23),
+        // then it is the same fill, once, from the trade history (which has neither)
+        if (msg.recovered !== true) {
+          assert.equal(p.marginAsset, 'BTC');
+          assert.equal(p.accountAlias, 'SfsR');
+          assert.equal(p.bidsBaseQuantity, '0');
+        }
         await until(() => x.pongs > 0, 5_000, () => 'a pong to the server ping');
         await dropAndRecover(x, msg.fills, () => x.streams.length);
         for (const r of ['GET /dapi/v1/income', 'GET /dapi/v1/positionRisk', 'GET /dapi/v1/allOrders']) assert.ok(x.requests.includes(r), `${r}: ${x.requests.join(', ')}`);

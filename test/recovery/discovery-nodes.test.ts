@@ -184,6 +184,48 @@ describe('discovery after a gap through the nodes (issue 23, simulator)', functi
     });
   }
 
+  // Attack D12 on issue 23: a symbol found by the balances whose fill query fails, then a restart
+  // before the retry. The balances it was found by moved on (the baseline), so only the saved state
+  // can name it: it is saved as pending and queried by the start-up recovery. Before: lost for good.
+  for (const [c, path] of [
+    [CASES[0], '/api/v3/myTrades'],
+    [CASES[1], '/sapi/v1/margin/myTrades'],
+  ] as const) {
+    it(`${c.market}: the fill query of a symbol found by the balances fails, Node-RED restarts before the retry: the fill comes once`, async function () {
+      const a = account(c);
+      await helper.load(nodeModules(), flow(c, a), credentialsFor(a));
+      let out = collect('out') as unknown as { msgs: Msg[] };
+      let ss = collect('ssOut') as unknown as { msgs: Msg[] };
+      await waitConnected();
+      // the balances before the gap
+      assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1);
+      await waitFor(() => recoveries(ss).length === 1, 15_000, 'the first recovery');
+      await waitConnected();
+      sim.failNext({ path, httpStatus: 503, code: -1001, msg: 'Internal error; unable to process your request. Please try again.', count: 1 });
+      assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1);
+      const filled = sim.runOrderLifecycle(a.accountId, { market: c.trade, symbol: c.symbol, side: 'BUY', quantity: '2', price: '10', fills: ['2'] });
+      await waitFor(() => recoveries(ss).length === 2, 15_000, 'the second recovery');
+      assert.ok((recoveries(ss)[1].payload.symbols as string[]).includes(c.symbol), 'found by the balances');
+      assert.ok((recoveries(ss)[1].payload.errors as string[]).length > 0, 'its fill query failed');
+      const before = out.msgs.filter((m) => m.payload.executionType === 'TRADE').length;
+      await new Promise((r) => setTimeout(r, 1500)); // the state is saved
+
+      await helper.unload();
+      await helper.load(nodeModules(), flow(c, a), credentialsFor(a));
+      out = collect('out') as unknown as { msgs: Msg[] };
+      ss = collect('ssOut') as unknown as { msgs: Msg[] };
+      await waitConnected();
+      await waitFor(() => recoveries(ss).length >= 1, 15_000, 'the start-up recovery');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(before, 0);
+      assert.deepEqual(
+        out.msgs.filter((m) => m.payload.executionType === 'TRADE').map((m) => `${String(m.payload.symbol)}/${String(m.payload.tradeId)}`),
+        filled.trades.map((t) => `${t.symbol}/${t.tradeId}`),
+      );
+      assert.deepEqual(recoveries(ss)[0].payload.errors, []);
+    });
+  }
+
   for (const c of CASES) {
     it(`${c.market}: a fill on a never-seen, unlisted symbol and an order placed and cancelled during a gap reach the flow once, not again after a restart`, async function () {
       const a = account(c);

@@ -426,6 +426,7 @@ export class GapRecovery {
     if (this.ordersCovered.size) state.ordersCovered = Object.fromEntries(this.ordersCovered);
     const finals = this.openOrders.persistedFinals();
     if (finals.length) state.finals = finals;
+    if (this.failed.size) state.pending = [...this.failed].sort();
     return state;
   }
 
@@ -462,6 +463,12 @@ export class GapRecovery {
     }
     for (const symbol of Object.keys(s.lastTradeIds ?? {})) this.live.see(symbol);
     for (const symbol of s.symbols ?? []) if (typeof symbol === 'string' && symbol) this.live.see(symbol);
+    // a failed fill query is retried after the restart (a late state's: queried like a symbol seen)
+    for (const symbol of s.pending ?? []) {
+      if (typeof symbol !== 'string' || !symbol) continue;
+      if (opts.late) this.live.see(symbol);
+      else this.failed.add(symbol);
+    }
     this.ledger.restore({ safe: s.lastTradeIds, safeLegs: s.safeLegs, since: s.since, delivered: s.deliveredRanges, deliveredIds: s.delivered });
     this.openOrders.restore(s.orders ?? []);
     this.openOrders.restoreFinals(s.finals ?? []);

@@ -71,6 +71,12 @@ export interface PersistedRecoveryState {
   ordersCovered?: Record<string, number>;
   /** Orders whose final state was delivered in the last minutes: [symbol, orderId, when]. */
   finals?: PersistedFinal[];
+  /**
+   * Symbols whose last fill query failed (optional): queried again after a restart until it
+   * succeeds. A symbol found by a gap's discovery is known nowhere else (the balances it was found
+   * by moved on: attack D12 on issue 23).
+   */
+  pending?: string[];
 }
 
 export interface StateStore {
@@ -159,6 +165,10 @@ export function parsePersistedState(value: unknown): PersistedRecoveryState | un
         Array.isArray(x) && x.length === 3 && typeof x[0] === 'string' && x[0] !== '' && Number.isSafeInteger(x[1]) && typeof x[2] === 'number' && Number.isFinite(x[2]),
     );
     if (finals.length) state.finals = finals;
+  }
+  if (Array.isArray(o.pending)) {
+    const pending = o.pending.filter((x): x is string => typeof x === 'string' && x !== '');
+    if (pending.length) state.pending = [...new Set(pending)];
   }
   if (typeof o.origin === 'number' && Number.isFinite(o.origin) && o.origin > 0) state.origin = o.origin;
   if (typeof o.lastEventTime === 'number' && Number.isFinite(o.lastEventTime) && o.lastEventTime > 0) {
