@@ -112,7 +112,8 @@ describe('discovery after a gap through the nodes (issue 23, simulator)', functi
       await waitConnected();
 
       // the gap with the fill; its discovery call fails (the symbol list / the income history)
-      const path = c.market === 'spot' ? '/api/v3/exchangeInfo' : '/fapi/v1/income';
+      // (USDⓈ-M: the position list too, read even when the income history failed: it would find the symbol)
+      const path = c.market === 'spot' ? '/api/v3/exchangeInfo' : /^\/fapi\/(v1\/income|v3\/positionRisk)$/;
       sim.failNext({ path, httpStatus: 400, code: -1000, msg: 'An unknown error occurred while processing the request.', count: 100 });
       assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1);
       const filled = sim.runOrderLifecycle(a.accountId, { market: c.trade, symbol, side: 'BUY', quantity: c.quantity, price: '10', fills: ['1', '1'] });
@@ -223,6 +224,42 @@ describe('discovery after a gap through the nodes (issue 23, simulator)', functi
         filled.trades.map((t) => `${t.symbol}/${t.tradeId}`),
       );
       assert.deepEqual(recoveries(ss)[0].payload.errors, []);
+    });
+  }
+
+  // Attack D1 on issue 23: our clock 20 s off the exchange's (the REST client syncs for signing, but
+  // the gap's times are ours): the gap's fills on a new symbol must come all the same, once.
+  for (const [c, offset, roundTrip] of [
+    [CASES[0], -20_000, false],
+    [CASES[2], 20_000, true],
+    [CASES[2], -20_000, false],
+  ] as const) {
+    it(`${c.market}: the exchange's clock ${offset > 0 ? '+' : ''}${offset / 1000} s from ours: a fill${roundTrip ? ' round trip (flat position)' : ''} on a new symbol in a gap comes once`, async function () {
+      sim.setClockOffset(offset);
+      const a = account(c);
+      await helper.load(nodeModules(), flow(c, a), credentialsFor(a));
+      const out = collect('out') as unknown as { msgs: Msg[] };
+      const ss = collect('ssOut') as unknown as { msgs: Msg[] };
+      await waitConnected();
+      const gap = async (n: number, during: () => void = () => undefined): Promise<void> => {
+        assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1);
+        during();
+        await waitFor(() => recoveries(ss).length === n, 15_000, `recovery ${n}`);
+        await waitConnected();
+      };
+      await gap(1); // the balances before the gap (spot)
+      const trades: string[] = [];
+      await gap(2, () => {
+        const f = sim.runOrderLifecycle(a.accountId, { market: c.trade, symbol: c.symbol, side: 'BUY', quantity: '2', price: '10', fills: ['1', '1'] });
+        trades.push(...f.trades.map((t) => `${t.symbol}/${t.tradeId}`));
+        if (roundTrip) {
+          const g = sim.runOrderLifecycle(a.accountId, { market: c.trade, symbol: c.symbol, side: 'SELL', quantity: '2', price: '11', fills: ['2'] });
+          trades.push(...g.trades.map((t) => `${t.symbol}/${t.tradeId}`));
+        }
+      });
+      await gap(3); // whatever the recovery of the gap left would come now at the latest
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(out.msgs.filter((m) => m.payload.executionType === 'TRADE').map((m) => `${String(m.payload.symbol)}/${String(m.payload.tradeId)}`), trades);
     });
   }
 

@@ -589,7 +589,12 @@ export class GapRecovery {
     const first = this.recoveries === 0;
     this.recoveries++;
     const floor = startedAt - this.lookbackMs;
-    const gapFrom = Math.max(gap.from - this.clockSlackMs, floor);
+    // Times the exchange compares (query windows) or that are compared with the exchange's (row
+    // times, the account's updateTime) come from our clock: widened by the clock offset last
+    // measured, whichever its sign (a clock 20 s off lost the gap's fills: attack D1 on issue 23).
+    // Whole ms: the exchange refuses a fraction.
+    const slack = this.clockSlackMs + Math.ceil(Math.abs(this.clockOffsetMs()));
+    const gapFrom = Math.max(gap.from - slack, floor);
 
     const known = this.knownSymbols();
 
@@ -618,8 +623,8 @@ export class GapRecovery {
     const pm = this.market === 'portfolio-margin';
     const host: DiscoveryHost = { get: (path, params) => this.get(path, params), now: this.now, logger: this.logger };
     // from the gap's start, or an earlier gap whose discovery failed; within the look-back
-    const discoverFrom = Math.max(floor, Math.min(gap.from - this.clockSlackMs, this.discoveryPending ?? Infinity));
-    const discoverTo = startedAt + this.clockSlackMs;
+    const discoverFrom = Math.max(floor, Math.min(gap.from - slack, this.discoveryPending ?? Infinity));
+    const discoverTo = startedAt + slack;
     let discoveryOk = true;
     const discovered = new Set<string>();
     const discoveryFailed = (what: string, err: unknown): void => {
@@ -756,12 +761,12 @@ export class GapRecovery {
       notBefore: this.notBefore(gap),
       pageLimit: this.pageLimit,
       maxPages: this.maxPages,
-      clockSlackMs: this.clockSlackMs,
+      clockSlackMs: slack,
       now: this.now,
       logger: this.logger,
     };
     for (const symbol of symbolList) {
-      const got = await recoverSymbolFills(source, symbol, { gapFrom, gapStart: gap.from - this.clockSlackMs, floor, epoch });
+      const got = await recoverSymbolFills(source, symbol, { gapFrom, gapStart: gap.from - slack, floor, epoch });
       if (got.error) errors.push(got.error);
       if (got.outcome === 'incomplete') this.failed.add(symbol);
       else this.failed.delete(symbol);
@@ -790,7 +795,7 @@ export class GapRecovery {
       const from = Math.max(discoverFrom, this.ordersCovered.get(key) ?? -Infinity, this.notBefore(gap) ?? -Infinity);
       const queriedAt = this.now();
       if (this.market === 'spot' && !moved) {
-        ordersCovered[key] = queriedAt - this.clockSlackMs;
+        ordersCovered[key] = queriedAt - slack;
         continue;
       }
       const plain = symbolList.map((q) => this.books.split(q)).filter((x) => x.book === book).map((x) => x.symbol);
@@ -809,7 +814,7 @@ export class GapRecovery {
       orderStates += ev.length;
       out.push(...ev);
       // (not served: not covered either; when the path is asked again, from the gap then recovered)
-      if (ok && !this.unserved.skipped(path)) ordersCovered[key] = queriedAt - this.clockSlackMs;
+      if (ok && !this.unserved.skipped(path)) ordersCovered[key] = queriedAt - slack;
     }
 
     // 5. balances (one account per market; portfolio margin: the account-position node reloads its own)
