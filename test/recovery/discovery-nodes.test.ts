@@ -263,6 +263,35 @@ describe('discovery after a gap through the nodes (issue 23, simulator)', functi
     });
   }
 
+  // Attack D2 on issue 23: Binance lists a new coin after the symbol list was read (and cached), the
+  // user buys it at once while the stream is down: the list is read again (the coin is new to the
+  // account and in no pair of the list). Before: lost for good (the list was used for 15 minutes).
+  it('spot: a pair of a new coin listed after the symbol list was read, bought in a gap, comes once', async function () {
+    const c = CASES[0];
+    const a = account(c);
+    await helper.load(nodeModules(), flow(c, a), credentialsFor(a));
+    const out = collect('out') as unknown as { msgs: Msg[] };
+    const ss = collect('ssOut') as unknown as { msgs: Msg[] };
+    await waitConnected();
+    const gap = async (n: number, during: () => void = () => undefined): Promise<void> => {
+      assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1);
+      during();
+      await waitFor(() => recoveries(ss).length === n, 15_000, `recovery ${n}`);
+      await waitConnected();
+    };
+    await gap(1); // the balances before
+    const trades: string[] = [];
+    // a gap with a fill on a listed pair: the symbol list is read (and cached for the host)
+    await gap(2, () => trades.push(...sim.runOrderLifecycle(a.accountId, { market: 'spot', symbol: c.symbol, side: 'BUY', quantity: '2', price: '10', fills: ['2'] }).trades.map((t) => `${t.symbol}/${t.tradeId}`)));
+    const lists = (): number => sim.requests.filter((r) => r.kind === 'rest' && r.path === '/api/v3/exchangeInfo').length;
+    assert.equal(lists(), 1, 'the list was read');
+    sim.addSymbol('FRESHUSDT', { list: 'spot' });
+    await gap(3, () => trades.push(...sim.runOrderLifecycle(a.accountId, { market: 'spot', symbol: 'FRESHUSDT', side: 'BUY', quantity: '3', price: '1', fills: ['3'] }).trades.map((t) => `${t.symbol}/${t.tradeId}`)));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(out.msgs.filter((m) => m.payload.executionType === 'TRADE').map((m) => `${String(m.payload.symbol)}/${String(m.payload.tradeId)}`), trades);
+    assert.equal(lists(), 2, 'read again once');
+  });
+
   for (const c of CASES) {
     it(`${c.market}: a fill on a never-seen, unlisted symbol and an order placed and cancelled during a gap reach the flow once, not again after a restart`, async function () {
       const a = account(c);

@@ -32,8 +32,15 @@ export class BalanceBaseline {
   private complete = false;
   private readonly changedAt = new Map<string, number>();
   private rev = 0;
+  /** The assets the last account call (or the saved baseline) held. */
+  private held = new Set<string>();
 
   constructor(private readonly fields: readonly string[]) {}
+
+  /** True when the last account call (or the saved baseline) held `asset` (else it is new to the account since). */
+  heldBefore(asset: string): boolean {
+    return this.held.has(asset);
+  }
 
   get revision(): number {
     return this.rev;
@@ -102,6 +109,7 @@ export class BalanceBaseline {
   /** The baseline becomes an account call's values (its batch was delivered). */
   replace(values: BalanceValues): void {
     this.values = new Map(values);
+    this.held = new Set(values.keys());
     this.complete = true;
     this.rev++;
   }
@@ -128,6 +136,7 @@ export class BalanceBaseline {
       if (values.size >= MAX_BASELINE_ASSETS) break;
     }
     this.values = values;
+    this.held = new Set(values.keys());
     this.complete = true;
     for (const [a, t] of Object.entries(p.c ?? {})) {
       if (typeof t === 'number' && Number.isFinite(t) && (this.changedAt.get(a) ?? -1) < t) this.changedAt.set(a, t);

@@ -720,13 +720,22 @@ export class GapRecovery {
               return paired;
             };
             // a changed asset without a pair: maybe a pair listed since the list was read (an asset
-            // in no pair at all: a new asset, its pairs are new)
+            // in no pair at all: a new asset, its pairs are new). One the account did not hold before
+            // the gap (a coin listed and bought at once, attack D2 on issue 23): the list must be
+            // younger than the gap's end; one it held (savings or earn assets are in no pair and
+            // move without trading): at most four reads an hour
             const pairs = await read();
             if (pick(pairs).size < changed.size) {
               const listed = new Set<string>();
               for (const [, base, quote] of pairs) listed.add(base).add(quote);
-              const newAsset = [...changed].some((asset) => !listed.has(asset));
-              pick(await read(newAsset ? SYMBOL_LIST_NEW_ASSET_REFRESH_MS : SYMBOL_LIST_EARLY_REFRESH_MS));
+              const unpaired = [...changed].filter((asset) => !listed.has(asset));
+              const baseline = this.baseline;
+              const maxAge = unpaired.some((asset) => !baseline?.heldBefore(asset))
+                ? Math.min(SYMBOL_LIST_NEW_ASSET_REFRESH_MS, this.now() - gap.to)
+                : unpaired.length
+                  ? SYMBOL_LIST_NEW_ASSET_REFRESH_MS
+                  : SYMBOL_LIST_EARLY_REFRESH_MS;
+              pick(await read(maxAge));
             }
           });
         }
