@@ -78,6 +78,32 @@ async function deployWithSlowClose(
   }
 }
 
+/**
+ * Makes the trades of `trade()` and begins `deploy()` in the very turn the order-update node sent
+ * the first fill (a listener on the account's stream registered after the node's runs right after
+ * its send); resolves with the trades once the deploy has started its nodes.
+ */
+async function deployInSendTurn(deploy: () => Promise<void>, trade: () => SimTrade[]): Promise<SimTrade[]> {
+  const n: unknown = helper.getNode('acct');
+  assert.ok(isAccountHandle(n));
+  const stream = n.getStream();
+  assert.ok(stream);
+  let deploying: Promise<void> | undefined;
+  const onEvent = (e: UserDataEvent): void => {
+    if (deploying || e.eventType !== 'executionReport' || (e.raw as { x?: string }).x !== 'TRADE') return;
+    deploying = deploy();
+  };
+  stream.on('event', onEvent);
+  try {
+    const trades = trade();
+    await waitFor(() => deploying !== undefined, 5000, 'the fill to reach the stream');
+    await deploying;
+    return trades;
+  } finally {
+    stream.removeListener('event', onEvent);
+  }
+}
+
 /** Resolves once the account's connection has received `n` more events than `before`. */
 function eventsSeen(manager: StreamManager): { count: () => number; stop: () => void } {
   const seen: UserDataEvent[] = [];
@@ -210,25 +236,10 @@ describe('deploys through the runtime (issue 21: delivered means the flow receiv
       const flow = (edit: string): FlowNode[] => [TAB, accountNode(sim, a), { ...consumer('ou', 'binance-order-update', 's1'), wires: [['s1', 's2']] }, { ...sink('s1'), name: edit }, sink('s2')];
       await load(flow('sink one'), creds);
       await waitConnected();
-      const n: unknown = helper.getNode('acct');
-      assert.ok(isAccountHandle(n));
-      const stream = n.getStream();
-      assert.ok(stream);
-      let deploying: Promise<void> | undefined;
-      // Registered after the order-update node's listener: runs right after it sent the fill, in the same turn.
-      const onEvent = (e: UserDataEvent): void => {
-        if (deploying || e.eventType !== 'executionReport' || (e.raw as { x?: string }).x !== 'TRADE') return;
-        deploying = helper.setFlows(flow('sink one (edited)'), deploy, creds);
-      };
-      stream.on('event', onEvent);
-      let trades: SimTrade[];
-      try {
-        trades = sim.runOrderLifecycle(a.accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.001', price: '100', fills: ['0.001'] }).trades;
-        await waitFor(() => deploying !== undefined, 5000, 'the fill to reach the stream');
-        await deploying;
-      } finally {
-        stream.removeListener('event', onEvent);
-      }
+      const trades = await deployInSendTurn(
+        () => helper.setFlows(flow('sink one (edited)'), deploy, creds),
+        () => sim.runOrderLifecycle(a.accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.001', price: '100', fills: ['0.001'] }).trades,
+      );
       await waitFor(() => fillKeys(received('s1')).length >= 1 && fillKeys(received('s2')).length >= 1, 5000, 'the fill at both sinks');
       await sleep(300);
       assert.deepEqual(fillKeys(received('s1')), tradeKeys(trades), 's1 (closed by the deploy): once');
@@ -270,24 +281,10 @@ describe('deploys through the runtime (issue 21: delivered means the flow receiv
       const flow = (edit: string): FlowNode[] => [TAB, accountNode(sim, a), consumer('ou', 'binance-order-update', 's1'), { ...sink('s1'), name: edit }];
       await load(flow('sink'), creds);
       await waitConnected();
-      const n: unknown = helper.getNode('acct');
-      assert.ok(isAccountHandle(n));
-      const stream = n.getStream();
-      assert.ok(stream);
-      let deploying: Promise<void> | undefined;
-      const onEvent = (e: UserDataEvent): void => {
-        if (deploying || e.eventType !== 'executionReport' || (e.raw as { x?: string }).x !== 'TRADE') return;
-        deploying = helper.setFlows(flow('sink (edited)'), 'nodes', creds);
-      };
-      stream.on('event', onEvent);
-      let trades: SimTrade[];
-      try {
-        trades = sim.runOrderLifecycle(a.accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.001', price: '100', fills: ['0.001'] }).trades;
-        await waitFor(() => deploying !== undefined, 5000, 'the fill to reach the stream');
-        await deploying;
-      } finally {
-        stream.removeListener('event', onEvent);
-      }
+      const trades = await deployInSendTurn(
+        () => helper.setFlows(flow('sink (edited)'), 'nodes', creds),
+        () => sim.runOrderLifecycle(a.accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.001', price: '100', fills: ['0.001'] }).trades,
+      );
       await waitFor(() => fillKeys(received('s1')).length >= 1, 5000, 'the fill');
       await sleep(500);
       assert.deepEqual(fillKeys(received('s1')), tradeKeys(trades), 'once');
