@@ -23,8 +23,7 @@
  * change the account's look-back, symbols, hold limit, recovery switch or recovery store
  * (persist ↔ memory), or its market, environment (a second simulator) or key (with fills made
  * during the deploy), Node-RED restarts (unload + load; fills made while it is
- * stopped), context-store faults, live frames with absurd trade ids (2^50), and (issue 23) fills on
- * symbols never traded before and orders placed and cancelled at once (during gaps: discovery).
+ * stopped), context-store faults, and live frames with absurd trade ids (2^50).
  *
  * What is expected comes from the exchange's ledger (`sim.trades`) and the user-facing contract,
  * checked at the order-update nodes' outputs and their statuses — never from the implementation:
@@ -50,9 +49,6 @@
  *      three minutes earlier has not reached it.
  *  R4  once the faults stop, the nodes settle (every fill delivered, status "connected"); with a
  *      persistent store, a last restart with fills made while Node-RED is stopped delivers them.
- *  R5  the final state of an order placed and cancelled at once (step shortOrder; during a gap the
- *      recovery finds it in the order history, issue 23) reaches each node at most once, live or
- *      recovered, also across clean restarts.
  *
  * Schedule rules that keep the oracle exact (a user who changes identity or switches recovery
  * off does so on a calm account): before a deploy that changes the market, environment or key,
@@ -131,8 +127,6 @@ type Step =
   | { t: 'restart'; fillsWhileStopped: number; closeMs: number }
   | { t: 'store'; op: 'read' | 'write'; kind: StoreFaultKind; ms: number; count: number }
   | { t: 'bogus'; sym: number; dt: number }
-  | { t: 'newSymbol'; fills: number; dt: number }
-  | { t: 'shortOrder'; sym: number; dt: number }
   | { t: 'wait'; ms: number };
 
 interface Schedule {
@@ -210,10 +204,6 @@ const STEP_KINDS: Array<{ kind: Step['t']; weight: number; arbitrary: fc.Arbitra
     }),
   },
   { kind: 'bogus', weight: 1, arbitrary: fc.record({ t: fc.constant('bogus' as const), sym: fc.nat(7), dt }) },
-  // issue 23: a fill on a symbol never traded before, and an order placed and cancelled at once
-  // (both matter during gaps: the discovery after a gap finds them)
-  { kind: 'newSymbol', weight: 2, arbitrary: fc.record({ t: fc.constant('newSymbol' as const), fills: fc.integer({ min: 1, max: 3 }), dt }) },
-  { kind: 'shortOrder', weight: 2, arbitrary: fc.record({ t: fc.constant('shortOrder' as const), sym: fc.nat(7), dt }) },
   { kind: 'wait', weight: 1, arbitrary: fc.record({ t: fc.constant('wait' as const), ms: fc.oneof(fc.integer({ min: 1_000, max: 90_000 }), fc.integer({ min: 10 * 60_000, max: 3 * 3_600_000 })) }) },
 ];
 const allowed = process.env.RUNTIME_STEPS ? process.env.RUNTIME_STEPS.split(',').map((k) => k.trim()) : undefined;
@@ -427,8 +417,6 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
     const status = new Map<ConsumerOut, StatusNow>(CONSUMERS.map((c) => [c, { green: false, text: '(none)', since: Date.now() }]));
     const phantoms: string[] = [];
     const made = new Map<string, Made>();
-    /** Orders placed and cancelled at once (issue 23): env/market/orderId → their final state's deliveries per consumer. */
-    const shortOrders = new Map<string, { at: number; per: Map<ConsumerOut, Delivery[]> }>();
     /** Fills received on the connection (the account's manager), by key: receive time. */
     const received = new Map<string, number>();
     /** Symbols seen on the connection, per identity (`env/market/symbol`). */
@@ -470,12 +458,7 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
     onSent = (id, msg) => {
       if (id !== 'ou1' && id !== 'ou2') return;
       const p = (msg.payload ?? {}) as Record<string, unknown>;
-      if (p.executionType !== 'TRADE') {
-        // a short-lived order's final state (live CANCELED, or the recovered state): at most once
-        const so = shortOrders.get(`${fs.env}/${String(msg.market)}/${String(p.orderId)}`);
-        if (so && p.orderStatus === 'CANCELED') so.per.get(id)!.push({ life, at: Date.now(), recovered: msg.recovered === true });
-        return;
-      }
+      if (p.executionType !== 'TRADE') return;
       if (Number(p.tradeId) >= BOGUS_ID / 2) return; // the absurd frame: what the exchange said, not a ledger fill
       const key = fillKey(sinkEnv, String(msg.market), String(p.symbol), p.orderId, p.tradeId);
       if (!made.has(key)) {
@@ -700,18 +683,6 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
         case 'burst':
           trade(symAt(st.sym), st.fills);
           break;
-        case 'newSymbol': {
-          const symbol = `N${String(++extraSeq).padStart(4, '0')}USDT`;
-          extra.push(symbol);
-          trade(symbol, st.fills);
-          break;
-        }
-        case 'shortOrder': {
-          const o = sim().placeAndCancel(acct(), { market: fs.market, symbol: symAt(st.sym), side: 'BUY', quantity: '1', price: '5' });
-          shortOrders.set(`${fs.env}/${fs.market}/${o.orderId}`, { at: Date.now(), per: new Map(CONSUMERS.map((c) => [c, []])) });
-          trace.push(`  order ${o.orderId} ${o.symbol} placed and cancelled`);
-          break;
-        }
         case 'manySymbols':
           for (let k = 0; k < st.count; k++) {
             const symbol = `X${String(++extraSeq).padStart(4, '0')}USDT`;
@@ -991,21 +962,6 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
       }
       if (lost.length) violations.push(`R1 (lost): ${lost.length} fill(s) never reached ${c} (${lost.slice(0, 4).join(', ')}${lost.length > 4 ? ', …' : ''}); status ${status.get(c)!.text}`);
       if (twice.length) violations.push(`R1 (twice): ${twice.length} fill(s) reached ${c} more than once (${twice.slice(0, 3).join('; ')}${twice.length > 3 ? '; …' : ''})`);
-      // issue 23: the final state of an order placed and cancelled reaches a node at most once (live or
-      // recovered), also across clean restarts
-      for (const [order, { at: madeAt, per }] of shortOrders) {
-        const got = per.get(c)!;
-        // as for fills: an order made within the first-start margin before a key change may come from each stream
-        if (got.length === 2 && keyChanges.some((k) => madeAt <= k && madeAt >= k - FIRST_START_MARGIN_MS - STEP_MS && got[0].at <= k && got[1].at >= k)) continue;
-        const perLife = new Map<number, number>();
-        for (const d of got) perLife.set(d.life, (perLife.get(d.life) ?? 0) + 1);
-        const lives = [...perLife.keys()];
-        const first = Math.min(...lives);
-        const again = lives.filter((l) => l !== first).some((l) => ![...Array(l - first).keys()].some((d) => tolerantLives.has(first + d)));
-        if ([...perLife.values()].some((n) => n > 1) || again) {
-          violations.push(`R5 (order state twice): ${order} CANCELED reached ${c} ${got.length}× (${got.map((d) => `${d.recovered ? 'recovered' : 'live'}@life${d.life}`).join(', ')})`);
-        }
-      }
     }
     return { violations, trace };
   } finally {

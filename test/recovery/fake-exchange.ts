@@ -109,12 +109,6 @@ export class FakeExchange implements RestLike {
         if (!a) throw new Error('no such algo order');
         return a;
       }
-      // discovery (issue 23): no income, no positions, no order history in this fake
-      case '/fapi/v1/income':
-      case '/fapi/v3/positionRisk':
-      case '/fapi/v1/allOrders':
-      case '/api/v3/allOrders':
-        return [];
       case '/api/v3/account':
         return { updateTime: 1, balances: [{ asset: 'USDT', free: '1', locked: '0' }] };
       case '/fapi/v3/account':

@@ -50,22 +50,6 @@ describe('recovery/persistence', () => {
     });
   });
 
-  it('parsePersistedState keeps the discovery fields (issue 23) and drops malformed entries', () => {
-    const s = parsePersistedState({
-      version: 3,
-      lastTradeIds: {},
-      symbols: [],
-      balances: { v: { USDT: ['10', '0'], BAD: [1, 2], '': ['1', '1'] }, c: { USDT: 1_700_000_000_000, X: 'no' } },
-      ordersCovered: { '-': 1_700_000_000_000, UM: -5, CM: 'x' },
-      finals: [['BTCUSDT', 7, 1_700_000_000_000], ['', 1, 2], ['ETHUSDT', 1.5, 3], 'junk'],
-      pending: ['NEWAUSDT', '', 5, 'NEWAUSDT', 'UM:NEWCUSDT'],
-    });
-    assert.deepEqual(s?.balances, { v: { USDT: ['10', '0'] }, c: { USDT: 1_700_000_000_000 } });
-    assert.deepEqual(s?.ordersCovered, { '-': 1_700_000_000_000 });
-    assert.deepEqual(s?.finals, [['BTCUSDT', 7, 1_700_000_000_000]]);
-    assert.deepEqual(s?.pending, ['NEWAUSDT', 'UM:NEWCUSDT']);
-  });
-
   it('MemoryStateStore round-trips through JSON', async () => {
     const s = new MemoryStateStore();
     assert.equal(await s.get(), undefined);

@@ -511,8 +511,6 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
       lastEventTime: NOW - H,
       symbols: ['BTCUSDT', 'ETHUSDT'],
       orders: [['ETHUSDT', 2, 'NEW', null, 0]],
-      // an order whose final state was delivered in the last minutes (not emitted again from the order history)
-      finals: [['BTCUSDT', 1, NOW]],
       // a first start: where the line of streams began (no fill before it is this stream's)
       origin: NOW - 1_000,
     });

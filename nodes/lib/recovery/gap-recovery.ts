@@ -21,13 +21,8 @@ import { recoverSymbolFills, type SymbolFillsSource } from './symbol-fills';
 import { OpenOrders, type OpenOrdersScope } from './open-orders';
 import { Books, fillIdentity, type Book } from './books';
 import { LiveTracking } from './live-tracking';
-import { balanceEventFromAccount, int, rows, str, type Row } from './rest-rows';
+import { balanceEventFromAccount, rows, str, type Row } from './rest-rows';
 import { errText, isObj } from '../util';
-import { BALANCE_COMPARE_FIELDS, REST } from '../exchange/facts';
-import { BalanceBaseline, type BalanceValues } from './balance-baseline';
-import { SYMBOL_LIST_EARLY_REFRESH_MS, SYMBOL_LIST_NEW_ASSET_REFRESH_MS, symbolPairs } from './symbol-lists';
-import { allOrdersRules, futuresSources, incomeSymbols, ordersCreated, positionSymbols, type DiscoveryHost } from './discovery';
-import { UnservedPaths } from './unserved';
 
 export const DEFAULT_LOOKBACK_MS = 24 * 60 * 60 * 1000;
 
@@ -118,8 +113,6 @@ export interface RecoveryBatch {
   complete?: boolean;
   /** The ledger epoch when the recovery was requested. */
   epoch?: number;
-  /** Discovery state applied with the commits (after delivery): the balance baseline, orders covered per book. */
-  discovery?: { baseline?: BalanceValues; ordersCovered?: Record<string, number> };
 }
 
 export class GapRecovery {
@@ -185,17 +178,6 @@ export class GapRecovery {
   private requestCount = 0;
   /** Statistics of the last finished recovery. */
   lastStats?: RecoveryStats;
-  /** Spot / cross margin: the balances compared across a gap (balance-baseline.ts). */
-  private readonly baseline?: BalanceBaseline;
-  /** Per book (id, '-' for the only one): every order created before this time and final was delivered. */
-  private readonly ordersCovered = new Map<string, number>();
-  /** The start of the earliest gap whose discovery failed (retried from there); undefined: none. */
-  private discoveryPending: number | undefined;
-  /** The REST host whose symbol lists are shared (undefined: this recovery's own). */
-  private readonly listHost?: string;
-  private readonly localLists = new Map<string, { at: number; pairs: Array<readonly [string, string, string]> }>();
-  /** Discovery paths the REST host does not serve (unserved.ts). */
-  private readonly unserved: UnservedPaths;
 
   constructor(opts: GapRecoveryOptions) {
     this.market = opts.market;
@@ -232,10 +214,6 @@ export class GapRecovery {
     this.createdAt = this.now();
     this.continuesFrom = opts.continues !== undefined && opts.continues.from <= this.createdAt ? opts.continues.from : undefined;
     this.coveredSince = this.continuesFrom ?? this.createdAt;
-    if (opts.market === 'spot') this.baseline = new BalanceBaseline(BALANCE_COMPARE_FIELDS.spot);
-    else if (opts.market === 'margin') this.baseline = new BalanceBaseline(BALANCE_COMPARE_FIELDS.margin);
-    this.listHost = opts.owner?.host;
-    this.unserved = new UnservedPaths(this.listHost, this.now, this.logger);
     this.openOrders = new OpenOrders(
       {
         get: <T>(path: string, params: RestParams) => this.get<T>(path, params),
@@ -305,17 +283,17 @@ export class GapRecovery {
 
   /** True while some symbol's fills are incomplete (a failed query is retried from its cursor). */
   get incomplete(): boolean {
-    return this.failed.size > 0 || this.suspect.size > 0 || this.discoveryPending !== undefined;
+    return this.failed.size > 0 || this.suspect.size > 0;
   }
 
   /** True while a live fill's id waits to be confirmed by the exchange's history (and nothing failed). */
   get checking(): boolean {
-    return this.failed.size === 0 && this.discoveryPending === undefined && this.suspect.size > 0;
+    return this.failed.size === 0 && this.suspect.size > 0;
   }
 
   /** Increases whenever `snapshot()` would change (for StatePersister). */
   get revision(): number {
-    return this.rev + this.ledger.revision + (this.baseline?.revision ?? 0);
+    return this.rev + this.ledger.revision;
   }
 
   /** Highest trade id delivered for a symbol. */
@@ -386,7 +364,6 @@ export class GapRecovery {
   track(e: UserDataEvent): void {
     try {
       this.live.track(e);
-      this.baseline?.live(e);
     } catch (err) {
       this.logger?.debug(`recovery: could not observe ${String(e?.eventType)}: ${errText(err)}`);
     }
@@ -409,7 +386,7 @@ export class GapRecovery {
     // without a cursor is queried by time from here after a restart (a restart while REST was
     // down, live fills, another restart: a fill of a listed symbol made before the first was lost,
     // runtime schedule seed 4242)
-    if ((this.failed.size > 0 || this.discoveryPending !== undefined) && this.coveredSince < lastEventTime) lastEventTime = this.coveredSince;
+    if (this.failed.size > 0 && this.coveredSince < lastEventTime) lastEventTime = this.coveredSince;
     // every tracked order (bounded by the "Open orders tracked" setting, never by less)
     const orders = this.openOrders.persisted(this.maxTrackedOrders);
     const state: PersistedRecoveryState = { version: 3, lastTradeIds: l.safe, symbols: this.live.symbols() };
@@ -421,12 +398,6 @@ export class GapRecovery {
     if (lastEventTime !== undefined) state.lastEventTime = lastEventTime;
     const origin = this.origin();
     if (origin !== undefined) state.origin = origin;
-    const balances = this.baseline?.persisted();
-    if (balances) state.balances = balances;
-    if (this.ordersCovered.size) state.ordersCovered = Object.fromEntries(this.ordersCovered);
-    const finals = this.openOrders.persistedFinals();
-    if (finals.length) state.finals = finals;
-    if (this.failed.size) state.pending = [...this.failed].sort();
     return state;
   }
 
@@ -463,19 +434,8 @@ export class GapRecovery {
     }
     for (const symbol of Object.keys(s.lastTradeIds ?? {})) this.live.see(symbol);
     for (const symbol of s.symbols ?? []) if (typeof symbol === 'string' && symbol) this.live.see(symbol);
-    // a failed fill query is retried after the restart (a late state's: queried like a symbol seen)
-    for (const symbol of s.pending ?? []) {
-      if (typeof symbol !== 'string' || !symbol) continue;
-      if (opts.late) this.live.see(symbol);
-      else this.failed.add(symbol);
-    }
     this.ledger.restore({ safe: s.lastTradeIds, safeLegs: s.safeLegs, since: s.since, delivered: s.deliveredRanges, deliveredIds: s.delivered });
     this.openOrders.restore(s.orders ?? []);
-    this.openOrders.restoreFinals(s.finals ?? []);
-    if (s.balances) this.baseline?.restore(s.balances);
-    for (const [book, t] of Object.entries(s.ordersCovered ?? {})) {
-      if (t > (this.ordersCovered.get(book) ?? -Infinity)) this.ordersCovered.set(book, t);
-    }
     if (typeof s.lastEventTime === 'number') {
       this.live.raiseLastEventTime(s.lastEventTime);
       // Since the persisted last event time nothing is covered yet (the start-up gap): a symbol
@@ -555,11 +515,6 @@ export class GapRecovery {
   /** Applies a batch's cursor commits (after its events were delivered). */
   commit(batch: RecoveryBatch): void {
     for (const c of batch.commits) this.ledger.commit(c);
-    const d = batch.discovery;
-    if (d?.baseline) this.baseline?.replace(d.baseline);
-    for (const [book, t] of Object.entries(d?.ordersCovered ?? {})) {
-      if (t > (this.ordersCovered.get(book) ?? -Infinity)) this.ordersCovered.set(book, t);
-    }
     if (batch.complete && batch.epoch !== undefined && this.failed.size === 0) this.ledger.markCaughtUp(batch.epoch);
     this.uncommitted.delete(batch.gap);
     this.rev++;
@@ -569,13 +524,6 @@ export class GapRecovery {
     if (this.cancelled) throw new Error('recovery cancelled (stream stopped)');
     this.requestCount++;
     return this.rest.request<T>('GET', path, params, { security: 'signed' });
-  }
-
-  /** A GET without signature (the symbol lists), through the budget. */
-  private async getPublic<T>(path: string, params: RestParams, security: 'none' | 'apiKey'): Promise<T> {
-    if (this.cancelled) throw new Error('recovery cancelled (stream stopped)');
-    this.requestCount++;
-    return this.rest.request<T>('GET', path, params, { security });
   }
 
   private isolatedParams(): RestParams {
@@ -589,12 +537,7 @@ export class GapRecovery {
     const first = this.recoveries === 0;
     this.recoveries++;
     const floor = startedAt - this.lookbackMs;
-    // Times the exchange compares (query windows) or that are compared with the exchange's (row
-    // times, the account's updateTime) come from our clock: widened by the clock offset last
-    // measured, whichever its sign (a clock 20 s off lost the gap's fills: attack D1 on issue 23).
-    // Whole ms: the exchange refuses a fraction.
-    const slack = this.clockSlackMs + Math.ceil(Math.abs(this.clockOffsetMs()));
-    const gapFrom = Math.max(gap.from - slack, floor);
+    const gapFrom = Math.max(gap.from - this.clockSlackMs, floor);
 
     const known = this.knownSymbols();
 
@@ -619,129 +562,6 @@ export class GapRecovery {
       }
     }
 
-    // 1b. discovery (issue 23; docs/recovery.md "What is recovered" 2): the symbols the gap traded beyond those known
-    const pm = this.market === 'portfolio-margin';
-    const host: DiscoveryHost = { get: (path, params) => this.get(path, params), now: this.now, logger: this.logger };
-    // from the gap's start, or an earlier gap whose discovery failed; within the look-back
-    const discoverFrom = Math.max(floor, Math.min(gap.from - slack, this.discoveryPending ?? Infinity));
-    const discoverTo = startedAt + slack;
-    let discoveryOk = true;
-    const discovered = new Set<string>();
-    const discoveryFailed = (what: string, err: unknown): void => {
-      discoveryOk = false;
-      errors.push(`${what}: ${errText(err)}`);
-      this.logger?.warn(`recovery: ${what} failed (retried later; nothing is skipped meanwhile): ${errText(err)}`);
-    };
-    /**
-     * One discovery read of `path`: its result; undefined when it failed (the recovery is
-     * incomplete: retried) or when the host does not serve the path (unserved.ts: done without it).
-     */
-    const discover = async <T>(path: string, what: string, lost: string, read: () => Promise<T>): Promise<T | undefined> => {
-      if (this.unserved.skipped(path)) return undefined;
-      try {
-        return await read();
-      } catch (err) {
-        if (!this.unserved.unserved(path, err, lost)) discoveryFailed(what, err);
-        return undefined;
-      }
-    };
-    if (!this.isolatedSymbol) {
-      for (const book of this.books.list) {
-        const src = futuresSources(book, pm);
-        if (!src) continue;
-        const label = book.id ? `${book.id} ` : '';
-        const found = [
-          await discover(src.income.endpoint.path, `${label}income history`, 'fills on futures symbols the stream never saw', () =>
-            incomeSymbols(host, src.income, discoverFrom, discoverTo),
-          ),
-          await discover(src.positions.path, `${label}positions`, 'fills without commission on futures symbols the stream never saw', () =>
-            positionSymbols(host, src.positions, discoverFrom),
-          ),
-        ];
-        for (const set of found) for (const s of set ?? []) discovered.add(this.books.qualify(book.id, s));
-      }
-    }
-    // spot / margin: the account call comes before the fills (its answer is also the balance snapshot)
-    const single = this.books.single;
-    let account: Row | undefined;
-    let accountError: unknown;
-    /** Spot: the account changed since the gap began (updateTime); else nothing was traded or ordered. */
-    let moved = true;
-    let baselineAfter: BalanceValues | undefined;
-    if (single && (this.includeAccount || this.baseline)) {
-      try {
-        const params: RestParams =
-          this.market === 'isolated-margin'
-            ? { symbols: this.isolatedSymbol }
-            : this.market === 'spot'
-              ? { omitZeroBalances: 'true' }
-              : {};
-        const a = await this.get<unknown>(single.api.account, params);
-        if (isObj(a)) account = a;
-      } catch (err) {
-        accountError = err;
-      }
-    }
-    if (this.baseline) {
-      // live changes older than the look-back cannot be in any later gap
-      this.baseline.prune(floor);
-      if (!account) {
-        // a host without the account endpoint: no balances to compare (nor a snapshot, as before)
-        if (!this.unserved.unserved(single?.api.account ?? '', accountError, 'fills on symbols the stream never saw (by balances)')) {
-          discoveryFailed('account (balances compared after a gap)', accountError ?? new Error('no account'));
-        }
-      } else {
-        const updateTime = int(account.updateTime);
-        if (this.market === 'spot' && updateTime !== undefined && updateTime < discoverFrom) moved = false;
-        baselineAfter = this.baseline.valuesOf(account);
-        const changed = moved ? this.baseline.changed(baselineAfter, discoverFrom) : undefined;
-        if (moved && !changed) {
-          this.logger?.debug('recovery: no balances known from before the gap: no symbols discovered by balances this time');
-        } else if (changed && changed.size >= 2) {
-          const listPath = this.market === 'spot' ? REST.spot.exchangeInfo.path : REST.margin.allPairs.path;
-          await discover(listPath, 'symbol list', 'fills on symbols the stream never saw (by balances)', async () => {
-            const read = (maxAgeMs?: number): Promise<Array<readonly [string, string, string]>> =>
-              symbolPairs(
-                this.market === 'spot' ? 'spot' : 'margin',
-                this.listHost,
-                (path, params, security) => this.getPublic(path, params, security),
-                this.now(),
-                this.localLists,
-                maxAgeMs,
-              );
-            const pick = (pairs: Array<readonly [string, string, string]>): Set<string> => {
-              const paired = new Set<string>();
-              for (const [symbol, base, quote] of pairs) {
-                if (changed.has(base) && changed.has(quote)) {
-                  discovered.add(symbol);
-                  paired.add(base).add(quote);
-                }
-              }
-              return paired;
-            };
-            // a changed asset without a pair: maybe a pair listed since the list was read (an asset
-            // in no pair at all: a new asset, its pairs are new). One the account did not hold before
-            // the gap (a coin listed and bought at once, attack D2 on issue 23): the list must be
-            // younger than the gap's end; one it held (savings or earn assets are in no pair and
-            // move without trading): at most four reads an hour
-            const pairs = await read();
-            if (pick(pairs).size < changed.size) {
-              const listed = new Set<string>();
-              for (const [, base, quote] of pairs) listed.add(base).add(quote);
-              const unpaired = [...changed].filter((asset) => !listed.has(asset));
-              const baseline = this.baseline;
-              const maxAge = unpaired.some((asset) => !baseline?.heldBefore(asset))
-                ? Math.min(SYMBOL_LIST_NEW_ASSET_REFRESH_MS, this.now() - gap.to)
-                : unpaired.length
-                  ? SYMBOL_LIST_NEW_ASSET_REFRESH_MS
-                  : SYMBOL_LIST_EARLY_REFRESH_MS;
-              pick(await read(maxAge));
-            }
-          });
-        }
-      }
-    }
-
     // 2. symbols to query for fills
     const symbols = new Set(known);
     if (!this.isolatedSymbol) {
@@ -752,9 +572,6 @@ export class GapRecovery {
         }
       }
     }
-    const fresh = [...discovered].filter((s) => !symbols.has(s)).sort();
-    if (fresh.length) this.logger?.info(`recovery: ${fresh.length} symbol(s) traded during the gap and not known before: ${fresh.join(', ')}`);
-    for (const s of fresh) symbols.add(s);
     const symbolList = [...symbols].sort();
 
     // 3. fills, in trade-id order per symbol
@@ -770,12 +587,12 @@ export class GapRecovery {
       notBefore: this.notBefore(gap),
       pageLimit: this.pageLimit,
       maxPages: this.maxPages,
-      clockSlackMs: slack,
+      clockSlackMs: this.clockSlackMs,
       now: this.now,
       logger: this.logger,
     };
     for (const symbol of symbolList) {
-      const got = await recoverSymbolFills(source, symbol, { gapFrom, gapStart: gap.from - slack, floor, epoch });
+      const got = await recoverSymbolFills(source, symbol, { gapFrom, gapStart: gap.from - this.clockSlackMs, floor, epoch });
       if (got.error) errors.push(got.error);
       if (got.outcome === 'incomplete') this.failed.add(symbol);
       else this.failed.delete(symbol);
@@ -794,49 +611,19 @@ export class GapRecovery {
       out.push(...ev);
     }
 
-    // 4b. orders created during the gap and final by now (issue 23; docs step 4): the order history by time
-    const ordersCovered: Record<string, number> = {};
-    for (const book of this.books.list) {
-      const rules = allOrdersRules(book, pm);
-      const key = book.id || '-';
-      // (a gap of this stream's own on a start without a saved state: nothing from before it began,
-      // as for fills: a key change's new stream does not emit the old stream's orders again)
-      const from = Math.max(discoverFrom, this.ordersCovered.get(key) ?? -Infinity, this.notBefore(gap) ?? -Infinity);
-      const queriedAt = this.now();
-      if (this.market === 'spot' && !moved) {
-        ordersCovered[key] = queriedAt - slack;
-        continue;
-      }
-      const plain = symbolList.map((q) => this.books.split(q)).filter((x) => x.book === book).map((x) => x.symbol);
-      const targets: Array<string | undefined> = rules.symbol === false ? [undefined] : plain;
-      const got: Row[] = [];
-      let ok = true;
-      const path = rules.endpoint.path;
-      for (const symbol of targets) {
-        const what = `${book.id ? `${book.id} ` : ''}orders of the gap${symbol ? ` (${symbol})` : ''}`;
-        const rowsRead = await discover(path, what, 'orders opened and closed during a gap', () => ordersCreated(host, rules, symbol, this.isolatedParams(), from, discoverTo));
-        if (rowsRead) got.push(...rowsRead);
-        else if (this.unserved.skipped(path)) break;
-        else ok = false;
-      }
-      const ev = this.openOrders.gapFinals(book, got, from);
-      orderStates += ev.length;
-      out.push(...ev);
-      // (not served: not covered either; when the path is asked again, from the gap then recovered)
-      if (ok && !this.unserved.skipped(path)) ordersCovered[key] = queriedAt - slack;
-    }
-
     // 5. balances (one account per market; portfolio margin: the account-position node reloads its own)
     let balanceSnapshot = false;
+    const single = this.books.single;
     if (this.includeAccount && single) {
       try {
-        if (!this.baseline && this.market !== 'isolated-margin') {
-          const a = await this.get<unknown>(single.api.account, {});
-          if (isObj(a)) account = a;
-        } else if (!account) {
-          throw accountError ?? new Error('no account');
-        }
-        if (account) {
+        const params: RestParams =
+          this.market === 'isolated-margin'
+            ? { symbols: this.isolatedSymbol }
+            : this.market === 'spot'
+              ? { omitZeroBalances: 'true' }
+              : {};
+        const account = await this.get<unknown>(single.api.account, params);
+        if (isObj(account)) {
           const ev = balanceEventFromAccount(this.market, account, this.now());
           if (ev) {
             out.push(ev);
@@ -849,10 +636,7 @@ export class GapRecovery {
       }
     }
 
-    if (discoveryOk) this.discoveryPending = undefined;
-    else this.discoveryPending = Math.min(this.discoveryPending ?? Infinity, discoverFrom);
-    this.rev++;
-    if (this.failed.size === 0 && discoveryOk && gap.to > this.coveredSince) this.coveredSince = gap.to;
+    if (this.failed.size === 0 && gap.to > this.coveredSince) this.coveredSince = gap.to;
     this.lastStats = {
       gap,
       startedAt,
@@ -868,10 +652,7 @@ export class GapRecovery {
       `recovery (${gap.reason}): ${fills} fill(s) over ${symbolList.length} symbol(s), ${orderStates} order state(s)` +
         `${balanceSnapshot ? ', balances' : ''}; ${this.lastStats.requests} REST call(s)${errors.length ? `; ${errors.length} error(s)` : ''}`,
     );
-    const discovery: RecoveryBatch['discovery'] = { ordersCovered };
-    // the baseline moves only when the comparison did its work (else the retry compares again)
-    if (baselineAfter && discoveryOk) discovery.baseline = baselineAfter;
-    return { gap, events: out, commits, complete: discoveryOk && commits.every((c) => c.complete), epoch, discovery };
+    return { gap, events: out, commits, complete: commits.every((c) => c.complete), epoch };
   }
 
   /** One trade page of a recovery symbol. */

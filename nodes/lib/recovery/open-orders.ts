@@ -25,16 +25,6 @@ import { errText, isObj } from '../util';
 
 export type OpenOrdersScope = 'auto' | 'all' | 'per-symbol';
 
-/** Orders whose final state was delivered, remembered (in memory) at most. */
-export const MAX_FINALS = 10_000;
-/** Finals persisted: those delivered this recently (a start-up gap begins a little before the last event). */
-export const FINALS_PERSIST_MS = 10 * 60_000;
-/** Finals persisted at most. */
-export const MAX_PERSISTED_FINALS = 1_000;
-
-/** [symbol, orderId, when its final state was delivered (local ms)]. */
-export type PersistedFinal = [string, number, number];
-
 interface TrackedOrder {
   symbol: string;
   orderId: number;
@@ -71,11 +61,6 @@ export class OpenOrders {
   private readonly orders = new Map<string, TrackedOrder>();
   /** The order tracked last and its key in `orders` (LRU fast path; its key is reused). */
   private lastOrder?: { key: string; symbol: string; orderId: number; algo: boolean };
-  /**
-   * Orders (not algo) whose final state was delivered (live, or by a recovery) → when: an order of
-   * the gap's history already delivered final is not emitted again (issue 23). Bounded (MAX_FINALS).
-   */
-  private readonly finals = new Map<string, number>();
 
   constructor(
     private readonly host: OpenOrdersHost,
@@ -106,57 +91,6 @@ export class OpenOrders {
     }
   }
 
-  private finalDelivered(key: string, at: number): void {
-    this.finals.delete(key);
-    this.finals.set(key, at);
-    while (this.finals.size > MAX_FINALS) {
-      const oldest = this.finals.keys().next().value;
-      if (oldest === undefined) break;
-      this.finals.delete(oldest);
-    }
-  }
-
-  /** The finals delivered in the last FINALS_PERSIST_MS (at most MAX_PERSISTED_FINALS), as persisted. */
-  persistedFinals(): PersistedFinal[] {
-    const since = this.opts.now() - FINALS_PERSIST_MS;
-    const out: PersistedFinal[] = [];
-    for (const [key, at] of this.finals) {
-      if (at < since) continue;
-      const [, symbol, id] = key.split('\u0000');
-      out.push([symbol, Number(id), at]);
-    }
-    return out.slice(-MAX_PERSISTED_FINALS);
-  }
-
-  restoreFinals(list: PersistedFinal[]): void {
-    for (const [symbol, orderId, at] of list) {
-      const key = this.key(symbol, orderId, false);
-      if (!this.finals.has(key)) this.finalDelivered(key, at);
-    }
-  }
-
-  /**
-   * Orders of a book's history (allOrders rows) created at or after `createdFrom` and final now,
-   * whose final state was not delivered: one recovered order state each (the shape of the
-   * reconcile's). Orders open now are the open-order reconcile's.
-   */
-  gapFinals(book: Book, restRows: Row[], createdFrom: number): UserDataEvent[] {
-    const out: UserDataEvent[] = [];
-    const now = this.opts.now();
-    for (const row of restRows) {
-      const plain = str(row.symbol);
-      const symbol = plain && this.host.qualify(book.id, plain);
-      const id = int(row.orderId);
-      const status = str(row.status);
-      const time = int(row.time);
-      if (!symbol || id === undefined || !status || !TERMINAL_STATUSES.has(status) || time === undefined || time < createdFrom) continue;
-      if (this.finals.has(this.key(symbol, id, false))) continue;
-      out.push(this.host.asAccountEvent(book, orderStateEventFromRow(book.rowMarket, row, now)));
-      this.track(symbol, id, status, str(row.executedQty), false);
-    }
-    return out;
-  }
-
   private key(symbol: string, orderId: number, algo: boolean): string {
     return `${algo ? 'algo' : 'order'}\u0000${symbol}\u0000${orderId}`;
   }
@@ -169,7 +103,6 @@ export class OpenOrders {
     const key = sameAsLast ? last.key : this.key(symbol, orderId, algo);
     if (TERMINAL_STATUSES.has(status)) {
       this.orders.delete(key);
-      if (!algo) this.finalDelivered(key, this.opts.now());
       return;
     }
     // Records are never mutated: a recovery may hold one across an await.

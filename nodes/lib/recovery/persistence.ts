@@ -11,8 +11,6 @@
 import type { Logger } from '../types';
 import { errText, isObj } from '../util';
 import type { PersistedRanges } from './id-ranges';
-import type { PersistedBalances } from './balance-baseline';
-import type { PersistedFinal } from './open-orders';
 
 /**
  * Whose state it is: the stream it was written for. A state of another owner is never applied
@@ -62,21 +60,6 @@ export interface PersistedRecoveryState {
   origin?: number;
   /** Symbols seen in fills / order events (recovered at start-up too). */
   symbols: string[];
-  /**
-   * Spot / cross margin (issue 23, optional): the balances last known, compared after a gap to find
-   * the pairs that traded (balance-baseline.ts): `v` asset → compared values, `c` asset → last live change.
-   */
-  balances?: PersistedBalances;
-  /** Per book ('-' for a market's only book; 'UM', 'CM', 'MARGIN'): orders created before this time (ms) and final were delivered. */
-  ordersCovered?: Record<string, number>;
-  /** Orders whose final state was delivered in the last minutes: [symbol, orderId, when]. */
-  finals?: PersistedFinal[];
-  /**
-   * Symbols whose last fill query failed (optional): queried again after a restart until it
-   * succeeds. A symbol found by a gap's discovery is known nowhere else (the balances it was found
-   * by moved on: attack D12 on issue 23).
-   */
-  pending?: string[];
 }
 
 export interface StateStore {
@@ -148,27 +131,6 @@ export function parsePersistedState(value: unknown): PersistedRecoveryState | un
         (x[4] === 0 || x[4] === 1),
     );
     if (orders.length) state.orders = orders;
-  }
-  if (isObj(o.balances) && isObj(o.balances.v)) {
-    const values: Record<string, string[]> = {};
-    for (const [a, vals] of Object.entries(o.balances.v)) {
-      if (a && Array.isArray(vals) && vals.every((x) => typeof x === 'string')) values[a] = vals as string[];
-    }
-    const changed = numberRecord(o.balances.c, (n) => Number.isFinite(n) && n > 0);
-    state.balances = { v: values, ...(changed ? { c: changed } : {}) };
-  }
-  const ordersCovered = numberRecord(o.ordersCovered, (n) => Number.isFinite(n) && n > 0);
-  if (ordersCovered) state.ordersCovered = ordersCovered;
-  if (Array.isArray(o.finals)) {
-    const finals = o.finals.filter(
-      (x): x is PersistedFinal =>
-        Array.isArray(x) && x.length === 3 && typeof x[0] === 'string' && x[0] !== '' && Number.isSafeInteger(x[1]) && typeof x[2] === 'number' && Number.isFinite(x[2]),
-    );
-    if (finals.length) state.finals = finals;
-  }
-  if (Array.isArray(o.pending)) {
-    const pending = o.pending.filter((x): x is string => typeof x === 'string' && x !== '');
-    if (pending.length) state.pending = [...new Set(pending)];
   }
   if (typeof o.origin === 'number' && Number.isFinite(o.origin) && o.origin > 0) state.origin = o.origin;
   if (typeof o.lastEventTime === 'number' && Number.isFinite(o.lastEventTime) && o.lastEventTime > 0) {

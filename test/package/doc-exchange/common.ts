@@ -71,48 +71,7 @@ export const ERR = {
   badListenKey: () => fail(400, -1125, 'This listenKey does not exist.'),
   invalidSymbol: () => fail(400, -1121, 'Invalid symbol.'),
   unknownPath: () => fail(404, -1000, 'An unknown error occurred while processing the request.'),
-  startAfterEnd: () => fail(400, -1023, 'Start time is greater than end time.'),
 };
-
-/** What a list read by time documents (each page's own figures: see the callers). */
-export interface ListByTime {
-  defaultLimit: number;
-  maxLimit: number;
-  /** Longest startTime..endTime span accepted (refused with -1127 beyond it); undefined: none documented. */
-  maxSpanMs?: number;
-  /** What is returned when neither startTime nor endTime is sent (undefined: everything). */
-  defaultSpanMs?: number;
-}
-
-/**
- * `startTime`, `endTime` and `limit` of a list by time, checked as its page documents them (limit
- * within 1..max; the span; -1023 when the start is after the end, futures error-code pages), or the
- * refusal. An omitted end counts as now, an omitted start as the default span before the end.
- */
-export function byTime(p: URLSearchParams, rules: ListByTime): { start: number; end: number; limit: number } | RestAnswer {
-  const num = (k: string): number | undefined => (p.has(k) ? Number(p.get(k)) : undefined);
-  const limit = num('limit') ?? rules.defaultLimit;
-  if (!(Number.isInteger(limit) && limit > 0 && limit <= rules.maxLimit)) return ERR.badParam('limit');
-  for (const k of ['startTime', 'endTime']) {
-    const v = num(k);
-    if (v !== undefined && !(Number.isInteger(v) && v >= 0)) return ERR.badParam(k);
-  }
-  const given = { start: num('startTime'), end: num('endTime') };
-  const end = given.end ?? Date.now();
-  const start = given.start ?? (given.end === undefined && rules.defaultSpanMs !== undefined ? end - rules.defaultSpanMs : 0);
-  if (start > end) return ERR.startAfterEnd();
-  if (rules.maxSpanMs !== undefined && given.start !== undefined && end - start > rules.maxSpanMs) return ERR.interval(Math.round(rules.maxSpanMs / 3_600_000));
-  return { start, end, limit };
-}
-
-/** True when `x` is a refusal (from byTime). */
-export function refused(x: object): x is RestAnswer {
-  return 'status' in x && 'body' in x;
-}
-
-/** Decimal strings as integers of 1e-8 (every amount these exchanges use has at most 8 decimals). */
-export const units = (s: string): number => Math.round(Number(s) * 1e8);
-export const decimal = (u: number): string => (u / 1e8).toFixed(8);
 
 /** One HTTP server: REST by `rest`, WebSocket upgrades by `upgrade` (path and query as sent). */
 export abstract class DocServer {

@@ -34,27 +34,8 @@
  *    `/dapi/v1/openOrders`), "All Orders", "Current All Algo Open Orders" (`/fapi/v1/openAlgoOrders`):
  *    empty arrays; "Account Trade List" (`userTrades`) and the account pages: see below.
  *    "Check Server Time": `GET /fapi/v1/time`, `GET /dapi/v1/time` → `{serverTime}`.
- *  - Discovery after a gap (Binance's pages, stored copies, undated; binance-connector-js a9de9a9):
- *    · "Get Income History (USER_DATA)" `GET /fapi/v1/income` (weight 30) and `/dapi/v1/income`
- *      (weight 20): `symbol`, `incomeType`, `startTime`, `endTime`, `limit` ("Default 100; max 1000");
- *      USDⓈ-M "If neither startTime nor endTime is sent, the recent 7-day data will be returned",
- *      COIN-M "the last 200 days" and "The interval between startTime and endTime can not exceed 200
- *      days"; with `startTime` the rows from it, oldest first; `page` no longer accepted (2026-10-16,
- *      refused here with -1104). Rows `{symbol, incomeType, income, asset, info, time, tranId,
- *      tradeId}` (`tranId` a number on USDⓈ-M, a string on COIN-M). A fill writes a `COMMISSION` row
- *      (its fee, negative) and a `REALIZED_PNL` row when it realises profit or loss (none here).
- *    · "Position Information V3 (USER_DATA)" `GET /fapi/v3/positionRisk` (weight 5): `symbol`
- *      optional; "only symbol that has position or open orders will be returned"; COIN-M "Position
- *      Information" `GET /dapi/v1/positionRisk` (weight 1): `marginAsset`, `pair`; without them
- *      "positions of all symbols with TRADING status", zero ones included. Rows carry `symbol`,
- *      `positionAmt`, `positionSide`, `updateTime` (0 for a row never touched).
- *    · "All Orders (USER_DATA)" `GET /fapi/v1/allOrders` (weight 5; `symbol` optional since
- *      2026-08-25) and `/dapi/v1/allOrders` (`symbol` or `pair`): `orderId`, `startTime`, `endTime`,
- *      `limit` ("Default 500; max 1000"); "The query time period must be less then 7 days (default
- *      as the recent 7 days)"; with `orderId` the orders >= it. Rows in the pages' example shape.
  * It pushes one fill (an ORDER_TRADE_UPDATE with execution type TRADE) on each stream connection
- * whose listenKey is valid and whose `events` include ORDER_TRADE_UPDATE; each fill is also in the
- * trade list, the order history, the income history (its commission) and the position list.
+ * whose listenKey is valid and whose `events` include ORDER_TRADE_UPDATE.
  *
  * Family `unified` (issue 22): the COIN-M form after the CM / UM integration. Sources:
  * derivatives/coin-futures/user-data-streams (the newer COIN-M page, undated): `POST
@@ -72,7 +53,7 @@
  */
 import * as crypto from 'node:crypto';
 import type { WebSocket } from 'ws';
-import { byTime, decimal, DocServer, ERR, fail, ok, refused, units, type DocExchangeOptions, type RestAnswer, type RestRequest } from './common';
+import { DocServer, ERR, ok, type DocExchangeOptions, type RestAnswer, type RestRequest } from './common';
 
 const HOUR_MS = 60 * 60 * 1000;
 
@@ -100,16 +81,6 @@ export class FuturesDocExchange extends DocServer {
   private listenKey: { key: string; expires: number } | null = null;
   /** The fills pushed, as Account Trade List records. */
   private readonly trades: Array<Record<string, unknown> & { symbol: string; pair?: string; id: number; time: number; family: ContractFamily }> = [];
-  /** The orders of the fills pushed (each filled at once), as All Orders rows. */
-  private readonly orders: Array<Record<string, unknown> & { symbol: string; pair?: string; orderId: number; time: number; family: ContractFamily }> = [];
-  /** The income history (a COMMISSION row per fill). */
-  private readonly income: Array<Record<string, unknown> & { symbol: string; incomeType: string; time: number; family: ContractFamily }> = [];
-  /** Positions (one-way mode, BOTH): symbol → amount (1e-8 units) and the time of its last change. */
-  private readonly positions = new Map<string, { family: ContractFamily; amt: number; updateTime: number }>([
-    // COIN-M lists every TRADING contract, untouched ones with a zero amount and updateTime 0
-    ['BTCUSD_PERP', { family: 'coinm', amt: 0, updateTime: 0 }],
-  ]);
-  private nextTranId = 9689322392;
   /** Open stream connections with a valid key that take ORDER_TRADE_UPDATE (`unified`: pushBoth). */
   private readonly open = new Set<WebSocket>();
   private nextOrderId = 8886774;
@@ -154,11 +125,8 @@ export class FuturesDocExchange extends DocServer {
       const symbol = req.params.get('symbol');
       if (this.family === 'unified' && symbol && contractFamily(symbol) !== family) return ERR.invalidSymbol();
       if (req.path === `${api}/v1/userTrades`) return this.userTrades(req, family);
-      const lists = [`${api}/v1/openOrders`, `${api}/v1/openAlgoOrders`];
+      const lists = [`${api}/v1/openOrders`, `${api}/v1/allOrders`, `${api}/v1/openAlgoOrders`];
       if (lists.includes(req.path)) return ok([]);
-      if (req.path === `${api}/v1/allOrders`) return this.allOrders(req, family);
-      if (req.path === `${api}/v1/income`) return this.incomeHistory(req, family);
-      if (req.path === (family === 'usdm' ? '/fapi/v3/positionRisk' : '/dapi/v1/positionRisk')) return this.positionRisk(req, family);
       if (family === 'usdm' && req.path === '/fapi/v3/account') return ok(this.usdmAccount());
       if (family === 'coinm' && req.path === '/dapi/v1/account') return ok(this.coinmAccount());
     }
@@ -197,69 +165,6 @@ export class FuturesDocExchange extends DocServer {
         (end === undefined || Number(t.time) <= end),
     );
     return ok(trades.slice(0, limit).map(({ family: _family, ...row }) => row));
-  }
-
-  /** "All Orders (USER_DATA)": by `orderId` (orders >= it) or by creation time (< 7 days; default the last 7 days), oldest first. */
-  private allOrders(req: RestRequest, family: ContractFamily): RestAnswer {
-    const p = req.params;
-    const symbol = p.get('symbol');
-    const pair = p.get('pair');
-    if (family === 'coinm' && !symbol === !pair) return symbol ? ERR.combination() : ERR.missingParam('symbol');
-    if (family === 'usdm' && p.has('orderId') && !symbol) return ERR.missingParam('symbol');
-    const w = byTime(p, { defaultLimit: 500, maxLimit: 1000, maxSpanMs: 7 * 24 * HOUR_MS - 1, defaultSpanMs: 7 * 24 * HOUR_MS });
-    if (refused(w)) return w;
-    const orderId = p.has('orderId') ? Number(p.get('orderId')) : undefined;
-    const rows = this.orders.filter(
-      (o) =>
-        o.family === family &&
-        (symbol ? o.symbol === symbol : pair ? o.pair === pair : true) &&
-        (orderId !== undefined && !p.has('startTime') && !p.has('endTime') ? o.orderId >= orderId : o.time >= w.start && o.time <= w.end),
-    );
-    return ok(rows.slice(0, w.limit).map(({ family: _family, ...row }) => row));
-  }
-
-  /** "Get Income History (USER_DATA)": rows from `startTime` (default: the last 7 / 200 days), oldest first. */
-  private incomeHistory(req: RestRequest, family: ContractFamily): RestAnswer {
-    const p = req.params;
-    if (p.has('page')) return fail(400, -1104, "Not all sent parameters were read; read '" + String([...p.keys()].length - 1) + "' parameter(s) but was sent '" + String([...p.keys()].length) + "'.");
-    const span = family === 'usdm' ? 7 * 24 * HOUR_MS : 200 * 24 * HOUR_MS;
-    const w = byTime(p, { defaultLimit: 100, maxLimit: 1000, maxSpanMs: family === 'coinm' ? span : undefined, defaultSpanMs: span });
-    if (refused(w)) return w;
-    const symbol = p.get('symbol');
-    const type = p.get('incomeType');
-    const rows = this.income.filter(
-      (r) => r.family === family && (!symbol || r.symbol === symbol) && (!type || r.incomeType === type) && r.time >= w.start && r.time <= w.end,
-    );
-    return ok(rows.slice(0, w.limit).map(({ family: _family, ...row }) => row));
-  }
-
-  /** Position information: USDⓈ-M v3 the symbols with a position; COIN-M every TRADING contract (zero ones too). */
-  private positionRisk(req: RestRequest, family: ContractFamily): RestAnswer {
-    const p = req.params;
-    const symbol = family === 'usdm' ? p.get('symbol') : null;
-    const pair = family === 'coinm' ? p.get('pair') : null;
-    const marginAsset = family === 'coinm' ? p.get('marginAsset') : null;
-    const out: Array<Record<string, unknown>> = [];
-    for (const [s, pos] of this.positions) {
-      if (pos.family !== family || (symbol && s !== symbol) || (pair && !s.startsWith(`${pair}_`)) || (marginAsset && !s.startsWith(marginAsset))) continue;
-      if (family === 'usdm' && pos.amt === 0) continue;
-      const amt = family === 'usdm' ? decimal(pos.amt).replace(/0+$/, '').replace(/\.$/, '') : String(pos.amt / 1e8);
-      out.push(
-        family === 'usdm'
-          ? {
-              symbol: s, positionSide: 'BOTH', positionAmt: amt, entryPrice: '7103.04', breakEvenPrice: '7103.04', markPrice: '7103.04',
-              unRealizedProfit: '0.00000000', liquidationPrice: '0', isolatedMargin: '0', notional: '0', marginAsset: 'USDT',
-              isolatedWallet: '0', initialMargin: '0', maintMargin: '0', positionInitialMargin: '0', openOrderInitialMargin: '0',
-              adl: 0, bidNotional: '0', askNotional: '0', updateTime: pos.updateTime,
-            }
-          : {
-              symbol: s, positionAmt: amt, entryPrice: '0.0', breakEvenPrice: '0.0', markPrice: '9103.1', unRealizedProfit: '0.00000000',
-              liquidationPrice: '0', leverage: '20', maxQty: '25', marginType: 'cross', isolatedMargin: '0.00000000', isAutoAddMargin: 'false',
-              positionSide: 'BOTH', notionalValue: '0', isolatedWallet: '0', updateTime: pos.updateTime,
-            },
-      );
-    }
-    return ok(out);
   }
 
   /** "Account Information V3 (USER_DATA)" `GET /fapi/v3/account`, the page's single-asset example (no positions). */
@@ -398,20 +303,6 @@ export class FuturesDocExchange extends DocServer {
       qty: String(o.l), ...(usdm ? { quoteQty: '7.10304' } : { baseQty: '0.00219710', marginAsset: 'BTC', pair: 'BTCUSD' }),
       realizedPnl: '0', side: 'SELL', positionSide: 'BOTH', symbol: String(o.s), time: now, family,
     });
-    this.orders.push({
-      avgPrice: String(o.ap), clientOrderId: String(o.c), ...(usdm ? { cumQuote: '7.10304' } : { cumBase: '0.00219710', pair: 'BTCUSD' }),
-      executedQty: String(o.z), orderId, origQty: String(o.q), origType: 'LIMIT', price: String(o.p), reduceOnly: false, side: 'SELL',
-      positionSide: 'BOTH', status: 'FILLED', stopPrice: '0', closePosition: false, symbol: String(o.s), time: now - 5, timeInForce: 'GTC',
-      type: 'LIMIT', activatePrice: '0', priceRate: '0', updateTime: now, workingType: 'CONTRACT_PRICE', priceProtect: false,
-      priceMatch: 'NONE', selfTradePreventionMode: 'NONE', ...(usdm ? { goodTillDate: 0 } : {}), family,
-    });
-    const tranId = this.nextTranId++;
-    this.income.push({
-      symbol: String(o.s), incomeType: 'COMMISSION', income: `-${String(o.n)}`, asset: String(o.N), info: 'COMMISSION', time: now,
-      tranId: usdm ? tranId : String(tranId), tradeId: String(tradeId), family,
-    });
-    const pos = this.positions.get(String(o.s)) ?? { family, amt: 0, updateTime: 0 };
-    this.positions.set(String(o.s), { family, amt: pos.amt - units(String(o.l)), updateTime: now });
     for (const ws of to) ws.send(JSON.stringify(event));
   }
 

@@ -25,18 +25,11 @@
  *    listen token subscription expires (not modelled: the test ends long before).
  *  - developers.binance.com/docs/margin_trading (trade "Query Margin Account's Open Orders",
  *    "Query Margin Account's Trade List", "Query Margin Account's All Orders", USER_DATA, signed):
- *    arrays (trades: spot.ts `myTrades`, all orders: spot.ts `allOrders`); `isIsolated` "TRUE"/"FALSE"
- *    with `symbol` for isolated.
- *  - binance/binance-connector-js clients/margin-trading (a9de9a9, 2026-07-24): "Get All Cross Margin
- *    Pairs (MARKET_DATA)" `GET /sapi/v1/margin/allPairs`, weight 1, API key only (no signature),
- *    parameter `symbol` (optional); rows `{id, symbol, base, quote, isMarginTrade, isBuyAllowed,
- *    isSellAllowed}`. "Query Margin Account's All Orders" `GET /sapi/v1/margin/allOrders`, weight 200:
- *    `symbol` mandatory, `isIsolated`, `orderId`, `startTime`, `endTime`, `limit` (default 500);
- *    "Less than 24 hours between startTime and endTime"; the maximum limit is not given (500 here).
+ *    arrays (trades: spot.ts `myTrades`); `isIsolated` "TRUE"/"FALSE" with `symbol` for isolated.
  */
 import * as crypto from 'node:crypto';
 import type { WebSocket } from 'ws';
-import { decimal, ERR, fail, ok, type DocExchangeOptions, type RestAnswer, type RestRequest } from './common';
+import { ERR, fail, ok, type DocExchangeOptions, type RestAnswer, type RestRequest } from './common';
 import { DocExchange, type WsApiRequest, type WsApiAnswer } from './spot';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -44,16 +37,16 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /**
  * "Query Cross Margin Account Details (USER_DATA)" `GET /sapi/v1/margin/account`, weight 10 (IP),
  * the response example's shape (margin_trading/account/Query-Cross-Margin-Account-Details, stored
- * copy read 2026-12-02); `balances`: asset → free (1e-8 units), moved by the fills (spot.ts).
+ * copy read 2026-12-02).
  */
-function crossMarginAccount(balances: ReadonlyMap<string, number>): unknown {
+function crossMarginAccount(): unknown {
   const zero = '0.00000000';
   const asset = (a: string, free: string): Record<string, string> => ({ asset: a, borrowed: zero, free, interest: zero, locked: zero, netAsset: free });
   return {
     created: true, borrowEnabled: true, marginLevel: '999.00000000', collateralMarginLevel: '999.00000000',
     totalAssetOfBtc: '0.10264410', totalLiabilityOfBtc: zero, totalNetAssetOfBtc: '0.10264410', TotalCollateralValueInUSDT: '5000.00000000',
     tradeEnabled: true, transferInEnabled: true, transferOutEnabled: true, accountType: 'MARGIN_1',
-    userAssets: [...balances].map(([a, free]) => asset(a, decimal(free))),
+    userAssets: [asset('ETH', '1.00000000'), asset('BTC', zero)],
   };
 }
 
@@ -71,29 +64,15 @@ export class MarginDocExchange extends DocExchange {
 
   protected override rest(req: RestRequest): RestAnswer {
     if (req.path === '/sapi/v1/userListenToken') return this.listenToken(req);
-    if (req.path === '/sapi/v1/margin/allPairs' && req.method === 'GET') return this.allPairs(req);
     if (req.path.startsWith('/sapi/v1/margin/')) {
       const denied = this.signed(req);
       if (denied) return denied;
       if (req.method === 'GET' && req.path === '/sapi/v1/margin/myTrades') return this.myTrades(req, true);
-      if (req.path === '/sapi/v1/margin/openOrders') return ok([]);
-      if (req.method === 'GET' && req.path === '/sapi/v1/margin/allOrders') return this.allOrders(req, true);
-      if (req.method === 'GET' && req.path === '/sapi/v1/margin/account') return ok(crossMarginAccount(this.balances));
+      if (['/sapi/v1/margin/openOrders', '/sapi/v1/margin/allOrders'].includes(req.path)) return ok([]);
+      if (req.method === 'GET' && req.path === '/sapi/v1/margin/account') return ok(crossMarginAccount());
       return ERR.unknownPath();
     }
     return super.rest(req);
-  }
-
-  /** "Get All Cross Margin Pairs (MARKET_DATA)": API key only; every pair, or the one `symbol` names. */
-  private allPairs(req: RestRequest): RestAnswer {
-    const denied = this.apiKeyOnly(req, ['symbol']);
-    if (denied) return denied;
-    const symbol = req.params.get('symbol');
-    const list = this.pairs
-      .filter(([s]) => symbol === null || s === symbol)
-      .map(([s, base, quote], i) => ({ id: 351637150 + i, symbol: s, base, quote, isMarginTrade: true, isBuyAllowed: true, isSellAllowed: true }));
-    if (symbol !== null && list.length === 0) return ERR.invalidSymbol();
-    return ok(list);
   }
 
   private listenToken(req: RestRequest): RestAnswer {

@@ -21,17 +21,6 @@
  *    trade lists (`/papi/v1/um/userTrades`, `/papi/v1/cm/userTrades`, `/papi/v1/margin/myTrades`):
  *    empty arrays (no orders, no trades); "Account Balance" (`/papi/v1/balance`) and the UM / CM
  *    account pages: one asset, nothing open.
- *  - Discovery after a gap, same connector (PM 17.0.0) and Binance's PM pages: "Get UM / CM Income
- *    History" (`/papi/v1/um/income`, `/papi/v1/cm/income`: `symbol`, `incomeType`, `startTime`,
- *    `endTime`, `limit` default 100, max 1000; UM "the recent 7-day data" without times, CM "the last
- *    200 days" and a span of at most 200 days; `page` no longer accepted since 2026-10-28, refused
- *    here with -1104); "Query UM / CM Position Information" (`/papi/v1/um/positionRisk` with an
- *    optional `symbol`, `/papi/v1/cm/positionRisk` with `marginAsset` / `pair`); "Query All UM
- *    Orders" (`/papi/v1/um/allOrders`, `symbol` mandatory, "less than 7 days"), "Query All CM Orders"
- *    (`/papi/v1/cm/allOrders`, `symbol` or `pair`), "Query Margin Account's All Orders"
- *    (`/papi/v1/margin/allOrders`, `symbol` mandatory): `orderId`, `startTime`, `endTime`, `limit`
- *    (default 500, max 1000; margin 500). No trades here, so every list is empty once its parameters
- *    are accepted.
  *  - Portfolio margin documents no server-time endpoint (only `/papi/v1/ping`): a client on a
  *    `custom` host asks this host's `/fapi/v1/time` (USDⓈ-M "Check Server Time" → `{serverTime}`),
  *    which is answered here so that one host can stand for the account's gateway.
@@ -39,7 +28,7 @@
  */
 import * as crypto from 'node:crypto';
 import type { WebSocket } from 'ws';
-import { byTime, DocServer, ERR, fail, ok, refused, type DocExchangeOptions, type RestAnswer, type RestRequest } from './common';
+import { DocServer, ERR, ok, type DocExchangeOptions, type RestAnswer, type RestRequest } from './common';
 
 const HOUR_MS = 60 * 60 * 1000;
 
@@ -77,8 +66,6 @@ export class PortfolioMarginDocExchange extends DocServer {
       '/papi/v1/um/userTrades', '/papi/v1/cm/userTrades', '/papi/v1/margin/myTrades',
     ];
     if (lists.includes(req.path)) return ok([]);
-    const discovery = this.discovery(req);
-    if (discovery) return discovery;
     const now = Date.now();
     if (req.path === '/papi/v1/balance') {
       return ok([{
@@ -90,27 +77,6 @@ export class PortfolioMarginDocExchange extends DocServer {
     if (req.path === '/papi/v1/um/account') return ok({ assets: [], positions: [] });
     if (req.path === '/papi/v1/cm/account') return ok({ assets: [], positions: [] });
     return ERR.unknownPath();
-  }
-
-  /** Income history, position lists and order histories (see the file comment); null for another path. */
-  private discovery(req: RestRequest): RestAnswer | null {
-    const p = req.params;
-    const day = 24 * HOUR_MS;
-    if (req.path === '/papi/v1/um/income' || req.path === '/papi/v1/cm/income') {
-      if (p.has('page')) return fail(400, -1104, "Not all sent parameters were read; read '" + String([...p.keys()].length - 1) + "' parameter(s) but was sent '" + String([...p.keys()].length) + "'.");
-      const cm = req.path.includes('/cm/');
-      const w = byTime(p, { defaultLimit: 100, maxLimit: 1000, maxSpanMs: cm ? 200 * day : undefined, defaultSpanMs: cm ? 200 * day : 7 * day });
-      return refused(w) ? w : ok([]);
-    }
-    if (req.path === '/papi/v1/um/positionRisk' || req.path === '/papi/v1/cm/positionRisk') return ok([]);
-    if (req.path === '/papi/v1/um/allOrders' || req.path === '/papi/v1/cm/allOrders' || req.path === '/papi/v1/margin/allOrders') {
-      const cm = req.path.includes('/cm/');
-      if (cm ? !p.get('symbol') === !p.get('pair') : !p.get('symbol')) return cm && p.get('symbol') ? ERR.combination() : ERR.missingParam('symbol');
-      const margin = req.path.includes('/margin/');
-      const w = byTime(p, { defaultLimit: 500, maxLimit: margin ? 500 : 1000, maxSpanMs: req.path.includes('/um/') ? 7 * day - 1 : undefined });
-      return refused(w) ? w : ok([]);
-    }
-    return null;
   }
 
   private listenKeyCall(req: RestRequest): RestAnswer {

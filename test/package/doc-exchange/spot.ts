@@ -17,24 +17,11 @@
  *    recvWindow), -1000 (unknown).
  *  - user-data-stream.md, "Order Update": the executionReport event, sent as
  *    `{subscriptionId, event: {e: "executionReport", …}}` (the documented example's fields).
- *  - rest-api.md "Exchange information" `GET /api/v3/exchangeInfo` (security NONE, weight 20;
- *    parameters `symbol`, `symbols`, `permissions`, `showPermissionSets` BOOLEAN "Controls whether the
- *    content of the permissionSets field is populated or not. Defaults to true", `symbolStatus`
- *    TRADING / HALT / BREAK, not with `symbol` or `symbols`): `{timezone, serverTime, rateLimits,
- *    exchangeFilters, symbols: [{symbol, status, baseAsset, …, quoteAsset, …, permissions,
- *    permissionSets}], sors}` (CHANGELOG 2024-10-17 for the two newer parameters).
- *  - rest-api.md "All orders (USER_DATA)" `GET /api/v3/allOrders` (weight 20): `symbol` mandatory,
- *    `orderId`, `startTime`, `endTime`, `limit` ("Default 500; max 1000"); "If orderId is set, it
- *    will get orders >= that orderId. Otherwise most recent orders are returned"; "If startTime
- *    and/or endTime provided, orderId is not required"; "The time between startTime and endTime
- *    can't be longer than 24 hours". Rows in the response example's shape (`time` the creation).
- *  - rest-api.md "Account information": `balances[].{asset, free, locked}` and `updateTime`; here a
- *    fill moves the balances of both assets of its pair (and the commission asset), as on the exchange.
- * It answers only what a first connection and a recovery need; after each accepted subscription it
- * pushes one fill (an executionReport with execution type TRADE) for that subscription.
+ * It answers only what a first connection needs; after each accepted subscription it pushes one
+ * fill (an executionReport with execution type TRADE) for that subscription.
  */
 import type { WebSocket } from 'ws';
-import { byTime, decimal, DocServer, ERR, ok, refused, units, type DocExchangeOptions, type RestAnswer, type RestRequest } from './common';
+import { DocServer, ERR, ok, type DocExchangeOptions, type RestAnswer, type RestRequest } from './common';
 
 export type { DocExchangeOptions } from './common';
 
@@ -54,16 +41,6 @@ export class DocExchange extends DocServer {
   readonly pushed: number[] = [];
   /** The fills pushed, as trade-list rows (`isolated`: of an isolated-margin subscription). */
   protected readonly trades: Array<{ symbol: string; id: number; orderId: number; time: number; isolated: boolean } & Record<string, unknown>> = [];
-  /** The orders of the fills pushed (each filled at once), as All Orders rows (`isolated`: of an isolated-margin subscription). */
-  protected readonly orders: Array<{ symbol: string; orderId: number; time: number; isolated: boolean } & Record<string, unknown>> = [];
-  /** The account's balances (asset → free, in 1e-8 units; nothing locked): moved by each fill. */
-  protected readonly balances = new Map<string, number>([['ETH', units('1')], ['BTC', units('1')], ['LTC', 0]]);
-  /** When a balance last changed (the account's `updateTime`). */
-  protected balancesUpdated = Date.now();
-  /** The symbol list (exchangeInfo; margin: allPairs): [symbol, base, quote]. */
-  protected readonly pairs: ReadonlyArray<readonly [string, string, string]> = [
-    ['ETHBTC', 'ETH', 'BTC'], ['LTCBTC', 'LTC', 'BTC'], ['BNBBTC', 'BNB', 'BTC'], ['LTCETH', 'LTC', 'ETH'],
-  ];
   private nextOrderId = 4293153;
   /** Trade ids count up per symbol; each fill here is its own trade (two orders of the account share one only in a self-trade). */
   private nextTradeId = 12345;
@@ -86,84 +63,28 @@ export class DocExchange extends DocServer {
 
   protected rest(req: RestRequest): RestAnswer {
     if (req.path === '/api/v3/time') return ok({ serverTime: Date.now() });
-    if (req.path === '/api/v3/exchangeInfo' && req.method === 'GET') return this.exchangeInfo(req);
     const denied = this.signed(req);
     if (denied) return denied;
     if (req.method !== 'GET') return ERR.unknownPath();
     if (req.path === '/api/v3/myTrades') return this.myTrades(req, false);
-    if (req.path === '/api/v3/openOrders') return ok([]);
-    if (req.path === '/api/v3/allOrders') return this.allOrders(req, false);
+    if (req.path === '/api/v3/openOrders' || req.path === '/api/v3/allOrders') return ok([]);
     if (req.path === '/api/v3/account') return this.account(req);
     return ERR.unknownPath();
-  }
-
-  /** "Exchange information" (security NONE): the symbol list, every symbol TRADING. */
-  private exchangeInfo(req: RestRequest): RestAnswer {
-    const p = req.params;
-    const show = p.get('showPermissionSets');
-    if (show !== null && show !== 'true' && show !== 'false') return ERR.badParam('showPermissionSets');
-    const status = p.get('symbolStatus');
-    if (status !== null && (p.has('symbol') || p.has('symbols'))) return ERR.combination();
-    if (status !== null && !['TRADING', 'HALT', 'BREAK'].includes(status)) return ERR.badParam('symbolStatus');
-    let wanted: string[] | undefined;
-    if (p.has('symbol')) wanted = [p.get('symbol') as string];
-    else if (p.has('symbols')) {
-      try {
-        wanted = JSON.parse(p.get('symbols') as string) as string[];
-      } catch {
-        return ERR.badParam('symbols');
-      }
-    }
-    const symbols = this.pairs
-      .filter(([symbol]) => (wanted === undefined || wanted.includes(symbol)) && (status === null || status === 'TRADING'))
-      .map(([symbol, baseAsset, quoteAsset]) => ({
-        symbol, status: 'TRADING', baseAsset, baseAssetPrecision: 8, quoteAsset, quotePrecision: 8, quoteAssetPrecision: 8,
-        baseCommissionPrecision: 8, quoteCommissionPrecision: 8, orderTypes: ['LIMIT', 'MARKET'], icebergAllowed: true, ocoAllowed: true,
-        otoAllowed: true, quoteOrderQtyMarketAllowed: true, allowTrailingStop: false, cancelReplaceAllowed: false, amendAllowed: false,
-        isSpotTradingAllowed: true, isMarginTradingAllowed: true, filters: [], permissions: [],
-        permissionSets: show === 'false' ? [] : [['SPOT', 'MARGIN']],
-        defaultSelfTradePreventionMode: 'NONE', allowedSelfTradePreventionModes: ['NONE'],
-      }));
-    if (wanted !== undefined && symbols.length < wanted.length) return ERR.invalidSymbol();
-    return ok({ timezone: 'UTC', serverTime: Date.now(), rateLimits: [], exchangeFilters: [], symbols, sors: [] });
-  }
-
-  /**
-   * "All orders (USER_DATA)" (margin: "Query Margin Account's All Orders", `GET
-   * /sapi/v1/margin/allOrders`, `isIsolated`, "Less than 24 hours between startTime and endTime",
-   * limit at most 500): `symbol` mandatory; by `orderId` (orders >= it) or by creation time; without
-   * either the most recent orders. Oldest first.
-   */
-  protected allOrders(req: RestRequest, margin: boolean): RestAnswer {
-    const p = req.params;
-    const symbol = p.get('symbol');
-    if (!symbol) return ERR.missingParam('symbol');
-    const w = byTime(p, margin ? { defaultLimit: 500, maxLimit: 500, maxSpanMs: 24 * 60 * 60 * 1000 - 1 } : { defaultLimit: 500, maxLimit: 1000, maxSpanMs: 24 * 60 * 60 * 1000 });
-    if (refused(w)) return w;
-    const byTimeGiven = p.has('startTime') || p.has('endTime');
-    const orderId = p.has('orderId') ? Number(p.get('orderId')) : undefined;
-    const isolated = margin && p.get('isIsolated')?.toUpperCase() === 'TRUE';
-    const mine = this.orders.filter((o) => o.symbol === symbol && o.isolated === isolated);
-    const rows = byTimeGiven
-      ? mine.filter((o) => o.time >= w.start && o.time <= w.end).slice(0, w.limit)
-      : orderId !== undefined
-        ? mine.filter((o) => o.orderId >= orderId).slice(0, w.limit)
-        : mine.slice(-w.limit);
-    return ok(rows.map(({ isolated: isolatedRow, ...row }) => (margin ? { ...row, isIsolated: isolatedRow } : row)));
   }
 
   /** rest-api.md "Account information (USER_DATA)" `GET /api/v3/account` (`omitZeroBalances` BOOLEAN): the response example's shape. */
   private account(req: RestRequest): RestAnswer {
     const omit = req.params.get('omitZeroBalances');
     if (omit !== null && omit !== 'true' && omit !== 'false') return ERR.badParam('omitZeroBalances');
-    const balances = [...this.balances]
-      .map(([asset, free]) => ({ asset, free: decimal(free), locked: '0.00000000' }))
-      .filter((b) => omit !== 'true' || b.free !== '0.00000000');
+    const balances = [
+      { asset: 'ETH', free: '1.00000000', locked: '0.00000000' },
+      { asset: 'LTC', free: '0.00000000', locked: '0.00000000' },
+    ].filter((b) => omit !== 'true' || b.free !== '0.00000000');
     return ok({
       makerCommission: 15, takerCommission: 15, buyerCommission: 0, sellerCommission: 0,
       commissionRates: { maker: '0.00150000', taker: '0.00150000', buyer: '0.00000000', seller: '0.00000000' },
       canTrade: true, canWithdraw: true, canDeposit: true, brokered: false, requireSelfTradePrevention: false, preventSor: false,
-      updateTime: this.balancesUpdated, accountType: 'SPOT', balances, permissions: ['SPOT'], uid: 354937868,
+      updateTime: Date.now(), accountType: 'SPOT', balances, permissions: ['SPOT'], uid: 354937868,
     });
   }
 
@@ -270,16 +191,6 @@ export class DocExchange extends DocServer {
       symbol: 'ETHBTC', id: tradeId, orderId, orderListId: -1, price: '0.10264410', qty: '1.00000000', quoteQty: '0.10264410',
       commission: '0.00100000', commissionAsset: 'ETH', time: now, isBuyer: true, isMaker: false, isBestMatch: true, isolated,
     });
-    this.orders.push({
-      symbol: 'ETHBTC', orderId, orderListId: -1, clientOrderId: 'mUvoqJxFIILMdfAW5iGSOW', price: '0.10264410', origQty: '1.00000000',
-      executedQty: '1.00000000', cummulativeQuoteQty: '0.10264410', status: 'FILLED', timeInForce: 'GTC', type: 'LIMIT', side: 'BUY',
-      stopPrice: '0.00000000', icebergQty: '0.00000000', time: now - 5, updateTime: now, isWorking: true, workingTime: now - 5,
-      origQuoteOrderQty: '0.00000000', selfTradePreventionMode: 'NONE', isolated,
-    });
-    // bought 1 ETH for 0.1026441 BTC, 0.001 ETH commission
-    this.balances.set('ETH', (this.balances.get('ETH') ?? 0) + units('1') - units('0.001'));
-    this.balances.set('BTC', (this.balances.get('BTC') ?? 0) - units('0.1026441'));
-    this.balancesUpdated = now;
     ws.send(JSON.stringify({ subscriptionId, event }));
   }
 }
