@@ -47,6 +47,8 @@ interface Runtime {
    * Node-RED is cancelled, and since when (forgotten after HANDED_FOR_MS: Node-RED dropped it).
    */
   handed: Map<string, { to: Set<string>; at: number }>;
+  /** For subflow instances closed by a stop: handed to their new instance at the deploy's start. */
+  later: Array<{ from: string; to: string; msg: NodeMessage }>;
   hooks: Hooks | undefined;
   hooked: boolean;
   onStopping: (ev: unknown) => void;
@@ -108,6 +110,7 @@ function runtimeOf(RED: NodeAPI): Runtime {
   const rt: Runtime = {
     senders: new Set(),
     handed: new Map(),
+    later: [],
     hooks,
     hooked: false,
     onStopping: (ev) => {
@@ -127,10 +130,17 @@ function runtimeOf(RED: NodeAPI): Runtime {
           for (const d of closing[sent.port] ?? []) {
             const n = RED.nodes.getNode(d) as (Node & { receive?: (m: NodeMessage) => void }) | null;
             if (!n || typeof n.receive !== 'function') continue;
-            try {
-              n.receive(RED.util.cloneMessage(sent.msg));
-            } catch {
-              // the destination's own failure; the others still get it
+            if (typeof n.type === 'string' && n.type.startsWith('subflow:')) {
+              // A subflow instance passes what it receives on to its inner nodes a turn later,
+              // and the stop closes those too: its new instance gets it once the deploy has
+              // started (a stop that no deploy follows cannot hand it to any).
+              rt.later.push({ from: s.node.id, to: d, msg: RED.util.cloneMessage(sent.msg) });
+            } else {
+              try {
+                n.receive(RED.util.cloneMessage(sent.msg));
+              } catch {
+                // the destination's own failure; the others still get it
+              }
             }
             to.add(d);
           }
@@ -158,6 +168,23 @@ function runtimeOf(RED: NodeAPI): Runtime {
   return rt;
 }
 
+/** Hands what closed subflow instances missed to their new instances (if the sender still wires to them). */
+function handLater(RED: NodeAPI, rt: Runtime): void {
+  const list = rt.later;
+  rt.later = [];
+  for (const r of list) {
+    const from = RED.nodes.getNode(r.from) as Wired | null;
+    const wired = Array.isArray(from?.wires) && from.wires.some((ids) => Array.isArray(ids) && ids.includes(r.to));
+    const to = RED.nodes.getNode(r.to) as (Node & { receive?: (m: NodeMessage) => void }) | null;
+    if (!wired || !to || typeof to.receive !== 'function') continue;
+    try {
+      to.receive(r.msg);
+    } catch {
+      // the destination's own failure; the next ones still go
+    }
+  }
+}
+
 /** Forgets hand-overs not seen for HANDED_FOR_MS; stops watching when none is left. */
 function forgetOld(rt: Runtime): void {
   const now = Date.now();
@@ -178,7 +205,10 @@ export function followSends(RED: NodeAPI, node: Node, onDestinationStopping?: ()
   const sender: Sender = { node: node as Wired, queue: [], sent: new Map(), onDestinationStopping };
   rt.senders.add(sender);
   // Each deploy's start: hand-overs that Node-RED dropped are not waited for beyond their time.
-  rt.stopWatching ??= onDeployStarted(RED, () => forgetOld(rt));
+  rt.stopWatching ??= onDeployStarted(RED, () => {
+    handLater(RED, rt);
+    forgetOld(rt);
+  });
   if (syncDelivery(RED)) {
     // Delivered within send: nothing is ever on its way.
     return () => void rt.senders.delete(sender);
@@ -217,6 +247,7 @@ export function forgetInFlight(): void {
     rt.stopWatching?.();
     rt.senders.clear();
     rt.handed.clear();
+    rt.later = [];
     if (rt.hooked) rt.hooks?.remove(HOOK);
     rt.hooked = false;
   }
