@@ -198,6 +198,12 @@ for (const [lang, locale] of [
       const shown = await result.innerText();
       assert.ok(shown.includes(`✔ ${t(acct, 'test.ok')}`), `test result: ${shown}`);
       assert.ok(shown.includes(t(acct, 'test.permissions')), `test result: ${shown}`);
+      // the simulator's key can trade: the warning is ours, so it is in the dialog's language too
+      // (flag names untranslated), never the English sentence the core writes for n8n and logs
+      const warning = t(acct, 'test.text.key-can-trade').split(/[(（]/)[0].trim();
+      assert.ok(shown.includes(`⚠ ${warning}`), `test result: ${shown}`);
+      assert.ok(shown.includes(t(acct, 'test.source.api-restrictions')) && shown.includes('enableSpotAndMarginTrading'), `test result: ${shown}`);
+      assert.ok(!shown.includes('This key can'), `test result: ${shown}`);
       await page.locator('#node-config-input-name').evaluate((el) => el.scrollIntoView({ block: 'center' }));
       await shot('03-account-config');
       await page.locator('#node-config-dialog-cancel').click();

@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { accountStatus } from '../../nodes/red/account-status';
 import { interpolate, lookupCatalog } from '../../nodes/red/status';
 import type { ReliableStateChange } from '../../nodes/lib/stream/reliable-stream';
+import { KEY_POWER_SOURCES, SETTINGS_PROBLEM_KEYS, TEXT_CODES } from '../../nodes/lib/texts';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const LOCALES = path.join(root, 'nodes', 'locales');
@@ -146,6 +147,17 @@ describe('locales: every language complete (issue 26)', function () {
     const tj = (key: string, vars: Record<string, string | number> = {}): string => interpolate(lookupCatalog(ja, key) ?? key, vars);
     const s = accountStatus(tj, { state: 'reconnecting', previous: 'connected', attempt: 2, message: 'GET /api/v3/time: network error (ENOTFOUND)', at: 0 } as unknown as ReliableStateChange);
     assert.equal(s.text, '再接続中 (2): ネットワークエラー ENOTFOUND');
+  });
+
+  it('every text code the core can return (nodes/lib/texts.ts) has its text in every catalog, and no catalog keeps a stale one', function () {
+    for (const lang of LANGS) {
+      const cat = JSON.parse(read(lang, 'binance-account.json')) as { 'binance-account': { test: { text: object; source: object } } };
+      for (const code of TEXT_CODES) assert.ok(lookupCatalog(cat, `binance-account.test.text.${code}`), `${lang}: no binance-account.test.text.${code}`);
+      for (const key of SETTINGS_PROBLEM_KEYS) assert.ok(lookupCatalog(cat, `binance-account.errors.${key}`), `${lang}: no binance-account.errors.${key}`);
+      for (const s of KEY_POWER_SOURCES) assert.ok(lookupCatalog(cat, `binance-account.test.source.${s}`), `${lang}: no binance-account.test.source.${s}`);
+      assert.deepEqual(Object.keys(cat['binance-account'].test.text).sort(), [...TEXT_CODES].sort(), `${lang}: test.text has exactly the core's codes`);
+      assert.deepEqual(Object.keys(cat['binance-account'].test.source).sort(), [...KEY_POWER_SOURCES].sort(), `${lang}: test.source`);
+    }
   });
 
   it('the check itself: a key deleted, a placeholder renamed or an identifier translated is reported', function () {

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
+import { interpolate, lookupCatalog } from '../../nodes/red/status';
 import type { BinanceSimulator, SimMarket } from '../../simulator/index';
 import { capture, helper, nodeModules, rememberSecret } from '../support/red';
 import { accountNode, redWithSimulator, credentialsFor, MARKETS, newAccount, symbolFor, TAB, type TestAccount } from './flows';
@@ -16,6 +19,29 @@ interface TestResponse {
   clockOffsetMs?: number;
   warnings?: string[];
   keyWarning?: string;
+  messageCode?: string;
+  messageParams?: Record<string, string | number>;
+  keyWarningCode?: string;
+  keyWarningParams?: Record<string, string | number>;
+}
+
+const LOCALES = path.resolve(__dirname, '..', '..', '..', 'nodes', 'locales');
+const catalogs = new Map(['en-US', 'ja', 'zh-CN'].map((l) => [l, JSON.parse(fs.readFileSync(path.join(LOCALES, l, 'binance-account.json'), 'utf8')) as unknown]));
+
+/**
+ * A coded sentence as the editor shows it in `lang` (nodes/binance-account.html resultText): the
+ * code's text in binance-account.test.text or .errors, the `source` parameter translated too.
+ */
+function shown(lang: string, code: string | undefined, params: Record<string, string | number> = {}): string {
+  assert.ok(code, 'a sentence of ours comes with its code');
+  const cat = catalogs.get(lang);
+  const tpl = lookupCatalog(cat, `binance-account.test.text.${code}`) ?? lookupCatalog(cat, `binance-account.errors.${code}`);
+  assert.ok(tpl, `${lang}: no text for code ${code}`);
+  const p = { ...params };
+  if (typeof p.source === 'string') p.source = lookupCatalog(cat, `binance-account.test.source.${p.source}`) ?? assert.fail(`${lang}: no text for source ${p.source}`);
+  const out = interpolate(tpl, p);
+  assert.doesNotMatch(out, /__[A-Za-z0-9_]+__/, `${lang}: ${code} leaves a placeholder unfilled: ${out}`);
+  return out;
 }
 
 describe('test-connection admin endpoint', function () {
@@ -217,5 +243,81 @@ describe('test-connection admin endpoint', function () {
     const noSecret = await post({ ...bodyFor(a, 'spot', { apiKey: a.key.apiKey }), id: '' }, [a.key.apiKey]);
     assert.equal(noSecret.ok, false);
     assert.equal(noSecret.problem, 'config');
+  });
+
+  it('every sentence we write comes with its code and parameters (translated in ja / zh-CN); the exchange\'s own words stay verbatim', async function () {
+    const a = newAccount(sim, 'spot');
+    await deploy(a);
+    const typed = { apiKey: a.key.apiKey, apiSecret: a.key.apiSecret };
+    const secrets = [a.key.apiKey, a.key.apiSecret];
+
+    // settings problems: a keyed one (errors.*) and literal reasons
+    const noKey = await post({ ...bodyFor(a, 'spot', {}), id: '' }, secrets);
+    assert.equal(noKey.messageCode, 'missing-api-key');
+    assert.equal(noKey.message, 'The API key is missing.', 'the English text stays for n8n and logs');
+    assert.equal(shown('ja', noKey.messageCode, noKey.messageParams), 'APIキーがありません');
+    const env = await post({ ...bodyFor(a, 'spot', typed), environment: 'moon' }, secrets);
+    assert.equal(env.messageCode, 'unknown-environment');
+    assert.deepEqual(env.messageParams, { environment: 'moon' });
+    assert.equal(shown('zh-CN', env.messageCode, env.messageParams), '未知环境 "moon"');
+    const insecure = await post({ ...bodyFor(a, 'spot', typed), restUrl: 'http://example.invalid:8080' }, secrets);
+    assert.equal(insecure.problem, 'url');
+    assert.equal(insecure.messageCode, 'url-insecure');
+    assert.equal(insecure.messageParams?.host, 'example.invalid');
+    assert.match(shown('ja', insecure.messageCode, insecure.messageParams), /example\.invalid には https:\/\/ を使う必要があります/);
+
+    // saved credentials against another server
+    const other = await post({ ...bodyFor(a, 'spot', { apiKey: '__PWRD__', apiSecret: '__PWRD__' }), restUrl: 'http://127.0.0.1:9' }, secrets);
+    assert.equal(other.messageCode, 'other-server');
+    assert.match(shown('ja', other.messageCode), /APIキーと APIシークレットをもう一度入力/);
+
+    // the exchange's answer: our frame has a code, Binance's msg is a parameter, as it came
+    const wrongKey = 'WRONGKEY0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTV';
+    rememberSecret(wrongKey);
+    const bad = await post(bodyFor(a, 'spot', { apiKey: wrongKey, apiSecret: a.key.apiSecret }), [wrongKey, a.key.apiSecret]);
+    assert.equal(bad.problem, 'bad-key');
+    assert.equal(bad.messageCode, 'http-failed');
+    assert.equal(bad.messageParams?.code, '-2015');
+    assert.equal(typeof bad.messageParams?.msg, 'string');
+    assert.ok(String(bad.messageParams?.msg).length > 0 && String(bad.message).endsWith(String(bad.messageParams?.msg)), 'the msg is the one in the English text');
+    assert.ok(shown('zh-CN', bad.messageCode, bad.messageParams).endsWith(` -2015 ${String(bad.messageParams?.msg)}`));
+
+    // nothing listening: a network error with the system's code
+    const port = await new Promise<number>((resolve) => {
+      const srv = net.createServer();
+      srv.listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const network = await post({ ...bodyFor(a, 'spot', typed), restUrl: `http://127.0.0.1:${port}` }, secrets);
+    assert.equal(network.messageCode, 'network-error');
+    assert.equal(network.messageParams?.detail, 'ECONNREFUSED');
+    assert.equal(shown('ja', network.messageCode, network.messageParams), 'GET /api/v3/time: ネットワークエラー (ECONNREFUSED)');
+
+    // a key that can trade: the warning by code, the flag names untranslated
+    const ok = await post(bodyFor(a, 'spot', typed), secrets);
+    assert.equal(ok.ok, true, JSON.stringify(ok));
+    assert.equal(ok.keyWarningCode, 'key-can-trade');
+    assert.deepEqual(ok.keyWarningParams, { flags: 'enableSpotAndMarginTrading, enableMargin, enableFutures', source: 'api-restrictions' });
+    assert.equal(shown('en-US', ok.keyWarningCode, ok.keyWarningParams), ok.keyWarning, 'the en-US text is the English one');
+    assert.match(shown('ja', ok.keyWarningCode, ok.keyWarningParams), /^このキーは取引ができます \(キーの API 制限 の enableSpotAndMarginTrading, enableMargin, enableFutures\)/);
+    assert.match(shown('zh-CN', ok.keyWarningCode, ok.keyWarningParams), /^该 API Key 可以交易/);
+  });
+
+  it('an encrypted private key with a wrong passphrase: its code names the passphrase', async function () {
+    const a = newAccount(sim, 'spot', 'ed25519', 'right-passphrase');
+    await deploy(a);
+    rememberSecret('wrong-passphrase-2');
+    const r = await post({ ...bodyFor(a), credentials: { apiKey: '__PWRD__', privateKey: '__PWRD__', passphrase: 'wrong-passphrase-2' } }, [
+      a.key.apiKey,
+      a.key.privateKeyPem,
+      'wrong-passphrase-2',
+      a.key.passphrase,
+    ]);
+    assert.equal(r.problem, 'config');
+    assert.equal(r.messageCode, 'pem-passphrase-rejected');
+    assert.equal(r.messageParams?.keyType, 'ed25519');
+    assert.match(shown('ja', r.messageCode, r.messageParams), /^ed25519 の秘密鍵を読み込めません \(パスフレーズが違いませんか？\)/);
   });
 });

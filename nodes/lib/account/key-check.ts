@@ -8,8 +8,10 @@
  *  4. one signed account request (the market's ACCOUNT_REQUESTS entry) → account type and the
  *     permission flags it shows;
  *  5. what the key may do beyond reading (`keyWarning`, keyPowers()).
- * Failures are classified (problemOf) into the problems the editor explains. Never throws and never
- * returns a secret: every text goes through the settings' redactor.
+ * Failures are classified (problemOf) into the problems the editor explains. Every sentence we
+ * write comes with its code (`messageCode`/`messageParams`, `keyWarningCode`/`keyWarningParams`,
+ * texts.ts) for a translated text; the exchange's own words stay a verbatim parameter (`msg`).
+ * Never throws and never returns a secret: every text goes through the settings' redactor.
  */
 import type { ResolvedEndpoints } from '../exchange/endpoints';
 import { endpointWeight, ERROR_CODES, REST } from '../exchange/facts';
@@ -18,6 +20,7 @@ import { BinanceApiError, RestClient } from '../transport/rest';
 import { CredentialsError } from '../exchange/signing';
 import { DEFAULT_RECV_WINDOW_MS } from '../stream/manager-setup';
 import { errText } from '../util';
+import { mapParams, textOf, type KEY_POWER_SOURCES, type TextCode, type TextParams, type TextRef } from '../texts';
 import { prepareAccount, type AccountSettings } from './settings';
 
 /** The host of the account's balances when it is not the account's REST host (COIN-M unified: dapi). */
@@ -60,7 +63,11 @@ export interface KeyCheckResult {
   problem?: KeyCheckProblem;
   code?: number;
   httpStatus?: number;
+  /** In English (n8n, logs); redacted. */
   message?: string;
+  /** The message's code and parameters (texts.ts), for a translated text; absent when it has none. */
+  messageCode?: TextCode;
+  messageParams?: TextParams;
   serverTime?: number;
   clockOffsetMs?: number;
   accountType?: string;
@@ -68,6 +75,9 @@ export interface KeyCheckResult {
   warnings?: string[];
   /** In words, when the key can trade or move funds (read-only is enough here). */
   keyWarning?: string;
+  /** keyWarning's code (`key-can-*`) and parameters (`flags`: the flag names; `source`: KEY_POWER_SOURCES). */
+  keyWarningCode?: TextCode;
+  keyWarningParams?: TextParams;
 }
 
 export interface KeyCheckOptions {
@@ -84,9 +94,10 @@ export interface KeyCheckOptions {
  * `GET /sapi/v1/account/apiRestrictions` (the key's own permissions; spot/margin REST base only)
  * when it answers, otherwise from the account answer's flags (canTrade, canWithdraw, ...).
  */
-async function keyPowers(rest: RestClient, market: string, permissions: Record<string, boolean | string[]>): Promise<string | undefined> {
+async function keyPowers(rest: RestClient, market: string, permissions: Record<string, boolean | string[]>): Promise<{ text: string; ref: TextRef } | undefined> {
   let flags: Record<string, unknown> = permissions;
   let source = 'the account answer';
+  let sourceCode: (typeof KEY_POWER_SOURCES)[number] = 'account';
   if (market === 'spot' || market === 'margin' || market === 'isolated-margin') {
     try {
       const ep = REST.margin.apiRestrictions;
@@ -94,6 +105,7 @@ async function keyPowers(rest: RestClient, market: string, permissions: Record<s
       if (r && typeof r === 'object') {
         flags = r;
         source = 'the key\'s API restrictions';
+        sourceCode = 'api-restrictions';
       }
     } catch {
       // not offered here (testnet, some gateways): fall back to the account's flags
@@ -103,11 +115,19 @@ async function keyPowers(rest: RestClient, market: string, permissions: Record<s
   const trade = on('enableSpotAndMarginTrading', 'enableMargin', 'enableFutures', 'enableVanillaOptions', 'enablePortfolioMarginTrading', 'canTrade', 'tradeEnabled');
   const move = on('enableWithdrawals', 'enableInternalTransfer', 'permitsUniversalTransfer', 'canWithdraw', 'transferEnabled');
   if (trade.length === 0 && move.length === 0) return undefined;
-  const what = trade.length && move.length ? 'trade and withdraw or transfer funds' : trade.length ? 'trade' : 'withdraw or transfer funds';
-  return (
-    `This key can ${what} (${[...trade, ...move].join(', ')} in ${source}). ` +
-    'This package only reads: a read-only key is enough, and a leaked read-only key cannot move funds. Consider a read-only key.'
-  );
+  const [what, code] =
+    trade.length && move.length
+      ? (['trade and withdraw or transfer funds', 'key-can-trade-move'] as const)
+      : trade.length
+        ? (['trade', 'key-can-trade'] as const)
+        : (['withdraw or transfer funds', 'key-can-move'] as const);
+  const names = [...trade, ...move].join(', ');
+  return {
+    text:
+      `This key can ${what} (${names} in ${source}). ` +
+      'This package only reads: a read-only key is enough, and a leaked read-only key cannot move funds. Consider a read-only key.',
+    ref: { code, params: { flags: names, source: sourceCode } },
+  };
 }
 
 /** The problem a failed request stands for. */
@@ -156,6 +176,13 @@ export function permissionsOf(account: unknown): { accountType?: string; permiss
   return { accountType, permissions };
 }
 
+/** `messageCode` / `messageParams` of a text ref (redacted), or nothing. */
+function messageRef(t: TextRef | undefined, redact: (s: string) => string): Pick<KeyCheckResult, 'messageCode' | 'messageParams'> {
+  if (!t) return {};
+  const r = mapParams(t, redact);
+  return r.params ? { messageCode: r.code, messageParams: r.params } : { messageCode: r.code };
+}
+
 function clean<T extends object>(o: T): T {
   for (const k of Object.keys(o) as Array<keyof T>) if (o[k] === undefined) delete o[k];
   return o;
@@ -165,15 +192,21 @@ function clean<T extends object>(o: T): T {
 export async function checkKey(settings: AccountSettings, opts: KeyCheckOptions = {}): Promise<KeyCheckResult> {
   const prepared = prepareAccount(settings);
   const redactor = prepared.redactor;
+  const redact = (s: string): string => redactor.apply(s);
   const base: KeyCheckResult = { ok: false, market: settings.market, environment: settings.environment };
   try {
     if (!prepared.ok) {
-      const reason = prepared.problem.message;
-      return { ...base, problem: /URL/.test(reason) ? 'url' : 'config', message: reason };
+      const { message: reason, code, params } = prepared.problem;
+      return { ...base, problem: /URL/.test(reason) ? 'url' : 'config', message: reason, ...messageRef(code ? { code, params } : undefined, redact) };
     }
     const cfg = prepared.config;
     if (opts.savedRestUrl !== undefined && opts.savedRestUrl !== prepared.restUrl) {
-      return { ...base, problem: 'config', message: 'enter the API key and secret again to test them against a different server than the deployed one' };
+      return {
+        ...base,
+        problem: 'config',
+        message: 'enter the API key and secret again to test them against a different server than the deployed one',
+        messageCode: 'other-server',
+      };
     }
     const rest = new RestClient({
       baseUrl: prepared.restUrl,
@@ -185,7 +218,15 @@ export async function checkKey(settings: AccountSettings, opts: KeyCheckOptions 
     });
     const fail = (err: unknown, stage: 'time' | 'account', extra: Partial<KeyCheckResult> = {}): KeyCheckResult => {
       const e = err instanceof BinanceApiError ? err : undefined;
-      return { ...base, ...extra, problem: problemOf(err, stage), code: e?.code, httpStatus: e?.httpStatus, message: redactor.apply(errText(err)) };
+      return {
+        ...base,
+        ...extra,
+        problem: problemOf(err, stage),
+        code: e?.code,
+        httpStatus: e?.httpStatus,
+        message: redactor.apply(errText(err)),
+        ...messageRef(textOf(err), redact),
+      };
     };
     let offset: number;
     try {
@@ -203,12 +244,22 @@ export async function checkKey(settings: AccountSettings, opts: KeyCheckOptions 
         weight: req.weight,
       });
       const { accountType, permissions } = permissionsOf(account);
-      const keyWarning = await keyPowers(rest, cfg.market, permissions);
-      return clean({ ...base, ...timeInfo, ok: true, accountType, permissions, warnings: warnings.length ? warnings : undefined, keyWarning });
+      const powers = await keyPowers(rest, cfg.market, permissions);
+      return clean({
+        ...base,
+        ...timeInfo,
+        ok: true,
+        accountType,
+        permissions,
+        warnings: warnings.length ? warnings : undefined,
+        keyWarning: powers?.text,
+        keyWarningCode: powers?.ref.code,
+        keyWarningParams: powers?.ref.params,
+      });
     } catch (err) {
       return clean(fail(err, 'account', { ...timeInfo, warnings: warnings.length ? warnings : undefined }));
     }
   } catch (err) {
-    return { ok: false, problem: 'unknown', message: redactor.apply(errText(err)) };
+    return { ok: false, problem: 'unknown', message: redactor.apply(errText(err)), ...messageRef(textOf(err), redact) };
   }
 }

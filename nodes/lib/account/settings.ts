@@ -4,14 +4,15 @@
  * signer, and returns either the core `AccountConfig` with the recovery options, or a problem
  * with a stable key (for a translated text) and an English sentence (already redacted).
  */
-import { futuresPathFormProblem, isFuturesPathForm, resolveEndpoints, type ResolvedEndpoints } from '../exchange/endpoints';
+import { futuresPathFormError, futuresPathFormProblem, isFuturesPathForm, resolveEndpoints, type ResolvedEndpoints } from '../exchange/endpoints';
 import { credentialsRedactor, normalizePem, type CredentialsInput } from '../exchange/credentials';
 import { parseList } from '../events/filters';
 import { DEFAULT_LOOKBACK_MS, DEFAULT_MAX_HOLD_MS } from '../recovery';
 import type { Redactor } from '../exchange/redact';
 import { errText } from '../util';
+import { mapParams, textOf, type SettingsProblemKey, type TextCode, type TextParams } from '../texts';
 import { createSigner, type Signer } from '../exchange/signing';
-import { recvWindowProblem } from '../stream/manager-setup';
+import { MAX_RECV_WINDOW_MS, recvWindowProblem } from '../stream/manager-setup';
 import { ENVIRONMENTS, KEY_TYPES, MARKETS, type AccountConfig, type Environment, type KeyType, type Market } from '../types';
 
 /**
@@ -69,12 +70,15 @@ export const DEFAULT_MAX_SYMBOLS = 1000;
 /** Default of `maxOpenOrders`. */
 export const DEFAULT_MAX_OPEN_ORDERS = 10_000;
 
-/** Keys of the problems that have their own text (Node-RED: `binance-account.errors.<key>`). */
-export type SettingsProblemKey = 'bad-market' | 'missing-api-key' | 'missing-secret' | 'missing-private-key' | 'missing-symbol' | 'missing-urls';
+/** Keys of the problems that have their own text (Node-RED: `binance-account.errors.<key>`; list in texts.ts). */
+export type { SettingsProblemKey } from '../texts';
 
 export interface SettingsProblem {
   /** Set for the problems of SETTINGS_PROBLEM_TEXTS; absent for a literal reason. */
   key?: SettingsProblemKey;
+  /** The sentence's code (texts.ts; the key for a keyed problem) and parameters, when it has one. */
+  code?: TextCode;
+  params?: TextParams;
   /** In English, redacted. */
   message: string;
 }
@@ -132,10 +136,10 @@ function checkConnection(s: AccountSettings): Checked {
   const market = str(s.market) ?? 'spot';
   const environment = str(s.environment) ?? 'production';
   const keyType = str(s.keyType) ?? 'hmac';
-  if (!(MARKETS as readonly string[]).includes(market)) return { key: 'bad-market', message: SETTINGS_PROBLEM_TEXTS['bad-market'] };
-  if (!(ENVIRONMENTS as readonly string[]).includes(environment)) return { message: `unknown environment "${environment}"` };
-  if (!(KEY_TYPES as readonly string[]).includes(keyType)) return { message: `unknown key type "${keyType}"` };
-  const keyed = (key: SettingsProblemKey): SettingsProblem => ({ key, message: SETTINGS_PROBLEM_TEXTS[key] });
+  if (!(MARKETS as readonly string[]).includes(market)) return { key: 'bad-market', code: 'bad-market', message: SETTINGS_PROBLEM_TEXTS['bad-market'] };
+  if (!(ENVIRONMENTS as readonly string[]).includes(environment)) return { code: 'unknown-environment', params: { environment }, message: `unknown environment "${environment}"` };
+  if (!(KEY_TYPES as readonly string[]).includes(keyType)) return { code: 'unknown-key-type', params: { keyType }, message: `unknown key type "${keyType}"` };
+  const keyed = (key: SettingsProblemKey): SettingsProblem => ({ key, code: key, message: SETTINGS_PROBLEM_TEXTS[key] });
   const creds = s.credentials ?? {};
   const apiKey = (creds.apiKey ?? '').trim();
   if (!apiKey) return keyed('missing-api-key');
@@ -152,13 +156,13 @@ function checkConnection(s: AccountSettings): Checked {
   if (environment === 'custom' && (!str(s.restUrl)?.trim() || !str(s.wsUrl)?.trim())) return keyed('missing-urls');
   const recvWindow = optionalNumber(s.recvWindowMs);
   const recvProblem = recvWindow !== undefined ? recvWindowProblem(recvWindow) : undefined;
-  if (recvProblem) return { message: recvProblem };
+  if (recvProblem) return { code: 'recv-window-range', params: { max: MAX_RECV_WINDOW_MS }, message: recvProblem };
   const keepalive = optionalNumber(s.keepaliveMinutes);
-  if (keepalive !== undefined && !(keepalive > 0 && keepalive < 60)) return { message: 'keepalive interval must be between 1 and 59 minutes' };
+  if (keepalive !== undefined && !(keepalive > 0 && keepalive < 60)) return { code: 'keepalive-range', message: 'keepalive interval must be between 1 and 59 minutes' };
   const pathForm = (str(s.futuresPathForm) ?? '').trim();
-  if (pathForm !== '' && !isFuturesPathForm(pathForm)) return { message: futuresPathFormProblem(pathForm) };
+  if (pathForm !== '' && !isFuturesPathForm(pathForm)) return { ...textOf(futuresPathFormError(pathForm)), message: futuresPathFormProblem(pathForm) };
   const coinmApi = (str(s.coinmApi) ?? '').trim();
-  if (coinmApi !== '' && coinmApi !== 'dapi' && coinmApi !== 'fapi') return { message: 'COIN-M API must be dapi or fapi' };
+  if (coinmApi !== '' && coinmApi !== 'dapi' && coinmApi !== 'fapi') return { code: 'coinm-api', params: { value: coinmApi }, message: 'COIN-M API must be dapi or fapi' };
   const config: AccountConfig = {
     market: market as Market,
     environment: environment as Environment,
@@ -177,23 +181,23 @@ function checkConnection(s: AccountSettings): Checked {
     const signer = createSigner(config.keyType, config.credentials);
     return { config, signer, endpoints };
   } catch (err) {
-    return { message: errText(err) };
+    return { ...textOf(err), message: errText(err) };
   }
 }
 
 function checkRecovery(s: AccountSettings): RecoverySettings | SettingsProblem {
   const enabled = !(s.recovery === false || s.recovery === 'false');
   const hours = optionalNumber(s.lookbackHours);
-  if (hours !== undefined && !(hours > 0 && hours <= 24 * 90)) return { message: 'the recovery look-back must be between 0 and 2160 hours' };
+  if (hours !== undefined && !(hours > 0 && hours <= 24 * 90)) return { code: 'lookback-range', message: 'the recovery look-back must be between 0 and 2160 hours' };
   const hold = optionalNumber(s.liveHoldSeconds);
-  if (hold !== undefined && !(hold >= 0 && hold <= 600)) return { message: 'the live hold limit must be between 0 and 600 seconds' };
+  if (hold !== undefined && !(hold >= 0 && hold <= 600)) return { code: 'live-hold-range', message: 'the live hold limit must be between 0 and 600 seconds' };
   const maxSymbols = optionalNumber(s.maxSymbols);
   if (maxSymbols !== undefined && !(Number.isInteger(maxSymbols) && maxSymbols >= 10 && maxSymbols <= 100_000)) {
-    return { message: 'the number of symbols tracked must be a whole number between 10 and 100000' };
+    return { code: 'max-symbols-range', message: 'the number of symbols tracked must be a whole number between 10 and 100000' };
   }
   const maxOrders = optionalNumber(s.maxOpenOrders);
   if (maxOrders !== undefined && !(Number.isInteger(maxOrders) && maxOrders >= 100 && maxOrders <= 1_000_000)) {
-    return { message: 'the number of open orders tracked must be a whole number between 100 and 1000000' };
+    return { code: 'max-open-orders-range', message: 'the number of open orders tracked must be a whole number between 100 and 1000000' };
   }
   return {
     enabled,
@@ -212,7 +216,7 @@ export function prepareAccount(settings: AccountSettings): PreparedAccount {
     prepared: true,
     ok: false,
     redactor,
-    problem: { ...p, message: redactor.apply(p.message) },
+    problem: { ...p, ...(p.code ? mapParams({ code: p.code, params: p.params }, (x) => redactor.apply(x)) : {}), message: redactor.apply(p.message) },
   });
   const c = checkConnection(settings);
   if (!('config' in c)) return invalid(c);

@@ -6,6 +6,7 @@
  * Entries marked UNVERIFIED are taken from third-party code or inferred and were not confirmed in
  * Binance's own documentation; they are kept configurable via the `custom` environment.
  */
+import { withText } from '../texts';
 import type { AccountConfig, CoinmApiFamily, Environment, FuturesPathForm, Market } from '../types';
 import { FUTURES_PING_INTERVAL_MS, HOSTS, RECOVERY_REST, REST, WS_API_PING_INTERVAL_MS, type EndpointFamily, type HostPair, type RecoveryRest } from './facts';
 
@@ -48,6 +49,15 @@ export function isFuturesPathForm(v: unknown): v is FuturesPathForm {
 /** The clear error of an unknown futures URL form (settings, resolveEndpoints). */
 export function futuresPathFormProblem(v: unknown): string {
   return `unknown futures stream URL form "${String(v)}" (${FUTURES_PATH_FORMS.join(', ')}, or empty for the default ${DEFAULT_FUTURES_PATH_FORM})`;
+}
+
+/** The same as an Error with its text code (texts.ts). */
+export function futuresPathFormError(v: unknown): Error {
+  return withText(new Error(futuresPathFormProblem(v)), 'futures-path-form', {
+    value: String(v),
+    forms: FUTURES_PATH_FORMS.join(', '),
+    default: DEFAULT_FUTURES_PATH_FORM,
+  });
 }
 
 /**
@@ -196,7 +206,7 @@ function familyOf(market: Market, coinmApi: CoinmApiFamily): EndpointFamily {
     case 'portfolio-margin':
       return 'pm';
     default:
-      throw new Error(`unknown market "${String(market)}"`);
+      throw withText(new Error(`unknown market "${String(market)}"`), 'unknown-market', { market: String(market) });
   }
 }
 
@@ -214,22 +224,26 @@ export function isLoopbackHost(hostname: string): boolean {
  */
 export function validateCustomUrl(what: string, value: string | undefined, kind: 'rest' | 'ws'): string {
   const [secure, plain] = kind === 'rest' ? ['https:', 'http:'] : ['wss:', 'ws:'];
+  // `url`: which URL, as the identifier the dialogs show (REST / WebSocket)
+  const url0 = kind === 'rest' ? 'REST' : 'WebSocket';
   if (typeof value !== 'string' || value.trim() === '') {
-    throw new Error(`${what} is required for the custom environment (e.g. ${secure}//host:port)`);
+    throw withText(new Error(`${what} is required for the custom environment (e.g. ${secure}//host:port)`), 'url-required', { url: url0, example: `${secure}//host:port` });
   }
   let url: URL;
   try {
     url = new URL(value.trim());
   } catch {
-    throw new Error(`${what} is not a valid URL`);
+    throw withText(new Error(`${what} is not a valid URL`), 'url-invalid', { url: url0 });
   }
-  if (url.username || url.password) throw new Error(`${what} must not contain a user name or password`);
+  if (url.username || url.password) throw withText(new Error(`${what} must not contain a user name or password`), 'url-userinfo', { url: url0 });
   if (url.protocol !== secure && url.protocol !== plain) {
-    throw new Error(`${what} must start with ${secure}// (got ${url.protocol}//)`);
+    throw withText(new Error(`${what} must start with ${secure}// (got ${url.protocol}//)`), 'url-scheme', { url: url0, scheme: `${secure}//`, got: `${url.protocol}//` });
   }
   if (url.protocol === plain && !isLoopbackHost(url.hostname)) {
-    throw new Error(
-      `${what} must use ${secure}// for host ${url.hostname}; plain ${plain}// is only allowed for loopback hosts (127.0.0.0/8, ::1, localhost)`,
+    throw withText(
+      new Error(`${what} must use ${secure}// for host ${url.hostname}; plain ${plain}// is only allowed for loopback hosts (127.0.0.0/8, ::1, localhost)`),
+      'url-insecure',
+      { url: url0, scheme: `${secure}//`, plain: `${plain}//`, host: url.hostname },
     );
   }
   return url.toString().replace(/\/+$/, '');
@@ -239,7 +253,7 @@ export function validateCustomUrl(what: string, value: string | undefined, kind:
 export function resolveEndpoints(config: AccountConfig): ResolvedEndpoints {
   const market = config.market;
   const coinmApi = config.coinmApi ?? DEFAULT_COINM_API;
-  if (coinmApi !== 'dapi' && coinmApi !== 'fapi') throw new Error(`unknown COIN-M API family "${String(coinmApi)}" (dapi or fapi)`);
+  if (coinmApi !== 'dapi' && coinmApi !== 'fapi') throw withText(new Error(`unknown COIN-M API family "${String(coinmApi)}" (dapi or fapi)`), 'coinm-api', { value: String(coinmApi) });
   const family = familyOf(market, coinmApi);
   const env = config.environment;
   let hosts: HostPair;
@@ -250,16 +264,21 @@ export function resolveEndpoints(config: AccountConfig): ResolvedEndpoints {
     };
   } else if (env === 'production' || env === 'testnet' || env === 'demo') {
     const h = HOSTS[family][env];
-    if (!h) throw new Error(`${market} has no ${env} environment at Binance; use production (or custom for a local gateway)`);
+    if (!h) {
+      throw withText(new Error(`${market} has no ${env} environment at Binance; use production (or custom for a local gateway)`), 'no-environment', {
+        market,
+        environment: env,
+      });
+    }
     hosts = h;
   } else {
-    throw new Error(`unknown environment "${String(env)}"`);
+    throw withText(new Error(`unknown environment "${String(env)}"`), 'unknown-environment', { environment: String(env) });
   }
   if (market === 'isolated-margin' && !(typeof config.symbol === 'string' && /^[A-Z0-9]{2,30}$/.test(config.symbol.trim().toUpperCase()))) {
-    throw new Error('isolated margin needs a symbol such as BTCUSDT');
+    throw withText(new Error('isolated margin needs a symbol such as BTCUSDT'), 'isolated-symbol');
   }
   const futuresPathForm = config.futuresPathForm ?? DEFAULT_FUTURES_PATH_FORM;
-  if (!isFuturesPathForm(futuresPathForm)) throw new Error(futuresPathFormProblem(futuresPathForm));
+  if (!isFuturesPathForm(futuresPathForm)) throw futuresPathFormError(futuresPathForm);
   const recovery: RecoveryEndpoints = { restUrl: env === 'custom' ? hosts.restUrl : (hosts.recoveryRestUrl ?? hosts.restUrl) };
   if (market !== 'portfolio-margin') recovery.rest = RECOVERY_REST[market];
   if (market === 'coinm-futures') recovery.paths = COINM_RECOVERY_PATHS;

@@ -9,6 +9,7 @@
  */
 import * as crypto from 'node:crypto';
 import type { Credentials, KeyType } from '../types';
+import { withText } from '../texts';
 
 export type ParamValue = string | number | boolean;
 export type Signer = (payload: string) => string;
@@ -41,17 +42,17 @@ export class CredentialsError extends Error {
  */
 export function createSigner(keyType: KeyType, credentials: Credentials): Signer {
   if (!credentials || typeof credentials.apiKey !== 'string' || credentials.apiKey.trim() === '') {
-    throw new CredentialsError('API key is missing');
+    throw withText(new CredentialsError('API key is missing'), 'missing-api-key');
   }
   if (keyType === 'hmac') {
     const secret = credentials.apiSecret;
-    if (typeof secret !== 'string' || secret === '') throw new CredentialsError('API secret is missing (HMAC key)');
+    if (typeof secret !== 'string' || secret === '') throw withText(new CredentialsError('API secret is missing (HMAC key)'), 'missing-secret');
     return (payload) => crypto.createHmac('sha256', secret).update(payload, 'utf8').digest('hex');
   }
-  if (keyType !== 'ed25519' && keyType !== 'rsa') throw new CredentialsError(`unknown key type "${String(keyType)}"`);
+  if (keyType !== 'ed25519' && keyType !== 'rsa') throw withText(new CredentialsError(`unknown key type "${String(keyType)}"`), 'unknown-key-type', { keyType: String(keyType) });
   const pem = credentials.privateKey;
   if (typeof pem !== 'string' || !pem.includes('-----BEGIN')) {
-    throw new CredentialsError(`private key is missing or not in PEM format (${keyType} key)`);
+    throw withText(new CredentialsError(`private key is missing or not in PEM format (${keyType} key)`), 'pem-missing', { keyType });
   }
   let key: crypto.KeyObject;
   try {
@@ -62,20 +63,21 @@ export function createSigner(keyType: KeyType, credentials: Credentials): Signer
     });
   } catch (err) {
     const encrypted = /ENCRYPTED/.test(pem);
-    const hint = encrypted
+    const [hint, textCode] = encrypted
       ? credentials.passphrase
-        ? 'wrong passphrase?'
-        : 'the key is encrypted: a passphrase is needed'
-      : 'not a valid PEM private key';
+        ? (['wrong passphrase?', 'pem-passphrase-rejected'] as const)
+        : (['the key is encrypted: a passphrase is needed', 'pem-passphrase-needed'] as const)
+      : (['not a valid PEM private key', 'pem-invalid'] as const);
     const code = (err as { code?: string }).code;
-    throw new CredentialsError(`cannot load the ${keyType} private key (${hint}${code ? `; ${code}` : ''})`);
+    // `error`: OpenSSL's error code (an identifier), or empty
+    throw withText(new CredentialsError(`cannot load the ${keyType} private key (${hint}${code ? `; ${code}` : ''})`), textCode, { keyType, error: code ?? '' });
   }
   const actual = key.asymmetricKeyType;
   if (keyType === 'ed25519') {
-    if (actual !== 'ed25519') throw new CredentialsError(`the private key is ${actual ?? 'unknown'}, not ed25519`);
+    if (actual !== 'ed25519') throw withText(new CredentialsError(`the private key is ${actual ?? 'unknown'}, not ed25519`), 'pem-wrong-type', { actual: actual ?? '?', keyType });
     return (payload) => crypto.sign(null, Buffer.from(payload, 'utf8'), key).toString('base64');
   }
-  if (actual !== 'rsa') throw new CredentialsError(`the private key is ${actual ?? 'unknown'}, not rsa`);
+  if (actual !== 'rsa') throw withText(new CredentialsError(`the private key is ${actual ?? 'unknown'}, not rsa`), 'pem-wrong-type', { actual: actual ?? '?', keyType });
   return (payload) =>
     crypto
       .sign('sha256', Buffer.from(payload, 'utf8'), { key, padding: crypto.constants.RSA_PKCS1_PADDING })

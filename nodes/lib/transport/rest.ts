@@ -22,6 +22,7 @@ import { isLoopbackHost } from '../exchange/endpoints';
 import { AUTH_ERROR_CODES, ERROR_CODES, RATE_LIMIT_ERROR_CODES } from '../exchange/facts';
 import { Redactor } from '../exchange/redact';
 import { restQueryString, type ParamValue, type Signer } from '../exchange/signing';
+import { withText } from '../texts';
 
 export type ApiErrorKind = 'auth' | 'rate-limit' | 'banned' | 'restricted' | 'clock' | 'server' | 'network' | 'request';
 
@@ -203,7 +204,9 @@ export class RestClient {
   async serverTime(signal?: AbortSignal): Promise<number> {
     const r = await this.once<{ serverTime?: unknown }>('GET', this.opts.timePath, {}, 'none', signal);
     const t = numberOr(r?.serverTime);
-    if (t === undefined) throw new BinanceApiError(`GET ${this.opts.timePath}: no serverTime in the response`, { kind: 'server' });
+    if (t === undefined) throw withText(new BinanceApiError(`GET ${this.opts.timePath}: no serverTime in the response`, { kind: 'server' }), 'no-server-time', {
+        request: `GET ${this.opts.timePath}`,
+      });
     return t;
   }
 
@@ -258,10 +261,11 @@ export class RestClient {
       retryAfterHeader = res.headers['retry-after'];
       if (status >= 300 && status < 400) {
         // Never the Location: it may carry our query string (and its signature) or a hostile host.
-        throw new BinanceApiError(`${what} failed: HTTP ${status} redirect refused (redirects are never followed)`, {
-          kind: 'request',
-          httpStatus: status,
-        });
+        throw withText(
+          new BinanceApiError(`${what} failed: HTTP ${status} redirect refused (redirects are never followed)`, { kind: 'request', httpStatus: status }),
+          'redirect-refused',
+          { request: what, status },
+        );
       }
       const w = numberOr(res.headers['x-mbx-used-weight-1m']);
       if (w !== undefined) this.usedWeight1m = w;
@@ -270,14 +274,20 @@ export class RestClient {
       } catch {
         body = undefined;
         if (status >= 200 && status < 300) {
-          throw new BinanceApiError(`${what}: malformed JSON response (HTTP ${status})`, { kind: 'server', httpStatus: status });
+          throw withText(new BinanceApiError(`${what}: malformed JSON response (HTTP ${status})`, { kind: 'server', httpStatus: status }), 'malformed-json', {
+            request: what,
+            status,
+          });
         }
       }
     } catch (err) {
       if (err instanceof BinanceApiError) throw err;
       const e = err as { code?: string; message?: string };
       if (deadline.aborted && !signal?.aborted) {
-        throw new BinanceApiError(`${what}: no complete answer within ${formatMs(this.timeoutMs)} (abandoned)`, { kind: 'network' });
+        throw withText(new BinanceApiError(`${what}: no complete answer within ${formatMs(this.timeoutMs)} (abandoned)`, { kind: 'network' }), 'timeout', {
+          request: what,
+          seconds: Math.round(this.timeoutMs / 100) / 10,
+        });
       }
       if (signal?.aborted || linked.signal.aborted) {
         throw new BinanceApiError(`${what}: aborted${linked.signal.reason instanceof Error ? ` (${linked.signal.reason.message})` : ''}`, {
@@ -285,12 +295,18 @@ export class RestClient {
         });
       }
       if (typeof e.message === 'string' && /maxContentLength/.test(e.message)) {
-        throw new BinanceApiError(`${what}: answer larger than ${Math.round(this.maxResponseBytes / 1024)} KiB refused (connection dropped)`, {
-          kind: 'server',
+        const kib = Math.round(this.maxResponseBytes / 1024);
+        throw withText(new BinanceApiError(`${what}: answer larger than ${kib} KiB refused (connection dropped)`, { kind: 'server' }), 'too-large', {
+          request: what,
+          kib,
         });
       }
       const detail = e.code ?? e.message ?? 'unknown';
-      throw new BinanceApiError(r.clip(`${what}: network error (${detail})`, 500), { kind: 'network' });
+      // `detail`: the system's error code (ECONNREFUSED…) or its own message, as it came
+      throw withText(new BinanceApiError(r.clip(`${what}: network error (${detail})`, 500), { kind: 'network' }), 'network-error', {
+        request: what,
+        detail: r.clip(String(detail), 300),
+      });
     } finally {
       linked.done();
     }
@@ -301,6 +317,12 @@ export class RestClient {
     const retryAfterMs = parseRetryAfter(retryAfterHeader);
     const text = `${what} failed: HTTP ${status}${code !== undefined ? ` ${code}` : ''}${msg ? ` ${msg}` : ''}`;
     // kind from the status, the code and the server's own words (not from our truncated text)
-    throw new BinanceApiError(r.clip(text, 500), { code, httpStatus: status, retryAfterMs, kind: classifyError(status, code, msg) });
+    // `msg` is the exchange's own text (e.g. "Invalid API-key, IP, or permissions for action."): shown verbatim, never translated
+    throw withText(new BinanceApiError(r.clip(text, 500), { code, httpStatus: status, retryAfterMs, kind: classifyError(status, code, msg) }), 'http-failed', {
+      request: what,
+      status,
+      code: code !== undefined ? String(code) : '',
+      msg: r.clip(msg, 400),
+    });
   }
 }
