@@ -65,7 +65,14 @@ export = function register(RED: NodeAPI): void {
     if (prepared.ok && prepared.recovery.enabled) adviseOnStore(node, contextStoreName(def));
     const redact = (text: string): string => prepared.redactor.apply(text);
     const problem = prepared.ok ? undefined : prepared.problem;
-    const configError = problem && (problem.key ? redact(t(`${TYPE}.errors.${problem.key}`)) : problem.message);
+    // In the runtime's language: a keyed problem, else its text code (lib/texts.ts), else English.
+    const configError =
+      problem &&
+      (problem.key
+        ? redact(t(`${TYPE}.errors.${problem.key}`))
+        : problem.code
+          ? redact(t(`${TYPE}.test.text.${problem.code}`, (problem.params ?? {}) as Record<string, string>))
+          : problem.message);
     /**
      * Consumers restarted (not removed): away (the stream keeps their events, I6) until the deploy
      * has started its nodes; then back if they registered again, released if not.
