@@ -473,6 +473,8 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
     };
 
     const tapped = new WeakSet<object>();
+    /** From a restart's stop until the next start. */
+    let processStopping = false;
     /** Taps the account's connection (the manager's `event`): receive times and symbols seen. */
     const tap = (): void => {
       const n: unknown = helper.getNode('acct');
@@ -485,7 +487,9 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
         const raw = e.raw as Record<string, unknown>;
         const o = (e.eventType === 'ORDER_TRADE_UPDATE' ? raw.o : raw) as Record<string, unknown> | undefined;
         if (!o || (e.eventType !== 'executionReport' && e.eventType !== 'ORDER_TRADE_UPDATE')) return;
-        if (typeof o.s === 'string') seen.add(`${env}/${e.market}/${o.s}`);
+        // Seen by our stream only if it still takes events: once Node-RED is stopping (a restart)
+        // it has closed, and a frame still read from the socket is a symbol it never saw.
+        if (typeof o.s === 'string' && !processStopping) seen.add(`${env}/${e.market}/${o.s}`);
         if (o.x !== 'TRADE' || Number(o.t) >= BOGUS_ID / 2) return;
         const key = fillKey(env, e.market, String(o.s), o.i, o.t);
         if (!received.has(key)) received.set(key, Date.now());
@@ -610,6 +614,7 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
     /** Node-RED stops: its nodes close, then its process ends and nothing of it survives (kept streams, shared managers, the store's pending answers). */
     const stopProcess = async (): Promise<void> => {
       deploying = true;
+      processStopping = true;
       await ticking(clock, helper.unload(), 'helper.unload');
       loaded = false;
       await ticking(clock, endAllGraces(), 'endAllGraces');
@@ -620,6 +625,7 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
     /** Node-RED starts again after `stopProcess()`: a new life. */
     const startProcess = async (): Promise<void> => {
       life++;
+      processStopping = false;
       received.clear();
       try {
         await start();
