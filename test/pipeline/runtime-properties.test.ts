@@ -862,10 +862,10 @@ async function runSchedule(s: Schedule, storeRef: { current: PersistentStore }):
           await deploy(st.kind, st.change === 'key', 'slow1', st.closeMs, () => {
             for (let k = 0; k < fillsDuring; k++) trade(symAt(k), 1);
           });
-          // another key or REST host (an environment: back to the one of the fill, in A → B → A)
-          // continues the node's line: a fill made within FIRST_START_MARGIN_MS before may come
-          // once more, recovered (docs/recovery.md, documented duplicates)
-          if (st.change === 'key' || st.change === 'env') keyChanges.push(deployBegan);
+          // another key, market or environment (REST host; back to the one of the fill, as in
+          // A → B → A) continues the node's line: a fill made within FIRST_START_MARGIN_MS before
+          // may come once more, recovered (docs/recovery.md, documented duplicates)
+          keyChanges.push(deployBegan);
           break;
         }
         case 'restart': {
