@@ -154,6 +154,6 @@ describe('binance-user-event, unconsumed events and COIN-M in each form (against
   it("an unknown coinmApi is a configuration error, not a silent default", async function () {
     const a = newAccount(sim, 'coinm-futures');
     await helper.load(nodeModules(), [TAB, accountNode(sim, a, { coinmApi: 'papi' }), consumer('ou', 'binance-order-update', 'out'), helperNode('out')], credentialsFor(a));
-    await waitFor(() => capturedLogs.some((l) => String(l.msg).includes('COIN-M API must be dapi or fapi')), 5000, 'the configuration error');
+    await waitFor(() => capturedLogs.some((l) => String(l.msg).includes('unknown COIN-M API family "papi" (dapi or fapi)')), 5000, 'the configuration error');
   });
 });
