@@ -66,7 +66,17 @@ function capped(run: Promise<unknown>): Promise<void> {
 export function forgetStoreOrder(): void {
   entries.clear();
   lastWritten.clear();
+  processLife++;
 }
+
+/**
+ * The "process" a ContextStateStore was made in: bumped by forgetStoreOrder() (tests that play a
+ * restart inside one process). A store of an ended one writes nothing more — a dead process cannot
+ * — so an old account node still retrying its final write cannot overwrite the next life's state
+ * (runtime schedule seed 46001: two hung writes, then that retry landed two restarts later and
+ * rolled the saved cursors back).
+ */
+let processLife = 0;
 
 /**
  * The last state written per entry, in this process. Node-RED deletes a node's context when the
@@ -145,7 +155,10 @@ export class ContextStateStore implements StateStore {
     scope?: string,
   ) {
     this.scope = scope === undefined ? undefined : `${scope}\u0000${storeName ?? ''}\u0000${key}`;
+    this.life = processLife;
   }
+
+  private readonly life: number;
 
   /** The node was deleted: its last state is not kept for a next stream of this process. */
   forget(): void {
@@ -166,6 +179,7 @@ export class ContextStateStore implements StateStore {
   }
 
   set(s: PersistedRecoveryState): Promise<void> {
+    if (this.life !== processLife) return Promise.resolve();
     return orderedWrite(this.scope, () => this.write(s));
   }
 

@@ -1102,6 +1102,10 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
       '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"burst","sym":0,"fills":2001},{"t":"restart","fillsWhileStopped":0,"closeMs":3000}]}',
     ],
     [
+      'seed 46001 (big soak): two hung writes and two restarts: the first life\'s node, still retrying its final write, writes nothing into a later life (a dead process cannot), the next start does not repeat fills',
+      '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"drop","dt":0},{"t":"store","op":"write","kind":"hang","ms":100,"count":2},{"t":"restart","fillsWhileStopped":0,"closeMs":0},{"t":"restart","fillsWhileStopped":1,"closeMs":0}]}',
+    ],
+    [
       'seed 7215: the first write is slower than its deadline and is the final one of a restart: it is made once more, the fills of the reconnect found during the stop are recovered after it',
       '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"store","op":"write","kind":"slow","ms":10001,"count":1},{"t":"drop","dt":0},{"t":"burst","sym":0,"fills":20},{"t":"restart","fillsWhileStopped":0,"closeMs":0}]}',
     ],
