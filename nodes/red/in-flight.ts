@@ -47,6 +47,8 @@ interface Runtime {
    * Node-RED is cancelled, and since when (forgotten after HANDED_FOR_MS: Node-RED dropped it).
    */
   handed: Map<string, { to: Set<string>; at: number }>;
+  /** The time of the oldest entry of `handed` (when to forget it). */
+  oldestAt: number;
   /** For subflow instances closed by a stop: handed to their new instance at the deploy's start. */
   later: Array<{ from: string; to: string; msg: NodeMessage }>;
   hooks: Hooks | undefined;
@@ -110,6 +112,7 @@ function runtimeOf(RED: NodeAPI): Runtime {
   const rt: Runtime = {
     senders: new Set(),
     handed: new Map(),
+    oldestAt: 0,
     later: [],
     hooks,
     hooked: false,
@@ -144,7 +147,9 @@ function runtimeOf(RED: NodeAPI): Runtime {
             }
             to.add(d);
           }
-          if (to.size > 0) rt.handed.set(id, { to, at: Date.now() });
+          if (to.size === 0) continue;
+          if (rt.handed.size === 0) rt.oldestAt = Date.now();
+          rt.handed.set(id, { to, at: Date.now() });
         }
       }
       if (hooks && rt.handed.size > 0 && !rt.hooked) {
@@ -156,7 +161,10 @@ function runtimeOf(RED: NodeAPI): Runtime {
           const handed = rt.handed.get(id);
           const cancel = handed?.to.delete(to) === true;
           if (handed && handed.to.size === 0) rt.handed.delete(id);
-          if (rt.handed.size === 0) forgetOld(rt);
+          // Every message of the runtime passes here while hooked: only while hand-overs are
+          // pending, HANDED_FOR_MS at most (a message Node-RED dropped is not waited for longer).
+          const now = Date.now();
+          if (rt.handed.size === 0 || now - rt.oldestAt > HANDED_FOR_MS || now < rt.oldestAt) forgetOld(rt);
           // handed over before the stop: this later hand-over would be a second one
           return cancel ? false : undefined;
         });
@@ -188,7 +196,12 @@ function handLater(RED: NodeAPI, rt: Runtime): void {
 /** Forgets hand-overs not seen for HANDED_FOR_MS; stops watching when none is left. */
 function forgetOld(rt: Runtime): void {
   const now = Date.now();
-  for (const [id, h] of rt.handed) if (now - h.at > HANDED_FOR_MS || now < h.at) rt.handed.delete(id);
+  let oldest = Infinity;
+  for (const [id, h] of rt.handed) {
+    if (now - h.at > HANDED_FOR_MS || now < h.at) rt.handed.delete(id);
+    else oldest = Math.min(oldest, h.at);
+  }
+  rt.oldestAt = oldest === Infinity ? 0 : oldest;
   if (rt.handed.size === 0 && rt.hooked) {
     rt.hooked = false;
     rt.hooks?.remove(HOOK);
