@@ -1106,6 +1106,10 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
       '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"drop","dt":0},{"t":"store","op":"write","kind":"hang","ms":100,"count":2},{"t":"restart","fillsWhileStopped":0,"closeMs":0},{"t":"restart","fillsWhileStopped":1,"closeMs":0}]}',
     ],
     [
+      'seed 36005 (soak): a full deploy lists a second symbol while a half-open link hides its fill and the watchdog\'s recovery, planned with the old list, is running: the new symbol is queried by the next recovery from the gap\'s start',
+      '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"stall","dt":3000},{"t":"settings","change":"symbols","value":0,"kind":"full","closeMs":2001,"fills":2,"startMs":500}]}',
+    ],
+    [
       'seed 7215: the first write is slower than its deadline and is the final one of a restart: it is made once more, the fills of the reconnect found during the stop are recovered after it',
       '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"store","op":"write","kind":"slow","ms":10001,"count":1},{"t":"drop","dt":0},{"t":"burst","sym":0,"fills":20},{"t":"restart","fillsWhileStopped":0,"closeMs":0}]}',
     ],

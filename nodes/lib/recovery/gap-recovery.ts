@@ -150,6 +150,13 @@ export class GapRecovery {
   private readonly failed = new Set<string>();
   /** Symbols whose cursor a live fill far above it could not move (checked by the next recovery). */
   private readonly suspect = new Set<string>();
+  /**
+   * Symbols listed while a recovery was planned or running (a redeploy or a second user listed
+   * them): that recovery chose its symbols before, so they are queried by the next one, from where
+   * the covered time stood (soak seed 36005: a deploy listed ETHUSDT while a half-open link hid its
+   * fill; the running recovery asked BTCUSDT only, the fill was lost).
+   */
+  private readonly listedLate = new Set<string>();
   private readonly owner?: StateOwner;
   private readonly maxTrackedOrders: number;
   private readonly clockOffsetMs: () => number;
@@ -283,7 +290,12 @@ export class GapRecovery {
 
   /** True while some symbol's fills are incomplete (a failed query is retried from its cursor). */
   get incomplete(): boolean {
-    return this.failed.size > 0 || this.suspect.size > 0;
+    return this.failed.size > 0 || this.suspect.size > 0 || this.listedLate.size > 0;
+  }
+
+  /** True while symbols listed during a recovery wait for theirs (and nothing failed). */
+  get listing(): boolean {
+    return this.failed.size === 0 && this.listedLate.size > 0;
   }
 
   /** True while a live fill's id waits to be confirmed by the exchange's history (and nothing failed). */
@@ -313,13 +325,27 @@ export class GapRecovery {
     for (const symbol of this.openOrders.symbols()) set.add(symbol);
     for (const s of this.failed) set.add(s);
     for (const s of this.suspect) set.add(s);
+    for (const s of this.listedLate) set.add(s);
     return [...set].sort();
   }
 
   /** Adds symbols to always reconcile (e.g. a second config node on the same account). */
   addSymbols(symbols: string[]): void {
     const add = symbols.map((s) => s.trim().toUpperCase()).filter((s) => s !== '');
-    this.listed = [...new Set([...this.listed, ...add])];
+    this.relist([...new Set([...this.listed, ...add])]);
+  }
+
+  /** Replaces the listed symbols; those new to recovery while one is planned or running wait for the next (`listedLate`). */
+  private relist(next: string[]): void {
+    const before = this.uncommitted.size > 0 && !this.isolatedSymbol ? new Set(this.knownSymbols()) : undefined;
+    this.listed = next;
+    if (!before) return;
+    for (const q of this.books.qualifyListed(next)) {
+      if (!before.has(q) && !this.listedLate.has(q)) {
+        this.listedLate.add(q);
+        this.rev++;
+      }
+    }
   }
 
   /** Symbols listed in the configuration (always reconciled). */
@@ -386,7 +412,7 @@ export class GapRecovery {
     // without a cursor is queried by time from here after a restart (a restart while REST was
     // down, live fills, another restart: a fill of a listed symbol made before the first was lost,
     // runtime schedule seed 4242)
-    if (this.failed.size > 0 && this.coveredSince < lastEventTime) lastEventTime = this.coveredSince;
+    if ((this.failed.size > 0 || this.listedLate.size > 0) && this.coveredSince < lastEventTime) lastEventTime = this.coveredSince;
     // every tracked order (bounded by the "Open orders tracked" setting, never by less)
     const orders = this.openOrders.persisted(this.maxTrackedOrders);
     const state: PersistedRecoveryState = { version: 3, lastTradeIds: l.safe, symbols: this.live.symbols() };
@@ -515,7 +541,7 @@ export class GapRecovery {
   /** Applies a batch's cursor commits (after its events were delivered). */
   commit(batch: RecoveryBatch): void {
     for (const c of batch.commits) this.ledger.commit(c);
-    if (batch.complete && batch.epoch !== undefined && this.failed.size === 0) this.ledger.markCaughtUp(batch.epoch);
+    if (batch.complete && batch.epoch !== undefined && this.failed.size === 0 && this.listedLate.size === 0) this.ledger.markCaughtUp(batch.epoch);
     this.uncommitted.delete(batch.gap);
     this.rev++;
   }
@@ -596,6 +622,7 @@ export class GapRecovery {
       if (got.error) errors.push(got.error);
       if (got.outcome === 'incomplete') this.failed.add(symbol);
       else this.failed.delete(symbol);
+      if (got.outcome !== 'incomplete' && this.listedLate.delete(symbol)) this.rev++;
       if (got.outcome !== 'incomplete' && got.commit?.epoch === this.ledger.epoch && this.suspect.delete(symbol)) this.rev++;
       if (got.commit?.maxId !== undefined) this.live.see(symbol);
       fills += got.events.length;
@@ -636,7 +663,7 @@ export class GapRecovery {
       }
     }
 
-    if (this.failed.size === 0 && gap.to > this.coveredSince) this.coveredSince = gap.to;
+    if (this.failed.size === 0 && this.listedLate.size === 0 && gap.to > this.coveredSince) this.coveredSince = gap.to;
     this.lastStats = {
       gap,
       startedAt,
@@ -666,7 +693,7 @@ export class GapRecovery {
 
   /** Symbols to always reconcile, replacing the listed ones (a redeploy changed them). */
   setListedSymbols(symbols: string[]): void {
-    this.listed = [...new Set(symbols.map((s) => s.trim().toUpperCase()).filter((s) => s !== ''))];
+    this.relist([...new Set(symbols.map((s) => s.trim().toUpperCase()).filter((s) => s !== ''))]);
   }
 
   /** A new look-back (a redeploy changed it): applies to the recoveries that start from now on. */

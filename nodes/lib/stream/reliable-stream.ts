@@ -727,6 +727,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     if (g?.reason === 'recovery-retry' && p.heldCount === 0 && !p.holding) return 'fetching fills that could not be fetched before';
     if (p.recovering || p.heldCount > 0 || p.holding) return `recovering what was missed (${g && g.reason !== 'recovery-retry' ? g.reason : 'reconnect'})`;
     if (this.recovery?.checking) return 'confirming a trade id far above the cursor with the exchange';
+    if (this.recovery?.listing) return 'fetching the fills of symbols listed during a recovery';
     if (this.recovery?.incomplete) return 'some fills not fetched yet (REST unavailable); retrying';
     return undefined;
   }
