@@ -216,6 +216,7 @@ describe('attacks on issue 21, round 5 (H-A5: symbols listed during a recovery; 
    * stop phase (its batch waits for the redeployed consumers, uncommitted), before the new account
    * node lists the symbol. Then something happens before the follow-up's 30 s retry.
    */
+  let ranBeforeListing = false;
   async function listedAfterRecoveryRan(a: TestAccount, flow: (syms: string) => FlowNode[]): Promise<{ e1: number[]; b: number[]; rec: string[] }> {
     await load(a, flow('BTCUSDT'));
     await waitConnected();
@@ -233,8 +234,10 @@ describe('attacks on issue 21, round 5 (H-A5: symbols listed during a recovery; 
     try {
       const deploying = helper.setFlows(flow('BTCUSDT ETHUSDT'), 'full', credentialsFor(a));
       await waitFor(() => closeHeld('slow'), 5000, 'the slow node to be closing');
-      await waitFor(() => rec.length > 0, 10_000, 'the recovery to have run (during the stop phase)');
+      // the recovery's last request answered: it has run (its 'finished' report waits for the delivery, paused by the deploy)
+      await waitFor(() => sim.requests.some((r) => r.kind === 'rest' && r.at >= tDrop && r.path === '/api/v3/account' && (r as { status?: number }).status !== 0), 10_000, 'the recovery to have run (during the stop phase)');
       await sleep(500);
+      ranBeforeListing = rec.length === 0;
       letClose('slow');
       await deploying;
     } finally {
@@ -270,7 +273,7 @@ describe('attacks on issue 21, round 5 (H-A5: symbols listed during a recovery; 
     const run2 = trades('s1');
     const lastT = (t?: number): string => (t ? new Date(t).toISOString().slice(14, 23) : '-');
     console.log(
-      `      L2 e1=${e1} made ${new Date(sim.trades(a.accountId, 'spot', 'ETHUSDT')[0].time).toISOString().slice(14, 23)}; before the restart: ${before}; saved lastEventTime ${lastT(saved?.lastEventTime)} -> ${lastT(savedAfter?.lastEventTime)}\n` +
+      `      L2 recovery finished before the listing (its report waits for the delivery): ${ranBeforeListing}; e1=${e1} made ${new Date(sim.trades(a.accountId, 'spot', 'ETHUSDT')[0].time).toISOString().slice(14, 23)}; before the restart: ${before}; saved lastEventTime ${lastT(saved?.lastEventTime)} -> ${lastT(savedAfter?.lastEventTime)}\n` +
         `         run1 ${tag(run1)}; recoveries ${rec.join(' | ')}\n         run2 ${tag(run2)}; recoveries ${rec2.join(' | ')}; last ${shown()}`,
     );
     const all = [...run1, ...run2];
