@@ -359,6 +359,75 @@ describe('attacks on issue 21, round 5 (H-A5: symbols listed during a recovery; 
     assert.equal(streamOf().currentState.state, 'connected', `L5: status at the end: ${shown()}`);
   });
 
+  it('L6: ETHUSDT (never seen, not listed) fills in the gap; while the reconnect\'s recovery runs (open orders answered in 6 s) a live ETHUSDT fill arrives (held), then a deploy lists ETHUSDT: both ETHUSDT fills reach the flow once', async function () {
+    const a = newAccount(sim, 'spot');
+    const flow = (syms: string): FlowNode[] => [TAB1, accountNode(sim, a, { recoverySymbols: syms }), ou('ou', ['s1']), sink('s1')];
+    await load(a, flow('BTCUSDT'));
+    await waitConnected();
+    const b0 = fills(sim, a, 1);
+    await waitFor(() => fillIds('s1').length === 1, 8000, 'first fill');
+    sim.delayNext({ path: '/api/v3/openOrders', ms: 6000 });
+    const tDrop = Date.now();
+    assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1, 'setup: dropped');
+    const e1 = fills(sim, a, 1, 'ETHUSDT');
+    await waitFor(() => requestsSince(tDrop, '/api/v3/openOrders') > 0, 15_000, 'the recovery to ask for open orders');
+    await sleep(300);
+    const e2 = fills(sim, a, 1, 'ETHUSDT');
+    await sleep(500);
+    await helper.setFlows(flow('BTCUSDT ETHUSDT'), 'full', credentialsFor(a));
+    await waitConnected();
+    const rec = watchRecoveries();
+    await quietly(() => fillIds('s1').includes(e1[0]) && fillIds('s1').includes(e2[0]), 60_000);
+    await sleep(1500);
+    console.log(`      L6 e1=${e1} (gap) e2=${e2} (live, held); s1 ${tag(trades('s1'))}; recoveries ${rec.join(' | ')}; last ${shown()}`);
+    const eth = [...e1, ...e2];
+    assert.deepEqual(ledger(sim, a, 'ETHUSDT'), eth, 'setup');
+    assert.deepEqual(sorted(fillIds('s1', 'BTCUSDT')), b0, 'L6 BTCUSDT');
+    assert.deepEqual(sorted(fillIds('s1', 'ETHUSDT')), eth, `L6 ETHUSDT: ${report(eth, fillIds('s1', 'ETHUSDT'))}`);
+  });
+
+  it('L7: ETHUSDT listed by a deploy DURING the running recovery (open orders answered in 6 s; the link was down 10 s, ETHUSDT filled at its start); then a clean restart (persistent store) before the follow-up retry: the gap fill reaches the flow once', async function () {
+    const a = newAccount(sim, 'spot');
+    const flow = (syms: string): FlowNode[] => [TAB1, accountNode(sim, a, { recoverySymbols: syms, recoveryStore: 'persist' }), ou('ou', ['s1']), sink('s1')];
+    await load(a, flow('BTCUSDT'));
+    await waitConnected();
+    const b0 = fills(sim, a, 1);
+    await waitFor(() => fillIds('s1').length === 1, 8000, 'first fill');
+    await sleep(1500);
+    sim.delayNext({ path: '/api/v3/openOrders', ms: 6000 });
+    const tDrop = Date.now();
+    longDrop(a);
+    const e1 = fills(sim, a, 1, 'ETHUSDT');
+    await waitFor(() => requestsSince(tDrop, '/api/v3/openOrders') > 0, 30_000, 'the recovery to ask for open orders');
+    await helper.setFlows(flow('BTCUSDT ETHUSDT'), 'full', credentialsFor(a));
+    await waitConnected();
+    const rec = watchRecoveries();
+    await waitFor(() => rec.length > 0, 15_000, 'the running recovery to finish');
+    const b1 = fills(sim, a, 1);
+    await quietly(() => fillIds('s1').includes(b1[0]), 8000);
+    const before = shown();
+    const run1 = trades('s1');
+    fastCloses(true);
+    await helper.unload();
+    fastCloses(false);
+    store.processEnded();
+    forgetStoreOrder();
+    clearSinks();
+    await load(a, flow('BTCUSDT ETHUSDT'));
+    await waitConnected();
+    const rec2 = watchRecoveries();
+    await quietly(() => fillIds('s1', 'ETHUSDT').length > 0, 60_000);
+    await sleep(1500);
+    const run2 = trades('s1');
+    console.log(`      L7 e1=${e1}; before the restart: ${before}; run1 ${tag(run1)}; ${rec.join(' | ')}\n         run2 ${tag(run2)}; ${rec2.join(' | ')}; last ${shown()}`);
+    const all = [...run1, ...run2];
+    const eth = all.filter((m) => m.payload.symbol === 'ETHUSDT').map((m) => Number(m.payload.tradeId));
+    const btc = all.filter((m) => m.payload.symbol === 'BTCUSDT').map((m) => Number(m.payload.tradeId));
+    assert.deepEqual(ledger(sim, a, 'ETHUSDT'), e1, 'setup');
+    assert.deepEqual(sorted(btc), [...b0, ...b1], `L7 BTCUSDT: ${report([...b0, ...b1], btc)}`);
+    assert.deepEqual(sorted(eth), e1, `L7 ETHUSDT: ${report(e1, eth)}`);
+  });
+
   // ================================================================================== F: in flight
   /** Starts `deploy()` in the very turn the order-update node sent the first TRADE fill. */
   async function deployInSendTurn(a: TestAccount, n: number, deploy: () => Promise<void>): Promise<number[]> {
