@@ -386,6 +386,29 @@ describe('attacks on issue 21, round 5 (H-A5: symbols listed during a recovery; 
     assert.deepEqual(sorted(fillIds('s1', 'ETHUSDT')), eth, `L6 ETHUSDT: ${report(eth, fillIds('s1', 'ETHUSDT'))}`);
   });
 
+  it('L6b: as L6 without any deploy (ETHUSDT first seen live while the reconnect\'s recovery runs): both ETHUSDT fills reach the flow once (is L6 about the listing, or about symbols first seen during a recovery?)', async function () {
+    const a = newAccount(sim, 'spot');
+    await load(a, [TAB1, accountNode(sim, a, { recoverySymbols: 'BTCUSDT' }), ou('ou', ['s1']), sink('s1')]);
+    await waitConnected();
+    const b0 = fills(sim, a, 1);
+    await waitFor(() => fillIds('s1').length === 1, 8000, 'first fill');
+    const rec = watchRecoveries();
+    sim.delayNext({ path: '/api/v3/openOrders', ms: 6000 });
+    const tDrop = Date.now();
+    assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1, 'setup: dropped');
+    const e1 = fills(sim, a, 1, 'ETHUSDT');
+    await waitFor(() => requestsSince(tDrop, '/api/v3/openOrders') > 0, 15_000, 'the recovery to ask for open orders');
+    await sleep(300);
+    const e2 = fills(sim, a, 1, 'ETHUSDT');
+    await quietly(() => fillIds('s1').includes(e1[0]) && fillIds('s1').includes(e2[0]), 60_000);
+    await sleep(1500);
+    console.log(`      L6b e1=${e1} (gap) e2=${e2} (live, held); s1 ${tag(trades('s1'))}; recoveries ${rec.join(' | ')}; last ${shown()}`);
+    const eth = [...e1, ...e2];
+    assert.deepEqual(ledger(sim, a, 'ETHUSDT'), eth, 'setup');
+    assert.deepEqual(sorted(fillIds('s1', 'BTCUSDT')), b0, 'L6b BTCUSDT');
+    assert.deepEqual(sorted(fillIds('s1', 'ETHUSDT')), eth, `L6b ETHUSDT: ${report(eth, fillIds('s1', 'ETHUSDT'))}`);
+  });
+
   it('L7: ETHUSDT listed by a deploy DURING the running recovery (open orders answered in 6 s; the link was down 10 s, ETHUSDT filled at its start); then a clean restart (persistent store) before the follow-up retry: the gap fill reaches the flow once', async function () {
     const a = newAccount(sim, 'spot');
     const flow = (syms: string): FlowNode[] => [TAB1, accountNode(sim, a, { recoverySymbols: syms, recoveryStore: 'persist' }), ou('ou', ['s1']), sink('s1')];
@@ -557,6 +580,41 @@ describe('attacks on issue 21, round 5 (H-A5: symbols listed during a recovery; 
       console.log(`      F3 s1 ${fillIds('s1')}; hook on ${hooks.has(IN_FLIGHT_HOOK)}`);
       assert.deepEqual(ledger(sim, a), expected, 'setup: ledger');
       assert.deepEqual(sorted(fillIds('s1')), expected, `F3 s1: ${report(expected, fillIds('s1'))}`);
+    } finally {
+      hooks.remove('onSend.attack5');
+    }
+  });
+
+  it('F4: memory: 10 modified-nodes deploys, each begun in the send turn of a fill, with an asynchronous onSend plugin (50 ms) and a node closing in 1 s (Node-RED drops each direct hand-over): every fill once; the pending hand-overs are forgotten and the hook removed once 60 s passed and a message went through', async function () {
+    const hooks = redHooks();
+    hooks.add('onSend.attack5', (_events: unknown, done: () => void) => {
+      setTimeout(done, 50);
+    });
+    try {
+      const a = newAccount(sim, 'spot');
+      const flow = (v: number): FlowNode[] => [TAB1, accountNode(sim, a), ou('ou', ['s1']), sink('s1', TAB1.id, `v${v}`), { ...slow(TAB1.id, `v${v}`), closeMs: 1000 }];
+      await load(a, flow(0));
+      await waitConnected();
+      const all: number[] = [];
+      for (let i = 1; i <= 10; i++) {
+        all.push(...(await deployInSendTurn(a, 1, () => helper.setFlows(flow(i), 'nodes', credentialsFor(a)))));
+        await waitConnected();
+      }
+      const hookedAfterDeploys = hooks.has(IN_FLIGHT_HOOK);
+      await quietly(() => all.every((id) => fillIds('s1').includes(id)), 10_000);
+      const mid = fills(sim, a, 1);
+      await quietly(() => fillIds('s1').includes(mid[0]), 8000);
+      const hookedSoon = hooks.has(IN_FLIGHT_HOOK);
+      await sleep(61_000);
+      const late = fills(sim, a, 1);
+      await quietly(() => fillIds('s1').includes(late[0]), 8000);
+      await sleep(500);
+      const hookedAfter = hooks.has(IN_FLIGHT_HOOK);
+      const expected = [...all, ...mid, ...late];
+      console.log(`      F4 s1: ${report(expected, fillIds('s1'))}; hook on after the deploys ${hookedAfterDeploys}, after a message at once ${hookedSoon}, after 61 s and a message ${hookedAfter}`);
+      assert.deepEqual(ledger(sim, a), expected, 'setup: ledger');
+      assert.deepEqual(sorted(fillIds('s1')), expected, `F4 s1: ${report(expected, fillIds('s1'))}`);
+      assert.equal(hookedAfter, false, 'F4: hook (and its pending table) still there');
     } finally {
       hooks.remove('onSend.attack5');
     }
