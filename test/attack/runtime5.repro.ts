@@ -12,14 +12,43 @@
  *   npx mocha --no-config --timeout 0 --exit --enable-source-maps dist/test/attack/runtime5.repro.js
  *   (one attack: add  --grep L2 )
  *
- * Results: see the report at the end of each test (console) and the summary in the branch's report.
+ * Results on attack5 (base dc71cc8, Node-RED 5.0.7; figures are exchange trade ids; ETH = ETHUSDT):
+ *  L1  PASS spot and usdm-futures: ETHUSDT listed by a full deploy while the reconnect's recovery
+ *      waits 6 s for open orders: the gap fill 5002 comes once, 36 s later (the 30 s retry),
+ *      status "catching up: fetching the fills of symbols listed during a recovery" meanwhile,
+ *      then connected.
+ *  L2  FAIL listed after the running recovery FINISHED but before its batch was delivered (the
+ *      deploy's stop phase: a node closing slowly; the batch waits for the redeployed consumers),
+ *      link down 12 s (handshakes refused) with ETH fill 5002 at its start; then a clean restart
+ *      (persistent store) before the 30 s retry: 5002 never delivered, status connected. The saved
+ *      lastEventTime is the gap's END (coveredSince was advanced by doRecover before the listing);
+ *      the start-up recovery asks ETH by time from there minus 5 s.
+ *  L3  FAIL same, then a short reconnect instead of the restart: its recovery asks ETH from
+ *      min(gap2.from, coveredSince = gap1.to) - 5 s, finds nothing, clears `listedLate`: 5002 lost,
+ *      status connected (the follow-up retry was cancelled by the reconnect).
+ *  L4  PASS typo ADAUSTD (-1121) listed late: queried once by the follow-up, status connected.
+ *  L5  PASS two account nodes on one stream, a modified-flows deploy of tab 2 adds ETHUSDT.
+ *  L6  FAIL ETH never seen, fill 5002 in the gap; during the recovery a live ETH fill 5003 (held);
+ *      then the deploy lists ETH: `relist` counts ETH as known (seen live), not listed late; the
+ *      running recovery had chosen BTCUSDT only: 5002 never delivered, status connected.
+ *  L6b FAIL the same without any deploy: a symbol first seen live while a recovery runs is never
+ *      asked for the gap (pre-existing, not from 2ff0a47; L6 is its listing form).
+ *  L7  PASS listed DURING the recovery (the path 2ff0a47 handles), restart before the retry.
+ *  F1  FAIL fork/join ou → s1 and ou → delay(4 s) → s1, async onSend plugin (50 ms), modified-nodes
+ *      deploy editing s1 with a 3 s close, begun in the send turn of 5 fills: s1 gets each fill
+ *      ONCE (handed at the stop, ~30 ms); the delayed copies (same _msgid, to s1) are cancelled by
+ *      the in-flight onReceive hook, which takes them for Node-RED's dropped hand-over.
+ *  F2  PASS three deploys back to back during a burst of 100 (async onSend, 1 s close): once each.
+ *  F3  PASS (mechanism unverified) a fill held 65 s in an onSend hook: delivered once.
+ *  F4  PASS 10 deploys each dropping a hand-over: every fill once; hook on after them, gone after
+ *      61 s and a message (pending table empty).
  */
 import assert from 'node:assert/strict';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { BinanceSimulator, SimMarket } from '../../simulator/index';
 import { BinanceSimulator as Simulator } from '../../simulator/index';
 import { helper, nodeModules, startRed, waitFor, type FlowNode } from '../support/red';
-import { clearSinks, closeHeld, fastCloses, holdCloses, letClose, sunk, testNodes } from '../support/runtime-nodes';
+import { clearSinks, closeHeld, fastCloses, holdCloses, letClose, runtimeNodesControl, sunk, testNodes } from '../support/runtime-nodes';
 import { PersistentStore, usePersistentStore } from '../support/persistent-store';
 import { accountNode, credentialsFor, newAccount, waitConnected, type TestAccount } from '../nodes/flows';
 import { isAccountHandle } from '../../nodes/red/account-contract';
@@ -488,11 +517,21 @@ describe('attacks on issue 21, round 5 (H-A5: symbols listed during a recovery; 
       ];
       await load(a, flow(0));
       await waitConnected();
-      const ids = await deployInSendTurn(a, 5, () => helper.setFlows(flow(1), 'nodes', credentialsFor(a)));
+      // when s1 received what (ms after the deploy began): the direct copies are handed at the stop, the delayed ones come ~4 s later
+      let t0 = 0;
+      const arrivalsAt: string[] = [];
+      runtimeNodesControl.onReceive = (id, m) => {
+        const p = (m as Msg).payload;
+        if (id === 's1' && t0 > 0 && p?.executionType === 'TRADE') arrivalsAt.push(`${String(p.tradeId)}@${Date.now() - t0}`);
+      };
+      const ids = await deployInSendTurn(a, 5, () => {
+        t0 = Date.now();
+        return helper.setFlows(flow(1), 'nodes', credentialsFor(a));
+      });
       await waitConnected();
       const hookedAfterDeploy = hooks.has(IN_FLIGHT_HOOK);
       await sleep(6000);
-      const s1a = fillIds('s1');
+      runtimeNodesControl.onReceive = undefined;
       const after = fills(sim, a, 1);
       await quietly(() => fillIds('s1').filter((id) => id === after[0]).length === 2, 10_000);
       await sleep(500);
@@ -503,7 +542,7 @@ describe('attacks on issue 21, round 5 (H-A5: symbols listed during a recovery; 
       const late = fills(sim, a, 1);
       await quietly(() => fillIds('s1').filter((id) => id === late[0]).length === 2, 10_000);
       const hookedAfter = hooks.has(IN_FLIGHT_HOOK);
-      console.log(`      F1 s1 after the deploy ${s1a}; all ${fillIds('s1')}; hook on after the deploy ${hookedAfterDeploy}, at 60 s ${hookedAt60}, after a message past 60 s ${hookedAfter}`);
+      console.log(`      F1 s1 arrivals in the 6 s after the deploy began ${arrivalsAt.join(' ')}; all ${fillIds('s1')}; hook on after the deploy ${hookedAfterDeploy}, at 60 s ${hookedAt60}, after a message past 60 s ${hookedAfter}`);
       assert.deepEqual(ledger(sim, a), [...ids, ...after, ...late], 'setup: ledger');
       assert.deepEqual(sorted(fillIds('s1')).filter((id) => id !== late[0]), sorted(expected), `F1 s1 (each twice): ${report(sorted(expected), fillIds('s1'))}`);
       assert.equal(hookedAfter, false, 'F1: the onReceive hook is still on after 60 s and a message');
