@@ -43,10 +43,11 @@ interface Sender {
 interface Runtime {
   senders: Set<Sender>;
   /**
-   * Messages handed over at a stop, by `_msgid`: the destinations whose later hand-over by
-   * Node-RED is cancelled, and since when (forgotten after HANDED_FOR_MS: Node-RED dropped it).
+   * Messages handed over at a stop, by `_msgid`: the sender, the destinations whose later
+   * hand-over by Node-RED is cancelled (each with the node object it was handed to), and since
+   * when (forgotten after HANDED_FOR_MS: Node-RED dropped it).
    */
-  handed: Map<string, { to: Set<string>; at: number }>;
+  handed: Map<string, { from: string; to: Map<string, unknown>; at: number }>;
   /** The time of the oldest entry of `handed` (when to forget it). */
   oldestAt: number;
   /** For subflow instances closed by a stop: handed to their new instance at the deploy's start. */
@@ -62,12 +63,25 @@ interface StoppingEvent {
   diff?: { changed?: string[]; removed?: string[]; linked?: string[]; rewired?: string[]; flowChanged?: string[]; added?: string[] };
 }
 
+interface HookEvent {
+  msg?: { _msgid?: string };
+  source?: { id?: string };
+  destination?: { id?: string; node?: unknown };
+}
+
 interface Hooks {
-  add(id: string, fn: (ev: { msg?: { _msgid?: string }; destination?: { id?: string } }) => boolean | undefined): void;
+  add(id: string, fn: (ev: HookEvent) => boolean | undefined): void;
   remove(id: string): void;
 }
 
+/**
+ * Node-RED's later hand-over of a message handed at a stop is recognised (not a copy of the same
+ * `_msgid` that reaches the node another way: attack round 5 F1, a fork through a delay node) as
+ * the hand-over to the very node object it was handed to (onReceive: routed before the stop), or
+ * one from our sender routed after the stop (preDeliver: a plugin's asynchronous routing hook, D11).
+ */
 const HOOK = 'onReceive.binance-user-stream-in-flight';
+const HOOK_ROUTED = 'preDeliver.binance-user-stream-in-flight';
 /**
  * How long Node-RED may still hand over a message that was handed at a stop: one turn, or as long
  * as a plugin's asynchronous routing hook holds it (message tracing: milliseconds). Past it, the
@@ -129,7 +143,7 @@ function runtimeOf(RED: NodeAPI): Runtime {
         for (const id of s.queue) {
           const sent = s.sent.get(id);
           if (!sent || rt.handed.has(id)) continue;
-          const to = new Set<string>();
+          const to = new Map<string, unknown>();
           for (const d of closing[sent.port] ?? []) {
             const n = RED.nodes.getNode(d) as (Node & { receive?: (m: NodeMessage) => void }) | null;
             if (!n || typeof n.receive !== 'function') continue;
@@ -145,29 +159,31 @@ function runtimeOf(RED: NodeAPI): Runtime {
                 // the destination's own failure; the others still get it
               }
             }
-            to.add(d);
+            to.set(d, n);
           }
           if (to.size === 0) continue;
           if (rt.handed.size === 0) rt.oldestAt = Date.now();
-          rt.handed.set(id, { to, at: Date.now() });
+          rt.handed.set(id, { from: s.node.id, to, at: Date.now() });
         }
       }
       if (hooks && rt.handed.size > 0 && !rt.hooked) {
         rt.hooked = true;
-        hooks.add(HOOK, (e) => {
+        // handed over before the stop: this later hand-over would be a second one
+        const settle = (e: HookEvent, isIt: (h: { from: string; to: Map<string, unknown> }, to: string) => boolean): false | undefined => {
           const id = e?.msg?._msgid;
           const to = e?.destination?.id;
           if (id === undefined || to === undefined) return undefined;
           const handed = rt.handed.get(id);
-          const cancel = handed?.to.delete(to) === true;
+          const cancel = handed !== undefined && isIt(handed, to) && handed.to.delete(to);
           if (handed && handed.to.size === 0) rt.handed.delete(id);
           // Every message of the runtime passes here while hooked: only while hand-overs are
           // pending, HANDED_FOR_MS at most (a message Node-RED dropped is not waited for longer).
           const now = Date.now();
           if (rt.handed.size === 0 || now - rt.oldestAt > HANDED_FOR_MS || now < rt.oldestAt) forgetOld(rt);
-          // handed over before the stop: this later hand-over would be a second one
           return cancel ? false : undefined;
-        });
+        };
+        hooks.add(HOOK, (e) => settle(e, (h, to) => h.to.get(to) === e?.destination?.node));
+        hooks.add(HOOK_ROUTED, (e) => settle(e, (h, to) => h.from === e?.source?.id && h.to.has(to)));
       }
     },
   };
@@ -205,6 +221,7 @@ function forgetOld(rt: Runtime): void {
   if (rt.handed.size === 0 && rt.hooked) {
     rt.hooked = false;
     rt.hooks?.remove(HOOK);
+    rt.hooks?.remove(HOOK_ROUTED);
   }
 }
 
@@ -261,7 +278,10 @@ export function forgetInFlight(): void {
     rt.senders.clear();
     rt.handed.clear();
     rt.later = [];
-    if (rt.hooked) rt.hooks?.remove(HOOK);
+    if (rt.hooked) {
+      rt.hooks?.remove(HOOK);
+      rt.hooks?.remove(HOOK_ROUTED);
+    }
     rt.hooked = false;
   }
   runtimes.clear();

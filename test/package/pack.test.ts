@@ -158,7 +158,7 @@ describe('package contents (npm pack)', function () {
     const cells = path.join(root, '.ci', 'cells');
     const cellRed = fs.readdirSync(cells).map((c) => (JSON.parse(fs.readFileSync(path.join(cells, c, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies['node-red']);
     assert.ok(cellRed.some((v) => /^4\.\d+\.\d+$/.test(v)), `a CI cell runs Node-RED 4 (cells: ${cellRed.join(', ')})`);
-    assert.deepEqual(Object.keys(pkg.dependencies ?? {}).sort(), ['axios', 'ws']);
+    assert.deepEqual(Object.keys(pkg.dependencies ?? {}).sort(), ['@redis/client', 'axios', 'ws']);
     for (const [name, v] of Object.entries(pkg.dependencies ?? {})) assert.match(v, /^\d+\.\d+\.\d+$/, `${name} is not pinned`);
     assert.equal(pkg.peerDependencies, undefined, 'Node-RED packages declare no peer dependencies');
     for (const s of ['preinstall', 'install', 'postinstall', 'prepare']) assert.equal(pkg.scripts?.[s], undefined, `a user's install would run "${s}"`);
@@ -202,7 +202,9 @@ describe('package contents (npm pack)', function () {
         const src = path.join(root, 'node_modules', dep);
         const installed = (JSON.parse(fs.readFileSync(path.join(src, 'package.json'), 'utf8')) as { version: string }).version;
         assert.equal(installed, version, `node_modules/${dep} is not the pinned version`);
-        fs.symlinkSync(src, path.join(userDir, 'node_modules', dep), 'dir');
+        const link = path.join(userDir, 'node_modules', dep);
+        fs.mkdirSync(path.dirname(link), { recursive: true }); // a scoped name (@redis/client)
+        fs.symlinkSync(src, link, 'dir');
       }
     }
 

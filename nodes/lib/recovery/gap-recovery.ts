@@ -113,6 +113,8 @@ export interface RecoveryBatch {
   complete?: boolean;
   /** The ledger epoch when the recovery was requested. */
   epoch?: number;
+  /** Nothing failed: once committed, the gap counts as covered (for symbols without a cursor). */
+  covered?: boolean;
 }
 
 export class GapRecovery {
@@ -151,12 +153,20 @@ export class GapRecovery {
   /** Symbols whose cursor a live fill far above it could not move (checked by the next recovery). */
   private readonly suspect = new Set<string>();
   /**
-   * Symbols listed while a recovery was planned or running (a redeploy or a second user listed
-   * them): that recovery chose its symbols before, so they are queried by the next one, from where
-   * the covered time stood (soak seed 36005: a deploy listed ETHUSDT while a half-open link hid its
-   * fill; the running recovery asked BTCUSDT only, the fill was lost).
+   * Symbols a recovery that already chose its symbols did not ask, each with the time to ask it
+   * from: listed by a redeploy or a second user while a recovery was planned or running (soak seed
+   * 36005: a deploy listed ETHUSDT while a half-open link hid its fill; the running recovery asked
+   * BTCUSDT only, the fill was lost), or seen on a live event for the first time after a gap (attack
+   * round 5 L6: a fill on it in the gap, its first live event held behind the recovery). The next
+   * recovery asks them by time from there; until then the gap does not count as covered.
    */
-  private readonly listedLate = new Set<string>();
+  private readonly listedLate = new Map<string, number>();
+  /** The symbols each started, uncommitted recovery chose (by gap). */
+  private readonly chosen = new Map<GapEvent, Set<string>>();
+  /** The start of the earliest gap this recovery handled (no gap: nothing was missed). */
+  private earliestGapFrom: number | undefined;
+  /** Called when a symbol became late outside a recovery (the stream schedules a follow-up). */
+  onLate?: () => void;
   private readonly owner?: StateOwner;
   private readonly maxTrackedOrders: number;
   private readonly clockOffsetMs: () => number;
@@ -254,6 +264,7 @@ export class GapRecovery {
         changed: () => {
           this.rev++;
         },
+        firstSeenLive: (symbol) => this.firstSeenLive(symbol),
       },
       opts.maxSymbols ?? 1000,
       this.now,
@@ -293,7 +304,7 @@ export class GapRecovery {
     return this.failed.size > 0 || this.suspect.size > 0 || this.listedLate.size > 0;
   }
 
-  /** True while symbols listed during a recovery wait for theirs (and nothing failed). */
+  /** True while symbols new since a gap (listed, or first seen live) wait for their query (and nothing failed). */
   get listing(): boolean {
     return this.failed.size === 0 && this.listedLate.size > 0;
   }
@@ -325,7 +336,7 @@ export class GapRecovery {
     for (const symbol of this.openOrders.symbols()) set.add(symbol);
     for (const s of this.failed) set.add(s);
     for (const s of this.suspect) set.add(s);
-    for (const s of this.listedLate) set.add(s);
+    for (const s of this.listedLate.keys()) set.add(s);
     return [...set].sort();
   }
 
@@ -335,17 +346,36 @@ export class GapRecovery {
     this.relist([...new Set([...this.listed, ...add])]);
   }
 
-  /** Replaces the listed symbols; those new to recovery while one is planned or running wait for the next (`listedLate`). */
+  /** Replaces the listed symbols; those a started, uncommitted recovery did not choose become late. */
   private relist(next: string[]): void {
-    const before = this.uncommitted.size > 0 && !this.isolatedSymbol ? new Set(this.knownSymbols()) : undefined;
     this.listed = next;
-    if (!before) return;
+    if (this.isolatedSymbol || this.chosen.size === 0) return;
     for (const q of this.books.qualifyListed(next)) {
-      if (!before.has(q) && !this.listedLate.has(q)) {
-        this.listedLate.add(q);
-        this.rev++;
-      }
+      let from: number | undefined;
+      for (const [g, set] of this.chosen) if (!set.has(q) && (from === undefined || g.from < from)) from = g.from;
+      if (from !== undefined) this.late(q, Math.min(from, this.coveredSince));
     }
+  }
+
+  /** A symbol to ask by time from `from` in the next recovery (the earlier time wins). */
+  private late(q: string, from: number): void {
+    const had = this.listedLate.get(q);
+    if (had !== undefined && had <= from) return;
+    this.listedLate.set(q, from);
+    this.rev++;
+  }
+
+  /**
+   * A symbol seen live for the first time, without a cursor: if a gap was recovered without it
+   * (this recovery handled one), a fill of it may be in that gap — asked from the earliest.
+   */
+  private firstSeenLive(q: string): void {
+    if (this.isolatedSymbol || this.earliestGapFrom === undefined || this.ledger.highestDelivered(q) !== undefined) return;
+    let from = this.earliestGapFrom;
+    for (const g of this.uncommitted) if (g.from < from) from = g.from;
+    const was = this.listedLate.size;
+    this.late(q, from);
+    if (this.listedLate.size > was && this.chosen.size === 0 && this.uncommitted.size === 0) this.onLate?.();
   }
 
   /** Symbols listed in the configuration (always reconciled). */
@@ -412,7 +442,8 @@ export class GapRecovery {
     // without a cursor is queried by time from here after a restart (a restart while REST was
     // down, live fills, another restart: a fill of a listed symbol made before the first was lost,
     // runtime schedule seed 4242)
-    if ((this.failed.size > 0 || this.listedLate.size > 0) && this.coveredSince < lastEventTime) lastEventTime = this.coveredSince;
+    if (this.failed.size > 0 && this.coveredSince < lastEventTime) lastEventTime = this.coveredSince;
+    for (const from of this.listedLate.values()) if (from < lastEventTime) lastEventTime = from;
     // every tracked order (bounded by the "Open orders tracked" setting, never by less)
     const orders = this.openOrders.persisted(this.maxTrackedOrders);
     const state: PersistedRecoveryState = { version: 3, lastTradeIds: l.safe, symbols: this.live.symbols() };
@@ -541,8 +572,14 @@ export class GapRecovery {
   /** Applies a batch's cursor commits (after its events were delivered). */
   commit(batch: RecoveryBatch): void {
     for (const c of batch.commits) this.ledger.commit(c);
-    if (batch.complete && batch.epoch !== undefined && this.failed.size === 0 && this.listedLate.size === 0) this.ledger.markCaughtUp(batch.epoch);
+    const clear = this.failed.size === 0 && this.listedLate.size === 0;
+    if (batch.complete && batch.epoch !== undefined && clear) this.ledger.markCaughtUp(batch.epoch);
+    // covered once delivered and committed, and only if no symbol became late meanwhile (attack
+    // round 5 L2/L3: covered at the end of the query, a symbol listed before the commit was asked
+    // from the gap's end by the next recovery)
+    if (batch.covered && clear && batch.gap.to > this.coveredSince) this.coveredSince = batch.gap.to;
     this.uncommitted.delete(batch.gap);
+    this.chosen.delete(batch.gap);
     this.rev++;
   }
 
@@ -566,6 +603,10 @@ export class GapRecovery {
     const gapFrom = Math.max(gap.from - this.clockSlackMs, floor);
 
     const known = this.knownSymbols();
+    // chosen now (open orders may add some): a symbol listed from here on is late for this gap
+    const chosen = new Set(known);
+    this.chosen.set(gap, chosen);
+    if (this.earliestGapFrom === undefined || gap.from < this.earliestGapFrom) this.earliestGapFrom = gap.from;
 
     // 1. open orders per book (also discovers symbols with open orders)
     const open: Array<{ book: Book; algo: boolean; rows: Row[]; covered: Set<string> | 'all' }> = [];
@@ -599,6 +640,7 @@ export class GapRecovery {
       }
     }
     const symbolList = [...symbols].sort();
+    for (const q of symbolList) chosen.add(q);
 
     // 3. fills, in trade-id order per symbol
     const out: UserDataEvent[] = [];
@@ -618,11 +660,13 @@ export class GapRecovery {
       logger: this.logger,
     };
     for (const symbol of symbolList) {
-      const got = await recoverSymbolFills(source, symbol, { gapFrom, gapStart: gap.from - this.clockSlackMs, floor, epoch });
+      const lateFrom = this.listedLate.get(symbol);
+      const gapStart = Math.min(gap.from, lateFrom ?? Infinity) - this.clockSlackMs;
+      const got = await recoverSymbolFills(source, symbol, { gapFrom, gapStart, floor, epoch });
       if (got.error) errors.push(got.error);
       if (got.outcome === 'incomplete') this.failed.add(symbol);
       else this.failed.delete(symbol);
-      if (got.outcome !== 'incomplete' && this.listedLate.delete(symbol)) this.rev++;
+      if (got.outcome !== 'incomplete' && this.listedLate.get(symbol) === lateFrom && this.listedLate.delete(symbol)) this.rev++;
       if (got.outcome !== 'incomplete' && got.commit?.epoch === this.ledger.epoch && this.suspect.delete(symbol)) this.rev++;
       if (got.commit?.maxId !== undefined) this.live.see(symbol);
       fills += got.events.length;
@@ -663,7 +707,6 @@ export class GapRecovery {
       }
     }
 
-    if (this.failed.size === 0 && this.listedLate.size === 0 && gap.to > this.coveredSince) this.coveredSince = gap.to;
     this.lastStats = {
       gap,
       startedAt,
@@ -679,7 +722,7 @@ export class GapRecovery {
       `recovery (${gap.reason}): ${fills} fill(s) over ${symbolList.length} symbol(s), ${orderStates} order state(s)` +
         `${balanceSnapshot ? ', balances' : ''}; ${this.lastStats.requests} REST call(s)${errors.length ? `; ${errors.length} error(s)` : ''}`,
     );
-    return { gap, events: out, commits, complete: commits.every((c) => c.complete), epoch };
+    return { gap, events: out, commits, complete: commits.every((c) => c.complete), epoch, covered: this.failed.size === 0 };
   }
 
   /** One trade page of a recovery symbol. */

@@ -17,6 +17,8 @@ export interface LiveTrackingHost {
   dropped(symbol: string): void;
   /** Something a snapshot holds changed. */
   changed(): void;
+  /** A symbol seen for the first time on a live event (not in the table before). */
+  firstSeenLive?(symbol: string): void;
 }
 
 /**
@@ -75,7 +77,7 @@ export class LiveTracking {
       const plain = str(o.s);
       const symbol = plain && this.books.qualify(book, plain);
       const aid = int(o.aid);
-      if (symbol) this.see(symbol);
+      if (symbol) this.see(symbol, true);
       if (symbol && aid !== undefined && typeof o.X === 'string') this.host.trackOrder(symbol, aid, o.X, undefined, true);
       return;
     }
@@ -83,14 +85,14 @@ export class LiveTracking {
     if (!order) {
       if (e.eventType === 'TRADE_LITE') {
         const s = str(e.raw.s);
-        if (s) this.see(this.books.qualify(book, s));
+        if (s) this.see(this.books.qualify(book, s), true);
       }
       return;
     }
     const plain = str(order.s);
     if (!plain) return;
     const symbol = this.books.qualify(book, plain);
-    this.see(symbol);
+    this.see(symbol, true);
     const orderId = int(order.i);
     if (orderId !== undefined && typeof order.X === 'string') {
       this.host.trackOrder(symbol, orderId, order.X, typeof order.z === 'string' ? order.z : undefined, false);
@@ -98,7 +100,7 @@ export class LiveTracking {
   }
 
   /** A symbol of the account (recovery symbol form) becomes the most recently seen. */
-  see(symbol: string): void {
+  see(symbol: string, live = false): void {
     if (symbol === this.lastSymbol && this.seen.has(symbol)) return;
     this.lastSymbol = symbol;
     if (this.seen.has(symbol)) {
@@ -108,6 +110,7 @@ export class LiveTracking {
     }
     this.seen.set(symbol, true);
     this.host.changed();
+    if (live) this.host.firstSeenLive?.(symbol);
     while (this.seen.size > this.maxSymbols) {
       const oldest = this.seen.keys().next().value;
       if (oldest === undefined) break;

@@ -182,6 +182,11 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       // a live fill far above its cursor: the exchange's history confirms it soon (a retry)
       this.recovery.onSuspicious = () => this.scheduleRetry({ from: Date.now(), to: Date.now(), reason: 'recovery-retry' });
       this.recovery.onLimit = () => this.refreshState();
+      // a symbol first seen live after a gap was recovered without it: asked soon (a retry)
+      this.recovery.onLate = () => {
+        this.scheduleRetry({ from: Date.now(), to: Date.now(), reason: 'recovery-retry' });
+        this.refreshState();
+      };
     }
     this.pipeline = new DeliveryPipeline({
       recovery: this.recovery,
@@ -724,10 +729,12 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     if (this.pipeline.paused) return 'waiting for the redeployed nodes';
     const p = this.pipeline;
     const g = p.currentGap;
-    if (g?.reason === 'recovery-retry' && p.heldCount === 0 && !p.holding) return 'fetching fills that could not be fetched before';
+    if (g?.reason === 'recovery-retry' && p.heldCount === 0 && !p.holding) {
+      return this.recovery?.listing ? 'fetching the fills of symbols new since a gap' : 'fetching fills that could not be fetched before';
+    }
     if (p.recovering || p.heldCount > 0 || p.holding) return `recovering what was missed (${g && g.reason !== 'recovery-retry' ? g.reason : 'reconnect'})`;
     if (this.recovery?.checking) return 'confirming a trade id far above the cursor with the exchange';
-    if (this.recovery?.listing) return 'fetching the fills of symbols listed during a recovery';
+    if (this.recovery?.listing) return 'fetching the fills of symbols new since a gap';
     if (this.recovery?.incomplete) return 'some fills not fetched yet (REST unavailable); retrying';
     return undefined;
   }
