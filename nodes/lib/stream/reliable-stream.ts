@@ -185,7 +185,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     }
     this.pipeline = new DeliveryPipeline({
       recovery: this.recovery,
-      deduper: opts.handover?.deduper ?? new EventDeduper({ maxEntries: opts.dedupeMaxEntries }),
+      deduper: opts.handover?.deduper ?? new EventDeduper({ maxEntries: opts.dedupeMaxEntries, logger: opts.logger }),
       ledger: opts.handover?.ledger,
       emit: (e) => {
         this.emitSafe('event', e);
