@@ -155,8 +155,9 @@ async function measureMix(
   notes: string[],
   log: (s: string) => void,
 ): Promise<{ result: MixThroughput; runs: Map<string, ThroughputRun[]> }> {
-  // Warm-up: every client once with a small N (JIT, first-connection costs).
-  const warmN = Math.min(opts.n, 20_000);
+  // Warm-up: every client once with a small N (JIT, first-connection costs); a quick run warms
+  // the later mixes with fewer frames (the clients' common paths are warm by then).
+  const warmN = Math.min(opts.n, mix !== 'lifecycle' && opts.quick ? 2_000 : 20_000);
   for (const c of clients) {
     try {
       const w = await throughputRun(sim, c, warmN, mix);

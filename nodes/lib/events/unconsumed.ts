@@ -118,7 +118,8 @@ export class ConsumptionTracker extends EventEmitter {
       const e = batch[i];
       let type = typeName(e.eventType);
       let latest: string | undefined;
-      if (!this.counts.has(type) && this.counts.size >= MAX_NAMED_TYPES + (this.counts.has(OTHER_TYPES) ? 1 : 0)) {
+      const named = this.counts.size - Number(this.counts.has(OTHER_TYPES));
+      if (!this.counts.has(type) && named >= MAX_NAMED_TYPES) {
         latest = type;
         type = OTHER_TYPES;
       }
