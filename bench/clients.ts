@@ -18,15 +18,15 @@
 import WebSocket from 'ws';
 import { subscribeSignatureFrame } from './common';
 import { endAllGraces, MemoryStateStore, openAccountStream, type AccountStream, type UserDataEvent } from '../nodes/lib/index';
-import { accountNode, orderUpdateNode, sinkNode, sourceNode, TAB, type EmbeddedRed } from './red-runtime';
-import type { SimAccount, SimInfo } from './sim-child';
+import { accountNode, accountPositionNode, balanceUpdateNode, orderUpdateNode, sinkNode, sourceNode, TAB, type EmbeddedRed } from './red-runtime';
+import type { Mix, SimAccount, SimInfo } from './sim-child';
 
 export type Hit = (clientOrderId: unknown) => void;
 
 export interface StreamClient {
   readonly name: string;
-  /** Connects and subscribes; resolves once events can flow. */
-  connect(acct: SimAccount, hit: Hit): Promise<void>;
+  /** Connects and subscribes; resolves once events can flow. `hit` once per event of the mix delivered to the user. */
+  connect(acct: SimAccount, hit: Hit, mix?: Mix): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -55,7 +55,8 @@ export class BaselineClient implements StreamClient {
       const msg = JSON.parse((data as Buffer).toString()) as { id?: string; status?: number; event?: { e?: string; c?: unknown } };
       const ev = msg.event;
       if (ev !== undefined) {
-        if (ev.e === 'executionReport') deliver(ev);
+        // every user-data event (each mix sends only the types its user wants)
+        if (ev.e !== undefined) deliver(ev);
         return;
       }
       if (msg.id === 'sub') {
@@ -133,9 +134,7 @@ export class CoreClient implements StreamClient {
       { store: new MemoryStateStore() },
     );
     this.handle = handle;
-    handle.stream.on('event', (e: UserDataEvent) => {
-      if (e.eventType === 'executionReport') hit(e.raw.c);
-    });
+    handle.stream.on('event', (e: UserDataEvent) => hit(e.raw.c));
     handle.acquire('bench');
     const start = Date.now();
     while (handle.currentState.state !== 'connected') {
@@ -170,12 +169,15 @@ export class OurNodeClient implements StreamClient {
     this.name = label;
   }
 
-  async connect(acct: SimAccount, hit: Hit): Promise<void> {
+  async connect(acct: SimAccount, hit: Hit, mix: Mix = 'lifecycle'): Promise<void> {
     this.red.sink = (msg) => hit((msg.payload as { clientOrderId?: unknown }).clientOrderId);
+    // the node(s) a user of the mix's events would wire: orders, or balances and positions
+    const consumers =
+      mix === 'balances' ? [balanceUpdateNode('bu', 'acct', ['sink']), accountPositionNode('ap', 'acct', ['sink'])] : [orderUpdateNode('ou', 'acct', ['sink'])];
     const flow = [
       TAB,
       { ...accountNode('acct', 'bench account', this.info.restUrl, this.info.wsApiUrl), ...this.accountProps, credentials: { apiKey: acct.apiKey, apiSecret: acct.apiSecret } },
-      orderUpdateNode('ou', 'acct', ['sink']),
+      ...consumers,
       sinkNode('sink'),
     ];
     await this.red.deploy(flow);
@@ -240,13 +242,11 @@ export class SdkClient implements StreamClient {
     const ws = client.getWSClient();
     ws.on('exception', () => undefined);
     if (this.beautify) {
-      ws.on('formattedUserDataMessage', (m) => {
-        if (m.eventType === 'executionReport') hit(m.newClientOrderId);
-      });
+      ws.on('formattedUserDataMessage', (m) => hit(m.newClientOrderId));
     } else {
       ws.on('message', (m) => {
         const ev = (m.event ?? m) as { e?: string; c?: unknown };
-        if (ev.e === 'executionReport') hit(ev.c);
+        if (ev.e !== undefined) hit(ev.c);
       });
     }
     await client.subscribeUserDataStream('mainWSAPI');

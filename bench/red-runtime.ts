@@ -168,6 +168,16 @@ export function orderUpdateNode(id: string, account: string, wires: string[]): F
   };
 }
 
+/** binance-balance-update with its defaults (the `balances` mix). */
+export function balanceUpdateNode(id: string, account: string, wires: string[]): FlowNode {
+  return { id, type: 'binance-balance-update', z: TAB.id, name: '', account, balanceUpdate: true, externalLockUpdate: true, deposit: true, withdraw: true, transfer: true, fundingFee: false, assets: '', wires: [wires] };
+}
+
+/** binance-account-position with its defaults (delta output: one message per event). */
+export function accountPositionNode(id: string, account: string, wires: string[]): FlowNode {
+  return { id, type: 'binance-account-position', z: TAB.id, name: '', account, output: 'delta', assets: '', hideZero: false, includeMarginCall: false, wires: [wires] };
+}
+
 /** A plain node that sends what `globalThis.__benchSource(payload)` hands it (the Node-RED floor). */
 export function sourceNode(id: string, wires: string[]): FlowNode {
   return { id, type: 'bench-source', z: TAB.id, name: '', wires: [wires] };

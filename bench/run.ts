@@ -17,7 +17,7 @@ import { machine, parseOptions, RESULT_MARK, round, type BenchOptions } from './
 import { NO_JIT_FLAGS, type RedeployResult, type ScaleResult } from './runtime-bench';
 import type { BurstResult } from './burst-bench';
 import type { SoakResult } from './soak-bench';
-import type { ClientThroughput, StreamBenchResult, ThroughputRun } from './stream-bench';
+import type { ClientThroughput, MixThroughput, StreamBenchResult, ThroughputRun } from './stream-bench';
 
 export const SCENARIOS = ['stream', 'redeploy', 'redeploy-control', 'redeploy-nojit', 'soak', 'scale', 'burst'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -29,6 +29,10 @@ export const TARGETS = {
   coreToSdkRaw: 1.0,
   /** Issue 17: our node's CPU per event ÷ the bare client's, at most. */
   nodeCpuToBaseline: 1.5,
+  /** Issue 24, on every mix: the core's events/s ÷ the bare client's, at least. */
+  coreToBaseline: 0.85,
+  /** Issue 24, on every mix: our node's CPU per event ÷ the Node-RED floor's, at most. */
+  nodeCpuToFloor: 1.15,
   redeployHeapGrowthMb: 2,
   /**
    * "No growth trend": the least-squares slope of the heap over the redeploys with V8's
@@ -108,6 +112,51 @@ function table(rows: string[][]): string {
   return [line(rows[0]), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
 }
 
+/** What each mix of bench/sim-child.ts sends. */
+const MIX_TEXT: Record<string, string> = {
+  lifecycle: 'order lifecycles: NEW, partial fill, fill',
+  book: 'a growing book of resting orders: NEW orders on 500 symbols, past 10 000 open orders',
+  balances: 'outboundAccountPosition and balanceUpdate in turn, every one distinct',
+};
+
+/** The targets of issue 24 on one mix: core vs SDK raw, core vs baseline, node vs the Node-RED floor. */
+function mixVerdicts(mx: MixThroughput): Verdict[] {
+  const out: Verdict[] = [];
+  const core = mx.throughput.find((t) => t.client.startsWith('ours, core only'));
+  const sdkRaw = mx.throughput.find((t) => t.client.includes('raw events'));
+  const floor = mx.throughput.find((t) => t.client.startsWith('Node-RED floor'));
+  const ours = mx.throughput.find((t) => t.client.startsWith('ours ('));
+  const base = mx.throughput[0];
+  const ok = (t: ClientThroughput | undefined): t is ClientThroughput => t !== undefined && t.runs.length > 0;
+  if (ok(core) && ok(sdkRaw)) {
+    const eps = core.eventsPerSec / sdkRaw.eventsPerSec;
+    const cpu = sdkRaw.cpuUsPerEvent / core.cpuUsPerEvent;
+    out.push({
+      target: `[${mx.mix}] core >= ${TARGETS.coreToSdkRaw}x the SDK's raw path (events/s and CPU per event)`,
+      value: `${fmt(eps, 3)}x events/s, ${fmt(cpu, 3)}x by CPU (${fmt(core.cpuUsPerEvent, 2)} vs ${fmt(sdkRaw.cpuUsPerEvent, 2)} µs)`,
+      met: eps >= TARGETS.coreToSdkRaw && cpu >= TARGETS.coreToSdkRaw,
+    });
+  }
+  if (ok(core) && ok(base)) {
+    const eps = core.eventsPerSec / base.eventsPerSec;
+    out.push({
+      target: `[${mx.mix}] core >= ${TARGETS.coreToBaseline}x the bare client's events/s`,
+      value: `${fmt(eps, 3)}x (${fmt(core.cpuUsPerEvent, 2)} vs ${fmt(base.cpuUsPerEvent, 2)} µs per event)`,
+      met: eps >= TARGETS.coreToBaseline,
+    });
+  }
+  if (ok(ours) && ok(floor)) {
+    const r = ours.cpuUsPerEvent / floor.cpuUsPerEvent;
+    out.push({
+      target: `[${mx.mix}] our node's CPU per event <= ${TARGETS.nodeCpuToFloor}x the Node-RED floor's`,
+      value: `${fmt(r, 2)}x (${fmt(ours.cpuUsPerEvent, 2)} vs ${fmt(floor.cpuUsPerEvent, 2)} µs)`,
+      met: r <= TARGETS.nodeCpuToFloor,
+    });
+  }
+  out.push({ target: `[${mx.mix}] producer faster than every client`, value: mx.producerFaster ? 'yes' : 'no: some rows are producer-limited', met: mx.producerFaster });
+  return out;
+}
+
 export interface Verdict {
   target: string;
   value: string;
@@ -141,6 +190,25 @@ export function render(results: Record<string, ScenarioOutcome>): { text: string
         ? 'Producer check: the producer was faster than every client (capacity = frames per second of producer CPU, at least 2x the client\'s rate; every frame was in the socket buffers before the client finished; queued = least share of a run with frames still queued at the producer).'
         : 'Producer check: FAILED - the producer was not faster than every client; those rows are producer-limited (see the notes).',
     );
+    for (const mx of s.mixes ?? []) {
+      parts.push('');
+      parts.push(`Mix "${mx.mix}" (${MIX_TEXT[mx.mix] ?? mx.mix}): ${s.n.toLocaleString('en-US')} frames, median of ${s.rounds} round(s)`);
+      parts.push(
+        table([
+          ['client', 'events/s', 'ratio to baseline', 'CPU µs/event', 'CPU ratio to baseline', 'producer frames/s (margin)', 'note'],
+          ...mx.throughput.map((t) => [
+            t.client,
+            fmt(t.eventsPerSec),
+            fmt(t.ratioToBaseline, 3),
+            fmt(t.cpuUsPerEvent, 2),
+            fmt(t.cpuRatioToBaseline, 3),
+            t.producer ? `${fmt(t.producer.capacityPerSec)} (${fmt(t.producer.margin, 2)}x)${t.producer.faster ? '' : ' NOT FASTER'}` : 'n/a',
+            t.error ?? '',
+          ]),
+        ]),
+      );
+      verdicts.push(...mixVerdicts(mx));
+    }
     for (const n of s.notes) parts.push(`Note: ${n}`);
     parts.push('');
     parts.push(`Latency: ${s.latency.rate} frames/s for ${s.latency.durationMs / 1000} s per client, simulator send -> client callback`);

@@ -20,7 +20,7 @@ export interface SimAccount {
 
 export type SimRequest =
   | { cmd: 'setup'; count: number; market: SimMarket }
-  | { cmd: 'prepare'; accountId: string; n: number }
+  | { cmd: 'prepare'; accountId: string; n: number; mix?: Mix }
   | { cmd: 'push'; accountId: string; n: number }
   | { cmd: 'drop'; accountId: string }
   | { cmd: 'slowRecovery'; ms: number; count: number }
@@ -65,6 +65,47 @@ export function executionReportFrame(subscriptionId: number, n: number, now: num
     `"T":${now},"t":${t},"I":${20_000_000 + n},"w":${phase !== 2},` +
     `"m":${phase !== 0},"M":true,"O":${now - 1000},"Z":"${Z}","Y":"${Y}","Q":"0.00000000","W":${now - 1000},"V":"EXPIRE_MAKER"}}`
   );
+}
+
+/**
+ * Traffic shapes of the throughput runs (issue 24), all on the spot WS-API stream:
+ *  - `lifecycle`: order lifecycles, NEW / partial fill / fill (executionReportFrame);
+ *  - `book`: a growing book of resting orders: every frame a NEW order on one of 500 symbols,
+ *    none closed, so open-order tracking passes its 10 000-order bound and evicts on every event;
+ *  - `balances`: balance-heavy traffic, outboundAccountPosition (three assets) and balanceUpdate in
+ *    turn, every event distinct (these are de-duplicated by their content).
+ */
+export const MIXES = ['lifecycle', 'book', 'balances'] as const;
+export type Mix = (typeof MIXES)[number];
+
+/** A NEW executionReport of a resting order (the `book` mix): order `n` on symbol n % 500. */
+export function restingOrderFrame(subscriptionId: number, n: number, now: number, clientOrderId: string): string {
+  const symbol = `S${String(n % 500).padStart(3, '0')}USDT`;
+  return (
+    `{"subscriptionId":${subscriptionId},"event":{"e":"executionReport","E":${now},"s":"${symbol}","c":"${clientOrderId}",` +
+    `"S":"${n % 2 === 0 ? 'BUY' : 'SELL'}","o":"LIMIT","f":"GTC","q":"0.01000000","p":"${(60000 + (n % 997)).toFixed(2)}000000","P":"0.00000000","F":"0.00000000","g":-1,` +
+    `"C":"","x":"NEW","X":"NEW","r":"NONE","i":${7_000_000 + n},"l":"0.00000000","z":"0.00000000",` +
+    `"L":"0.00000000","n":"0","N":null,"T":${now},"t":-1,"I":${30_000_000 + n},"w":true,` +
+    `"m":false,"M":false,"O":${now},"Z":"0.00000000","Y":"0.00000000","Q":"0.00000000","W":${now},"V":"EXPIRE_MAKER"}}`
+  );
+}
+
+/** A balance event (the `balances` mix): outboundAccountPosition for even n, balanceUpdate for odd n. */
+export function balanceFrame(subscriptionId: number, n: number, now: number): string {
+  const free = (k: number): string => `${(1000 + ((n * 7 + k) % 100_000) / 1000).toFixed(8)}`;
+  if (n % 2 === 0) {
+    return (
+      `{"subscriptionId":${subscriptionId},"event":{"e":"outboundAccountPosition","E":${now},"u":${now + n},` +
+      `"B":[{"a":"BTC","f":"${free(1)}","l":"0.00000000"},{"a":"USDT","f":"${free(2)}","l":"125.00000000"},{"a":"BNB","f":"${free(3)}","l":"0.00000000"}]}}`
+    );
+  }
+  return `{"subscriptionId":${subscriptionId},"event":{"e":"balanceUpdate","E":${now},"a":"USDT","d":"${free(4)}","T":${now + n}}}`;
+}
+
+function frameFor(mix: Mix, sub: number, n: number, now: number): string {
+  if (mix === 'book') return restingOrderFrame(sub, n, now, 'bench-tp');
+  if (mix === 'balances') return balanceFrame(sub, n, now);
+  return executionReportFrame(sub, n, now, 'bench-tp');
 }
 
 function subscriptionOf(accountId: string): number {
@@ -120,7 +161,7 @@ interface Prepared {
 }
 let prepared: Prepared | undefined;
 
-function prepare(accountId: string, n: number): { frames: number; bytes: number; ms: number } {
+function prepare(accountId: string, n: number, mix: Mix = 'lifecycle'): { frames: number; bytes: number; ms: number } {
   const t0 = process.hrtime.bigint();
   const sub = subscriptionOf(accountId);
   const now = Date.now();
@@ -129,7 +170,7 @@ function prepare(accountId: string, n: number): { frames: number; bytes: number;
   let off = 0;
   for (let i = 0; i < n; i++) {
     seq += 1;
-    const f = wsTextFrame(Buffer.from(executionReportFrame(sub, seq, now, 'bench-tp')));
+    const f = wsTextFrame(Buffer.from(frameFor(mix, sub, seq, now)));
     parts.push(f);
     off += f.length;
     ends[i] = off;
@@ -223,7 +264,7 @@ async function handle(req: SimRequest): Promise<unknown> {
       return out;
     }
     case 'prepare':
-      return prepare(req.accountId, req.n);
+      return prepare(req.accountId, req.n, req.mix);
     case 'push':
       return push(req.accountId, req.n);
     case 'slowRecovery':

@@ -6,7 +6,7 @@
 import { BaselineClient, CoreClient, OurNodeClient, RedFloorClient, SdkClient, type StreamClient } from './clients';
 import { nowNs, percentile, round, median, type BenchOptions } from './common';
 import { EmbeddedRed } from './red-runtime';
-import type { PushStats } from './sim-child';
+import { MIXES, type Mix, type PushStats } from './sim-child';
 import { SimProcess } from './sim-client';
 
 export interface ThroughputRun {
@@ -56,10 +56,20 @@ export interface ClientLatency {
   error?: string;
 }
 
+/** The throughput of every client on one traffic shape (sim-child MIXES), measured side by side. */
+export interface MixThroughput {
+  mix: Mix;
+  throughput: ClientThroughput[];
+  producerFaster: boolean;
+}
+
 export interface StreamBenchResult {
   n: number;
   rounds: number;
+  /** The `lifecycle` mix (the figures of earlier runs). */
   throughput: ClientThroughput[];
+  /** Every mix measured (issue 24), `lifecycle` first. */
+  mixes?: MixThroughput[];
   latency: { rate: number; durationMs: number; clients: ClientLatency[] };
   notes: string[];
   /** True when the producer was faster than every measured client (see ProducerCheck). */
@@ -76,7 +86,7 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
   }
 }
 
-async function throughputRun(sim: SimProcess, client: StreamClient, n: number): Promise<ThroughputRun> {
+async function throughputRun(sim: SimProcess, client: StreamClient, n: number, mix: Mix = 'lifecycle'): Promise<ThroughputRun> {
   const [acct] = await sim.setup(1);
   let received = 0;
   let done: (() => void) | undefined;
@@ -84,7 +94,7 @@ async function throughputRun(sim: SimProcess, client: StreamClient, n: number): 
     client.connect(acct, () => {
       received += 1;
       if (received === n) done?.();
-    }),
+    }, mix),
     20_000,
     `${client.name} connect`,
   );
@@ -92,7 +102,7 @@ async function throughputRun(sim: SimProcess, client: StreamClient, n: number): 
     done = r;
   });
   // frames serialised before the clock starts: the run measures the client, not the producer
-  await sim.request({ cmd: 'prepare', accountId: acct.accountId, n });
+  await sim.request({ cmd: 'prepare', accountId: acct.accountId, n, mix });
   const cpu0 = process.cpuUsage();
   const t0 = nowNs();
   const pushed = sim.request<PushStats>({ cmd: 'push', accountId: acct.accountId, n });
@@ -135,6 +145,87 @@ async function latencyRun(sim: SimProcess, client: StreamClient, rate: number, d
   };
 }
 
+/** Warm-up and interleaved rounds of every client on one mix. */
+async function measureMix(
+  sim: SimProcess,
+  clients: StreamClient[],
+  opts: BenchOptions,
+  mix: Mix,
+  errors: Map<string, string>,
+  notes: string[],
+  log: (s: string) => void,
+): Promise<{ result: MixThroughput; runs: Map<string, ThroughputRun[]> }> {
+  // Warm-up: every client once with a small N (JIT, first-connection costs); a quick run warms
+  // the later mixes with fewer frames (the clients' common paths are warm by then).
+  const warmN = Math.min(opts.n, mix !== 'lifecycle' && opts.quick ? 2_000 : 20_000);
+  for (const c of clients) {
+    try {
+      const w = await throughputRun(sim, c, warmN, mix);
+      log(`  ${mix} warm-up ${c.name}: ${w.eventsPerSec} ev/s`);
+    } catch (err) {
+      log(`  ${mix} warm-up ${c.name} failed: ${err instanceof Error ? err.message : String(err)}`);
+      errors.set(c.name, err instanceof Error ? err.message : String(err));
+      await c.close().catch(() => undefined);
+    }
+  }
+  const runs = new Map<string, ThroughputRun[]>(clients.map((c) => [c.name, []]));
+  for (let r = 0; r < opts.rounds; r++) {
+    // interleaved, and each round starts with another client (a drift of the shared machine's
+    // load does not always land on the same client)
+    const order = clients.map((_, i) => clients[(i + r) % clients.length]);
+    for (const c of order) {
+      if (errors.has(c.name)) continue;
+      try {
+        const run = await throughputRun(sim, c, opts.n, mix);
+        runs.get(c.name)!.push(run);
+        log(`  ${mix} throughput round ${r + 1}/${opts.rounds} ${c.name}: ${run.eventsPerSec} ev/s (client CPU ${run.clientCpu})`);
+      } catch (err) {
+        errors.set(c.name, err instanceof Error ? err.message : String(err));
+        await c.close().catch(() => undefined);
+      }
+    }
+  }
+  const base = median(runs.get(clients[0].name)!.map((x) => x.eventsPerSec));
+  const usPerEvent = (r: ThroughputRun): number => (r.clientCpu * 1e6) / r.eventsPerSec;
+  const baseUs = median(runs.get(clients[0].name)!.map(usPerEvent));
+  const throughput: ClientThroughput[] = clients.map((c) => {
+    const rs = runs.get(c.name)!;
+    const eps = rs.length > 0 ? median(rs.map((x) => x.eventsPerSec)) : NaN;
+    const us = rs.length > 0 ? median(rs.map(usPerEvent)) : NaN;
+    const out: ClientThroughput = {
+      client: c.name,
+      runs: rs,
+      eventsPerSec: eps,
+      ratioToBaseline: round(eps / base, 3),
+      cpuUsPerEvent: round(us, 2),
+      cpuRatioToBaseline: round(baseUs / us, 3),
+    };
+    if (rs.length > 0) {
+      const capacity = median(rs.map((x) => x.producer.capacityPerSec));
+      const queuedShare = Math.min(...rs.map((x) => Math.min(1, x.producer.queuedMs / x.ms)));
+      // Faster: (1) the producer needs less than half of a core for the client's rate (capacity
+      // at least twice its events/s), and (2) in every run the producer had handed every frame
+      // to the kernel before the client finished: from then on the client read only from the
+      // socket buffers (several MB on loopback), so it never waited for the producer.
+      const drainedFirst = rs.every((x) => x.producer.queuedMs <= x.ms);
+      out.producer = { capacityPerSec: capacity, margin: round(capacity / eps, 2), queuedShare: round(queuedShare, 3), faster: capacity >= 2 * eps && drainedFirst };
+    }
+    const e = errors.get(c.name);
+    if (e !== undefined) out.error = e;
+    return out;
+  });
+  const withProducer = throughput.filter((t) => t.producer !== undefined);
+  const producerFaster = withProducer.length > 0 && withProducer.every((t) => t.producer!.faster);
+  for (const t of withProducer) {
+    if (!t.producer!.faster) {
+      notes.push(
+        `${mix}: the producer was NOT faster than ${t.client}: ${t.producer!.capacityPerSec} frames/s of producer CPU against ${t.eventsPerSec} events/s, frames queued at the producer for ${round(100 * t.producer!.queuedShare, 1)} % of its run (its figures may be producer-limited)`,
+      );
+    }
+  }
+  return { result: { mix, throughput, producerFaster }, runs };
+}
+
 export async function runStreamBench(opts: BenchOptions, log: (s: string) => void): Promise<StreamBenchResult> {
   const sim = await SimProcess.start();
   const red = await EmbeddedRed.start();
@@ -151,75 +242,21 @@ export async function runStreamBench(opts: BenchOptions, log: (s: string) => voi
       new SdkClient(sim.info, false),
       new SdkClient(sim.info, true),
     ].filter((c, i) => i === 0 || only.length === 0 || only.some((w) => c.name.includes(w)));
-    // Warm-up: every client once with a small N (JIT, first-connection costs).
-    const warmN = Math.min(opts.n, 20_000);
+    // BENCH_MIXES=book,balances: only those traffic shapes (default all; lifecycle always first).
+    const wanted = (process.env.BENCH_MIXES ?? '').split(',').filter((w) => w !== '');
+    const mixes = MIXES.filter((m) => m === 'lifecycle' || wanted.length === 0 || wanted.includes(m));
     const errors = new Map<string, string>();
-    for (const c of clients) {
-      try {
-        const w = await throughputRun(sim, c, warmN);
-        log(`  warm-up ${c.name}: ${w.eventsPerSec} ev/s`);
-      } catch (err) {
-        log(`  warm-up ${c.name} failed: ${err instanceof Error ? err.message : String(err)}`);
-        errors.set(c.name, err instanceof Error ? err.message : String(err));
-        await c.close().catch(() => undefined);
-      }
+    const measured: MixThroughput[] = [];
+    let lifecycleRuns: Map<string, ThroughputRun[]> | undefined;
+    for (const mix of mixes) {
+      log(`  mix ${mix}`);
+      const m = await measureMix(sim, clients, opts, mix, errors, notes, log);
+      measured.push(m.result);
+      if (mix === 'lifecycle') lifecycleRuns = m.runs;
     }
-    const runs = new Map<string, ThroughputRun[]>(clients.map((c) => [c.name, []]));
-    for (let r = 0; r < opts.rounds; r++) {
-      // interleaved, and each round starts with another client (a drift of the shared machine's
-      // load does not always land on the same client)
-      const order = clients.map((_, i) => clients[(i + r) % clients.length]);
-      for (const c of order) {
-        if (errors.has(c.name)) continue;
-        try {
-          const run = await throughputRun(sim, c, opts.n);
-          runs.get(c.name)!.push(run);
-          log(`  throughput round ${r + 1}/${opts.rounds} ${c.name}: ${run.eventsPerSec} ev/s (client CPU ${run.clientCpu})`);
-        } catch (err) {
-          errors.set(c.name, err instanceof Error ? err.message : String(err));
-          await c.close().catch(() => undefined);
-        }
-      }
-    }
-    const base = median(runs.get(clients[0].name)!.map((x) => x.eventsPerSec));
-    const usPerEvent = (r: ThroughputRun): number => (r.clientCpu * 1e6) / r.eventsPerSec;
-    const baseUs = median(runs.get(clients[0].name)!.map(usPerEvent));
-    const throughput: ClientThroughput[] = clients.map((c) => {
-      const rs = runs.get(c.name)!;
-      const eps = rs.length > 0 ? median(rs.map((x) => x.eventsPerSec)) : NaN;
-      const us = rs.length > 0 ? median(rs.map(usPerEvent)) : NaN;
-      const out: ClientThroughput = {
-        client: c.name,
-        runs: rs,
-        eventsPerSec: eps,
-        ratioToBaseline: round(eps / base, 3),
-        cpuUsPerEvent: round(us, 2),
-        cpuRatioToBaseline: round(baseUs / us, 3),
-      };
-      if (rs.length > 0) {
-        const capacity = median(rs.map((x) => x.producer.capacityPerSec));
-        const queuedShare = Math.min(...rs.map((x) => Math.min(1, x.producer.queuedMs / x.ms)));
-        // Faster: (1) the producer needs less than half of a core for the client's rate (capacity
-        // at least twice its events/s), and (2) in every run the producer had handed every frame
-        // to the kernel before the client finished: from then on the client read only from the
-        // socket buffers (several MB on loopback), so it never waited for the producer.
-        const drainedFirst = rs.every((x) => x.producer.queuedMs <= x.ms);
-        out.producer = { capacityPerSec: capacity, margin: round(capacity / eps, 2), queuedShare: round(queuedShare, 3), faster: capacity >= 2 * eps && drainedFirst };
-      }
-      const e = errors.get(c.name);
-      if (e !== undefined) out.error = e;
-      return out;
-    });
-    const measured = throughput.filter((t) => t.producer !== undefined);
-    const producerFaster = measured.length > 0 && measured.every((t) => t.producer!.faster);
-    for (const t of measured) {
-      if (!t.producer!.faster) {
-        notes.push(
-          `the producer was NOT faster than ${t.client}: ${t.producer!.capacityPerSec} frames/s of producer CPU against ${t.eventsPerSec} events/s, frames queued at the producer for ${round(100 * t.producer!.queuedShare, 1)} % of its run (its figures may be producer-limited)`,
-        );
-      }
-    }
-
+    const runs = lifecycleRuns!;
+    const throughput = measured[0].throughput;
+    const producerFaster = measured.every((m) => m.producerFaster);
     const baseCpu = median(runs.get(clients[0].name)!.map((x) => x.clientCpu));
     if (baseCpu < 0.9) {
       notes.push(
@@ -241,7 +278,7 @@ export async function runStreamBench(opts: BenchOptions, log: (s: string) => voi
         latClients.push({ client: c.name, samples: 0, p50Ms: NaN, p99Ms: NaN, maxMs: NaN, meanMs: NaN, error: err instanceof Error ? err.message : String(err) });
       }
     }
-    return { n: opts.n, rounds: opts.rounds, throughput, latency: { rate: opts.latencyRate, durationMs: opts.latencyMs, clients: latClients }, notes, producerFaster };
+    return { n: opts.n, rounds: opts.rounds, throughput, mixes: measured, latency: { rate: opts.latencyRate, durationMs: opts.latencyMs, clients: latClients }, notes, producerFaster };
   } finally {
     await red.stop().catch(() => undefined);
     await sim.stop();

@@ -107,7 +107,9 @@ export = function register(RED: NodeAPI): void {
     const unconsumed = new ConsumptionTracker();
     unconsumed.on('unconsumed', (r: UnconsumedReport) => {
       const made = nodeForEvent(r.eventType);
-      if (r.first) node.warn(made ? t(`${TYPE}.warnings.unconsumedFor`, { type: r.eventType, node: made }) : t(`${TYPE}.warnings.unconsumed`, { type: r.eventType }));
+      if (!r.first) return;
+      if (r.other) node.warn(t(`${TYPE}.warnings.unconsumedOther`, { named: r.other.named, type: r.other.latest }));
+      else node.warn(made ? t(`${TYPE}.warnings.unconsumedFor`, { type: r.eventType, node: made }) : t(`${TYPE}.warnings.unconsumed`, { type: r.eventType }));
     });
     const onEvent = (e: UserDataEvent): void => {
       unconsumed.observe(e);

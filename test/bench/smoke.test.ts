@@ -17,7 +17,7 @@ interface BenchResult {
 }
 
 describe('benchmark smoke run (npm run bench -- --quick)', function () {
-  this.timeout(180_000);
+  this.timeout(300_000);
 
   it('runs every scenario, prints the tables and writes the JSON', async function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-smoke-'));
@@ -49,6 +49,14 @@ describe('benchmark smoke run (npm run bench -- --quick)', function () {
         assert.ok(c.eventsPerSec > 0, `${c.client} delivered nothing`);
         assert.ok(c.cpuUsPerEvent > 0, `${c.client} has no CPU per event`);
       }
+      // issue 24: every client on every traffic shape
+      const mixes = (json.scenarios.stream.result as { mixes?: Array<{ mix: string; throughput: Array<{ client: string; eventsPerSec: number }> }> }).mixes ?? [];
+      assert.deepEqual(
+        mixes.map((m) => m.mix),
+        ['lifecycle', 'book', 'balances'],
+      );
+      for (const m of mixes) for (const c of m.throughput) assert.ok(c.eventsPerSec > 0, `${m.mix}: ${c.client} delivered nothing`);
+      for (const m of mixes) assert.match(stdout, new RegExp(`Mix "${m.mix}"`));
       const burst = json.scenarios.burst.result as { events: number; delivered: number; duplicates: number };
       assert.equal(burst.delivered, burst.events, 'every burst event delivered');
       assert.equal(burst.duplicates, 0);

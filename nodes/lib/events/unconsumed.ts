@@ -10,11 +10,25 @@
  * ones are reported at most once per `reportIntervalMs` per type, at the next event of that type
  * (no timer of its own). A type accepted once is still reported whenever it later goes unaccepted
  * (a node was removed).
+ *
+ * Bounded (issue 24: a misbehaving server sending thousands of distinct types gave a warning line,
+ * a status message and memory per type): at most MAX_NAMED_TYPES types are counted by name, each
+ * name cut to MAX_TYPE_CHARS; events of any further type are counted together under OTHER_TYPES,
+ * reported like one type (the first at once with `other` set, then at most once per interval, with
+ * the count). So a flood of distinct types gives at most MAX_NAMED_TYPES + 1 first reports, and
+ * the tracker holds a few KB (`retainedBytes`).
  */
 import { EventEmitter } from 'node:events';
 import type { UserDataEvent } from '../types';
+import { keyBytes } from './bounded';
 
 export const DEFAULT_UNCONSUMED_REPORT_INTERVAL_MS = 60_000;
+/** Types counted by name (far above the types of one account's stream, about 15). */
+export const MAX_NAMED_TYPES = 32;
+/** Longest type name kept (longer ones are cut, with '…'). */
+export const MAX_TYPE_CHARS = 64;
+/** The name the types beyond MAX_NAMED_TYPES are counted under. */
+export const OTHER_TYPES = '(other types)';
 
 export interface UnconsumedReport {
   eventType: string;
@@ -26,6 +40,8 @@ export interface UnconsumedReport {
   first: boolean;
   /** Epoch ms. */
   at: number;
+  /** Set on the reports of OTHER_TYPES: the latest such type (cut) and how many types have names. */
+  other?: { latest: string; named: number };
 }
 
 export interface ConsumptionTrackerOptions {
@@ -82,6 +98,14 @@ export class ConsumptionTracker extends EventEmitter {
     return this.totalCount;
   }
 
+  /** Estimated bytes of the per-type tables (at most MAX_NAMED_TYPES + 1 names, two tables). */
+  get retainedBytes(): number {
+    let n = 0;
+    for (const k of this.counts.keys()) n += keyBytes(k);
+    for (const k of this.lastReport.keys()) n += keyBytes(k);
+    return n;
+  }
+
   private flush(): void {
     this.scheduled = false;
     const batch = this.pending;
@@ -92,7 +116,13 @@ export class ConsumptionTracker extends EventEmitter {
     for (let i = 0; i < batch.length; i++) {
       if (taken[i]) continue;
       const e = batch[i];
-      const type = e.eventType;
+      let type = typeName(e.eventType);
+      let latest: string | undefined;
+      const named = this.counts.size - Number(this.counts.has(OTHER_TYPES));
+      if (!this.counts.has(type) && named >= MAX_NAMED_TYPES) {
+        latest = type;
+        type = OTHER_TYPES;
+      }
       const count = (this.counts.get(type) ?? 0) + 1;
       this.counts.set(type, count);
       this.totalCount++;
@@ -101,6 +131,7 @@ export class ConsumptionTracker extends EventEmitter {
       if (last !== undefined && now - last < this.reportIntervalMs) continue;
       this.lastReport.set(type, now);
       const report: UnconsumedReport = { eventType: type, count, total: this.totalCount, first: last === undefined, at: now };
+      if (latest !== undefined) report.other = { latest, named: MAX_NAMED_TYPES };
       try {
         this.emit('unconsumed', report);
       } catch {
@@ -108,4 +139,10 @@ export class ConsumptionTracker extends EventEmitter {
       }
     }
   }
+}
+
+/** The name a type is counted under: cut to MAX_TYPE_CHARS (a server may send anything). */
+function typeName(type: unknown): string {
+  const t = typeof type === 'string' ? type : String(type);
+  return t.length > MAX_TYPE_CHARS ? `${t.slice(0, MAX_TYPE_CHARS)}…` : t;
 }

@@ -29,17 +29,32 @@
  * scavenges promote them). They are used only when every part is a canonical integer
  * (a number, or a decimal string without sign or leading zero) or an interned name, so a
  * numeric triple matches exactly when the string key (`dedupeKey`) matches. Every other key
- * is kept as its string in a Set. Both kinds share the one FIFO ring.
+ * is kept in a Set as its compact form (events/bounded.ts: the key when short, else the first
+ * 128 bits of its SHA-256), so a 100 KB event costs as little as a small one. Both kinds share
+ * the one FIFO ring.
+ *
+ * Bounded in bytes (issue 24): the numeric keys live in typed arrays sized by `maxEntries`
+ * (about 45 bytes per entry and 8 per index slot); the string keys are counted in estimated
+ * bytes (`keyBytes`) and held within `maxKeyBytes`: beyond it the oldest string keys are
+ * forgotten early (a later copy of such an event could then be delivered twice, never lost),
+ * which is logged once and then at most every 10 minutes with a count. Fills never depend on
+ * this window: the fill ledger (ledger.ts) de-duplicates them by their exact ids.
  */
-import type { Market, UserDataEvent } from '../types';
+import type { Logger, Market, UserDataEvent } from '../types';
 import { isObj } from '../util';
+import { compactKey, keyBytes, RateLimitedNotice } from '../events/bounded';
 
 export interface EventDeduperOptions {
   /** Maximum remembered keys (default 100 000). */
   maxEntries?: number;
+  /** Estimated bytes the string keys may hold (default 8 MiB). */
+  maxKeyBytes?: number;
+  /** Where forgetting early (over `maxKeyBytes`) is reported. */
+  logger?: Logger;
 }
 
 export const DEFAULT_DEDUPE_MAX_ENTRIES = 100_000;
+export const DEFAULT_DEDUPE_MAX_KEY_BYTES = 8 * 1024 * 1024;
 
 type Obj = Record<string, unknown>;
 
@@ -164,9 +179,11 @@ const FAMILY_FILL = 1;
 const FAMILY_ORDER = 2;
 const FAMILY_LITE = 3;
 /** Interned symbols per deduper (beyond: string keys; far above any exchange's symbol count). */
-const MAX_SYMBOLS = 1 << 24;
+const MAX_SYMBOLS = 1 << 14;
 /** Interned order statuses / execution types per deduper (beyond: string keys). */
 const MAX_NAMES = 63;
+/** Longest name interned (symbols, statuses; beyond: string keys): the tables stay within ~3 MB. */
+const MAX_INTERNED_CHARS = 32;
 const INITIAL_CAPACITY = 256;
 const TWO_POW_32 = 4294967296;
 const CANONICAL_INT = /^(?:0|[1-9]\d{0,15})$/;
@@ -188,7 +205,7 @@ function canonicalInt(v: unknown): number {
 
 /** The small integer standing for a non-empty name in `table` (added when new); -1 when the table is full. */
 function intern(table: Map<string, number>, v: unknown, max: number): number {
-  if (typeof v !== 'string' || v === '') return -1;
+  if (typeof v !== 'string' || v === '' || v.length > MAX_INTERNED_CHARS) return -1;
   let id = table.get(v);
   if (id === undefined) {
     if (table.size >= max) return -1;
@@ -237,9 +254,21 @@ export class EventDeduper {
   /** Open-addressing index of the numeric slots: slot + 1, 0 = empty (linear probing). */
   private table = new Int32Array(0);
   private mask = 0;
-  /** String keys: key → nothing (look-up) and slot → key (eviction). */
+  /** String keys (compact): key → nothing (look-up) and slot → key (eviction). */
   private readonly strSeen = new Set<string>();
-  private readonly strBySlot = new Map<number, string>();
+  private strBySlot: Array<string | undefined> = [];
+  /** 1 for a slot holding an indexed numeric key (0: a string key, or forgotten early, or unused). */
+  private numeric = new Uint8Array(0);
+  /** Estimated bytes of the string keys (keyBytes). */
+  private strBytes = 0;
+  private readonly maxKeyBytes: number;
+  /** The string slots in the order of their keys (with the key's stamp): the oldest forgotten first. */
+  private strQueueSlots: number[] = [];
+  private strQueueStamps: number[] = [];
+  private strQueueHead = 0;
+  private strStamp = new Float64Array(0);
+  private nextStamp = 1;
+  private readonly overBudget: RateLimitedNotice;
   private readonly symbols = new Map<string, number>();
   private readonly names = new Map<string, number>();
   // The numeric key of the event being looked at (set by numericKey()).
@@ -251,6 +280,15 @@ export class EventDeduper {
     const max = opts.maxEntries ?? DEFAULT_DEDUPE_MAX_ENTRIES;
     if (!Number.isInteger(max) || max < 1) throw new RangeError('maxEntries must be a positive integer');
     this.maxEntries = max;
+    const maxBytes = opts.maxKeyBytes ?? DEFAULT_DEDUPE_MAX_KEY_BYTES;
+    if (!(maxBytes > 0)) throw new RangeError('maxKeyBytes must be positive');
+    this.maxKeyBytes = maxBytes;
+    const mib = Math.round((maxBytes / 1048576) * 10) / 10;
+    this.overBudget = new RateLimitedNotice(
+      opts.logger,
+      (since, total) =>
+        `de-duplication: ${since} key(s) of non-fill events forgotten early to keep the window within ${mib} MiB (${total} since start); a repeat of one of them would be delivered again. Fills are not affected.`,
+    );
     this.resize(Math.min(max, INITIAL_CAPACITY));
   }
 
@@ -267,31 +305,97 @@ export class EventDeduper {
       this.k1[slot] = this.b;
       this.k2[slot] = this.c;
       this.hashes[slot] = h;
+      this.numeric[slot] = 1;
       this.insertIndex(slot, h);
       return true;
     }
-    const key = dedupeKey(e);
-    if (key === undefined) return true;
+    const full = dedupeKey(e);
+    if (full === undefined) return true;
+    const key = compactKey(full);
     if (this.strSeen.has(key)) {
       this.duplicates++;
       return false;
     }
     const slot = this.claimSlot();
     this.strSeen.add(key);
-    this.strBySlot.set(slot, key);
+    this.strBySlot[slot] = key;
+    this.strBytes += keyBytes(key);
+    const stamp = this.nextStamp++;
+    this.strStamp[slot] = stamp;
+    this.strQueueSlots.push(slot);
+    this.strQueueStamps.push(stamp);
+    if (this.strBytes > this.maxKeyBytes) this.forgetEarly(slot);
+    if (this.strQueueSlots.length > 2 * this.strSeen.size + 1_024) this.compactStrQueue();
     return true;
+  }
+
+  /** Forgets the oldest string keys (not `keep`, the one just added) until within maxKeyBytes. */
+  private forgetEarly(keep: number): void {
+    let n = 0;
+    while (this.strBytes > this.maxKeyBytes && this.strQueueHead < this.strQueueSlots.length) {
+      const i = this.strQueueHead++;
+      const slot = this.strQueueSlots[i];
+      if (slot === keep || this.strStamp[slot] !== this.strQueueStamps[i]) continue;
+      if (this.dropString(slot)) n++;
+    }
+    if (n > 0) this.overBudget.note(n);
+  }
+
+  /** Removes the string key of a slot, if it holds one; the slot stays in the ring, empty. */
+  private dropString(slot: number): boolean {
+    const str = this.strBySlot[slot];
+    if (str === undefined) return false;
+    this.strBySlot[slot] = undefined;
+    this.strStamp[slot] = 0;
+    this.strSeen.delete(str);
+    this.strBytes -= keyBytes(str);
+    return true;
+  }
+
+  private compactStrQueue(): void {
+    const slots: number[] = [];
+    const stamps: number[] = [];
+    for (let i = this.strQueueHead; i < this.strQueueSlots.length; i++) {
+      const slot = this.strQueueSlots[i];
+      if (this.strBySlot[slot] !== undefined && this.strStamp[slot] === this.strQueueStamps[i]) {
+        slots.push(slot);
+        stamps.push(this.strQueueStamps[i]);
+      }
+    }
+    this.strQueueSlots = slots;
+    this.strQueueStamps = stamps;
+    this.strQueueHead = 0;
   }
 
   /** True when the event's key is currently remembered (does not record it). */
   has(e: UserDataEvent): boolean {
     if (this.numericKey(e)) return this.findNumeric(hashTriple(this.a, this.b, this.c)) >= 0;
     const key = dedupeKey(e);
-    return key !== undefined && this.strSeen.has(key);
+    return key !== undefined && this.strSeen.has(compactKey(key));
   }
 
   /** Number of remembered keys. */
   get size(): number {
     return this.count;
+  }
+
+  /**
+   * Bytes this window retains: its typed arrays and slot tables (fixed by `maxEntries`) and the
+   * estimated bytes of its string keys (at most `maxKeyBytes` plus one key).
+   */
+  get retainedBytes(): number {
+    const perSlot = 3 * 8 + 4 + 1 + 8 + 8; // k0..k2, hash, numeric flag, stamp, string slot
+    return this.capacity * perSlot + this.table.length * 4 + (this.strQueueSlots.length - this.strQueueHead) * 16 + this.strBytes;
+  }
+
+  /** Estimated bytes of the string keys alone. */
+  get keyBytes(): number {
+    return this.strBytes;
+  }
+
+  /** String keys forgotten early to stay within maxKeyBytes, since start. */
+  get forgottenEarly(): number {
+    return this.overBudget.count;
   }
 
   /** Number of duplicates rejected so far. */
@@ -301,7 +405,11 @@ export class EventDeduper {
 
   clear(): void {
     this.strSeen.clear();
-    this.strBySlot.clear();
+    this.strBySlot = [];
+    this.strBytes = 0;
+    this.strQueueSlots = [];
+    this.strQueueStamps = [];
+    this.strQueueHead = 0;
     this.count = 0;
     this.next = 0;
     this.resize(Math.min(this.maxEntries, INITIAL_CAPACITY));
@@ -365,12 +473,10 @@ export class EventDeduper {
     }
     const slot = this.next;
     this.next = slot + 1 === this.maxEntries ? 0 : slot + 1;
-    const str = this.strBySlot.get(slot);
-    if (str !== undefined) {
-      this.strBySlot.delete(slot);
-      this.strSeen.delete(str);
-    } else {
+    if (this.strBySlot[slot] !== undefined) this.dropString(slot);
+    else if (this.numeric[slot] === 1) {
       this.removeIndex(slot);
+      this.numeric[slot] = 0;
     }
     return slot;
   }
@@ -422,15 +528,20 @@ export class EventDeduper {
     this.k0 = grow(this.k0);
     this.k1 = grow(this.k1);
     this.k2 = grow(this.k2);
+    this.strStamp = grow(this.strStamp);
     const hashes = new Int32Array(capacity);
     hashes.set(this.hashes.subarray(0, Math.min(this.count, capacity)));
     this.hashes = hashes;
+    const numeric = new Uint8Array(capacity);
+    numeric.set(this.numeric.subarray(0, Math.min(this.count, capacity)));
+    this.numeric = numeric;
+    while (this.strBySlot.length < capacity) this.strBySlot.push(undefined);
     this.capacity = capacity;
     const size = tableSizeFor(capacity);
     this.table = new Int32Array(size);
     this.mask = size - 1;
     for (let slot = 0; slot < this.count; slot++) {
-      if (!this.strBySlot.has(slot)) this.insertIndex(slot, this.hashes[slot]);
+      if (this.numeric[slot] === 1) this.insertIndex(slot, this.hashes[slot]);
     }
   }
 }

@@ -1,8 +1,14 @@
 /**
  * Duplicate suppression while two subscriptions overlap (make-before-break rotation, listenToken
- * renewal): an event seen on both is delivered once. Fingerprint = the event's JSON. The set is
- * bounded and only kept during an overlap plus a short tail, so normal operation costs nothing.
+ * renewal): an event seen on both is delivered once. Fingerprint = the event's JSON in its compact
+ * form (events/bounded.ts: the JSON when short, else the first 128 bits of its SHA-256), so a
+ * 100 KB event costs as little as a small one. The set is bounded (at most `maxEntries`
+ * fingerprints of at most 64 characters: about 2.6 MB at the default, estimated by keyBytes) and only kept during
+ * an overlap plus a short tail, so normal operation costs nothing. The oldest fingerprint is
+ * forgotten first, from a ring (not the Set's head, which V8 walks over deleted entries).
  */
+import { compactKey, keyBytes } from '../events/bounded';
+
 export const DEDUP_MAX_ENTRIES = 10_000;
 export const DEDUP_TAIL_MS = 10_000;
 
@@ -10,6 +16,10 @@ export class Deduper {
   private active = 0;
   private tailUntil = 0;
   private readonly seen = new Set<string>();
+  /** The fingerprints in order of first sighting (a ring of maxEntries). */
+  private ring: string[] = [];
+  private ringNext = 0;
+  private bytes = 0;
 
   constructor(
     private readonly maxEntries = DEDUP_MAX_ENTRIES,
@@ -37,27 +47,51 @@ export class Deduper {
   /** True if the event should be delivered (first sighting, or no overlap in progress). */
   admit(event: Record<string, unknown>): boolean {
     if (!this.overlapping) {
-      if (this.seen.size > 0) this.seen.clear();
+      if (this.seen.size > 0) this.forgetAll();
       return true;
     }
     let fp: string;
     try {
-      fp = JSON.stringify(event);
+      const json = JSON.stringify(event);
+      if (typeof json !== 'string') return true;
+      fp = compactKey(json);
     } catch {
       return true; // no fingerprint (e.g. nested too deeply): deliver; the pipeline de-duplicates by identity
     }
     if (this.seen.has(fp)) return false;
     this.seen.add(fp);
-    if (this.seen.size > this.maxEntries) {
-      const oldest = this.seen.values().next().value;
-      if (oldest !== undefined) this.seen.delete(oldest);
+    this.bytes += keyBytes(fp);
+    if (this.ring.length < this.maxEntries) {
+      this.ring.push(fp);
+    } else {
+      const oldest = this.ring[this.ringNext];
+      this.seen.delete(oldest);
+      this.bytes -= keyBytes(oldest);
+      this.ring[this.ringNext] = fp;
+      this.ringNext = this.ringNext + 1 === this.maxEntries ? 0 : this.ringNext + 1;
     }
     return true;
+  }
+
+  /** Estimated bytes of the fingerprints kept (events/bounded.ts keyBytes). */
+  get retainedBytes(): number {
+    return this.bytes + this.ring.length * 8;
+  }
+
+  get size(): number {
+    return this.seen.size;
+  }
+
+  private forgetAll(): void {
+    this.seen.clear();
+    this.ring = [];
+    this.ringNext = 0;
+    this.bytes = 0;
   }
 
   reset(): void {
     this.active = 0;
     this.tailUntil = 0;
-    this.seen.clear();
+    this.forgetAll();
   }
 }

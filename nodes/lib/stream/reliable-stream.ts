@@ -28,6 +28,7 @@
 import { EventEmitter } from 'node:events';
 import { DeliveryPipeline, GapRecovery } from '../recovery';
 import { DEFAULT_MAX_HOLD_MS } from '../recovery/delivery';
+import { fillIdentity } from '../recovery/books';
 import { EventDeduper } from '../recovery/dedupe';
 import { readState, StatePersister, STORE_DEADLINE_MS, storeDeadline, type StateStore } from '../recovery/persistence';
 import { sharedWeightBudget, type HttpMethod, type RestLike, type RestParams, type RestRequestOptionsLike } from '../exchange/weight-budget';
@@ -190,12 +191,15 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     }
     this.pipeline = new DeliveryPipeline({
       recovery: this.recovery,
-      deduper: opts.handover?.deduper ?? new EventDeduper({ maxEntries: opts.dedupeMaxEntries }),
+      deduper: opts.handover?.deduper ?? new EventDeduper({ maxEntries: opts.dedupeMaxEntries, logger: opts.logger }),
       ledger: opts.handover?.ledger,
       emit: (e) => {
         this.emitSafe('event', e);
-        // delivered: the cursors are written through (the crash window is one write)
-        for (const p of this.persisters.values()) p.soon();
+        // A fill (or a recovered event) delivered: the cursors are written through (the crash
+        // window is one write). Other events move no cursor; what they change (open orders seen)
+        // is written within the persister's interval: a write of the whole state per turn cost a
+        // book of 10 000 resting orders ~12 µs per event (issue 24).
+        if (e.recovered === true || fillIdentity(e) !== undefined) for (const p of this.persisters.values()) p.soon();
       },
       logger: opts.logger,
       maxHoldMs: opts.maxHoldMs,

@@ -7,6 +7,15 @@
  * the silence watchdog, terminates the socket when no frame arrived for `silenceTimeoutMs`.
  * Server pings are answered by `ws` automatically.
  *
+ * An incomplete message counts as silence (issue 24, the fragment slow-loris): a server that opens a
+ * fragmented message (a first frame without FIN) and never finishes it, while it answers our pings
+ * (control frames may come between fragments), would keep the link "alive" with nothing readable.
+ * While a message stays incomplete, the watchdog measures from when it was first seen incomplete,
+ * whatever control frames arrive: longer than `silenceTimeoutMs` and the socket is terminated
+ * ('watchdog'), like a half-open one. (A single frame whose payload stops half-way needs nothing
+ * more: no pong can pass it, so the pong deadline trips.) Whether a fragmented message is open is
+ * read from `ws`' receiver (version pinned in package.json; test/transport covers it).
+ *
  * A third watch, for streams that open but are not served (a URL form the host accepts and then
  * leaves silent: it answers our pings, so neither guard above trips): with `serverSilentAfterMs`
  * set, `onServerSilent` is called once when the server itself sent nothing (no message, not one of
@@ -151,6 +160,10 @@ export class WsConnection {
   private resolveClosed!: () => void;
   private framesThisTurn = 0;
   private pausedForTurn = false;
+  /** Messages completed so far, and since when the current one has been seen incomplete (if so). */
+  private messagesDone = 0;
+  private incompleteSince: number | undefined;
+  private incompleteAfter = 0;
   private readonly endTurn = (): void => {
     this.framesThisTurn = 0;
     if (this.pausedForTurn) {
@@ -170,6 +183,7 @@ export class WsConnection {
     });
     ws.on('message', (data, isBinary) => {
       this.lastFrameAt = Date.now();
+      this.messagesDone++;
       this.heard();
       if (++this.framesThisTurn === 1) setImmediate(this.endTurn);
       else if (this.framesThisTurn === MAX_FRAMES_PER_TURN) {
@@ -396,12 +410,34 @@ export class WsConnection {
       this.silentReported = true;
       this.callSafe(this.onServerSilent, 'server-silent');
     }
+    if (this.messageIncomplete()) {
+      if (this.incompleteSince === undefined || this.incompleteAfter !== this.messagesDone) {
+        // first seen incomplete (or another message completed since the last look: a new one)
+        this.incompleteSince = now;
+        this.incompleteAfter = this.messagesDone;
+      } else if (now - this.incompleteSince > this.opts.silenceTimeoutMs) {
+        this.opts.logger.warn(
+          `${this.opts.label}: a fragmented message has stayed incomplete for ${Math.round((now - this.incompleteSince) / 1000)} s (limit ${Math.round(this.opts.silenceTimeoutMs / 1000)} s): reconnecting`,
+        );
+        this.terminate('watchdog');
+        return;
+      }
+    } else {
+      this.incompleteSince = undefined;
+    }
     if (now - this.lastFrameAt > this.opts.silenceTimeoutMs) {
       this.opts.logger.warn(
         `${this.opts.label}: no frame for ${Math.round((now - this.lastFrameAt) / 1000)} s (limit ${Math.round(this.opts.silenceTimeoutMs / 1000)} s): reconnecting`,
       );
       this.terminate('watchdog');
     }
+  }
+
+  /** True while `ws` holds the first fragments of a message whose last fragment has not come. */
+  private messageIncomplete(): boolean {
+    const receiver = (this.ws as unknown as { _receiver?: { _fragmented?: unknown } | null })._receiver;
+    const opcode = receiver?._fragmented;
+    return typeof opcode === 'number' && opcode !== 0;
   }
 
   private schedulePing(delayMs: number): void {
