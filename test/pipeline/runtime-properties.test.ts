@@ -1113,6 +1113,10 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
       '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"stall","dt":3000},{"t":"settings","change":"symbols","value":0,"kind":"full","closeMs":2001,"fills":2,"startMs":500}]}',
     ],
     [
+      'big soak seed 42000 (H23d; failed 2 runs in 3 before): 1 001 symbols, two drops around a 1-min ban: the gap queued behind the first recovery asks no symbol that recovery queried after it ended (it was still catching up 20 min after the faults)',
+      '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"manySymbols","count":1001},{"t":"drop","dt":0},{"t":"outage","status":418,"minutes":1},{"t":"drop","dt":2670}]}',
+    ],
+    [
       'seed 7215: the first write is slower than its deadline and is the final one of a restart: it is made once more, the fills of the reconnect found during the stop are recovered after it',
       '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"store","op":"write","kind":"slow","ms":10001,"count":1},{"t":"drop","dt":0},{"t":"burst","sym":0,"fills":20},{"t":"restart","fillsWhileStopped":0,"closeMs":0}]}',
     ],

@@ -63,6 +63,9 @@ describe('reliable stream: REST weights stay within the exchange limit through r
           }
           await waitFor(() => m.state === 'connected', { clock, stepMs: 250, timeoutMs: 10_000, message: 'reconnected' });
           await move(5_000);
+          // the next drop once this gap's recovery has queried (a gap queued behind a recovery that
+          // queried a symbol after the gap ended does not ask it again: each gap here asks all)
+          await waitFor(() => !s.recovering, { clock, stepMs: 250, timeoutMs: 150_000, message: 'this gap recovered' });
         }
         await waitFor(() => !s.recovering, { clock, stepMs: 250, timeoutMs: 60_000, message: 'recoveries done' });
         await move(2_000);
@@ -160,6 +163,8 @@ describe('reliable stream: USDⓈ-M and COIN-M recoveries share one weight limit
         }
         await waitFor(() => managers.every((m) => m.state === 'connected'), { clock, stepMs: 250, timeoutMs: 10_000, message: 'reconnected' });
         await move(5_000);
+        // (as above: each gap's recovery asks every symbol)
+        await waitFor(() => streams.every((s) => !s.recovering), { clock, stepMs: 250, timeoutMs: 150_000, message: 'this gap recovered' });
       }
       await waitFor(() => streams.every((s) => !s.recovering), { clock, stepMs: 250, timeoutMs: 150_000, message: 'recoveries done' });
       await move(2_000);
