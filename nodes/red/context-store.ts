@@ -66,8 +66,20 @@ function capped(run: Promise<unknown>): Promise<void> {
 export function forgetStoreOrder(): void {
   entries.clear();
   lastWritten.clear();
+  newestWriter.clear();
   processLife++;
 }
+
+/**
+ * Per entry: the newest ContextStateStore (by creation) that asked to write it. An older one (an
+ * account node replaced by a deploy) writes nothing more once a newer one has: its final write,
+ * made once more after a deadline (seed 7215), landed after the new node's writes and put the old
+ * market's state back (soak seed 68001: a spot node's last write hung, a deploy switched the
+ * account to USDⓈ-M; the next start found the spot state, discarded it, and the USDⓈ-M fill made
+ * while Node-RED was stopped was lost).
+ */
+const newestWriter = new Map<string, number>();
+let storesMade = 0;
 
 /**
  * The "process" a ContextStateStore was made in: bumped by forgetStoreOrder() (tests that play a
@@ -156,9 +168,20 @@ export class ContextStateStore implements StateStore {
   ) {
     this.scope = scope === undefined ? undefined : `${scope}\u0000${storeName ?? ''}\u0000${key}`;
     this.life = processLife;
+    this.serial = ++storesMade;
   }
 
   private readonly life: number;
+  private readonly serial: number;
+
+  /** False once a newer store over the same entry has written it (this one was replaced). */
+  private mayWrite(): boolean {
+    if (this.scope === undefined) return true;
+    const newest = newestWriter.get(this.scope);
+    if (newest !== undefined && newest > this.serial) return false;
+    newestWriter.set(this.scope, this.serial);
+    return true;
+  }
 
   /** The node was deleted: its last state is not kept for a next stream of this process. */
   forget(): void {
@@ -174,12 +197,13 @@ export class ContextStateStore implements StateStore {
 
   /** Removes the saved state, in order with the writes (a stream with recovery off). */
   clear(): Promise<void> {
+    if (!this.mayWrite()) return Promise.resolve();
     if (this.scope !== undefined) lastWritten.delete(this.scope);
     return orderedWrite(this.scope, () => this.remove());
   }
 
   set(s: PersistedRecoveryState): Promise<void> {
-    if (this.life !== processLife) return Promise.resolve();
+    if (this.life !== processLife || !this.mayWrite()) return Promise.resolve();
     return orderedWrite(this.scope, () => this.write(s));
   }
 

@@ -1117,6 +1117,10 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
       '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"manySymbols","count":1001},{"t":"drop","dt":0},{"t":"outage","status":418,"minutes":1},{"t":"drop","dt":2670}]}',
     ],
     [
+      'seed 68001 (soak): a spot node\'s writes hang, a deploy switches the account to USDⓈ-M: the replaced node\'s final write, made once more after its deadline, does not put the spot state back over the USDⓈ-M one (the fill made while Node-RED was stopped was lost)',
+      '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"store","op":"write","kind":"hang","ms":100,"count":2},{"t":"orders","sym":0,"fills":1,"dt":0},{"t":"deploys","kinds":["full","full"],"tabs":1,"closeMs":0,"fills":1,"sym":0},{"t":"identity","change":"market","kind":"full","closeMs":0,"fills":1}]}',
+    ],
+    [
       'seed 7215: the first write is slower than its deadline and is the final one of a restart: it is made once more, the fills of the reconnect found during the stop are recovered after it',
       '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"store","op":"write","kind":"slow","ms":10001,"count":1},{"t":"drop","dt":0},{"t":"burst","sym":0,"fills":20},{"t":"restart","fillsWhileStopped":0,"closeMs":0}]}',
     ],
