@@ -796,6 +796,8 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
   const ethIds = (id = 'out'): number[] => asMsgs(id).filter((m) => m.payload.executionType === 'TRADE' && m.payload.symbol === 'ETHUSDT').map((m) => Number(m.payload.tradeId));
   const lastStatus = (): string => statusText(statuses()[statuses().length - 1]);
 
+  // L1 passed on 3741bb4 too (the symbol was listed late there as well): it guards the listing path
+  // 7240f62 rewrote (the symbols a running recovery chose); L2, L6 and L6b fail on 3741bb4.
   it(`attack round 5 L1 (spot): a full deploy lists ETHUSDT while the reconnect's recovery waits 6 s for open orders; ETHUSDT's fill made in the gap is delivered once, and the status ends green`, async function () {
     const a = newAccount(sim, 'spot');
     const o = (syms: string): FlowOpts => ({ account: { recoverySymbols: syms }, single: true });
@@ -868,6 +870,30 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
     assert.deepEqual(ledger(sim, a, 'spot', 'ETHUSDT'), e1, 'setup: the exchange ledger (ETHUSDT)');
     assert.deepEqual(eth, e1, `L2 ETHUSDT over both runs: ${onceReport(e1, eth)}`);
     assert.deepEqual(all.filter((id) => !e1.includes(id)).sort((x, y) => x - y), [...b0, ...b1, ...b2], 'L2 BTCUSDT over both runs');
+  });
+
+  it(`attack round 5 L6: ETHUSDT (not listed, never seen) filled in a gap, first seen live while the reconnect's recovery waits 6 s for open orders, then listed by a full deploy during that recovery: both ETHUSDT fills are delivered once`, async function () {
+    const a = newAccount(sim, 'spot');
+    const o = (syms: string): FlowOpts => ({ account: { recoverySymbols: syms }, single: true });
+    await started(a, o('BTCUSDT'));
+    const b0 = fills(sim, a, 'spot', 1);
+    await waitFor(() => fillIds('out').length === 1, 8000, 'the first live fill');
+    sim.delayNext({ path: '/api/v3/openOrders', ms: 6000 });
+    const tDrop = Date.now();
+    assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1, 'setup: dropped');
+    const e1 = fills(sim, a, 'spot', 1, 'ETHUSDT');
+    await waitFor(() => restSince(tDrop, '/api/v3/openOrders') > 0, 15_000, 'the recovery to ask for open orders');
+    await sleep(300);
+    const e2 = fills(sim, a, 'spot', 1, 'ETHUSDT'); // live, held behind the running recovery: ETHUSDT is now "seen"
+    await sleep(500);
+    await helper.setFlows(flow(a, o('BTCUSDT ETHUSDT')), 'full', credentialsFor(a));
+    await waitConnected();
+    await waitQuietly(() => ethIds().includes(e1[0]) && ethIds().includes(e2[0]), 60_000);
+    await sleep(500);
+    const eth = [...e1, ...e2];
+    assert.deepEqual(ledger(sim, a, 'spot', 'ETHUSDT'), eth, 'setup: the exchange ledger (ETHUSDT)');
+    assert.deepEqual(fillIds('out').filter((id) => !eth.includes(id)), b0, 'L6 BTCUSDT');
+    assert.deepEqual([...ethIds()].sort((x, y) => x - y), eth, `L6 ETHUSDT (${e1[0]} in the gap, ${e2[0]} live during the recovery): ${onceReport(eth, ethIds())}`);
   });
 
   it(`attack round 5 L6b: ETHUSDT (not listed, never seen) filled in a gap, and first seen live while the reconnect's recovery waits 6 s for open orders: both ETHUSDT fills are delivered once, and the status ends green`, async function () {
