@@ -14,7 +14,7 @@
  * stream has received what the exchange sent), so what happens inside the stop phase is certain.
  */
 import assert from 'node:assert/strict';
-import type { NodeMessage } from 'node-red';
+import type { NodeInitializer, NodeMessage } from 'node-red';
 import type { BinanceSimulator, SimTrade } from '../../simulator/index';
 import { isAccountHandle } from '../../nodes/red/account-contract';
 import type { StreamManager } from '../../nodes/lib/stream/stream-manager';
@@ -288,6 +288,36 @@ describe('deploys through the runtime (issue 21: delivered means the flow receiv
       await waitFor(() => fillKeys(received('s1')).length >= 1, 5000, 'the fill');
       await sleep(500);
       assert.deepEqual(fillKeys(received('s1')), tradeKeys(trades), 'once');
+    } finally {
+      hooks.remove('onSend.deploys-test');
+    }
+  });
+
+  it('a fork and join (order-update → s1, and → a core delay node (4 s) → s1), a plugin with an asynchronous onSend hook: a modified-nodes deploy editing s1 (another node closes in 3 s) begun in the turn a fill was sent: s1 gets each fill twice, the delayed copies too (attack round 5 F1)', async function () {
+    // the delayed copy has the _msgid of the hand-over Node-RED dropped at the stop; on 3741bb4 the
+    // in-flight hook took it for Node-RED's own late hand-over and cancelled it
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const delayNode = require('@node-red/nodes/core/function/89-delay.js') as NodeInitializer;
+    const hooks = hooksOfRuntime();
+    hooks.add('onSend.deploys-test', (_events: unknown, done: () => void) => void setTimeout(done, 50));
+    try {
+      const a = newAccount(sim, 'spot');
+      const creds = credentialsFor(a);
+      const delay: FlowNode = { id: 'dl', type: 'delay', z: TAB.id, pauseType: 'delay', timeout: '4', timeoutUnits: 'seconds', rate: '1', nbRateUnits: '1', rateUnits: 'second', randomFirst: '1', randomLast: '5', randomUnits: 'seconds', drop: false, outputs: 1, wires: [['s1']] };
+      const flow = (v: number): FlowNode[] => [TAB, accountNode(sim, a), { ...consumer('ou', 'binance-order-update', 's1'), wires: [['s1', 'dl']] }, delay, { ...sink('s1'), name: `v${v}` }, slowNode(v)];
+      await helper.load([...nodeModules(), testNodes, delayNode], flow(0), creds);
+      await waitConnected();
+      const trades = await deployInSendTurn(
+        () => deployWithSlowClose(flow(1), 'nodes', creds, 3000, () => Promise.resolve()),
+        () => sim.runOrderLifecycle(a.accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.005', price: '100', fills: Array.from({ length: 5 }, () => '0.001') }).trades,
+      );
+      await waitConnected();
+      const after = sim.runOrderLifecycle(a.accountId, { market: 'spot', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.001', price: '100', fills: ['0.001'] }).trades;
+      const expected = tradeKeys([...trades, ...trades, ...after, ...after]).sort();
+      // the last delayed copy leaves the delay node 4 s after its fill
+      await waitFor(() => fillKeys(received('s1')).length >= expected.length, 15_000, 'every copy at s1').catch(() => undefined);
+      await sleep(500);
+      assert.deepEqual([...fillKeys(received('s1'))].sort(), expected, 's1: each fill twice (direct and through the delay node)');
     } finally {
       hooks.remove('onSend.deploys-test');
     }

@@ -30,7 +30,7 @@ import assert from 'node:assert/strict';
 import type { BinanceSimulator, SimMarket, SimTrade } from '../../simulator/index';
 import { BinanceSimulator as Simulator } from '../../simulator/index';
 import { capturedLogs, helper, nodeModules, rememberSecret, startRed, waitFor, type FlowNode } from '../support/red';
-import { arrivals, clearSinks, closeStarted, fastCloses, sunk, testNodes } from '../support/runtime-nodes';
+import { arrivals, clearSinks, closeHeld, closeStarted, fastCloses, holdCloses, letClose, sunk, testNodes } from '../support/runtime-nodes';
 import { forgetStoreOrder } from '../../nodes/red/context-store';
 import { PersistentStore, usePersistentStore } from '../support/persistent-store';
 import { accountNode, credentialsFor, newAccount, waitConnected, type TestAccount } from '../nodes/flows';
@@ -135,6 +135,7 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
   afterEach(async function () {
     sim.clearFaults();
     store.clear();
+    holdCloses(false);
     fastCloses(true);
     await helper.unload();
     fastCloses(false);
@@ -785,5 +786,134 @@ describe('issue 21 regressions: every fill once through deploys, restarts, conte
     assert.equal(hung, 1, 'setup: one write hung');
     assert.deepEqual(ledger(sim, a, 'spot'), expected, 'setup: ledger');
     assert.deepEqual(byId(fillIds('out')), expected, `C2b: ${onceReport(expected, fillIds('out'))}`);
+  });
+  // ------------------------------------------------- attack round 5: symbols new since a gap
+
+  /** REST requests to `path` (and symbol) the simulator received since `t`; `answered`: only those it answered. */
+  const restSince = (t: number, path: string, answered = false): number =>
+    sim.requests.filter((r) => r.kind === 'rest' && r.at >= t && r.path === path && (!answered || (r as { status?: number }).status !== 0)).length;
+  /** ETHUSDT fills a sink received. */
+  const ethIds = (id = 'out'): number[] => asMsgs(id).filter((m) => m.payload.executionType === 'TRADE' && m.payload.symbol === 'ETHUSDT').map((m) => Number(m.payload.tradeId));
+  const lastStatus = (): string => statusText(statuses()[statuses().length - 1]);
+
+  // L1 passed on 3741bb4 too (the symbol was listed late there as well): it guards the listing path
+  // 7240f62 rewrote (the symbols a running recovery chose); L2, L6 and L6b fail on 3741bb4.
+  it(`attack round 5 L1 (spot): a full deploy lists ETHUSDT while the reconnect's recovery waits 6 s for open orders; ETHUSDT's fill made in the gap is delivered once, and the status ends green`, async function () {
+    const a = newAccount(sim, 'spot');
+    const o = (syms: string): FlowOpts => ({ account: { recoverySymbols: syms }, single: true });
+    await started(a, o('BTCUSDT'));
+    const b0 = fills(sim, a, 'spot', 1);
+    await waitFor(() => fillIds('out').length === 1, 8000, 'the first live fill');
+    sim.delayNext({ path: '/api/v3/openOrders', ms: 6000 });
+    const tDrop = Date.now();
+    assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1, 'setup: dropped');
+    const e1 = fills(sim, a, 'spot', 1, 'ETHUSDT');
+    const b1 = fills(sim, a, 'spot', 1);
+    await waitFor(() => restSince(tDrop, '/api/v3/openOrders') > 0, 15_000, 'the recovery to ask for open orders');
+    await helper.setFlows(flow(a, o('BTCUSDT ETHUSDT')), 'full', credentialsFor(a));
+    await waitConnected();
+    await waitQuietly(() => ethIds().includes(e1[0]), 75_000);
+    const b2 = fills(sim, a, 'spot', 1);
+    await waitQuietly(() => fillIds('out').includes(b2[0]), 8000);
+    await waitQuietly(() => statuses().slice(-1).some(isGreenConnected), 5000);
+    assert.deepEqual(ledger(sim, a, 'spot', 'ETHUSDT'), e1, 'setup: the exchange ledger (ETHUSDT)');
+    assert.deepEqual(ethIds(), e1, `L1 ETHUSDT (listed during the recovery, filled in the gap): ${onceReport(e1, ethIds())}`);
+    assert.deepEqual([...fillIds('out')].filter((id) => !e1.includes(id)).sort((x, y) => x - y), [...b0, ...b1, ...b2], 'L1 BTCUSDT');
+    assert.ok(statuses().slice(-1).some(isGreenConnected), `L1: status at the end: ${lastStatus()}`);
+  });
+
+  it(`attack round 5 L2: ETHUSDT listed by a full deploy whose stop phase outlasts the reconnect's recovery (it has run, its batch not yet delivered), ETHUSDT filled at the gap's start (link down ~12 s); then a clean restart (persistent store) before any retry: ETHUSDT's gap fill is delivered once`, async function () {
+    const a = newAccount(sim, 'spot');
+    const o = (syms: string): FlowOpts => ({ account: { recoverySymbols: syms, recoveryStore: 'persist' }, single: true });
+    await started(a, o('BTCUSDT'));
+    const b0 = fills(sim, a, 'spot', 1);
+    await waitFor(() => fillIds('out').length === 1, 8000, 'the first live fill');
+    await sleep(1500);
+    // the recovery's last step (balances) answered late: the deploy begins while it runs
+    sim.delayNext({ path: '/api/v3/account', ms: 2500 });
+    const tDrop = Date.now();
+    sim.failNext({ path: '/ws-api/v3', httpStatus: 503, count: 3 });
+    assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1, 'setup: dropped');
+    const e1 = fills(sim, a, 'spot', 1, 'ETHUSDT');
+    const b1 = fills(sim, a, 'spot', 1);
+    await waitFor(() => restSince(tDrop, '/api/v3/account') > 0, 30_000, 'the recovery to ask for the balances (its last step)');
+    holdCloses(true);
+    try {
+      const deploying = helper.setFlows(flow(a, o('BTCUSDT ETHUSDT')), 'full', credentialsFor(a));
+      await waitFor(() => closeHeld('slow'), 5000, 'the slow node to be closing');
+      await waitFor(() => restSince(tDrop, '/api/v3/account', true) > 0, 10_000, 'the recovery to have run (during the stop phase)');
+      await sleep(500);
+      letClose('slow');
+      await deploying;
+    } finally {
+      holdCloses(false);
+    }
+    await waitConnected();
+    await sleep(1000);
+    const b2 = fills(sim, a, 'spot', 1);
+    await waitQuietly(() => fillIds('out').includes(b2[0]), 8000);
+    await sleep(500);
+    const run1 = fillIds('out');
+    // a restart of Node-RED before the follow-up's retry: the process and its memory are gone
+    fastCloses(true);
+    await helper.unload();
+    fastCloses(false);
+    store.processEnded();
+    forgetStoreOrder();
+    clearSinks();
+    await load(a, o('BTCUSDT ETHUSDT'));
+    await waitConnected();
+    await waitQuietly(() => ethIds().length > 0, 60_000);
+    await sleep(1000);
+    const all = [...run1, ...fillIds('out')];
+    const eth = all.filter((id) => e1.includes(id));
+    assert.deepEqual(ledger(sim, a, 'spot', 'ETHUSDT'), e1, 'setup: the exchange ledger (ETHUSDT)');
+    assert.deepEqual(eth, e1, `L2 ETHUSDT over both runs: ${onceReport(e1, eth)}`);
+    assert.deepEqual(all.filter((id) => !e1.includes(id)).sort((x, y) => x - y), [...b0, ...b1, ...b2], 'L2 BTCUSDT over both runs');
+  });
+
+  it(`attack round 5 L6: ETHUSDT (not listed, never seen) filled in a gap, first seen live while the reconnect's recovery waits 6 s for open orders, then listed by a full deploy during that recovery: both ETHUSDT fills are delivered once`, async function () {
+    const a = newAccount(sim, 'spot');
+    const o = (syms: string): FlowOpts => ({ account: { recoverySymbols: syms }, single: true });
+    await started(a, o('BTCUSDT'));
+    const b0 = fills(sim, a, 'spot', 1);
+    await waitFor(() => fillIds('out').length === 1, 8000, 'the first live fill');
+    sim.delayNext({ path: '/api/v3/openOrders', ms: 6000 });
+    const tDrop = Date.now();
+    assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1, 'setup: dropped');
+    const e1 = fills(sim, a, 'spot', 1, 'ETHUSDT');
+    await waitFor(() => restSince(tDrop, '/api/v3/openOrders') > 0, 15_000, 'the recovery to ask for open orders');
+    await sleep(300);
+    const e2 = fills(sim, a, 'spot', 1, 'ETHUSDT'); // live, held behind the running recovery: ETHUSDT is now "seen"
+    await sleep(500);
+    await helper.setFlows(flow(a, o('BTCUSDT ETHUSDT')), 'full', credentialsFor(a));
+    await waitConnected();
+    await waitQuietly(() => ethIds().includes(e1[0]) && ethIds().includes(e2[0]), 60_000);
+    await sleep(500);
+    const eth = [...e1, ...e2];
+    assert.deepEqual(ledger(sim, a, 'spot', 'ETHUSDT'), eth, 'setup: the exchange ledger (ETHUSDT)');
+    assert.deepEqual(fillIds('out').filter((id) => !eth.includes(id)), b0, 'L6 BTCUSDT');
+    assert.deepEqual([...ethIds()].sort((x, y) => x - y), eth, `L6 ETHUSDT (${e1[0]} in the gap, ${e2[0]} live during the recovery): ${onceReport(eth, ethIds())}`);
+  });
+
+  it(`attack round 5 L6b: ETHUSDT (not listed, never seen) filled in a gap, and first seen live while the reconnect's recovery waits 6 s for open orders: both ETHUSDT fills are delivered once, and the status ends green`, async function () {
+    const a = newAccount(sim, 'spot');
+    await started(a, { account: { recoverySymbols: 'BTCUSDT' }, single: true });
+    const b0 = fills(sim, a, 'spot', 1);
+    await waitFor(() => fillIds('out').length === 1, 8000, 'the first live fill');
+    sim.delayNext({ path: '/api/v3/openOrders', ms: 6000 });
+    const tDrop = Date.now();
+    assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1, 'setup: dropped');
+    const e1 = fills(sim, a, 'spot', 1, 'ETHUSDT');
+    await waitFor(() => restSince(tDrop, '/api/v3/openOrders') > 0, 15_000, 'the recovery to ask for open orders');
+    await sleep(300);
+    const e2 = fills(sim, a, 'spot', 1, 'ETHUSDT'); // live, held behind the running recovery
+    await waitQuietly(() => ethIds().includes(e1[0]) && ethIds().includes(e2[0]), 60_000);
+    await waitQuietly(() => statuses().slice(-1).some(isGreenConnected), 5000);
+    const eth = [...e1, ...e2];
+    assert.deepEqual(ledger(sim, a, 'spot', 'ETHUSDT'), eth, 'setup: the exchange ledger (ETHUSDT)');
+    assert.deepEqual(fillIds('out').filter((id) => !eth.includes(id)), b0, 'L6b BTCUSDT');
+    assert.deepEqual([...ethIds()].sort((x, y) => x - y), eth, `L6b ETHUSDT (${e1[0]} in the gap, ${e2[0]} live during the recovery): ${onceReport(eth, ethIds())}`);
+    assert.ok(statuses().slice(-1).some(isGreenConnected), `L6b: status at the end: ${lastStatus()}`);
   });
 });
