@@ -24,6 +24,8 @@
  *      the cursor (live-safe) and the retry's rows 5002 (gap 1) and 5003 (gap 2) are then below
  *      the safe cursor: dropped as duplicates. Never delivered, status connected. PASSES with
  *      745dd30's gap-recovery.ts hunk reverted (the queued gap asks BTCUSDT itself: 5002r 5003r).
+ *  Q2  FAIL the same with the default hold limit (5 s), the live fill 8.5 s after the drop (held
+ *      < 5 s until the reconnect's batch): 5002, 5003 lost, status connected.
  *  N1  PASS first start, a new symbol traded live: no REST, status stays connected.
  *  N2  PASS (documented limit) 12 new symbols live with "Symbols tracked" 10: the follow-up retry
  *      asks 13 symbols (27 requests), status "recovering: fetching the fills of symbols new since a
@@ -185,9 +187,10 @@ describe('attacks on issue 21, round 6 (H-A6: queriedUntil, firstSeenLive, newes
     sim.requests.filter((r) => r.kind === 'rest' && r.at >= t && r.path === path && (symbol === undefined || (r as { params?: Record<string, string> }).params?.symbol === symbol)).length;
 
   // ====================================================================== Q: queriedUntil (745dd30)
-  it('Q1: a reconnect while a RETRY runs (its open orders answered in 10 s): the retry queries BTCUSDT after the reconnect ended, the queued gap skips BTCUSDT; a live fill between them: every fill once', async function () {
+  for (const [name, hold, liveAfterMs] of [['Q1', 60, 2500], ['Q2', undefined, 8500]] as const) {
+  it(`${name}: a reconnect while a RETRY runs (its open orders answered in 10 s): the retry queries BTCUSDT after the reconnect ended, the queued gap skips BTCUSDT; a live fill ${liveAfterMs} ms after the drop (hold limit ${hold ?? 'default 5'} s): every fill once`, async function () {
     const a = newAccount(sim, 'spot');
-    await load(a, [TAB1, accountNode(sim, a, { recoverySymbols: 'BTCUSDT', liveHoldLimit: 60 }), ou('ou', ['s1']), sink('s1')]);
+    await load(a, [TAB1, accountNode(sim, a, { recoverySymbols: 'BTCUSDT', ...(hold ? { liveHoldLimit: hold } : {}) }), ou('ou', ['s1']), sink('s1')]);
     await waitConnected();
     const rec = watchRecoveries();
     const b0 = fills(sim, a, 1);
@@ -205,7 +208,7 @@ describe('attacks on issue 21, round 6 (H-A6: queriedUntil, firstSeenLive, newes
     await waitFor(() => requestsSince(tArm, '/api/v3/openOrders') > 0, 70_000, 'the retry to ask for open orders');
     assert.ok(sim.dropConnections({ accountId: a.accountId }) >= 1, 'setup: second drop');
     const b2 = fills(sim, a, 1);
-    await sleep(2500);
+    await sleep(liveAfterMs);
     const b3 = fills(sim, a, 1);
     const all = [...b0, ...b1, ...b2, ...b3];
     await quietly(() => all.every((id) => fillIds('s1').includes(id)), 40_000);
@@ -216,11 +219,12 @@ describe('attacks on issue 21, round 6 (H-A6: queriedUntil, firstSeenLive, newes
     const expected = [...all, ...b4];
     assert.deepEqual(ledger(sim, a), expected, 'setup: ledger');
     verdict(
-      'Q1',
+      name,
       JSON.stringify(sorted(fillIds('s1'))) === JSON.stringify(expected),
       `b0=${b0} b1=${b1} (gap 1, fetched by the retry) b2=${b2} (gap 2) b3=${b3} (live) b4=${b4}; s1 ${tag(trades('s1'))}; ${report(expected, fillIds('s1'))}; after the failing recovery: ${afterFail}; recoveries ${rec.join(' | ')}; last ${shown()}`,
     );
   });
+  }
 
   // ====================================================================== N: firstSeenLive (7240f62)
   it('N1: a first start without a saved state: a new symbol traded live asks nothing over REST and the status stays connected', async function () {
