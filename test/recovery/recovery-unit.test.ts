@@ -656,32 +656,6 @@ describe('recovery/DeliveryPipeline', () => {
     assert.deepEqual(out.filter(isFill), []);
   });
 
-  it('a gap queued behind a recovery that queried every symbol after it ended asks none of them again (big soak seed 42000, H23d: REST banned, 1 001 symbols, two drops: still catching up 20 min after the faults)', async () => {
-    const ex = new FakeExchange();
-    let now = NOW;
-    const symbols = ['AAAUSDT', 'BBBUSDT', 'CCCUSDT'];
-    for (const s of symbols) ex.trade(s, NOW - 2 * H);
-    const r = make(ex, { symbols }, () => now);
-    // two drops in a row: the first gap's recovery is requested, then the second gap opens before it runs
-    r.ledger.openGap();
-    const first = r.recoverBatch({ from: NOW - 60_000, to: NOW - 59_000, reason: 'reconnect' });
-    r.ledger.openGap();
-    const second = r.recoverBatch({ from: NOW - 57_000, to: NOW - 56_000, reason: 'reconnect' });
-    // (the first runs now, long after the second gap ended: REST was banned)
-    now = NOW + 600_000;
-    r.commit(await first);
-    const trades = (): string[] => ex.calls.filter((c) => c.path === '/api/v3/myTrades').map((c) => String(c.params.symbol));
-    assert.equal(trades().length, 3);
-    r.commit(await second);
-    assert.deepEqual(trades(), symbols, 'each symbol once, by the first');
-    assert.ok(!r.incomplete);
-    // a later gap asks them again
-    r.ledger.openGap();
-    now += 60_000;
-    r.commit(await r.recoverBatch({ from: now - 10_000, to: now - 9_000, reason: 'reconnect' }));
-    assert.equal(trades().length, 6);
-  });
-
   it('a throwing consumer does not break the pipeline', async () => {
     const ex = new FakeExchange();
     ex.trade('BTCUSDT', NOW - 1000);

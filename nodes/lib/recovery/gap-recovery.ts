@@ -161,12 +161,6 @@ export class GapRecovery {
    * recovery asks them by time from there; until then the gap does not count as covered.
    */
   private readonly listedLate = new Map<string, number>();
-  /**
-   * Per symbol: our time (minus the clock slack) when its last complete fill query began — every
-   * fill made before it was fetched (from the cursors of then) or delivered. In memory; forgotten
-   * when a state is merged in or taken over (it may know older cursors).
-   */
-  private readonly queriedUntil = new Map<string, number>();
   /** The symbols each started, uncommitted recovery chose (by gap). */
   private readonly chosen = new Map<GapEvent, Set<string>>();
   /** The start of the earliest gap this recovery handled (no gap: nothing was missed). */
@@ -479,8 +473,6 @@ export class GapRecovery {
    * from the stale persisted cursors: attack C3 on issue 21).
    */
   restore(s: PersistedRecoveryState | undefined, opts: { late?: boolean } = {}): boolean {
-    // a merged state may know cursors older than those the last queries started from
-    this.queriedUntil.clear();
     // the saved state is known now (applied, nothing saved, or another owner's: discarded)
     this.withoutSavedState = false;
     if (!s || (s.version !== 1 && s.version !== 2 && s.version !== 3)) return false;
@@ -610,21 +602,8 @@ export class GapRecovery {
     const floor = startedAt - this.lookbackMs;
     const gapFrom = Math.max(gap.from - this.clockSlackMs, floor);
 
-    // A gap that ended before a symbol's last complete query began (a gap queued behind a long
-    // recovery — REST banned, 1 001 symbols — that queried every symbol after this gap was over:
-    // big soak seed 42000, found by helper H23d, still catching up 20 min after the faults) has
-    // nothing left to fetch for it: every fill before that query is in its rows (delivered before
-    // this batch: batches leave in order), every later one came live. Committed live-safe, not
-    // asked again. (A retry's `gap.to` is now: never applies there.)
     const commits: CursorCommit[] = [];
-    const upToDate = (q: string): boolean => {
-      if (this.failed.has(q) || this.suspect.has(q) || this.listedLate.has(q)) return false;
-      const until = this.queriedUntil.get(q);
-      if (until === undefined || until < gap.to) return false;
-      commits.push({ symbol: q, complete: true, epoch, coveredUntil: until });
-      return true;
-    };
-    const known = this.knownSymbols().filter((q) => !upToDate(q));
+    const known = this.knownSymbols();
     // chosen now (open orders may add some): a symbol listed from here on is late for this gap
     const chosen = new Set(known);
     this.chosen.set(gap, chosen);
@@ -667,8 +646,6 @@ export class GapRecovery {
     // 3. fills, in trade-id order per symbol
     const out: UserDataEvent[] = [];
     let fills = 0;
-    /** Symbols whose fill query completed → when it began (minus the slack): kept once the batch is returned. */
-    const queried = new Map<string, number>();
     const source: SymbolFillsSource = {
       ledger: this.ledger,
       books: this.books,
@@ -687,7 +664,6 @@ export class GapRecovery {
       const gapStart = Math.min(gap.from, lateFrom ?? Infinity) - this.clockSlackMs;
       const got = await recoverSymbolFills(source, symbol, { gapFrom, gapStart, floor, epoch });
       if (got.error) errors.push(got.error);
-      if (got.outcome === 'complete' && got.commit?.coveredUntil !== undefined) queried.set(symbol, got.commit.coveredUntil);
       if (got.outcome === 'incomplete') this.failed.add(symbol);
       else this.failed.delete(symbol);
       if (got.outcome !== 'incomplete' && this.listedLate.get(symbol) === lateFrom && this.listedLate.delete(symbol)) this.rev++;
@@ -746,7 +722,6 @@ export class GapRecovery {
       `recovery (${gap.reason}): ${fills} fill(s) over ${symbolList.length} symbol(s), ${orderStates} order state(s)` +
         `${balanceSnapshot ? ', balances' : ''}; ${this.lastStats.requests} REST call(s)${errors.length ? `; ${errors.length} error(s)` : ''}`,
     );
-    for (const [symbol, t] of queried) this.queriedUntil.set(symbol, t);
     return { gap, events: out, commits, complete: commits.every((c) => c.complete), epoch, covered: this.failed.size === 0 };
   }
 
@@ -776,7 +751,6 @@ export class GapRecovery {
    */
   takeOverDelivered(ledger: FillLedger): void {
     for (const symbol of ledger.symbols()) this.live.see(symbol);
-    this.queriedUntil.clear();
     this.ledger.restore(ledger.snapshot());
     this.live.raiseLastEventTime(this.now());
     this.rev++;
