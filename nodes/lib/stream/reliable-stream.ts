@@ -642,7 +642,10 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
    */
   private scheduleRetry(g: GapEvent): void {
     if (this.closed || this.retryTimer !== undefined || this.active > 0) return;
-    const delay = Math.min(MAX_RETRY_DELAY_MS, this.retryDelayMs * 2 ** Math.min(this.failedRetries, 10));
+    // symbols new since a gap (nothing failed): asked at once, not after the back-off of a failure
+    // (a second account node listing its symbols during the start-up recovery showed "catching
+    // up" for 30 s)
+    const delay = this.recovery?.listing && this.failedRetries === 0 ? 0 : Math.min(MAX_RETRY_DELAY_MS, this.retryDelayMs * 2 ** Math.min(this.failedRetries, 10));
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       if (this.closed) return;
