@@ -656,6 +656,33 @@ describe('recovery/DeliveryPipeline', () => {
     assert.deepEqual(out.filter(isFill), []);
   });
 
+  it('a symbol first seen live on a fill after a gap was recovered without it (no recovery running) is asked by the follow-up from the gap\'s start, not from that fill\'s id (found by H23e: the idle case of attack round 5 L6, its gap fill was lost)', async () => {
+    const ex = new FakeExchange();
+    let now = NOW;
+    const r = make(ex, {}, () => now);
+    let late = 0;
+    r.onLate = () => late++;
+    // ETHUSDT (not listed, never seen) filled in a gap of this stream; the gap's recovery knows no symbol
+    const inGap = ex.trade('ETHUSDT', NOW + 15_000);
+    now = NOW + 30_000;
+    r.ledger.openGap();
+    r.commit(await r.recoverBatch({ from: NOW + 10_000, to: NOW + 20_000, reason: 'reconnect' }));
+    assert.ok(!r.incomplete);
+    // its first live fill, after the gap: it is new since a gap
+    now = NOW + 40_000;
+    const live = ex.trade('ETHUSDT', now);
+    r.observe(spotEvent({ E: now, s: 'ETHUSDT', i: live.orderId, t: live.id, x: 'TRADE', X: 'FILLED', S: 'BUY', l: '1', L: '10' }));
+    assert.equal(late, 1, 'a follow-up is asked for');
+    assert.ok(r.incomplete && r.listing);
+    // the follow-up (a retry, as the stream schedules it)
+    now += 30_000;
+    const batch = await r.recoverBatch({ from: now, to: now, reason: 'recovery-retry' });
+    r.commit(batch);
+    const ids = batch.events.filter((e) => e.eventType === 'executionReport' && e.raw.x === 'TRADE').map((e) => e.raw.t);
+    assert.deepEqual(ids, [inGap.id], 'the gap fill once, not the live one again');
+    assert.ok(!r.incomplete, 'nothing left over');
+  });
+
   it('a throwing consumer does not break the pipeline', async () => {
     const ex = new FakeExchange();
     ex.trade('BTCUSDT', NOW - 1000);

@@ -424,7 +424,9 @@ export class DeliveryPipeline {
           fresh = false;
           this.fillDuplicates++;
         } else {
-          this.ledger.delivered(f.symbol, f.id, f.leg, !e.recovered, this.isOverlapping(), this.isConnected(), e.receivedAt);
+          // a symbol new since a gap is not live-safe from its first live fill (its gap fills lie below)
+          const trustNew = this.isConnected() && !(this.recovery?.isLate(f.symbol) ?? false);
+          this.ledger.delivered(f.symbol, f.id, f.leg, !e.recovered, this.isOverlapping(), trustNew, e.receivedAt);
         }
       } else {
         fresh = this.deduper.accept(e);

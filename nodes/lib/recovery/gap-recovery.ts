@@ -304,6 +304,11 @@ export class GapRecovery {
     return this.failed.size > 0 || this.suspect.size > 0 || this.listedLate.size > 0;
   }
 
+  /** A symbol new since a gap that waits for its query (its first live fills are not a trusted cursor). */
+  isLate(symbol: string): boolean {
+    return this.listedLate.has(symbol);
+  }
+
   /** True while symbols new since a gap (listed, or first seen live) wait for their query (and nothing failed). */
   get listing(): boolean {
     return this.failed.size === 0 && this.listedLate.size > 0;
@@ -410,7 +415,9 @@ export class GapRecovery {
     this.track(e);
     try {
       const f = e.recovered ? undefined : fillIdentity(e);
-      if (f && !this.ledger.isDeliveredLive(f.symbol, f.id, f.leg)) this.ledger.delivered(f.symbol, f.id, f.leg, true, false, true, e.receivedAt);
+      // (a symbol new since a gap, first seen now: its cursor is not trusted from this fill, or the
+      // follow-up would ask it from here by id and miss its fills of the gap, below this one — H23e)
+      if (f && !this.ledger.isDeliveredLive(f.symbol, f.id, f.leg)) this.ledger.delivered(f.symbol, f.id, f.leg, true, false, !this.isLate(f.symbol), e.receivedAt);
     } catch (err) {
       this.logger?.debug(`recovery: could not record ${String(e?.eventType)}: ${errText(err)}`);
     }
