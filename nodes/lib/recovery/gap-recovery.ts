@@ -152,6 +152,8 @@ export class GapRecovery {
   private readonly failed = new Set<string>();
   /** Symbols whose cursor a live fill far above it could not move (checked by the next recovery). */
   private readonly suspect = new Set<string>();
+  /** Open-order reads (book id, + ' algo') whose last attempt failed: a retry reads them again. */
+  private readonly openOwed = new Set<string>();
   /**
    * Symbols a recovery that already chose its symbols did not ask, each with the time to ask it
    * from: listed by a redeploy or a second user while a recovery was planned or running (soak seed
@@ -375,9 +377,7 @@ export class GapRecovery {
    * (this recovery handled one), a fill of it may be in that gap — asked from the earliest.
    */
   private firstSeenLive(q: string): void {
-    // (portfolio margin: not yet — its follow-up kept the package test's PM nodes catching up after
-    // a reconnect in the Node-RED 4.1 × Node 20 cell; as before this rule there)
-    if (this.isolatedSymbol || this.market === 'portfolio-margin' || this.earliestGapFrom === undefined || this.ledger.highestDelivered(q) !== undefined) return;
+    if (this.isolatedSymbol || this.earliestGapFrom === undefined || this.ledger.highestDelivered(q) !== undefined) return;
     let from = this.earliestGapFrom;
     for (const g of this.uncommitted) if (g.from < from) from = g.from;
     const was = this.listedLate.size;
@@ -618,21 +618,33 @@ export class GapRecovery {
     this.chosen.set(gap, chosen);
     if (this.earliestGapFrom === undefined || gap.from < this.earliestGapFrom) this.earliestGapFrom = gap.from;
 
-    // 1. open orders per book (also discovers symbols with open orders)
+    // 1. open orders per book (also discovers symbols with open orders). A retry (the same gap,
+    // after the recovery that read them) reads them again only where that read failed: reading
+    // every book again made the follow-up for a symbol first seen live on portfolio margin wait a
+    // minute for the weight budget (margin open orders without a symbol count as 1500, the budget
+    // is 3000; the package test's PM nodes stayed "catching up")
+    const retry = gap.reason === 'recovery-retry';
     const open: Array<{ book: Book; algo: boolean; rows: Row[]; covered: Set<string> | 'all' }> = [];
     for (const book of this.books.list) {
       const bookKnown = known.map((q) => this.books.split(q)).filter((x) => x.book === book).map((x) => x.symbol);
       const label = book.id ? `${book.id} ` : '';
-      try {
-        open.push({ book, algo: false, ...(await this.openOrders.fetchOpen(book, bookKnown, first)) });
-      } catch (err) {
-        errors.push(`${label}open orders: ${errText(err)}`);
-        this.logger?.warn(`recovery: ${label}open orders not reconciled: ${errText(err)}`);
+      const key = book.id || '-';
+      if (!retry || this.openOwed.has(key)) {
+        try {
+          open.push({ book, algo: false, ...(await this.openOrders.fetchOpen(book, bookKnown, first)) });
+          this.openOwed.delete(key);
+        } catch (err) {
+          this.openOwed.add(key);
+          errors.push(`${label}open orders: ${errText(err)}`);
+          this.logger?.warn(`recovery: ${label}open orders not reconciled: ${errText(err)}`);
+        }
       }
-      if (book.api.openAlgoOrders) {
+      if (book.api.openAlgoOrders && (!retry || this.openOwed.has(`${key} algo`))) {
         try {
           open.push({ book, algo: true, ...(await this.openOrders.fetchOpenAlgo(book, bookKnown, first)) });
+          this.openOwed.delete(`${key} algo`);
         } catch (err) {
+          this.openOwed.add(`${key} algo`);
           errors.push(`${label}open algo orders: ${errText(err)}`);
           this.logger?.warn(`recovery: ${label}open algo orders not reconciled: ${errText(err)}`);
         }
