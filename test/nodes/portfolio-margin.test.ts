@@ -275,7 +275,7 @@ describe('portfolio margin (binance-account market "portfolio-margin", against t
   // the follow-up waited a minute for the weight budget and the package test's PM nodes stayed
   // "catching up". Without the follow-up the fill in the gap is lost; with the re-read it comes a
   // minute late (after this test's wait).
-  it('a UM symbol first seen live after a gap was recovered without it: its fill in the gap is recovered by the follow-up, once, which reads no open orders again; status green', async function () {
+  it('a margin-book symbol first seen live after a gap was recovered without it: its fill in the gap is recovered by the follow-up, once, which reads no open orders again; status green', async function () {
     // the earlier tests' recoveries spent weight on this simulator's host within the minute (one
     // budget per host, as Binance's limit is per IP): this test starts from a fresh minute
     forgetSharedBudgets();
@@ -290,8 +290,9 @@ describe('portfolio margin (binance-account market "portfolio-margin", against t
     const was = statuses.length;
     const dropped = sim.dropConnections({ accountId: a.accountId });
     assert.ok(dropped >= 1);
-    // ETHUSDT (never seen, not listed) fills while the stream is down; nothing of it stays open
-    const inGap = sim.runOrderLifecycle(a.accountId, { market: 'usdm-futures', symbol: 'ETHUSDT', side: 'BUY', quantity: '1', price: '100' }).trades;
+    // ETHUSDT of the margin book (never seen, not listed, and the margin book has no discovery)
+    // fills while the stream is down; nothing of it stays open
+    const inGap = sim.runOrderLifecycle(a.accountId, { market: 'margin', symbol: 'ETHUSDT', side: 'BUY', quantity: '0.1', price: '100' }).trades;
     await waitFor(() => statuses.slice(was).some((s) => s.fill !== 'green') && green(), 10_000, `the reconnect recovered (green again): ${JSON.stringify(statuses)}`);
     const openReads = (): number => sim.requests.filter((r) => r.kind === 'rest' && r.path === '/papi/v1/margin/openOrders').length;
     assert.equal(openReads(), 1, 'the reconnect read the margin open orders');
@@ -299,14 +300,14 @@ describe('portfolio margin (binance-account market "portfolio-margin", against t
     const fills = (): Msg[] => orders.msgs.filter((m) => m.payload.symbol === 'ETHUSDT' && (m.payload.executionType === 'TRADE' || (m.recovered === true && m.payload.tradeId !== undefined)));
     assert.equal(fills().length, 0, 'the reconnect did not know ETHUSDT');
     // its first live fill: ETHUSDT is new since the gap, the follow-up asks it from the gap's start
-    const live = sim.runOrderLifecycle(a.accountId, { market: 'usdm-futures', symbol: 'ETHUSDT', side: 'SELL', quantity: '1', price: '101' }).trades;
+    const live = sim.runOrderLifecycle(a.accountId, { market: 'margin', symbol: 'ETHUSDT', side: 'BUY', quantity: '0.1', price: '101' }).trades;
     await waitFor(() => fills().length === inGap.length + live.length, 10_000, 'the live fill and the gap fill').catch((err: Error) => {
       throw new Error(`${err.message}: ${JSON.stringify(fills().map(fillKey))}; ${sim.requests.map((r) => `${r.kind} ${r.path} ${r.status}`).join(', ')}; ${JSON.stringify(statuses)}`);
     });
     await waitFor(green, 5000, 'green after the follow-up');
     assert.deepEqual(fills().map(fillKey).sort(), [...inGap.map((t) => `${t.tradeId}/true`), ...live.map((t) => `${t.tradeId}/false`)].sort(), 'each fill once; the gap fill recovered');
     assert.equal(openReads(), 1, 'the follow-up read no margin open orders again');
-    assert.ok(sim.requests.some((r) => r.kind === 'rest' && r.path === '/papi/v1/um/userTrades'), 'UM trades asked');
+    assert.ok(sim.requests.some((r) => r.kind === 'rest' && r.path === '/papi/v1/margin/myTrades'), 'margin trades asked');
     assert.ok(sim.requests.filter((r) => r.kind === 'rest').every((r) => r.status === 200));
   });
 
