@@ -41,7 +41,7 @@ const fillIds = (id: string, symbol?: string): number[] => trades(id, symbol).ma
 /** Order states / executions of one order that are not fills: `STATUS` or `STATUSr` (recovered). */
 const statesOf = (id: string, orderId: number): string[] =>
   (sunk(id) as Msg[])
-    .filter((m) => m.payload && Number(m.payload.orderId) === orderId && m.payload.executionType !== 'TRADE' && m.payload.tradeId === undefined)
+    .filter((m) => m.payload && Number(m.payload.orderId) === orderId && m.payload.executionType !== 'TRADE' && !(m.recovered === true && Number(m.payload.tradeId) > 0))
     .map((m) => `${String(m.payload.orderStatus ?? m.payload.algoStatus ?? m.payload.status)}${m.recovered ? 'r' : ''}`);
 const sorted = (xs: number[]): number[] => [...xs].sort((x, y) => x - y);
 const same = (a: number[], b: number[]): boolean => JSON.stringify(sorted(a)) === JSON.stringify(sorted(b));
@@ -238,6 +238,42 @@ describe('attacks on issue 21, round 7 (H-A7: openOwed, first seen live, portfol
       'O3',
       same(fillIds('s1', 'ETHUSDT'), e1) && same(fillIds('s1', 'BTCUSDT'), b0) && st.some((s) => s.startsWith('FILLED')),
       `order ${orderId} states ${st.join(' ')}; ETH ${report(e1, fillIds('s1', 'ETHUSDT'))}; openOrders answers since the 2nd drop [${sim.requests.filter((r) => r.kind === 'rest' && r.at >= t0 && r.path === '/api/v3/openOrders').map((r) => r.status).join(',')}]; recoveries ${rec.join(' | ')}; last ${shown()}`,
+    );
+  });
+
+  it('O4: an order on a new symbol (ETHUSDT) placed and half filled in a gap (not the first recovery: open orders read per symbol), still open; ETH first seen live on another order: the follow-up brings the gap fill and the open order\'s state; the order is cancelled in a later gap: its final state comes', async function () {
+    const a = newAccount(sim, 'spot');
+    await load(a, [TAB1, accountNode(sim, a, { recoverySymbols: 'BTCUSDT' }), ou('ou', ['s1']), sink('s1')]);
+    await waitConnected();
+    const rec = watchRecoveries();
+    fills(sim, a, 1);
+    await waitFor(() => fillIds('s1').length === 1, 8000, 'first fill');
+    dropped(a);
+    await waitFor(() => rec.length >= 1, 20_000, 'a first reconnect recovery');
+    await waitConnected();
+    const t0 = Date.now();
+    dropped(a);
+    const o = sim.placeOrder(a.accountId, { market: 'spot', symbol: 'ETHUSDT', side: 'BUY', type: 'LIMIT', quantity: '0.002', price: '50' });
+    const orderId = (o as { orderId: number }).orderId;
+    const e0 = [sim.fillOrder(orderId, { quantity: '0.001' }).tradeId];
+    await waitFor(() => rec.length >= 2, 20_000, 'the second reconnect recovery');
+    await waitConnected();
+    const e1 = fills(sim, a, 1, 'ETHUSDT', 'spot', 'SELL');
+    await quietly(() => fillIds('s1', 'ETHUSDT').length >= 2 && shown() === 'connected', 30_000);
+    await sleep(2000);
+    const afterFollowUp = statesOf('s1', orderId).join(' ');
+    dropped(a);
+    sim.cancelOrder(orderId);
+    await quietly(() => rec.length >= 5 && shown() === 'connected', 20_000);
+    await sleep(2000);
+    const exp = [...e0, ...e1];
+    assert.deepEqual(ledger(sim, a, 'ETHUSDT'), exp, 'setup: ledger');
+    const st = statesOf('s1', orderId);
+    const ethOpen = sim.requests.filter((r) => r.kind === 'rest' && r.at >= t0 && r.path === '/api/v3/openOrders').map((r) => `${(r as { params?: Record<string, string> }).params?.symbol ?? 'all'}:${r.status}`).join(',');
+    verdict(
+      'O4',
+      same(fillIds('s1', 'ETHUSDT'), exp) && st.some((s) => s.startsWith('PARTIALLY_FILLED')) && st.some((s) => s.startsWith('CANCELED')),
+      `e0=${e0} (gap, order ${orderId} left open) e1=${e1} (live); ETH ${tag(trades('s1', 'ETHUSDT'))}; ${report(exp, fillIds('s1', 'ETHUSDT'))}; order ${orderId} states after the follow-up [${afterFollowUp}], at the end [${st.join(' ')}] (exchange ${String(sim.getOrder(orderId)?.status)}); openOrders reads since the 2nd drop ${ethOpen}; recoveries ${rec.join(' | ')}; last ${shown()}`,
     );
   });
 
