@@ -43,6 +43,9 @@ const statesOf = (id: string, orderId: number): string[] =>
   (sunk(id) as Msg[])
     .filter((m) => m.payload && Number(m.payload.orderId) === orderId && m.payload.executionType !== 'TRADE' && !(m.recovered === true && Number(m.payload.tradeId) > 0))
     .map((m) => `${String(m.payload.orderStatus ?? m.payload.algoStatus ?? m.payload.status)}${m.recovered ? 'r' : ''}`);
+/** States of one algo order (ALGO_UPDATE payloads): `STATUS` or `STATUSr` (recovered). */
+const algoStatesOf = (id: string, algoId: number): string[] =>
+  (sunk(id) as Msg[]).filter((m) => m.payload && Number(m.payload.algoId) === algoId).map((m) => `${String(m.payload.algoStatus)}${m.recovered ? 'r' : ''}`);
 const sorted = (xs: number[]): number[] => [...xs].sort((x, y) => x - y);
 const same = (a: number[], b: number[]): boolean => JSON.stringify(sorted(a)) === JSON.stringify(sorted(b));
 const tag = (ms: Msg[]): string => ms.map((m) => `${String(m.payload.symbol).slice(0, 3)}${String(m.payload.tradeId)}${m.recovered ? 'r' : ''}`).join(' ');
@@ -277,6 +280,64 @@ describe('attacks on issue 21, round 7 (H-A7: openOwed, first seen live, portfol
     );
   });
 
+  for (const [name, failPath] of [['A1', '/fapi/v1/openAlgoOrders'], ['A2', '/fapi/v1/algoOrder']] as const) {
+    it(`${name}: USD-M: an algo order seen open live is cancelled in a gap; ${failPath} and the first fills query answer 503 once: the retry brings the algo order's final state, fills once`, async function () {
+      const a = newAccount(sim, 'usdm-futures');
+      await load(a, [TAB1, accountNode(sim, a, { recoverySymbols: 'BTCUSDT' }), { ...ou('ou', ['s1']), includeAlgoUpdates: true }, sink('s1')]);
+      await waitConnected();
+      const rec = watchRecoveries();
+      const algo = sim.placeAlgoOrder(a.accountId, { symbol: 'BTCUSDT', side: 'SELL', type: 'STOP_MARKET', quantity: '0.01', triggerPrice: '50' });
+      const algoId = (algo as { algoId: number }).algoId;
+      await waitFor(() => algoStatesOf('s1', algoId).length > 0, 8000, 'the algo order live');
+      const b0 = fills(sim, a, 1, 'BTCUSDT', 'usdm-futures');
+      await waitFor(() => fillIds('s1').length === 1, 8000, 'first fill');
+      const t0 = Date.now();
+      sim.failNext({ path: failPath, httpStatus: 503, count: 1 });
+      sim.failNext({ path: '/fapi/v1/userTrades', httpStatus: 503, count: 1 });
+      dropped(a);
+      sim.cancelAlgoOrder(algoId);
+      const b1 = fills(sim, a, 1, 'BTCUSDT', 'usdm-futures', 'SELL');
+      await quietly(() => rec.length >= 2 && fillIds('s1').includes(b1[0]) && algoStatesOf('s1', algoId).some((x) => x.startsWith('CANCELED')), 60_000);
+      await sleep(2000);
+      const exp = [...b0, ...b1];
+      assert.deepEqual(ledger(sim, a, 'BTCUSDT', 'usdm-futures'), exp, 'setup: ledger');
+      const st = algoStatesOf('s1', algoId);
+      const reads = ['/fapi/v1/openOrders', '/fapi/v1/openAlgoOrders', '/fapi/v1/algoOrder'].map((p) => `${p.slice(9)}:${sim.requests.filter((r) => r.kind === 'rest' && r.at >= t0 && r.path === p).map((r) => r.status).join('/')}`).join(' ');
+      verdict(
+        name,
+        same(fillIds('s1'), exp) && st.some((x) => x.startsWith('CANCELED')),
+        `algo ${algoId} states [${st.join(' ')}] (exchange ${String(sim.getAlgoOrder(algoId)?.algoStatus)}); reads since the drop ${reads}; fills ${report(exp, fillIds('s1'))}; recoveries ${rec.join(' | ')}; last ${shown()}`,
+      );
+    });
+  }
+
+  it('A3: USD-M: ETHUSDT (not listed) fills in a gap; afterwards ETH is first seen on an ALGO_UPDATE (a stop order placed), which then triggers and fills: each fill once', async function () {
+    const a = newAccount(sim, 'usdm-futures');
+    await load(a, [TAB1, accountNode(sim, a, { recoverySymbols: 'BTCUSDT' }), { ...ou('ou', ['s1']), includeAlgoUpdates: true }, sink('s1')]);
+    await waitConnected();
+    const rec = watchRecoveries();
+    fills(sim, a, 1, 'BTCUSDT', 'usdm-futures');
+    await waitFor(() => fillIds('s1').length === 1, 8000, 'first fill');
+    dropped(a);
+    const e0 = fills(sim, a, 1, 'ETHUSDT', 'usdm-futures');
+    await waitFor(() => rec.length >= 1, 20_000, 'the reconnect recovery');
+    await waitConnected();
+    const algo = sim.placeAlgoOrder(a.accountId, { symbol: 'ETHUSDT', side: 'SELL', type: 'STOP_MARKET', quantity: '0.001', triggerPrice: '40' });
+    const algoId = (algo as { algoId: number }).algoId;
+    await quietly(() => algoStatesOf('s1', algoId).length > 0, 8000);
+    await sleep(2000);
+    const mid = `${shown()}; recoveries so far ${rec.length}`;
+    const trig = sim.triggerAlgoOrder(algoId, { fillPrice: '40' });
+    const exp = ledger(sim, a, 'ETHUSDT', 'usdm-futures');
+    await quietly(() => exp.every((id) => fillIds('s1', 'ETHUSDT').includes(id)) && shown() === 'connected', 30_000);
+    await sleep(3000);
+    verdict(
+      'A3',
+      same(fillIds('s1', 'ETHUSDT'), exp) && exp.length >= 2,
+      `e0=${e0} (gap), triggered order ${String((trig.order as { orderId?: number }).orderId)}; ledger ETH [${exp.join(',')}]; s1 ${tag(trades('s1', 'ETHUSDT'))}; ${report(exp, fillIds('s1', 'ETHUSDT'))}; after the ALGO_UPDATE: ${mid}; recoveries ${rec.join(' | ')}; last ${shown()}`,
+    );
+  });
+
   // ====================================================================== L: first seen live (1db7467, 7240f62)
   it('L1: ETHUSDT (not listed) fills in a gap; afterwards 10 live ETH fills in two bursts while its follow-up fails once (503) and is retried: every fill once', async function () {
     const a = newAccount(sim, 'spot');
@@ -418,6 +479,34 @@ describe('attacks on issue 21, round 7 (H-A7: openOwed, first seen live, portfol
       'P1',
       same(all, [...um, ...mg]) && greenAt > 0 && greenAt - tLive < 30_000,
       `UM u0=${u0} u1=${u1}, margin m0=${m0} m1=${m1}; s1 ETH ${tag(trades('s1', 'ETHUSDT'))} (UM-tagged ${idsOf('UM').join(',') || '?'}); ${report([...um, ...mg], all)}; margin openOrders reads ${marginReads}; green ${greenAt ? `${((greenAt - tLive) / 1000).toFixed(1)} s after the last live fill` : 'never (70 s)'}; recoveries ${rec.join(' | ')}; last ${shown()}`,
+    );
+  });
+
+  it('P3: portfolio margin: a CM symbol (BTCUSD_PERP) fills in a gap, then is first seen live: its gap fill once, green soon, margin open orders read once', async function () {
+    const a = pmAccount(sim);
+    await load(a, [TAB1, pmNode(sim, a), ou('ou', ['s1']), sink('s1')]);
+    await waitConnected();
+    const rec = watchRecoveries();
+    const t0 = Date.now();
+    dropped(a);
+    const c0 = fills(sim, a, 1, 'BTCUSD_PERP', 'coinm-futures');
+    await waitFor(() => rec.length >= 1, 20_000, 'the reconnect recovery');
+    await waitConnected();
+    const c1 = fills(sim, a, 2, 'BTCUSD_PERP', 'coinm-futures', 'SELL');
+    const tLive = Date.now();
+    const exp = [...c0, ...c1];
+    let greenAt = 0;
+    await quietly(() => {
+      const done = exp.every((id) => fillIds('s1', 'BTCUSD_PERP').includes(id)) && shown() === 'connected';
+      if (done && !greenAt) greenAt = Date.now();
+      return done;
+    }, 70_000);
+    await sleep(3000);
+    assert.deepEqual(ledger(sim, a, 'BTCUSD_PERP', 'coinm-futures'), exp, 'setup: ledger');
+    verdict(
+      'P3',
+      same(fillIds('s1', 'BTCUSD_PERP'), exp) && greenAt > 0 && greenAt - tLive < 30_000,
+      `c0=${c0} (gap) c1=${c1} (live); s1 ${tag(trades('s1', 'BTCUSD_PERP'))}; ${report(exp, fillIds('s1', 'BTCUSD_PERP'))}; margin openOrders reads ${requestsSince(t0, '/papi/v1/margin/openOrders')}; green ${greenAt ? `${((greenAt - tLive) / 1000).toFixed(1)} s after the live fills` : 'never'}; recoveries ${rec.join(' | ')}; last ${shown()}`,
     );
   });
 
