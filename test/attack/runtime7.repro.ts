@@ -441,6 +441,41 @@ describe('attacks on issue 21, round 7 (H-A7: openOwed, first seen live, portfol
     );
   });
 
+  it('L4: ETHUSDT fills in a gap; its first live fills while the follow-up fails (503); a same-identity full deploy (node renamed) before REST answers again: every fill once, status connected at the end', async function () {
+    const a = newAccount(sim, 'spot');
+    const flow = (v: number): FlowNode[] => [TAB1, { ...accountNode(sim, a, { recoverySymbols: 'BTCUSDT' }), name: `acct v${v}` }, ou('ou', ['s1']), sink('s1')];
+    await load(a, flow(0));
+    await waitConnected();
+    const rec = watchRecoveries();
+    fills(sim, a, 1);
+    await waitFor(() => fillIds('s1').length === 1, 8000, 'first fill');
+    dropped(a);
+    const e0 = fills(sim, a, 1, 'ETHUSDT');
+    await waitFor(() => rec.length >= 1, 20_000, 'the reconnect recovery');
+    await waitConnected();
+    sim.failNext({ path: '/api/v3/myTrades', httpStatus: 503, count: 1_000_000 });
+    const e1 = fills(sim, a, 2, 'ETHUSDT');
+    await quietly(() => e1.every((id) => fillIds('s1', 'ETHUSDT').includes(id)), 8000);
+    await sleep(2000);
+    const before = shown();
+    await helper.setFlows(flow(1), 'full', credentialsFor(a));
+    await waitConnected();
+    const rec2 = watchRecoveries();
+    const e2 = fills(sim, a, 1, 'ETHUSDT', 'spot', 'SELL');
+    await sleep(2000);
+    const afterDeploy = shown();
+    sim.clearFaults();
+    const exp = [...e0, ...e1, ...e2];
+    await quietly(() => exp.every((id) => fillIds('s1', 'ETHUSDT').includes(id)) && shown() === 'connected', 80_000);
+    await sleep(3000);
+    assert.deepEqual(ledger(sim, a, 'ETHUSDT'), exp, 'setup: ledger');
+    verdict(
+      'L4',
+      same(fillIds('s1', 'ETHUSDT'), exp) && shown() === 'connected',
+      `e0=${e0} (gap) e1=${e1} (live, follow-up failing) e2=${e2} (live after the deploy); s1 ${tag(trades('s1', 'ETHUSDT'))}; ${report(exp, fillIds('s1', 'ETHUSDT'))}; before the deploy: ${before}; after it: ${afterDeploy}; recoveries ${rec.join(' | ')} || after the deploy ${rec2.join(' | ')}; last ${shown()}`,
+    );
+  });
+
   // ====================================================================== P: portfolio margin follow-up (c6515d5)
   it('P1: portfolio margin: ETHUSDT fills in the UM book AND the margin book during a gap; ETH first seen live on UM, 2 s later on margin: each book\'s gap fill once, margin open orders read once, green soon', async function () {
     const a = pmAccount(sim);
@@ -507,6 +542,45 @@ describe('attacks on issue 21, round 7 (H-A7: openOwed, first seen live, portfol
       'P3',
       same(fillIds('s1', 'BTCUSD_PERP'), exp) && greenAt > 0 && greenAt - tLive < 30_000,
       `c0=${c0} (gap) c1=${c1} (live); s1 ${tag(trades('s1', 'BTCUSD_PERP'))}; ${report(exp, fillIds('s1', 'BTCUSD_PERP'))}; margin openOrders reads ${requestsSince(t0, '/papi/v1/margin/openOrders')}; green ${greenAt ? `${((greenAt - tLive) / 1000).toFixed(1)} s after the live fills` : 'never'}; recoveries ${rec.join(' | ')}; last ${shown()}`,
+    );
+  });
+
+  it('P4: portfolio margin weight budget: three reconnects 4 s apart, each with a UM fill of a symbol first seen then (ETH, XRP, SOL) and a margin BTC fill in the gap, each symbol then traded live: every fill once; how long "catching up" lasts', async function () {
+    const a = pmAccount(sim);
+    await load(a, [TAB1, pmNode(sim, a, { recoverySymbols: 'BTCUSDT' }), ou('ou', ['s1']), sink('s1')]);
+    await waitConnected();
+    const rec = watchRecoveries();
+    const states: string[] = [];
+    const t0 = Date.now();
+    streamOf().on('state', () => states.push(`+${((Date.now() - t0) / 1000).toFixed(1)}s ${shown()}`));
+    const exp: number[] = [];
+    const expM: number[] = [];
+    for (const sym of ['ETHUSDT', 'XRPUSDT', 'SOLUSDT']) {
+      dropped(a);
+      exp.push(...fills(sim, a, 1, sym, 'usdm-futures'));
+      expM.push(...fills(sim, a, 1, 'BTCUSDT', 'margin'));
+      const n = rec.length;
+      await waitFor(() => rec.length > n, 20_000, 'the reconnect recovery');
+      await waitConnected();
+      await sleep(300);
+      exp.push(...fills(sim, a, 1, sym, 'usdm-futures', 'SELL'));
+      await sleep(3500);
+    }
+    const tLast = Date.now();
+    const um = (): number[] => trades('s1').filter((m) => m.payload.symbol !== 'BTCUSDT').map((m) => Number(m.payload.tradeId) * 10 + ['ETHUSDT', 'XRPUSDT', 'SOLUSDT'].indexOf(String(m.payload.symbol)));
+    const expUm = ['ETHUSDT', 'XRPUSDT', 'SOLUSDT'].flatMap((sym, i) => ledger(sim, a, sym, 'usdm-futures').map((id) => id * 10 + i));
+    let greenAt = 0;
+    await quietly(() => {
+      const done = expUm.every((k) => um().includes(k)) && expM.every((id) => fillIds('s1', 'BTCUSDT').includes(id)) && shown() === 'connected';
+      if (done && !greenAt) greenAt = Date.now();
+      return done;
+    }, 120_000);
+    await sleep(2000);
+    const marginReads = sim.requests.filter((r) => r.kind === 'rest' && r.at >= t0 && r.path === '/papi/v1/margin/openOrders').map((r) => `${(r as { params?: Record<string, string> }).params?.symbol ?? 'all'}`).join(',');
+    verdict(
+      'P4',
+      same(um(), expUm) && same(fillIds('s1', 'BTCUSDT'), expM) && greenAt > 0,
+      `UM (id*10+symbol) ${report(expUm, um())}; margin BTC ${report(expM, fillIds('s1', 'BTCUSDT'))}; margin openOrders reads ${marginReads}; green ${greenAt ? `${((greenAt - tLast) / 1000).toFixed(1)} s after the last live fill` : 'never (120 s)'}; states ${states.join(' / ')}; recoveries ${rec.join(' | ')}; last ${shown()}`,
     );
   });
 
