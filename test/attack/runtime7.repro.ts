@@ -366,8 +366,8 @@ describe('attacks on issue 21, round 7 (H-A7: openOwed, first seen live, portfol
     );
   });
 
-  for (const [name, store2] of [['L2', true], ['L2m', false]] as const) {
-    it(`${name}: ETHUSDT fills in a gap; its first live fills, then its follow-up keeps failing (503) and a clean restart (${store2 ? 'persistent' : 'memory'} store) comes before it completes; a fill while stopped: every fill once`, async function () {
+  for (const [name, store2, kill] of [['L2', true, false], ['L2m', false, false], ['L2k', true, true]] as const) {
+    it(`${name}: ETHUSDT fills in a gap; its first live fills, then its follow-up keeps failing (503) and a ${kill ? 'kill-like (no write lands from here)' : 'clean'} restart (${store2 ? 'persistent' : 'memory'} store) comes before it completes; a fill while stopped: every fill once`, async function () {
       const a = newAccount(sim, 'spot');
       const flow = (): FlowNode[] => [TAB1, accountNode(sim, a, { recoverySymbols: 'BTCUSDT', ...(store2 ? { recoveryStore: 'persist' } : {}) }), ou('ou', ['s1']), sink('s1')];
       await load(a, flow());
@@ -386,10 +386,12 @@ describe('attacks on issue 21, round 7 (H-A7: openOwed, first seen live, portfol
       const before = shown();
       const saved = store.saved('binanceUserStreamRecovery') as { lastTradeIds?: Record<string, number>; lastEventTime?: number } | undefined;
       const run1 = trades('s1');
+      if (kill) store.add('write', { kind: 'hang', count: 1_000_000 });
       fastCloses(true);
       await helper.unload();
       fastCloses(false);
       store.processEnded();
+      store.clear();
       forgetStoreOrder();
       clearSinks();
       sim.clearFaults();
@@ -473,6 +475,44 @@ describe('attacks on issue 21, round 7 (H-A7: openOwed, first seen live, portfol
       'L4',
       same(fillIds('s1', 'ETHUSDT'), exp) && shown() === 'connected',
       `e0=${e0} (gap) e1=${e1} (live, follow-up failing) e2=${e2} (live after the deploy); s1 ${tag(trades('s1', 'ETHUSDT'))}; ${report(exp, fillIds('s1', 'ETHUSDT'))}; before the deploy: ${before}; after it: ${afterDeploy}; recoveries ${rec.join(' | ')} || after the deploy ${rec2.join(' | ')}; last ${shown()}`,
+    );
+  });
+
+  it('L5: two account nodes share one stream (same key), listing BTCUSDT and ETHUSDT; XRPUSDT (listed by neither) and ETHUSDT fill in a gap; XRP is then traded live: each node\'s flow gets every fill once', async function () {
+    const a = newAccount(sim, 'spot');
+    const creds = { ...credentialsFor(a, 'acct'), ...credentialsFor(a, 'acct2') };
+    await load(
+      a,
+      [
+        TAB1,
+        accountNode(sim, a, { recoverySymbols: 'BTCUSDT' }),
+        { ...accountNode(sim, a, { recoverySymbols: 'ETHUSDT' }), id: 'acct2', name: 'second' },
+        ou('ou', ['s1']),
+        ou('ou2', ['s2'], TAB1.id, 'acct2'),
+        sink('s1'),
+        sink('s2'),
+      ],
+      creds,
+    );
+    await waitConnected();
+    const rec = watchRecoveries();
+    fills(sim, a, 1);
+    await waitFor(() => fillIds('s1').length === 1 && fillIds('s2').length === 1, 8000, 'first fill on both');
+    dropped(a);
+    const x0 = fills(sim, a, 1, 'XRPUSDT');
+    const e0 = fills(sim, a, 1, 'ETHUSDT');
+    await waitFor(() => rec.length >= 1, 20_000, 'the reconnect recovery');
+    await waitConnected();
+    const x1 = fills(sim, a, 2, 'XRPUSDT');
+    const expX = [...x0, ...x1];
+    await quietly(() => ['s1', 's2'].every((id) => expX.every((t) => fillIds(id, 'XRPUSDT').includes(t))) && shown() === 'connected', 40_000);
+    await sleep(3000);
+    assert.deepEqual(ledger(sim, a, 'XRPUSDT'), expX, 'setup: ledger');
+    const ok = ['s1', 's2'].every((id) => same(fillIds(id, 'XRPUSDT'), expX) && same(fillIds(id, 'ETHUSDT'), e0));
+    verdict(
+      'L5',
+      ok,
+      `x0=${x0} e0=${e0} (gap) x1=${x1} (live); s1 ${tag(trades('s1'))}; s2 ${tag(trades('s2'))}; XRP s1 ${report(expX, fillIds('s1', 'XRPUSDT'))}; XRP s2 ${report(expX, fillIds('s2', 'XRPUSDT'))}; recoveries ${rec.join(' | ')}; last ${shown()} / ${shown('acct2')}`,
     );
   });
 
