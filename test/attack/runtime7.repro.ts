@@ -181,10 +181,17 @@ describe('attacks on issue 21, round 7 (H-A7: openOwed, first seen live, portfol
     const expected = [...b0, ...b1];
     assert.deepEqual(ledger(sim, a), expected, 'setup: ledger');
     const st = statesOf('s1', orderId);
+    const shownThen = shown();
+    // (figures only) does a later reconnect bring it?
+    const n = rec.length;
+    dropped(a);
+    await quietly(() => rec.length > n && shown() === 'connected', 20_000);
+    await sleep(1000);
+    const later = statesOf('s1', orderId).join(' ');
     verdict(
       'O1',
       same(fillIds('s1'), expected) && st.some((s) => s.startsWith('CANCELED')),
-      `order ${orderId} states ${st.join(' ')} (exchange: ${String(sim.getOrder(orderId)?.status)}); GET /api/v3/order answers [${lookups}]; fills ${report(expected, fillIds('s1'))}; recoveries ${rec.join(' | ')}; last ${shown()}`,
+      `order ${orderId} states ${st.join(' ')} (exchange: ${String(sim.getOrder(orderId)?.status)}); GET /api/v3/order answers [${lookups}]; fills ${report(expected, fillIds('s1'))}; status before the later reconnect ${shownThen}; states after a later reconnect [${later}]; recoveries ${rec.join(' | ')}; last ${shown()}`,
     );
   });
 
@@ -209,6 +216,33 @@ describe('attacks on issue 21, round 7 (H-A7: openOwed, first seen live, portfol
       'O2',
       same(fillIds('s1', 'ETHUSDT'), e1) || last !== 'connected',
       `ETH ${report(e1, fillIds('s1', 'ETHUSDT'))}; order ${orderId} states [${st.join(' ')}] (exchange ${String(sim.getOrder(orderId)?.status)}); openOrders answers [${sim.requests.filter((r) => r.kind === 'rest' && r.path === '/api/v3/openOrders').map((r) => r.status).join(',')}]; recoveries ${rec.join(' | ')}; 45 s later: ${last}`,
+    );
+  });
+
+  it('O5: in a reconnect gap (not the first recovery: open orders read per known symbol) an order on a new symbol (ETHUSDT) is placed and half filled, and stays open with no later event: "symbols that have an open order at recovery time" are queried, its fill comes', async function () {
+    const a = newAccount(sim, 'spot');
+    await load(a, [TAB1, accountNode(sim, a, { recoverySymbols: 'BTCUSDT' }), ou('ou', ['s1']), sink('s1')]);
+    await waitConnected();
+    const rec = watchRecoveries();
+    fills(sim, a, 1);
+    await waitFor(() => fillIds('s1').length === 1, 8000, 'first fill');
+    dropped(a);
+    await waitFor(() => rec.length >= 1, 20_000, 'a first reconnect recovery');
+    await waitConnected();
+    const t0 = Date.now();
+    dropped(a);
+    const o = sim.placeOrder(a.accountId, { market: 'spot', symbol: 'ETHUSDT', side: 'BUY', type: 'LIMIT', quantity: '0.002', price: '50' });
+    const orderId = (o as { orderId: number }).orderId;
+    const e0 = [sim.fillOrder(orderId, { quantity: '0.001' }).tradeId];
+    await waitFor(() => rec.length >= 2, 20_000, 'the second reconnect recovery');
+    await quietly(() => fillIds('s1', 'ETHUSDT').length > 0, 40_000);
+    await sleep(1000);
+    const reads = sim.requests.filter((r) => r.kind === 'rest' && r.at >= t0 && r.path === '/api/v3/openOrders').map((r) => `${(r as { params?: Record<string, string> }).params?.symbol ?? 'all'}:${r.status}`).join(',');
+    assert.deepEqual(ledger(sim, a, 'ETHUSDT'), e0, 'setup: ledger');
+    verdict(
+      'O5',
+      same(fillIds('s1', 'ETHUSDT'), e0) || shown() !== 'connected',
+      `ETH ${report(e0, fillIds('s1', 'ETHUSDT'))}; order ${orderId} states [${statesOf('s1', orderId).join(' ')}] (exchange ${String(sim.getOrder(orderId)?.status)}); openOrders reads since the drop ${reads}; recoveries ${rec.join(' | ')}; 40 s later: ${shown()}`,
     );
   });
 
