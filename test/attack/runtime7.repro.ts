@@ -14,7 +14,31 @@
  *   npx mocha --no-config --timeout 0 --exit --enable-source-maps dist/test/attack/runtime7.repro.js
  *   (one attack: add  --grep O1 )
  *
- * Results: see the report of H-A7 (and the PASS/FAIL lines each attack logs).
+ * Results on attack7 (base c6515d5; figures are exchange trade ids / order ids; "old" = the same
+ * attack with c6515d5^'s gap-recovery.ts, rebuilt with tsc):
+ *  O1  FAIL spot order seen open, cancelled in a gap; GET /api/v3/order 503 x1 + myTrades 503 x1: the
+ *      30 s retry fetches the fill but reads no open orders (that read had succeeded), so the failed
+ *      final-state look-up is not redone: CANCELED missing, status connected; it comes only with the
+ *      NEXT reconnect. PASSES on old (the retry re-read open orders, looked the order up).
+ *  A2  FAIL the same on USD-M for an algo order (GET /fapi/v1/algoOrder 503): CANCELED missing. PASSES on old.
+ *  O4  FAIL an ETHUSDT order placed + half filled in a reconnect gap (not the first recovery: open
+ *      orders read per known symbol), still open; ETH first seen live on another order: the follow-up
+ *      brings the gap fill but reads no open orders: the open order's PARTIALLY_FILLED state never
+ *      comes, it is not tracked, and its cancel in a later gap is never reported. PASSES on old.
+ *  O2  FAIL (pre-existing, same on old) open-orders read 503 x1 alone: no retry (only failed fills
+ *      make a recovery incomplete); a half-filled open ETH order made in the gap: fill lost, connected.
+ *  O5  FAIL (pre-existing, path untouched by c6515d5) the same without any fault: a reconnect recovery
+ *      reads open orders per known symbol, so an open order on a new symbol is not found: fill lost.
+ *  O3  PASS open-orders read failing half way (BTC slow, ETH 503) + a fills failure: the retry reads again.
+ *  A1  PASS USD-M openAlgoOrders 503 + fills 503: the retry reads algo orders only; CANCELED once.
+ *  A3  PASS USD-M symbol first seen on an ALGO_UPDATE, then triggered: gap fill + trigger fill once.
+ *  L1  PASS 10 live fills of a new symbol while its follow-up fails (503 x2): each once.
+ *  L2 / L2k / L2m PASS restart (clean / no write landing / memory store, documented first start)
+ *      while the follow-up fails.   L3 PASS a second reconnect while the follow-up fails.
+ *  L4  PASS same-identity full deploy while the follow-up fails.   L5 PASS two account nodes, one stream.
+ *  P1  PASS PM: ETHUSDT in UM and margin books, each first seen live: each gap fill once, margin
+ *      open orders read once.   P2 PASS PM UM open orders + UM trades 503: only UM re-read, green 30 s.
+ *  P3  PASS PM CM symbol.   P4 PASS PM three reconnects 4 s apart with new symbols: green at once.
  */
 import assert from 'node:assert/strict';
 import type { BinanceSimulator, SimMarket } from '../../simulator/index';
