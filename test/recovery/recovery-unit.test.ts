@@ -334,20 +334,82 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     assert.deepEqual(second.map((e) => e.raw.X), ['CANCELED'], 'the final state, found at the next recovery');
   });
 
-  it("open-order scope 'auto': global call first, then per symbol while cheaper; 'per-symbol' never global", async () => {
+  // attack round 7 (H-A7): open-order reads and look-ups that failed are owed (the recovery is
+  // incomplete and retried), and a follow-up reads the open orders of the symbols it asks
+  it('attack round 7 O1: a final-state look-up that failed makes the recovery incomplete; the retry looks the order up again (CANCELED), not only the next gap', async () => {
+    const ex = new FakeExchange();
+    const r = make(ex);
+    const o = ex.order('BTCUSDT', 'NEW', NOW - H);
+    r.observe(spotEvent({ E: NOW - H, s: 'BTCUSDT', i: o.orderId, x: 'NEW', X: 'NEW' }));
+    o.status = 'CANCELED';
+    ex.failOn = (path) => (path === '/api/v3/order' ? Object.assign(new Error('internal error'), { code: -1000 }) : undefined);
+    const first = await r.recoverBatch({ from: NOW - 1000, to: NOW, reason: 'reconnect' });
+    r.commit(first);
+    assert.equal(first.events.length, 0);
+    assert.ok(r.incomplete && r.ordersOwedOnly, 'the look-up is owed');
+    ex.failOn = undefined;
+    const retry = await r.recoverBatch({ from: NOW - 1000, to: NOW + 30_000, reason: 'recovery-retry' });
+    r.commit(retry);
+    assert.deepEqual(retry.events.map((e) => e.raw.X), ['CANCELED']);
+    assert.ok(!r.incomplete);
+  });
+
+  it('attack round 7 O2: an open-orders read that failed is owed; the retry (even one for a later gap) reads it and asks the symbol it reveals from the failed gap\'s start', async () => {
+    const ex = new FakeExchange();
+    let now = NOW;
+    const r = make(ex, { symbols: ['BTCUSDT'] }, () => now);
+    r.commit(await r.recoverBatch({ from: NOW - 1000, to: NOW, reason: 'startup' }));
+    // in the gap: an ETHUSDT order placed and half filled, still open
+    const o = ex.order('ETHUSDT', 'PARTIALLY_FILLED', NOW + 15_000, '1');
+    const t = ex.trade('ETHUSDT', NOW + 15_000, o.orderId);
+    now = NOW + 20_000;
+    ex.failOn = (path) => (path === '/api/v3/openOrders' ? new BinanceApiError('GET /api/v3/openOrders failed: HTTP 503', { httpStatus: 503 }) : undefined);
+    const first = await r.recoverBatch({ from: NOW + 10_000, to: now, reason: 'reconnect' });
+    r.commit(first);
+    assert.ok(r.incomplete && r.ordersOwedOnly, 'the read is owed');
+    ex.failOn = undefined;
+    // a retry asked later (a follow-up's gap starts at its own time)
+    now = NOW + 60_000;
+    const retry = await r.recoverBatch({ from: now, to: now, reason: 'recovery-retry' });
+    r.commit(retry);
+    const fills = retry.events.filter((e) => e.raw.x === 'TRADE').map((e) => e.raw.t);
+    assert.deepEqual(fills, [t.id], 'the fill of the gap');
+    assert.ok(retry.events.some((e) => e.raw.s === 'ETHUSDT' && e.raw.X === 'PARTIALLY_FILLED'), 'the order state');
+    assert.ok(!r.incomplete);
+  });
+
+  it('attack round 7 O4: the follow-up for a symbol first seen live reads that symbol\'s open orders (an order half filled in the gap, still open: its state comes)', async () => {
+    const ex = new FakeExchange();
+    let now = NOW;
+    const r = make(ex, { symbols: ['BTCUSDT'], openOrdersScope: 'per-symbol' }, () => now);
+    r.commit(await r.recoverBatch({ from: NOW - 1000, to: NOW, reason: 'startup' }));
+    const o = ex.order('ETHUSDT', 'PARTIALLY_FILLED', NOW + 15_000, '1');
+    const t = ex.trade('ETHUSDT', NOW + 15_000, o.orderId);
+    now = NOW + 20_000;
+    r.commit(await r.recoverBatch({ from: NOW + 10_000, to: now, reason: 'reconnect' }));
+    assert.ok(!r.incomplete);
+    // ETH seen live on another order: new since the gap
+    now = NOW + 30_000;
+    const other = ex.order('ETHUSDT', 'NEW', now);
+    r.observe(spotEvent({ E: now, s: 'ETHUSDT', i: other.orderId, x: 'NEW', X: 'NEW' }));
+    assert.ok(r.listing);
+    const retry = await r.recoverBatch({ from: now, to: now, reason: 'recovery-retry' });
+    r.commit(retry);
+    assert.deepEqual(retry.events.filter((e) => e.raw.x === 'TRADE').map((e) => e.raw.t), [t.id]);
+    assert.ok(retry.events.some((e) => Number(e.raw.i) === o.orderId && e.raw.X === 'PARTIALLY_FILLED'), 'the half-filled order\'s state');
+    assert.ok(ex.calls.some((c) => c.path === '/api/v3/openOrders' && c.params.symbol === 'ETHUSDT'));
+    assert.ok(!r.incomplete);
+  });
+
+  it("open-order scope 'auto': on spot (80 weight, cheap) the global call at every gap, so a symbol with an open order placed in any gap is found (attack round 7 O5); 'per-symbol' never global", async () => {
     const ex = new FakeExchange();
     const r = make(ex, { symbols: ['BTCUSDT', 'ETHUSDT'] });
     await r.recover({ from: NOW - H, to: NOW, reason: 'startup' });
+    ex.order('BNBUSDT', 'PARTIALLY_FILLED', NOW); // placed in the next gap, still open
     await r.recover({ from: NOW - H, to: NOW, reason: 'reconnect' });
     const oo = ex.calls.filter((c) => c.path === '/api/v3/openOrders').map((c) => c.params.symbol ?? '*');
-    assert.deepEqual(oo, ['*', 'BTCUSDT', 'ETHUSDT']);
-
-    const many = Array.from({ length: 14 }, (_, i) => `S${i}USDT`); // 14 × 6 = 84 ≥ 80: global is cheaper
-    const ex2 = new FakeExchange();
-    const r2 = make(ex2, { symbols: many });
-    await r2.recover({ from: NOW - H, to: NOW, reason: 'a' });
-    await r2.recover({ from: NOW - H, to: NOW, reason: 'b' });
-    assert.deepEqual(ex2.calls.filter((c) => c.path === '/api/v3/openOrders').map((c) => c.params.symbol ?? '*'), ['*', '*']);
+    assert.deepEqual(oo, ['*', '*']);
+    assert.ok(ex.calls.some((c) => c.path === '/api/v3/myTrades' && c.params.symbol === 'BNBUSDT'), 'its fills asked');
 
     const ex3 = new FakeExchange();
     const r3 = make(ex3, { openOrdersScope: 'per-symbol', symbols: ['BTCUSDT'] });

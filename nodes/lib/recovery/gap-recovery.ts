@@ -52,8 +52,9 @@ export interface GapRecoveryOptions {
   clockSlackMs?: number;
   /**
    * Open-order query: 'all' = one call without symbol (discovers symbols); 'per-symbol' =
-   * one call per known symbol; 'auto' (default) = 'all' at the first recovery and
-   * whenever it weighs no more than the per-symbol calls, else per symbol.
+   * one call per known symbol; 'auto' (default) = 'all' at the first recovery, whenever it
+   * weighs no more than the per-symbol calls, and wherever it is cheap (open-orders.ts
+   * CHEAP_ALL_OPEN_ORDERS_WEIGHT: every book but portfolio margin's margin book), else per symbol.
    */
   openOrdersScope?: OpenOrdersScope;
   /** Orders seen open live but gone from openOrders that are looked up per recovery. Default 50. */
@@ -152,8 +153,12 @@ export class GapRecovery {
   private readonly failed = new Set<string>();
   /** Symbols whose cursor a live fill far above it could not move (checked by the next recovery). */
   private readonly suspect = new Set<string>();
-  /** Open-order reads (book id, + ' algo') whose last attempt failed: a retry reads them again. */
-  private readonly openOwed = new Set<string>();
+  /**
+   * Open-order reads (book id, + ' algo') that failed, or whose final-state look-ups failed → the
+   * start of the earliest gap they were to cover: the recovery is incomplete, a retry reads them
+   * again and asks the symbols they reveal from there (attack round 7 O1/O2/A2).
+   */
+  private readonly openOwed = new Map<string, number>();
   /**
    * Symbols a recovery that already chose its symbols did not ask, each with the time to ask it
    * from: listed by a redeploy or a second user while a recovery was planned or running (soak seed
@@ -303,7 +308,12 @@ export class GapRecovery {
 
   /** True while some symbol's fills are incomplete (a failed query is retried from its cursor). */
   get incomplete(): boolean {
-    return this.failed.size > 0 || this.suspect.size > 0 || this.listedLate.size > 0;
+    return this.failed.size > 0 || this.suspect.size > 0 || this.listedLate.size > 0 || this.openOwed.size > 0;
+  }
+
+  /** True while only open orders (or their final states) wait to be read again (nothing else is missing). */
+  get ordersOwedOnly(): boolean {
+    return this.failed.size === 0 && this.suspect.size === 0 && this.listedLate.size === 0 && this.openOwed.size > 0;
   }
 
   /** A symbol new since a gap that waits for its query (its first live fills are not a trusted cursor). */
@@ -451,7 +461,7 @@ export class GapRecovery {
     // without a cursor is queried by time from here after a restart (a restart while REST was
     // down, live fills, another restart: a fill of a listed symbol made before the first was lost,
     // runtime schedule seed 4242)
-    if (this.failed.size > 0 && this.coveredSince < lastEventTime) lastEventTime = this.coveredSince;
+    if ((this.failed.size > 0 || this.openOwed.size > 0) && this.coveredSince < lastEventTime) lastEventTime = this.coveredSince;
     for (const from of this.listedLate.values()) if (from < lastEventTime) lastEventTime = from;
     // every tracked order (bounded by the "Open orders tracked" setting, never by less)
     const orders = this.openOrders.persisted(this.maxTrackedOrders);
@@ -581,7 +591,7 @@ export class GapRecovery {
   /** Applies a batch's cursor commits (after its events were delivered). */
   commit(batch: RecoveryBatch): void {
     for (const c of batch.commits) this.ledger.commit(c);
-    const clear = this.failed.size === 0 && this.listedLate.size === 0;
+    const clear = this.failed.size === 0 && this.listedLate.size === 0 && this.openOwed.size === 0;
     if (batch.complete && batch.epoch !== undefined && clear) this.ledger.markCaughtUp(batch.epoch);
     // covered once delivered and committed, and only if no symbol became late meanwhile (attack
     // round 5 L2/L3: covered at the end of the query, a symbol listed before the commit was asked
@@ -619,45 +629,50 @@ export class GapRecovery {
     if (this.earliestGapFrom === undefined || gap.from < this.earliestGapFrom) this.earliestGapFrom = gap.from;
 
     // 1. open orders per book (also discovers symbols with open orders). A retry (the same gap,
-    // after the recovery that read them) reads them again only where that read failed: reading
-    // every book again made the follow-up for a symbol first seen live on portfolio margin wait a
-    // minute for the weight budget (margin open orders without a symbol count as 1500, the budget
-    // is 3000; the package test's PM nodes stayed "catching up")
+    // after the recovery that read them) reads a book again only where that read or its final-state
+    // look-ups failed (owed), and the open orders of the symbols new since a gap it asks (attack
+    // round 7 O4: a half-filled order of such a symbol, placed in the gap, was never reported).
+    // Reading every book again made the follow-up for a symbol first seen live on portfolio margin
+    // wait a minute for the weight budget (margin open orders without a symbol count as 1500, the
+    // budget is 3000; the package test's PM nodes stayed "catching up").
     const retry = gap.reason === 'recovery-retry';
-    const open: Array<{ book: Book; algo: boolean; rows: Row[]; covered: Set<string> | 'all' }> = [];
+    const open: Array<{ book: Book; algo: boolean; key: string; rows: Row[]; covered: Set<string> | 'all'; owedFrom?: number }> = [];
+    /** Reads (or their look-ups) that failed this time → from when they are owed. */
+    const openFailed = new Map<string, number>();
+    const late = [...this.listedLate.keys()].map((q) => this.books.split(q));
     for (const book of this.books.list) {
       const bookKnown = known.map((q) => this.books.split(q)).filter((x) => x.book === book).map((x) => x.symbol);
+      const bookLate = late.filter((x) => x.book === book).map((x) => x.symbol);
       const label = book.id ? `${book.id} ` : '';
-      const key = book.id || '-';
-      if (!retry || this.openOwed.has(key)) {
+      const reads: Array<{ key: string; algo: boolean; what: string }> = [{ key: book.id || '-', algo: false, what: 'open orders' }];
+      if (book.api.openAlgoOrders) reads.push({ key: `${book.id || '-'} algo`, algo: true, what: 'open algo orders' });
+      for (const r of reads) {
+        const owedFrom = this.openOwed.get(r.key);
+        const ask = !retry || owedFrom !== undefined ? bookKnown : bookLate;
+        if (retry && owedFrom === undefined && bookLate.length === 0) continue;
         try {
-          open.push({ book, algo: false, ...(await this.openOrders.fetchOpen(book, bookKnown, first)) });
-          this.openOwed.delete(key);
+          const got = r.algo ? await this.openOrders.fetchOpenAlgo(book, ask, first) : await this.openOrders.fetchOpen(book, ask, first);
+          open.push({ book, algo: r.algo, key: r.key, ...got, ...(owedFrom !== undefined ? { owedFrom } : {}) });
         } catch (err) {
-          this.openOwed.add(key);
-          errors.push(`${label}open orders: ${errText(err)}`);
-          this.logger?.warn(`recovery: ${label}open orders not reconciled: ${errText(err)}`);
-        }
-      }
-      if (book.api.openAlgoOrders && (!retry || this.openOwed.has(`${key} algo`))) {
-        try {
-          open.push({ book, algo: true, ...(await this.openOrders.fetchOpenAlgo(book, bookKnown, first)) });
-          this.openOwed.delete(`${key} algo`);
-        } catch (err) {
-          this.openOwed.add(`${key} algo`);
-          errors.push(`${label}open algo orders: ${errText(err)}`);
-          this.logger?.warn(`recovery: ${label}open algo orders not reconciled: ${errText(err)}`);
+          openFailed.set(r.key, Math.min(gap.from, owedFrom ?? Infinity));
+          errors.push(`${label}${r.what}: ${errText(err)}`);
+          this.logger?.warn(`recovery: ${label}${r.what} not reconciled: ${errText(err)}`);
         }
       }
     }
 
     // 2. symbols to query for fills
     const symbols = new Set(known);
+    /** Symbols revealed by a read that was owed: asked from the gap that read was to cover. */
+    const revealedFrom = new Map<string, number>();
     if (!this.isolatedSymbol) {
       for (const o of open) {
         for (const r of o.rows) {
           const s = str(r.symbol);
-          if (s) symbols.add(this.books.qualify(o.book.id, s));
+          if (!s) continue;
+          const q = this.books.qualify(o.book.id, s);
+          if (o.owedFrom !== undefined && !symbols.has(q)) revealedFrom.set(q, Math.min(o.owedFrom, revealedFrom.get(q) ?? Infinity));
+          symbols.add(q);
         }
       }
     }
@@ -682,7 +697,7 @@ export class GapRecovery {
     };
     for (const symbol of symbolList) {
       const lateFrom = this.listedLate.get(symbol);
-      const gapStart = Math.min(gap.from, lateFrom ?? Infinity) - this.clockSlackMs;
+      const gapStart = Math.min(gap.from, lateFrom ?? Infinity, revealedFrom.get(symbol) ?? Infinity) - this.clockSlackMs;
       const got = await recoverSymbolFills(source, symbol, { gapFrom, gapStart, floor, epoch });
       if (got.error) errors.push(got.error);
       if (got.outcome === 'incomplete') this.failed.add(symbol);
@@ -698,10 +713,15 @@ export class GapRecovery {
     // 4. order states
     let orderStates = 0;
     for (const o of open) {
+      const errorsBefore = errors.length;
       const ev = await this.openOrders.reconcile(o.book, o.rows, o.covered, o.algo, errors);
+      // a final state that could not be looked up: the book is read again by a retry
+      if (errors.length > errorsBefore) openFailed.set(o.key, Math.min(gap.from, o.owedFrom ?? Infinity, openFailed.get(o.key) ?? Infinity));
+      else if (!openFailed.has(o.key)) this.openOwed.delete(o.key);
       orderStates += ev.length;
       out.push(...ev);
     }
+    for (const [key, from] of openFailed) this.openOwed.set(key, Math.min(from, this.openOwed.get(key) ?? Infinity));
 
     // 5. balances (one account per market; portfolio margin: the account-position node reloads its own)
     let balanceSnapshot = false;
@@ -743,7 +763,7 @@ export class GapRecovery {
       `recovery (${gap.reason}): ${fills} fill(s) over ${symbolList.length} symbol(s), ${orderStates} order state(s)` +
         `${balanceSnapshot ? ', balances' : ''}; ${this.lastStats.requests} REST call(s)${errors.length ? `; ${errors.length} error(s)` : ''}`,
     );
-    return { gap, events: out, commits, complete: commits.every((c) => c.complete), epoch, covered: this.failed.size === 0 };
+    return { gap, events: out, commits, complete: commits.every((c) => c.complete), epoch, covered: this.failed.size === 0 && this.openOwed.size === 0 };
   }
 
   /** One trade page of a recovery symbol. */

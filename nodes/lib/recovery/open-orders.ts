@@ -49,6 +49,16 @@ export interface OpenOrdersHost {
   dropped?(symbol: string, orderId: number): void;
 }
 
+/**
+ * The open orders of a book are read all at once (no symbol) whenever that costs at most this much
+ * weight (spot 80, USDⓈ-M / COIN-M / PM UM and CM 40, cross margin 10: every book but PM margin,
+ * 1500): a symbol with an open order placed in the gap is found by any gap's recovery, not only by
+ * the first (attack round 7 O5: a reconnect read BTCUSDT's open orders only, and the fill of a
+ * half-filled ETHUSDT order placed in the gap was lost, status green). At most one such read per
+ * book and gap: a small share of the 50 % of the minute's limit recovery may spend.
+ */
+export const CHEAP_ALL_OPEN_ORDERS_WEIGHT = 100;
+
 export interface OpenOrdersOptions {
   scope: OpenOrdersScope;
   /** Isolated margin: only its one symbol, per symbol. */
@@ -174,7 +184,7 @@ export class OpenOrders {
     if (this.opts.isolated) return false;
     if (this.opts.scope === 'all') return true;
     if (this.opts.scope === 'per-symbol') return false;
-    return first || known.length === 0 || known.length * perSymbolWeight >= allWeight;
+    return first || known.length === 0 || known.length * perSymbolWeight >= allWeight || allWeight <= CHEAP_ALL_OPEN_ORDERS_WEIGHT;
   }
 
   /** Open orders of one book; `known` are the book's exchange symbols, `covered` recovery symbols. */

@@ -737,11 +737,13 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     const p = this.pipeline;
     const g = p.currentGap;
     if (g?.reason === 'recovery-retry' && p.heldCount === 0 && !p.holding) {
-      return this.recovery?.listing ? 'fetching the fills of symbols new since a gap' : 'fetching fills that could not be fetched before';
+      if (this.recovery?.listing) return 'fetching the fills of symbols new since a gap';
+      return this.recovery?.ordersOwedOnly ? 'reading open orders that could not be read before' : 'fetching fills that could not be fetched before';
     }
     if (p.recovering || p.heldCount > 0 || p.holding) return `recovering what was missed (${g && g.reason !== 'recovery-retry' ? g.reason : 'reconnect'})`;
     if (this.recovery?.checking) return 'confirming a trade id far above the cursor with the exchange';
     if (this.recovery?.listing) return 'fetching the fills of symbols new since a gap';
+    if (this.recovery?.ordersOwedOnly) return 'some open orders not reconciled yet (REST unavailable); retrying';
     if (this.recovery?.incomplete) return 'some fills not fetched yet (REST unavailable); retrying';
     return undefined;
   }
