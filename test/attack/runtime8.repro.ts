@@ -12,7 +12,47 @@
  *   npx mocha --no-config --timeout 0 --exit --enable-source-maps dist/test/attack/runtime8.repro.js
  *   (one attack: add  --grep K1 )
  *
- * RESULTS
+ * Results on attack8 (base d5a2784; figures are exchange trade ids / order ids; "old" = the same
+ * attack with d5a2784^'s gap-recovery.ts, open-orders.ts and reliable-stream.ts, rebuilt with tsc):
+ *  N2  FAIL (regression of d5a2784) 10 000 open spot orders over 10 symbols (= the default "Open
+ *      orders tracked"): every gap now reads GET /api/v3/openOrders without a symbol; the answer is
+ *      over the REST client's 4096 KiB cap (rest.ts MAX_RESPONSE_BYTES) and refused, every time: the
+ *      read is owed for good, retried with back-off, status "catching up: some open orders not
+ *      reconciled yet (REST unavailable)" for good (REST is up), and an order cancelled in each of 3
+ *      gaps: CANCELED never delivered (0/3). Gap fills OK. OLD: only the first read failed, later gaps
+ *      read per symbol: CANCELED 2/3 at once, the first at the next gap, status connected.
+ *  K1  FAIL (new with d5a2784) an order seen open is cancelled in a gap; GET /api/v3/order answers
+ *      400 -1102 for ever: retried at +30 s, +90 s, ... (back-off to 10 min) for ever, status
+ *      "recovering: some open orders not reconciled yet (REST unavailable); retrying" for good (102 s
+ *      measured; no give-up path in the code), persisted lastEventTime frozen at the gap (102 s old),
+ *      caught-up held. Fills all once. Survives a restart (K4: the order is persisted, looked up
+ *      again, 400, yellow again). OLD: green at once, CANCELED missing (the O1 failure).
+ *  R4  FAIL look-back 0.01 h (36 s); the open-orders read fails (503 x2) at the reconnect and the
+ *      +30 s retry; an ETHUSDT order placed and half filled in the gap. The +90 s retry reads it, asks
+ *      ETHUSDT (myTrades 200) but the revealed symbol has no cursor, so symbol-fills.ts clamps to the
+ *      look-back (fromTime = max(floor, start), rows older than floor skipped): fill 5002 lost, no
+ *      warning, status connected. The owed gap start is a cursor the recovery holds (issue 21 case 7:
+ *      "the look-back bounds where a recovery starts from nothing"). OLD: also lost (no retry at all).
+ *  K3  FAIL (pre-existing) 60 orders seen open, cancelled in one gap: 50 CANCELED (maxOrderLookups
+ *      50, not a setting), status connected, the 10 others only at the next gap (45 s later here):
+ *      the cap overflow is a log line only, not owed (failed look-ups are owed since d5a2784).
+ *  N1  FAIL (pre-existing, same on old) "Open orders tracked" 100, 101 open BTCUSDT orders: at the next
+ *      reconnect reconcile's LRU tracking thrashes (each untracked row evicts the next row to come):
+ *      all 101 NEW states delivered again (recovered), not just the one dropped; each later recovery
+ *      emits 101 states too (the flow got 0 more: deduplicated). Limit shown (limits {"orders":100}).
+ *  B2  FAIL (pre-existing, documented exception) portfolio margin, margin book read per known symbol
+ *      after the first recovery: an ETHUSDT margin order placed and half filled in a reconnect gap,
+ *      still open: fill 5002 not delivered, status connected 40 s later; it comes only when ETH shows
+ *      up live (the rest filled live: 5002 then came, recovered, once).
+ *  K2  PASS look-up -2013 for ever: one retry (+30 s), order no longer tracked, green; fills once.
+ *  K4  PASS look-up 400 for ever (owed, never caught up) + ETHUSDT traded live, in a gap, while
+ *      stopped, after a clean restart: ETH 5001..5008 each once.
+ *  R1 / R1k PASS open-orders read owed (503 for good), half-filled ETH order in the gap, live BTC
+ *      fill, clean / kill-like restart: ETH 5002 once + PARTIALLY_FILLED, BTC once.
+ *  R2  PASS owed read + same-identity full deploy (stream kept), then REST back: ETH once, state, green.
+ *  R3  PASS owed read (503 x1) + a second reconnect gap before the retry: ETH 5002, 5003 once.
+ *  R5  PASS two account nodes on one stream, owed read, XRP order in the gap: each flow once + state.
+ *  B1  PASS isolated margin, openOrders 503 x1: CANCELED and the fill once after the +30 s retry.
  */
 import assert from 'node:assert/strict';
 import type { BinanceSimulator, SimMarket } from '../../simulator/index';
@@ -147,7 +187,7 @@ describe('attacks on issue 21, round 8 (H-A8: openOwed map, late symbols\' open 
     streamOf(id).on('recovery', (r: RecoveryReport) => {
       if (r.phase !== 'finished') return;
       const s = r.stats;
-      out.push(`+${((Date.now() - t0) / 1000).toFixed(1)}s ${r.gap.reason} sym=${s?.symbols.join('/') ?? '?'} fills=${s?.fills ?? '?'} states=${s?.orderStates ?? '?'} req=${s?.requests ?? '?'} err=${s?.errors.length ?? '?'}`);
+      out.push(`+${((Date.now() - t0) / 1000).toFixed(1)}s ${r.gap.reason} sym=${s?.symbols.join('/') ?? '?'} fills=${s?.fills ?? '?'} states=${s?.orderStates ?? '?'} req=${s?.requests ?? '?'} err=${s?.errors.length ?? '?'}${s?.errors.length ? ` (${s.errors.join('; ').slice(0, 160)})` : ''}`);
     });
     return out;
   }
@@ -212,6 +252,49 @@ describe('attacks on issue 21, round 8 (H-A8: openOwed map, late symbols\' open 
       );
     });
   }
+
+  it('K4: a final-state look-up answers 400 -1102 for ever (the recovery stays owed, not caught up); ETHUSDT (not listed) is then traded live, fills in a reconnect gap, and a clean restart with fills while stopped: every ETH fill once', async function () {
+    const a = newAccount(sim, 'spot');
+    const flow = (): FlowNode[] => [TAB1, accountNode(sim, a, { recoverySymbols: 'BTCUSDT', recoveryStore: 'persist' }), ou('ou', ['s1']), sink('s1')];
+    await load(a, flow());
+    await waitConnected();
+    const rec = watchRecoveries();
+    const orderId = placeOpen(a);
+    await waitFor(() => statesOf('s1', orderId).length > 0, 8000, 'the NEW order live');
+    sim.failNext({ path: '/api/v3/order', httpStatus: 400, code: -1102, count: 1_000_000 });
+    dropped(a);
+    sim.cancelOrder(orderId);
+    await waitFor(() => rec.length >= 1, 20_000, 'the reconnect recovery');
+    await waitConnected();
+    const e0 = fills(sim, a, 3, 'ETHUSDT');
+    await quietly(() => e0.every((id) => fillIds('s1', 'ETHUSDT').includes(id)), 8000);
+    await sleep(1000);
+    const n = rec.length;
+    dropped(a);
+    const e1 = fills(sim, a, 1, 'ETHUSDT', 'spot', 'SELL');
+    await quietly(() => rec.length > n && fillIds('s1', 'ETHUSDT').includes(e1[0]), 20_000);
+    const e2 = fills(sim, a, 2, 'ETHUSDT');
+    await quietly(() => e2.every((id) => fillIds('s1', 'ETHUSDT').includes(id)), 8000);
+    await sleep(2000);
+    const before = shown();
+    const run1 = trades('s1');
+    await restart(a, flow(), false);
+    const e3 = fills(sim, a, 1, 'ETHUSDT', 'spot', 'SELL');
+    await waitConnected();
+    const rec2 = watchRecoveries();
+    await quietly(() => fillIds('s1', 'ETHUSDT').includes(e3[0]), 30_000);
+    const e4 = fills(sim, a, 1, 'ETHUSDT');
+    await sleep(5000);
+    const run2 = trades('s1');
+    const eth = [...run1, ...run2].filter((m) => m.payload.symbol === 'ETHUSDT').map((m) => Number(m.payload.tradeId));
+    const exp = [...e0, ...e1, ...e2, ...e3, ...e4];
+    assert.deepEqual(ledger(sim, a, 'ETHUSDT'), exp, 'setup: ledger');
+    verdict(
+      'K4',
+      same(eth, exp),
+      `e0=${e0} (live) e1=${e1} (gap) e2=${e2} (live) e3=${e3} (stopped) e4=${e4} (live after restart); ETH ${report(exp, eth)}; run1 ${tag(run1.filter((m) => m.payload.symbol === 'ETHUSDT'))}; run2 ${tag(run2.filter((m) => m.payload.symbol === 'ETHUSDT'))}; before the restart: ${before}; look-ups after the restart ${sim.requests.filter((r) => r.kind === 'rest' && r.path === '/api/v3/order').length}; recoveries ${rec.join(' | ')} || after the restart ${rec2.join(' | ')}; last ${shown()}`,
+    );
+  });
 
   it('K3: 60 orders seen open live (more than the 50 final-state look-ups per recovery) are cancelled in one gap: each CANCELED comes, or the status says what is missing', async function () {
     const a = newAccount(sim, 'spot');
@@ -430,25 +513,35 @@ describe('attacks on issue 21, round 8 (H-A8: openOwed map, late symbols\' open 
     );
   });
 
-  it('B2: portfolio margin, margin book (open orders per known symbol after the first recovery, by design): in a reconnect gap an ETHUSDT margin order is placed and half filled, stays open: its fill comes, or the status is not green', async function () {
+  it('B2: portfolio margin, margin book (open orders per known symbol after the first recovery, by design): in a reconnect gap (not the first) an ETHUSDT margin order is placed and half filled, stays open: its fill comes, or the status is not green', async function () {
     const a = pmAccount(sim);
     await load(a, [TAB1, pmNode(sim, a, { recoverySymbols: 'BTCUSDT' }), ou('ou', ['s1']), sink('s1')]);
     await waitConnected();
     const rec = watchRecoveries();
     fills(sim, a, 1, 'BTCUSDT', 'margin');
     await waitFor(() => fillIds('s1').length === 1, 8000, 'first fill');
+    dropped(a);
+    await waitFor(() => rec.length >= 1, 20_000, 'a first reconnect recovery');
+    await waitConnected();
+    await sleep(500);
     const t0 = Date.now();
     dropped(a);
     const orderId = placeOpen(a, 'ETHUSDT', 'margin', '50');
     const e0 = [sim.fillOrder(orderId, { quantity: '0.001' }).tradeId];
-    await waitFor(() => rec.length >= 1, 20_000, 'the reconnect recovery');
+    await waitFor(() => rec.length >= 2, 20_000, 'the second reconnect recovery');
     await quietly(() => fillIds('s1', 'ETHUSDT').length > 0, 40_000);
     await sleep(1000);
     assert.deepEqual(ledger(sim, a, 'ETHUSDT', 'margin'), e0, 'setup: ledger');
+    const got40 = [...fillIds('s1', 'ETHUSDT')];
+    const shown40 = shown();
+    // (figures only) the rest of the order filled live: does the first-seen-live follow-up bring e0?
+    const e1 = [sim.fillOrder(orderId, { quantity: '0.001' }).tradeId];
+    await quietly(() => fillIds('s1', 'ETHUSDT').includes(e0[0]) && shown() === 'connected', 30_000);
+    await sleep(1000);
     verdict(
       'B2',
-      same(fillIds('s1', 'ETHUSDT'), e0) || shown() !== 'connected',
-      `margin ETH ${report(e0, fillIds('s1', 'ETHUSDT'))}; order ${orderId} states [${statesOf('s1', orderId).join(' ')}] (exchange ${String(sim.getOrder(orderId)?.status)}); margin openOrders reads [${answers(t0, '/papi/v1/margin/openOrders')}]; recoveries ${rec.join(' | ')}; 40 s later: ${shown()}`,
+      same(got40, e0) || shown40 !== 'connected',
+      `margin ETH ${report(e0, got40)}; order ${orderId} states [${statesOf('s1', orderId).join(' ')}] (exchange ${String(sim.getOrder(orderId)?.status)}); margin openOrders reads [${answers(t0, '/papi/v1/margin/openOrders')}]; 40 s later: ${shown40}; after the rest filled live (e1=${e1}): ETH ${report([...e0, ...e1], fillIds('s1', 'ETHUSDT'))}; recoveries ${rec.join(' | ')}; last ${shown()}`,
     );
   });
 
@@ -462,6 +555,7 @@ describe('attacks on issue 21, round 8 (H-A8: openOwed map, late symbols\' open 
     await waitFor(() => ids.every((id) => statesOf('s1', id).length > 0), 20_000, 'every NEW live');
     await sleep(1000);
     const shownLive = shown();
+    const limitsLive = JSON.stringify(streamOf().currentState.limits);
     const per: number[] = [];
     for (let i = 0; i < 3; i++) {
       const before = (sunk('s1') as Msg[]).filter((m) => m.recovered === true).length;
@@ -475,40 +569,44 @@ describe('attacks on issue 21, round 8 (H-A8: openOwed map, late symbols\' open 
     const again = ids.filter((id) => statesOf('s1', id).length > 1).length;
     verdict(
       'N1',
-      per.every((x) => x === 0) || per.every((x) => x <= 1),
-      `recovered order states per reconnect [${per.join(',')}]; orders delivered more than once ${again}/101; status with 101 open orders: ${shownLive}; recoveries ${rec.join(' | ')}; last ${shown()}`,
+      per.every((x) => x <= 1),
+      `recovered order states per reconnect [${per.join(',')}]; orders delivered more than once ${again}/101; status with 101 open orders: ${shownLive} limits ${limitsLive}; recoveries ${rec.join(' | ')}; last ${shown()}`,
     );
   });
 
-  it('N2: 10 000 open orders over 10 symbols (the default "Open orders tracked"): three reconnects read all of them at each gap: time and weight of each recovery, no state delivered again', async function () {
+  it('N2: 10 000 open orders over 10 symbols (the default "Open orders tracked"): three reconnects (a BTC fill and one order cancelled in each gap) read all of them at each gap: each gap fill and CANCELED once, time of each recovery, green', async function () {
     const a = newAccount(sim, 'spot');
     const syms = ['BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'XRPUSDT', 'SOLUSDT', 'ADAUSDT', 'DOGEUSDT', 'TRXUSDT', 'LTCUSDT', 'DOTUSDT'];
     await load(a, [TAB1, accountNode(sim, a, { recoverySymbols: 'BTCUSDT' }), ou('ou', ['s1']), sink('s1')]);
     await waitConnected();
     const rec = watchRecoveries();
     const tPlace = Date.now();
-    for (let i = 0; i < 10_000; i++) placeOpen(a, syms[i % syms.length], 'spot', '0.01', '1');
+    const ids: number[] = [];
+    for (let i = 0; i < 10_000; i++) ids.push(placeOpen(a, syms[i % syms.length], 'spot', '0.01', '1'));
     await quietly(() => (sunk('s1') as Msg[]).length >= 10_000, 120_000);
     const placeS = ((Date.now() - tPlace) / 1000).toFixed(1);
     const got = (sunk('s1') as Msg[]).length;
     await sleep(2000);
     const per: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const before = (sunk('s1') as Msg[]).filter((m) => m.recovered === true).length;
+      const before = (sunk('s1') as Msg[]).filter((m) => m.recovered === true && m.payload.tradeId === undefined).length;
       const n = rec.length;
       const t = Date.now();
       dropped(a);
+      // in each gap a BTC fill; in each gap one more order (ids[0..2]) is cancelled
+      const b = fills(sim, a, 1);
+      sim.cancelOrder(ids[i]);
       await quietly(() => rec.length > n, 60_000);
       const took = Date.now() - t;
       await waitConnected();
-      const b = fills(sim, a, 1);
       await quietly(() => fillIds('s1').includes(b[0]), 10_000);
-      per.push(`${(took / 1000).toFixed(1)}s/${(sunk('s1') as Msg[]).filter((m) => m.recovered === true).length - before} states, live fill ${fillIds('s1').includes(b[0]) ? 'ok' : 'MISSING'}, openOrders [${answers(t, '/api/v3/openOrders')}]`);
+      per.push(`${(took / 1000).toFixed(1)}s/${(sunk('s1') as Msg[]).filter((m) => m.recovered === true && m.payload.tradeId === undefined).length - before} states, gap fill ${fillIds('s1').includes(b[0]) ? 'ok' : 'MISSING'}, CANCELED of ${ids[i]} ${statesOf('s1', ids[i]).some((x) => x.startsWith('CANCELED')) ? 'ok' : 'MISSING'}, openOrders [${answers(t, '/api/v3/openOrders')}]`);
     }
+    await quietly(() => shown() === 'connected', 40_000);
     verdict(
       'N2',
-      per.every((p) => /\/0 states, live fill ok/.test(p)),
-      `10 000 NEW live in ${placeS} s (${got} msgs); per reconnect: ${per.join(' ; ')}; recoveries ${rec.join(' | ')}; last ${shown()}`,
+      per.every((p) => /gap fill ok, CANCELED of \d+ ok/.test(p)) && shown() === 'connected',
+      `10 000 NEW live in ${placeS} s (${got} msgs); per reconnect: ${per.join(' ; ')}; recoveries ${rec.join(' | ')}; 40 s later ${shown()}`,
     );
   });
 });
