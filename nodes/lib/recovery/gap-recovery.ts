@@ -18,7 +18,7 @@ import { BudgetedRest, WeightBudget, type RestLike, type RestParams } from '../e
 import type { RecoveryRest } from '../exchange/facts';
 import { FillLedger, type CursorCommit } from './ledger';
 import { recoverSymbolFills, type SymbolFillsSource } from './symbol-fills';
-import { OpenOrders, type OpenOrdersScope } from './open-orders';
+import { OpenOrders, transientFailure, type OpenOrdersScope } from './open-orders';
 import { Books, fillIdentity, type Book } from './books';
 import { LiveTracking } from './live-tracking';
 import { balanceEventFromAccount, rows, str, type Row } from './rest-rows';
@@ -654,7 +654,8 @@ export class GapRecovery {
           const got = r.algo ? await this.openOrders.fetchOpenAlgo(book, ask, first) : await this.openOrders.fetchOpen(book, ask, first);
           open.push({ book, algo: r.algo, key: r.key, ...got, ...(owedFrom !== undefined ? { owedFrom } : {}) });
         } catch (err) {
-          openFailed.set(r.key, Math.min(gap.from, owedFrom ?? Infinity));
+          // a fault: read again by the retry; a refusal (4xx): at the next gap (transientFailure)
+          if (transientFailure(err)) openFailed.set(r.key, Math.min(gap.from, owedFrom ?? Infinity));
           errors.push(`${label}${r.what}: ${errText(err)}`);
           this.logger?.warn(`recovery: ${label}${r.what} not reconciled: ${errText(err)}`);
         }
@@ -697,8 +698,13 @@ export class GapRecovery {
     };
     for (const symbol of symbolList) {
       const lateFrom = this.listedLate.get(symbol);
-      const gapStart = Math.min(gap.from, lateFrom ?? Infinity, revealedFrom.get(symbol) ?? Infinity) - this.clockSlackMs;
-      const got = await recoverSymbolFills(source, symbol, { gapFrom, gapStart, floor, epoch });
+      const askedFrom = Math.min(lateFrom ?? Infinity, revealedFrom.get(symbol) ?? Infinity);
+      const gapStart = Math.min(gap.from, askedFrom) - this.clockSlackMs;
+      // the start of a gap this stream knows it did not cover for that symbol counts however old,
+      // as a cursor does (issue 21 case 7; attack round 8 R4: an owed read retried past a short
+      // look-back revealed a symbol whose fill in that gap was cut off by the look-back)
+      const symbolFloor = askedFrom === Infinity ? floor : Math.min(floor, askedFrom - this.clockSlackMs);
+      const got = await recoverSymbolFills(source, symbol, { gapFrom, gapStart, floor: symbolFloor, epoch });
       if (got.error) errors.push(got.error);
       if (got.outcome === 'incomplete') this.failed.add(symbol);
       else this.failed.delete(symbol);
@@ -713,10 +719,10 @@ export class GapRecovery {
     // 4. order states
     let orderStates = 0;
     for (const o of open) {
-      const errorsBefore = errors.length;
-      const ev = await this.openOrders.reconcile(o.book, o.rows, o.covered, o.algo, errors);
-      // a final state that could not be looked up: the book is read again by a retry
-      if (errors.length > errorsBefore) openFailed.set(o.key, Math.min(gap.from, o.owedFrom ?? Infinity, openFailed.get(o.key) ?? Infinity));
+      let lookupsOwed = false;
+      const ev = await this.openOrders.reconcile(o.book, o.rows, o.covered, o.algo, errors, () => (lookupsOwed = true));
+      // a final state still owed (a fault, or the look-up limit): the book is read again by a retry
+      if (lookupsOwed) openFailed.set(o.key, Math.min(gap.from, o.owedFrom ?? Infinity, openFailed.get(o.key) ?? Infinity));
       else if (!openFailed.has(o.key)) this.openOwed.delete(o.key);
       orderStates += ev.length;
       out.push(...ev);

@@ -22,6 +22,19 @@ import {
   type Row,
 } from './rest-rows';
 import { errText, isObj } from '../util';
+import { textOf } from '../texts';
+
+/**
+ * A failure worth asking again soon (the recovery stays incomplete and is retried): the network, a
+ * timeout, the server (5xx, a malformed or oversized answer), a rate limit or ban, the clock. A
+ * refusal of the request itself (4xx: a parameter, a permission, a restricted location) is an
+ * answer: asking again at once would get the same, so it waits for the next gap (attack round 8 K1:
+ * a look-up answering 400 for ever kept the status "catching up" for good).
+ */
+export function transientFailure(err: unknown): boolean {
+  const kind = (err as { kind?: unknown } | undefined)?.kind;
+  return kind !== 'request' && kind !== 'auth' && kind !== 'restricted';
+}
 
 export type OpenOrdersScope = 'auto' | 'all' | 'per-symbol';
 
@@ -70,6 +83,8 @@ export interface OpenOrdersOptions {
 }
 
 export class OpenOrders {
+  /** Paths whose answer without a symbol was over the size cap: read per symbol (readAll). */
+  private readonly tooLarge = new Set<string>();
   private readonly orders = new Map<string, TrackedOrder>();
   /** The order tracked last and its key in `orders` (LRU fast path; its key is reused). */
   private lastOrder?: { key: string; symbol: string; orderId: number; algo: boolean };
@@ -190,9 +205,10 @@ export class OpenOrders {
   /** Open orders of one book; `known` are the book's exchange symbols, `covered` recovery symbols. */
   async fetchOpen(book: Book, known: string[], first: boolean): Promise<{ rows: Row[]; covered: Set<string> | 'all' }> {
     const api = book.api;
-    const all = this.chooseAll(known, first, api.perSymbolOpenOrdersWeight, api.allOpenOrdersWeight);
+    const all = this.chooseAll(known, first, api.perSymbolOpenOrdersWeight, api.allOpenOrdersWeight) && !this.tooLarge.has(api.openOrders);
     if (all) {
-      return { rows: rows(await this.host.get<unknown>(api.openOrders, {})), covered: 'all' };
+      const got = await this.readAll(api.openOrders, known.length > 0);
+      if (got) return { rows: got, covered: 'all' };
     }
     const out: Row[] = [];
     const covered = new Set<string>();
@@ -206,8 +222,11 @@ export class OpenOrders {
   async fetchOpenAlgo(book: Book, known: string[], first: boolean): Promise<{ rows: Row[]; covered: Set<string> | 'all' }> {
     const api = book.api;
     const path = api.openAlgoOrders!;
-    const all = this.chooseAll(known, first, api.perSymbolOpenAlgoOrdersWeight, api.allOpenAlgoOrdersWeight);
-    if (all) return { rows: rows(await this.host.get<unknown>(path, {})), covered: 'all' };
+    const all = this.chooseAll(known, first, api.perSymbolOpenAlgoOrdersWeight, api.allOpenAlgoOrdersWeight) && !this.tooLarge.has(path);
+    if (all) {
+      const got = await this.readAll(path, known.length > 0);
+      if (got) return { rows: got, covered: 'all' };
+    }
     const out: Row[] = [];
     const covered = new Set<string>();
     for (const symbol of known) {
@@ -217,12 +236,32 @@ export class OpenOrders {
     return { rows: out, covered };
   }
 
+  /**
+   * All open orders of a book (no symbol). An answer over the REST client's size cap (a book of
+   * thousands of open orders) is not asked for again by this process: the book is read per known
+   * symbol from then on, at once here when there are known symbols (attack round 8 N2: 10 000
+   * open spot orders made every gap's read fail, for good). Undefined: read per symbol instead.
+   */
+  private async readAll(path: string, perSymbolPossible: boolean): Promise<Row[] | undefined> {
+    try {
+      return rows(await this.host.get<unknown>(path, {}));
+    } catch (err) {
+      if (textOf(err)?.code !== 'too-large') throw err;
+      this.tooLarge.add(path);
+      this.opts.logger?.warn(`recovery: all open orders (${path}) are more than one answer may hold; read per symbol from now on: ${errText(err)}`);
+      if (!perSymbolPossible) throw err;
+      return undefined;
+    }
+  }
+
   async reconcile(
     book: Book,
     restRows: Row[],
     covered: Set<string> | 'all',
     algo: boolean,
     errors: string[],
+    /** Called when a final state is still owed: a look-up failed for a fault, or the look-up limit left some for later. */
+    owed?: () => void,
   ): Promise<UserDataEvent[]> {
     const out: UserDataEvent[] = [];
     const present = new Set<string>();
@@ -254,7 +293,9 @@ export class OpenOrders {
     let looked = 0;
     for (const [key, o] of vanished) {
       if (looked >= this.opts.maxOrderLookups) {
-        this.opts.logger?.warn(`recovery: ${vanished.length - looked} closed order(s) not looked up (limit ${this.opts.maxOrderLookups})`);
+        // the rest by the retry, at once rather than at the next gap (attack round 8 K3)
+        this.opts.logger?.warn(`recovery: ${vanished.length - looked} closed order(s) not looked up yet (limit ${this.opts.maxOrderLookups} per recovery); the retry looks them up`);
+        owed?.();
         break;
       }
       looked++;
@@ -280,7 +321,9 @@ export class OpenOrders {
           this.opts.logger?.warn(`recovery: order ${o.orderId} (${o.symbol}) is unknown to the exchange; not tracked any more`);
           this.orders.delete(key);
         } else {
-          // a fault, not an answer: looked up again at the next recovery (issue 21: a fault never forgets)
+          // not forgotten: looked up again by the retry (a fault) or at the next gap (a refusal;
+          // issue 21: a fault never forgets)
+          if (transientFailure(err)) owed?.();
           this.opts.logger?.warn(`recovery: final state of order ${o.orderId} (${o.symbol}) not known yet, looked up again later: ${errText(err)}`);
         }
       }
