@@ -3,6 +3,7 @@ import { GapRecovery, DeliveryPipeline, type GapRecoveryOptions } from '../../no
 import { BudgetedRest, WeightBudget, type HttpMethod, type RestLike, type RestParams } from '../../nodes/lib/exchange/weight-budget';
 import type { UserDataEvent } from '../../nodes/lib/types';
 import { BinanceApiError } from '../../nodes/lib/transport/rest';
+import { withText } from '../../nodes/lib/texts';
 import { FakeExchange } from './fake-exchange';
 import { LogCapture, isFill } from './helpers';
 
@@ -399,6 +400,71 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     assert.ok(retry.events.some((e) => Number(e.raw.i) === o.orderId && e.raw.X === 'PARTIALLY_FILLED'), 'the half-filled order\'s state');
     assert.ok(ex.calls.some((c) => c.path === '/api/v3/openOrders' && c.params.symbol === 'ETHUSDT'));
     assert.ok(!r.incomplete);
+  });
+
+  // attack round 8 (H-A8) on the owed open orders
+  it('attack round 8 K1: a final-state look-up refused with a 4xx (not a fault) is not owed: no retry loop, the order stays tracked and is looked up at the next gap', async () => {
+    const ex = new FakeExchange();
+    const r = make(ex);
+    const o = ex.order('BTCUSDT', 'NEW', NOW - H);
+    r.observe(spotEvent({ E: NOW - H, s: 'BTCUSDT', i: o.orderId, x: 'NEW', X: 'NEW' }));
+    o.status = 'CANCELED';
+    ex.failOn = (path) => (path === '/api/v3/order' ? new BinanceApiError('GET /api/v3/order failed: HTTP 400 -1102', { httpStatus: 400, code: -1102 }) : undefined);
+    r.commit(await r.recoverBatch({ from: NOW - 1000, to: NOW, reason: 'reconnect' }));
+    assert.ok(!r.incomplete, 'not retried at once');
+    ex.failOn = undefined;
+    const next = await r.recoverBatch({ from: NOW - 500, to: NOW, reason: 'reconnect' });
+    r.commit(next);
+    assert.deepEqual(next.events.map((e) => e.raw.X), ['CANCELED'], 'found at the next gap');
+  });
+
+  it('attack round 8 K3: look-ups beyond the per-recovery limit are owed: the retry does the rest', async () => {
+    const ex = new FakeExchange();
+    const r = make(ex, { maxOrderLookups: 2 });
+    const orders = [1, 2, 3].map(() => ex.order('BTCUSDT', 'NEW', NOW - H));
+    for (const o of orders) r.observe(spotEvent({ E: NOW - H, s: 'BTCUSDT', i: o.orderId, x: 'NEW', X: 'NEW' }));
+    for (const o of orders) o.status = 'CANCELED';
+    const first = await r.recoverBatch({ from: NOW - 1000, to: NOW, reason: 'reconnect' });
+    r.commit(first);
+    assert.equal(first.events.length, 2);
+    assert.ok(r.incomplete && r.ordersOwedOnly);
+    const retry = await r.recoverBatch({ from: NOW - 1000, to: NOW, reason: 'recovery-retry' });
+    r.commit(retry);
+    assert.deepEqual(retry.events.map((e) => e.raw.X), ['CANCELED']);
+    assert.ok(!r.incomplete);
+  });
+
+  it('attack round 8 N2: all open orders over the answer size cap: read per known symbol instead, in the same recovery and from then on', async () => {
+    const ex = new FakeExchange();
+    const r = make(ex, { symbols: ['BTCUSDT', 'ETHUSDT'] });
+    ex.failOn = (path, p) =>
+      path === '/api/v3/openOrders' && p.symbol === undefined ? withText(new BinanceApiError('GET /api/v3/openOrders: answer larger than 4096 KiB refused', { kind: 'server' }), 'too-large') : undefined;
+    ex.order('ETHUSDT', 'NEW', NOW - 500);
+    const first = await r.recoverBatch({ from: NOW - 1000, to: NOW, reason: 'startup' });
+    r.commit(first);
+    assert.ok(!r.incomplete);
+    assert.ok(first.events.some((e) => e.raw.s === 'ETHUSDT' && e.raw.X === 'NEW'), 'the open order read per symbol');
+    ex.calls.length = 0;
+    r.commit(await r.recoverBatch({ from: NOW - 500, to: NOW, reason: 'reconnect' }));
+    assert.deepEqual(ex.calls.filter((c) => c.path === '/api/v3/openOrders').map((c) => c.params.symbol ?? '*'), ['BTCUSDT', 'ETHUSDT']);
+  });
+
+  it('attack round 8 R4: a symbol revealed by an owed read retried past the look-back is asked from the failed gap\'s start (its fill is not cut off)', async () => {
+    const ex = new FakeExchange();
+    let now = NOW;
+    const r = make(ex, { symbols: ['BTCUSDT'], lookbackMs: 36_000 }, () => now);
+    r.commit(await r.recoverBatch({ from: NOW - 1000, to: NOW, reason: 'startup' }));
+    const o = ex.order('ETHUSDT', 'PARTIALLY_FILLED', NOW + 15_000, '1');
+    const t = ex.trade('ETHUSDT', NOW + 15_000, o.orderId);
+    now = NOW + 20_000;
+    ex.failOn = (path) => (path === '/api/v3/openOrders' ? new BinanceApiError('GET /api/v3/openOrders failed: HTTP 503', { httpStatus: 503 }) : undefined);
+    r.commit(await r.recoverBatch({ from: NOW + 10_000, to: now, reason: 'reconnect' }));
+    assert.ok(r.incomplete);
+    ex.failOn = undefined;
+    now = NOW + 120_000; // the gap is older than the look-back now
+    const retry = await r.recoverBatch({ from: NOW + 10_000, to: now, reason: 'recovery-retry' });
+    r.commit(retry);
+    assert.deepEqual(retry.events.filter((e) => e.raw.x === 'TRADE').map((e) => e.raw.t), [t.id]);
   });
 
   it("open-order scope 'auto': on spot (80 weight, cheap) the global call at every gap, so a symbol with an open order placed in any gap is found (attack round 7 O5); 'per-symbol' never global", async () => {
