@@ -418,22 +418,6 @@ describe('recovery/GapRecovery (unit, in-memory exchange)', () => {
     assert.deepEqual(next.events.map((e) => e.raw.X), ['CANCELED'], 'found at the next gap');
   });
 
-  it('attack round 8 K3: look-ups beyond the per-recovery limit are owed: the retry does the rest', async () => {
-    const ex = new FakeExchange();
-    const r = make(ex, { maxOrderLookups: 2 });
-    const orders = [1, 2, 3].map(() => ex.order('BTCUSDT', 'NEW', NOW - H));
-    for (const o of orders) r.observe(spotEvent({ E: NOW - H, s: 'BTCUSDT', i: o.orderId, x: 'NEW', X: 'NEW' }));
-    for (const o of orders) o.status = 'CANCELED';
-    const first = await r.recoverBatch({ from: NOW - 1000, to: NOW, reason: 'reconnect' });
-    r.commit(first);
-    assert.equal(first.events.length, 2);
-    assert.ok(r.incomplete && r.ordersOwedOnly);
-    const retry = await r.recoverBatch({ from: NOW - 1000, to: NOW, reason: 'recovery-retry' });
-    r.commit(retry);
-    assert.deepEqual(retry.events.map((e) => e.raw.X), ['CANCELED']);
-    assert.ok(!r.incomplete);
-  });
-
   it('attack round 8 N2: all open orders over the answer size cap: read per known symbol instead, in the same recovery and from then on', async () => {
     const ex = new FakeExchange();
     const r = make(ex, { symbols: ['BTCUSDT', 'ETHUSDT'] });
