@@ -1119,6 +1119,10 @@ describe('issue 21 runtime properties: generated schedules through Node-RED depl
       '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"store","op":"write","kind":"hang","ms":100,"count":2},{"t":"orders","sym":0,"fills":1,"dt":0},{"t":"deploys","kinds":["full","full"],"tabs":1,"closeMs":0,"fills":1,"sym":0},{"t":"identity","change":"market","kind":"full","closeMs":0,"fills":1}]}',
     ],
     [
+      'seed 140000 (soak): the saved-state read is slow and a restart begins before it ends, with symbols first seen meanwhile: the last write waits for the read, so those symbols are saved and a fill of one made while stopped is recovered at the next start',
+      '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"store","op":"read","kind":"slow","ms":1001,"count":1},{"t":"orders","sym":0,"fills":1,"dt":0},{"t":"restart","fillsWhileStopped":0,"closeMs":0},{"t":"manySymbols","count":5},{"t":"restart","fillsWhileStopped":2,"closeMs":3000},{"t":"wait","ms":600000}]}',
+    ],
+    [
       'seed 7215: the first write is slower than its deadline and is the final one of a restart: it is made once more, the fills of the reconnect found during the stop are recovered after it',
       '{"market":"spot","store":"persist","symbols":1,"lookbackH":24,"steps":[{"t":"store","op":"write","kind":"slow","ms":10001,"count":1},{"t":"drop","dt":0},{"t":"burst","sym":0,"fills":20},{"t":"restart","fillsWhileStopped":0,"closeMs":0}]}',
     ],

@@ -49,6 +49,9 @@ const PAUSED_FOR_CONSUMERS = 'consumers';
 const MAX_RETRY_DELAY_MS = 10 * 60_000;
 
 
+/** Longest a released account node's last write waits for the saved state to be read (release). */
+const LAST_WRITE_WAIT_MS = 5_000;
+
 /**
  * The account's REST client aimed at another host of the same exchange: paths become absolute URLs
  * on `baseUrl` (the client sends absolute URLs as they are, signed the same way). The last
@@ -316,6 +319,23 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     );
   }
 
+  /** Resolves once the saved state is known, or after `ms`. Never rejects. */
+  private readyWithin(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      void this.ready.then(
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+      );
+    });
+  }
+
   /** Writes the recovery cursors to every store now (if they changed). Never rejects. */
   async flush(): Promise<void> {
     await Promise.all([...this.persisters.values()].map((p) => p.flush()));
@@ -427,6 +447,11 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     if (graced) this.grace.begin();
     const p = store ? this.persisters.get(store) : undefined;
     if (p) {
+      // The saved state still being read (a slow store): the last write waits for it, at most
+      // LAST_WRITE_WAIT_MS, else nothing this life learned is written (soak seed 140000: symbols
+      // first seen while the read was slow were never saved, and a fill of one made while stopped
+      // was lost at the next start)
+      if (!this.isReady) await this.readyWithin(LAST_WRITE_WAIT_MS);
       // Its last write, then detached (an adopting account node brings its own store).
       this.persisters.delete(store!);
       await p.stop();
