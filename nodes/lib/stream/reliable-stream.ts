@@ -37,6 +37,7 @@ import { DEFAULT_RELEASE_GRACE_MS, RedeployGrace } from './redeploy-grace';
 import { errText } from '../util';
 import type { GapEvent, Logger, Market, StateChange, UserDataEvent } from '../types';
 import { SavedStateReader } from './saved-state';
+import { withDeadline } from './timers';
 
 export type { ReliableState, ReliableStateChange, RecoveryReport, ReliableStreamEvents, ReliableStreamOptions, StreamContinuation, StreamHandover } from './reliable-types';
 import type { ReliableState, ReliableStateChange, ReliableStreamEvents, ReliableStreamOptions, StreamContinuation, StreamHandover } from './reliable-types';
@@ -319,23 +320,6 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
     );
   }
 
-  /** Resolves once the saved state is known, or after `ms`. Never rejects. */
-  private readyWithin(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      void this.ready.then(
-        () => {
-          clearTimeout(t);
-          resolve();
-        },
-        () => {
-          clearTimeout(t);
-          resolve();
-        },
-      );
-    });
-  }
-
   /** Writes the recovery cursors to every store now (if they changed). Never rejects. */
   async flush(): Promise<void> {
     await Promise.all([...this.persisters.values()].map((p) => p.flush()));
@@ -451,7 +435,7 @@ export class ReliableStream extends EventEmitter<ReliableStreamEvents> {
       // LAST_WRITE_WAIT_MS, else nothing this life learned is written (soak seed 140000: symbols
       // first seen while the read was slow were never saved, and a fill of one made while stopped
       // was lost at the next start)
-      if (!this.isReady) await this.readyWithin(LAST_WRITE_WAIT_MS);
+      if (!this.isReady) await withDeadline(this.ready, LAST_WRITE_WAIT_MS, undefined);
       // Its last write, then detached (an adopting account node brings its own store).
       this.persisters.delete(store!);
       await p.stop();
